@@ -1,0 +1,1 @@
+//! loxilb-coordinator library.
