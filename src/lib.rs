@@ -5,5 +5,6 @@
 //! balancer) → `drivers` (per Octavia object) → `loxilb` (REST client) and
 //! `octavia` (status back to the driver agent).
 
+pub mod dispatch;
 pub mod shutdown;
 pub mod store;

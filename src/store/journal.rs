@@ -316,15 +316,44 @@ mod tests {
     async fn member_events_are_keyed_by_the_pools_load_balancer() {
         let (s, _d) = test_store().await;
         let lb = KeyHint::Loadbalancer("lb1".into());
-        ok(s.accept_event("listener_create", "{}", ("listener", "l1"), &lb,
-            Some(("listener", "l1", &OwnerRef::Loadbalancer("lb1".into())))).await);
+        ok(s.accept_event(
+            "listener_create",
+            "{}",
+            ("listener", "l1"),
+            &lb,
+            Some(("listener", "l1", &OwnerRef::Loadbalancer("lb1".into()))),
+        )
+        .await);
         // A pool that only names its listener still resolves to the load balancer.
-        let p = ok(s.accept_event("pool_create", "{}", ("pool", "p1"), &KeyHint::Listener("l1".into()),
-            Some(("pool", "p1", &OwnerRef::Listener("l1".into())))).await);
+        let p = ok(s
+            .accept_event(
+                "pool_create",
+                "{}",
+                ("pool", "p1"),
+                &KeyHint::Listener("l1".into()),
+                Some(("pool", "p1", &OwnerRef::Listener("l1".into()))),
+            )
+            .await);
         assert_eq!(p.ordering_key, "lb:lb1");
-        let m = ok(s.accept_event("member_create", "{}", ("member", "m1"), &KeyHint::Pool("p1".into()), None).await);
+        let m = ok(s
+            .accept_event(
+                "member_create",
+                "{}",
+                ("member", "m1"),
+                &KeyHint::Pool("p1".into()),
+                None,
+            )
+            .await);
         assert_eq!(m.ordering_key, "lb:lb1");
-        let unknown = ok(s.accept_event("member_create", "{}", ("member", "m2"), &KeyHint::Pool("px".into()), None).await);
+        let unknown = ok(s
+            .accept_event(
+                "member_create",
+                "{}",
+                ("member", "m2"),
+                &KeyHint::Pool("px".into()),
+                None,
+            )
+            .await);
         assert_eq!(unknown.ordering_key, "pool:px");
         assert!(m.id > p.id);
     }
@@ -333,15 +362,42 @@ mod tests {
     async fn lifecycle_and_replay_set() {
         let (s, _d) = test_store().await;
         let hint = KeyHint::Loadbalancer("lb".into());
-        let a = ok(s.accept_event("loadbalancer_create", r#"{"x":1}"#, ("loadbalancer", "lb"), &hint, None).await);
-        let b = ok(s.accept_event("loadbalancer_update", "{}", ("loadbalancer", "lb"), &hint, None).await);
-        let c = ok(s.accept_event("loadbalancer_delete", "{}", ("loadbalancer", "lb"), &hint, None).await);
+        let a = ok(s
+            .accept_event(
+                "loadbalancer_create",
+                r#"{"x":1}"#,
+                ("loadbalancer", "lb"),
+                &hint,
+                None,
+            )
+            .await);
+        let b = ok(s
+            .accept_event(
+                "loadbalancer_update",
+                "{}",
+                ("loadbalancer", "lb"),
+                &hint,
+                None,
+            )
+            .await);
+        let c = ok(s
+            .accept_event(
+                "loadbalancer_delete",
+                "{}",
+                ("loadbalancer", "lb"),
+                &hint,
+                None,
+            )
+            .await);
         ok(s.mark_applying(a.id).await);
         ok(s.finish_event(a.id, EventState::Done, None).await);
         ok(s.mark_applying(b.id).await);
         ok(s.note_retry(b.id, "loxilb down").await);
         let pending = ok(s.unfinished_events().await);
-        assert_eq!(pending.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b.id, c.id]);
+        assert_eq!(
+            pending.iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![b.id, c.id]
+        );
         assert_eq!(pending[0].state, EventState::Applying);
         assert_eq!(pending[0].attempts, 1);
         assert_eq!(pending[0].reason.as_deref(), Some("loxilb down"));

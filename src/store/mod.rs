@@ -66,7 +66,11 @@ impl Store {
             }
         }
         // An in-memory database exists per connection: keep exactly one.
-        let max = if is_memory(&file) { 1 } else { max_connections.max(1) };
+        let max = if is_memory(&file) {
+            1
+        } else {
+            max_connections.max(1)
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             .connect_with(opts)
@@ -96,7 +100,8 @@ impl Store {
 }
 
 fn is_memory(path: &Path) -> bool {
-    path.to_str().is_some_and(|s| s.is_empty() || s == ":memory:")
+    path.to_str()
+        .is_some_and(|s| s.is_empty() || s == ":memory:")
 }
 
 #[cfg(test)]
