@@ -6,6 +6,7 @@
 //! readiness) from blocking the single writer. Queries stick to portable SQL so a
 //! PostgreSQL backend can follow behind the same functions.
 
+mod desired;
 mod error;
 mod journal;
 
@@ -16,6 +17,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use desired::{merge_update, Table};
 pub use error::StoreError;
 pub use journal::{Accepted, EventRecord, EventState, KeyHint, OwnerRef};
 
