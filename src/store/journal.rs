@@ -50,6 +50,9 @@ pub enum KeyHint {
     Loadbalancer(String),
     Listener(String),
     Pool(String),
+    /// No parent known (a delete that names only its own id): the event is ordered
+    /// with other events of the same object.
+    Other(String),
 }
 
 /// How a newly created listener or pool names its load balancer.
@@ -157,6 +160,7 @@ impl Store {
                 Some(lb) => format!("lb:{lb}"),
                 None => format!("listener:{l}"),
             },
+            KeyHint::Other(key) => key.clone(),
             KeyHint::Pool(p) => match owner_of(&mut tx, "pool", p).await? {
                 Some(lb) => format!("lb:{lb}"),
                 None => format!("pool:{p}"),
