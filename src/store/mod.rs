@@ -9,6 +9,7 @@
 mod desired;
 mod error;
 mod journal;
+mod outbox;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -20,6 +21,7 @@ use sqlx::SqlitePool;
 pub use desired::{merge_update, Table};
 pub use error::StoreError;
 pub use journal::{Accepted, EventRecord, EventState, KeyHint, OwnerRef};
+pub use outbox::{PendingStatus, StatusRecord};
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
