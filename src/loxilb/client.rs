@@ -303,18 +303,20 @@ impl LoxilbClient {
     }
 
     /// Runs `f` concurrently for every node and returns each node's result in node order.
-    /// Used for mutations, which must reach every node of an HA cluster.
+    /// Used for mutations, which must reach every node of an HA cluster. `f` gets its own
+    /// handle of the client (a cheap clone) so the future it returns can own it.
     ///
     /// ```ignore
-    /// let results = client.for_each_node(|n| client.apply_rule(n, &rule)).await;
+    /// let rule = &rule;
+    /// let results = client.for_each_node(|c, n| async move { c.apply_rule(n, rule).await }).await;
     /// ```
     pub async fn for_each_node<T, F, Fut>(&self, f: F) -> Vec<(NodeId, Result<T, LoxilbError>)>
     where
-        F: Fn(NodeId) -> Fut,
+        F: Fn(LoxilbClient, NodeId) -> Fut,
         Fut: Future<Output = Result<T, LoxilbError>>,
     {
         let calls = self.node_ids().map(|n| {
-            let fut = f(n);
+            let fut = f(self.clone(), n);
             async move { (n, fut.await) }
         });
         futures::future::join_all(calls).await

@@ -306,7 +306,7 @@ async fn rate_limit_is_shared_by_all_calls() {
     let started = Instant::now();
     for _ in 0..10 {
         // Two calls per round, one per node: 20 calls against one 10/s budget.
-        let r = c.for_each_node(|n| c.ping(n)).await;
+        let r = c.for_each_node(|c, n| async move { c.ping(n).await }).await;
         assert!(r.iter().all(|(_, r)| r.is_ok()));
     }
     // A burst of 10 passes at once, the other 10 are paced at 100 ms each.
@@ -329,8 +329,10 @@ async fn for_each_node_reports_every_node_in_order() {
     assert_eq!(c.node_count(), 2);
     assert_eq!(c.node_url(NodeId(0)), up.url);
     assert_eq!(c.node_url(NodeId(7)), "");
-    let ep = probe();
-    let results = c.for_each_node(|n| c.create_endpoint(n, &ep)).await;
+    let ep = &probe();
+    let results = c
+        .for_each_node(|c, n| async move { c.create_endpoint(n, ep).await })
+        .await;
     assert_eq!(results.len(), 2);
     assert_eq!(results[0].0, NodeId(0));
     assert!(results[0].1.is_ok());
