@@ -398,3 +398,81 @@ impl LoxilbClient {
 fn read_file(path: &Path) -> Result<Vec<u8>, LoxilbError> {
     std::fs::read(path).map_err(|e| LoxilbError::config("", format!("{}: {e}", path.display())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> ClientOptions {
+        ClientOptions {
+            nodes: vec!["http://127.0.0.1:11111".into()],
+            ..ClientOptions::default()
+        }
+    }
+
+    #[test]
+    fn bad_options_are_rejected_up_front() {
+        let cases = [
+            ClientOptions {
+                nodes: vec![],
+                ..base()
+            },
+            ClientOptions {
+                nodes: vec!["127.0.0.1:11111".into()],
+                ..base()
+            },
+            ClientOptions {
+                rate_limit_per_sec: 0,
+                ..base()
+            },
+            ClientOptions {
+                ca_file: Some("/nonexistent/ca.pem".into()),
+                ..base()
+            },
+            ClientOptions {
+                client_cert: Some("/nonexistent/cert.pem".into()),
+                ..base()
+            },
+        ];
+        for opts in cases {
+            let shown = format!("{opts:?}");
+            let e = LoxilbClient::new(opts).expect_err(&shown);
+            assert_eq!(e.kind, ErrorKind::Permanent, "{shown}");
+            assert!(!e.detail.is_empty());
+        }
+    }
+
+    #[test]
+    fn garbage_pem_files_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(
+            &junk,
+            "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let e = LoxilbClient::new(ClientOptions {
+            client_cert: Some(junk.clone()),
+            client_key: Some(junk),
+            ..base()
+        })
+        .unwrap_err();
+        assert!(e.detail.contains("client certificate"), "{e}");
+    }
+
+    #[test]
+    fn options_debug_redacts_the_password() {
+        let opts = ClientOptions {
+            credentials: Some(("admin".into(), "hunter2".into())),
+            ..base()
+        };
+        let shown = format!("{opts:?}");
+        assert!(
+            shown.contains("admin") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        let client = LoxilbClient::new(opts).unwrap();
+        assert_eq!(client.node_ids().collect::<Vec<_>>(), vec![NodeId(0)]);
+        assert!(!format!("{client:?}").contains("hunter2"));
+    }
+}
