@@ -6,5 +6,6 @@
 //! `octavia` (status back to the driver agent).
 
 pub mod dispatch;
+pub mod loxilb;
 pub mod shutdown;
 pub mod store;

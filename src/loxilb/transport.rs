@@ -1,0 +1,455 @@
+//! One HTTP exchange with a LoxiLB node: rate limiting, authentication, retries, logging.
+//!
+//! Every attempt (including logins) first takes a cell from the shared governor limiter, so
+//! `rate_limit_per_sec` bounds the daemon's total LoxiLB traffic however many nodes and
+//! tasks there are. Transient failures are retried with exponential backoff and full
+//! jitter (a uniformly random sleep between zero and the exponential delay), which spreads
+//! out the retries of many concurrent callers after a node comes back.
+
+use std::time::{Duration, Instant};
+
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::{Method, StatusCode, Url};
+use tokio::sync::Mutex;
+use tracing::debug;
+
+use super::error::{ErrorKind, LoxilbError};
+use super::types::{ErrorBody, LoginRequest, LoginResponse};
+
+/// How much of a non-JSON error body is kept in an error's detail.
+const BODY_EXCERPT: usize = 200;
+
+/// Login credentials; `Debug` is redacted so they cannot leak through a log line.
+pub(crate) struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({}, <redacted>)", self.username)
+    }
+}
+
+/// A configured LoxiLB node.
+#[derive(Debug)]
+pub(crate) struct Node {
+    /// The URL as configured (used in logs and errors).
+    pub url: String,
+    /// `url` with the API base path `/netlox/v1`.
+    pub base: Url,
+    /// Cached login token; `None` until the first call (or after a 401).
+    token: Mutex<Option<String>>,
+}
+
+impl Node {
+    pub fn new(url: &str) -> Result<Self, LoxilbError> {
+        let trimmed = url.trim().trim_end_matches('/');
+        let mut base = Url::parse(trimmed)
+            .map_err(|e| LoxilbError::config(url, format!("invalid node URL: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
+            return Err(LoxilbError::config(
+                url,
+                "node URL must be http(s)://host[:port]",
+            ));
+        }
+        if !base.path().ends_with("/netlox/v1") {
+            let path = format!("{}/netlox/v1", base.path().trim_end_matches('/'));
+            base.set_path(&path);
+        }
+        Ok(Self {
+            url: trimmed.to_string(),
+            base,
+            token: Mutex::new(None),
+        })
+    }
+}
+
+/// A request to send: API path segments below `/netlox/v1`, query pairs and JSON body.
+pub(crate) struct Request<'a> {
+    pub method: Method,
+    pub segments: &'a [&'a str],
+    pub query: &'a [(&'a str, String)],
+    pub body: Option<Vec<u8>>,
+}
+
+/// A successful (2xx) answer.
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// A raw answer of any status.
+struct RawReply {
+    status: StatusCode,
+    body: Vec<u8>,
+}
+
+/// Shared machinery behind [`super::LoxilbClient`].
+pub(crate) struct Transport {
+    pub http: reqwest::Client,
+    pub nodes: Vec<Node>,
+    pub limiter: DefaultDirectRateLimiter,
+    pub retries: u32,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    pub credentials: Option<Credentials>,
+}
+
+impl Transport {
+    pub fn limiter(per_sec: std::num::NonZeroU32) -> DefaultDirectRateLimiter {
+        RateLimiter::direct(Quota::per_second(per_sec))
+    }
+
+    /// Sends `req` to `node`, retrying transient failures; non-2xx answers become errors.
+    pub async fn execute(&self, node: &Node, req: &Request<'_>) -> Result<Reply, LoxilbError> {
+        let url = build_url(&node.base, req.segments, req.query);
+        let path = path_of(&url);
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.backoff_min)
+            .with_max_delay(self.backoff_max)
+            .with_max_times(self.retries as usize)
+            .build()
+            .map(full_jitter as fn(Duration) -> Duration);
+        (|| self.attempt(node, req, &url, &path))
+            .retry(backoff)
+            .when(LoxilbError::is_transient)
+            .notify(|e: &LoxilbError, delay| {
+                debug!(node = %node.url, method = %req.method, path = %path,
+                    status = ?e.status, error = %e.detail, delay_ms = delay.as_millis() as u64,
+                    "LoxiLB call failed transiently, retrying");
+            })
+            .await
+    }
+
+    /// One attempt, including a single re-login when a cached token was rejected.
+    async fn attempt(
+        &self,
+        node: &Node,
+        req: &Request<'_>,
+        url: &Url,
+        path: &str,
+    ) -> Result<Reply, LoxilbError> {
+        let token = self.token(node).await?;
+        let mut raw = self
+            .send_once(node, req, url, path, token.as_deref())
+            .await?;
+        if raw.status == StatusCode::UNAUTHORIZED && self.credentials.is_some() {
+            self.forget_token(node, token.as_deref()).await;
+            let token = self.token(node).await?;
+            raw = self
+                .send_once(node, req, url, path, token.as_deref())
+                .await?;
+        }
+        into_result(node, &req.method, path, raw)
+    }
+
+    /// The node's token, logging in first when there is none. Holding the node's lock
+    /// while logging in keeps concurrent callers from logging in several times.
+    async fn token(&self, node: &Node) -> Result<Option<String>, LoxilbError> {
+        let Some(creds) = &self.credentials else {
+            return Ok(None);
+        };
+        let mut slot = node.token.lock().await;
+        if let Some(t) = slot.as_ref() {
+            return Ok(Some(t.clone()));
+        }
+        let token = self.login(node, creds).await?;
+        *slot = Some(token.clone());
+        Ok(Some(token))
+    }
+
+    /// Drops the cached token unless another caller has already replaced it.
+    async fn forget_token(&self, node: &Node, used: Option<&str>) {
+        let mut slot = node.token.lock().await;
+        if slot.as_deref() == used {
+            *slot = None;
+        }
+    }
+
+    async fn login(&self, node: &Node, creds: &Credentials) -> Result<String, LoxilbError> {
+        let url = build_url(&node.base, &["auth", "login"], &[]);
+        let path = path_of(&url);
+        let body = serde_json::to_vec(&LoginRequest {
+            username: &creds.username,
+            password: &creds.password,
+        })
+        .map_err(|e| LoxilbError::config(&node.url, format!("login body: {e}")))?;
+        let req = Request {
+            method: Method::POST,
+            segments: &[],
+            query: &[],
+            body: Some(body),
+        };
+        let raw = self.send_once(node, &req, &url, &path, None).await?;
+        let reply = into_result(node, &req.method, &path, raw)?;
+        let parsed: LoginResponse = serde_json::from_slice(&reply.body).map_err(|e| {
+            error_for(node, &req.method, &path, ErrorKind::Permanent, None, None)
+                .with_detail(format!("unreadable login answer: {e}"))
+        })?;
+        if parsed.token.is_empty() {
+            return Err(
+                error_for(node, &req.method, &path, ErrorKind::Permanent, None, None)
+                    .with_detail("login answer carries no token"),
+            );
+        }
+        Ok(parsed.token)
+    }
+
+    /// Sends one HTTP request through the rate limiter and reads the whole answer.
+    async fn send_once(
+        &self,
+        node: &Node,
+        req: &Request<'_>,
+        url: &Url,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<RawReply, LoxilbError> {
+        self.limiter.until_ready().await;
+        let started = Instant::now();
+        let mut builder = self.http.request(req.method.clone(), url.clone());
+        if let Some(t) = token {
+            // LoxiLB's BearerAuth scheme is an apiKey in the Authorization header: the
+            // token itself, without a "Bearer" prefix.
+            builder = builder.header(reqwest::header::AUTHORIZATION, t);
+        }
+        if let Some(body) = &req.body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let result = async {
+            let resp = builder.send().await?;
+            let status = resp.status();
+            let body = resp.bytes().await?;
+            Ok::<_, reqwest::Error>(RawReply {
+                status,
+                body: body.to_vec(),
+            })
+        }
+        .await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(raw) => {
+                debug!(node = %node.url, method = %req.method, path = %path,
+                    status = raw.status.as_u16(), latency_ms, "LoxiLB call");
+                Ok(raw)
+            }
+            Err(e) => {
+                debug!(node = %node.url, method = %req.method, path = %path,
+                    latency_ms, error = %error_chain(&e), "LoxiLB call failed");
+                let kind = if e.is_builder() {
+                    ErrorKind::Permanent
+                } else {
+                    ErrorKind::Transient
+                };
+                Err(error_for(node, &req.method, path, kind, None, None)
+                    .with_detail(transport_detail(&e)))
+            }
+        }
+    }
+}
+
+/// Full jitter: a uniformly random delay in `[0, delay]`.
+fn full_jitter(delay: Duration) -> Duration {
+    rand::random_range(Duration::ZERO..=delay)
+}
+
+fn build_url(base: &Url, segments: &[&str], query: &[(&str, String)]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    if !query.is_empty() {
+        url.query_pairs_mut()
+            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+    }
+    url
+}
+
+/// Path and query of `url`, as reported in logs and errors.
+fn path_of(url: &Url) -> String {
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
+fn into_result(
+    node: &Node,
+    method: &Method,
+    path: &str,
+    raw: RawReply,
+) -> Result<Reply, LoxilbError> {
+    if raw.status.is_success() {
+        return Ok(Reply {
+            status: raw.status.as_u16(),
+            body: raw.body,
+        });
+    }
+    let code = raw.status.as_u16();
+    let (result, detail) = match serde_json::from_slice::<ErrorBody>(&raw.body) {
+        Ok(b) => {
+            let result = if b.result.is_empty() {
+                b.message.clone()
+            } else {
+                b.result
+            };
+            (Some(result).filter(|r| !r.is_empty()), b.message)
+        }
+        Err(_) => (None, excerpt(&raw.body)),
+    };
+    let detail = if detail.is_empty() {
+        format!("HTTP {code}")
+    } else {
+        detail
+    };
+    Err(error_for(
+        node,
+        method,
+        path,
+        ErrorKind::from_status(code),
+        Some(code),
+        result,
+    )
+    .with_detail(detail))
+}
+
+pub(crate) fn error_for(
+    node: &Node,
+    method: &Method,
+    path: &str,
+    kind: ErrorKind,
+    status: Option<u16>,
+    result: Option<String>,
+) -> LoxilbError {
+    LoxilbError {
+        node: node.url.clone(),
+        method: method.to_string(),
+        path: path.to_string(),
+        status,
+        result,
+        kind,
+        detail: String::new(),
+    }
+}
+
+impl LoxilbError {
+    pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out: String = text.chars().take(BODY_EXCERPT).collect();
+    if text.chars().count() > BODY_EXCERPT {
+        out.push('…');
+    }
+    out
+}
+
+/// Names the failure class first (timeout, connect, ...) then the cause chain, which is
+/// where hyper reports "connection reset" or "connection closed before message completed".
+fn transport_detail(e: &reqwest::Error) -> String {
+    let class = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect error"
+    } else if e.is_body() || e.is_decode() {
+        "incomplete response"
+    } else {
+        "request error"
+    };
+    format!("{class}: {}", error_chain(e))
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_urls_get_the_api_base_path_once() {
+        for given in [
+            "http://127.0.0.1:11111",
+            "http://127.0.0.1:11111/",
+            "http://127.0.0.1:11111/netlox/v1",
+            " http://127.0.0.1:11111/netlox/v1/ ",
+        ] {
+            let n = Node::new(given).unwrap();
+            assert_eq!(
+                n.base.as_str(),
+                "http://127.0.0.1:11111/netlox/v1",
+                "{given}"
+            );
+        }
+        assert!(Node::new("ftp://x").is_err());
+        assert!(Node::new("not a url").is_err());
+    }
+
+    #[test]
+    fn urls_encode_segments_and_query() {
+        let n = Node::new("http://[::1]:8091").unwrap();
+        let u = build_url(
+            &n.base,
+            &["config", "loadbalancer", "name", "a/b c"],
+            &[("probe_port", "80".into())],
+        );
+        assert_eq!(
+            path_of(&u),
+            "/netlox/v1/config/loadbalancer/name/a%2Fb%20c?probe_port=80"
+        );
+    }
+
+    #[test]
+    fn full_jitter_stays_within_the_delay() {
+        let d = Duration::from_millis(50);
+        for _ in 0..200 {
+            assert!(full_jitter(d) <= d);
+        }
+        assert_eq!(full_jitter(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn error_bodies_are_parsed_or_excerpted() {
+        let n = Node::new("http://127.0.0.1:1").unwrap();
+        let raw = RawReply {
+            status: StatusCode::CONFLICT,
+            body: br#"{"code":409,"message":"Resource Conflict","result":"lbrule-exists error"}"#
+                .to_vec(),
+        };
+        let e = into_result(&n, &Method::POST, "/p", raw).err().unwrap();
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        assert_eq!(e.result.as_deref(), Some("lbrule-exists error"));
+        let raw = RawReply {
+            status: StatusCode::BAD_GATEWAY,
+            body: vec![b'x'; 1000],
+        };
+        let e = into_result(&n, &Method::GET, "/p", raw).err().unwrap();
+        assert!(e.is_transient());
+        assert_eq!(e.result, None);
+        assert!(e.detail.chars().count() <= BODY_EXCERPT + 1);
+    }
+
+    #[test]
+    fn credentials_debug_hides_the_password() {
+        let c = Credentials {
+            username: "admin".into(),
+            password: "s3cret".into(),
+        };
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+}
