@@ -1,1 +1,3 @@
 //! loxilb-coordinator library.
+
+pub mod config;
