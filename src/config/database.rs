@@ -36,6 +36,11 @@ impl DatabaseConfig {
                 "only sqlite: URLs are supported for now (postgres support is planned)",
             ),
         }
-        p.range("database.max_connections", self.max_connections.into(), 1, 64);
+        p.range(
+            "database.max_connections",
+            self.max_connections.into(),
+            1,
+            64,
+        );
     }
 }

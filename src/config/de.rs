@@ -43,7 +43,15 @@ where
     }
     let v = deserializer.deserialize_any(V)?;
     T::try_from(v).map_err(|_| {
-        de::Error::invalid_value(Unexpected::Unsigned(v), &"a smaller non-negative integer")
+        // The largest value `T` holds, found without a numeric-traits dependency.
+        let max = [u64::MAX, u32::MAX.into(), u16::MAX.into(), u8::MAX.into()]
+            .into_iter()
+            .find(|m| T::try_from(*m).is_ok())
+            .unwrap_or(0);
+        de::Error::invalid_value(
+            Unexpected::Unsigned(v),
+            &format!("an integer between 0 and {max}").as_str(),
+        )
     })
 }
 
@@ -182,10 +190,14 @@ pub(crate) fn octal_mode<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u
         fn visit_str<E: de::Error>(self, v: &str) -> Result<u32, E> {
             let t = v.trim();
             let digits = t.strip_prefix("0o").unwrap_or(t);
-            if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            if digits.is_empty()
+                || digits.len() > 6
+                || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+            {
                 return Err(E::invalid_value(Unexpected::Str(v), &EXPECTED));
             }
-            u32::from_str_radix(digits, 8).map_err(|_| E::invalid_value(Unexpected::Str(v), &EXPECTED))
+            u32::from_str_radix(digits, 8)
+                .map_err(|_| E::invalid_value(Unexpected::Str(v), &EXPECTED))
         }
     }
     deserializer.deserialize_any(V)

@@ -103,8 +103,16 @@ impl HealthMonitoring {
 
     pub(crate) fn validate(&self, p: &mut Problems) {
         const S: &str = "health_monitoring";
-        p.range(&format!("{S}.default_delay"), self.default_delay.into(), 1, 86_400);
-        if self.default_timeout < 1 || self.default_timeout >= self.default_delay {
+        p.range(
+            &format!("{S}.default_delay"),
+            self.default_delay.into(),
+            1,
+            86_400,
+        );
+        // Compare with default_delay only when that is itself valid, to avoid a
+        // second, derived complaint about an unchanged default_timeout.
+        let delay_ok = (1..=86_400).contains(&self.default_delay);
+        if self.default_timeout < 1 || (delay_ok && self.default_timeout >= self.default_delay) {
             p.push(
                 &format!("{S}.default_timeout"),
                 self.default_timeout,
@@ -114,12 +122,40 @@ impl HealthMonitoring {
                 ),
             );
         }
-        p.range(&format!("{S}.default_max_retries"), self.default_max_retries.into(), 1, 10);
-        p.range(&format!("{S}.max_concurrent_checks"), self.max_concurrent_checks as u64, 1, 10_000);
-        p.range(&format!("{S}.coordination_timeout"), self.coordination_timeout, 1, 3600);
-        p.range(&format!("{S}.coordination_retries"), self.coordination_retries.into(), 0, 10);
-        p.range(&format!("{S}.status_update_interval"), self.status_update_interval, 1, 86_400);
-        if self.status_cache_ttl < self.status_update_interval || self.status_cache_ttl > MAX_INTERVAL_SECS {
+        p.range(
+            &format!("{S}.default_max_retries"),
+            self.default_max_retries.into(),
+            1,
+            10,
+        );
+        p.range(
+            &format!("{S}.max_concurrent_checks"),
+            self.max_concurrent_checks as u64,
+            1,
+            10_000,
+        );
+        p.range(
+            &format!("{S}.coordination_timeout"),
+            self.coordination_timeout,
+            1,
+            3600,
+        );
+        p.range(
+            &format!("{S}.coordination_retries"),
+            self.coordination_retries.into(),
+            0,
+            10,
+        );
+        p.range(
+            &format!("{S}.status_update_interval"),
+            self.status_update_interval,
+            1,
+            86_400,
+        );
+        let interval_ok = (1..=86_400).contains(&self.status_update_interval);
+        if (interval_ok && self.status_cache_ttl < self.status_update_interval)
+            || self.status_cache_ttl > MAX_INTERVAL_SECS
+        {
             p.push(
                 &format!("{S}.status_cache_ttl"),
                 self.status_cache_ttl,
@@ -129,9 +165,19 @@ impl HealthMonitoring {
                 ),
             );
         }
-        p.range(&format!("{S}.reconciliation_interval"), self.reconciliation_interval, 60, MAX_INTERVAL_SECS);
+        p.range(
+            &format!("{S}.reconciliation_interval"),
+            self.reconciliation_interval,
+            60,
+            MAX_INTERVAL_SECS,
+        );
         p.range(&format!("{S}.batch_size"), self.batch_size as u64, 1, 1000);
-        p.range(&format!("{S}.rate_limit_calls"), self.rate_limit_calls.into(), 1, 100_000);
+        p.range(
+            &format!("{S}.rate_limit_calls"),
+            self.rate_limit_calls.into(),
+            1,
+            100_000,
+        );
     }
 }
 
@@ -145,7 +191,10 @@ mod tests {
         assert_eq!(h.coordination_timeout_duration(), Duration::from_secs(30));
         assert_eq!(h.status_update_interval_duration(), Duration::from_secs(60));
         assert_eq!(h.status_cache_ttl_duration(), Duration::from_secs(300));
-        assert_eq!(h.reconciliation_interval_duration(), Duration::from_secs(3600));
+        assert_eq!(
+            h.reconciliation_interval_duration(),
+            Duration::from_secs(3600)
+        );
     }
 
     #[test]

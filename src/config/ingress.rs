@@ -24,7 +24,10 @@ pub struct IngressConfig {
     #[serde(deserialize_with = "de::parse")]
     pub socket_path: PathBuf,
     /// File mode of the socket, written as an octal string ("0660"). At most "0777".
-    #[serde(deserialize_with = "de::octal_mode", serialize_with = "de::ser_octal_mode")]
+    #[serde(
+        deserialize_with = "de::octal_mode",
+        serialize_with = "de::ser_octal_mode"
+    )]
     pub socket_mode: u32,
     /// Optional TCP listener (e.g. "127.0.0.1:9443"); requires `tcp_token_file`.
     #[serde(deserialize_with = "de::opt_parse")]
@@ -74,7 +77,12 @@ impl IngressConfig {
                 "requires ingress.tcp_token_file: the TCP listener is never unauthenticated",
             );
         }
-        p.range("ingress.max_body_bytes", self.max_body_bytes as u64, 1024, 64 * 1024 * 1024);
+        p.range(
+            "ingress.max_body_bytes",
+            self.max_body_bytes as u64,
+            1024,
+            64 * 1024 * 1024,
+        );
         p.range("ingress.sync_timeout", self.sync_timeout, 1, 3600);
     }
 }
@@ -108,7 +116,9 @@ pub(crate) fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
     let token = text.trim();
     if token.is_empty() {
-        return Err(err("is empty; expected the bearer token on one line".to_owned()));
+        return Err(err(
+            "is empty; expected the bearer token on one line".to_owned()
+        ));
     }
     Ok(Secret::new(token))
 }

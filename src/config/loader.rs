@@ -65,7 +65,8 @@ impl Source for MapSource {
 
 /// section -> keys, taken from the serialized defaults so it can never drift from the structs.
 fn known_keys() -> Result<BTreeMap<String, BTreeSet<String>>, ConfigError> {
-    let value = serde_json::to_value(Config::default()).map_err(|e| ConfigError::Other(e.to_string()))?;
+    let value =
+        serde_json::to_value(Config::default()).map_err(|e| ConfigError::Other(e.to_string()))?;
     let mut out = BTreeMap::new();
     if let serde_json::Value::Object(sections) = value {
         for (section, fields) in sections {
@@ -80,7 +81,11 @@ fn known_keys() -> Result<BTreeMap<String, BTreeSet<String>>, ConfigError> {
 }
 
 fn list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
-    items.into_iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+    items
+        .into_iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Parses the file and applies the key policy; returns the sections to merge.
@@ -102,7 +107,9 @@ fn file_sections(
     names.sort();
     let mut out = Map::new();
     for name in names {
-        let Some(value) = parsed.get(name) else { continue };
+        let Some(value) = parsed.get(name) else {
+            continue;
+        };
         let Some(fields) = known.get(name) else {
             if file.format == Format::Ini {
                 continue; // someone else's section (or a key outside any section)
@@ -201,8 +208,13 @@ fn type_error(
             expected,
             key,
             ..
-        } => (key.unwrap_or_default(), format!("invalid type: {unexpected}, expected {expected}")),
-        ::config::ConfigError::At { error, key, .. } => (key.unwrap_or_default(), error.to_string()),
+        } => (
+            key.unwrap_or_default(),
+            format!("invalid type: {unexpected}, expected {expected}"),
+        ),
+        ::config::ConfigError::At { error, key, .. } => {
+            (key.unwrap_or_default(), error.to_string())
+        }
         other => return ConfigError::Other(other.to_string()),
     };
     // `loxilb.nodes[1]` came from the same place as `loxilb.nodes`.
@@ -212,11 +224,18 @@ fn type_error(
     } else {
         file_origin.unwrap_or("the configuration").to_owned()
     };
-    ConfigError::WrongType { key, origin, message }
+    ConfigError::WrongType {
+        key,
+        origin,
+        message,
+    }
 }
 
 /// Defaults, then `file`, then `env`; then [`Config::validate`].
-pub(crate) fn load(file: Option<FileText<'_>>, env: HashMap<String, String>) -> Result<Config, ConfigError> {
+pub(crate) fn load(
+    file: Option<FileText<'_>>,
+    env: HashMap<String, String>,
+) -> Result<Config, ConfigError> {
     let known = known_keys()?;
     let mut builder = ::config::Config::builder();
     if let Some(file) = &file {
@@ -224,7 +243,9 @@ pub(crate) fn load(file: Option<FileText<'_>>, env: HashMap<String, String>) -> 
     }
     let env_map = env_entries(env, &known)?;
     builder = builder.add_source(MapSource(env_map.clone()));
-    let merged = builder.build().map_err(|e| ConfigError::Other(e.to_string()))?;
+    let merged = builder
+        .build()
+        .map_err(|e| ConfigError::Other(e.to_string()))?;
     let config: Config = merged
         .try_deserialize()
         .map_err(|e| type_error(e, &env_map, file.as_ref().map(|f| f.origin.as_str())))?;
@@ -233,7 +254,10 @@ pub(crate) fn load(file: Option<FileText<'_>>, env: HashMap<String, String>) -> 
 }
 
 /// Reads `path` and loads it with [`load`].
-pub(crate) fn load_path(path: Option<&Path>, env: HashMap<String, String>) -> Result<Config, ConfigError> {
+pub(crate) fn load_path(
+    path: Option<&Path>,
+    env: HashMap<String, String>,
+) -> Result<Config, ConfigError> {
     let Some(path) = path else {
         return load(None, env);
     };

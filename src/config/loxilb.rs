@@ -77,7 +77,9 @@ impl FromStr for NatMode {
         NatMode::ALL
             .into_iter()
             .find(|m| m.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| "expected one of dnat, onearm, fullnat, dsr, fullproxy, hostonearm".to_owned())
+            .ok_or_else(|| {
+                "expected one of dnat, onearm, fullnat, dsr, fullproxy, hostonearm".to_owned()
+            })
     }
 }
 
@@ -129,7 +131,8 @@ impl Default for LoxilbConfig {
 
 /// Parses one node URL, explaining what is wrong in the words of the config file.
 fn parse_node(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| format!("not a URL ({e}); expected e.g. http://10.0.0.5:11111"))?;
+    let url = Url::parse(raw)
+        .map_err(|e| format!("not a URL ({e}); expected e.g. http://10.0.0.5:11111"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err("scheme must be http or https".to_owned());
     }
@@ -137,10 +140,14 @@ fn parse_node(raw: &str) -> Result<Url, String> {
         return Err("must name a host".to_owned());
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain credentials; use loxilb.username and loxilb.password".to_owned());
+        return Err(
+            "must not contain credentials; use loxilb.username and loxilb.password".to_owned(),
+        );
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err("must be scheme://host[:port] only, without path, query or fragment".to_owned());
+        return Err(
+            "must be scheme://host[:port] only, without path, query or fragment".to_owned(),
+        );
     }
     Ok(url)
 }
@@ -169,22 +176,38 @@ impl LoxilbConfig {
 
     pub(crate) fn validate(&self, p: &mut Problems) {
         if self.nodes.is_empty() {
-            p.push("loxilb.nodes", "[]", "must list at least one LoxiLB node URL");
+            p.push(
+                "loxilb.nodes",
+                "[]",
+                "must list at least one LoxiLB node URL",
+            );
         }
         let mut seen = HashSet::new();
         for (i, raw) in self.nodes.iter().enumerate() {
             match parse_node(raw) {
                 Ok(url) => {
                     if !seen.insert(url.to_string()) {
-                        p.push(&format!("loxilb.nodes[{i}]"), quoted(raw), "duplicate node URL");
+                        p.push(
+                            &format!("loxilb.nodes[{i}]"),
+                            quoted(raw),
+                            "duplicate node URL",
+                        );
                     }
                 }
                 Err(why) => p.push(&format!("loxilb.nodes[{i}]"), quoted(raw), why),
             }
         }
         match (&self.username, &self.password) {
-            (Some(u), None) => p.push("loxilb.username", quoted(u), "set loxilb.password too, or neither"),
-            (None, Some(_)) => p.push("loxilb.password", "\"***\"", "set loxilb.username too, or neither"),
+            (Some(u), None) => p.push(
+                "loxilb.username",
+                quoted(u),
+                "set loxilb.password too, or neither",
+            ),
+            (None, Some(_)) => p.push(
+                "loxilb.password",
+                "\"***\"",
+                "set loxilb.username too, or neither",
+            ),
             _ => {}
         }
         match (&self.client_cert, &self.client_key) {
@@ -232,8 +255,12 @@ mod tests {
         assert!(parse_node("http://[::1]:11111").is_ok());
         assert!(parse_node("ftp://a").unwrap_err().contains("http or https"));
         assert!(parse_node("127.0.0.1:11111").is_err());
-        assert!(parse_node("http://u:p@a:1").unwrap_err().contains("credentials"));
-        assert!(parse_node("http://a:1/netlox/v1").unwrap_err().contains("path"));
+        assert!(parse_node("http://u:p@a:1")
+            .unwrap_err()
+            .contains("credentials"));
+        assert!(parse_node("http://a:1/netlox/v1")
+            .unwrap_err()
+            .contains("path"));
         assert!(parse_node("").is_err());
     }
 
@@ -246,7 +273,10 @@ mod tests {
         let mut p = Problems::default();
         c.validate(&mut p);
         let msg = p.into_result().unwrap_err().to_string();
-        assert!(msg.contains("loxilb.nodes[1]") && msg.contains("duplicate"), "{msg}");
+        assert!(
+            msg.contains("loxilb.nodes[1]") && msg.contains("duplicate"),
+            "{msg}"
+        );
         c.nodes = vec!["http://a:1".into(), "http://b:1".into()];
         let mut p = Problems::default();
         c.validate(&mut p);

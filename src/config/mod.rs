@@ -23,7 +23,7 @@
 //! strings). Nothing else is coerced: `30.5` is not a delay and `660` is not a file mode.
 
 mod database;
-pub(crate) mod de;
+mod de;
 mod error;
 mod health;
 mod ingress;
@@ -75,7 +75,10 @@ impl Config {
 
     /// Like [`Config::load`], with the environment given explicitly (variables without our
     /// prefix are ignored), so tests need not touch the process environment.
-    pub fn load_with_env(path: Option<&Path>, env: HashMap<String, String>) -> Result<Config, ConfigError> {
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: HashMap<String, String>,
+    ) -> Result<Config, ConfigError> {
         loader::load_path(path, env)
     }
 

@@ -72,7 +72,11 @@ impl LoggingConfig {
 
     pub(crate) fn validate(&self, p: &mut Problems) {
         if self.level.trim().is_empty() {
-            p.push("logging.level", quoted(&self.level), "must not be empty; e.g. \"info\"");
+            p.push(
+                "logging.level",
+                quoted(&self.level),
+                "must not be empty; e.g. \"info\"",
+            );
         } else if let Err(e) = self.env_filter() {
             p.push(
                 "logging.level",
