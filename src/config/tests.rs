@@ -638,3 +638,31 @@ fn load_reads_process_environment_prefix_only() {
         );
     }
 }
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any value for any key, in either format, gives Ok or Err, never a panic.
+        #[test]
+        fn arbitrary_values_never_panic(
+            key in prop::sample::select(vec![
+                "health_monitoring.default_delay", "health_monitoring.enable_coordination",
+                "loxilb.nodes", "loxilb.password", "ingress.socket_mode", "ingress.tcp_address",
+                "logging.level", "database.url", "metrics.address", "loxilb.nat_mode",
+            ]),
+            value in "[ -~]{0,40}",
+        ) {
+            let (section, field) = key.split_once('.').unwrap();
+            let _ = from_ini(&format!("[{section}]\n{field} = {value}\n"));
+            let _ = Config::from_toml_str(&format!("[{section}]\n{field} = {value}\n"));
+            let _ = Config::load_with_env(None, env(&[(
+                &format!("LOXILB_COORDINATOR__{}__{}", section.to_uppercase(), field.to_uppercase()),
+                &value,
+            )]));
+        }
+    }
+}
