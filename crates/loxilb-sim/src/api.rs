@@ -22,13 +22,23 @@ pub(crate) enum Route {
     StatusProcess,
     EpAdd,
     EpList,
-    EpDelete { ip: String },
+    EpDelete {
+        ip: String,
+    },
     EpHostState,
     LbAdd,
     LbList,
     LbDeleteAll,
-    LbDeleteName { name: String },
-    LbDelete { ip: String, port: String, port_max: Option<String>, proto: String, host: String },
+    LbDeleteName {
+        name: String,
+    },
+    LbDelete {
+        ip: String,
+        port: String,
+        port_max: Option<String>,
+        proto: String,
+        host: String,
+    },
     /// Known path, other method.
     WrongMethod(&'static str),
     Unknown,
@@ -101,7 +111,9 @@ impl Route {
             },
             ["config", "loadbalancer", "name", name] => expect(
                 "DELETE",
-                Route::LbDeleteName { name: name.to_string() },
+                Route::LbDeleteName {
+                    name: name.to_string(),
+                },
                 "/config/loadbalancer/name/{lb_name}",
             ),
             ["config", "loadbalancer", rest @ ..] => Self::parse_lb_delete(m, rest),
@@ -178,7 +190,8 @@ fn success() -> Answer {
 }
 
 fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::BadArgs(format!("malformed-args error: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadArgs(format!("malformed-args error: {e}")))
 }
 
 /// Check the Authorization header (raw token or "Bearer <token>").
@@ -187,7 +200,9 @@ pub(crate) fn authorize(shared: &Shared, header: Option<&str>) -> Result<(), Api
         return Ok(());
     }
     let Some(h) = header else {
-        return Err(ApiError::Unauthorized("authorization header missing".into()));
+        return Err(ApiError::Unauthorized(
+            "authorization header missing".into(),
+        ));
     };
     let token = h.strip_prefix("Bearer ").unwrap_or(h).trim();
     let mut tokens = lock(&shared.tokens);
@@ -294,7 +309,13 @@ pub(crate) fn handle(
             lock(&shared.state).lb_delete_name(name)?;
             Ok(success())
         }
-        Route::LbDelete { ip, port, port_max, proto, host } => {
+        Route::LbDelete {
+            ip,
+            port,
+            port_max,
+            proto,
+            host,
+        } => {
             let block = match query_param(query, "block") {
                 Some(b) if !b.is_empty() => b
                     .parse::<u32>()
@@ -304,7 +325,9 @@ pub(crate) fn handle(
             lock(&shared.state).lb_delete(ip, port, port_max.as_deref(), proto, block, host)?;
             Ok(success())
         }
-        Route::WrongMethod(t) => Err(ApiError::MethodNotAllowed(format!("method not allowed on {t}"))),
+        Route::WrongMethod(t) => Err(ApiError::MethodNotAllowed(format!(
+            "method not allowed on {t}"
+        ))),
         Route::Unknown => Err(ApiError::NotFound("path not found".into())),
     }
 }
@@ -337,11 +360,18 @@ mod tests {
         assert_eq!(Route::parse("POST", "/config/endpoint"), Route::EpAdd);
         assert_eq!(
             Route::parse("DELETE", "/config/endpoint/epipaddress/fd00%3A%3A1"),
-            Route::EpDelete { ip: "fd00::1".into() }
+            Route::EpDelete {
+                ip: "fd00::1".into()
+            }
         );
-        assert_eq!(Route::parse("GET", "/config/endpoint"), Route::WrongMethod("/config/endpoint"));
+        assert_eq!(
+            Route::parse("GET", "/config/endpoint"),
+            Route::WrongMethod("/config/endpoint")
+        );
         let r = Route::parse("DELETE", "/config/loadbalancer/hosturl/a.b/externalipaddress/1.1.1.1/port/80/portmax/90/protocol/tcp");
-        assert!(matches!(&r, Route::LbDelete { host, port_max: Some(pm), .. } if host == "a.b" && pm == "90"));
+        assert!(
+            matches!(&r, Route::LbDelete { host, port_max: Some(pm), .. } if host == "a.b" && pm == "90")
+        );
         assert!(r.template().starts_with("/config/loadbalancer/hosturl/"));
         assert_eq!(Route::parse("GET", "/nope"), Route::Unknown);
         assert!(!Route::Version.needs_auth());

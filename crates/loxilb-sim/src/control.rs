@@ -199,6 +199,13 @@ impl Control {
         packets: u64,
         bytes: u64,
     ) -> bool {
-        lock(&self.shared.state).lb_set_counter(external_ip, port, protocol, endpoint_ip, packets, bytes)
+        lock(&self.shared.state).lb_set_counter(
+            external_ip,
+            port,
+            protocol,
+            endpoint_ip,
+            packets,
+            bytes,
+        )
     }
 }

@@ -42,21 +42,29 @@ fn reply(status: u16, v: serde_json::Value) -> Resp {
     json_response(status, serde_json::to_vec(&v).unwrap_or_default())
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Resp> {
-    serde_json::from_slice(body).map_err(|e| reply(400, json!({"error": e.to_string()})))
+/// A control answer before it becomes a response.
+type Answer = (u16, serde_json::Value);
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Answer> {
+    serde_json::from_slice(body).map_err(|e| (400, json!({"error": e.to_string()})))
 }
 
-fn found(ok: bool) -> Resp {
-    reply(if ok { 200 } else { 404 }, json!({"ok": ok}))
+fn found(ok: bool) -> Answer {
+    (if ok { 200 } else { 404 }, json!({"ok": ok}))
 }
 
 /// Handle `/sim/v1<rest>`.
-pub(crate) fn handle(shared: &std::sync::Arc<Shared>, method: &str, rest: &str, body: &[u8]) -> Resp {
+pub(crate) fn handle(
+    shared: &std::sync::Arc<Shared>,
+    method: &str,
+    rest: &str,
+    body: &[u8],
+) -> Resp {
     let ctl = Control {
         shared: shared.clone(),
     };
-    let ok = || reply(200, json!({"ok": true}));
-    let res: Result<Resp, Resp> = (|| {
+    let ok = || (200, json!({"ok": true}));
+    let res: Result<Answer, Answer> = (|| {
         Ok(match (method, rest.trim_end_matches('/')) {
             ("PUT", "/latency") => {
                 let l: Latency = parse(body)?;
@@ -86,22 +94,22 @@ pub(crate) fn handle(shared: &std::sync::Arc<Shared>, method: &str, rest: &str, 
                 ctl.restart_empty();
                 ok()
             }
-            ("GET", "/requests") => reply(200, json!(ctl.requests())),
+            ("GET", "/requests") => (200, json!(ctl.requests())),
             ("DELETE", "/requests") => {
                 ctl.clear_requests();
                 ok()
             }
-            ("GET", "/counters") => reply(200, json!(ctl.counters())),
+            ("GET", "/counters") => (200, json!(ctl.counters())),
             ("DELETE", "/counters") => {
                 ctl.reset_counters();
                 ok()
             }
-            ("GET", "/endpoints") => reply(200, json!(ctl.endpoints())),
-            ("GET", "/rules") => reply(200, json!(ctl.rules())),
+            ("GET", "/endpoints") => (200, json!(ctl.endpoints())),
+            ("GET", "/rules") => (200, json!(ctl.rules())),
             ("POST", "/script/endpoints") => {
                 let eps: Vec<ScriptedEndpoint> = parse(body)?;
                 let n = ctl.script_endpoints(eps);
-                reply(200, json!({"ok": true, "inserted": n}))
+                (200, json!({"ok": true, "inserted": n}))
             }
             ("PUT", "/script/endpoint-state") => {
                 let s: EpState = parse(body)?;
@@ -109,10 +117,21 @@ pub(crate) fn handle(shared: &std::sync::Arc<Shared>, method: &str, rest: &str, 
             }
             ("PUT", "/script/counter") => {
                 let c: CounterIn = parse(body)?;
-                found(ctl.set_counter(&c.external_ip, c.port, &c.protocol, &c.endpoint_ip, c.packets, c.bytes))
+                found(ctl.set_counter(
+                    &c.external_ip,
+                    c.port,
+                    &c.protocol,
+                    &c.endpoint_ip,
+                    c.packets,
+                    c.bytes,
+                ))
             }
-            _ => reply(404, json!({"error": format!("unknown control call {method} /sim/v1{rest}")})),
+            _ => (
+                404,
+                json!({"error": format!("unknown control call {method} /sim/v1{rest}")}),
+            ),
         })
     })();
-    res.unwrap_or_else(|e| e)
+    let (status, v) = res.unwrap_or_else(|e| e);
+    reply(status, v)
 }

@@ -128,7 +128,11 @@ impl Endpoint {
 
     /// Apply one probe result.
     pub fn record_probe(&mut self, ok: bool, elapsed: Duration) {
-        let threshold = if self.init { 1 } else { self.opts.retries.max(1) };
+        let threshold = if self.init {
+            1
+        } else {
+            self.opts.retries.max(1)
+        };
         self.init = false;
         if ok {
             self.inactive = false;
@@ -145,7 +149,11 @@ impl Endpoint {
     /// The GET /config/endpoint/all entry (LoxiLB hides options of non-activated probes).
     pub fn entry(&self) -> EndPointGetEntry<'_> {
         let (ptype, duration, retries) = if self.activated {
-            (self.opts.probe_type.as_str(), self.opts.duration, self.opts.retries)
+            (
+                self.opts.probe_type.as_str(),
+                self.opts.duration,
+                self.opts.retries,
+            )
         } else {
             ("none", 0, 0)
         };
@@ -428,13 +436,22 @@ mod tests {
         let bad = |f: &dyn Fn(&mut EndPointIn)| {
             let mut e = base.clone();
             f(&mut e);
-            validate(&e).err().map(|e| e.to_string()).unwrap_or_default()
+            validate(&e)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
         };
         assert_eq!(bad(&|e| e.host_name = "nope".into()), "host-parse error");
         assert_eq!(bad(&|e| e.inactive_re_tries = 101), "host-args error");
         assert_eq!(bad(&|e| e.probe_duration = 86_401), "host-args error");
-        assert_eq!(bad(&|e| e.probe_type = "icmp".into()), "host-args unknown probe type");
+        assert_eq!(
+            bad(&|e| e.probe_type = "icmp".into()),
+            "host-args unknown probe type"
+        );
         assert_eq!(bad(&|e| e.probe_port = 0), "host-args unknown probe port");
-        assert_eq!(bad(&|e| e.probe_port = 70_000), "host-args unknown probe port");
+        assert_eq!(
+            bad(&|e| e.probe_port = 70_000),
+            "host-args unknown probe port"
+        );
     }
 }

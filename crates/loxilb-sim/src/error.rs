@@ -96,6 +96,9 @@ mod tests {
         assert_eq!(b.message, "Resource not found");
         assert_eq!(b.result, "host-notfound error");
         assert_eq!(ApiError::Status(502, "x".into()).status(), 502);
-        assert_eq!(ApiError::Status(502, "x".into()).body().message, "Internal service error");
+        assert_eq!(
+            ApiError::Status(502, "x".into()).body().message,
+            "Internal service error"
+        );
     }
 }

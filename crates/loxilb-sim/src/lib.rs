@@ -123,7 +123,10 @@ impl SimHandle {
         let guards: Vec<_> = {
             let mut st = lock(&self.shared.state);
             st.probe.enabled = false;
-            st.endpoints.values_mut().filter_map(|e| e.prober.take()).collect()
+            st.endpoints
+                .values_mut()
+                .filter_map(|e| e.prober.take())
+                .collect()
         };
         drop(guards);
     }

@@ -196,9 +196,10 @@ mod tests {
         assert_eq!(ep.host_name, "10.0.0.1");
         assert_eq!(ep.name, "");
         assert_eq!(ep.probe_port, 0);
-        let lb: LoadbalanceEntry =
-            serde_json::from_str(r#"{"serviceArguments":{"externalIP":"1.1.1.1","port":80},"endpoints":null,"extra":1}"#)
-                .unwrap_or_default();
+        let lb: LoadbalanceEntry = serde_json::from_str(
+            r#"{"serviceArguments":{"externalIP":"1.1.1.1","port":80},"endpoints":null,"extra":1}"#,
+        )
+        .unwrap_or_default();
         assert_eq!(lb.service_arguments.external_ip, "1.1.1.1");
         assert!(lb.endpoints.is_empty());
     }
@@ -207,6 +208,8 @@ mod tests {
     fn wrong_types_are_errors_not_panics() {
         assert!(serde_json::from_str::<EndPointIn>(r#"{"hostName":5}"#).is_err());
         assert!(serde_json::from_str::<EndPointIn>(r#"{"probePort":1e400}"#).is_err());
-        assert!(serde_json::from_str::<EndPointIn>(r#"{"probePort":99999999999999999999999}"#).is_err());
+        assert!(
+            serde_json::from_str::<EndPointIn>(r#"{"probePort":99999999999999999999999}"#).is_err()
+        );
     }
 }

@@ -74,7 +74,13 @@ impl ProbeCtx {
     }
 
     /// Start probing `key`; None when probing is disabled or the type is `none`.
-    pub fn start(&self, key: String, gen: u64, host: String, opts: ProbeOpts) -> Option<ProberGuard> {
+    pub fn start(
+        &self,
+        key: String,
+        gen: u64,
+        host: String,
+        opts: ProbeOpts,
+    ) -> Option<ProberGuard> {
         if !self.enabled || opts.probe_type == "none" {
             return None;
         }
@@ -172,7 +178,12 @@ async fn udp_probe(addr: SocketAddr, timeout: Duration) -> bool {
     }
 }
 
-async fn http_probe(client: &reqwest::Client, ip: IpAddr, opts: &ProbeOpts, timeout: Duration) -> bool {
+async fn http_probe(
+    client: &reqwest::Client,
+    ip: IpAddr,
+    opts: &ProbeOpts,
+    timeout: Duration,
+) -> bool {
     let scheme = opts.probe_type.as_str();
     let port = match (opts.port, scheme) {
         (0, "https") => 443,
@@ -204,7 +215,11 @@ async fn http_probe(client: &reqwest::Client, ip: IpAddr, opts: &ProbeOpts, time
 /// Parse a status spec like `"200"`, `"200,202"` or `"200-204, 301"`; None if it is not one.
 pub(crate) fn parse_codes(spec: &str) -> Option<Vec<(u16, u16)>> {
     let spec = spec.trim();
-    if spec.is_empty() || !spec.chars().all(|c| c.is_ascii_digit() || matches!(c, ',' | '-' | ' ')) {
+    if spec.is_empty()
+        || !spec
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ',' | '-' | ' '))
+    {
         return None;
     }
     let mut out = Vec::new();
@@ -275,7 +290,11 @@ mod tests {
         assert!(check(None, "127.0.0.1", &opts, t).await);
         drop(l);
         assert!(!check(None, "127.0.0.1", &opts, t).await);
-        let ping = ProbeOpts { probe_type: "ping".into(), port: 0, ..opts.clone() };
+        let ping = ProbeOpts {
+            probe_type: "ping".into(),
+            port: 0,
+            ..opts.clone()
+        };
         assert!(check(None, "127.0.0.1", &ping, t).await);
         assert!(!check(None, "not-an-ip", &ping, t).await);
     }

@@ -105,7 +105,8 @@ fn validate(entry: LoadbalanceEntry) -> Result<Candidate, ApiError> {
     }
     let probe_port = u16_arg(a.probeport, "malformed-service-pport error")?;
     if !a.probetype.is_empty() {
-        if !["sctp", "tcp", "udp", "ping", "none", "http", "https"].contains(&a.probetype.as_str()) {
+        if !["sctp", "tcp", "udp", "ping", "none", "http", "https"].contains(&a.probetype.as_str())
+        {
             return Err(bad("malformed-service-ptype error"));
         }
         let needs_port = matches!(a.probetype.as_str(), "sctp" | "tcp" | "udp");
@@ -170,7 +171,7 @@ fn validate(entry: LoadbalanceEntry) -> Result<Candidate, ApiError> {
             bytes: 0,
         });
     }
-    eps.sort_by(|x, y| (x.ip, x.port).cmp(&(y.ip, y.port)));
+    eps.sort_by_key(|e| (e.ip, e.port));
     eps.dedup_by(|x, y| x.ip == y.ip && x.port == y.port);
     let oper = a.oper;
     a.external_ip = ip.to_string();
@@ -493,7 +494,8 @@ impl State {
         packets: u64,
         bytes: u64,
     ) -> bool {
-        let (Ok(ip), Ok(eip)) = (external_ip.parse::<IpAddr>(), endpoint_ip.parse::<IpAddr>()) else {
+        let (Ok(ip), Ok(eip)) = (external_ip.parse::<IpAddr>(), endpoint_ip.parse::<IpAddr>())
+        else {
             return false;
         };
         let mut hit = false;
@@ -570,7 +572,10 @@ mod tests {
         assert_eq!(s[0].2.probe_type, "http");
         assert_eq!((s[0].2.port, s[0].2.duration, s[0].2.retries), (81, 5, 3));
         a.protocol = "icmp".into();
-        assert_eq!(probe_specs(&a, &[ep("10.0.0.1", 0, 1)])[0].0, "10.0.0.1_ping_0");
+        assert_eq!(
+            probe_specs(&a, &[ep("10.0.0.1", 0, 1)])[0].0,
+            "10.0.0.1_ping_0"
+        );
         let plain = ServiceArgs {
             protocol: "tcp".into(),
             ..Default::default()

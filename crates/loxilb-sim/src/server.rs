@@ -41,17 +41,26 @@ pub(crate) type Resp = Response<Full<Bytes>>;
 pub(crate) fn json_response(status: u16, body: Vec<u8>) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut()
-        .insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 fn error_response(e: &ApiError) -> (u16, Vec<u8>) {
-    (e.status(), serde_json::to_vec(&e.body()).unwrap_or_default())
+    (
+        e.status(),
+        serde_json::to_vec(&e.body()).unwrap_or_default(),
+    )
 }
 
 /// Serve until `stop` fires; then close the listener and every open connection.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let mut conns: JoinSet<()> = JoinSet::new();
     let mut stop_gone = false;
     loop {
@@ -99,7 +108,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Cut
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(c) => c.to_bytes(),
         Err(_) => {
-            let (s, b) = error_response(&ApiError::BadArgs("request body unreadable or too large".into()));
+            let (s, b) = error_response(&ApiError::BadArgs(
+                "request body unreadable or too large".into(),
+            ));
             return Ok(json_response(s, b));
         }
     };
@@ -139,7 +150,8 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Cut
         } else {
             Ok(())
         };
-        authorized.and_then(|()| api::handle(&shared, &route, query.as_deref(), auth.as_deref(), &body))
+        authorized
+            .and_then(|()| api::handle(&shared, &route, query.as_deref(), auth.as_deref(), &body))
     };
     let (status, bytes) = match result {
         Ok(a) => a,
@@ -156,8 +168,8 @@ fn recorded_body(body: &[u8]) -> Option<serde_json::Value> {
         return None;
     }
     Some(
-        serde_json::from_slice(body)
-            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(body).into_owned())),
+        serde_json::from_slice(body).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(body).into_owned())
+        }),
     )
 }
-

@@ -215,7 +215,12 @@ impl Shared {
 mod tests {
     use super::*;
 
-    fn fault(status: u16, method: Option<&str>, prefix: Option<&str>, remaining: Option<u64>) -> Fault {
+    fn fault(
+        status: u16,
+        method: Option<&str>,
+        prefix: Option<&str>,
+        remaining: Option<u64>,
+    ) -> Fault {
         Fault {
             status,
             rate: 1.0,
