@@ -47,7 +47,10 @@ impl Api {
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -71,7 +74,10 @@ impl Api {
     }
 
     pub async fn endpoint(&self, key: &str) -> Option<Value> {
-        self.endpoints().await.into_iter().find(|e| e["name"] == key)
+        self.endpoints()
+            .await
+            .into_iter()
+            .find(|e| e["name"] == key)
     }
 
     /// All rules from GET /config/loadbalancer/all.
@@ -141,7 +147,9 @@ impl Backend {
         let c = conns.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut s, _)) = listener.accept().await else { return };
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
                 c.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 4096];
