@@ -1,0 +1,53 @@
+//! Standalone LoxiLB simulator: serves the LoxiLB API under /netlox/v1 and the control API
+//! under /sim/v1 until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use loxilb_sim::SimOptions;
+
+/// Command line of `loxilb-sim`.
+#[derive(Debug, Parser)]
+#[command(name = "loxilb-sim", about = "LoxiLB REST API simulator")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:11111")]
+    listen: SocketAddr,
+    /// Delay before every API answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Enable token auth with this user (needs --password).
+    #[arg(long, requires = "password")]
+    username: Option<String>,
+    /// Password for --username.
+    #[arg(long, requires = "username")]
+    password: Option<String>,
+    /// Do not run health probes (endpoints stay as created).
+    #[arg(long)]
+    no_probing: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let opts = SimOptions {
+        latency: Duration::from_millis(args.latency_ms),
+        auth: args.username.zip(args.password),
+        probing: !args.no_probing,
+        ..SimOptions::default()
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let sim = loxilb_sim::spawn_on(listener, opts).await?;
+    tracing::info!(url = %sim.url(), "serving /netlox/v1 and /sim/v1; Ctrl-C to stop");
+    tokio::signal::ctrl_c().await?;
+    tracing::info!("shutting down");
+    sim.shutdown().await;
+    Ok(())
+}
