@@ -167,14 +167,21 @@ async fn accept_loop(
     }
 }
 
-fn failure_reply(r: Rejection) -> Value {
-    json!({
-        "status_code": 500,
-        "fault_string": r.fault,
-        "status_object": r.object,
-        "status_object_id": r.object_id,
-        "status_record": r.record,
-    })
+/// The 500 reply. octavia-lib reads `stats_object`, `stats_object_id` and
+/// `stats_record` from stats.sock failures and `status_*` otherwise.
+fn failure_reply(socket: Socket, r: Rejection) -> Value {
+    let prefix = if socket == Socket::Stats {
+        "stats"
+    } else {
+        "status"
+    };
+    let mut reply = serde_json::Map::new();
+    reply.insert("status_code".into(), json!(500));
+    reply.insert("fault_string".into(), json!(r.fault));
+    reply.insert(format!("{prefix}_object"), json!(r.object));
+    reply.insert(format!("{prefix}_object_id"), json!(r.object_id));
+    reply.insert(format!("{prefix}_record"), json!(r.record));
+    Value::Object(reply)
 }
 
 /// For `Mode::Fail`: name the first record, like the real agent does when
@@ -240,7 +247,7 @@ async fn serve(
     };
     let mode = control.mode(socket);
     if let Mode::Fail(fault) = &mode {
-        let answer = failure_reply(injected_failure(socket, &msg, fault));
+        let answer = failure_reply(socket, injected_failure(socket, &msg, fault));
         return reply(&mut stream, socket, &answer).await;
     }
     let answer = match socket {
@@ -255,7 +262,7 @@ async fn serve(
                     socket = socket.as_str(),
                     "refusing request: {}", rejection.fault
                 );
-                return reply(&mut stream, socket, &failure_reply(rejection)).await;
+                return reply(&mut stream, socket, &failure_reply(socket, rejection)).await;
             }
             control.record(socket, msg);
             json!({"status_code": 200})

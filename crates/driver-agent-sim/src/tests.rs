@@ -131,6 +131,12 @@ async fn schema_violation_gets_500_naming_the_record() {
     assert_eq!(reply["status_object_id"], "m1");
     assert_eq!(reply["status_record"], record);
     assert!(agent.control().status_messages().is_empty());
+    // stats.sock failures use octavia-lib's stats_* key names.
+    let reply = request(&agent.stats_path(), &json!({"listeners": [{"id": "l9"}]})).await;
+    assert_eq!(reply["status_code"], 500);
+    assert_eq!(reply["stats_object"], "listeners");
+    assert_eq!(reply["stats_object_id"], "l9");
+    assert!(agent.control().stats_messages().is_empty());
     agent.stop().await;
 }
 
