@@ -8,5 +8,6 @@
 pub mod config;
 pub mod dispatch;
 pub mod loxilb;
+pub mod octavia;
 pub mod shutdown;
 pub mod store;
