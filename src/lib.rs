@@ -1,1 +1,2 @@
 //! loxilb-coordinator library.
+pub mod model;
