@@ -63,7 +63,14 @@ fn bad_events_fail_with_the_expected_error() {
             operator_fault_string,
         } = &err
         {
-            assert!(!user_fault_string.is_empty() && !operator_fault_string.is_empty());
+            assert!(!user_fault_string.is_empty(), "{}", name(case));
+            // The operator string starts with the offending field (or method).
+            let field = case["field"].as_str().unwrap_or("<fixture lacks field>");
+            assert!(
+                operator_fault_string.starts_with(&format!("{field}:")),
+                "{}: {operator_fault_string}",
+                name(case)
+            );
         }
     }
 }
