@@ -12,6 +12,7 @@
 //! Octavia object, `rules` (ranges/formats), `unsupported` (LoxiLB limits),
 //! `validate` (which rule applies to which event), `event` (the entry point).
 
+mod accessors;
 mod cleared;
 mod enums;
 mod error;
@@ -19,6 +20,7 @@ mod event;
 mod expected_codes;
 mod fields;
 mod healthmonitor;
+mod kind;
 mod listener;
 mod loadbalancer;
 mod member;
@@ -41,11 +43,11 @@ pub use enums::{
 };
 pub use error::EventError;
 pub use event::{
-    parse_envelope, Event, ObjectKind, OrderingHint, EVENT_METHODS, L7_METHODS,
-    NOT_AN_EVENT_METHODS, UNSUPPORTED_METHODS,
+    parse_envelope, Event, EVENT_METHODS, L7_METHODS, NOT_AN_EVENT_METHODS, UNSUPPORTED_METHODS,
 };
 pub use expected_codes::{CodeSpec, ExpectedCodes, ExpectedCodesError};
 pub use healthmonitor::HealthMonitor;
+pub use kind::{ObjectKind, OrderingHint};
 pub use listener::Listener;
 pub use loadbalancer::LoadBalancer;
 pub use member::Member;
