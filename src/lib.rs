@@ -8,6 +8,7 @@
 pub mod config;
 pub mod dispatch;
 pub mod loxilb;
+pub mod model;
 pub mod octavia;
 pub mod shutdown;
 pub mod store;
