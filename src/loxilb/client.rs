@@ -461,6 +461,27 @@ mod tests {
     }
 
     #[test]
+    fn pem_ca_and_client_identity_are_loaded() {
+        // A self-signed P-256 certificate and its key, generated for these tests only.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/loxilb/tests/tls");
+        let cert = dir.join("test-only-cert.pem");
+        let key = dir.join("test-only-key.pem");
+        let client = LoxilbClient::new(ClientOptions {
+            nodes: vec!["https://127.0.0.1:8091".into()],
+            ca_file: Some(cert.clone()),
+            client_cert: Some(cert.clone()),
+            client_key: Some(key),
+            ..base()
+        });
+        assert!(client.is_ok(), "{:?}", client.err());
+        let missing_key = LoxilbClient::new(ClientOptions {
+            client_cert: Some(cert),
+            ..base()
+        });
+        assert!(missing_key.is_err());
+    }
+
+    #[test]
     fn options_debug_redacts_the_password() {
         let opts = ClientOptions {
             credentials: Some(("admin".into(), "hunter2".into())),
