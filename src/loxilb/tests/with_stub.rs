@@ -92,6 +92,7 @@ async fn exhausted_retries_report_node_method_path_status_and_result() {
     assert_eq!(e.path, "/netlox/v1/config/loadbalancer/all");
     assert_eq!(e.status, Some(500));
     assert_eq!(e.result.as_deref(), Some("internal boom"));
+    assert!(e.detail.ends_with("(after 3 attempts)"), "{}", e.detail);
     let text = e.to_string();
     for part in [
         stub.url.as_str(),
