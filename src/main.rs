@@ -1,1 +1,2 @@
+//! Placeholder until the CLI modules are wired in.
 fn main() {}

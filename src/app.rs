@@ -1,0 +1,167 @@
+//! Wiring: open the store, build the LoxiLB client, drivers and dispatcher, replay
+//! the journal, serve the ingress API, and shut down in order.
+//!
+//! [`run`] takes an already-bound listener so tests (and systemd socket hand-over
+//! later) choose the socket; the daemon's `main` binds the configured one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UnixListener};
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::dispatch::{DispatchOptions, Dispatcher};
+use crate::drivers::{DesiredStateDrivers, DriverSet};
+use crate::ingress::{self, ApiState, BearerToken, Readiness};
+use crate::loxilb::{ClientOptions, LoxilbClient, LoxilbError};
+use crate::shutdown::Shutdown;
+use crate::store::{Store, StoreError};
+
+/// The listener the ingress API is served on.
+pub enum IngressListener {
+    Unix(UnixListener),
+    Tcp(TcpListener),
+}
+
+/// Start-up failures; each names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("loxilb client: {0}")]
+    Loxilb(#[from] LoxilbError),
+    #[error("ingress: {0}")]
+    Listen(#[from] ingress::listen::ListenError),
+    #[error("serving the API failed: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// `/readyz`: at least one LoxiLB node answers.
+struct LoxilbReadiness(LoxilbClient);
+
+#[async_trait::async_trait]
+impl Readiness for LoxilbReadiness {
+    async fn loxilb_reachable(&self) -> bool {
+        let results = self.0.for_each_node(|c, n| async move { c.ping(n).await }).await;
+        results.iter().any(|(_, r)| r.is_ok())
+    }
+}
+
+/// Build the LoxiLB client from the configuration.
+pub fn loxilb_client(config: &Config) -> Result<LoxilbClient, LoxilbError> {
+    let hm = &config.health_monitoring;
+    let lx = &config.loxilb;
+    LoxilbClient::new(ClientOptions {
+        nodes: lx.nodes.clone(),
+        timeout: Duration::from_secs(hm.coordination_timeout.min(lx.request_timeout.max(1))),
+        retries: hm.coordination_retries,
+        rate_limit_per_sec: hm.rate_limit_calls,
+        ca_file: lx.ca_file.clone(),
+        client_cert: lx.client_cert.clone(),
+        client_key: lx.client_key.clone(),
+        credentials: match (&lx.username, &lx.password) {
+            (Some(u), Some(p)) => Some((u.clone(), p.expose().to_string())),
+            _ => None,
+        },
+        backoff_min: Duration::from_millis(100),
+        backoff_max: Duration::from_secs(5),
+    })
+}
+
+/// Run the daemon until `shutdown` is triggered; returns once every task finished
+/// or left its work in the journal.
+pub async fn run(
+    listener: IngressListener,
+    config: Config,
+    shutdown: Shutdown,
+) -> Result<(), AppError> {
+    config.validate()?;
+    let store = Store::open(&config.database.url, config.database.max_connections).await?;
+    let client = loxilb_client(&config)?;
+    let drivers = DriverSet::from_one(Arc::new(DesiredStateDrivers::new(store.clone())));
+    let hm = &config.health_monitoring;
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        Arc::new(drivers),
+        DispatchOptions {
+            max_concurrent: hm.max_concurrent_checks,
+            ..DispatchOptions::default()
+        },
+        shutdown.clone(),
+    );
+    let replayed = dispatcher.replay().await?;
+    if replayed > 0 {
+        info!(events = replayed, "replaying unfinished journal entries");
+    }
+    let state = ApiState {
+        store: store.clone(),
+        dispatcher: dispatcher.clone(),
+        readiness: Arc::new(LoxilbReadiness(client.clone())),
+        wait_for_outcome: !hm.async_processing,
+        sync_timeout: Duration::from_secs(config.ingress.sync_timeout),
+    };
+    let max_body = config.ingress.max_body_bytes;
+    let token = config.tcp_token()?.map(|t| BearerToken::new(t.expose()));
+
+    let mut servers = tokio::task::JoinSet::new();
+    match listener {
+        IngressListener::Unix(l) => {
+            let app = ingress::router(state.clone(), max_body);
+            let stop = shutdown.clone();
+            servers.spawn(async move {
+                axum::serve(l, app)
+                    .with_graceful_shutdown(async move { stop.triggered().await })
+                    .await
+            });
+        }
+        IngressListener::Tcp(l) => {
+            let app = match &token {
+                Some(t) => ingress::router_with_token(state.clone(), max_body, t.clone()),
+                None => ingress::router(state.clone(), max_body),
+            };
+            let stop = shutdown.clone();
+            servers.spawn(async move {
+                axum::serve(l, app)
+                    .with_graceful_shutdown(async move { stop.triggered().await })
+                    .await
+            });
+        }
+    }
+    if let (Some(addr), Some(t)) = (config.ingress.tcp_address, token) {
+        let l = TcpListener::bind(addr).await?;
+        info!(%addr, "ingress also listening on TCP (bearer token required)");
+        let app = ingress::router_with_token(state.clone(), max_body, t);
+        let stop = shutdown.clone();
+        servers.spawn(async move {
+            axum::serve(l, app)
+                .with_graceful_shutdown(async move { stop.triggered().await })
+                .await
+        });
+    }
+    info!(nodes = ?config.loxilb.nodes, "loxilb-coordinator running");
+
+    // Serve until shutdown; a server that dies on its own also stops the daemon.
+    let mut result = Ok(());
+    tokio::select! {
+        _ = shutdown.triggered() => {}
+        Some(done) = servers.join_next() => {
+            if let Ok(Err(e)) = done {
+                warn!(error = %e, "ingress server stopped");
+                result = Err(AppError::Serve(e));
+            }
+            shutdown.trigger();
+        }
+    }
+    while servers.join_next().await.is_some() {}
+    shutdown.wait_complete().await;
+    let left = dispatcher.queue_depth();
+    if left > 0 {
+        info!(events = left, "events left in the journal for the next start");
+    }
+    store.close().await;
+    info!("loxilb-coordinator stopped");
+    result
+}

@@ -1,0 +1,124 @@
+//! `[ingress]`: where the Octavia provider driver (Python side) reaches the daemon.
+//!
+//! The Unix socket is the normal path and is protected by its file mode. The optional TCP
+//! listener exists for drivers on other hosts and therefore always requires a bearer
+//! token, read from a file so it never sits in the main config or the environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::de;
+use super::error::{quoted, ConfigError, Problems};
+use super::octavia::non_empty_path;
+use super::secret::Secret;
+
+/// Largest token file we read; a token is a line, not a document.
+const MAX_TOKEN_FILE_BYTES: u64 = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IngressConfig {
+    #[serde(deserialize_with = "de::parse")]
+    pub socket_path: PathBuf,
+    /// File mode of the socket, written as an octal string ("0660"). At most "0777".
+    #[serde(
+        deserialize_with = "de::octal_mode",
+        serialize_with = "de::ser_octal_mode"
+    )]
+    pub socket_mode: u32,
+    /// Optional TCP listener (e.g. "127.0.0.1:9443"); requires `tcp_token_file`.
+    #[serde(deserialize_with = "de::opt_parse")]
+    pub tcp_address: Option<SocketAddr>,
+    /// File holding the bearer token for the TCP listener; see [`crate::config::Config::tcp_token`].
+    #[serde(deserialize_with = "de::opt_parse")]
+    pub tcp_token_file: Option<PathBuf>,
+    /// Largest accepted request body in bytes. 1024..=67108864.
+    #[serde(deserialize_with = "de::uint")]
+    pub max_body_bytes: usize,
+    /// Seconds a request waits for its result when health_monitoring.async_processing=false.
+    #[serde(deserialize_with = "de::uint")]
+    pub sync_timeout: u64,
+}
+
+impl Default for IngressConfig {
+    fn default() -> Self {
+        IngressConfig {
+            socket_path: PathBuf::from("/run/loxilb-coordinator/ingress.sock"),
+            socket_mode: 0o660,
+            tcp_address: None,
+            tcp_token_file: None,
+            max_body_bytes: 1024 * 1024,
+            sync_timeout: 60,
+        }
+    }
+}
+
+impl IngressConfig {
+    pub fn sync_timeout_duration(&self) -> Duration {
+        Duration::from_secs(self.sync_timeout)
+    }
+
+    pub(crate) fn validate(&self, p: &mut Problems) {
+        non_empty_path(p, "ingress.socket_path", &self.socket_path);
+        if self.socket_mode > 0o777 {
+            p.push(
+                "ingress.socket_mode",
+                quoted(&format!("{:04o}", self.socket_mode)),
+                "must be an octal mode between \"0000\" and \"0777\"",
+            );
+        }
+        if let (Some(addr), None) = (&self.tcp_address, &self.tcp_token_file) {
+            p.push(
+                "ingress.tcp_address",
+                quoted(&addr.to_string()),
+                "requires ingress.tcp_token_file: the TCP listener is never unauthenticated",
+            );
+        }
+        p.range(
+            "ingress.max_body_bytes",
+            self.max_body_bytes as u64,
+            1024,
+            64 * 1024 * 1024,
+        );
+        p.range("ingress.sync_timeout", self.sync_timeout, 1, 3600);
+    }
+}
+
+/// Reads and checks the token file; see [`crate::config::Config::tcp_token`].
+pub(crate) fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {
+    let err = |reason: String| ConfigError::TokenFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(err("not a regular file".to_owned()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(err(format!(
+                "mode {mode:04o} lets group or others access the token; allowed: 0600 or 0400 (chmod 600)"
+            )));
+        }
+    }
+    if meta.len() > MAX_TOKEN_FILE_BYTES {
+        return Err(err(format!(
+            "{} bytes is too large for a token file (at most {MAX_TOKEN_FILE_BYTES})",
+            meta.len()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(err(
+            "is empty; expected the bearer token on one line".to_owned()
+        ));
+    }
+    Ok(Secret::new(token))
+}

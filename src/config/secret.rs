@@ -1,0 +1,96 @@
+//! A string that must never end up in logs, `Debug` output or `check-config` output.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use subtle::ConstantTimeEq;
+
+/// Text printed in place of a secret.
+pub const REDACTED: &str = "***";
+
+/// A password or token. `Debug`, `Display` and `Serialize` all print `***`, so a secret
+/// cannot leak through `tracing` fields or the effective-configuration dump; only
+/// [`Secret::expose`] gives the real value, which makes every use site easy to audit.
+#[derive(Clone, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The real value. Call only where the secret is actually sent or compared.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant-time comparison with a presented credential (e.g. a bearer token), so
+    /// response timing does not reveal how many leading bytes matched.
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        self.0.as_bytes().ct_eq(candidate).into()
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.matches(other.0.as_bytes())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// Serializes as `***`: the only serialized form of a configuration is the redacted dump.
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(REDACTED)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::config::de::string(deserializer).map(Secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_display_and_serialize_hide_the_value() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "***");
+        assert_eq!(format!("{s}"), "***");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"***\"");
+        assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn matches_compares_whole_value() {
+        let s = Secret::new("abc");
+        assert!(s.matches(b"abc"));
+        assert!(!s.matches(b"ab"));
+        assert!(!s.matches(b"abcd"));
+        assert!(!s.matches(b"abd"));
+        assert_eq!(s, Secret::new("abc"));
+        assert_ne!(s, Secret::new("abd"));
+    }
+}

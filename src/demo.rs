@@ -1,0 +1,152 @@
+//! `loxilb-coordinator demo`: the whole system on one machine, on loopback.
+//!
+//! Starts the LoxiLB simulator, the test driver agent, three real HTTP backends and
+//! the daemon (temporary SQLite file and sockets), replays a small Octavia scenario
+//! through the ingress API exactly as the Octavia shim would, and prints how the
+//! events, LoxiLB and the statuses sent to Octavia change.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use crate::app::{self, IngressListener};
+use crate::cli::api_client::ApiClient;
+use crate::config::Config;
+use crate::ingress::listen::bind_unix;
+use crate::shutdown::Shutdown;
+
+/// Start a tiny HTTP backend on 127.0.0.1 that answers 200 on every path.
+async fn start_backend(name: &'static str) -> Result<SocketAddr, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = axum::Router::new().fallback(move || async move { format!("hello from {name}\n") });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(addr)
+}
+
+/// The scenario: one load balancer, an HTTP listener, a pool with three members and
+/// an HTTP health monitor, then a weight change.
+fn scenario(backends: &[SocketAddr]) -> Vec<Value> {
+    let lb = "7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f0001";
+    let listener = "7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f0002";
+    let pool = "7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f0003";
+    let hm = "7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f0004";
+    let mut events = vec![
+        json!({"method": "loadbalancer_create", "args": {"loadbalancer": {
+            "loadbalancer_id": lb, "name": "demo-lb", "vip_address": "127.0.0.10",
+            "admin_state_up": true, "project_id": "demo"}}}),
+        json!({"method": "listener_create", "args": {"listener": {
+            "listener_id": listener, "loadbalancer_id": lb, "protocol": "HTTP",
+            "protocol_port": 8080, "admin_state_up": true, "default_pool_id": pool}}}),
+        json!({"method": "pool_create", "args": {"pool": {
+            "pool_id": pool, "loadbalancer_id": lb, "listener_id": listener,
+            "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "admin_state_up": true}}}),
+    ];
+    for (i, b) in backends.iter().enumerate() {
+        events.push(json!({"method": "member_create", "args": {"member": {
+            "member_id": format!("7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f01{i:02}"), "pool_id": pool,
+            "address": b.ip().to_string(), "protocol_port": b.port(), "weight": 1,
+            "admin_state_up": true}}}));
+    }
+    events.push(json!({"method": "health_monitor_create", "args": {"healthmonitor": {
+        "healthmonitor_id": hm, "pool_id": pool, "type": "HTTP", "delay": 2, "timeout": 1,
+        "max_retries": 2, "max_retries_down": 2, "http_method": "GET", "url_path": "/health",
+        "expected_codes": "200", "admin_state_up": true}}}));
+    events.push(json!({"method": "member_update", "args": {
+        "old_member": {"member_id": "7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f0100", "pool_id": pool},
+        "new_member": {"member_id": "7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f0100", "weight": 5}}}));
+    events
+}
+
+/// Run the demo; returns when the scenario was shown (or on Ctrl-C with `keep_running`).
+pub async fn run(keep_running: bool) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
+        .await
+        .map_err(|e| format!("simulator: {e}"))?;
+    let agent = driver_agent_sim::spawn(&dir.path().join("octavia"))
+        .await
+        .map_err(|e| format!("driver agent: {e}"))?;
+    let mut backends = Vec::new();
+    for name in ["backend-a", "backend-b", "backend-c"] {
+        backends.push(start_backend(name).await?);
+    }
+
+    let mut config = Config::default();
+    config.database.url = format!("sqlite://{}", dir.path().join("coordinator.db").display());
+    config.ingress.socket_path = dir.path().join("ingress.sock");
+    config.loxilb.nodes = vec![sim.url()];
+    config.octavia.status_socket = agent.status_path();
+    config.octavia.stats_socket = agent.stats_path();
+    config.octavia.get_socket = agent.get_path();
+    config.health_monitoring.status_update_interval = 2;
+    crate::telemetry::init(&config.logging);
+
+    println!("LoxiLB simulator   {}", sim.url());
+    println!("driver agent       {}", dir.path().join("octavia").display());
+    println!("backends           {backends:?}");
+    println!("daemon socket      {}", config.ingress.socket_path.display());
+    println!("database           {}\n", config.database.url);
+
+    let listener = bind_unix(&config.ingress.socket_path, config.ingress.socket_mode)
+        .await
+        .map_err(|e| e.to_string())?;
+    let shutdown = Shutdown::new();
+    let daemon = tokio::spawn(app::run(IngressListener::Unix(listener), config.clone(), shutdown.clone()));
+    let api = ApiClient::new(&config.ingress.socket_path);
+
+    let mut ids = Vec::new();
+    for event in scenario(&backends) {
+        let method = event["method"].as_str().unwrap_or("").to_string();
+        let (code, reply) = api.call("POST", "/v1/events", Some(&event)).await.map_err(|e| e.to_string())?;
+        println!("POST {method:<22} -> {code} {reply}");
+        if let Some(id) = reply.get("id").and_then(Value::as_i64) {
+            ids.push((id, method));
+        }
+    }
+    println!();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for (id, method) in &ids {
+        loop {
+            let (_, rec) = api.call("GET", &format!("/v1/events/{id}"), None).await.map_err(|e| e.to_string())?;
+            let state = rec.get("state").and_then(Value::as_str).unwrap_or("?").to_string();
+            if state == "done" || state == "failed" || tokio::time::Instant::now() > deadline {
+                println!("event {id:>3} {method:<22} {state} {}", rec.get("reason").and_then(Value::as_str).unwrap_or(""));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // Give probes one interval to report before showing LoxiLB's view.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let control = sim.control();
+    println!("\nLoxiLB rules:");
+    for r in control.rules() {
+        println!("  {r}");
+    }
+    println!("LoxiLB endpoint probes:");
+    for e in control.endpoints() {
+        println!("  {e}");
+    }
+    println!("\nstatus messages received by the driver agent:");
+    for m in agent.control().status_messages() {
+        println!("  {m}");
+    }
+    if keep_running {
+        println!("\nrunning; Ctrl-C to stop");
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    shutdown.trigger();
+    match daemon.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(e) => return Err(e.to_string()),
+    }
+    agent.stop().await;
+    sim.shutdown().await;
+    Ok(())
+}

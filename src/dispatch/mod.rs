@@ -1,0 +1,176 @@
+//! The dispatcher: journal → per-load-balancer FIFO queues → the driver applier.
+//!
+//! Why this shape: Octavia locks a load balancer while one of its objects is
+//! PENDING, but our ingress answers at once, so several events of one load balancer
+//! can wait here together. They must reach LoxiLB strictly in acceptance order (a
+//! member create before its update), while different load balancers proceed in
+//! parallel up to `max_concurrent_checks`. Each ordering key gets one worker task at
+//! a time; the worker peeks the head of its queue, applies it, and pops it only once
+//! the outcome is journaled, so a shutdown mid-event leaves the event in the journal
+//! for replay instead of losing it.
+
+mod completions;
+mod worker;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::shutdown::Shutdown;
+use crate::store::{EventRecord, Store, StoreError};
+
+pub use completions::{Completions, Outcome};
+
+/// One journaled event on its way to the drivers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub id: i64,
+    pub ordering_key: String,
+    pub method: String,
+    /// The event's `args` object as JSON text, exactly as journaled.
+    pub args: Arc<str>,
+}
+
+impl From<&EventRecord> for Job {
+    fn from(r: &EventRecord) -> Self {
+        Job {
+            id: r.id,
+            ordering_key: r.ordering_key.clone(),
+            method: r.method.clone(),
+            args: Arc::from(r.args.as_str()),
+        }
+    }
+}
+
+/// How applying an event failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// Might succeed later (LoxiLB unreachable, 5xx, timeouts): retried with backoff,
+    /// and the load balancer's later events wait behind it.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Will never succeed (LoxiLB rejected the request): the event is failed with
+    /// this reason and the queue moves on.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Applies one event. Implemented by the driver set; tests use recorders.
+#[async_trait::async_trait]
+pub trait Apply: Send + Sync + 'static {
+    async fn apply(&self, job: &Job) -> Result<(), ApplyError>;
+}
+
+/// Tunables of the dispatcher.
+#[derive(Clone, Debug)]
+pub struct DispatchOptions {
+    /// Load balancers applied at the same time (`max_concurrent_checks`).
+    pub max_concurrent: usize,
+    /// First and largest pause between attempts of a transiently failing event.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for DispatchOptions {
+    fn default() -> Self {
+        DispatchOptions {
+            max_concurrent: 50,
+            backoff_min: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Handle to submit jobs; cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    queues: Mutex<HashMap<String, VecDeque<Job>>>,
+    depth: AtomicUsize,
+    permits: Semaphore,
+    applier: Arc<dyn Apply>,
+    store: Store,
+    completions: Completions,
+    shutdown: Shutdown,
+    opts: DispatchOptions,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        applier: Arc<dyn Apply>,
+        opts: DispatchOptions,
+        shutdown: Shutdown,
+    ) -> Dispatcher {
+        Dispatcher {
+            inner: Arc::new(Inner {
+                queues: Mutex::new(HashMap::new()),
+                depth: AtomicUsize::new(0),
+                permits: Semaphore::new(opts.max_concurrent.max(1)),
+                applier,
+                store,
+                completions: Completions::default(),
+                shutdown,
+                opts,
+            }),
+        }
+    }
+
+    /// Queue a journaled job behind the earlier jobs of its ordering key.
+    pub fn submit(&self, job: Job) {
+        let key = job.ordering_key.clone();
+        let start_worker = {
+            let mut queues = lock(&self.inner.queues);
+            self.inner.depth.fetch_add(1, Ordering::Relaxed);
+            match queues.get_mut(&key) {
+                Some(q) => {
+                    q.push_back(job);
+                    false
+                }
+                None => {
+                    queues.insert(key.clone(), VecDeque::from([job]));
+                    true
+                }
+            }
+        };
+        if start_worker {
+            let inner = self.inner.clone();
+            self.inner.shutdown.spawn(worker::run(inner, key));
+        }
+    }
+
+    /// Re-queue every unfinished journal entry, oldest first. Called once at start,
+    /// before the ingress accepts new events.
+    pub async fn replay(&self) -> Result<usize, StoreError> {
+        let pending = self.inner.store.unfinished_events().await?;
+        for record in &pending {
+            self.submit(Job::from(record));
+        }
+        Ok(pending.len())
+    }
+
+    /// Waiters for event outcomes (synchronous POSTs).
+    pub fn completions(&self) -> &Completions {
+        &self.inner.completions
+    }
+
+    /// Jobs queued or being applied.
+    pub fn queue_depth(&self) -> usize {
+        self.inner.depth.load(Ordering::Relaxed)
+    }
+}
+
+/// A poisoned lock only means another worker panicked mid-update of a plain map;
+/// the map itself is still consistent, so keep going.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests;

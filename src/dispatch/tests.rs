@@ -1,0 +1,236 @@
+//! Dispatcher behaviour against a real SQLite journal and a recording applier.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::*;
+use crate::store::{test_store, EventState, KeyHint};
+
+/// Records applied jobs; sleeps a little so overlaps are observable; fails on demand.
+#[derive(Default)]
+struct Recorder {
+    applied: Mutex<Vec<(String, i64)>>,
+    running: AtomicUsize,
+    max_running: AtomicUsize,
+    transient_failures_left: AtomicUsize,
+    sleep_ms: u64,
+}
+
+#[async_trait::async_trait]
+impl Apply for Recorder {
+    async fn apply(&self, job: &Job) -> Result<(), ApplyError> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_running.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(self.sleep_ms)).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        if job.method == "permanent" {
+            return Err(ApplyError::Permanent("rejected by loxilb".into()));
+        }
+        if self
+            .transient_failures_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(ApplyError::Transient("loxilb unreachable".into()));
+        }
+        lock(&self.applied).push((job.ordering_key.clone(), job.id));
+        Ok(())
+    }
+}
+
+fn opts(max: usize) -> DispatchOptions {
+    DispatchOptions {
+        max_concurrent: max,
+        backoff_min: Duration::from_millis(2),
+        backoff_max: Duration::from_millis(10),
+    }
+}
+
+async fn accept(store: &Store, lb: &str, method: &str) -> Job {
+    let a = store
+        .accept_event(
+            method,
+            "{}",
+            ("loadbalancer", lb),
+            &KeyHint::Loadbalancer(lb.into()),
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    Job {
+        id: a.id,
+        ordering_key: a.ordering_key,
+        method: method.into(),
+        args: Arc::from("{}"),
+    }
+}
+
+async fn wait_all_final(store: &Store, ids: &[i64]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut all = true;
+        for id in ids {
+            let rec = store.event(*id).await.unwrap_or_else(|e| panic!("{e}"));
+            all &= rec.is_some_and(|r| r.state.is_final());
+        }
+        if all {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_load_balancer_in_order_two_in_parallel() {
+    let (store, _d) = test_store().await;
+    let rec = Arc::new(Recorder {
+        sleep_ms: 15,
+        ..Default::default()
+    });
+    let d = Dispatcher::new(store.clone(), rec.clone(), opts(8), Shutdown::new());
+    let mut ids = vec![];
+    // Submit from concurrent tasks; acceptance order (journal id) defines the order.
+    for i in 0..10 {
+        for lb in ["a", "b"] {
+            let job = accept(&store, lb, &format!("e{i}")).await;
+            ids.push(job.id);
+            let d2 = d.clone();
+            tokio::spawn(async move { d2.submit(job) })
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    wait_all_final(&store, &ids).await;
+    let applied = lock(&rec.applied).clone();
+    for lb in ["lb:a", "lb:b"] {
+        let seq: Vec<i64> = applied
+            .iter()
+            .filter(|(k, _)| k == lb)
+            .map(|(_, id)| *id)
+            .collect();
+        let mut sorted = seq.clone();
+        sorted.sort();
+        assert_eq!(seq, sorted, "{lb} applied out of order");
+        assert_eq!(seq.len(), 10);
+    }
+    assert!(
+        rec.max_running.load(Ordering::SeqCst) >= 2,
+        "two load balancers never overlapped"
+    );
+    assert_eq!(d.queue_depth(), 0);
+}
+
+#[tokio::test]
+async fn concurrency_is_bounded() {
+    let (store, _d) = test_store().await;
+    let rec = Arc::new(Recorder {
+        sleep_ms: 10,
+        ..Default::default()
+    });
+    let d = Dispatcher::new(store.clone(), rec.clone(), opts(3), Shutdown::new());
+    let mut ids = vec![];
+    for i in 0..12 {
+        let job = accept(&store, &format!("lb{i}"), "x").await;
+        ids.push(job.id);
+        d.submit(job);
+    }
+    wait_all_final(&store, &ids).await;
+    assert!(rec.max_running.load(Ordering::SeqCst) <= 3);
+}
+
+#[tokio::test]
+async fn transient_failures_retry_and_block_later_events_of_the_same_lb() {
+    let (store, _d) = test_store().await;
+    let rec = Arc::new(Recorder::default());
+    rec.transient_failures_left.store(3, Ordering::SeqCst);
+    let d = Dispatcher::new(store.clone(), rec.clone(), opts(4), Shutdown::new());
+    let first = accept(&store, "a", "create").await;
+    let second = accept(&store, "a", "update").await;
+    let (i1, i2) = (first.id, second.id);
+    d.submit(first);
+    d.submit(second);
+    wait_all_final(&store, &[i1, i2]).await;
+    assert_eq!(
+        lock(&rec.applied)
+            .iter()
+            .map(|(_, id)| *id)
+            .collect::<Vec<_>>(),
+        vec![i1, i2]
+    );
+    let r1 = store
+        .event(i1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!());
+    assert_eq!(r1.state, EventState::Done);
+    assert_eq!(r1.attempts, 4);
+}
+
+#[tokio::test]
+async fn permanent_failure_is_journaled_and_reported_to_waiters() {
+    let (store, _d) = test_store().await;
+    let rec = Arc::new(Recorder::default());
+    let d = Dispatcher::new(store.clone(), rec, opts(4), Shutdown::new());
+    let job = accept(&store, "a", "permanent").await;
+    let id = job.id;
+    let rx = d.completions().register(id);
+    d.submit(job);
+    let outcome = tokio::time::timeout(Duration::from_secs(5), rx)
+        .await
+        .unwrap_or_else(|_| panic!("no outcome"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.state, EventState::Failed);
+    assert_eq!(outcome.reason.as_deref(), Some("rejected by loxilb"));
+    let r = store
+        .event(id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!());
+    assert_eq!(r.reason.as_deref(), Some("rejected by loxilb"));
+}
+
+#[tokio::test]
+async fn shutdown_leaves_unapplied_events_for_replay() {
+    let (store, _d) = test_store().await;
+    let rec = Arc::new(Recorder::default());
+    rec.transient_failures_left
+        .store(usize::MAX, Ordering::SeqCst);
+    let shutdown = Shutdown::new();
+    let d = Dispatcher::new(store.clone(), rec.clone(), opts(4), shutdown.clone());
+    let a = accept(&store, "a", "create").await;
+    let b = accept(&store, "a", "update").await;
+    let (ia, ib) = (a.id, b.id);
+    d.submit(a);
+    d.submit(b);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(5), shutdown.wait_complete())
+        .await
+        .unwrap_or_else(|_| panic!("shutdown hung"));
+    let pending: Vec<i64> = store
+        .unfinished_events()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(pending, vec![ia, ib]);
+
+    // A new dispatcher (the restarted daemon) replays both, in order.
+    rec.transient_failures_left.store(0, Ordering::SeqCst);
+    let d2 = Dispatcher::new(store.clone(), rec.clone(), opts(4), Shutdown::new());
+    assert_eq!(d2.replay().await.unwrap_or_else(|e| panic!("{e}")), 2);
+    wait_all_final(&store, &[ia, ib]).await;
+    assert_eq!(
+        lock(&rec.applied)
+            .iter()
+            .map(|(_, id)| *id)
+            .collect::<Vec<_>>(),
+        vec![ia, ib]
+    );
+}

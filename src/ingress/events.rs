@@ -1,0 +1,202 @@
+//! Handlers of `/v1/events`: accept, inspect, list and retry journaled events.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ApiError, ApiState};
+use crate::dispatch::Job;
+use crate::model::{parse_envelope, Event, EventError};
+use crate::store::{EventRecord, EventState, KeyHint, OwnerRef};
+
+/// Where an event belongs in the ordering, and which owner facts it teaches.
+fn ordering(event: &Event) -> (KeyHint, Option<(&'static str, String, OwnerRef)>) {
+    let pool_hint = |pool_id: Option<&String>, kind: &str, id: &str| match pool_id {
+        Some(p) => KeyHint::Pool(p.clone()),
+        None => KeyHint::Other(format!("{kind}:{id}")),
+    };
+    match event {
+        Event::LoadbalancerCreate { loadbalancer }
+        | Event::LoadbalancerDelete { loadbalancer, .. } => {
+            (KeyHint::Loadbalancer(loadbalancer.loadbalancer_id.clone()), None)
+        }
+        Event::LoadbalancerUpdate { old, .. } => {
+            (KeyHint::Loadbalancer(old.loadbalancer_id.clone()), None)
+        }
+        Event::LoadbalancerFailover { loadbalancer_id } => {
+            (KeyHint::Loadbalancer(loadbalancer_id.clone()), None)
+        }
+        Event::ListenerCreate { listener } => {
+            let hint = match &listener.loadbalancer_id {
+                Some(lb) => KeyHint::Loadbalancer(lb.clone()),
+                None => KeyHint::Listener(listener.listener_id.clone()),
+            };
+            let owner = listener
+                .loadbalancer_id
+                .as_ref()
+                .map(|lb| ("listener", listener.listener_id.clone(), OwnerRef::Loadbalancer(lb.clone())));
+            (hint, owner)
+        }
+        Event::ListenerDelete { listener } | Event::ListenerUpdate { old: listener, .. } => {
+            match &listener.loadbalancer_id {
+                Some(lb) => (KeyHint::Loadbalancer(lb.clone()), None),
+                None => (KeyHint::Listener(listener.listener_id.clone()), None),
+            }
+        }
+        Event::PoolCreate { pool } | Event::PoolDelete { pool } | Event::PoolUpdate { old: pool, .. } => {
+            let owner_ref = match (&pool.loadbalancer_id, &pool.listener_id) {
+                (Some(lb), _) => Some(OwnerRef::Loadbalancer(lb.clone())),
+                (None, Some(l)) => Some(OwnerRef::Listener(l.clone())),
+                (None, None) => None,
+            };
+            let hint = match (&pool.loadbalancer_id, &pool.listener_id) {
+                (Some(lb), _) => KeyHint::Loadbalancer(lb.clone()),
+                (None, Some(l)) => KeyHint::Listener(l.clone()),
+                (None, None) => KeyHint::Pool(pool.pool_id.clone()),
+            };
+            let owner = match event {
+                Event::PoolCreate { .. } => owner_ref.map(|o| ("pool", pool.pool_id.clone(), o)),
+                _ => None,
+            };
+            (hint, owner)
+        }
+        Event::MemberCreate { member } | Event::MemberDelete { member } | Event::MemberUpdate { old: member, .. } => {
+            (pool_hint(member.pool_id.as_ref(), "member", &member.member_id), None)
+        }
+        Event::MemberBatchUpdate { pool_id, .. } => (KeyHint::Pool(pool_id.clone()), None),
+        Event::HealthMonitorCreate { healthmonitor }
+        | Event::HealthMonitorDelete { healthmonitor }
+        | Event::HealthMonitorUpdate { old: healthmonitor, .. } => (
+            pool_hint(healthmonitor.pool_id.as_ref(), "healthmonitor", &healthmonitor.healthmonitor_id),
+            None,
+        ),
+    }
+}
+
+fn record_json(r: &EventRecord) -> Value {
+    json!({
+        "id": r.id,
+        "method": r.method,
+        "object_kind": r.object_kind,
+        "object_id": r.object_id,
+        "ordering_key": r.ordering_key,
+        "state": r.state,
+        "reason": r.reason,
+        "attempts": r.attempts,
+        "accepted_at_ms": r.accepted_at,
+        "updated_at_ms": r.updated_at,
+    })
+}
+
+/// `POST /v1/events`: validate, journal, queue; 202 with the event id.
+pub(super) async fn post_event(
+    State(state): State<ApiState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let envelope: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))?;
+    let event = parse_envelope(&envelope)?;
+    let args = envelope
+        .get("args")
+        .cloned()
+        .ok_or_else(|| EventError::Invalid { field: "args".into(), reason: "missing".into() })?;
+    let args_json = args.to_string();
+    let (hint, owner) = ordering(&event);
+    let (kind, id) = event.object();
+    let owner_ref = owner.as_ref().map(|(k, i, o)| (*k, i.as_str(), o));
+    let accepted = state
+        .store
+        .accept_event(event.method(), &args_json, (kind.as_str(), id), &hint, owner_ref)
+        .await?;
+    tracing::info!(event_id = accepted.id, method = event.method(), object_id = id,
+        key = %accepted.ordering_key, "event accepted");
+    let job = Job {
+        id: accepted.id,
+        ordering_key: accepted.ordering_key,
+        method: event.method().to_string(),
+        args: Arc::from(args_json.as_str()),
+    };
+    if !state.wait_for_outcome {
+        state.dispatcher.submit(job);
+        return Ok((StatusCode::ACCEPTED, Json(json!({"id": accepted.id, "state": EventState::Queued}))));
+    }
+    let waiter = state.dispatcher.completions().register(accepted.id);
+    state.dispatcher.submit(job);
+    match tokio::time::timeout(state.sync_timeout, waiter).await {
+        Ok(Ok(outcome)) => Ok((
+            StatusCode::OK,
+            Json(json!({"id": accepted.id, "state": outcome.state, "reason": outcome.reason})),
+        )),
+        // Timed out (or the daemon is stopping): the event stays journaled.
+        _ => {
+            let state_now = state.store.event(accepted.id).await?.map(|r| r.state);
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"id": accepted.id, "state": state_now.unwrap_or(EventState::Queued)})),
+            ))
+        }
+    }
+}
+
+/// `GET /v1/events/{id}`: the event's state and, when failed, the reason.
+pub(super) async fn get_event(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let record = state
+        .store
+        .event(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no event with id {id}")))?;
+    Ok(Json(record_json(&record)))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/events?state=failed&limit=100`: newest first.
+pub(super) async fn list_events(
+    State(state): State<ApiState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(EventState::parse(s).ok_or_else(|| {
+            ApiError::Event(EventError::Invalid {
+                field: "state".into(),
+                reason: format!("{s:?} is not one of queued, applying, done, failed"),
+            })
+        })?),
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let records = state.store.list_events(filter, limit).await?;
+    Ok(Json(json!({"events": records.iter().map(record_json).collect::<Vec<_>>()})))
+}
+
+/// `POST /v1/events/{id}/retry`: put a failed event back in its queue.
+pub(super) async fn retry_event(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let record = state
+        .store
+        .event(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no event with id {id}")))?;
+    if !state.store.requeue_failed(id).await? {
+        return Err(ApiError::Conflict(format!(
+            "event {id} is {}, only failed events can be retried",
+            record.state.as_str()
+        )));
+    }
+    state.dispatcher.submit(Job::from(&record));
+    Ok((StatusCode::ACCEPTED, Json(json!({"id": id, "state": EventState::Queued}))))
+}

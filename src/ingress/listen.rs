@@ -1,0 +1,82 @@
+//! Binding the ingress Unix socket safely.
+//!
+//! A socket file left behind by a crashed daemon must not stop a restart, but a
+//! socket that a running daemon still serves must never be stolen (two daemons
+//! writing one journal would break ordering). So: connect first; only a refused
+//! connection proves the file is stale.
+
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::Path;
+
+use tokio::net::{UnixListener, UnixStream};
+
+/// Why the ingress socket could not be bound.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("ingress socket {path} is in use by a running process; refusing to replace it")]
+    InUse { path: String },
+    #[error("ingress socket path {path} exists and is not a socket; refusing to remove it")]
+    NotASocket { path: String },
+    #[error("cannot bind ingress socket {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Bind `path` with permission bits `mode`, replacing a stale socket file.
+pub async fn bind_unix(path: &Path, mode: u32) -> Result<UnixListener, ListenError> {
+    let shown = path.display().to_string();
+    let io_err = |source| ListenError::Io { path: shown.clone(), source };
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => match UnixStream::connect(path).await {
+            Ok(_) => return Err(ListenError::InUse { path: shown }),
+            Err(_) => {
+                tracing::warn!(path = %shown, "removing stale ingress socket left by an earlier run");
+                std::fs::remove_file(path).map_err(io_err)?;
+            }
+        },
+        Ok(_) => return Err(ListenError::NotASocket { path: shown }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(e)),
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io_err)?;
+    }
+    let listener = UnixListener::bind(path).map_err(io_err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_err)?;
+    Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn applies_mode_replaces_stale_and_refuses_live() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("sub/ingress.sock");
+        let live = bind_unix(&path, 0o640).await.unwrap_or_else(|e| panic!("{e}"));
+        let mode = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{e}")).permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+        // A live listener is not stolen.
+        let err = bind_unix(&path, 0o660).await.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("in use"), "{err}");
+        // Once its owner is gone, the file is stale and gets replaced.
+        drop(live);
+        let again = bind_unix(&path, 0o660).await;
+        assert!(again.is_ok());
+    }
+
+    #[tokio::test]
+    async fn refuses_to_remove_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("not-a-socket");
+        std::fs::write(&path, b"data").unwrap_or_else(|e| panic!("{e}"));
+        let err = bind_unix(&path, 0o660).await.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("not a socket"), "{err}");
+        assert!(path.exists());
+    }
+}

@@ -1,0 +1,82 @@
+//! The ingress API: HTTP/JSON on a Unix socket (and optionally TCP with a token).
+//!
+//! `POST /v1/events` validates an Octavia provider call synchronously, journals it
+//! in one transaction and hands it to the dispatcher; nothing is stored for a
+//! rejected event. The router is built by [`router`] so tests can drive it with
+//! `oneshot` and the daemon can serve it on any listener.
+
+mod auth;
+mod error;
+mod events;
+pub mod listen;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::dispatch::Dispatcher;
+use crate::store::Store;
+
+pub use auth::BearerToken;
+pub use error::{event_error_body, ApiError};
+
+/// Answers whether at least one LoxiLB node is reachable (for `/readyz`).
+#[async_trait::async_trait]
+pub trait Readiness: Send + Sync + 'static {
+    async fn loxilb_reachable(&self) -> bool;
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+    pub dispatcher: Dispatcher,
+    pub readiness: Arc<dyn Readiness>,
+    /// `async_processing = false`: a POST waits for the event's outcome.
+    pub wait_for_outcome: bool,
+    /// How long such a POST waits before answering 202 anyway.
+    pub sync_timeout: Duration,
+}
+
+/// The ingress router. `max_body_bytes` bounds every request body (413 beyond).
+pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/events", post(events::post_event).get(events::list_events))
+        .route("/v1/events/{id}", get(events::get_event))
+        .route("/v1/events/{id}/retry", post(events::retry_event))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// The same router behind a bearer-token check, for the TCP listener.
+pub fn router_with_token(state: ApiState, max_body_bytes: usize, token: BearerToken) -> Router {
+    router(state, max_body_bytes).layer(axum::middleware::from_fn_with_state(
+        token,
+        auth::require_token,
+    ))
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<ApiState>) -> (StatusCode, Json<serde_json::Value>) {
+    let database = state.store.ping().await.is_ok();
+    let loxilb = state.readiness.loxilb_reachable().await;
+    let code = if database && loxilb {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(json!({"database": database, "loxilb": loxilb})))
+}
+
+#[cfg(test)]
+mod tests;

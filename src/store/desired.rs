@@ -1,0 +1,279 @@
+//! Desired state: the Octavia objects as the provider was last told, stored as
+//! octavia-lib dicts. Drivers update it first, then make LoxiLB match it; the
+//! reconciler compares it with what LoxiLB reports.
+
+use serde_json::Value;
+
+use super::{now_ms, Store, StoreError};
+
+/// The desired-state tables and the column naming each row's parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Table {
+    Loadbalancers,
+    Listeners,
+    Pools,
+    Members,
+    HealthMonitors,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Loadbalancers => "loadbalancers",
+            Table::Listeners => "listeners",
+            Table::Pools => "pools",
+            Table::Members => "members",
+            Table::HealthMonitors => "health_monitors",
+        }
+    }
+
+    fn parent_column(self) -> Option<&'static str> {
+        match self {
+            Table::Loadbalancers => None,
+            Table::Listeners | Table::Pools => Some("loadbalancer_id"),
+            Table::Members | Table::HealthMonitors => Some("pool_id"),
+        }
+    }
+}
+
+fn parse(body: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("desired object: {e}")))
+}
+
+impl Store {
+    /// Insert or replace one object. `parent` is required for every table but
+    /// load balancers.
+    pub async fn put_object(
+        &self,
+        table: Table,
+        id: &str,
+        parent: Option<&str>,
+        body: &Value,
+    ) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        let text = body.to_string();
+        let now = now_ms();
+        let result = match (table.parent_column(), parent) {
+            (None, _) => {
+                let sql = format!(
+                    "INSERT INTO {t} (id, body, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) \
+                     DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                    t = table.name()
+                );
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(&text)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+            }
+            (Some(col), Some(parent)) => {
+                let sql = format!(
+                    "INSERT INTO {t} (id, {col}, body, updated_at) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (id) DO UPDATE SET {col} = excluded.{col}, \
+                     body = excluded.body, updated_at = excluded.updated_at",
+                    t = table.name()
+                );
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(parent)
+                    .bind(&text)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+            }
+            (Some(col), None) => {
+                return Err(StoreError::Corrupt(format!(
+                    "{} {id} stored without its {col}",
+                    table.name()
+                )))
+            }
+        };
+        result?;
+        Ok(())
+    }
+
+    /// One object, or None when we never stored it (or it was deleted).
+    pub async fn get_object(&self, table: Table, id: &str) -> Result<Option<Value>, StoreError> {
+        let sql = format!("SELECT body FROM {} WHERE id = ?", table.name());
+        let row: Option<(String,)> = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|(b,)| parse(&b)).transpose()
+    }
+
+    /// Children of `parent` in `table` (listeners/pools of a load balancer, members/
+    /// monitors of a pool), ordered by id so results are deterministic.
+    pub async fn children(&self, table: Table, parent: &str) -> Result<Vec<Value>, StoreError> {
+        let Some(col) = table.parent_column() else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT body FROM {} WHERE {col} = ? ORDER BY id",
+            table.name()
+        );
+        let rows: Vec<(String,)> = sqlx::query_as(&sql)
+            .bind(parent)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|(b,)| parse(b)).collect()
+    }
+
+    /// All objects of a table, ordered by id.
+    pub async fn all_objects(&self, table: Table) -> Result<Vec<Value>, StoreError> {
+        let sql = format!("SELECT body FROM {} ORDER BY id", table.name());
+        let rows: Vec<(String,)> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(|(b,)| parse(b)).collect()
+    }
+
+    /// Remove one object; true when it existed.
+    pub async fn delete_object(&self, table: Table, id: &str) -> Result<bool, StoreError> {
+        let _w = self.write_lock.lock().await;
+        let sql = format!("DELETE FROM {} WHERE id = ?", table.name());
+        let res = sqlx::query(&sql).bind(id).execute(&self.pool).await?;
+        Ok(res.rows_affected() > 0)
+    }
+
+    /// Remove a load balancer and everything below it in one transaction.
+    /// Returns the ids removed per table so every child can be reported DELETED.
+    pub async fn delete_loadbalancer_tree(
+        &self,
+        lb_id: &str,
+    ) -> Result<Vec<(Table, String)>, StoreError> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let mut removed = Vec::new();
+        let pools: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM pools WHERE loadbalancer_id = ?")
+                .bind(lb_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        for (pool,) in &pools {
+            for table in [Table::Members, Table::HealthMonitors] {
+                let sql = format!(
+                    "SELECT id FROM {} WHERE pool_id = ? ORDER BY id",
+                    table.name()
+                );
+                let ids: Vec<(String,)> =
+                    sqlx::query_as(&sql).bind(pool).fetch_all(&mut *tx).await?;
+                removed.extend(ids.into_iter().map(|(id,)| (table, id)));
+                let sql = format!("DELETE FROM {} WHERE pool_id = ?", table.name());
+                sqlx::query(&sql).bind(pool).execute(&mut *tx).await?;
+            }
+        }
+        for table in [Table::Pools, Table::Listeners] {
+            let sql = format!(
+                "SELECT id FROM {} WHERE loadbalancer_id = ? ORDER BY id",
+                table.name()
+            );
+            let ids: Vec<(String,)> = sqlx::query_as(&sql).bind(lb_id).fetch_all(&mut *tx).await?;
+            removed.extend(ids.into_iter().map(|(id,)| (table, id)));
+            let sql = format!("DELETE FROM {} WHERE loadbalancer_id = ?", table.name());
+            sqlx::query(&sql).bind(lb_id).execute(&mut *tx).await?;
+        }
+        let res = sqlx::query("DELETE FROM loadbalancers WHERE id = ?")
+            .bind(lb_id)
+            .execute(&mut *tx)
+            .await?;
+        if res.rows_affected() > 0 {
+            removed.push((Table::Loadbalancers, lb_id.to_string()));
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+}
+
+/// Apply an update's "new" dict (only changed fields plus the id) onto the stored
+/// object: fields present in `patch` replace those in `base`.
+pub fn merge_update(base: &Value, patch: &Value) -> Value {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            let mut out = b.clone();
+            for (k, v) in p {
+                out.insert(k.clone(), v.clone());
+            }
+            Value::Object(out)
+        }
+        (_, p) => p.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_store;
+    use serde_json::json;
+
+    fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+        r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn put_get_children_and_cascade() {
+        let (s, _d) = test_store().await;
+        ok(s.put_object(
+            Table::Loadbalancers,
+            "lb",
+            None,
+            &json!({"loadbalancer_id": "lb"}),
+        )
+        .await);
+        ok(s.put_object(
+            Table::Listeners,
+            "l1",
+            Some("lb"),
+            &json!({"listener_id": "l1"}),
+        )
+        .await);
+        ok(
+            s.put_object(Table::Pools, "p1", Some("lb"), &json!({"pool_id": "p1"}))
+                .await,
+        );
+        ok(s.put_object(
+            Table::Members,
+            "m2",
+            Some("p1"),
+            &json!({"member_id": "m2"}),
+        )
+        .await);
+        ok(s.put_object(
+            Table::Members,
+            "m1",
+            Some("p1"),
+            &json!({"member_id": "m1"}),
+        )
+        .await);
+        ok(s.put_object(
+            Table::HealthMonitors,
+            "h1",
+            Some("p1"),
+            &json!({"healthmonitor_id": "h1"}),
+        )
+        .await);
+        let members = ok(s.children(Table::Members, "p1").await);
+        assert_eq!(
+            members,
+            vec![json!({"member_id": "m1"}), json!({"member_id": "m2"})]
+        );
+        assert!(s
+            .put_object(Table::Members, "m3", None, &json!({}))
+            .await
+            .is_err());
+        let removed = ok(s.delete_loadbalancer_tree("lb").await);
+        assert_eq!(removed.len(), 6);
+        assert!(removed.contains(&(Table::HealthMonitors, "h1".to_string())));
+        assert_eq!(ok(s.get_object(Table::Pools, "p1").await), None);
+        assert!(ok(s.all_objects(Table::Members).await).is_empty());
+    }
+
+    #[test]
+    fn update_merges_only_changed_fields() {
+        let base = json!({"member_id": "m", "weight": 1, "address": "10.0.0.1"});
+        let merged = merge_update(&base, &json!({"member_id": "m", "weight": 0}));
+        assert_eq!(
+            merged,
+            json!({"member_id": "m", "weight": 0, "address": "10.0.0.1"})
+        );
+    }
+}

@@ -1,0 +1,418 @@
+//! The event journal: every accepted Octavia event, its ordering key and its outcome.
+//!
+//! An event is written in one transaction together with the ownership facts it
+//! teaches us (which load balancer a new listener or pool belongs to), so ordering
+//! keys of later member and health-monitor events resolve to their load balancer.
+
+use sqlx::Row;
+
+use super::{now_ms, Store, StoreError};
+
+/// Life cycle of a journaled event, as reported by `GET /v1/events/{id}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventState {
+    Queued,
+    Applying,
+    Done,
+    Failed,
+}
+
+impl EventState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventState::Queued => "queued",
+            EventState::Applying => "applying",
+            EventState::Done => "done",
+            EventState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventState> {
+        match s {
+            "queued" => Some(EventState::Queued),
+            "applying" => Some(EventState::Applying),
+            "done" => Some(EventState::Done),
+            "failed" => Some(EventState::Failed),
+            _ => None,
+        }
+    }
+
+    /// Done and failed events are never applied again.
+    pub fn is_final(self) -> bool {
+        matches!(self, EventState::Done | EventState::Failed)
+    }
+}
+
+/// What an event says about the load balancer it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyHint {
+    Loadbalancer(String),
+    Listener(String),
+    Pool(String),
+    /// No parent known (a delete that names only its own id): the event is ordered
+    /// with other events of the same object.
+    Other(String),
+}
+
+/// How a newly created listener or pool names its load balancer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnerRef {
+    Loadbalancer(String),
+    Listener(String),
+}
+
+/// Result of accepting an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    pub id: i64,
+    pub ordering_key: String,
+}
+
+/// One row of the journal.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct EventRecord {
+    pub id: i64,
+    pub method: String,
+    /// The `args` object exactly as received (JSON text).
+    #[serde(skip)]
+    pub args: String,
+    pub ordering_key: String,
+    pub object_kind: String,
+    pub object_id: String,
+    pub state: EventState,
+    pub reason: Option<String>,
+    pub attempts: i64,
+    pub accepted_at: i64,
+    pub updated_at: i64,
+}
+
+const EVENT_COLUMNS: &str = "id, method, args, ordering_key, object_kind, object_id, state, \
+                             reason, attempts, accepted_at, updated_at";
+
+fn record_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EventRecord, StoreError> {
+    let state: String = row.try_get("state")?;
+    Ok(EventRecord {
+        id: row.try_get("id")?,
+        method: row.try_get("method")?,
+        args: row.try_get("args")?,
+        ordering_key: row.try_get("ordering_key")?,
+        object_kind: row.try_get("object_kind")?,
+        object_id: row.try_get("object_id")?,
+        state: EventState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown event state {state:?}")))?,
+        reason: row.try_get("reason")?,
+        attempts: row.try_get("attempts")?,
+        accepted_at: row.try_get("accepted_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+async fn owner_of(
+    conn: &mut sqlx::SqliteConnection,
+    kind: &str,
+    id: &str,
+) -> Result<Option<String>, StoreError> {
+    let lb: Option<(String,)> = sqlx::query_as(
+        "SELECT loadbalancer_id FROM object_owners WHERE object_kind = ? AND object_id = ?",
+    )
+    .bind(kind)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(lb.map(|r| r.0))
+}
+
+impl Store {
+    /// Journal an event in one transaction. `owner` records which load balancer a
+    /// new listener (`"listener"`) or pool (`"pool"`) belongs to.
+    pub async fn accept_event(
+        &self,
+        method: &str,
+        args_json: &str,
+        object: (&str, &str),
+        hint: &KeyHint,
+        owner: Option<(&str, &str, &OwnerRef)>,
+    ) -> Result<Accepted, StoreError> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        if let Some((kind, id, owner_ref)) = owner {
+            let lb = match owner_ref {
+                OwnerRef::Loadbalancer(lb) => Some(lb.clone()),
+                OwnerRef::Listener(l) => owner_of(&mut tx, "listener", l).await?,
+            };
+            if let Some(lb) = lb {
+                sqlx::query(
+                    "INSERT INTO object_owners (object_kind, object_id, loadbalancer_id) \
+                     VALUES (?, ?, ?) ON CONFLICT (object_kind, object_id) \
+                     DO UPDATE SET loadbalancer_id = excluded.loadbalancer_id",
+                )
+                .bind(kind)
+                .bind(id)
+                .bind(&lb)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let ordering_key = match hint {
+            KeyHint::Loadbalancer(lb) => format!("lb:{lb}"),
+            KeyHint::Listener(l) => match owner_of(&mut tx, "listener", l).await? {
+                Some(lb) => format!("lb:{lb}"),
+                None => format!("listener:{l}"),
+            },
+            KeyHint::Other(key) => key.clone(),
+            KeyHint::Pool(p) => match owner_of(&mut tx, "pool", p).await? {
+                Some(lb) => format!("lb:{lb}"),
+                None => format!("pool:{p}"),
+            },
+        };
+        let now = now_ms();
+        let row = sqlx::query(
+            "INSERT INTO events (method, args, ordering_key, object_kind, object_id, state, \
+             attempts, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?) \
+             RETURNING id",
+        )
+        .bind(method)
+        .bind(args_json)
+        .bind(&ordering_key)
+        .bind(object.0)
+        .bind(object.1)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        tx.commit().await?;
+        Ok(Accepted { id, ordering_key })
+    }
+
+    /// One event by id.
+    pub async fn event(&self, id: i64) -> Result<Option<EventRecord>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// Events not yet done or failed, oldest first: what a restart must replay.
+    pub async fn unfinished_events(&self) -> Result<Vec<EventRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE state IN ('queued', 'applying') ORDER BY id"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// Newest events first, optionally only those in `state`.
+    pub async fn list_events(
+        &self,
+        state: Option<EventState>,
+        limit: i64,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let rows = match state {
+            Some(s) => {
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE state = ? ORDER BY id DESC LIMIT ?"
+                );
+                sqlx::query(&sql)
+                    .bind(s.as_str())
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY id DESC LIMIT ?");
+                sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?
+            }
+        };
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// Number of events per state (for metrics and readiness).
+    pub async fn count_events(&self, state: EventState) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM events WHERE state = ?")
+            .bind(state.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
+    /// Mark an event as being applied and count the attempt.
+    pub async fn mark_applying(&self, id: i64) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        sqlx::query(
+            "UPDATE events SET state = 'applying', attempts = attempts + 1, updated_at = ? \
+             WHERE id = ? AND state IN ('queued', 'applying')",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Record why the last attempt failed while the event waits for another try.
+    pub async fn note_retry(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        sqlx::query("UPDATE events SET reason = ?, updated_at = ? WHERE id = ?")
+            .bind(reason)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Put a final state on an event (done, or failed with a reason).
+    pub async fn finish_event(
+        &self,
+        id: i64,
+        state: EventState,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        sqlx::query("UPDATE events SET state = ?, reason = ?, updated_at = ? WHERE id = ?")
+            .bind(state.as_str())
+            .bind(reason)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Put a failed event back in the queue (operator `retry`). Returns false when
+    /// the event does not exist or is not failed.
+    pub async fn requeue_failed(&self, id: i64) -> Result<bool, StoreError> {
+        let _w = self.write_lock.lock().await;
+        let res = sqlx::query(
+            "UPDATE events SET state = 'queued', reason = NULL, updated_at = ? \
+             WHERE id = ? AND state = 'failed'",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    /// Total number of journaled events (tests assert a rejected event adds none).
+    pub async fn event_count(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_store;
+
+    fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+        r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn member_events_are_keyed_by_the_pools_load_balancer() {
+        let (s, _d) = test_store().await;
+        let lb = KeyHint::Loadbalancer("lb1".into());
+        ok(s.accept_event(
+            "listener_create",
+            "{}",
+            ("listener", "l1"),
+            &lb,
+            Some(("listener", "l1", &OwnerRef::Loadbalancer("lb1".into()))),
+        )
+        .await);
+        // A pool that only names its listener still resolves to the load balancer.
+        let p = ok(s
+            .accept_event(
+                "pool_create",
+                "{}",
+                ("pool", "p1"),
+                &KeyHint::Listener("l1".into()),
+                Some(("pool", "p1", &OwnerRef::Listener("l1".into()))),
+            )
+            .await);
+        assert_eq!(p.ordering_key, "lb:lb1");
+        let m = ok(s
+            .accept_event(
+                "member_create",
+                "{}",
+                ("member", "m1"),
+                &KeyHint::Pool("p1".into()),
+                None,
+            )
+            .await);
+        assert_eq!(m.ordering_key, "lb:lb1");
+        let unknown = ok(s
+            .accept_event(
+                "member_create",
+                "{}",
+                ("member", "m2"),
+                &KeyHint::Pool("px".into()),
+                None,
+            )
+            .await);
+        assert_eq!(unknown.ordering_key, "pool:px");
+        assert!(m.id > p.id);
+    }
+
+    #[tokio::test]
+    async fn lifecycle_and_replay_set() {
+        let (s, _d) = test_store().await;
+        let hint = KeyHint::Loadbalancer("lb".into());
+        let a = ok(s
+            .accept_event(
+                "loadbalancer_create",
+                r#"{"x":1}"#,
+                ("loadbalancer", "lb"),
+                &hint,
+                None,
+            )
+            .await);
+        let b = ok(s
+            .accept_event(
+                "loadbalancer_update",
+                "{}",
+                ("loadbalancer", "lb"),
+                &hint,
+                None,
+            )
+            .await);
+        let c = ok(s
+            .accept_event(
+                "loadbalancer_delete",
+                "{}",
+                ("loadbalancer", "lb"),
+                &hint,
+                None,
+            )
+            .await);
+        ok(s.mark_applying(a.id).await);
+        ok(s.finish_event(a.id, EventState::Done, None).await);
+        ok(s.mark_applying(b.id).await);
+        ok(s.note_retry(b.id, "loxilb down").await);
+        let pending = ok(s.unfinished_events().await);
+        assert_eq!(
+            pending.iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![b.id, c.id]
+        );
+        assert_eq!(pending[0].state, EventState::Applying);
+        assert_eq!(pending[0].attempts, 1);
+        assert_eq!(pending[0].reason.as_deref(), Some("loxilb down"));
+        ok(s.finish_event(c.id, EventState::Failed, Some("bad")).await);
+        assert!(ok(s.requeue_failed(c.id).await));
+        assert!(!ok(s.requeue_failed(a.id).await));
+        let rec = ok(s.event(a.id).await).unwrap_or_else(|| panic!("missing"));
+        assert_eq!(rec.args, r#"{"x":1}"#);
+        assert_eq!(rec.state, EventState::Done);
+        assert_eq!(ok(s.count_events(EventState::Queued).await), 1);
+        assert_eq!(ok(s.list_events(Some(EventState::Done), 10).await).len(), 1);
+        assert_eq!(ok(s.event_count().await), 3);
+    }
+}

@@ -1,0 +1,159 @@
+//! SQLite persistence: the event journal, desired state, probe records, retries and
+//! the status outbox (schema in `migrations/`).
+//!
+//! Why SQLite in WAL mode with `synchronous=FULL`: an event answered 202 must survive
+//! a crash of the process *and* of the machine, and WAL keeps readers (status API,
+//! readiness) from blocking the single writer. Queries stick to portable SQL so a
+//! PostgreSQL backend can follow behind the same functions.
+
+mod desired;
+mod error;
+mod journal;
+mod outbox;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+pub use desired::{merge_update, Table};
+pub use error::StoreError;
+pub use journal::{Accepted, EventRecord, EventState, KeyHint, OwnerRef};
+pub use outbox::{PendingStatus, StatusRecord};
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    /// SQLite has one writer. Serialising our writes in-process means a transaction
+    /// that reads before it writes can never hit SQLITE_BUSY on lock upgrade.
+    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Milliseconds since the Unix epoch, the time unit of every table.
+pub(crate) fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Open (creating if needed) the database at `url`, apply pending migrations and
+    /// switch to WAL. `url` is `sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:`.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::Url {
+                url: url.to_string(),
+                reason: "only sqlite: URLs are supported (PostgreSQL is planned)".into(),
+            });
+        }
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Url {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let file = opts.get_filename().to_path_buf();
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !is_memory(&file) {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+                    path: dir.display().to_string(),
+                    source: e,
+                })?;
+            }
+        }
+        // An in-memory database exists per connection: keep exactly one.
+        let max = if is_memory(&file) {
+            1
+        } else {
+            max_connections.max(1)
+        };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store {
+            pool,
+            write_lock: Default::default(),
+        })
+    }
+
+    /// The connection pool, for modules that keep their own queries.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Cheap liveness query used by `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Close all connections (checkpoints the WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn is_memory(path: &Path) -> bool {
+    path.to_str()
+        .is_some_and(|s| s.is_empty() || s == ":memory:")
+}
+
+#[cfg(test)]
+pub(crate) async fn test_store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = Store::open(&url, 2)
+        .await
+        .unwrap_or_else(|e| panic!("open store: {e}"));
+    (store, dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn opens_in_wal_mode_and_migrates() {
+        let (store, dir) = test_store().await;
+        let mode: (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(store.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(mode.0.to_lowercase(), "wal");
+        let sync: (i64,) = sqlx::query_as("PRAGMA synchronous")
+            .fetch_one(store.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sync.0, 2, "synchronous=FULL");
+        store.ping().await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(dir.path().join("t.db").exists());
+    }
+
+    #[tokio::test]
+    async fn creates_missing_parent_directories() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("a/b/c.db");
+        let store = Store::open(&format!("sqlite://{}", path.display()), 1)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        store.ping().await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(path.exists());
+    }
+
+    #[tokio::test]
+    async fn rejects_a_bad_url_with_the_url_in_the_message() {
+        let err = Store::open("postgres://x/y", 1).await.err();
+        let msg = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("postgres://x/y"), "{msg}");
+    }
+}

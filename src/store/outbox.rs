@@ -1,0 +1,178 @@
+//! The status outbox: statuses for Octavia wait here until the driver agent took them.
+//!
+//! Drivers write statuses in the same database as the journal, so a driver agent
+//! outage (or our own crash) delays statuses but never loses them. One row per
+//! object: a newer status replaces an undelivered older one, because Octavia only
+//! needs the latest state, and `seq` keeps delivery in production order.
+
+use sqlx::Row;
+
+use super::{now_ms, Store, StoreError};
+
+/// A status to send. `None` fields are left as they are in the row (or absent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusRecord {
+    /// Octavia's collection name: loadbalancers, listeners, pools, members, healthmonitors.
+    pub collection: String,
+    pub id: String,
+    pub provisioning_status: Option<String>,
+    pub operating_status: Option<String>,
+}
+
+/// A row waiting for delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingStatus {
+    pub record: StatusRecord,
+    pub seq: i64,
+}
+
+impl Store {
+    /// Queue statuses in one transaction; later calls win per object.
+    pub async fn enqueue_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let (mut seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM status_outbox")
+            .fetch_one(&mut *tx)
+            .await?;
+        let now = now_ms();
+        for r in records {
+            seq += 1;
+            sqlx::query(
+                "INSERT INTO status_outbox (object_kind, object_id, provisioning_status, \
+                 operating_status, seq, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (object_kind, object_id) DO UPDATE SET \
+                 provisioning_status = COALESCE(excluded.provisioning_status, status_outbox.provisioning_status), \
+                 operating_status = COALESCE(excluded.operating_status, status_outbox.operating_status), \
+                 seq = excluded.seq, updated_at = excluded.updated_at",
+            )
+            .bind(&r.collection)
+            .bind(&r.id)
+            .bind(&r.provisioning_status)
+            .bind(&r.operating_status)
+            .bind(seq)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Oldest undelivered statuses first.
+    pub async fn pending_statuses(&self, limit: i64) -> Result<Vec<PendingStatus>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT object_kind, object_id, provisioning_status, operating_status, seq \
+             FROM status_outbox ORDER BY seq LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PendingStatus {
+                    record: StatusRecord {
+                        collection: row.try_get("object_kind")?,
+                        id: row.try_get("object_id")?,
+                        provisioning_status: row.try_get("provisioning_status")?,
+                        operating_status: row.try_get("operating_status")?,
+                    },
+                    seq: row.try_get("seq")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Remove delivered rows, unless a newer status replaced them meanwhile (then
+    /// the row's seq changed and it stays for the next delivery).
+    pub async fn ack_statuses(&self, delivered: &[PendingStatus]) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        for p in delivered {
+            sqlx::query(
+                "DELETE FROM status_outbox WHERE object_kind = ? AND object_id = ? AND seq = ?",
+            )
+            .bind(&p.record.collection)
+            .bind(&p.record.id)
+            .bind(p.seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Number of undelivered statuses (metric: outbox backlog).
+    pub async fn outbox_len(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM status_outbox")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_store;
+
+    fn rec(c: &str, id: &str, p: Option<&str>, o: Option<&str>) -> StatusRecord {
+        StatusRecord {
+            collection: c.into(),
+            id: id.into(),
+            provisioning_status: p.map(str::to_string),
+            operating_status: o.map(str::to_string),
+        }
+    }
+
+    fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+        r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn latest_wins_per_object_and_order_follows_production() {
+        let (s, _d) = test_store().await;
+        ok(s.enqueue_statuses(&[
+            rec("members", "m1", Some("ACTIVE"), None),
+            rec("pools", "p1", Some("ACTIVE"), None),
+        ])
+        .await);
+        ok(
+            s.enqueue_statuses(&[rec("members", "m1", None, Some("ONLINE"))])
+                .await,
+        );
+        let pending = ok(s.pending_statuses(10).await);
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[0].record, rec("pools", "p1", Some("ACTIVE"), None));
+        assert_eq!(
+            pending[1].record,
+            rec("members", "m1", Some("ACTIVE"), Some("ONLINE"))
+        );
+    }
+
+    #[tokio::test]
+    async fn ack_keeps_rows_replaced_during_delivery() {
+        let (s, _d) = test_store().await;
+        ok(s.enqueue_statuses(&[
+            rec("members", "m1", Some("ACTIVE"), None),
+            rec("pools", "p1", Some("ACTIVE"), None),
+        ])
+        .await);
+        let taken = ok(s.pending_statuses(10).await);
+        // While delivering, the member is deleted.
+        ok(
+            s.enqueue_statuses(&[rec("members", "m1", Some("DELETED"), None)])
+                .await,
+        );
+        ok(s.ack_statuses(&taken).await);
+        let left = ok(s.pending_statuses(10).await);
+        assert_eq!(left.len(), 1);
+        assert_eq!(
+            left[0].record.provisioning_status.as_deref(),
+            Some("DELETED")
+        );
+        assert_eq!(ok(s.outbox_len().await), 1);
+    }
+}
