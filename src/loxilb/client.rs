@@ -114,6 +114,13 @@ pub struct NodeInfo {
     pub build_info: String,
     /// Round trip of the check, retries included.
     pub latency: Duration,
+    /// Identity of the node's current run, when reported (`bootId`); a change means the
+    /// node restarted and has lost its in-memory configuration. `None` on stock LoxiLB.
+    pub boot_id: Option<String>,
+    /// Process start time in milliseconds since the Unix epoch (`startTime`), when reported.
+    pub start_time_ms: Option<u64>,
+    /// Seconds since the process started (`uptimeSeconds`), when reported.
+    pub uptime_secs: Option<u64>,
 }
 
 /// Client for all configured LoxiLB nodes.
@@ -290,15 +297,27 @@ impl LoxilbClient {
         Ok(list.lb_attr)
     }
 
-    /// Liveness check via `GET /version`. LoxiLB exposes no process start time, so a
-    /// restart is detected by reconciliation (missing rules), not here.
+    /// Liveness check via `GET /version` (cheap, and open even when auth is on). Stock
+    /// LoxiLB reports no start time there, so restart detection cannot rely on
+    /// `boot_id`/`start_time_ms` alone; reconciliation (missing rules) remains the backstop.
     pub async fn ping(&self, n: NodeId) -> Result<NodeInfo, LoxilbError> {
         let started = Instant::now();
         let v: VersionGetEntry = self.get_json(n, &["version"]).await?;
+        let boot_id = match v.boot_id {
+            Some(serde_json::Value::String(s)) => Some(s),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
         Ok(NodeInfo {
             version: v.version,
             build_info: v.build_info,
             latency: started.elapsed(),
+            boot_id,
+            start_time_ms: v.start_time.as_ref().and_then(serde_json::Value::as_u64),
+            uptime_secs: v
+                .uptime_seconds
+                .as_ref()
+                .and_then(serde_json::Value::as_u64),
         })
     }
 
@@ -458,6 +477,27 @@ mod tests {
         })
         .unwrap_err();
         assert!(e.detail.contains("client certificate"), "{e}");
+    }
+
+    #[test]
+    fn pem_ca_and_client_identity_are_loaded() {
+        // A self-signed P-256 certificate and its key, generated for these tests only.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/loxilb/tests/tls");
+        let cert = dir.join("test-only-cert.pem");
+        let key = dir.join("test-only-key.pem");
+        let client = LoxilbClient::new(ClientOptions {
+            nodes: vec!["https://127.0.0.1:8091".into()],
+            ca_file: Some(cert.clone()),
+            client_cert: Some(cert.clone()),
+            client_key: Some(key),
+            ..base()
+        });
+        assert!(client.is_ok(), "{:?}", client.err());
+        let missing_key = LoxilbClient::new(ClientOptions {
+            client_cert: Some(cert),
+            ..base()
+        });
+        assert!(missing_key.is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! jitter (a uniformly random sleep between zero and the exponential delay), which spreads
 //! out the retries of many concurrent callers after a node comes back.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
@@ -112,15 +113,26 @@ impl Transport {
             .with_max_times(self.retries as usize)
             .build()
             .map(full_jitter as fn(Duration) -> Duration);
-        (|| self.attempt(node, req, &url, &path))
-            .retry(backoff)
-            .when(LoxilbError::is_transient)
-            .notify(|e: &LoxilbError, delay| {
-                debug!(node = %node.url, method = %req.method, path = %path,
-                    status = ?e.status, error = %e.detail, delay_ms = delay.as_millis() as u64,
-                    "LoxiLB call failed transiently, retrying");
-            })
-            .await
+        let attempts = AtomicU32::new(0);
+        (|| {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.attempt(node, req, &url, &path)
+        })
+        .retry(backoff)
+        .when(LoxilbError::is_transient)
+        .notify(|e: &LoxilbError, delay| {
+            debug!(node = %node.url, method = %req.method, path = %path,
+                status = ?e.status, error = %e.detail, delay_ms = delay.as_millis() as u64,
+                "LoxiLB call failed transiently, retrying");
+        })
+        .await
+        .map_err(|mut e| {
+            let n = attempts.load(Ordering::Relaxed);
+            if n > 1 {
+                e.detail = format!("{} (after {n} attempts)", e.detail);
+            }
+            e
+        })
     }
 
     /// One attempt, including a single re-login when a cached token was rejected.

@@ -319,13 +319,21 @@ pub(crate) struct EndPointList {
     pub attr: Vec<EndPointGetEntry>,
 }
 
-/// `GET /version`.
+/// `GET /version`. Stock LoxiLB reports only `version` and `buildInfo`; the simulator (and
+/// builds that expose it) add boot identity fields, read leniently as raw JSON so that an
+/// unexpected type there never makes the liveness check fail.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct VersionGetEntry {
     pub version: String,
     #[serde(rename = "buildInfo")]
     pub build_info: String,
+    #[serde(rename = "bootId")]
+    pub boot_id: Option<serde_json::Value>,
+    #[serde(rename = "startTime")]
+    pub start_time: Option<serde_json::Value>,
+    #[serde(rename = "uptimeSeconds")]
+    pub uptime_seconds: Option<serde_json::Value>,
 }
 
 /// `POST /auth/login` body. Deliberately not `Debug` so the password cannot be logged.

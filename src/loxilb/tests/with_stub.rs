@@ -92,6 +92,7 @@ async fn exhausted_retries_report_node_method_path_status_and_result() {
     assert_eq!(e.path, "/netlox/v1/config/loadbalancer/all");
     assert_eq!(e.status, Some(500));
     assert_eq!(e.result.as_deref(), Some("internal boom"));
+    assert!(e.detail.ends_with("(after 3 attempts)"), "{}", e.detail);
     let text = e.to_string();
     for part in [
         stub.url.as_str(),
@@ -358,6 +359,10 @@ async fn typed_listings_and_ping() {
         ),
         (200, r#"{"Attr":[{"hostName":"192.168.0.2","name":"192.168.0.2_tcp_8080","currState":"nok"}]}"#),
         (200, r#"{"version":"v0.9.8","buildInfo":"2025_01_01"}"#),
+        (
+            200,
+            r#"{"version":"v1","bootId":"abc","startTime":1700000000000,"uptimeSeconds":"x"}"#,
+        ),
     ]);
     let rules = c.list_rules(N0).await.unwrap();
     assert_eq!(rules.len(), 1);
@@ -371,12 +376,22 @@ async fn typed_listings_and_ping() {
         (info.version.as_str(), info.build_info.as_str()),
         ("v0.9.8", "2025_01_01")
     );
+    assert_eq!(
+        (info.boot_id, info.start_time_ms, info.uptime_secs),
+        (None, None, None)
+    );
+    let info = c.ping(N0).await.unwrap();
+    assert_eq!(info.boot_id.as_deref(), Some("abc"));
+    assert_eq!(info.start_time_ms, Some(1_700_000_000_000));
+    // A wrongly typed extra is ignored rather than failing the liveness check.
+    assert_eq!(info.uptime_secs, None);
     let uris: Vec<_> = stub.hits().into_iter().map(|h| h.uri).collect();
     assert_eq!(
         uris,
         [
             "/netlox/v1/config/loadbalancer/all",
             "/netlox/v1/config/endpoint/all",
+            "/netlox/v1/version",
             "/netlox/v1/version"
         ]
     );
