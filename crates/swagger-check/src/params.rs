@@ -145,7 +145,10 @@ fn same_value(allowed: &Value, actual: &Value) -> bool {
     match (allowed, actual) {
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
         // An enum written as strings for a numeric or boolean parameter.
-        (Value::String(a), b) if !b.is_string() => *a == b.to_string(),
+        (Value::String(a), b) if !b.is_string() => {
+            let shown = b.to_string();
+            shown == *a
+        }
         _ => allowed == actual,
     }
 }

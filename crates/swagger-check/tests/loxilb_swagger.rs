@@ -255,11 +255,14 @@ fn enum_violations_fail() {
     let p = fail("POST", "/netlox/v1/config/loadbalancer", None, Some(lb));
     assert_eq!(p.len(), 2, "{p:?}");
     assert!(
-        has(&p, "body /serviceArguments/protocol: \"foo\" is not one of"),
+        has(&p, "body /serviceArguments/protocol: \"foo\" is not one of [\"tcp\",\"udp\",\"sctp\",\"icmp\"]"),
         "{p:?}"
     );
     assert!(
-        has(&p, "body /serviceArguments/sel: 9 is not one of"),
+        has(
+            &p,
+            "body /serviceArguments/sel: 9 is not one of [0,1,2,3,4,5,6]"
+        ),
         "{p:?}"
     );
     let mut ep = endpoint();
