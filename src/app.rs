@@ -32,7 +32,7 @@ pub enum AppError {
     #[error("database: {0}")]
     Store(#[from] StoreError),
     #[error("loxilb client: {0}")]
-    Loxilb(#[from] LoxilbError),
+    Loxilb(Box<LoxilbError>),
     #[error("ingress: {0}")]
     Listen(#[from] ingress::listen::ListenError),
     #[error("serving the API failed: {0}")]
@@ -45,13 +45,16 @@ struct LoxilbReadiness(LoxilbClient);
 #[async_trait::async_trait]
 impl Readiness for LoxilbReadiness {
     async fn loxilb_reachable(&self) -> bool {
-        let results = self.0.for_each_node(|c, n| async move { c.ping(n).await }).await;
+        let results = self
+            .0
+            .for_each_node(|c, n| async move { c.ping(n).await })
+            .await;
         results.iter().any(|(_, r)| r.is_ok())
     }
 }
 
 /// Build the LoxiLB client from the configuration.
-pub fn loxilb_client(config: &Config) -> Result<LoxilbClient, LoxilbError> {
+pub fn loxilb_client(config: &Config) -> Result<LoxilbClient, AppError> {
     let hm = &config.health_monitoring;
     let lx = &config.loxilb;
     LoxilbClient::new(ClientOptions {
@@ -69,6 +72,7 @@ pub fn loxilb_client(config: &Config) -> Result<LoxilbClient, LoxilbError> {
         backoff_min: Duration::from_millis(100),
         backoff_max: Duration::from_secs(5),
     })
+    .map_err(|e| AppError::Loxilb(Box::new(e)))
 }
 
 /// Run the daemon until `shutdown` is triggered; returns once every task finished
@@ -159,7 +163,10 @@ pub async fn run(
     shutdown.wait_complete().await;
     let left = dispatcher.queue_depth();
     if left > 0 {
-        info!(events = left, "events left in the journal for the next start");
+        info!(
+            events = left,
+            "events left in the journal for the next start"
+        );
     }
     store.close().await;
     info!("loxilb-coordinator stopped");

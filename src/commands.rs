@@ -16,7 +16,9 @@ use crate::shutdown::Shutdown;
 /// Run one subcommand.
 pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<ExitCode, String> {
     match command {
-        Command::Demo { keep_running } => crate::demo::run(keep_running).await.map(|_| ExitCode::SUCCESS),
+        Command::Demo { keep_running } => crate::demo::run(keep_running)
+            .await
+            .map(|_| ExitCode::SUCCESS),
         Command::CheckConfig => {
             let config = load(config_path)?;
             print!("{}", config.redacted_toml());
@@ -79,7 +81,10 @@ fn load(path: Option<PathBuf>) -> Result<Config, String> {
 fn spawn_signal_handler(shutdown: Shutdown) {
     tokio::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             tracing::warn!("cannot install signal handlers; stop with SIGKILL only");
             return;
         };
@@ -92,9 +97,16 @@ fn spawn_signal_handler(shutdown: Shutdown) {
 }
 
 fn print_events(body: &Value) {
-    println!("{:>8}  {:<10}  {:<24}  {:<38}  REASON", "ID", "STATE", "METHOD", "OBJECT");
+    println!(
+        "{:>8}  {:<10}  {:<24}  {:<38}  REASON",
+        "ID", "STATE", "METHOD", "OBJECT"
+    );
     let empty = Vec::new();
-    for e in body.get("events").and_then(Value::as_array).unwrap_or(&empty) {
+    for e in body
+        .get("events")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty)
+    {
         let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         println!(
             "{:>8}  {:<10}  {:<24}  {:<38}  {}",

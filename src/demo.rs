@@ -19,7 +19,9 @@ use crate::shutdown::Shutdown;
 
 /// Start a tiny HTTP backend on 127.0.0.1 that answers 200 on every path.
 async fn start_backend(name: &'static str) -> Result<SocketAddr, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = axum::Router::new().fallback(move || async move { format!("hello from {name}\n") });
     tokio::spawn(async move {
@@ -52,10 +54,12 @@ fn scenario(backends: &[SocketAddr]) -> Vec<Value> {
             "address": b.ip().to_string(), "protocol_port": b.port(), "weight": 1,
             "admin_state_up": true}}}));
     }
-    events.push(json!({"method": "health_monitor_create", "args": {"healthmonitor": {
+    events.push(
+        json!({"method": "health_monitor_create", "args": {"healthmonitor": {
         "healthmonitor_id": hm, "pool_id": pool, "type": "HTTP", "delay": 2, "timeout": 1,
         "max_retries": 2, "max_retries_down": 2, "http_method": "GET", "url_path": "/health",
-        "expected_codes": "200", "admin_state_up": true}}}));
+        "expected_codes": "200", "admin_state_up": true}}}),
+    );
     events.push(json!({"method": "member_update", "args": {
         "old_member": {"member_id": "7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f0100", "pool_id": pool},
         "new_member": {"member_id": "7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f0100", "weight": 5}}}));
@@ -87,22 +91,35 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
     crate::telemetry::init(&config.logging);
 
     println!("LoxiLB simulator   {}", sim.url());
-    println!("driver agent       {}", dir.path().join("octavia").display());
+    println!(
+        "driver agent       {}",
+        dir.path().join("octavia").display()
+    );
     println!("backends           {backends:?}");
-    println!("daemon socket      {}", config.ingress.socket_path.display());
+    println!(
+        "daemon socket      {}",
+        config.ingress.socket_path.display()
+    );
     println!("database           {}\n", config.database.url);
 
     let listener = bind_unix(&config.ingress.socket_path, config.ingress.socket_mode)
         .await
         .map_err(|e| e.to_string())?;
     let shutdown = Shutdown::new();
-    let daemon = tokio::spawn(app::run(IngressListener::Unix(listener), config.clone(), shutdown.clone()));
+    let daemon = tokio::spawn(app::run(
+        IngressListener::Unix(listener),
+        config.clone(),
+        shutdown.clone(),
+    ));
     let api = ApiClient::new(&config.ingress.socket_path);
 
     let mut ids = Vec::new();
     for event in scenario(&backends) {
         let method = event["method"].as_str().unwrap_or("").to_string();
-        let (code, reply) = api.call("POST", "/v1/events", Some(&event)).await.map_err(|e| e.to_string())?;
+        let (code, reply) = api
+            .call("POST", "/v1/events", Some(&event))
+            .await
+            .map_err(|e| e.to_string())?;
         println!("POST {method:<22} -> {code} {reply}");
         if let Some(id) = reply.get("id").and_then(Value::as_i64) {
             ids.push((id, method));
@@ -112,10 +129,20 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     for (id, method) in &ids {
         loop {
-            let (_, rec) = api.call("GET", &format!("/v1/events/{id}"), None).await.map_err(|e| e.to_string())?;
-            let state = rec.get("state").and_then(Value::as_str).unwrap_or("?").to_string();
+            let (_, rec) = api
+                .call("GET", &format!("/v1/events/{id}"), None)
+                .await
+                .map_err(|e| e.to_string())?;
+            let state = rec
+                .get("state")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
             if state == "done" || state == "failed" || tokio::time::Instant::now() > deadline {
-                println!("event {id:>3} {method:<22} {state} {}", rec.get("reason").and_then(Value::as_str).unwrap_or(""));
+                println!(
+                    "event {id:>3} {method:<22} {state} {}",
+                    rec.get("reason").and_then(Value::as_str).unwrap_or("")
+                );
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

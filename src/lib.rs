@@ -5,10 +5,17 @@
 //! balancer) → `drivers` (per Octavia object) → `loxilb` (REST client) and
 //! `octavia` (status back to the driver agent).
 
+pub mod app;
+pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod dispatch;
+pub mod drivers;
+pub mod ingress;
 pub mod loxilb;
 pub mod model;
 pub mod octavia;
 pub mod shutdown;
 pub mod store;
+pub mod telemetry;

@@ -81,12 +81,13 @@ impl ApiClient {
         path: &str,
         body: Vec<u8>,
     ) -> Result<(u16, Value), ApiClientError> {
-        let stream = UnixStream::connect(&self.socket)
-            .await
-            .map_err(|source| ApiClientError::Connect {
-                path: self.socket.display().to_string(),
-                source,
-            })?;
+        let stream =
+            UnixStream::connect(&self.socket)
+                .await
+                .map_err(|source| ApiClientError::Connect {
+                    path: self.socket.display().to_string(),
+                    source,
+                })?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| ApiClientError::Http(e.to_string()))?;

@@ -25,7 +25,13 @@ impl DesiredStateDrivers {
         DesiredStateDrivers { store }
     }
 
-    async fn put<T: Serialize>(&self, table: Table, id: &str, parent: Option<&str>, obj: &T) -> DriverResult {
+    async fn put<T: Serialize>(
+        &self,
+        table: Table,
+        id: &str,
+        parent: Option<&str>,
+        obj: &T,
+    ) -> DriverResult {
         let body = to_value(obj)?;
         self.store.put_object(table, id, parent, &body).await?;
         Ok(())
@@ -33,7 +39,13 @@ impl DesiredStateDrivers {
 
     /// Merge an update's changed fields into the stored object (or into `old` when
     /// we never stored it, e.g. the daemon was installed after the object existed).
-    async fn merge<T: Serialize>(&self, table: Table, id: &str, old: &T, new: &T) -> Result<Value, DriverError> {
+    async fn merge<T: Serialize>(
+        &self,
+        table: Table,
+        id: &str,
+        old: &T,
+        new: &T,
+    ) -> Result<Value, DriverError> {
         let base = match self.store.get_object(table, id).await? {
             Some(v) => v,
             None => to_value(old)?,
@@ -43,7 +55,8 @@ impl DesiredStateDrivers {
 }
 
 fn to_value<T: Serialize>(obj: &T) -> Result<Value, DriverError> {
-    serde_json::to_value(obj).map_err(|e| DriverError::Permanent(format!("cannot encode object: {e}")))
+    serde_json::to_value(obj)
+        .map_err(|e| DriverError::Permanent(format!("cannot encode object: {e}")))
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -57,15 +70,22 @@ fn missing(what: &str, id: &str, field: &str) -> DriverError {
 #[async_trait]
 impl LoadBalancerDriver for DesiredStateDrivers {
     async fn create(&self, lb: &LoadBalancer) -> DriverResult {
-        self.put(Table::Loadbalancers, &lb.loadbalancer_id, None, lb).await
+        self.put(Table::Loadbalancers, &lb.loadbalancer_id, None, lb)
+            .await
     }
     async fn update(&self, old: &LoadBalancer, new: &LoadBalancer) -> DriverResult {
-        let merged = self.merge(Table::Loadbalancers, &old.loadbalancer_id, old, new).await?;
-        self.store.put_object(Table::Loadbalancers, &old.loadbalancer_id, None, &merged).await?;
+        let merged = self
+            .merge(Table::Loadbalancers, &old.loadbalancer_id, old, new)
+            .await?;
+        self.store
+            .put_object(Table::Loadbalancers, &old.loadbalancer_id, None, &merged)
+            .await?;
         Ok(())
     }
     async fn delete(&self, lb: &LoadBalancer, _cascade: bool) -> DriverResult {
-        self.store.delete_loadbalancer_tree(&lb.loadbalancer_id).await?;
+        self.store
+            .delete_loadbalancer_tree(&lb.loadbalancer_id)
+            .await?;
         Ok(())
     }
     async fn failover(&self, _lb_id: &str) -> DriverResult {
@@ -76,17 +96,29 @@ impl LoadBalancerDriver for DesiredStateDrivers {
 #[async_trait]
 impl ListenerDriver for DesiredStateDrivers {
     async fn create(&self, l: &Listener) -> DriverResult {
-        let lb = l.loadbalancer_id.as_deref().ok_or_else(|| missing("listener", &l.listener_id, "loadbalancer_id"))?;
-        self.put(Table::Listeners, &l.listener_id, Some(lb), l).await
+        let lb = l
+            .loadbalancer_id
+            .as_deref()
+            .ok_or_else(|| missing("listener", &l.listener_id, "loadbalancer_id"))?;
+        self.put(Table::Listeners, &l.listener_id, Some(lb), l)
+            .await
     }
     async fn update(&self, old: &Listener, new: &Listener) -> DriverResult {
-        let merged = self.merge(Table::Listeners, &old.listener_id, old, new).await?;
-        let lb = str_field(&merged, "loadbalancer_id").ok_or_else(|| missing("listener", &old.listener_id, "loadbalancer_id"))?.to_string();
-        self.store.put_object(Table::Listeners, &old.listener_id, Some(&lb), &merged).await?;
+        let merged = self
+            .merge(Table::Listeners, &old.listener_id, old, new)
+            .await?;
+        let lb = str_field(&merged, "loadbalancer_id")
+            .ok_or_else(|| missing("listener", &old.listener_id, "loadbalancer_id"))?
+            .to_string();
+        self.store
+            .put_object(Table::Listeners, &old.listener_id, Some(&lb), &merged)
+            .await?;
         Ok(())
     }
     async fn delete(&self, l: &Listener) -> DriverResult {
-        self.store.delete_object(Table::Listeners, &l.listener_id).await?;
+        self.store
+            .delete_object(Table::Listeners, &l.listener_id)
+            .await?;
         Ok(())
     }
 }
@@ -108,8 +140,12 @@ impl PoolDriver for DesiredStateDrivers {
     }
     async fn update(&self, old: &Pool, new: &Pool) -> DriverResult {
         let merged = self.merge(Table::Pools, &old.pool_id, old, new).await?;
-        let lb = str_field(&merged, "loadbalancer_id").ok_or_else(|| missing("pool", &old.pool_id, "loadbalancer_id"))?.to_string();
-        self.store.put_object(Table::Pools, &old.pool_id, Some(&lb), &merged).await?;
+        let lb = str_field(&merged, "loadbalancer_id")
+            .ok_or_else(|| missing("pool", &old.pool_id, "loadbalancer_id"))?
+            .to_string();
+        self.store
+            .put_object(Table::Pools, &old.pool_id, Some(&lb), &merged)
+            .await?;
         Ok(())
     }
     async fn delete(&self, p: &Pool) -> DriverResult {
@@ -118,7 +154,11 @@ impl PoolDriver for DesiredStateDrivers {
                 self.store.delete_object(Table::Members, id).await?;
             }
         }
-        for h in self.store.children(Table::HealthMonitors, &p.pool_id).await? {
+        for h in self
+            .store
+            .children(Table::HealthMonitors, &p.pool_id)
+            .await?
+        {
             if let Some(id) = str_field(&h, "healthmonitor_id") {
                 self.store.delete_object(Table::HealthMonitors, id).await?;
             }
@@ -131,29 +171,40 @@ impl PoolDriver for DesiredStateDrivers {
 #[async_trait]
 impl MemberDriver for DesiredStateDrivers {
     async fn create(&self, m: &Member) -> DriverResult {
-        let pool = m.pool_id.as_deref().ok_or_else(|| missing("member", &m.member_id, "pool_id"))?;
+        let pool = m
+            .pool_id
+            .as_deref()
+            .ok_or_else(|| missing("member", &m.member_id, "pool_id"))?;
         self.put(Table::Members, &m.member_id, Some(pool), m).await
     }
     async fn update(&self, old: &Member, new: &Member) -> DriverResult {
         let merged = self.merge(Table::Members, &old.member_id, old, new).await?;
-        let pool = str_field(&merged, "pool_id").ok_or_else(|| missing("member", &old.member_id, "pool_id"))?.to_string();
-        self.store.put_object(Table::Members, &old.member_id, Some(&pool), &merged).await?;
+        let pool = str_field(&merged, "pool_id")
+            .ok_or_else(|| missing("member", &old.member_id, "pool_id"))?
+            .to_string();
+        self.store
+            .put_object(Table::Members, &old.member_id, Some(&pool), &merged)
+            .await?;
         Ok(())
     }
     async fn delete(&self, m: &Member) -> DriverResult {
-        self.store.delete_object(Table::Members, &m.member_id).await?;
+        self.store
+            .delete_object(Table::Members, &m.member_id)
+            .await?;
         Ok(())
     }
     /// The batch is the pool's complete new member list: members not in it go.
     async fn batch_update(&self, pool_id: &str, members: &[Member]) -> DriverResult {
-        let keep: std::collections::HashSet<&str> = members.iter().map(|m| m.member_id.as_str()).collect();
+        let keep: std::collections::HashSet<&str> =
+            members.iter().map(|m| m.member_id.as_str()).collect();
         for m in self.store.children(Table::Members, pool_id).await? {
             if let Some(id) = str_field(&m, "member_id").filter(|id| !keep.contains(id)) {
                 self.store.delete_object(Table::Members, id).await?;
             }
         }
         for m in members {
-            self.put(Table::Members, &m.member_id, Some(pool_id), m).await?;
+            self.put(Table::Members, &m.member_id, Some(pool_id), m)
+                .await?;
         }
         Ok(())
     }
@@ -162,17 +213,34 @@ impl MemberDriver for DesiredStateDrivers {
 #[async_trait]
 impl HealthMonitorDriver for DesiredStateDrivers {
     async fn create(&self, h: &HealthMonitor) -> DriverResult {
-        let pool = h.pool_id.as_deref().ok_or_else(|| missing("health monitor", &h.healthmonitor_id, "pool_id"))?;
-        self.put(Table::HealthMonitors, &h.healthmonitor_id, Some(pool), h).await
+        let pool = h
+            .pool_id
+            .as_deref()
+            .ok_or_else(|| missing("health monitor", &h.healthmonitor_id, "pool_id"))?;
+        self.put(Table::HealthMonitors, &h.healthmonitor_id, Some(pool), h)
+            .await
     }
     async fn update(&self, old: &HealthMonitor, new: &HealthMonitor) -> DriverResult {
-        let merged = self.merge(Table::HealthMonitors, &old.healthmonitor_id, old, new).await?;
-        let pool = str_field(&merged, "pool_id").ok_or_else(|| missing("health monitor", &old.healthmonitor_id, "pool_id"))?.to_string();
-        self.store.put_object(Table::HealthMonitors, &old.healthmonitor_id, Some(&pool), &merged).await?;
+        let merged = self
+            .merge(Table::HealthMonitors, &old.healthmonitor_id, old, new)
+            .await?;
+        let pool = str_field(&merged, "pool_id")
+            .ok_or_else(|| missing("health monitor", &old.healthmonitor_id, "pool_id"))?
+            .to_string();
+        self.store
+            .put_object(
+                Table::HealthMonitors,
+                &old.healthmonitor_id,
+                Some(&pool),
+                &merged,
+            )
+            .await?;
         Ok(())
     }
     async fn delete(&self, h: &HealthMonitor) -> DriverResult {
-        self.store.delete_object(Table::HealthMonitors, &h.healthmonitor_id).await?;
+        self.store
+            .delete_object(Table::HealthMonitors, &h.healthmonitor_id)
+            .await?;
         Ok(())
     }
 }

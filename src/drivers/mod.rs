@@ -109,11 +109,14 @@ impl DriverSet {
     /// The routing table: which driver method handles which provider method.
     pub async fn route(&self, event: &Event) -> DriverResult {
         match event {
-            Event::LoadbalancerCreate { loadbalancer } => self.loadbalancer.create(loadbalancer).await,
-            Event::LoadbalancerUpdate { old, new } => self.loadbalancer.update(old, new).await,
-            Event::LoadbalancerDelete { loadbalancer, cascade } => {
-                self.loadbalancer.delete(loadbalancer, *cascade).await
+            Event::LoadbalancerCreate { loadbalancer } => {
+                self.loadbalancer.create(loadbalancer).await
             }
+            Event::LoadbalancerUpdate { old, new } => self.loadbalancer.update(old, new).await,
+            Event::LoadbalancerDelete {
+                loadbalancer,
+                cascade,
+            } => self.loadbalancer.delete(loadbalancer, *cascade).await,
             Event::LoadbalancerFailover { loadbalancer_id } => {
                 self.loadbalancer.failover(loadbalancer_id).await
             }

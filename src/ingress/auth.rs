@@ -37,11 +37,7 @@ impl std::fmt::Debug for BearerToken {
 }
 
 /// axum middleware: 401 unless the request carries the right bearer token.
-pub async fn require_token(
-    State(token): State<BearerToken>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn require_token(State(token): State<BearerToken>, req: Request, next: Next) -> Response {
     let presented = req
         .headers()
         .get(AUTHORIZATION)

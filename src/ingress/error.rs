@@ -38,8 +38,14 @@ impl ApiError {
                 StatusCode::BAD_REQUEST,
                 json!({"error": "bad_request", "message": format!("request body is not valid JSON: {m}")}),
             ),
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, json!({"error": "not_found", "message": m})),
-            ApiError::Conflict(m) => (StatusCode::CONFLICT, json!({"error": "conflict", "message": m})),
+            ApiError::NotFound(m) => (
+                StatusCode::NOT_FOUND,
+                json!({"error": "not_found", "message": m}),
+            ),
+            ApiError::Conflict(m) => (
+                StatusCode::CONFLICT,
+                json!({"error": "conflict", "message": m}),
+            ),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "unauthorized", "message": self.to_string()}),
@@ -63,6 +69,7 @@ pub fn event_error_body(e: &EventError) -> serde_json::Value {
             operator_fault_string,
         } => json!({
             "error": "unsupported",
+            "field": e.field(),
             "message": user_fault_string,
             "user_fault_string": user_fault_string,
             "operator_fault_string": operator_fault_string,

@@ -22,9 +22,10 @@ fn ordering(event: &Event) -> (KeyHint, Option<(&'static str, String, OwnerRef)>
     };
     match event {
         Event::LoadbalancerCreate { loadbalancer }
-        | Event::LoadbalancerDelete { loadbalancer, .. } => {
-            (KeyHint::Loadbalancer(loadbalancer.loadbalancer_id.clone()), None)
-        }
+        | Event::LoadbalancerDelete { loadbalancer, .. } => (
+            KeyHint::Loadbalancer(loadbalancer.loadbalancer_id.clone()),
+            None,
+        ),
         Event::LoadbalancerUpdate { old, .. } => {
             (KeyHint::Loadbalancer(old.loadbalancer_id.clone()), None)
         }
@@ -36,10 +37,13 @@ fn ordering(event: &Event) -> (KeyHint, Option<(&'static str, String, OwnerRef)>
                 Some(lb) => KeyHint::Loadbalancer(lb.clone()),
                 None => KeyHint::Listener(listener.listener_id.clone()),
             };
-            let owner = listener
-                .loadbalancer_id
-                .as_ref()
-                .map(|lb| ("listener", listener.listener_id.clone(), OwnerRef::Loadbalancer(lb.clone())));
+            let owner = listener.loadbalancer_id.as_ref().map(|lb| {
+                (
+                    "listener",
+                    listener.listener_id.clone(),
+                    OwnerRef::Loadbalancer(lb.clone()),
+                )
+            });
             (hint, owner)
         }
         Event::ListenerDelete { listener } | Event::ListenerUpdate { old: listener, .. } => {
@@ -48,7 +52,9 @@ fn ordering(event: &Event) -> (KeyHint, Option<(&'static str, String, OwnerRef)>
                 None => (KeyHint::Listener(listener.listener_id.clone()), None),
             }
         }
-        Event::PoolCreate { pool } | Event::PoolDelete { pool } | Event::PoolUpdate { old: pool, .. } => {
+        Event::PoolCreate { pool }
+        | Event::PoolDelete { pool }
+        | Event::PoolUpdate { old: pool, .. } => {
             let owner_ref = match (&pool.loadbalancer_id, &pool.listener_id) {
                 (Some(lb), _) => Some(OwnerRef::Loadbalancer(lb.clone())),
                 (None, Some(l)) => Some(OwnerRef::Listener(l.clone())),
@@ -65,14 +71,23 @@ fn ordering(event: &Event) -> (KeyHint, Option<(&'static str, String, OwnerRef)>
             };
             (hint, owner)
         }
-        Event::MemberCreate { member } | Event::MemberDelete { member } | Event::MemberUpdate { old: member, .. } => {
-            (pool_hint(member.pool_id.as_ref(), "member", &member.member_id), None)
-        }
+        Event::MemberCreate { member }
+        | Event::MemberDelete { member }
+        | Event::MemberUpdate { old: member, .. } => (
+            pool_hint(member.pool_id.as_ref(), "member", &member.member_id),
+            None,
+        ),
         Event::MemberBatchUpdate { pool_id, .. } => (KeyHint::Pool(pool_id.clone()), None),
         Event::HealthMonitorCreate { healthmonitor }
         | Event::HealthMonitorDelete { healthmonitor }
-        | Event::HealthMonitorUpdate { old: healthmonitor, .. } => (
-            pool_hint(healthmonitor.pool_id.as_ref(), "healthmonitor", &healthmonitor.healthmonitor_id),
+        | Event::HealthMonitorUpdate {
+            old: healthmonitor, ..
+        } => (
+            pool_hint(
+                healthmonitor.pool_id.as_ref(),
+                "healthmonitor",
+                &healthmonitor.healthmonitor_id,
+            ),
             None,
         ),
     }
@@ -104,14 +119,23 @@ pub(super) async fn post_event(
     let args = envelope
         .get("args")
         .cloned()
-        .ok_or_else(|| EventError::Invalid { field: "args".into(), reason: "missing".into() })?;
+        .ok_or_else(|| EventError::Invalid {
+            field: "args".into(),
+            reason: "missing".into(),
+        })?;
     let args_json = args.to_string();
     let (hint, owner) = ordering(&event);
     let (kind, id) = event.object();
     let owner_ref = owner.as_ref().map(|(k, i, o)| (*k, i.as_str(), o));
     let accepted = state
         .store
-        .accept_event(event.method(), &args_json, (kind.as_str(), id), &hint, owner_ref)
+        .accept_event(
+            event.method(),
+            &args_json,
+            (kind.as_str(), id),
+            &hint,
+            owner_ref,
+        )
         .await?;
     tracing::info!(event_id = accepted.id, method = event.method(), object_id = id,
         key = %accepted.ordering_key, "event accepted");
@@ -123,7 +147,10 @@ pub(super) async fn post_event(
     };
     if !state.wait_for_outcome {
         state.dispatcher.submit(job);
-        return Ok((StatusCode::ACCEPTED, Json(json!({"id": accepted.id, "state": EventState::Queued}))));
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"id": accepted.id, "state": EventState::Queued})),
+        ));
     }
     let waiter = state.dispatcher.completions().register(accepted.id);
     state.dispatcher.submit(job);
@@ -178,7 +205,9 @@ pub(super) async fn list_events(
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     let records = state.store.list_events(filter, limit).await?;
-    Ok(Json(json!({"events": records.iter().map(record_json).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"events": records.iter().map(record_json).collect::<Vec<_>>()}),
+    ))
 }
 
 /// `POST /v1/events/{id}/retry`: put a failed event back in its queue.
@@ -198,5 +227,8 @@ pub(super) async fn retry_event(
         )));
     }
     state.dispatcher.submit(Job::from(&record));
-    Ok((StatusCode::ACCEPTED, Json(json!({"id": id, "state": EventState::Queued}))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"id": id, "state": EventState::Queued})),
+    ))
 }

@@ -29,7 +29,10 @@ pub enum ListenError {
 /// Bind `path` with permission bits `mode`, replacing a stale socket file.
 pub async fn bind_unix(path: &Path, mode: u32) -> Result<UnixListener, ListenError> {
     let shown = path.display().to_string();
-    let io_err = |source| ListenError::Io { path: shown.clone(), source };
+    let io_err = |source| ListenError::Io {
+        path: shown.clone(),
+        source,
+    };
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => match UnixStream::connect(path).await {
             Ok(_) => return Err(ListenError::InUse { path: shown }),
@@ -58,11 +61,20 @@ mod tests {
     async fn applies_mode_replaces_stale_and_refuses_live() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("sub/ingress.sock");
-        let live = bind_unix(&path, 0o640).await.unwrap_or_else(|e| panic!("{e}"));
-        let mode = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{e}")).permissions().mode();
+        let live = bind_unix(&path, 0o640)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o640);
         // A live listener is not stolen.
-        let err = bind_unix(&path, 0o660).await.err().map(|e| e.to_string()).unwrap_or_default();
+        let err = bind_unix(&path, 0o660)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("in use"), "{err}");
         // Once its owner is gone, the file is stale and gets replaced.
         drop(live);
@@ -75,7 +87,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("not-a-socket");
         std::fs::write(&path, b"data").unwrap_or_else(|e| panic!("{e}"));
-        let err = bind_unix(&path, 0o660).await.err().map(|e| e.to_string()).unwrap_or_default();
+        let err = bind_unix(&path, 0o660)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("not a socket"), "{err}");
         assert!(path.exists());
     }

@@ -46,7 +46,10 @@ pub struct ApiState {
 /// The ingress router. `max_body_bytes` bounds every request body (413 beyond).
 pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
     Router::new()
-        .route("/v1/events", post(events::post_event).get(events::list_events))
+        .route(
+            "/v1/events",
+            post(events::post_event).get(events::list_events),
+        )
         .route("/v1/events/{id}", get(events::get_event))
         .route("/v1/events/{id}/retry", post(events::retry_event))
         .route("/healthz", get(healthz))

@@ -26,7 +26,12 @@ impl Readiness for Ready {
 
 fn state(store: Store, wait: bool, ready: bool) -> ApiState {
     let drivers = DriverSet::from_one(Arc::new(DesiredStateDrivers::new(store.clone())));
-    let dispatcher = Dispatcher::new(store.clone(), Arc::new(drivers), DispatchOptions::default(), Shutdown::new());
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        Arc::new(drivers),
+        DispatchOptions::default(),
+        Shutdown::new(),
+    );
     ApiState {
         store,
         dispatcher,
@@ -36,15 +41,33 @@ fn state(store: Store, wait: bool, ready: bool) -> ApiState {
     }
 }
 
-async fn send(app: &Router, method: &str, uri: &str, body: Vec<u8>, token: Option<&str>) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(uri).header("content-type", "application/json");
+async fn send(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: Vec<u8>,
+    token: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json");
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
     let req = req.body(Body::from(body)).unwrap_or_else(|e| panic!("{e}"));
-    let resp = app.clone().oneshot(req).await.unwrap_or_else(|e| panic!("{e}"));
+    let resp = app
+        .clone()
+        .oneshot(req)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap_or_else(|e| panic!("{e}")).to_bytes();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_bytes();
     let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, value)
 }
@@ -65,7 +88,14 @@ async fn every_bad_body_in_the_fixture_is_rejected_and_nothing_is_journaled() {
     assert!(cases.len() >= 30, "fixture has only {} cases", cases.len());
     for case in &cases {
         let name = case["name"].as_str().unwrap_or("?");
-        let (status, body) = send(&app, "POST", "/v1/events", case["body"].to_string().into_bytes(), None).await;
+        let (status, body) = send(
+            &app,
+            "POST",
+            "/v1/events",
+            case["body"].to_string().into_bytes(),
+            None,
+        )
+        .await;
         assert!(status.is_client_error(), "{name}: got {status} {body}");
         let expect = case["expect"].as_str().unwrap_or("");
         let got = body["error"].as_str().unwrap_or("");
@@ -78,15 +108,29 @@ async fn every_bad_body_in_the_fixture_is_rejected_and_nothing_is_journaled() {
             assert_eq!(body["field"].as_str(), Some(field), "{name}: {body}");
         }
         if expect == "unsupported" {
-            assert!(body["user_fault_string"].as_str().is_some_and(|s| !s.is_empty()), "{name}");
-            assert!(body["operator_fault_string"].as_str().is_some_and(|s| !s.is_empty()), "{name}");
+            assert!(
+                body["user_fault_string"]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty()),
+                "{name}"
+            );
+            assert!(
+                body["operator_fault_string"]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty()),
+                "{name}"
+            );
         }
     }
     // Not JSON at all.
     let (status, body) = send(&app, "POST", "/v1/events", b"{not json".to_vec(), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "bad_request");
-    assert_eq!(store.event_count().await.unwrap_or(-1), 0, "a rejected event was journaled");
+    assert_eq!(
+        store.event_count().await.unwrap_or(-1),
+        0,
+        "a rejected event was journaled"
+    );
 }
 
 #[tokio::test]
@@ -95,7 +139,9 @@ async fn a_valid_event_is_journaled_and_reported() {
     let app = router(state(store.clone(), false, true), 1 << 20);
     let (status, body) = send(&app, "POST", "/v1/events", lb_create("lb-1"), None).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let id = body["id"].as_i64().unwrap_or_else(|| panic!("no id in {body}"));
+    let id = body["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no id in {body}"));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let (s, rec) = send(&app, "GET", &format!("/v1/events/{id}"), vec![], None).await;
@@ -115,7 +161,14 @@ async fn a_valid_event_is_journaled_and_reported() {
     assert_eq!(list["events"].as_array().map(Vec::len), Some(1));
     let (s, _) = send(&app, "GET", "/v1/events?state=bogus", vec![], None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = send(&app, "POST", &format!("/v1/events/{id}/retry"), vec![], None).await;
+    let (s, _) = send(
+        &app,
+        "POST",
+        &format!("/v1/events/{id}/retry"),
+        vec![],
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::CONFLICT, "only failed events can be retried");
 }
 
@@ -132,7 +185,14 @@ async fn synchronous_mode_answers_with_the_outcome() {
 async fn oversized_bodies_are_refused() {
     let (store, _d) = test_store().await;
     let app = router(state(store.clone(), false, true), 64);
-    let (status, _) = send(&app, "POST", "/v1/events", lb_create("lb-big-enough-to-exceed"), None).await;
+    let (status, _) = send(
+        &app,
+        "POST",
+        "/v1/events",
+        lb_create("lb-big-enough-to-exceed"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(store.event_count().await.unwrap_or(-1), 0);
 }
@@ -140,12 +200,23 @@ async fn oversized_bodies_are_refused() {
 #[tokio::test]
 async fn tcp_router_requires_the_bearer_token() {
     let (store, _d) = test_store().await;
-    let app = router_with_token(state(store.clone(), false, true), 1 << 20, BearerToken::new("s3cret"));
+    let app = router_with_token(
+        state(store.clone(), false, true),
+        1 << 20,
+        BearerToken::new("s3cret"),
+    );
     let (s, _) = send(&app, "GET", "/healthz", vec![], None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, _) = send(&app, "GET", "/healthz", vec![], Some("s3cre")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, _) = send(&app, "POST", "/v1/events", lb_create("lb-3"), Some("wrong!")).await;
+    let (s, _) = send(
+        &app,
+        "POST",
+        "/v1/events",
+        lb_create("lb-3"),
+        Some("wrong!"),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(store.event_count().await.unwrap_or(-1), 0);
     let (s, _) = send(&app, "GET", "/healthz", vec![], Some("s3cret")).await;
@@ -155,9 +226,23 @@ async fn tcp_router_requires_the_bearer_token() {
 #[tokio::test]
 async fn readiness_reflects_loxilb_reachability() {
     let (store, _d) = test_store().await;
-    let (s, body) = send(&router(state(store.clone(), false, false), 1024), "GET", "/readyz", vec![], None).await;
+    let (s, body) = send(
+        &router(state(store.clone(), false, false), 1024),
+        "GET",
+        "/readyz",
+        vec![],
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body, json!({"database": true, "loxilb": false}));
-    let (s, _) = send(&router(state(store, false, true), 1024), "GET", "/readyz", vec![], None).await;
+    let (s, _) = send(
+        &router(state(store, false, true), 1024),
+        "GET",
+        "/readyz",
+        vec![],
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
 }

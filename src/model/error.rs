@@ -62,10 +62,19 @@ impl EventError {
         }
     }
 
-    /// The offending field path for `Invalid`, else `None`.
+    /// The offending field path: for `Invalid` the field itself, for
+    /// `Unsupported` the field (or method) the operator string starts with,
+    /// else `None`.
     pub fn field(&self) -> Option<&str> {
         match self {
             EventError::Invalid { field, .. } => Some(field),
+            EventError::Unsupported {
+                operator_fault_string,
+                ..
+            } => operator_fault_string
+                .split_once(':')
+                .map(|(f, _)| f)
+                .filter(|f| !f.is_empty() && !f.contains(' ')),
             _ => None,
         }
     }

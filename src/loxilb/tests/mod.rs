@@ -2,7 +2,5 @@
 //! misbehaviour) and against the LoxiLB simulator.
 
 mod stub;
+mod with_sim;
 mod with_stub;
-// Integration tests against the `loxilb-sim` crate. Enable this line once the simulator
-// (branch h/sim) is merged into main; they passed 10/10 against h/sim at 6fdfdb6.
-// mod with_sim;
