@@ -19,7 +19,11 @@ pub struct Daemon {
 
 /// Write a TOML config for a daemon living in `dir`.
 pub fn write_config(dir: &Path, loxilb_nodes: &[String], agent_dir: &Path, extra: &str) -> PathBuf {
-    let nodes = loxilb_nodes.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+    let nodes = loxilb_nodes
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let text = format!(
         r#"
 [health_monitoring]
