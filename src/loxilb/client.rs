@@ -325,7 +325,7 @@ impl LoxilbClient {
     /// Used for mutations, which must reach every node of an HA cluster. `f` gets its own
     /// handle of the client (a cheap clone) so the future it returns can own it.
     ///
-    /// ```ignore
+    /// ```text
     /// let rule = &rule;
     /// let results = client.for_each_node(|c, n| async move { c.apply_rule(n, rule).await }).await;
     /// ```
