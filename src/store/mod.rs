@@ -6,6 +6,7 @@
 //! readiness) from blocking the single writer. Queries stick to portable SQL so a
 //! PostgreSQL backend can follow behind the same functions.
 
+mod applied;
 mod desired;
 mod error;
 mod journal;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use applied::{BacklogEntry, ProbeRefRow};
 pub use desired::{merge_update, Table};
 pub use error::StoreError;
 pub use journal::{Accepted, EventRecord, EventState, KeyHint, OwnerRef};

@@ -1,0 +1,415 @@
+//! Applied state: what we put on each LoxiLB node (rules, probes), the probe references
+//! that explain why a probe exists, and the per-node catch-up backlog.
+//!
+//! The store keeps bodies as JSON text; the applier owns their meaning. Keeping these
+//! records (rather than reading LoxiLB back on every event) makes an event cost only
+//! the calls for what changed, and lets a replayed event find everything in place.
+
+use std::collections::BTreeSet;
+
+use sqlx::Row;
+
+use super::{now_ms, Store, StoreError};
+
+/// One reason a probe exists: member `member_id` of pool `pool_id` is watched by
+/// health monitor `healthmonitor_id`; `options` is the probe body that monitor wants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeRefRow {
+    pub probe_key: String,
+    pub member_id: String,
+    pub pool_id: String,
+    pub healthmonitor_id: String,
+    pub loadbalancer_id: String,
+    pub options: String,
+}
+
+/// A node that missed a load balancer's change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BacklogEntry {
+    pub node: String,
+    pub loadbalancer_id: String,
+    pub reason: String,
+    pub attempts: i64,
+}
+
+impl Store {
+    /// Rules applied on `node` for load balancer `lb`: (name, body).
+    pub async fn applied_rules(
+        &self,
+        node: &str,
+        lb: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, body FROM applied_rules WHERE node = ? AND loadbalancer_id = ? ORDER BY name",
+        )
+        .bind(node)
+        .bind(lb)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("body")?)))
+            .collect()
+    }
+
+    /// Every applied rule on `node`, of any load balancer: (loadbalancer_id, name, body).
+    pub async fn all_applied_rules(
+        &self,
+        node: &str,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT loadbalancer_id, name, body FROM applied_rules WHERE node = ? ORDER BY name",
+        )
+        .bind(node)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("loadbalancer_id")?,
+                    r.try_get("name")?,
+                    r.try_get("body")?,
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn put_applied_rule(
+        &self,
+        node: &str,
+        name: &str,
+        lb: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        sqlx::query(
+            "INSERT INTO applied_rules (node, name, loadbalancer_id, body, updated_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (node, name) DO UPDATE SET \
+             loadbalancer_id = excluded.loadbalancer_id, body = excluded.body, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(node)
+        .bind(name)
+        .bind(lb)
+        .bind(body)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_applied_rule(&self, node: &str, name: &str) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        sqlx::query("DELETE FROM applied_rules WHERE node = ? AND name = ?")
+            .bind(node)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Replace load balancer `lb`'s probe references with `rows` in one transaction.
+    /// Returns every probe key the old or the new references name: the keys whose
+    /// merged options may have changed.
+    pub async fn replace_probe_refs(
+        &self,
+        lb: &str,
+        rows: &[ProbeRefRow],
+    ) -> Result<BTreeSet<String>, StoreError> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let old: Vec<(String,)> =
+            sqlx::query_as("SELECT probe_key FROM probe_refs WHERE loadbalancer_id = ?")
+                .bind(lb)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query("DELETE FROM probe_refs WHERE loadbalancer_id = ?")
+            .bind(lb)
+            .execute(&mut *tx)
+            .await?;
+        let now = now_ms();
+        for r in rows {
+            sqlx::query(
+                "INSERT INTO probe_refs (probe_key, member_id, pool_id, healthmonitor_id, \
+                 options, created_at, loadbalancer_id) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (probe_key, member_id) DO UPDATE SET pool_id = excluded.pool_id, \
+                 healthmonitor_id = excluded.healthmonitor_id, options = excluded.options, \
+                 loadbalancer_id = excluded.loadbalancer_id",
+            )
+            .bind(&r.probe_key)
+            .bind(&r.member_id)
+            .bind(&r.pool_id)
+            .bind(&r.healthmonitor_id)
+            .bind(&r.options)
+            .bind(now)
+            .bind(lb)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        let mut keys: BTreeSet<String> = old.into_iter().map(|(k,)| k).collect();
+        keys.extend(rows.iter().map(|r| r.probe_key.clone()));
+        Ok(keys)
+    }
+
+    /// Every reference to any of `keys`, from every load balancer.
+    pub async fn probe_refs_for(
+        &self,
+        keys: &BTreeSet<String>,
+    ) -> Result<Vec<ProbeRefRow>, StoreError> {
+        let mut out = Vec::new();
+        for key in keys {
+            let rows = sqlx::query(
+                "SELECT probe_key, member_id, pool_id, healthmonitor_id, loadbalancer_id, options \
+                 FROM probe_refs WHERE probe_key = ? ORDER BY member_id",
+            )
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in &rows {
+                out.push(ProbeRefRow {
+                    probe_key: r.try_get("probe_key")?,
+                    member_id: r.try_get("member_id")?,
+                    pool_id: r.try_get("pool_id")?,
+                    healthmonitor_id: r
+                        .try_get::<Option<String>, _>("healthmonitor_id")?
+                        .unwrap_or_default(),
+                    loadbalancer_id: r.try_get("loadbalancer_id")?,
+                    options: r.try_get("options")?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Probes we applied on `node` among `keys`: (key, options body).
+    pub async fn applied_probes(
+        &self,
+        node: &str,
+        keys: &BTreeSet<String>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for key in keys {
+            let row: Option<(String,)> =
+                sqlx::query_as("SELECT options FROM probes WHERE node = ? AND probe_key = ?")
+                    .bind(node)
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if let Some((options,)) = row {
+                out.push((key.clone(), options));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every probe we applied on `node`: (key, options body).
+    pub async fn all_applied_probes(
+        &self,
+        node: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT probe_key, options FROM probes WHERE node = ? ORDER BY probe_key",
+        )
+        .bind(node)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    pub async fn put_applied_probe(
+        &self,
+        node: &str,
+        key: &str,
+        host: &str,
+        probe_type: &str,
+        port: u16,
+        options: &str,
+    ) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        sqlx::query(
+            "INSERT INTO probes (node, probe_key, host, probe_type, port, options, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, probe_key) DO UPDATE SET \
+             host = excluded.host, probe_type = excluded.probe_type, port = excluded.port, \
+             options = excluded.options",
+        )
+        .bind(node)
+        .bind(key)
+        .bind(host)
+        .bind(probe_type)
+        .bind(i64::from(port))
+        .bind(options)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_applied_probe(&self, node: &str, key: &str) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        sqlx::query("DELETE FROM probes WHERE node = ? AND probe_key = ?")
+            .bind(node)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Record that `node` missed load balancer `lb`'s latest change.
+    pub async fn mark_backlog(&self, node: &str, lb: &str, reason: &str) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO node_backlog (node, loadbalancer_id, reason, attempts, since, next_attempt_at) \
+             VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (node, loadbalancer_id) DO UPDATE SET \
+             reason = excluded.reason",
+        )
+        .bind(node)
+        .bind(lb)
+        .bind(reason)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A failed catch-up attempt: try again at `next_attempt_at` (ms since the epoch).
+    pub async fn defer_backlog(
+        &self,
+        node: &str,
+        lb: &str,
+        reason: &str,
+        next_attempt_at: i64,
+    ) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        sqlx::query(
+            "UPDATE node_backlog SET attempts = attempts + 1, reason = ?, next_attempt_at = ? \
+             WHERE node = ? AND loadbalancer_id = ?",
+        )
+        .bind(reason)
+        .bind(next_attempt_at)
+        .bind(node)
+        .bind(lb)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn clear_backlog(&self, node: &str, lb: &str) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        sqlx::query("DELETE FROM node_backlog WHERE node = ? AND loadbalancer_id = ?")
+            .bind(node)
+            .bind(lb)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Backlog entries due now, oldest first.
+    pub async fn due_backlog(&self, limit: i64) -> Result<Vec<BacklogEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT node, loadbalancer_id, reason, attempts FROM node_backlog \
+             WHERE next_attempt_at <= ? ORDER BY since LIMIT ?",
+        )
+        .bind(now_ms())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BacklogEntry {
+                    node: r.try_get("node")?,
+                    loadbalancer_id: r.try_get("loadbalancer_id")?,
+                    reason: r.try_get("reason")?,
+                    attempts: r.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn backlog_len(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM node_backlog")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_store;
+
+    fn r(key: &str, member: &str, lb: &str) -> ProbeRefRow {
+        ProbeRefRow {
+            probe_key: key.into(),
+            member_id: member.into(),
+            pool_id: "p".into(),
+            healthmonitor_id: "hm".into(),
+            loadbalancer_id: lb.into(),
+            options: "{}".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn replacing_refs_reports_old_and_new_keys_and_keeps_other_lbs() {
+        let (s, _d) = test_store().await;
+        s.replace_probe_refs("lb1", &[r("a", "m1", "lb1"), r("b", "m2", "lb1")])
+            .await
+            .unwrap();
+        s.replace_probe_refs("lb2", &[r("b", "m3", "lb2")])
+            .await
+            .unwrap();
+        let keys = s
+            .replace_probe_refs("lb1", &[r("c", "m1", "lb1")])
+            .await
+            .unwrap();
+        assert_eq!(
+            keys,
+            ["a", "b", "c"].iter().map(|k| k.to_string()).collect()
+        );
+        let b: BTreeSet<String> = ["b".to_string()].into();
+        let refs = s.probe_refs_for(&b).await.unwrap();
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].loadbalancer_id, "lb2");
+    }
+
+    #[tokio::test]
+    async fn applied_rules_and_probes_round_trip_per_node() {
+        let (s, _d) = test_store().await;
+        s.put_applied_rule("n1", "r1", "lb", "{}").await.unwrap();
+        s.put_applied_rule("n2", "r1", "lb", "{\"x\":1}")
+            .await
+            .unwrap();
+        assert_eq!(s.applied_rules("n1", "lb").await.unwrap().len(), 1);
+        s.delete_applied_rule("n1", "r1").await.unwrap();
+        assert!(s.applied_rules("n1", "lb").await.unwrap().is_empty());
+        assert_eq!(s.all_applied_rules("n2").await.unwrap().len(), 1);
+
+        s.put_applied_probe("n1", "k", "10.0.0.1", "http", 80, "{}")
+            .await
+            .unwrap();
+        let keys: BTreeSet<String> = ["k".to_string(), "z".to_string()].into();
+        assert_eq!(s.applied_probes("n1", &keys).await.unwrap().len(), 1);
+        assert!(s.applied_probes("n2", &keys).await.unwrap().is_empty());
+        s.delete_applied_probe("n1", "k").await.unwrap();
+        assert!(s.all_applied_probes("n1").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn backlog_is_due_until_deferred_and_cleared() {
+        let (s, _d) = test_store().await;
+        s.mark_backlog("n1", "lb", "down").await.unwrap();
+        s.mark_backlog("n1", "lb", "still down").await.unwrap();
+        let due = s.due_backlog(10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].reason, "still down");
+        s.defer_backlog("n1", "lb", "again", now_ms() + 60_000)
+            .await
+            .unwrap();
+        assert!(s.due_backlog(10).await.unwrap().is_empty());
+        assert_eq!(s.backlog_len().await.unwrap(), 1);
+        s.clear_backlog("n1", "lb").await.unwrap();
+        assert_eq!(s.backlog_len().await.unwrap(), 0);
+    }
+}
