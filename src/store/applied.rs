@@ -151,6 +151,16 @@ impl Store {
         Ok(keys)
     }
 
+    /// Probe keys load balancer `lb` refers to now.
+    pub async fn probe_keys_of_lb(&self, lb: &str) -> Result<BTreeSet<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT probe_key FROM probe_refs WHERE loadbalancer_id = ?")
+                .bind(lb)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(k,)| k).collect())
+    }
+
     /// Every reference to any of `keys`, from every load balancer.
     pub async fn probe_refs_for(
         &self,

@@ -1,0 +1,247 @@
+//! The applier: makes every LoxiLB node hold what the desired state of one load
+//! balancer asks for, calling LoxiLB only for what differs from what we applied.
+//!
+//! One sync = read the load balancer's desired objects → map them (pure, in
+//! `mapping`) to rules and probe wants → record the wants as probe references →
+//! merge every reference of each affected probe key (shared probes span load
+//! balancers) → per node, plan against the applied records and execute the plan.
+//!
+//! The sync is idempotent: run twice, the second run finds everything applied and
+//! makes no call. That is what makes journal replay after a crash safe, and what the
+//! node catch-up and the reconciler reuse.
+//!
+//! Per node, calls go in this order: rule deletions, rule applications (a rule with
+//! `monitor` creates its endpoints' probes itself), probe options, probe deletions
+//! (after the rules that referred to them are gone, so LoxiLB rarely answers 409).
+
+mod error;
+mod locks;
+mod node;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+use crate::loxilb::{EndPoint, LoxilbClient, NodeId};
+use crate::mapping::{self, DesiredLb, LbTree, MappingOptions, ProbeKey, ProbeWant};
+use crate::store::{ProbeRefRow, Store, Table};
+
+pub use error::{NodeError, SyncError};
+use locks::Stripes;
+
+/// What one sync did on each node.
+#[derive(Debug, Default)]
+pub struct SyncOutcome {
+    /// Node URL and its result, in configuration order.
+    pub nodes: Vec<(String, Result<NodeCalls, NodeError>)>,
+}
+
+/// Calls made on one node.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct NodeCalls {
+    pub rules: usize,
+    pub probes: usize,
+}
+
+impl SyncOutcome {
+    pub fn all_ok(&self) -> bool {
+        self.nodes.iter().all(|(_, r)| r.is_ok())
+    }
+
+    pub fn any_ok(&self) -> bool {
+        self.nodes.iter().any(|(_, r)| r.is_ok())
+    }
+
+    /// The first permanent failure, if any node had one.
+    pub fn permanent_error(&self) -> Option<&NodeError> {
+        self.nodes
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().err())
+            .find(|e| !e.is_transient())
+    }
+
+    pub fn calls(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .map(|c| c.rules + c.probes)
+            .sum()
+    }
+}
+
+/// A probe want as kept in `probe_refs.options`.
+#[derive(Serialize, Deserialize)]
+struct StoredWant {
+    host: String,
+    proto: String,
+    port: u16,
+    endpoint: EndPoint,
+}
+
+/// Applies desired state to the LoxiLB nodes; cheap to share behind an `Arc`.
+pub struct Applier {
+    store: Store,
+    client: LoxilbClient,
+    opts: MappingOptions,
+    lb_locks: Stripes,
+    probe_locks: Stripes,
+}
+
+impl Applier {
+    pub fn new(store: Store, client: LoxilbClient, opts: MappingOptions) -> Applier {
+        Applier {
+            store,
+            client,
+            opts,
+            lb_locks: Stripes::new(256),
+            probe_locks: Stripes::new(256),
+        }
+    }
+
+    pub fn client(&self) -> &LoxilbClient {
+        &self.client
+    }
+
+    /// Every node, in configuration order.
+    pub fn all_nodes(&self) -> Vec<NodeId> {
+        self.client.node_ids().collect()
+    }
+
+    /// The node with configured URL `url`.
+    pub fn node_by_url(&self, url: &str) -> Option<NodeId> {
+        self.client.node_ids().find(|n| self.client.node_url(*n) == url)
+    }
+
+    /// Make `nodes` hold load balancer `lb`'s desired state (nothing, when it has been
+    /// deleted). Store failures abort the sync; LoxiLB failures are reported per node.
+    /// With `touch_probes` false only rules are synced (member events when
+    /// `enable_coordination` is off leave probes alone).
+    pub async fn sync_lb(
+        &self,
+        lb: &str,
+        nodes: &[NodeId],
+        touch_probes: bool,
+    ) -> Result<SyncOutcome, SyncError> {
+        let _lb_guard = self.lb_locks.lock_one(lb).await;
+        let desired = self.desired(lb).await?;
+        if !touch_probes {
+            let (merged, keys) = (BTreeMap::new(), BTreeSet::new());
+            return Ok(self.run_nodes(lb, nodes, &desired, &merged, &keys).await);
+        }
+
+        let rows = desired
+            .probes
+            .iter()
+            .map(|w| ref_row(lb, w))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut keys = self.store.probe_keys_of_lb(lb).await?;
+        keys.extend(rows.iter().map(|r| r.probe_key.clone()));
+        let _probe_guards = self.probe_locks.lock_all(keys.iter()).await;
+        let keys = self.store.replace_probe_refs(lb, &rows).await?;
+        let merged = self.merged_probes(&keys).await?;
+        Ok(self.run_nodes(lb, nodes, &desired, &merged, &keys).await)
+    }
+
+    async fn run_nodes(
+        &self,
+        lb: &str,
+        nodes: &[NodeId],
+        desired: &DesiredLb,
+        merged: &BTreeMap<String, EndPoint>,
+        keys: &BTreeSet<String>,
+    ) -> SyncOutcome {
+        let calls = nodes.iter().map(|n| {
+            let n = *n;
+            async move {
+                let url = self.client.node_url(n).to_string();
+                let r = node::apply(self, n, lb, &desired.rules, merged, keys).await;
+                (url, r)
+            }
+        });
+        let nodes = futures::future::join_all(calls).await;
+        SyncOutcome { nodes }
+    }
+
+    /// The load balancer's desired LoxiLB objects; empty once it is deleted.
+    async fn desired(&self, lb: &str) -> Result<DesiredLb, SyncError> {
+        let Some(lb_body) = self.store.get_object(Table::Loadbalancers, lb).await? else {
+            return Ok(DesiredLb {
+                rules: Vec::new(),
+                probes: Vec::new(),
+            });
+        };
+        let listeners = self.store.children(Table::Listeners, lb).await?;
+        let pools = self.store.children(Table::Pools, lb).await?;
+        let mut members = Vec::new();
+        let mut monitors = Vec::new();
+        for pool in &pools {
+            let Some(pool_id) = pool.get("pool_id").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            members.extend(self.store.children(Table::Members, pool_id).await?);
+            monitors.extend(self.store.children(Table::HealthMonitors, pool_id).await?);
+        }
+        let tree = LbTree::from_bodies(&lb_body, &listeners, &pools, &members, &monitors)
+            .map_err(|e| SyncError::Desired(e.to_string()))?;
+        Ok(mapping::desired_for_lb(&tree, &self.opts))
+    }
+
+    /// The probe body for each key, merged over every load balancer's references.
+    async fn merged_probes(
+        &self,
+        keys: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, EndPoint>, SyncError> {
+        let refs = self.store.probe_refs_for(keys).await?;
+        let mut by_key: BTreeMap<String, Vec<ProbeWant>> = BTreeMap::new();
+        for r in refs {
+            let Ok(stored) = serde_json::from_str::<StoredWant>(&r.options) else {
+                warn!(probe_key = %r.probe_key, member_id = %r.member_id, "unreadable probe reference ignored");
+                continue;
+            };
+            by_key.entry(r.probe_key.clone()).or_default().push(ProbeWant {
+                key: ProbeKey {
+                    host: stored.host,
+                    proto: stored.proto,
+                    port: stored.port,
+                },
+                endpoint: stored.endpoint,
+                healthmonitor_id: r.healthmonitor_id,
+                member_id: r.member_id,
+                pool_id: r.pool_id,
+            });
+        }
+        let mut merged = BTreeMap::new();
+        for (key, wants) in by_key {
+            let refs: Vec<&ProbeWant> = wants.iter().collect();
+            if let Some((endpoint, losers)) = mapping::merge_probe(&refs) {
+                if !losers.is_empty() {
+                    warn!(
+                        probe_key = %key,
+                        overridden_monitors = ?losers,
+                        "health monitors disagree on a shared LoxiLB probe; the most frequent one's options are used"
+                    );
+                }
+                merged.insert(key, endpoint);
+            }
+        }
+        Ok(merged)
+    }
+}
+
+fn ref_row(lb: &str, w: &ProbeWant) -> Result<ProbeRefRow, SyncError> {
+    let stored = StoredWant {
+        host: w.key.host.clone(),
+        proto: w.key.proto.clone(),
+        port: w.key.port,
+        endpoint: w.endpoint.clone(),
+    };
+    Ok(ProbeRefRow {
+        probe_key: w.key.name(),
+        member_id: w.member_id.clone(),
+        pool_id: w.pool_id.clone(),
+        healthmonitor_id: w.healthmonitor_id.clone(),
+        loadbalancer_id: lb.to_string(),
+        options: serde_json::to_string(&stored).map_err(|e| SyncError::Desired(e.to_string()))?,
+    })
+}

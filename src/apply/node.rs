@@ -1,0 +1,125 @@
+//! Executing one load balancer's plan on one LoxiLB node.
+//!
+//! Each successful call is recorded at once, so a crash or a failure half-way leaves
+//! records that match the node and the next sync continues where this one stopped.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tracing::{debug, info, warn};
+
+use super::{Applier, NodeCalls, NodeError};
+use crate::loxilb::{EndPoint, ErrorKind, LoadbalanceEntry, NodeId};
+use crate::mapping::{self, DesiredRule, ProbeOp, RuleOp};
+
+pub(super) async fn apply(
+    a: &Applier,
+    n: NodeId,
+    lb: &str,
+    rules: &[DesiredRule],
+    merged: &BTreeMap<String, EndPoint>,
+    keys: &BTreeSet<String>,
+) -> Result<NodeCalls, NodeError> {
+    let url = a.client.node_url(n).to_string();
+    let mut calls = NodeCalls::default();
+
+    let applied_rules: BTreeMap<String, LoadbalanceEntry> = a
+        .store
+        .applied_rules(&url, lb)
+        .await?
+        .into_iter()
+        .filter_map(|(name, body)| match serde_json::from_str(&body) {
+            Ok(entry) => Some((name, entry)),
+            Err(e) => {
+                warn!(node = %url, rule = %name, error = %e, "unreadable applied rule record; it will be applied again");
+                None
+            }
+        })
+        .collect();
+    let mut ops = mapping::plan_rules(rules, &applied_rules);
+    // Deletions first: a rule whose key changed must leave before its successor comes.
+    ops.sort_by_key(|op| !matches!(op, RuleOp::Delete { .. }));
+    for op in ops {
+        calls.rules += 1;
+        match op {
+            RuleOp::Apply(entry) => {
+                let name = entry.service_arguments.name.clone();
+                let outcome = a.client.apply_rule(n, &entry).await?;
+                let body = serde_json::to_string(&entry).unwrap_or_default();
+                a.store.put_applied_rule(&url, &name, lb, &body).await?;
+                info!(node = %url, loadbalancer_id = %lb, rule = %name, endpoints = entry.endpoints.len(), ?outcome, "LoxiLB rule applied");
+            }
+            RuleOp::Delete {
+                external_ip,
+                port,
+                protocol,
+                name,
+            } => {
+                let outcome = a.client.delete_rule(n, &external_ip, port, &protocol).await?;
+                a.store.delete_applied_rule(&url, &name).await?;
+                info!(node = %url, loadbalancer_id = %lb, rule = %name, ?outcome, "LoxiLB rule deleted");
+            }
+        }
+    }
+
+    let applied_probes: BTreeMap<String, EndPoint> = a
+        .store
+        .applied_probes(&url, keys)
+        .await?
+        .into_iter()
+        .filter_map(|(key, body)| serde_json::from_str(&body).ok().map(|ep| (key, ep)))
+        .collect();
+    let desired_probes: BTreeMap<String, EndPoint> = merged
+        .iter()
+        .filter(|(k, _)| keys.contains(*k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut ops = mapping::plan_probes(&desired_probes, &applied_probes);
+    ops.sort_by_key(|op| matches!(op, ProbeOp::Delete { .. }));
+    for op in ops {
+        calls.probes += 1;
+        match op {
+            ProbeOp::Post(ep) => {
+                a.client.create_endpoint(n, &ep).await?;
+                record_probe(a, &url, &ep).await?;
+                info!(node = %url, probe_key = %ep.name, probe_type = %ep.probe_type, interval_s = ep.probe_duration, retries = ep.inactive_retries, "LoxiLB probe set");
+            }
+            ProbeOp::Delete { key, endpoint } => {
+                let name = key.name();
+                let deleted = a
+                    .client
+                    .delete_endpoint(
+                        n,
+                        &endpoint.host_name,
+                        &name,
+                        &endpoint.probe_type,
+                        endpoint.probe_port,
+                    )
+                    .await;
+                match deleted {
+                    Ok(outcome) => {
+                        debug!(node = %url, probe_key = %name, ?outcome, "LoxiLB probe deleted");
+                    }
+                    Err(e) if e.kind == ErrorKind::Conflict => {
+                        // A rule still refers to the probe: LoxiLB keeps it, so put back
+                        // the options that rule would use on its own.
+                        let restored = mapping::rule_default_probe(&key);
+                        a.client.create_endpoint(n, &restored).await?;
+                        calls.probes += 1;
+                        info!(node = %url, probe_key = %name, "probe still referred to by a LoxiLB rule; its default options were restored");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                a.store.delete_applied_probe(&url, &name).await?;
+            }
+        }
+    }
+    Ok(calls)
+}
+
+async fn record_probe(a: &Applier, url: &str, ep: &EndPoint) -> Result<(), NodeError> {
+    let body = serde_json::to_string(ep).unwrap_or_default();
+    a.store
+        .put_applied_probe(url, &ep.name, &ep.host_name, &ep.probe_type, ep.probe_port, &body)
+        .await?;
+    Ok(())
+}

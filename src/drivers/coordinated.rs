@@ -1,0 +1,254 @@
+//! The production driver set: every event updates desired state through the
+//! per-object drivers, then the applier makes every LoxiLB node match, then the
+//! final provisioning statuses go to the durable outbox.
+//!
+//! Failure policy (what Octavia sees):
+//! - every node applied → ACTIVE (DELETED for deletes);
+//! - some nodes applied, the others unreachable → ACTIVE: the load balancer works
+//!   on the nodes that answered, and the others are put in the catch-up backlog;
+//! - no node reachable → the event stays queued and is retried with backoff (the
+//!   objects stay PENDING in Octavia; nothing is lost);
+//! - a node refused a call (4xx) → the event's change is undone in desired state,
+//!   the load balancer is synced back (removing what this event created on every
+//!   node) and the object goes to ERROR with LoxiLB's reason.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::{DriverError, DriverSet, DesiredStateDrivers};
+use crate::apply::{Applier, SyncOutcome};
+use crate::dispatch::{Apply, ApplyError, Job};
+use crate::model::Event;
+use crate::status::{lineage, provisioning_statuses, DeliveryHandle, Lineage, Outcome};
+use crate::store::{Store, Table};
+
+/// Drivers that apply events to LoxiLB and report statuses to Octavia.
+pub struct CoordinatedDrivers {
+    store: Store,
+    desired: DriverSet,
+    applier: Arc<Applier>,
+    delivery: DeliveryHandle,
+    /// `enable_coordination`: when false, member events leave probes alone.
+    coordinate_probes: bool,
+}
+
+impl CoordinatedDrivers {
+    pub fn new(
+        store: Store,
+        applier: Arc<Applier>,
+        delivery: DeliveryHandle,
+        coordinate_probes: bool,
+    ) -> Self {
+        let desired = DriverSet::from_one(Arc::new(DesiredStateDrivers::new(store.clone())));
+        CoordinatedDrivers {
+            store,
+            desired,
+            applier,
+            delivery,
+            coordinate_probes,
+        }
+    }
+
+    async fn report(
+        &self,
+        event: &Event,
+        lineage: &Lineage,
+        outcome: Outcome<'_>,
+    ) -> Result<(), ApplyError> {
+        let records = provisioning_statuses(event, lineage, outcome);
+        self.store
+            .enqueue_statuses(&records)
+            .await
+            .map_err(|e| store_error(&e))?;
+        self.delivery.notify();
+        Ok(())
+    }
+
+    /// Put desired state back as it was before a refused event.
+    async fn undo(&self, event: &Event) -> Result<(), DriverError> {
+        match event {
+            Event::LoadbalancerCreate { loadbalancer } => {
+                self.store
+                    .delete_loadbalancer_tree(&loadbalancer.loadbalancer_id)
+                    .await?;
+            }
+            Event::ListenerCreate { listener } => {
+                self.store
+                    .delete_object(Table::Listeners, &listener.listener_id)
+                    .await?;
+            }
+            Event::PoolCreate { pool } => {
+                self.store.delete_object(Table::Pools, &pool.pool_id).await?;
+            }
+            Event::MemberCreate { member } => {
+                self.store
+                    .delete_object(Table::Members, &member.member_id)
+                    .await?;
+            }
+            Event::HealthMonitorCreate { healthmonitor } => {
+                self.store
+                    .delete_object(Table::HealthMonitors, &healthmonitor.healthmonitor_id)
+                    .await?;
+            }
+            Event::LoadbalancerUpdate { old, .. } => {
+                put_back(&self.store, Table::Loadbalancers, &old.loadbalancer_id, None, old)
+                    .await?
+            }
+            Event::ListenerUpdate { old, .. } => {
+                let parent = old.loadbalancer_id.as_deref();
+                put_back(&self.store, Table::Listeners, &old.listener_id, parent, old).await?
+            }
+            Event::PoolUpdate { old, .. } => {
+                let parent = old.loadbalancer_id.as_deref();
+                put_back(&self.store, Table::Pools, &old.pool_id, parent, old).await?
+            }
+            Event::MemberUpdate { old, .. } => {
+                let parent = old.pool_id.as_deref();
+                put_back(&self.store, Table::Members, &old.member_id, parent, old).await?
+            }
+            Event::HealthMonitorUpdate { old, .. } => {
+                let parent = old.pool_id.as_deref();
+                put_back(&self.store, Table::HealthMonitors, &old.healthmonitor_id, parent, old)
+                    .await?
+            }
+            // Deletes stay deleted (leftovers on LoxiLB are the reconciler's), and a
+            // batch or failover has no single previous state to return to.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn sync(
+        &self,
+        lb: &str,
+        touch_probes: bool,
+    ) -> Result<SyncOutcome, ApplyError> {
+        self.applier
+            .sync_lb(lb, &self.applier.all_nodes(), touch_probes)
+            .await
+            .map_err(|e| {
+                if e.is_transient() {
+                    ApplyError::Transient(e.to_string())
+                } else {
+                    ApplyError::Permanent(e.to_string())
+                }
+            })
+    }
+}
+
+async fn put_back<T: Serialize>(
+    store: &Store,
+    table: Table,
+    id: &str,
+    parent: Option<&str>,
+    obj: &T,
+) -> Result<(), DriverError> {
+    let body = serde_json::to_value(obj)
+        .map_err(|e| DriverError::Permanent(format!("cannot encode object: {e}")))?;
+    let parent = match (parent, store.get_object(table, id).await?) {
+        (Some(p), _) => Some(p.to_string()),
+        (None, Some(cur)) => ["loadbalancer_id", "pool_id"]
+            .iter()
+            .find_map(|k| cur.get(*k).and_then(|v| v.as_str()).map(str::to_string)),
+        (None, None) => None,
+    };
+    store.put_object(table, id, parent.as_deref(), &body).await?;
+    Ok(())
+}
+
+fn store_error(e: &crate::store::StoreError) -> ApplyError {
+    if e.is_transient() {
+        ApplyError::Transient(e.to_string())
+    } else {
+        ApplyError::Permanent(e.to_string())
+    }
+}
+
+fn driver_error(e: DriverError) -> ApplyError {
+    match e {
+        DriverError::Transient(m) => ApplyError::Transient(m),
+        DriverError::Permanent(m) => ApplyError::Permanent(m),
+    }
+}
+
+#[async_trait]
+impl Apply for CoordinatedDrivers {
+    async fn apply(&self, job: &Job) -> Result<(), ApplyError> {
+        let args: serde_json::Value = serde_json::from_str(&job.args)
+            .map_err(|e| ApplyError::Permanent(format!("journaled args unreadable: {e}")))?;
+        let event = Event::parse(&job.method, &args)
+            .map_err(|e| ApplyError::Permanent(format!("journaled event invalid: {e}")))?;
+
+        // Parents are looked up before the change: a delete removes the rows.
+        let lineage = lineage(&self.store, &event)
+            .await
+            .map_err(|e| store_error(&e))?;
+        let lb = if lineage.loadbalancer_id.is_empty() {
+            job.ordering_key.strip_prefix("lb:").unwrap_or("").to_string()
+        } else {
+            lineage.loadbalancer_id.clone()
+        };
+
+        self.desired.route(&event).await.map_err(driver_error)?;
+        if lb.is_empty() {
+            // Nothing on LoxiLB can depend on an object outside any load balancer
+            // (e.g. deleting something we never knew): the change is complete.
+            return self.report(&event, &lineage, Outcome::Applied).await;
+        }
+
+        let member_event = matches!(
+            event,
+            Event::MemberCreate { .. }
+                | Event::MemberUpdate { .. }
+                | Event::MemberDelete { .. }
+                | Event::MemberBatchUpdate { .. }
+        );
+        let touch_probes = self.coordinate_probes || !member_event;
+        let outcome = self.sync(&lb, touch_probes).await?;
+
+        if let Some(err) = outcome.permanent_error() {
+            let reason = err.to_string();
+            warn!(event_id = job.id, method = %job.method, loadbalancer_id = %lb, %reason, "LoxiLB refused the change; undoing it");
+            self.undo(&event).await.map_err(driver_error)?;
+            match self.sync(&lb, touch_probes).await {
+                Ok(undo) if !undo.all_ok() => {
+                    mark_backlog(&self.store, &lb, &undo).await;
+                }
+                Ok(_) => {}
+                Err(e) => warn!(loadbalancer_id = %lb, error = %e, "undo sync failed; the catch-up will retry"),
+            }
+            self.report(&event, &lineage, Outcome::Failed(&reason)).await?;
+            return Err(ApplyError::Permanent(reason));
+        }
+        if !outcome.any_ok() {
+            let reason = outcome
+                .nodes
+                .iter()
+                .filter_map(|(_, r)| r.as_ref().err())
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(ApplyError::Transient(reason));
+        }
+        if !outcome.all_ok() {
+            mark_backlog(&self.store, &lb, &outcome).await;
+        }
+        info!(event_id = job.id, method = %job.method, loadbalancer_id = %lb, calls = outcome.calls(), "event applied to LoxiLB");
+        self.report(&event, &lineage, Outcome::Applied).await
+    }
+}
+
+/// Put every node that failed into the catch-up backlog.
+pub(crate) async fn mark_backlog(store: &Store, lb: &str, outcome: &SyncOutcome) {
+    for (node, r) in &outcome.nodes {
+        if let Err(e) = r {
+            warn!(node = %node, loadbalancer_id = %lb, error = %e, "node missed a change; queued for catch-up");
+            if let Err(se) = store.mark_backlog(node, lb, &e.to_string()).await {
+                warn!(node = %node, loadbalancer_id = %lb, error = %se, "could not record the catch-up; the reconciler will find the drift");
+            }
+        }
+    }
+}

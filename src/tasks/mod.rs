@@ -1,0 +1,6 @@
+//! Background tasks. Each is a struct with `run(self, shutdown)`: it works until
+//! the shutdown is triggered, then returns, leaving unfinished work in the database.
+
+pub mod catchup;
+
+pub use catchup::NodeCatchUp;
