@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use super::{desired_for_lb, DesiredLb, LbTree, MappingOptions};
 
 /// Stored bodies of one load balancer.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Bodies {
     pub lb: Value,
     pub listeners: Vec<Value>,

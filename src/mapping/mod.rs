@@ -93,4 +93,6 @@ pub fn desired_for_lb(tree: &LbTree, opts: &MappingOptions) -> DesiredLb {
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod table_tests;

@@ -139,7 +139,8 @@ pub(crate) fn spec_for(
         probe_port: if ptype == "ping" {
             0
         } else {
-            m.monitor_port.unwrap_or(port)
+            // Port 0 is not a port LoxiLB can probe; read it as "not set".
+            m.monitor_port.filter(|p| *p != 0).unwrap_or(port)
         },
         probe_req: if http {
             hm.url_path

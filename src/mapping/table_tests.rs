@@ -51,6 +51,8 @@ fn probe_rows() -> Vec<ProbeRow> {
             "http", "10.1.0.1", 8080, "/health", "200,202", 10, 3),
         row("monitor address and port", json!({}), json!({"monitor_address": "10.9.9.9", "monitor_port": 9000}),
             "http", "10.9.9.9", 9000, "/health", "200,202", 10, 3),
+        row("monitor port 0 reads as unset", json!({}), json!({"monitor_port": 0}),
+            "http", "10.1.0.1", 8080, "/health", "200,202", 10, 3),
         row("ping ignores monitor port", json!({"type": "PING"}), json!({"monitor_port": 9000}),
             "ping", "10.1.0.1", 0, "", "", 10, 3),
         row("drained member keeps its probe", json!({}), json!({"weight": 0}),
