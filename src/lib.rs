@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod drivers;
 pub mod ingress;
 pub mod loxilb;
+pub mod mapping;
 pub mod model;
 pub mod octavia;
 pub mod shutdown;

@@ -1,0 +1,152 @@
+//! Desired vs applied → the LoxiLB calls that close the gap on one node.
+//!
+//! "Applied" is what the coordinator recorded as posted, keyed by rule name / probe name.
+//! Plans are sorted and put deletions before creations: a rule moving from port 80 to 81
+//! while another moves from 81 to 80 only works in that order, and a deletion never
+//! depends on a creation.
+//!
+//! Rules compare in a canonical form (endpoints, allowed sources and secondary IPs sorted;
+//! LoxiLB-reported `state`/`counter` dropped; `portMax` 0 read as `port`; addresses in
+//! canonical text), so a rule read back from LoxiLB or recorded in another order is not
+//! needlessly re-posted. A re-post of an identical rule would be a 409 anyway.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use crate::loxilb::types::{EndPoint, LoadbalanceEntry};
+
+use super::probe::ProbeKey;
+use super::DesiredRule;
+
+/// One rule call. `Apply` is unboxed on purpose: the shape is the applier's contract and
+/// a plan holds a handful of ops, so the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleOp {
+    /// POST the rule (create, or update with oper 0: the endpoint list is replaced).
+    Apply(LoadbalanceEntry),
+    /// DELETE by LoxiLB's key of the applied rule.
+    Delete {
+        external_ip: String,
+        port: u16,
+        protocol: String,
+        name: String,
+    },
+}
+
+/// One probe call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProbeOp {
+    /// POST /config/endpoint (creates, or replaces the options of an existing key).
+    Post(EndPoint),
+    /// DELETE the probe; `endpoint` is what was applied (its host, type and port make the
+    /// DELETE query).
+    Delete { key: ProbeKey, endpoint: EndPoint },
+}
+
+fn canonical_ip(text: &str) -> String {
+    text.parse::<IpAddr>()
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|_| text.to_owned())
+}
+
+/// The form two rules are compared in.
+fn canonical(entry: &LoadbalanceEntry) -> LoadbalanceEntry {
+    let mut e = entry.clone();
+    let a = &mut e.service_arguments;
+    a.external_ip = canonical_ip(&a.external_ip);
+    if a.port_max == 0 {
+        a.port_max = a.port;
+    }
+    for ep in &mut e.endpoints {
+        ep.endpoint_ip = canonical_ip(&ep.endpoint_ip);
+        ep.state = None;
+        ep.counter = None;
+    }
+    e.endpoints.sort_by(|x, y| {
+        (&x.endpoint_ip, x.target_port, x.weight).cmp(&(&y.endpoint_ip, y.target_port, y.weight))
+    });
+    e.allowed_sources.sort_by(|x, y| x.prefix.cmp(&y.prefix));
+    e.allowed_sources.dedup();
+    e.secondary_ips
+        .sort_by(|x, y| x.secondary_ip.cmp(&y.secondary_ip));
+    e
+}
+
+/// LoxiLB's identity of a rule.
+fn rule_key(entry: &LoadbalanceEntry) -> (String, u16, String) {
+    let a = &entry.service_arguments;
+    (canonical_ip(&a.external_ip), a.port, a.protocol.clone())
+}
+
+fn delete_of(name: &str, applied: &LoadbalanceEntry) -> RuleOp {
+    let a = &applied.service_arguments;
+    RuleOp::Delete {
+        external_ip: a.external_ip.clone(),
+        port: a.port,
+        protocol: a.protocol.clone(),
+        name: name.to_owned(),
+    }
+}
+
+/// The rule calls for one node. Desired rules are keyed by their `name`; if two share a
+/// name the first (in input order) counts.
+pub fn plan_rules(
+    desired: &[DesiredRule],
+    applied: &BTreeMap<String, LoadbalanceEntry>,
+) -> Vec<RuleOp> {
+    let mut want: BTreeMap<&str, &LoadbalanceEntry> = BTreeMap::new();
+    for d in desired {
+        want.entry(d.entry.service_arguments.name.as_str())
+            .or_insert(&d.entry);
+    }
+    let mut deletes = Vec::new();
+    let mut applies = Vec::new();
+    for (name, old) in applied {
+        match want.get(name.as_str()) {
+            None => deletes.push(delete_of(name, old)),
+            Some(new) if rule_key(new) != rule_key(old) => deletes.push(delete_of(name, old)),
+            Some(_) => {}
+        }
+    }
+    for (name, new) in &want {
+        let unchanged = applied
+            .get(*name)
+            .is_some_and(|old| rule_key(old) == rule_key(new) && canonical(old) == canonical(new));
+        if !unchanged {
+            applies.push(RuleOp::Apply((*new).clone()));
+        }
+    }
+    deletes.extend(applies);
+    deletes
+}
+
+/// The probe calls for one node: POST what is missing or different, DELETE what was
+/// applied and is no longer desired.
+pub fn plan_probes(
+    desired: &BTreeMap<String, EndPoint>,
+    applied: &BTreeMap<String, EndPoint>,
+) -> Vec<ProbeOp> {
+    let mut ops: Vec<ProbeOp> = applied
+        .iter()
+        .filter(|(name, _)| !desired.contains_key(*name))
+        .map(|(name, ep)| ProbeOp::Delete {
+            key: ProbeKey::parse(name).unwrap_or_else(|| ProbeKey {
+                host: ep.host_name.clone(),
+                proto: ep.probe_type.clone(),
+                port: ep.probe_port,
+            }),
+            endpoint: ep.clone(),
+        })
+        .collect();
+    ops.extend(
+        desired
+            .iter()
+            .filter(|(name, ep)| applied.get(*name) != Some(*ep))
+            .map(|(_, ep)| ProbeOp::Post(ep.clone())),
+    );
+    ops
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,215 @@
+use serde_json::json;
+
+use super::*;
+use crate::loxilb::types::AllowedSource;
+use crate::mapping::fixtures::{patch, Bodies};
+use crate::mapping::rule_default_probe;
+
+fn applied_of(rules: &[DesiredRule]) -> BTreeMap<String, LoadbalanceEntry> {
+    rules
+        .iter()
+        .map(|r| (r.entry.service_arguments.name.clone(), r.entry.clone()))
+        .collect()
+}
+
+fn names(ops: &[RuleOp]) -> Vec<String> {
+    ops.iter()
+        .map(|op| match op {
+            RuleOp::Apply(e) => format!("apply {}", e.service_arguments.name),
+            RuleOp::Delete { name, port, .. } => format!("delete {name}@{port}"),
+        })
+        .collect()
+}
+
+#[test]
+fn missing_rules_are_applied_and_equal_ones_left_alone() {
+    let d = Bodies::basic().desired();
+    let ops = plan_rules(&d.rules, &BTreeMap::new());
+    assert_eq!(ops, vec![RuleOp::Apply(d.rules[0].entry.clone())]);
+    assert!(plan_rules(&d.rules, &applied_of(&d.rules)).is_empty());
+}
+
+#[test]
+fn canonical_form_ignores_order_state_and_port_max_zero() {
+    let d = Bodies::basic().desired();
+    let mut applied = applied_of(&d.rules);
+    let e = applied.get_mut("octavia-l1").unwrap();
+    e.endpoints.reverse();
+    e.endpoints[0].state = Some("active".into());
+    e.endpoints[1].counter = Some("3:100".into());
+    e.service_arguments.port_max = 0;
+    assert!(plan_rules(&d.rules, &applied).is_empty());
+
+    let mut with_sources = d.rules.clone();
+    with_sources[0].entry.allowed_sources = vec![
+        AllowedSource {
+            prefix: "10.0.0.0/8".into(),
+        },
+        AllowedSource {
+            prefix: "1.0.0.0/8".into(),
+        },
+    ];
+    let mut applied = applied_of(&with_sources);
+    applied
+        .get_mut("octavia-l1")
+        .unwrap()
+        .allowed_sources
+        .reverse();
+    assert!(plan_rules(&with_sources, &applied).is_empty());
+}
+
+#[test]
+fn changed_rules_are_reapplied() {
+    let before = Bodies::basic();
+    let applied = applied_of(&before.desired().rules);
+    let changes: Vec<fn(&mut Bodies)> = vec![
+        |b| patch(&mut b.members[0], json!({"weight": 5})),
+        |b| patch(&mut b.members[0], json!({"weight": 0})),
+        |b| {
+            patch(
+                &mut b.pools[0],
+                json!({"lb_algorithm": "LEAST_CONNECTIONS"}),
+            )
+        },
+        |b| patch(&mut b.listeners[0], json!({"timeout_client_data": 5000})),
+        |b| {
+            patch(
+                &mut b.listeners[0],
+                json!({"allowed_cidrs": ["10.0.0.0/8"]}),
+            )
+        },
+    ];
+    for (i, f) in changes.into_iter().enumerate() {
+        let mut b = before.clone();
+        f(&mut b);
+        let d = b.desired();
+        let ops = plan_rules(&d.rules, &applied);
+        assert_eq!(
+            ops,
+            vec![RuleOp::Apply(d.rules[0].entry.clone())],
+            "change {i}"
+        );
+    }
+}
+
+#[test]
+fn rules_no_longer_desired_are_deleted_by_their_applied_key() {
+    let d = Bodies::basic().desired();
+    let applied = applied_of(&d.rules);
+    let ops = plan_rules(&[], &applied);
+    assert_eq!(
+        ops,
+        vec![RuleOp::Delete {
+            external_ip: "10.0.0.1".into(),
+            port: 80,
+            protocol: "tcp".into(),
+            name: "octavia-l1".into(),
+        }]
+    );
+}
+
+#[test]
+fn key_change_deletes_the_old_key_before_applying() {
+    let before = Bodies::basic();
+    let applied = applied_of(&before.desired().rules);
+    for p in [json!({"protocol_port": 81}), json!({"protocol": "UDP"})] {
+        let mut b = before.clone();
+        patch(&mut b.listeners[0], p.clone());
+        let ops = plan_rules(&b.desired().rules, &applied);
+        assert_eq!(
+            names(&ops),
+            vec!["delete octavia-l1@80", "apply octavia-l1"],
+            "{p}"
+        );
+    }
+    let mut b = before.clone();
+    patch(&mut b.lb, json!({"vip_address": "10.0.0.2"}));
+    let ops = plan_rules(&b.desired().rules, &applied);
+    assert!(matches!(&ops[0], RuleOp::Delete { external_ip, .. } if external_ip == "10.0.0.1"));
+    assert!(matches!(&ops[1], RuleOp::Apply(e) if e.service_arguments.external_ip == "10.0.0.2"));
+}
+
+#[test]
+fn swapped_ports_delete_everything_first() {
+    let mut b = Bodies::basic();
+    b.listeners.push(
+        json!({"listener_id": "l2", "protocol": "TCP", "protocol_port": 81,
+        "default_pool_id": "p1"}),
+    );
+    let applied = applied_of(&b.desired().rules);
+    patch(&mut b.listeners[0], json!({"protocol_port": 81}));
+    patch(&mut b.listeners[1], json!({"protocol_port": 80}));
+    let ops = plan_rules(&b.desired().rules, &applied);
+    assert_eq!(
+        names(&ops),
+        vec![
+            "delete octavia-l1@80",
+            "delete octavia-l2@81",
+            "apply octavia-l1",
+            "apply octavia-l2"
+        ]
+    );
+}
+
+fn probes(list: &[EndPoint]) -> BTreeMap<String, EndPoint> {
+    list.iter().map(|e| (e.name.clone(), e.clone())).collect()
+}
+
+#[test]
+fn probe_plan_posts_missing_and_changed_and_deletes_stale() {
+    let k = |host: &str| ProbeKey {
+        host: host.into(),
+        proto: "tcp".into(),
+        port: 80,
+    };
+    let same = rule_default_probe(&k("10.1.0.1"));
+    let old_opts = rule_default_probe(&k("10.1.0.2"));
+    let mut new_opts = old_opts.clone();
+    new_opts.probe_duration = 5;
+    let fresh = rule_default_probe(&k("10.1.0.3"));
+    let stale = rule_default_probe(&k("10.1.0.4"));
+
+    assert!(plan_probes(
+        &probes(std::slice::from_ref(&same)),
+        &probes(std::slice::from_ref(&same))
+    )
+    .is_empty());
+    let ops = plan_probes(
+        &probes(&[same.clone(), new_opts.clone(), fresh.clone()]),
+        &probes(&[same, old_opts, stale.clone()]),
+    );
+    assert_eq!(
+        ops,
+        vec![
+            ProbeOp::Delete {
+                key: k("10.1.0.4"),
+                endpoint: stale
+            },
+            ProbeOp::Post(new_opts),
+            ProbeOp::Post(fresh),
+        ]
+    );
+}
+
+#[test]
+fn probe_delete_falls_back_to_endpoint_fields_for_odd_names() {
+    let ep = EndPoint {
+        host_name: "10.1.0.9".into(),
+        name: "custom".into(),
+        probe_type: "http".into(),
+        probe_port: 81,
+        ..EndPoint::default()
+    };
+    let ops = plan_probes(&BTreeMap::new(), &probes(std::slice::from_ref(&ep)));
+    assert_eq!(
+        ops,
+        vec![ProbeOp::Delete {
+            key: ProbeKey {
+                host: "10.1.0.9".into(),
+                proto: "http".into(),
+                port: 81
+            },
+            endpoint: ep
+        }]
+    );
+}
