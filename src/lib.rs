@@ -6,6 +6,7 @@
 //! `octavia` (status back to the driver agent).
 
 pub mod app;
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -19,4 +20,5 @@ pub mod model;
 pub mod octavia;
 pub mod shutdown;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;

@@ -65,7 +65,10 @@ mod tests {
             let _g = s2.lock_one("lb-1").await;
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!waiter.is_finished(), "second lock of the same key did not wait");
+        assert!(
+            !waiter.is_finished(),
+            "second lock of the same key did not wait"
+        );
         drop(g);
         tokio::time::timeout(Duration::from_secs(1), waiter)
             .await

@@ -34,7 +34,22 @@ use locks::Stripes;
 #[derive(Debug, Default)]
 pub struct SyncOutcome {
     /// Node URL and its result, in configuration order.
-    pub nodes: Vec<(String, Result<NodeCalls, NodeError>)>,
+    pub nodes: Vec<(String, Result<NodeCalls, NodeFailure>)>,
+}
+
+/// Which part of a node's sync failed: rules carry traffic, probes only health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Rules,
+    Probes,
+}
+
+/// One node's failure and the phase it happened in.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct NodeFailure {
+    pub phase: Phase,
+    pub error: NodeError,
 }
 
 /// Calls made on one node.
@@ -54,11 +69,19 @@ impl SyncOutcome {
     }
 
     /// The first permanent failure, if any node had one.
-    pub fn permanent_error(&self) -> Option<&NodeError> {
+    pub fn permanent_error(&self) -> Option<&NodeFailure> {
         self.nodes
             .iter()
             .filter_map(|(_, r)| r.as_ref().err())
-            .find(|e| !e.is_transient())
+            .find(|e| !e.error.is_transient())
+    }
+
+    /// True when every failure (if any) was in the probe phase: traffic is configured.
+    pub fn rules_ok(&self) -> bool {
+        self.nodes
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().err())
+            .all(|e| e.phase == Phase::Probes)
     }
 
     pub fn calls(&self) -> usize {
@@ -110,7 +133,9 @@ impl Applier {
 
     /// The node with configured URL `url`.
     pub fn node_by_url(&self, url: &str) -> Option<NodeId> {
-        self.client.node_ids().find(|n| self.client.node_url(*n) == url)
+        self.client
+            .node_ids()
+            .find(|n| self.client.node_url(*n) == url)
     }
 
     /// Make `nodes` hold load balancer `lb`'s desired state (nothing, when it has been
@@ -199,17 +224,20 @@ impl Applier {
                 warn!(probe_key = %r.probe_key, member_id = %r.member_id, "unreadable probe reference ignored");
                 continue;
             };
-            by_key.entry(r.probe_key.clone()).or_default().push(ProbeWant {
-                key: ProbeKey {
-                    host: stored.host,
-                    proto: stored.proto,
-                    port: stored.port,
-                },
-                endpoint: stored.endpoint,
-                healthmonitor_id: r.healthmonitor_id,
-                member_id: r.member_id,
-                pool_id: r.pool_id,
-            });
+            by_key
+                .entry(r.probe_key.clone())
+                .or_default()
+                .push(ProbeWant {
+                    key: ProbeKey {
+                        host: stored.host,
+                        proto: stored.proto,
+                        port: stored.port,
+                    },
+                    endpoint: stored.endpoint,
+                    healthmonitor_id: r.healthmonitor_id,
+                    member_id: r.member_id,
+                    pool_id: r.pool_id,
+                });
         }
         let mut merged = BTreeMap::new();
         for (key, wants) in by_key {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::{debug, info, warn};
 
-use super::{Applier, NodeCalls, NodeError};
+use super::{Applier, NodeCalls, NodeError, NodeFailure, Phase};
 use crate::loxilb::{EndPoint, ErrorKind, LoadbalanceEntry, NodeId};
 use crate::mapping::{self, DesiredRule, ProbeOp, RuleOp};
 
@@ -18,9 +18,31 @@ pub(super) async fn apply(
     rules: &[DesiredRule],
     merged: &BTreeMap<String, EndPoint>,
     keys: &BTreeSet<String>,
-) -> Result<NodeCalls, NodeError> {
-    let url = a.client.node_url(n).to_string();
+) -> Result<NodeCalls, NodeFailure> {
     let mut calls = NodeCalls::default();
+    apply_rules(a, n, lb, rules, &mut calls)
+        .await
+        .map_err(|error| NodeFailure {
+            phase: Phase::Rules,
+            error,
+        })?;
+    apply_probes(a, n, merged, keys, &mut calls)
+        .await
+        .map_err(|error| NodeFailure {
+            phase: Phase::Probes,
+            error,
+        })?;
+    Ok(calls)
+}
+
+async fn apply_rules(
+    a: &Applier,
+    n: NodeId,
+    lb: &str,
+    rules: &[DesiredRule],
+    calls: &mut NodeCalls,
+) -> Result<(), NodeError> {
+    let url = a.client.node_url(n).to_string();
 
     let applied_rules: BTreeMap<String, LoadbalanceEntry> = a
         .store
@@ -54,13 +76,27 @@ pub(super) async fn apply(
                 protocol,
                 name,
             } => {
-                let outcome = a.client.delete_rule(n, &external_ip, port, &protocol).await?;
+                let outcome = a
+                    .client
+                    .delete_rule(n, &external_ip, port, &protocol)
+                    .await?;
                 a.store.delete_applied_rule(&url, &name).await?;
                 info!(node = %url, loadbalancer_id = %lb, rule = %name, ?outcome, "LoxiLB rule deleted");
             }
         }
     }
 
+    Ok(())
+}
+
+async fn apply_probes(
+    a: &Applier,
+    n: NodeId,
+    merged: &BTreeMap<String, EndPoint>,
+    keys: &BTreeSet<String>,
+    calls: &mut NodeCalls,
+) -> Result<(), NodeError> {
+    let url = a.client.node_url(n).to_string();
     let applied_probes: BTreeMap<String, EndPoint> = a
         .store
         .applied_probes(&url, keys)
@@ -113,13 +149,20 @@ pub(super) async fn apply(
             }
         }
     }
-    Ok(calls)
+    Ok(())
 }
 
 async fn record_probe(a: &Applier, url: &str, ep: &EndPoint) -> Result<(), NodeError> {
     let body = serde_json::to_string(ep).unwrap_or_default();
     a.store
-        .put_applied_probe(url, &ep.name, &ep.host_name, &ep.probe_type, ep.probe_port, &body)
+        .put_applied_probe(
+            url,
+            &ep.name,
+            &ep.host_name,
+            &ep.probe_type,
+            ep.probe_port,
+            &body,
+        )
         .await?;
     Ok(())
 }

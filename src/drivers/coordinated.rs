@@ -209,6 +209,13 @@ impl Apply for CoordinatedDrivers {
         let touch_probes = self.coordinate_probes || !member_event;
         let outcome = self.sync(&lb, touch_probes).await?;
 
+        // Seed semantics: a member delete succeeds even when removing its probes
+        // fails; the failure is logged and kept for retry (the catch-up backlog).
+        if matches!(event, Event::MemberDelete { .. }) && !outcome.all_ok() && outcome.rules_ok() {
+            warn!(event_id = job.id, loadbalancer_id = %lb, "health monitor coordination failed; probe removal queued for retry");
+            mark_backlog(&self.store, &lb, &outcome).await;
+            return self.report(&event, &lineage, Outcome::Applied).await;
+        }
         if let Some(err) = outcome.permanent_error() {
             let reason = err.to_string();
             warn!(event_id = job.id, method = %job.method, loadbalancer_id = %lb, %reason, "LoxiLB refused the change; undoing it");

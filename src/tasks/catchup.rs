@@ -63,7 +63,9 @@ impl NodeCatchUp {
     async fn catch_up(&self, e: &BacklogEntry) -> Result<bool, crate::store::StoreError> {
         let Some(node) = self.applier.node_by_url(&e.node) else {
             info!(node = %e.node, loadbalancer_id = %e.loadbalancer_id, "node no longer configured; catch-up dropped");
-            self.store.clear_backlog(&e.node, &e.loadbalancer_id).await?;
+            self.store
+                .clear_backlog(&e.node, &e.loadbalancer_id)
+                .await?;
             return Ok(false);
         };
         let result = self
@@ -80,7 +82,9 @@ impl NodeCatchUp {
         };
         match failure {
             None => {
-                self.store.clear_backlog(&e.node, &e.loadbalancer_id).await?;
+                self.store
+                    .clear_backlog(&e.node, &e.loadbalancer_id)
+                    .await?;
                 info!(node = %e.node, loadbalancer_id = %e.loadbalancer_id, attempts = e.attempts + 1, "node caught up");
                 Ok(true)
             }
@@ -101,7 +105,9 @@ impl NodeCatchUp {
 fn backoff(base: Duration, max: Duration, attempts: i64) -> Duration {
     let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
     let ceiling = base.saturating_mul(2u32.saturating_pow(exp)).min(max);
-    let ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX).max(1);
+    let ms = u64::try_from(ceiling.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
     Duration::from_millis(rand::rng().random_range(ms / 2..=ms))
 }
 

@@ -169,3 +169,4 @@ pub fn closed_port_url() -> String {
     drop(l);
     format!("http://127.0.0.1:{port}")
 }
+pub mod world;

@@ -1,0 +1,231 @@
+//! A whole test world: LoxiLB simulator node(s), the test driver agent, real HTTP
+//! backends on loopback, and the daemon process, plus Octavia event builders.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use super::{write_config, Daemon};
+
+/// An HTTP backend answering 200 on every path until stopped.
+pub struct Backend {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Backend {
+    pub async fn start() -> Backend {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("backend bind: {e}"));
+        Self::serve(listener)
+    }
+
+    /// Serve again on the same address (after `stop`).
+    pub async fn restart(&mut self) {
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .unwrap_or_else(|e| panic!("backend rebind: {e}"));
+        *self = Self::serve(listener);
+    }
+
+    fn serve(listener: TcpListener) -> Backend {
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let app = axum::Router::new().fallback(|| async { "ok\n" });
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Backend { addr, task }
+    }
+
+    /// Close the listening socket: connections are refused from now on.
+    pub async fn stop(&self) {
+        self.task.abort();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub agent_dir: PathBuf,
+    pub agent: Option<driver_agent_sim::AgentHandle>,
+    pub sims: Vec<loxilb_sim::SimHandle>,
+    pub daemon: Daemon,
+}
+
+impl World {
+    /// One simulator node, the agent, the daemon.
+    pub async fn start(extra_config: &str) -> World {
+        let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("sim: {e}"));
+        let nodes = vec![sim.url()];
+        Self::start_with(vec![sim], &nodes, extra_config, true).await
+    }
+
+    pub async fn start_with(
+        sims: Vec<loxilb_sim::SimHandle>,
+        nodes: &[String],
+        extra_config: &str,
+        with_agent: bool,
+    ) -> World {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let agent_dir = dir.path().join("agent");
+        std::fs::create_dir_all(&agent_dir).unwrap_or_else(|e| panic!("{e}"));
+        let agent = if with_agent {
+            Some(
+                driver_agent_sim::spawn(&agent_dir)
+                    .await
+                    .unwrap_or_else(|e| panic!("agent: {e}")),
+            )
+        } else {
+            None
+        };
+        let cfg = write_config(dir.path(), nodes, &agent_dir, extra_config);
+        let daemon = Daemon::start(&cfg).await;
+        World {
+            dir,
+            agent_dir,
+            agent,
+            sims,
+            daemon,
+        }
+    }
+
+    pub fn sim(&self) -> loxilb_sim::Control {
+        self.sims[0].control()
+    }
+
+    /// Post events one by one (each must be accepted) and wait until all are final.
+    pub async fn apply(&self, events: &[Value]) -> Vec<Value> {
+        let mut ids = Vec::new();
+        for e in events {
+            let (code, r) = self.daemon.post(e).await;
+            assert_eq!(code, 202, "{e} -> {r}");
+            ids.push(r["id"].as_i64().unwrap_or(0));
+        }
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(self.daemon.wait_final(id, Duration::from_secs(30)).await);
+        }
+        out
+    }
+
+    /// Post and require every event to end `done`.
+    pub async fn apply_ok(&self, events: &[Value]) {
+        for rec in self.apply(events).await {
+            assert_eq!(rec["state"], "done", "{rec}\nlog:\n{}", self.daemon.log());
+        }
+    }
+
+    /// Wait until `f` holds, polling every 50 ms.
+    pub async fn wait_for<F: FnMut() -> bool>(&self, what: &str, timeout: Duration, mut f: F) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !f() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}\nlog:\n{}",
+                self.daemon.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Status messages the driver agent received.
+    pub fn status_messages(&self) -> Vec<Value> {
+        self.agent
+            .as_ref()
+            .map(|a| a.control().status_messages())
+            .unwrap_or_default()
+    }
+}
+
+/// Probe entries on a simulator, by name.
+pub fn probe<'a>(endpoints: &'a [Value], name: &str) -> Option<&'a Value> {
+    endpoints.iter().find(|e| e["name"] == name)
+}
+
+/// Endpoints of the rule named `name`.
+pub fn rule_endpoints(rules: &[Value], name: &str) -> Vec<Value> {
+    rules
+        .iter()
+        .find(|r| r["serviceArguments"]["name"] == name)
+        .and_then(|r| r["endpoints"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// Every (collection, id, provisioning_status) the agent received, in order.
+pub fn provisioning(messages: &[Value]) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for m in messages {
+        let Some(obj) = m.as_object() else { continue };
+        for (collection, entries) in obj {
+            for e in entries.as_array().into_iter().flatten() {
+                if let Some(p) = e["provisioning_status"].as_str() {
+                    let id = e["id"].as_str().unwrap_or("").to_string();
+                    out.push((collection.clone(), id, p.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+// ---- Octavia event builders (octavia-lib to_dict shapes) ----
+
+pub fn lb(id: &str, vip: &str) -> Value {
+    json!({"method": "loadbalancer_create", "args": {"loadbalancer": {
+        "loadbalancer_id": id, "vip_address": vip, "admin_state_up": true, "project_id": "p"}}})
+}
+
+pub fn listener(lb: &str, id: &str, port: u16, pool: &str) -> Value {
+    json!({"method": "listener_create", "args": {"listener": {
+        "listener_id": id, "loadbalancer_id": lb, "protocol": "TCP", "protocol_port": port,
+        "default_pool_id": pool, "admin_state_up": true}}})
+}
+
+pub fn pool(lb: &str, listener: &str, id: &str) -> Value {
+    json!({"method": "pool_create", "args": {"pool": {
+        "pool_id": id, "loadbalancer_id": lb, "listener_id": listener, "protocol": "TCP",
+        "lb_algorithm": "ROUND_ROBIN", "admin_state_up": true}}})
+}
+
+pub fn member(pool: &str, id: &str, port: u16) -> Value {
+    json!({"method": "member_create", "args": {"member": {
+        "member_id": id, "pool_id": pool, "address": "127.0.0.1", "protocol_port": port,
+        "weight": 1, "admin_state_up": true}}})
+}
+
+pub fn member_delete(pool: &str, id: &str, port: u16) -> Value {
+    json!({"method": "member_delete", "args": {"member": {
+        "member_id": id, "pool_id": pool, "address": "127.0.0.1", "protocol_port": port}}})
+}
+
+pub fn http_monitor(pool: &str, id: &str, delay: u32) -> Value {
+    json!({"method": "health_monitor_create", "args": {"healthmonitor": {
+        "healthmonitor_id": id, "pool_id": pool, "type": "HTTP", "delay": delay, "timeout": 1,
+        "max_retries": 2, "max_retries_down": 2, "http_method": "GET", "url_path": "/health",
+        "expected_codes": "200", "admin_state_up": true}}})
+}
+
+pub fn monitor_update(pool: &str, id: &str, new: Value) -> Value {
+    let mut new = new;
+    new["healthmonitor_id"] = json!(id);
+    new["pool_id"] = json!(pool);
+    json!({"method": "health_monitor_update", "args": {
+        "old_healthmonitor": {"healthmonitor_id": id, "pool_id": pool},
+        "new_healthmonitor": new}})
+}
+
+pub fn monitor_delete(pool: &str, id: &str) -> Value {
+    json!({"method": "health_monitor_delete", "args": {"healthmonitor": {
+        "healthmonitor_id": id, "pool_id": pool}}})
+}

@@ -1,0 +1,402 @@
+//! End-to-end tests of the provider drivers: the real daemon applies Octavia events
+//! to the LoxiLB simulator, which really probes HTTP backends on loopback, and reports
+//! provisioning statuses to the test driver agent.
+
+mod common;
+
+use std::time::Duration;
+
+use common::world::*;
+use loxilb_coordinator::mapping::rule_name;
+use serde_json::{json, Value};
+
+fn key(port: u16) -> String {
+    format!("127.0.0.1_tcp_{port}")
+}
+
+/// A load balancer with one TCP listener, one pool, members on `backends` and an
+/// HTTP monitor (delay 1 s).
+fn scenario(lb_id: &str, vip: &str, vip_port: u16, backends: &[&Backend]) -> Vec<Value> {
+    let (l, p) = (format!("{lb_id}-l"), format!("{lb_id}-p"));
+    let mut ev = vec![
+        lb(lb_id, vip),
+        listener(lb_id, &l, vip_port, &p),
+        pool(lb_id, &l, &p),
+    ];
+    for (i, b) in backends.iter().enumerate() {
+        ev.push(member(&p, &format!("{lb_id}-m{i}"), b.port()));
+    }
+    ev.push(http_monitor(&p, &format!("{lb_id}-hm"), 1));
+    ev
+}
+
+/// Compare the parts of LoxiLB state we configure (not probe results or counters).
+fn config_view(sim: &loxilb_sim::Control) -> Value {
+    let mut eps: Vec<Value> = sim
+        .endpoints()
+        .into_iter()
+        .map(|e| {
+            json!([
+                e["name"],
+                e["hostName"],
+                e["probeType"],
+                e["probePort"],
+                e["probeReq"],
+                e["probeResp"],
+                e["probeDuration"],
+                e["inactiveReTries"]
+            ])
+        })
+        .collect();
+    eps.sort_by_key(|v| v.to_string());
+    let mut rules: Vec<Value> = sim
+        .rules()
+        .into_iter()
+        .map(|mut r| {
+            if let Some(list) = r["endpoints"].as_array_mut() {
+                for e in list.iter_mut() {
+                    e["state"] = Value::Null;
+                    e["counter"] = Value::Null;
+                }
+                list.sort_by_key(|v| v.to_string());
+            }
+            r
+        })
+        .collect();
+    rules.sort_by_key(|v| v.to_string());
+    json!({"endpoints": eps, "rules": rules})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitored_pool_follows_its_probes_and_reports_active() {
+    let backends = [
+        Backend::start().await,
+        Backend::start().await,
+        Backend::start().await,
+    ];
+    let w = World::start("").await;
+    let refs: Vec<&Backend> = backends.iter().collect();
+    w.apply_ok(&scenario("lb1", "127.0.0.10", 8080, &refs))
+        .await;
+
+    let rules = w.sim().rules();
+    let eps = rule_endpoints(&rules, &rule_name("lb1-l"));
+    assert_eq!(eps.len(), 3, "{rules:?}");
+    let sim = w.sim();
+    w.wait_for("three ok probes", Duration::from_secs(15), || {
+        let all = sim.endpoints();
+        backends
+            .iter()
+            .all(|b| probe(&all, &key(b.port())).is_some_and(|p| p["currState"] == "ok"))
+    })
+    .await;
+    let all = sim.endpoints();
+    let p = probe(&all, &key(backends[0].port()))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(p["probeType"], "http", "{p}");
+    assert_eq!(p["probeReq"], "/health", "{p}");
+    assert_eq!(p["probeResp"], "200", "{p}");
+    assert_eq!(p["inactiveReTries"], 2, "{p}");
+
+    // Every object and its parents reached ACTIVE at the driver agent.
+    w.wait_for("ACTIVE statuses", Duration::from_secs(10), || {
+        let got = provisioning(&w.status_messages());
+        ["lb1-hm", "lb1-m0", "lb1-m2", "lb1-p", "lb1-l", "lb1"]
+            .iter()
+            .all(|id| got.iter().any(|(_, i, s)| i == id && s == "ACTIVE"))
+    })
+    .await;
+
+    // A backend stops: its probe fails and the rule stops using the endpoint.
+    backends[1].stop().await;
+    let port = backends[1].port();
+    w.wait_for(
+        "nok probe and inactive endpoint",
+        Duration::from_secs(20),
+        || {
+            let all = sim.endpoints();
+            let nok = probe(&all, &key(port)).is_some_and(|p| p["currState"] == "nok");
+            let inactive = rule_endpoints(&sim.rules(), &rule_name("lb1-l"))
+                .iter()
+                .any(|e| e["targetPort"] == port && e["state"] == "inactive");
+            nok && inactive
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_delete_removes_probe_and_shared_probe_keeps_the_other_monitor() {
+    let shared = Backend::start().await;
+    let other = Backend::start().await;
+    let w = World::start("").await;
+    // Two load balancers whose pools share the backend address, protocol and port.
+    w.apply_ok(&scenario("a", "127.0.0.20", 80, &[&shared, &other]))
+        .await;
+    let mut b = scenario("b", "127.0.0.21", 80, &[&shared]);
+    b.pop();
+    b.push(http_monitor("b-p", "b-hm", 5));
+    w.apply_ok(&b).await;
+
+    // The faster monitor (a, delay 1) wins the shared probe.
+    let sim = w.sim();
+    let duration =
+        |port: u16| probe(&sim.endpoints(), &key(port)).map(|p| p["probeDuration"].clone());
+    let fast = duration(shared.port());
+    w.apply_ok(&[monitor_delete("a-p", "a-hm")]).await;
+    let slow = duration(shared.port());
+    assert_ne!(
+        fast, slow,
+        "deleting a's monitor must hand the probe to b's options"
+    );
+    assert_eq!(slow, Some(json!(5)), "{:?}", sim.endpoints());
+
+    // Deleting b's member that is only in b: the probe stays for nobody else → gone
+    // (or back to LoxiLB's own defaults while a's rule still refers to it).
+    w.apply_ok(&[member_delete("a-p", "a-m1", other.port())])
+        .await;
+    assert!(
+        rule_endpoints(&sim.rules(), &rule_name("a-l"))
+            .iter()
+            .all(|e| e["targetPort"] != other.port()),
+        "member still in the rule"
+    );
+    assert!(
+        probe(&sim.endpoints(), &key(other.port())).is_none(),
+        "probe of the deleted member left behind: {:?}",
+        sim.endpoints()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_changes_update_probes_in_place_or_replace_them() {
+    let backends = [Backend::start().await, Backend::start().await];
+    let w = World::start("").await;
+    let refs: Vec<&Backend> = backends.iter().collect();
+    w.apply_ok(&scenario("lb", "127.0.0.30", 81, &refs)).await;
+    let sim = w.sim();
+
+    // Options only: one POST per probe, nothing deleted.
+    sim.clear_requests();
+    w.apply_ok(&[monitor_update(
+        "lb-p",
+        "lb-hm",
+        json!({"delay": 3, "url_path": "/ready"}),
+    )])
+    .await;
+    let reqs = sim.requests();
+    let posts = reqs
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.starts_with("/config/endpoint"))
+        .count();
+    let deletes = reqs
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path.starts_with("/config/endpoint"))
+        .count();
+    assert_eq!(posts, 2, "{reqs:?}");
+    assert_eq!(deletes, 0, "{reqs:?}");
+    let all = sim.endpoints();
+    let p = probe(&all, &key(backends[0].port()))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(p["probeReq"], "/ready", "{p}");
+
+    // Type change: the probe behind the rule's key becomes a TCP probe; no HTTP probe
+    // for that member remains.
+    w.apply_ok(&[monitor_update("lb-p", "lb-hm", json!({"type": "TCP"}))])
+        .await;
+    let all = sim.endpoints();
+    for b in &backends {
+        let probes: Vec<&Value> = all
+            .iter()
+            .filter(|e| e["hostName"] == "127.0.0.1" && e["probePort"] == b.port())
+            .collect();
+        assert_eq!(probes.len(), 1, "{all:?}");
+        assert_eq!(probes[0]["probeType"], "tcp", "{all:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_monitor_create_leaves_loxilb_clean_and_reports_error() {
+    let backends = [
+        Backend::start().await,
+        Backend::start().await,
+        Backend::start().await,
+    ];
+    let w = World::start("").await;
+    let refs: Vec<&Backend> = backends.iter().collect();
+    let mut ev = scenario("lb", "127.0.0.40", 82, &refs);
+    let monitor = ev.pop().unwrap_or_default();
+    w.apply_ok(&ev).await;
+    let sim = w.sim();
+    let before = config_view(&sim);
+
+    // LoxiLB refuses the second probe (403: out of capacity).
+    sim.add_fault(loxilb_sim::Fault {
+        status: 403,
+        rate: 1.0,
+        method: Some("POST".into()),
+        path_prefix: Some("/config/endpoint".into()),
+        remaining: Some(1),
+    });
+    let recs = w.apply(&[monitor]).await;
+    assert_eq!(recs[0]["state"], "failed", "{}", recs[0]);
+    let reason = recs[0]["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("403"), "{reason}");
+    assert_eq!(
+        config_view(&sim),
+        before,
+        "LoxiLB not back to its state before the event"
+    );
+    w.wait_for("ERROR for the monitor", Duration::from_secs(10), || {
+        provisioning(&w.status_messages())
+            .iter()
+            .any(|(_, id, s)| id == "lb-hm" && s == "ERROR")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaying_a_scenario_twice_gives_identical_loxilb_state() {
+    let backends = [Backend::start().await, Backend::start().await];
+    let w = World::start("").await;
+    let refs: Vec<&Backend> = backends.iter().collect();
+    let ev = scenario("lb", "127.0.0.50", 83, &refs);
+    w.apply_ok(&ev).await;
+    let sim = w.sim();
+    let first = config_view(&sim);
+    sim.clear_requests();
+    w.apply_ok(&ev).await;
+    assert_eq!(config_view(&sim), first);
+    let mutations = sim.requests().iter().filter(|r| r.method != "GET").count();
+    assert_eq!(
+        mutations,
+        0,
+        "a replay must not call LoxiLB: {:?}",
+        sim.requests()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_reach_the_agent_in_order_even_after_it_was_down() {
+    let backends = [Backend::start().await];
+    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let nodes = vec![sim.url()];
+    let mut w = World::start_with(vec![sim], &nodes, "", false).await;
+    let refs: Vec<&Backend> = backends.iter().collect();
+    w.apply_ok(&scenario("lb", "127.0.0.60", 84, &refs)).await;
+    // The agent comes up late: nothing was lost meanwhile.
+    w.agent = Some(
+        driver_agent_sim::spawn(&w.agent_dir)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    w.wait_for("all statuses", Duration::from_secs(30), || {
+        let got = provisioning(&w.status_messages());
+        ["lb", "lb-l", "lb-p", "lb-m0", "lb-hm"]
+            .iter()
+            .all(|id| got.iter().any(|(_, i, s)| i == id && s == "ACTIVE"))
+    })
+    .await;
+    // Later events arrive after earlier ones.
+    w.apply_ok(&[member_delete("lb-p", "lb-m0", backends[0].port())])
+        .await;
+    w.wait_for("member DELETED", Duration::from_secs(10), || {
+        provisioning(&w.status_messages())
+            .iter()
+            .any(|(_, i, s)| i == "lb-m0" && s == "DELETED")
+    })
+    .await;
+    let got = provisioning(&w.status_messages());
+    let active = got
+        .iter()
+        .position(|(_, i, s)| i == "lb-m0" && s == "ACTIVE");
+    let deleted = got
+        .iter()
+        .position(|(_, i, s)| i == "lb-m0" && s == "DELETED");
+    assert!(active < deleted, "{got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_matches_the_loxilb_swagger() {
+    let backends = [Backend::start().await, Backend::start().await];
+    let w = World::start("").await;
+    let refs: Vec<&Backend> = backends.iter().collect();
+    let mut ev = scenario("lb", "127.0.0.70", 85, &refs);
+    ev.push(monitor_update("lb-p", "lb-hm", json!({"delay": 4})));
+    ev.push(member_delete("lb-p", "lb-m1", backends[1].port()));
+    ev.push(monitor_delete("lb-p", "lb-hm"));
+    ev.push(json!({"method": "loadbalancer_delete", "args": {
+        "loadbalancer": {"loadbalancer_id": "lb"}, "cascade": true}}));
+    w.apply_ok(&ev).await;
+    let spec = swagger_check::SwaggerSpec::load(&swagger_path())
+        .unwrap_or_else(|e| panic!("swagger: {e}"));
+    let reqs = w.sim().requests();
+    assert!(reqs.len() > 5, "{reqs:?}");
+    for r in reqs {
+        let path = format!("/netlox/v1{}", r.path);
+        if let Err(problems) =
+            spec.validate_request(&r.method, &path, r.query.as_deref(), r.body.as_ref())
+        {
+            panic!("{} {path}: {problems:?}\nbody: {:?}", r.method, r.body);
+        }
+    }
+    // Cascade delete left nothing of ours behind.
+    assert!(w.sim().rules().is_empty(), "{:?}", w.sim().rules());
+}
+
+fn swagger_path() -> std::path::PathBuf {
+    let mut dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        let candidate = dir.join("shared/reference/loxilb-swagger.yml");
+        if candidate.exists() {
+            return candidate;
+        }
+        if !dir.pop() {
+            panic!("shared/reference/loxilb-swagger.yml not found above the crate");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_get_the_same_state_and_a_down_node_is_caught_up() {
+    let backends = [Backend::start().await, Backend::start().await];
+    let a = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Node b's address is reserved, but nothing listens there yet.
+    let b_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let b_addr = b_listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    drop(b_listener);
+    let nodes = vec![a.url(), format!("http://{b_addr}")];
+    let mut w = World::start_with(vec![a], &nodes, "", true).await;
+    let refs: Vec<&Backend> = backends.iter().collect();
+    w.apply_ok(&scenario("lb", "127.0.0.80", 86, &refs)).await;
+    assert_eq!(
+        rule_endpoints(&w.sim().rules(), &rule_name("lb-l")).len(),
+        2
+    );
+    // Policy: node b unreachable does not fail the load balancer.
+    w.wait_for("ACTIVE with one node down", Duration::from_secs(10), || {
+        provisioning(&w.status_messages())
+            .iter()
+            .any(|(_, i, s)| i == "lb-hm" && s == "ACTIVE")
+    })
+    .await;
+
+    let listener = tokio::net::TcpListener::bind(b_addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let b = loxilb_sim::spawn_on(listener, loxilb_sim::SimOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.sims.push(b);
+    let (ca, cb) = (w.sims[0].control(), w.sims[1].control());
+    w.wait_for("node b caught up", Duration::from_secs(30), || {
+        config_view(&ca) == config_view(&cb)
+    })
+    .await;
+}
