@@ -58,10 +58,27 @@ pub enum ApplyError {
     Permanent(String),
 }
 
-/// Applies one event. Implemented by the driver set; tests use recorders.
+/// Applies events. Implemented by the driver set; tests use recorders.
 #[async_trait::async_trait]
 pub trait Apply: Send + Sync + 'static {
     async fn apply(&self, job: &Job) -> Result<(), ApplyError>;
+
+    /// Apply jobs of one ordering key that were waiting together, in order. The
+    /// result has one entry per job handled; a `Transient` entry ends the list: the
+    /// jobs before it are final, it and the rest are retried later. Implementations
+    /// override this to merge the jobs' LoxiLB calls (coalescing).
+    async fn apply_batch(&self, jobs: &[Job]) -> Vec<Result<(), ApplyError>> {
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let r = self.apply(job).await;
+            let stop = matches!(r, Err(ApplyError::Transient(_)));
+            out.push(r);
+            if stop {
+                break;
+            }
+        }
+        out
+    }
 }
 
 /// Tunables of the dispatcher.
@@ -72,11 +89,14 @@ pub struct DispatchOptions {
     /// First and largest pause between attempts of a transiently failing event.
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// Most jobs of one key handed to the applier at once (`batch_size`).
+    pub batch_max: usize,
 }
 
 impl Default for DispatchOptions {
     fn default() -> Self {
         DispatchOptions {
+            batch_max: 1,
             max_concurrent: 50,
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(30),

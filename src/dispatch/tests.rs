@@ -44,6 +44,7 @@ fn opts(max: usize) -> DispatchOptions {
         max_concurrent: max,
         backoff_min: Duration::from_millis(2),
         backoff_max: Duration::from_millis(10),
+        batch_max: 1,
     }
 }
 
@@ -233,4 +234,78 @@ async fn shutdown_leaves_unapplied_events_for_replay() {
             .collect::<Vec<_>>(),
         vec![ia, ib]
     );
+}
+
+/// Records the batches it is handed.
+#[derive(Default)]
+struct Batcher {
+    batches: Mutex<Vec<Vec<i64>>>,
+    transient_once_at: Mutex<Option<i64>>,
+}
+
+#[async_trait::async_trait]
+impl Apply for Batcher {
+    async fn apply(&self, job: &Job) -> Result<(), ApplyError> {
+        lock(&self.batches).push(vec![job.id]);
+        Ok(())
+    }
+
+    async fn apply_batch(&self, jobs: &[Job]) -> Vec<Result<(), ApplyError>> {
+        lock(&self.batches).push(jobs.iter().map(|j| j.id).collect());
+        let fail_at = {
+            let mut slot = lock(&self.transient_once_at);
+            if jobs.iter().any(|j| Some(j.id) == *slot) {
+                slot.take()
+            } else {
+                None
+            }
+        };
+        jobs.iter()
+            .map(|j| {
+                if Some(j.id) == fail_at {
+                    Err(ApplyError::Transient("once".into()))
+                } else if j.method == "permanent" {
+                    Err(ApplyError::Permanent("no".into()))
+                } else {
+                    Ok(())
+                }
+            })
+            .scan(false, |stop, r| {
+                if *stop {
+                    return None;
+                }
+                *stop = matches!(r, Err(ApplyError::Transient(_)));
+                Some(r)
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn waiting_jobs_are_batched_and_a_transient_failure_retries_only_the_rest() {
+    let (store, _d) = test_store().await;
+    let rec = Arc::new(Batcher::default());
+    let shutdown = Shutdown::new();
+    let mut o = opts(4);
+    o.batch_max = 3;
+    // Queue seven jobs before the dispatcher starts working (as a replay does).
+    let mut jobs = Vec::new();
+    for i in 0..7 {
+        let method = if i == 1 { "permanent" } else { "ok" };
+        jobs.push(accept(&store, "a", method).await);
+    }
+    *lock(&rec.transient_once_at) = Some(jobs[4].id);
+    let d = Dispatcher::new(store.clone(), rec.clone(), o, shutdown.clone());
+    let replayed = d.replay().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(replayed, 7);
+    let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+    wait_all_final(&store, &ids).await;
+    let batches = lock(&rec.batches).clone();
+    assert_eq!(batches[0], ids[0..3].to_vec(), "{batches:?}");
+    // The transient failure at job 4 finished job 3 and retried from job 4.
+    assert_eq!(batches[1], ids[3..6].to_vec(), "{batches:?}");
+    assert_eq!(batches[2][0], ids[4], "{batches:?}");
+    let failed = store.event(ids[1]).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(failed.map(|r| r.state), Some(EventState::Failed));
+    assert_eq!(d.queue_depth(), 0);
 }

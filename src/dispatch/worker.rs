@@ -12,90 +12,129 @@ use crate::store::EventState;
 
 /// Drain the queue of `key`. Exits when the queue is empty (removing the key under
 /// the lock, so a concurrent submit starts a new worker) or on shutdown (leaving the
-/// remaining jobs journaled for replay).
+/// remaining jobs journaled for replay). Jobs waiting together are handed to the
+/// applier as one batch of at most `batch_max`.
 pub(crate) async fn run(inner: Arc<Inner>, key: String) {
+    let batch_max = inner.opts.batch_max.max(1);
     loop {
-        let job = {
+        let jobs: Vec<Job> = {
             let mut queues = lock(&inner.queues);
-            match queues.get(&key).and_then(|q| q.front().cloned()) {
-                Some(job) => job,
-                None => {
+            match queues.get(&key) {
+                Some(q) if !q.is_empty() => q.iter().take(batch_max).cloned().collect(),
+                _ => {
                     queues.remove(&key);
                     return;
                 }
             }
         };
-        if inner.shutdown.is_triggered() || !apply_until_final(&inner, &job).await {
+        if inner.shutdown.is_triggered() {
             return;
         }
-        if let Some(q) = lock(&inner.queues).get_mut(&key) {
-            q.pop_front();
+        let finished = apply_until_final(&inner, &jobs).await;
+        if finished > 0 {
+            if let Some(q) = lock(&inner.queues).get_mut(&key) {
+                for _ in 0..finished {
+                    q.pop_front();
+                }
+            }
+            inner.depth.fetch_sub(finished, Ordering::Relaxed);
         }
-        inner.depth.fetch_sub(1, Ordering::Relaxed);
+        if finished < jobs.len() && inner.shutdown.is_triggered() {
+            return;
+        }
     }
 }
 
-/// Apply `job`, retrying transient failures with jittered exponential backoff.
-/// Returns false when shutdown interrupted it before a final state was journaled.
-async fn apply_until_final(inner: &Inner, job: &Job) -> bool {
+/// Apply `jobs`, retrying transient failures with jittered exponential backoff.
+/// Returns how many of them (from the front) reached a journaled final state; fewer
+/// than all only when shutdown interrupted, or a transient failure stopped the batch
+/// part-way (the rest is taken up again by the caller).
+async fn apply_until_final(inner: &Inner, jobs: &[Job]) -> usize {
     let mut delay = inner.opts.backoff_min;
     loop {
-        let result = {
+        let results = {
             let permit = tokio::select! {
                 p = inner.permits.acquire() => p,
-                _ = inner.shutdown.triggered() => return false,
+                _ = inner.shutdown.triggered() => return 0,
             };
-            let Ok(_permit) = permit else { return false };
-            match inner.store.mark_applying(job.id).await {
-                Ok(()) => inner.applier.apply(job).await,
-                Err(e) => Err(ApplyError::Transient(format!("journal: {e}"))),
+            let Ok(_permit) = permit else { return 0 };
+            let mut marked = Ok(());
+            for job in jobs {
+                if let Err(e) = inner.store.mark_applying(job.id).await {
+                    marked = Err(ApplyError::Transient(format!("journal: {e}")));
+                    break;
+                }
+            }
+            match marked {
+                Ok(()) if jobs.len() == 1 => vec![inner.applier.apply(&jobs[0]).await],
+                Ok(()) => inner.applier.apply_batch(jobs).await,
+                Err(e) => vec![Err(e)],
             }
         };
-        let outcome = match result {
-            Ok(()) => Outcome {
-                state: EventState::Done,
-                reason: None,
-            },
-            Err(ApplyError::Permanent(reason)) => Outcome {
-                state: EventState::Failed,
-                reason: Some(reason),
-            },
-            Err(ApplyError::Transient(reason)) => {
-                warn!(event_id = job.id, method = %job.method, key = %job.ordering_key,
-                      %reason, retry_in_ms = delay.as_millis() as u64, "event apply failed, will retry");
-                if let Err(e) = inner.store.note_retry(job.id, &reason).await {
-                    warn!(event_id = job.id, error = %e, "cannot journal retry reason");
+        let mut finished = 0;
+        for (job, result) in jobs.iter().zip(results) {
+            let outcome = match result {
+                Ok(()) => Outcome {
+                    state: EventState::Done,
+                    reason: None,
+                },
+                Err(ApplyError::Permanent(reason)) => Outcome {
+                    state: EventState::Failed,
+                    reason: Some(reason),
+                },
+                Err(ApplyError::Transient(reason)) => {
+                    warn!(event_id = job.id, method = %job.method, key = %job.ordering_key,
+                          %reason, retry_in_ms = delay.as_millis() as u64, "event apply failed, will retry");
+                    if let Err(e) = inner.store.note_retry(job.id, &reason).await {
+                        warn!(event_id = job.id, error = %e, "cannot journal retry reason");
+                    }
+                    break;
                 }
-                if !pause(inner, &mut delay).await {
+            };
+            if !journal_outcome(inner, job, &outcome, &mut delay).await {
+                return finished;
+            }
+            finished += 1;
+        }
+        if finished > 0 {
+            return finished;
+        }
+        if !pause(inner, &mut delay).await {
+            return 0;
+        }
+    }
+}
+
+/// Journal a final outcome (retrying a busy database) and wake its waiters. The
+/// outcome must be journaled before the job leaves the queue. False on shutdown.
+async fn journal_outcome(
+    inner: &Inner,
+    job: &Job,
+    outcome: &Outcome,
+    delay: &mut Duration,
+) -> bool {
+    loop {
+        match inner
+            .store
+            .finish_event(job.id, outcome.state, outcome.reason.as_deref())
+            .await
+        {
+            Ok(()) => break,
+            Err(e) => {
+                warn!(event_id = job.id, error = %e, "cannot journal event outcome, will retry");
+                if !pause(inner, delay).await {
                     return false;
                 }
-                continue;
-            }
-        };
-        // The outcome must be journaled before the job leaves the queue.
-        loop {
-            match inner
-                .store
-                .finish_event(job.id, outcome.state, outcome.reason.as_deref())
-                .await
-            {
-                Ok(()) => break,
-                Err(e) => {
-                    warn!(event_id = job.id, error = %e, "cannot journal event outcome, will retry");
-                    if !pause(inner, &mut delay).await {
-                        return false;
-                    }
-                }
             }
         }
-        match outcome.state {
-            EventState::Failed => info!(event_id = job.id, method = %job.method,
-                reason = outcome.reason.as_deref().unwrap_or(""), "event failed"),
-            _ => debug!(event_id = job.id, method = %job.method, "event applied"),
-        }
-        inner.completions.complete(job.id, &outcome);
-        return true;
     }
+    match outcome.state {
+        EventState::Failed => info!(event_id = job.id, method = %job.method,
+            reason = outcome.reason.as_deref().unwrap_or(""), "event failed"),
+        _ => debug!(event_id = job.id, method = %job.method, "event applied"),
+    }
+    inner.completions.complete(job.id, outcome);
+    true
 }
 
 /// Sleep for a jittered `delay` (between half and all of it), then double it up to
