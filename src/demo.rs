@@ -17,17 +17,84 @@ use crate::config::Config;
 use crate::ingress::listen::bind_unix;
 use crate::shutdown::Shutdown;
 
-/// Start a tiny HTTP backend on 127.0.0.1 that answers 200 on every path.
-async fn start_backend(name: &'static str) -> Result<SocketAddr, String> {
+/// Start a tiny HTTP backend on 127.0.0.1 that answers 200 on every path; abort the
+/// returned task to take it down.
+async fn start_backend(
+    name: &'static str,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), String> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = axum::Router::new().fallback(move || async move { format!("hello from {name}\n") });
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok(addr)
+    Ok((addr, task))
+}
+
+/// One line per rule: name, VIP:port and each endpoint with LoxiLB's view of it.
+fn show_loxilb(control: &loxilb_sim::Control) {
+    println!("LoxiLB rules:");
+    for r in control.rules() {
+        let a = &r["serviceArguments"];
+        let eps: Vec<String> = r["endpoints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                format!(
+                    "{}:{} w{} {}",
+                    e["endpointIP"].as_str().unwrap_or("?"),
+                    e["targetPort"],
+                    e["weight"],
+                    e["state"].as_str().unwrap_or("-")
+                )
+            })
+            .collect();
+        println!(
+            "  {} {}:{}/{} monitor={} -> [{}]",
+            a["name"].as_str().unwrap_or("?"),
+            a["externalIP"].as_str().unwrap_or("?"),
+            a["port"],
+            a["protocol"].as_str().unwrap_or("?"),
+            a["monitor"],
+            eps.join(", ")
+        );
+    }
+    println!("LoxiLB endpoint probes:");
+    for e in control.endpoints() {
+        println!(
+            "  {} {} {} every {}s, down after {} -> {}",
+            e["name"].as_str().unwrap_or("?"),
+            e["probeType"].as_str().unwrap_or("?"),
+            e["probeReq"].as_str().unwrap_or(""),
+            e["probeDuration"],
+            e["inactiveReTries"],
+            e["currState"].as_str().unwrap_or("?")
+        );
+    }
+}
+
+/// Wait until every probe reports `state` for `names` (or `timeout` passes).
+async fn wait_probes(
+    control: &loxilb_sim::Control,
+    names: &[String],
+    state: &str,
+    timeout: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        let eps = control.endpoints();
+        let done = names.iter().all(|n| {
+            eps.iter()
+                .any(|e| e["name"].as_str() == Some(n.as_str()) && e["currState"] == state)
+        });
+        if done {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The scenario: one load balancer, an HTTP listener, a pool with three members and
@@ -76,8 +143,11 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
         .await
         .map_err(|e| format!("driver agent: {e}"))?;
     let mut backends = Vec::new();
+    let mut backend_tasks = Vec::new();
     for name in ["backend-a", "backend-b", "backend-c"] {
-        backends.push(start_backend(name).await?);
+        let (addr, task) = start_backend(name).await?;
+        backends.push(addr);
+        backend_tasks.push(task);
     }
 
     let mut config = Config::default();
@@ -88,6 +158,8 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
     config.octavia.stats_socket = agent.stats_path();
     config.octavia.get_socket = agent.get_path();
     config.health_monitoring.status_update_interval = 2;
+    // Keep the console for the story; warnings and errors still show.
+    config.logging.level = "warn".into();
     crate::telemetry::init(&config.logging);
 
     println!("LoxiLB simulator   {}", sim.url());
@@ -148,21 +220,23 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    // Give probes one interval to report before showing LoxiLB's view.
-    tokio::time::sleep(Duration::from_secs(3)).await;
     let control = sim.control();
-    println!("\nLoxiLB rules:");
-    for r in control.rules() {
-        println!("  {r}");
-    }
-    println!("LoxiLB endpoint probes:");
-    for e in control.endpoints() {
-        println!("  {e}");
-    }
+    let probe_names: Vec<String> = backends
+        .iter()
+        .map(|b| format!("{}_tcp_{}", b.ip(), b.port()))
+        .collect();
+    wait_probes(&control, &probe_names, "ok", Duration::from_secs(15)).await;
+    println!();
+    show_loxilb(&control);
     println!("\nstatus messages received by the driver agent:");
     for m in agent.control().status_messages() {
         println!("  {m}");
     }
+
+    println!("\nstopping backend-b ({}) ...", backends[1]);
+    backend_tasks[1].abort();
+    wait_probes(&control, &probe_names[1..2], "nok", Duration::from_secs(20)).await;
+    show_loxilb(&control);
     if keep_running {
         println!("\nrunning; Ctrl-C to stop");
         let _ = tokio::signal::ctrl_c().await;

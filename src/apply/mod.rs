@@ -273,3 +273,6 @@ fn ref_row(lb: &str, w: &ProbeWant) -> Result<ProbeRefRow, SyncError> {
         options: serde_json::to_string(&stored).map_err(|e| SyncError::Desired(e.to_string()))?,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -264,6 +264,26 @@ impl Store {
         Ok(())
     }
 
+    /// Forget what we applied for load balancer `lb` on every node (its rules and the
+    /// probes it refers to), so the next sync re-applies all of it: failover.
+    pub async fn forget_applied_lb(&self, lb: &str) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM applied_rules WHERE loadbalancer_id = ?")
+            .bind(lb)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "DELETE FROM probes WHERE probe_key IN \
+             (SELECT probe_key FROM probe_refs WHERE loadbalancer_id = ?)",
+        )
+        .bind(lb)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Record that `node` missed load balancer `lb`'s latest change.
     pub async fn mark_backlog(&self, node: &str, lb: &str, reason: &str) -> Result<(), StoreError> {
         let _w = self.write_lock.lock().await;

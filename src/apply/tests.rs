@@ -1,0 +1,221 @@
+//! The applier against the LoxiLB simulator and a temporary SQLite store.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::loxilb::ClientOptions;
+use crate::store::test_store;
+
+async fn setup() -> (Applier, Store, loxilb_sim::SimHandle, tempfile::TempDir) {
+    let (store, dir) = test_store().await;
+    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions {
+        probing: false,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let client = LoxilbClient::new(ClientOptions {
+        nodes: vec![sim.url()],
+        timeout: Duration::from_secs(2),
+        retries: 0,
+        rate_limit_per_sec: 10_000,
+        ca_file: None,
+        client_cert: None,
+        client_key: None,
+        credentials: None,
+        backoff_min: Duration::from_millis(5),
+        backoff_max: Duration::from_millis(20),
+    })
+    .expect("client");
+    let applier = Applier::new(store.clone(), client, MappingOptions::default());
+    (applier, store, sim, dir)
+}
+
+async fn put(store: &Store, table: Table, id: &str, parent: Option<&str>, body: Value) {
+    store
+        .put_object(table, id, parent, &body)
+        .await
+        .expect("put");
+}
+
+/// LB `lb` with a TCP listener on `port` and pool `<lb>-p` holding members on ports.
+async fn lb_with_members(store: &Store, lb: &str, vip: &str, ports: &[u16]) {
+    let pool = format!("{lb}-p");
+    let listener = format!("{lb}-l");
+    put(
+        store,
+        Table::Loadbalancers,
+        lb,
+        None,
+        json!({"loadbalancer_id": lb, "vip_address": vip}),
+    )
+    .await;
+    put(
+        store,
+        Table::Listeners,
+        &listener,
+        Some(lb),
+        json!({"listener_id": listener,
+        "loadbalancer_id": lb, "protocol": "TCP", "protocol_port": 80, "default_pool_id": pool}),
+    )
+    .await;
+    put(
+        store,
+        Table::Pools,
+        &pool,
+        Some(lb),
+        json!({"pool_id": pool, "loadbalancer_id": lb,
+        "listener_id": listener, "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}),
+    )
+    .await;
+    for p in ports {
+        let m = format!("{lb}-m{p}");
+        put(
+            store,
+            Table::Members,
+            &m,
+            Some(&pool),
+            json!({"member_id": m, "pool_id": pool,
+            "address": "127.0.0.1", "protocol_port": p}),
+        )
+        .await;
+    }
+}
+
+async fn monitor(store: &Store, lb: &str, delay: u32) {
+    let pool = format!("{lb}-p");
+    let hm = format!("{lb}-hm");
+    put(
+        store,
+        Table::HealthMonitors,
+        &hm,
+        Some(&pool),
+        json!({"healthmonitor_id": hm,
+        "pool_id": pool, "type": "HTTP", "delay": delay, "timeout": 1, "max_retries": 3,
+        "max_retries_down": 3, "http_method": "GET", "url_path": "/hc", "expected_codes": "200"}),
+    )
+    .await;
+}
+
+fn probe_duration(sim: &loxilb_sim::SimHandle, name: &str) -> Option<Value> {
+    sim.control()
+        .endpoints()
+        .into_iter()
+        .find(|e| e["name"] == name)
+        .map(|e| e["probeDuration"].clone())
+}
+
+#[tokio::test]
+async fn a_second_sync_makes_no_call() {
+    let (a, store, sim, _d) = setup().await;
+    lb_with_members(&store, "lb", "10.1.0.1", &[7001, 7002]).await;
+    monitor(&store, "lb", 5).await;
+    let nodes = a.all_nodes();
+    let first = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert!(first.all_ok(), "{first:?}");
+    assert!(first.calls() >= 3, "{first:?}");
+    assert_eq!(sim.control().rules().len(), 1);
+    assert_eq!(probe_duration(&sim, "127.0.0.1_tcp_7001"), Some(json!(5)));
+
+    sim.control().clear_requests();
+    let second = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert_eq!(second.calls(), 0, "{second:?}");
+    assert!(sim.control().requests().is_empty());
+}
+
+#[tokio::test]
+async fn shared_probe_takes_the_fastest_monitor_and_falls_back_when_it_goes() {
+    let (a, store, sim, _d) = setup().await;
+    lb_with_members(&store, "a", "10.1.0.2", &[7100]).await;
+    lb_with_members(&store, "b", "10.1.0.3", &[7100]).await;
+    monitor(&store, "a", 2).await;
+    monitor(&store, "b", 9).await;
+    let nodes = a.all_nodes();
+    a.sync_lb("a", &nodes, true).await.expect("sync a");
+    a.sync_lb("b", &nodes, true).await.expect("sync b");
+    assert_eq!(probe_duration(&sim, "127.0.0.1_tcp_7100"), Some(json!(2)));
+
+    store
+        .delete_object(Table::HealthMonitors, "a-hm")
+        .await
+        .expect("delete");
+    let o = a.sync_lb("a", &nodes, true).await.expect("sync a");
+    assert!(o.all_ok(), "{o:?}");
+    assert_eq!(probe_duration(&sim, "127.0.0.1_tcp_7100"), Some(json!(9)));
+}
+
+#[tokio::test]
+async fn last_reference_gone_while_a_rule_refers_restores_rule_defaults() {
+    let (a, store, sim, _d) = setup().await;
+    lb_with_members(&store, "lb", "10.1.0.4", &[7200]).await;
+    monitor(&store, "lb", 7).await;
+    let nodes = a.all_nodes();
+    a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert_eq!(probe_duration(&sim, "127.0.0.1_tcp_7200"), Some(json!(7)));
+
+    // The monitor goes but the fullnat rule keeps its endpoint: LoxiLB answers 409 on
+    // the probe delete, and the probe gets the rule's default options back.
+    store
+        .delete_object(Table::HealthMonitors, "lb-hm")
+        .await
+        .expect("delete");
+    let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert!(o.all_ok(), "{o:?}");
+    let ep = sim
+        .control()
+        .endpoints()
+        .into_iter()
+        .find(|e| e["name"] == "127.0.0.1_tcp_7200")
+        .expect("the rule's own probe stays");
+    assert_eq!(ep["probeDuration"], json!(60), "{ep}");
+    assert_eq!(ep["probeType"], "tcp", "{ep}");
+    assert!(
+        sim.control()
+            .requests()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.status == 409),
+        "expected LoxiLB to refuse the delete with 409"
+    );
+    let url = a.client().node_url(nodes[0]).to_string();
+    assert!(store
+        .all_applied_probes(&url)
+        .await
+        .expect("probes")
+        .is_empty());
+}
+
+#[tokio::test]
+async fn unreachable_node_is_reported_and_the_other_node_is_applied() {
+    let (store, _dir) = test_store().await;
+    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions {
+        probing: false,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let client = LoxilbClient::new(ClientOptions {
+        nodes: vec![sim.url(), format!("http://{closed}")],
+        timeout: Duration::from_secs(1),
+        retries: 0,
+        rate_limit_per_sec: 10_000,
+        ca_file: None,
+        client_cert: None,
+        client_key: None,
+        credentials: None,
+        backoff_min: Duration::from_millis(5),
+        backoff_max: Duration::from_millis(20),
+    })
+    .expect("client");
+    let a = Applier::new(store.clone(), client, MappingOptions::default());
+    lb_with_members(&store, "lb", "10.1.0.5", &[7300]).await;
+    let o = a.sync_lb("lb", &a.all_nodes(), true).await.expect("sync");
+    assert!(o.any_ok() && !o.all_ok(), "{o:?}");
+    assert!(o.permanent_error().is_none());
+    assert_eq!(sim.control().rules().len(), 1);
+}
