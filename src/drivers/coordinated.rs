@@ -174,14 +174,66 @@ fn driver_error(e: DriverError) -> ApplyError {
     }
 }
 
-#[async_trait]
-impl Apply for CoordinatedDrivers {
-    async fn apply(&self, job: &Job) -> Result<(), ApplyError> {
+/// An event whose desired-state change is made, waiting for its LoxiLB sync.
+struct Prepared {
+    event: Event,
+    lineage: Lineage,
+    /// Empty when the object belongs to no load balancer we know.
+    lb: String,
+}
+
+/// What a sync outcome means for the events it carried.
+enum Decision {
+    /// Applied (on at least one node; `backlog` when some node must catch up).
+    Applied { backlog: bool },
+    /// A node refused a call: undo, report ERROR.
+    Refused(String),
+    /// No node reachable: retry the events later.
+    Unreachable(String),
+}
+
+fn decide(outcome: &SyncOutcome, only_member_deletes: bool) -> Decision {
+    // Seed semantics: a member delete succeeds even when removing its probes fails;
+    // the failure is logged and kept for retry (the catch-up backlog).
+    if only_member_deletes && !outcome.all_ok() && outcome.rules_ok() {
+        warn!("health monitor coordination failed; probe removal queued for retry");
+        return Decision::Applied { backlog: true };
+    }
+    if let Some(err) = outcome.permanent_error() {
+        return Decision::Refused(err.to_string());
+    }
+    if !outcome.any_ok() {
+        let reason = outcome
+            .nodes
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().err())
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Decision::Unreachable(reason);
+    }
+    Decision::Applied {
+        backlog: !outcome.all_ok(),
+    }
+}
+
+fn is_member_event(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::MemberCreate { .. }
+            | Event::MemberUpdate { .. }
+            | Event::MemberDelete { .. }
+            | Event::MemberBatchUpdate { .. }
+    )
+}
+
+impl CoordinatedDrivers {
+    /// Parse the journaled event, find its parents, update desired state.
+    async fn prepare(&self, job: &Job) -> Result<Prepared, ApplyError> {
         let args: serde_json::Value = serde_json::from_str(&job.args)
             .map_err(|e| ApplyError::Permanent(format!("journaled args unreadable: {e}")))?;
         let event = Event::parse(&job.method, &args)
             .map_err(|e| ApplyError::Permanent(format!("journaled event invalid: {e}")))?;
-
         // Parents are looked up before the change: a delete removes the rows.
         let lineage = lineage(&self.store, &event)
             .await
@@ -191,60 +243,163 @@ impl Apply for CoordinatedDrivers {
         } else {
             lineage.loadbalancer_id.clone()
         };
-
         self.desired.route(&event).await.map_err(driver_error)?;
-        if lb.is_empty() {
+        if let Event::LoadbalancerFailover { .. } = event {
+            // Failover re-applies everything: forget what we believe is applied.
+            self.store
+                .forget_applied_lb(&lb)
+                .await
+                .map_err(|e| store_error(&e))?;
+        }
+        Ok(Prepared { event, lineage, lb })
+    }
+
+    /// Sync each distinct load balancer of `prepared` once.
+    async fn sync_all(
+        &self,
+        prepared: &[&Prepared],
+    ) -> Result<Vec<(String, SyncOutcome)>, ApplyError> {
+        let touch_probes =
+            self.coordinate_probes || prepared.iter().any(|p| !is_member_event(&p.event));
+        let mut lbs: Vec<&str> = Vec::new();
+        for p in prepared {
+            if !p.lb.is_empty() && !lbs.contains(&p.lb.as_str()) {
+                lbs.push(&p.lb);
+            }
+        }
+        let mut out = Vec::new();
+        for lb in lbs {
+            out.push((lb.to_string(), self.sync(lb, touch_probes).await?));
+        }
+        Ok(out)
+    }
+
+    /// Combine the decisions of every synced load balancer.
+    fn decide_all(&self, prepared: &[&Prepared], outcomes: &[(String, SyncOutcome)]) -> Decision {
+        let only_deletes = prepared
+            .iter()
+            .all(|p| matches!(p.event, Event::MemberDelete { .. }));
+        let mut backlog = false;
+        for (_, o) in outcomes {
+            match decide(o, only_deletes) {
+                Decision::Applied { backlog: b } => backlog |= b,
+                other => return other,
+            }
+        }
+        Decision::Applied { backlog }
+    }
+
+    async fn backlog_all(&self, outcomes: &[(String, SyncOutcome)]) {
+        for (lb, o) in outcomes {
+            if !o.all_ok() {
+                mark_backlog(&self.store, lb, o).await;
+            }
+        }
+    }
+
+    /// Undo the events' desired changes (newest first) and sync back.
+    async fn roll_back(&self, prepared: &[&Prepared]) -> Result<(), ApplyError> {
+        for p in prepared.iter().rev() {
+            self.undo(&p.event).await.map_err(driver_error)?;
+        }
+        match self.sync_all(prepared).await {
+            Ok(outcomes) => self.backlog_all(&outcomes).await,
+            Err(e) => {
+                warn!(error = %e, "undo sync failed; the catch-up and reconciler will retry")
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Apply for CoordinatedDrivers {
+    async fn apply(&self, job: &Job) -> Result<(), ApplyError> {
+        let p = self.prepare(job).await?;
+        if p.lb.is_empty() {
             // Nothing on LoxiLB can depend on an object outside any load balancer
             // (e.g. deleting something we never knew): the change is complete.
-            return self.report(&event, &lineage, Outcome::Applied).await;
+            return self.report(&p.event, &p.lineage, Outcome::Applied).await;
         }
-
-        let member_event = matches!(
-            event,
-            Event::MemberCreate { .. }
-                | Event::MemberUpdate { .. }
-                | Event::MemberDelete { .. }
-                | Event::MemberBatchUpdate { .. }
-        );
-        let touch_probes = self.coordinate_probes || !member_event;
-        let outcome = self.sync(&lb, touch_probes).await?;
-
-        // Seed semantics: a member delete succeeds even when removing its probes
-        // fails; the failure is logged and kept for retry (the catch-up backlog).
-        if matches!(event, Event::MemberDelete { .. }) && !outcome.all_ok() && outcome.rules_ok() {
-            warn!(event_id = job.id, loadbalancer_id = %lb, "health monitor coordination failed; probe removal queued for retry");
-            mark_backlog(&self.store, &lb, &outcome).await;
-            return self.report(&event, &lineage, Outcome::Applied).await;
-        }
-        if let Some(err) = outcome.permanent_error() {
-            let reason = err.to_string();
-            warn!(event_id = job.id, method = %job.method, loadbalancer_id = %lb, %reason, "LoxiLB refused the change; undoing it");
-            self.undo(&event).await.map_err(driver_error)?;
-            match self.sync(&lb, touch_probes).await {
-                Ok(undo) if !undo.all_ok() => {
-                    mark_backlog(&self.store, &lb, &undo).await;
+        let outcomes = self.sync_all(&[&p]).await?;
+        match self.decide_all(&[&p], &outcomes) {
+            Decision::Applied { backlog } => {
+                if backlog {
+                    self.backlog_all(&outcomes).await;
                 }
-                Ok(_) => {}
-                Err(e) => warn!(loadbalancer_id = %lb, error = %e, "undo sync failed; the catch-up will retry"),
+                info!(event_id = job.id, method = %job.method, loadbalancer_id = %p.lb,
+                      calls = outcomes.iter().map(|(_, o)| o.calls()).sum::<usize>(), "event applied to LoxiLB");
+                self.report(&p.event, &p.lineage, Outcome::Applied).await
             }
-            self.report(&event, &lineage, Outcome::Failed(&reason)).await?;
-            return Err(ApplyError::Permanent(reason));
+            Decision::Refused(reason) => {
+                warn!(event_id = job.id, method = %job.method, loadbalancer_id = %p.lb, %reason, "LoxiLB refused the change; undoing it");
+                self.roll_back(&[&p]).await?;
+                self.report(&p.event, &p.lineage, Outcome::Failed(&reason))
+                    .await?;
+                Err(ApplyError::Permanent(reason))
+            }
+            Decision::Unreachable(reason) => Err(ApplyError::Transient(reason)),
         }
-        if !outcome.any_ok() {
-            let reason = outcome
-                .nodes
-                .iter()
-                .filter_map(|(_, r)| r.as_ref().err())
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(ApplyError::Transient(reason));
+    }
+
+    /// Coalescing: the desired changes of all waiting events are made first, then
+    /// each load balancer is synced once, so a burst of member events costs one rule
+    /// update and one call per changed probe instead of one round per event. When a
+    /// node refuses the combined change, the batch is undone and its events are
+    /// applied one by one, so only the culprit ends in ERROR.
+    async fn apply_batch(&self, jobs: &[Job]) -> Vec<Result<(), ApplyError>> {
+        let mut prepared: Vec<Result<Prepared, ApplyError>> = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match self.prepare(job).await {
+                Err(ApplyError::Transient(m)) => return vec![Err(ApplyError::Transient(m))],
+                r => prepared.push(r),
+            }
         }
-        if !outcome.all_ok() {
-            mark_backlog(&self.store, &lb, &outcome).await;
+        let ready: Vec<&Prepared> = prepared.iter().filter_map(|r| r.as_ref().ok()).collect();
+        let outcomes = match self.sync_all(&ready).await {
+            Ok(o) => o,
+            Err(e) => return vec![Err(e)],
+        };
+        match self.decide_all(&ready, &outcomes) {
+            Decision::Unreachable(reason) => vec![Err(ApplyError::Transient(reason))],
+            Decision::Refused(reason) => {
+                info!(events = jobs.len(), %reason, "combined change refused; applying the events one by one");
+                if let Err(e) = self.roll_back(&ready).await {
+                    return vec![Err(e)];
+                }
+                let mut out = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    let r = self.apply(job).await;
+                    let stop = matches!(r, Err(ApplyError::Transient(_)));
+                    out.push(r);
+                    if stop {
+                        break;
+                    }
+                }
+                out
+            }
+            Decision::Applied { backlog } => {
+                if backlog {
+                    self.backlog_all(&outcomes).await;
+                }
+                let calls: usize = outcomes.iter().map(|(_, o)| o.calls()).sum();
+                info!(events = jobs.len(), calls, "batch applied to LoxiLB");
+                let mut out = Vec::with_capacity(jobs.len());
+                for r in prepared {
+                    match r {
+                        Ok(p) => {
+                            if let Err(e) = self.report(&p.event, &p.lineage, Outcome::Applied).await {
+                                out.push(Err(e));
+                                break;
+                            }
+                            out.push(Ok(()));
+                        }
+                        Err(e) => out.push(Err(e)),
+                    }
+                }
+                out
+            }
         }
-        info!(event_id = job.id, method = %job.method, loadbalancer_id = %lb, calls = outcome.calls(), "event applied to LoxiLB");
-        self.report(&event, &lineage, Outcome::Applied).await
     }
 }
 
