@@ -17,5 +17,6 @@ pub mod loxilb;
 pub mod model;
 pub mod octavia;
 pub mod shutdown;
+pub mod status;
 pub mod store;
 pub mod telemetry;
