@@ -7,6 +7,8 @@
 //! survive driver agent outages and our own restarts. Drivers therefore only
 //! enqueue statuses in the store; the delivery task drains the outbox.
 
+pub mod lineage;
 pub mod provisioning;
 
+pub use lineage::lineage;
 pub use provisioning::{deleted_records, provisioning_statuses, Lineage, Outcome};
