@@ -179,7 +179,7 @@ impl StatusDelivery {
                 }
                 Round::Failed => {
                     failures = failures.saturating_add(1);
-                    Some(self.backoff(failures))
+                    Some(backoff(&self.opts, failures))
                 }
             };
             match wait {
@@ -204,20 +204,6 @@ impl StatusDelivery {
                 "status delivery stopped; undelivered statuses stay queued"
             );
         }
-    }
-
-    /// Exponential backoff with equal jitter (half fixed, half random), so many
-    /// coordinators restarted together do not hammer a recovering agent in step.
-    fn backoff(&self, failures: u32) -> Duration {
-        let shift = failures.saturating_sub(1).min(20);
-        let base = self
-            .opts
-            .backoff_min
-            .saturating_mul(1u32 << shift)
-            .min(self.opts.backoff_max)
-            .max(Duration::from_millis(1));
-        let half = base / 2;
-        half + rand::rng().random_range(Duration::ZERO..=half)
     }
 
     fn batch_max(&self) -> usize {
@@ -292,10 +278,13 @@ impl StatusDelivery {
         let evident = if rest.is_empty() {
             false
         } else {
+            // Rows without any status are acked without contacting the agent,
+            // which proves nothing about its health.
+            let informative = !build_update(&rest).is_empty();
             match self.send(&rest).await {
                 Ok(()) => {
                     self.delivered(&rest).await;
-                    true
+                    informative
                 }
                 Err(e) => {
                     self.outage_started(&e);
@@ -395,6 +384,19 @@ impl StatusDelivery {
     }
 }
 
+/// Exponential backoff with equal jitter (half fixed, half random), so many
+/// coordinators restarted together do not hammer a recovering agent in step.
+fn backoff(opts: &DeliveryOptions, failures: u32) -> Duration {
+    let shift = failures.saturating_sub(1).min(20);
+    let base = opts
+        .backoff_min
+        .saturating_mul(1u32 << shift)
+        .min(opts.backoff_max)
+        .max(Duration::from_millis(1));
+    let half = base / 2;
+    half + rand::rng().random_range(Duration::ZERO..=half)
+}
+
 /// The agent's form of one outbox row; None when the row names an unknown
 /// collection or status (nothing Octavia could store).
 fn entry(p: &PendingStatus) -> Option<(ObjectKind, StatusEntry)> {
@@ -427,4 +429,58 @@ fn build_update(rows: &[PendingStatus]) -> StatusUpdate {
         }
     }
     update
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StatusRecord;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let opts = DeliveryOptions {
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(1),
+            ..DeliveryOptions::default()
+        };
+        for (failures, base) in [(1, 100), (2, 200), (4, 800), (5, 1000), (u32::MAX, 1000)] {
+            let base = Duration::from_millis(base);
+            for _ in 0..20 {
+                let d = backoff(&opts, failures);
+                assert!(d >= base / 2 && d <= base, "{failures}: {d:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_become_one_update_in_seq_order() {
+        let row = |c: &str, id: &str, p: Option<&str>, o: Option<&str>, seq| PendingStatus {
+            record: StatusRecord {
+                collection: c.into(),
+                id: id.into(),
+                provisioning_status: p.map(Into::into),
+                operating_status: o.map(Into::into),
+            },
+            seq,
+        };
+        let rows = [
+            row("members", "m2", Some("ACTIVE"), None, 1),
+            row("pools", "p", None, Some("ONLINE"), 2),
+            row("members", "m1", Some("DELETED"), Some("OFFLINE"), 3),
+            row("members", "m3", None, None, 4),
+        ];
+        let u = build_update(&rows);
+        assert_eq!(
+            serde_json::to_value(&u).ok(),
+            Some(serde_json::json!({
+                "pools": [{"id": "p", "operating_status": "ONLINE"}],
+                "members": [
+                    {"id": "m2", "provisioning_status": "ACTIVE"},
+                    {"id": "m1", "provisioning_status": "DELETED", "operating_status": "OFFLINE"}
+                ]
+            }))
+        );
+        assert!(entry(&row("members", "m", Some("active"), None, 5)).is_none());
+        assert!(entry(&row("amphorae", "a", Some("ACTIVE"), None, 6)).is_none());
+    }
 }
