@@ -19,6 +19,7 @@ pub mod mapping;
 pub mod model;
 pub mod octavia;
 pub mod shutdown;
+pub mod status;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;

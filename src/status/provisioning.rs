@@ -1,0 +1,618 @@
+//! Which final provisioning statuses an event produces, as a pure function.
+//!
+//! Octavia locks an object and its parents in `PENDING_*` before calling the
+//! provider, and only the provider can unlock them: every event, success or
+//! failure, must end with ACTIVE, DELETED or ERROR on the object *and* ACTIVE on
+//! every parent Octavia locked (pool, its listeners, the load balancer), or the
+//! whole tree stays immutable. Keeping the rules here, free of I/O, makes them
+//! testable per event method and identical on every code path.
+//!
+//! Rules (see `shared/reference/octavia.md`):
+//! * create/update/failover applied → object ACTIVE; failed → object ERROR.
+//! * delete applied → object DELETED, plus every child that goes with it
+//!   (cascade load balancer delete: listeners, pools, members, monitors; pool
+//!   delete: its members and monitor), so Octavia's quota counters stay right.
+//!   A delete that fails → object ERROR; children are left alone because
+//!   Octavia did not lock them.
+//! * member_batch_update → every member in the batch ACTIVE (ERROR on failure),
+//!   members the batch removes DELETED (ERROR on failure: Octavia set them
+//!   PENDING_DELETE).
+//! * Parents always go back to ACTIVE: a failed child does not break its parent.
+//!
+//! Order: children being deleted (leaves first), then the object, then parents
+//! from the nearest up to the load balancer. Operating status is only set for
+//! DELETED objects (OFFLINE); health is the status-sync task's business.
+
+use std::collections::HashSet;
+
+use crate::model::{Event, HealthMonitor, Listener, LoadBalancer, Member, ObjectKind, Pool};
+use crate::octavia::{OperatingStatus, ProvisioningStatus};
+use crate::store::StatusRecord;
+
+/// The objects above (and, for deletes and batch updates, below) an event's
+/// object, resolved before the event is applied.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lineage {
+    /// Empty when no source named it (e.g. a member of a pool we never knew).
+    pub loadbalancer_id: String,
+    /// Listeners Octavia locked with the event's pool (those using it as default pool).
+    pub listener_ids: Vec<String>,
+    /// The pool of a member or health monitor event.
+    pub pool_id: Option<String>,
+    /// Objects that disappear with the event's object, known from desired state:
+    /// load balancer/pool delete children, members a batch update removes.
+    pub removed: Vec<(ObjectKind, String)>,
+}
+
+/// How applying the event ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome<'a> {
+    Applied,
+    /// The reason is for the caller's logs and journal; Octavia only sees ERROR.
+    Failed(&'a str),
+}
+
+/// Final statuses for `event`, in the order described in the module docs.
+pub fn provisioning_statuses(
+    event: &Event,
+    lineage: &Lineage,
+    outcome: Outcome<'_>,
+) -> Vec<StatusRecord> {
+    let ok = outcome == Outcome::Applied;
+    let mut out = Statuses::default();
+    let (kind, id) = event.object();
+    match event {
+        Event::LoadbalancerDelete { loadbalancer, .. } => {
+            if ok {
+                let mut children = Vec::new();
+                lb_children(loadbalancer, &mut children);
+                out.deleted_children(children, &lineage.removed);
+            }
+            out.finish(kind, id, ok, true);
+        }
+        Event::PoolDelete { pool } => {
+            if ok {
+                let mut children = Vec::new();
+                pool_children(pool, &mut children);
+                out.deleted_children(children, &lineage.removed);
+            }
+            out.finish(kind, id, ok, true);
+        }
+        Event::ListenerDelete { .. }
+        | Event::MemberDelete { .. }
+        | Event::HealthMonitorDelete { .. } => out.finish(kind, id, ok, true),
+        Event::MemberBatchUpdate { members, .. } => {
+            for m in members {
+                out.finish(ObjectKind::Member, &m.member_id, ok, false);
+            }
+            for (k, removed) in &lineage.removed {
+                out.finish(*k, removed, ok, true);
+            }
+        }
+        _ => out.finish(kind, id, ok, false),
+    }
+    // Parents, nearest first. For a batch update the pool is the event's object
+    // but Octavia only locked it as a parent, so it goes back to ACTIVE too.
+    if matches!(kind, ObjectKind::Member | ObjectKind::HealthMonitor) {
+        if let Some(pool) = &lineage.pool_id {
+            out.active(ObjectKind::Pool, pool);
+        }
+    }
+    if matches!(event, Event::MemberBatchUpdate { .. }) {
+        out.active(ObjectKind::Pool, id);
+    }
+    if matches!(
+        kind,
+        ObjectKind::Pool | ObjectKind::Member | ObjectKind::HealthMonitor
+    ) {
+        for l in &lineage.listener_ids {
+            out.active(ObjectKind::Listener, l);
+        }
+    }
+    if kind != ObjectKind::Loadbalancer {
+        out.active(ObjectKind::Loadbalancer, &lineage.loadbalancer_id);
+    }
+    out.records
+}
+
+/// Status records that would be emitted for objects removed from desired state
+/// outside an event's own dict (e.g. the ids `Store::delete_loadbalancer_tree`
+/// returned), for callers that learn of children only while applying.
+pub fn deleted_records(removed: &[(ObjectKind, String)]) -> Vec<StatusRecord> {
+    let mut out = Statuses::default();
+    for (k, id) in removed {
+        out.finish(*k, id, true, true);
+    }
+    out.records
+}
+
+/// Ordered records without duplicates (the first status for an object wins) and
+/// without empty ids (an unknown parent is simply not reported).
+#[derive(Default)]
+struct Statuses {
+    records: Vec<StatusRecord>,
+    seen: HashSet<(ObjectKind, String)>,
+}
+
+impl Statuses {
+    fn push(
+        &mut self,
+        kind: ObjectKind,
+        id: &str,
+        p: ProvisioningStatus,
+        o: Option<OperatingStatus>,
+    ) {
+        if id.is_empty() || !self.seen.insert((kind, id.to_string())) {
+            return;
+        }
+        self.records.push(StatusRecord {
+            collection: kind.status_key().to_string(),
+            id: id.to_string(),
+            provisioning_status: Some(p.as_str().to_string()),
+            operating_status: o.map(|o| o.as_str().to_string()),
+        });
+    }
+
+    fn active(&mut self, kind: ObjectKind, id: &str) {
+        self.push(kind, id, ProvisioningStatus::Active, None);
+    }
+
+    /// The end state of an object the event acted on.
+    fn finish(&mut self, kind: ObjectKind, id: &str, ok: bool, delete: bool) {
+        match (ok, delete) {
+            (true, true) => self.push(
+                kind,
+                id,
+                ProvisioningStatus::Deleted,
+                Some(OperatingStatus::Offline),
+            ),
+            (true, false) => self.active(kind, id),
+            (false, _) => self.push(kind, id, ProvisioningStatus::Error, None),
+        }
+    }
+
+    /// Children from the event's dict, then those only desired state knew,
+    /// leaves first so no child is reported after its parent is gone.
+    fn deleted_children(
+        &mut self,
+        mut from_event: Vec<(ObjectKind, String)>,
+        known: &[(ObjectKind, String)],
+    ) {
+        from_event.extend(known.iter().cloned());
+        from_event.sort_by_key(|(k, _)| std::cmp::Reverse(depth(*k)));
+        for (k, id) in from_event {
+            self.finish(k, &id, true, true);
+        }
+    }
+}
+
+/// Distance from the load balancer; sorting by it puts leaves first.
+fn depth(kind: ObjectKind) -> u8 {
+    match kind {
+        ObjectKind::Loadbalancer => 0,
+        ObjectKind::Listener | ObjectKind::Pool => 1,
+        ObjectKind::Member | ObjectKind::HealthMonitor => 2,
+    }
+}
+
+fn lb_children(lb: &LoadBalancer, out: &mut Vec<(ObjectKind, String)>) {
+    for l in lb.listeners.iter().flatten() {
+        listener_children(l, out);
+    }
+    for p in lb.pools.iter().flatten() {
+        out.push((ObjectKind::Pool, p.pool_id.clone()));
+        pool_children(p, out);
+    }
+}
+
+fn listener_children(l: &Listener, out: &mut Vec<(ObjectKind, String)>) {
+    out.push((ObjectKind::Listener, l.listener_id.clone()));
+    if let Some(p) = &l.default_pool {
+        out.push((ObjectKind::Pool, p.pool_id.clone()));
+        pool_children(p, out);
+    }
+}
+
+fn pool_children(p: &Pool, out: &mut Vec<(ObjectKind, String)>) {
+    let members: &[Member] = p.members.as_deref().unwrap_or_default();
+    out.extend(
+        members
+            .iter()
+            .map(|m| (ObjectKind::Member, m.member_id.clone())),
+    );
+    if let Some(HealthMonitor {
+        healthmonitor_id, ..
+    }) = &p.healthmonitor
+    {
+        out.push((ObjectKind::HealthMonitor, healthmonitor_id.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{HealthMonitor, Listener, LoadBalancer, Member, Pool};
+
+    fn lb(id: &str) -> LoadBalancer {
+        LoadBalancer {
+            loadbalancer_id: id.into(),
+            ..Default::default()
+        }
+    }
+    fn listener(id: &str) -> Listener {
+        Listener {
+            listener_id: id.into(),
+            loadbalancer_id: Some("lb".into()),
+            ..Default::default()
+        }
+    }
+    fn pool(id: &str) -> Pool {
+        Pool {
+            pool_id: id.into(),
+            loadbalancer_id: Some("lb".into()),
+            ..Default::default()
+        }
+    }
+    fn member(id: &str) -> Member {
+        Member {
+            member_id: id.into(),
+            pool_id: Some("p".into()),
+            ..Default::default()
+        }
+    }
+    fn hm(id: &str) -> HealthMonitor {
+        HealthMonitor {
+            healthmonitor_id: id.into(),
+            pool_id: Some("p".into()),
+            ..Default::default()
+        }
+    }
+
+    /// Lineage of an object under pool `p`, served by listener `l`, on `lb`.
+    fn under_pool() -> Lineage {
+        Lineage {
+            loadbalancer_id: "lb".into(),
+            listener_ids: vec!["l".into()],
+            pool_id: Some("p".into()),
+            removed: vec![],
+        }
+    }
+    fn under_lb() -> Lineage {
+        Lineage {
+            loadbalancer_id: "lb".into(),
+            ..Default::default()
+        }
+    }
+    fn pool_lineage() -> Lineage {
+        Lineage {
+            pool_id: None,
+            ..under_pool()
+        }
+    }
+
+    /// Compact expected form: "collection/id=PROV[/OPER]".
+    fn render(records: &[StatusRecord]) -> Vec<String> {
+        records
+            .iter()
+            .map(|r| {
+                let mut s = format!(
+                    "{}/{}={}",
+                    r.collection,
+                    r.id,
+                    r.provisioning_status.as_deref().unwrap_or("-")
+                );
+                if let Some(o) = &r.operating_status {
+                    s.push('/');
+                    s.push_str(o);
+                }
+                s
+            })
+            .collect()
+    }
+
+    const PARENTS_OF_POOL_CHILD: [&str; 3] = [
+        "pools/p=ACTIVE",
+        "listeners/l=ACTIVE",
+        "loadbalancers/lb=ACTIVE",
+    ];
+
+    fn with(object: &str, parents: &[&str]) -> Vec<String> {
+        std::iter::once(object)
+            .chain(parents.iter().copied())
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn every_method_ends_every_locked_object() {
+        let lbp = ["loadbalancers/lb=ACTIVE"];
+        let poolp = ["listeners/l=ACTIVE", "loadbalancers/lb=ACTIVE"];
+        let up = |old, new| (old, new);
+        #[allow(clippy::type_complexity)]
+        let cases: Vec<(Event, Lineage, Vec<String>, Vec<String>)> = vec![
+            (
+                Event::LoadbalancerCreate {
+                    loadbalancer: lb("lb"),
+                },
+                under_lb(),
+                with("loadbalancers/lb=ACTIVE", &[]),
+                with("loadbalancers/lb=ERROR", &[]),
+            ),
+            (
+                {
+                    let (old, new) = up(lb("lb"), lb("lb"));
+                    Event::LoadbalancerUpdate { old, new }
+                },
+                under_lb(),
+                with("loadbalancers/lb=ACTIVE", &[]),
+                with("loadbalancers/lb=ERROR", &[]),
+            ),
+            (
+                Event::LoadbalancerFailover {
+                    loadbalancer_id: "lb".into(),
+                },
+                under_lb(),
+                with("loadbalancers/lb=ACTIVE", &[]),
+                with("loadbalancers/lb=ERROR", &[]),
+            ),
+            (
+                Event::LoadbalancerDelete {
+                    loadbalancer: lb("lb"),
+                    cascade: false,
+                },
+                under_lb(),
+                with("loadbalancers/lb=DELETED/OFFLINE", &[]),
+                with("loadbalancers/lb=ERROR", &[]),
+            ),
+            (
+                Event::ListenerCreate {
+                    listener: listener("l"),
+                },
+                under_lb(),
+                with("listeners/l=ACTIVE", &lbp),
+                with("listeners/l=ERROR", &lbp),
+            ),
+            (
+                Event::ListenerUpdate {
+                    old: listener("l"),
+                    new: listener("l"),
+                },
+                under_lb(),
+                with("listeners/l=ACTIVE", &lbp),
+                with("listeners/l=ERROR", &lbp),
+            ),
+            (
+                Event::ListenerDelete {
+                    listener: listener("l"),
+                },
+                under_lb(),
+                with("listeners/l=DELETED/OFFLINE", &lbp),
+                with("listeners/l=ERROR", &lbp),
+            ),
+            (
+                Event::PoolCreate { pool: pool("p") },
+                pool_lineage(),
+                with("pools/p=ACTIVE", &poolp),
+                with("pools/p=ERROR", &poolp),
+            ),
+            (
+                Event::PoolUpdate {
+                    old: pool("p"),
+                    new: pool("p"),
+                },
+                pool_lineage(),
+                with("pools/p=ACTIVE", &poolp),
+                with("pools/p=ERROR", &poolp),
+            ),
+            (
+                Event::PoolDelete { pool: pool("p") },
+                pool_lineage(),
+                with("pools/p=DELETED/OFFLINE", &poolp),
+                with("pools/p=ERROR", &poolp),
+            ),
+            (
+                Event::MemberCreate {
+                    member: member("m"),
+                },
+                under_pool(),
+                with("members/m=ACTIVE", &PARENTS_OF_POOL_CHILD),
+                with("members/m=ERROR", &PARENTS_OF_POOL_CHILD),
+            ),
+            (
+                Event::MemberUpdate {
+                    old: member("m"),
+                    new: member("m"),
+                },
+                under_pool(),
+                with("members/m=ACTIVE", &PARENTS_OF_POOL_CHILD),
+                with("members/m=ERROR", &PARENTS_OF_POOL_CHILD),
+            ),
+            (
+                Event::MemberDelete {
+                    member: member("m"),
+                },
+                under_pool(),
+                with("members/m=DELETED/OFFLINE", &PARENTS_OF_POOL_CHILD),
+                with("members/m=ERROR", &PARENTS_OF_POOL_CHILD),
+            ),
+            (
+                Event::HealthMonitorCreate {
+                    healthmonitor: hm("h"),
+                },
+                under_pool(),
+                with("healthmonitors/h=ACTIVE", &PARENTS_OF_POOL_CHILD),
+                with("healthmonitors/h=ERROR", &PARENTS_OF_POOL_CHILD),
+            ),
+            (
+                Event::HealthMonitorUpdate {
+                    old: hm("h"),
+                    new: hm("h"),
+                },
+                under_pool(),
+                with("healthmonitors/h=ACTIVE", &PARENTS_OF_POOL_CHILD),
+                with("healthmonitors/h=ERROR", &PARENTS_OF_POOL_CHILD),
+            ),
+            (
+                Event::HealthMonitorDelete {
+                    healthmonitor: hm("h"),
+                },
+                under_pool(),
+                with("healthmonitors/h=DELETED/OFFLINE", &PARENTS_OF_POOL_CHILD),
+                with("healthmonitors/h=ERROR", &PARENTS_OF_POOL_CHILD),
+            ),
+            (
+                Event::MemberBatchUpdate {
+                    pool_id: "p".into(),
+                    members: vec![member("m1"), member("m2")],
+                },
+                Lineage {
+                    removed: vec![(ObjectKind::Member, "m0".into())],
+                    ..under_pool()
+                },
+                vec![
+                    "members/m1=ACTIVE",
+                    "members/m2=ACTIVE",
+                    "members/m0=DELETED/OFFLINE",
+                    "pools/p=ACTIVE",
+                    "listeners/l=ACTIVE",
+                    "loadbalancers/lb=ACTIVE",
+                ]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+                vec![
+                    "members/m1=ERROR",
+                    "members/m2=ERROR",
+                    "members/m0=ERROR",
+                    "pools/p=ACTIVE",
+                    "listeners/l=ACTIVE",
+                    "loadbalancers/lb=ACTIVE",
+                ]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            ),
+        ];
+        let mut methods: Vec<&str> = cases.iter().map(|c| c.0.method()).collect();
+        methods.sort_unstable();
+        let mut all = crate::model::EVENT_METHODS.to_vec();
+        all.sort_unstable();
+        assert_eq!(methods, all, "one case per event method");
+        for (event, lineage, applied, failed) in &cases {
+            let got = provisioning_statuses(event, lineage, Outcome::Applied);
+            assert_eq!(&render(&got), applied, "{} applied", event.method());
+            let got = provisioning_statuses(event, lineage, Outcome::Failed("boom"));
+            assert_eq!(&render(&got), failed, "{} failed", event.method());
+            assert!(got
+                .iter()
+                .chain(provisioning_statuses(event, lineage, Outcome::Applied).iter())
+                .all(|r| r
+                    .provisioning_status
+                    .as_deref()
+                    .is_some_and(|p| { ["ACTIVE", "DELETED", "ERROR"].contains(&p) })));
+        }
+    }
+
+    #[test]
+    fn cascade_delete_reports_every_child_leaves_first() {
+        let mut p1 = pool("p1");
+        p1.members = Some(vec![member("m1")]);
+        p1.healthmonitor = Some(hm("h1"));
+        let mut l1 = listener("l1");
+        let mut p2 = pool("p2");
+        p2.members = Some(vec![member("m2")]);
+        l1.default_pool = Some(p2);
+        let mut root = lb("lb");
+        root.listeners = Some(vec![l1]);
+        root.pools = Some(vec![p1]);
+        let event = Event::LoadbalancerDelete {
+            loadbalancer: root,
+            cascade: true,
+        };
+        // The store also knows a member the event's dict did not carry, and
+        // repeats one it did: reported once.
+        let lineage = Lineage {
+            removed: vec![
+                (ObjectKind::Member, "m3".into()),
+                (ObjectKind::Member, "m1".into()),
+                (ObjectKind::Pool, "p1".into()),
+            ],
+            ..under_lb()
+        };
+        let got = render(&provisioning_statuses(&event, &lineage, Outcome::Applied));
+        assert_eq!(
+            got,
+            [
+                "members/m2=DELETED/OFFLINE",
+                "members/m1=DELETED/OFFLINE",
+                "healthmonitors/h1=DELETED/OFFLINE",
+                "members/m3=DELETED/OFFLINE",
+                "listeners/l1=DELETED/OFFLINE",
+                "pools/p2=DELETED/OFFLINE",
+                "pools/p1=DELETED/OFFLINE",
+                "loadbalancers/lb=DELETED/OFFLINE",
+            ]
+        );
+        // A failed cascade touches only the load balancer Octavia locked.
+        let failed = provisioning_statuses(&event, &lineage, Outcome::Failed("x"));
+        assert_eq!(render(&failed), ["loadbalancers/lb=ERROR"]);
+    }
+
+    #[test]
+    fn pool_delete_takes_members_and_monitor_along() {
+        let mut p = pool("p");
+        p.members = Some(vec![member("m1")]);
+        p.healthmonitor = Some(hm("h"));
+        let lineage = Lineage {
+            removed: vec![(ObjectKind::Member, "m2".into())],
+            ..pool_lineage()
+        };
+        let got = provisioning_statuses(&Event::PoolDelete { pool: p }, &lineage, Outcome::Applied);
+        assert_eq!(
+            render(&got),
+            [
+                "members/m1=DELETED/OFFLINE",
+                "healthmonitors/h=DELETED/OFFLINE",
+                "members/m2=DELETED/OFFLINE",
+                "pools/p=DELETED/OFFLINE",
+                "listeners/l=ACTIVE",
+                "loadbalancers/lb=ACTIVE",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_parents_are_skipped_not_sent_empty() {
+        let lineage = Lineage {
+            pool_id: Some("p".into()),
+            ..Default::default()
+        };
+        let got = provisioning_statuses(
+            &Event::MemberDelete {
+                member: member("m"),
+            },
+            &lineage,
+            Outcome::Applied,
+        );
+        assert_eq!(
+            render(&got),
+            ["members/m=DELETED/OFFLINE", "pools/p=ACTIVE"]
+        );
+    }
+
+    #[test]
+    fn deleted_records_cover_store_removals() {
+        let got = deleted_records(&[
+            (ObjectKind::Listener, "l".into()),
+            (ObjectKind::Listener, "l".into()),
+            (ObjectKind::Loadbalancer, "lb".into()),
+        ]);
+        assert_eq!(
+            render(&got),
+            [
+                "listeners/l=DELETED/OFFLINE",
+                "loadbalancers/lb=DELETED/OFFLINE"
+            ]
+        );
+    }
+}
