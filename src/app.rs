@@ -10,13 +10,18 @@ use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
 use tracing::{info, warn};
 
+use crate::apply::Applier;
 use crate::config::Config;
 use crate::dispatch::{DispatchOptions, Dispatcher};
-use crate::drivers::{DesiredStateDrivers, DriverSet};
+use crate::drivers::CoordinatedDrivers;
 use crate::ingress::{self, ApiState, BearerToken, Readiness};
 use crate::loxilb::{ClientOptions, LoxilbClient, LoxilbError};
+use crate::mapping::MappingOptions;
+use crate::octavia::DriverAgentClient;
 use crate::shutdown::Shutdown;
+use crate::status::{DeliveryOptions, StatusDelivery};
 use crate::store::{Store, StoreError};
+use crate::tasks::NodeCatchUp;
 
 /// The listener the ingress API is served on.
 pub enum IngressListener {
@@ -85,13 +90,49 @@ pub async fn run(
     config.validate()?;
     let store = Store::open(&config.database.url, config.database.max_connections).await?;
     let client = loxilb_client(&config)?;
-    let drivers = DriverSet::from_one(Arc::new(DesiredStateDrivers::new(store.clone())));
     let hm = &config.health_monitoring;
+    let applier = Arc::new(Applier::new(
+        store.clone(),
+        client.clone(),
+        MappingOptions {
+            nat_mode: config.loxilb.nat_mode,
+            default_delay: hm.default_delay,
+            default_timeout: hm.default_timeout,
+            default_max_retries: hm.default_max_retries,
+        },
+    ));
+    let oc = &config.octavia;
+    let agent = DriverAgentClient::new(
+        oc.status_socket.clone(),
+        oc.stats_socket.clone(),
+        oc.get_socket.clone(),
+        Duration::from_secs(oc.request_timeout),
+    );
+    let (delivery, delivery_handle) = StatusDelivery::new(
+        store.clone(),
+        agent,
+        DeliveryOptions {
+            batch_max: hm.batch_size,
+            ..DeliveryOptions::default()
+        },
+    );
+    shutdown.spawn(delivery.run(shutdown.clone()));
+    // A node that missed a change is retried about as often as statuses are polled.
+    let catch_up_every = Duration::from_secs(hm.status_update_interval.clamp(1, 30));
+    let catch_up = NodeCatchUp::new(store.clone(), applier.clone(), catch_up_every);
+    shutdown.spawn(catch_up.run(shutdown.clone()));
+    let drivers = CoordinatedDrivers::new(
+        store.clone(),
+        applier.clone(),
+        delivery_handle,
+        hm.enable_coordination,
+    );
     let dispatcher = Dispatcher::new(
         store.clone(),
         Arc::new(drivers),
         DispatchOptions {
             max_concurrent: hm.max_concurrent_checks,
+            batch_max: hm.batch_size,
             ..DispatchOptions::default()
         },
         shutdown.clone(),

@@ -26,7 +26,13 @@ async fn start_backend(
         .await
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let app = axum::Router::new().fallback(move || async move { format!("hello from {name}\n") });
+    // `Connection: close` so a stopped backend stops answering probes at once.
+    let app = axum::Router::new().fallback(move || async move {
+        (
+            [(axum::http::header::CONNECTION, "close")],
+            format!("hello from {name}\n"),
+        )
+    });
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

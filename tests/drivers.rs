@@ -232,12 +232,13 @@ async fn refused_monitor_create_leaves_loxilb_clean_and_reports_error() {
     let sim = w.sim();
     let before = config_view(&sim);
 
-    // LoxiLB refuses the second probe (403: out of capacity).
+    // Adding the monitor re-creates the rule with monitoring on: the old rule is
+    // deleted, then LoxiLB refuses the new one (403: out of capacity) half-way.
     sim.add_fault(loxilb_sim::Fault {
         status: 403,
         rate: 1.0,
         method: Some("POST".into()),
-        path_prefix: Some("/config/endpoint".into()),
+        path_prefix: Some("/config/loadbalancer".into()),
         remaining: Some(1),
     });
     let recs = w.apply(&[monitor]).await;
@@ -325,13 +326,18 @@ async fn every_request_matches_the_loxilb_swagger() {
     let backends = [Backend::start().await, Backend::start().await];
     let w = World::start("").await;
     let refs: Vec<&Backend> = backends.iter().collect();
-    let mut ev = scenario("lb", "127.0.0.70", 85, &refs);
-    ev.push(monitor_update("lb-p", "lb-hm", json!({"delay": 4})));
-    ev.push(member_delete("lb-p", "lb-m1", backends[1].port()));
-    ev.push(monitor_delete("lb-p", "lb-hm"));
-    ev.push(json!({"method": "loadbalancer_delete", "args": {
-        "loadbalancer": {"loadbalancer_id": "lb"}, "cascade": true}}));
-    w.apply_ok(&ev).await;
+    // One step at a time, so that coalescing does not merge the steps away.
+    let steps = [
+        scenario("lb", "127.0.0.70", 85, &refs),
+        vec![monitor_update("lb-p", "lb-hm", json!({"delay": 4}))],
+        vec![member_delete("lb-p", "lb-m1", backends[1].port())],
+        vec![monitor_delete("lb-p", "lb-hm")],
+        vec![json!({"method": "loadbalancer_delete", "args": {
+            "loadbalancer": {"loadbalancer_id": "lb"}, "cascade": true}})],
+    ];
+    for step in &steps {
+        w.apply_ok(step).await;
+    }
     let spec = swagger_check::SwaggerSpec::load(&swagger_path())
         .unwrap_or_else(|e| panic!("swagger: {e}"));
     let reqs = w.sim().requests();
@@ -395,8 +401,39 @@ async fn two_nodes_get_the_same_state_and_a_down_node_is_caught_up() {
         .unwrap_or_else(|e| panic!("{e}"));
     w.sims.push(b);
     let (ca, cb) = (w.sims[0].control(), w.sims[1].control());
-    w.wait_for("node b caught up", Duration::from_secs(30), || {
-        config_view(&ca) == config_view(&cb)
-    })
-    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while config_view(&ca) != config_view(&cb) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(config_view(&ca), config_view(&cb), "node b not caught up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_member_events_is_coalesced() {
+    let w = World::start("").await;
+    let mut setup = scenario("lb", "127.0.0.90", 87, &[]);
+    let hm = setup.pop().unwrap_or_default();
+    setup.push(hm);
+    w.apply_ok(&setup).await;
+    let sim = w.sim();
+    sim.clear_requests();
+    let n = 60u16;
+    let events: Vec<Value> = (0..n)
+        .map(|i| member("lb-p", &format!("m{i}"), 21000 + i))
+        .collect();
+    w.apply_ok(&events).await;
+    let mutations = sim.requests().iter().filter(|r| r.method != "GET").count();
+    let per_event = mutations as f64 / f64::from(n);
+    println!("burst of {n} member_create: {mutations} LoxiLB calls, {per_event:.2} per event");
+    assert_eq!(
+        rule_endpoints(&sim.rules(), &rule_name("lb-l")).len(),
+        usize::from(n)
+    );
+    let probes = sim.endpoints();
+    for i in 0..n {
+        let p = probe(&probes, &key(21000 + i)).cloned().unwrap_or_default();
+        assert_eq!(p["probeType"], "http", "{p}");
+        assert_eq!(p["probeReq"], "/health", "{p}");
+    }
+    assert!(per_event <= 0.5, "{per_event} calls per event");
 }

@@ -26,7 +26,7 @@ pub(super) async fn apply(
             phase: Phase::Rules,
             error,
         })?;
-    apply_probes(a, n, merged, keys, &mut calls)
+    apply_probes(a, n, rules, merged, keys, &mut calls)
         .await
         .map_err(|error| NodeFailure {
             phase: Phase::Probes,
@@ -92,6 +92,7 @@ async fn apply_rules(
 async fn apply_probes(
     a: &Applier,
     n: NodeId,
+    rules: &[DesiredRule],
     merged: &BTreeMap<String, EndPoint>,
     keys: &BTreeSet<String>,
     calls: &mut NodeCalls,
@@ -112,14 +113,23 @@ async fn apply_probes(
     let mut ops = mapping::plan_probes(&desired_probes, &applied_probes);
     ops.sort_by_key(|op| matches!(op, ProbeOp::Delete { .. }));
     for op in ops {
-        calls.probes += 1;
         match op {
+            ProbeOp::Post(ep)
+                if !applied_probes.contains_key(&ep.name) && rule_creates(rules, &ep) =>
+            {
+                // The rule (applied just before) already made LoxiLB create exactly this
+                // probe: record it as ours without a call.
+                record_probe(a, &url, &ep).await?;
+                debug!(node = %url, probe_key = %ep.name, "probe created by its rule");
+            }
             ProbeOp::Post(ep) => {
+                calls.probes += 1;
                 a.client.create_endpoint(n, &ep).await?;
                 record_probe(a, &url, &ep).await?;
                 info!(node = %url, probe_key = %ep.name, probe_type = %ep.probe_type, interval_s = ep.probe_duration, retries = ep.inactive_retries, "LoxiLB probe set");
             }
             ProbeOp::Delete { key, endpoint } => {
+                calls.probes += 1;
                 let name = key.name();
                 let deleted = a
                     .client
@@ -150,6 +160,24 @@ async fn apply_probes(
         }
     }
     Ok(())
+}
+
+/// True when a desired rule has the probe's member as an endpoint and its own probe
+/// options give exactly `ep`: LoxiLB creates that probe with the rule.
+fn rule_creates(rules: &[DesiredRule], ep: &EndPoint) -> bool {
+    let Some(key) = mapping::ProbeKey::parse(&ep.name) else {
+        return false;
+    };
+    rules.iter().any(|r| {
+        let args = &r.entry.service_arguments;
+        args.monitor
+            && args.protocol == key.proto
+            && r.entry
+                .endpoints
+                .iter()
+                .any(|e| e.endpoint_ip == key.host && e.target_port == key.port)
+            && mapping::rule_referred_probe(args, &key) == *ep
+    })
 }
 
 async fn record_probe(a: &Applier, url: &str, ep: &EndPoint) -> Result<(), NodeError> {

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::{DriverError, DriverSet, DesiredStateDrivers};
+use super::{DesiredStateDrivers, DriverError, DriverSet};
 use crate::apply::{Applier, SyncOutcome};
 use crate::dispatch::{Apply, ApplyError, Job};
 use crate::model::Event;
@@ -81,7 +81,9 @@ impl CoordinatedDrivers {
                     .await?;
             }
             Event::PoolCreate { pool } => {
-                self.store.delete_object(Table::Pools, &pool.pool_id).await?;
+                self.store
+                    .delete_object(Table::Pools, &pool.pool_id)
+                    .await?;
             }
             Event::MemberCreate { member } => {
                 self.store
@@ -94,8 +96,14 @@ impl CoordinatedDrivers {
                     .await?;
             }
             Event::LoadbalancerUpdate { old, .. } => {
-                put_back(&self.store, Table::Loadbalancers, &old.loadbalancer_id, None, old)
-                    .await?
+                put_back(
+                    &self.store,
+                    Table::Loadbalancers,
+                    &old.loadbalancer_id,
+                    None,
+                    old,
+                )
+                .await?
             }
             Event::ListenerUpdate { old, .. } => {
                 let parent = old.loadbalancer_id.as_deref();
@@ -111,8 +119,14 @@ impl CoordinatedDrivers {
             }
             Event::HealthMonitorUpdate { old, .. } => {
                 let parent = old.pool_id.as_deref();
-                put_back(&self.store, Table::HealthMonitors, &old.healthmonitor_id, parent, old)
-                    .await?
+                put_back(
+                    &self.store,
+                    Table::HealthMonitors,
+                    &old.healthmonitor_id,
+                    parent,
+                    old,
+                )
+                .await?
             }
             // Deletes stay deleted (leftovers on LoxiLB are the reconciler's), and a
             // batch or failover has no single previous state to return to.
@@ -121,11 +135,7 @@ impl CoordinatedDrivers {
         Ok(())
     }
 
-    async fn sync(
-        &self,
-        lb: &str,
-        touch_probes: bool,
-    ) -> Result<SyncOutcome, ApplyError> {
+    async fn sync(&self, lb: &str, touch_probes: bool) -> Result<SyncOutcome, ApplyError> {
         self.applier
             .sync_lb(lb, &self.applier.all_nodes(), touch_probes)
             .await
@@ -155,7 +165,9 @@ async fn put_back<T: Serialize>(
             .find_map(|k| cur.get(*k).and_then(|v| v.as_str()).map(str::to_string)),
         (None, None) => None,
     };
-    store.put_object(table, id, parent.as_deref(), &body).await?;
+    store
+        .put_object(table, id, parent.as_deref(), &body)
+        .await?;
     Ok(())
 }
 
@@ -239,7 +251,10 @@ impl CoordinatedDrivers {
             .await
             .map_err(|e| store_error(&e))?;
         let lb = if lineage.loadbalancer_id.is_empty() {
-            job.ordering_key.strip_prefix("lb:").unwrap_or("").to_string()
+            job.ordering_key
+                .strip_prefix("lb:")
+                .unwrap_or("")
+                .to_string()
         } else {
             lineage.loadbalancer_id.clone()
         };
@@ -388,7 +403,9 @@ impl Apply for CoordinatedDrivers {
                 for r in prepared {
                     match r {
                         Ok(p) => {
-                            if let Err(e) = self.report(&p.event, &p.lineage, Outcome::Applied).await {
+                            if let Err(e) =
+                                self.report(&p.event, &p.lineage, Outcome::Applied).await
+                            {
                                 out.push(Err(e));
                                 break;
                             }

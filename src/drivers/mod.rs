@@ -6,6 +6,7 @@
 //! [`DriverError`], classified transient (retry later, keep the load balancer's
 //! queue waiting) or permanent (fail the event with a reason).
 
+mod coordinated;
 mod desired;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::dispatch::{Apply, ApplyError, Job};
 use crate::model::{Event, HealthMonitor, Listener, LoadBalancer, Member, Pool};
 use crate::store::StoreError;
 
+pub use coordinated::CoordinatedDrivers;
 pub use desired::DesiredStateDrivers;
 
 /// Why a driver could not apply an event.

@@ -105,20 +105,29 @@ pub fn plan_rules(
     for (name, old) in applied {
         match want.get(name.as_str()) {
             None => deletes.push(delete_of(name, old)),
-            Some(new) if rule_key(new) != rule_key(old) => deletes.push(delete_of(name, old)),
+            Some(new) if needs_recreate(old, new) => deletes.push(delete_of(name, old)),
             Some(_) => {}
         }
     }
     for (name, new) in &want {
         let unchanged = applied
             .get(*name)
-            .is_some_and(|old| rule_key(old) == rule_key(new) && canonical(old) == canonical(new));
+            .is_some_and(|old| !needs_recreate(old, new) && canonical(old) == canonical(new));
         if !unchanged {
             applies.push(RuleOp::Apply((*new).clone()));
         }
     }
     deletes.extend(applies);
     deletes
+}
+
+/// A rule must be deleted and created anew, not updated in place, when its key
+/// changed or when it changes a setting LoxiLB does not update on an existing rule:
+/// `monitor` (whether endpoints follow their probes) and the NAT mode.
+fn needs_recreate(old: &LoadbalanceEntry, new: &LoadbalanceEntry) -> bool {
+    rule_key(old) != rule_key(new)
+        || old.service_arguments.monitor != new.service_arguments.monitor
+        || old.service_arguments.mode != new.service_arguments.mode
 }
 
 /// The probe calls for one node: POST what is missing or different, DELETE what was

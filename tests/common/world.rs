@@ -35,7 +35,10 @@ impl Backend {
 
     fn serve(listener: TcpListener) -> Backend {
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let app = axum::Router::new().fallback(|| async { "ok\n" });
+        // `Connection: close`: a stopped backend must not keep answering probes on a
+        // kept-alive connection.
+        let app = axum::Router::new()
+            .fallback(|| async { ([(axum::http::header::CONNECTION, "close")], "ok\n") });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

@@ -213,3 +213,23 @@ fn probe_delete_falls_back_to_endpoint_fields_for_odd_names() {
         }]
     );
 }
+
+#[test]
+fn monitor_or_mode_change_recreates_the_rule() {
+    // LoxiLB keeps `monitor` and the NAT mode of an existing rule on update, so a
+    // change of either must delete the rule and create it again.
+    let before = Bodies::basic();
+    let applied = applied_of(&before.desired().rules);
+    let mut flipped = before.desired().rules;
+    flipped[0].entry.service_arguments.monitor = !flipped[0].entry.service_arguments.monitor;
+    assert_eq!(
+        names(&plan_rules(&flipped, &applied)),
+        vec!["delete octavia-l1@80", "apply octavia-l1"]
+    );
+    let mut b = before.clone();
+    patch(&mut b.lb, json!({"flavor": {"nat_mode": "dsr"}}));
+    assert_eq!(
+        names(&plan_rules(&b.desired().rules, &applied)),
+        vec!["delete octavia-l1@80", "apply octavia-l1"]
+    );
+}
