@@ -56,9 +56,19 @@ async fn accepted_events_survive_kill9_and_are_applied_after_restart() {
         let (code, r) = d.post(&lb_create(&lb_id, &format!("10.0.0.{lb}"))).await;
         assert_eq!(code, 202, "{r}");
         ids.push(r["id"].as_i64().unwrap_or(0));
+        let mut events = Vec::new();
         for l in 0..4u16 {
-            let ev = listener_create(&lb_id, &format!("l-{lb}-{l}"), 8000 + l);
-            let (code, r) = d.post(&ev).await;
+            events.push(listener_create(&lb_id, &format!("l-{lb}-{l}"), 8000 + l));
+        }
+        let (listener, pool) = (format!("l-{lb}-0"), format!("p-{lb}"));
+        events.push(json!({"method": "pool_create", "args": {"pool": {
+            "pool_id": pool, "loadbalancer_id": lb_id, "listener_id": listener,
+            "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}}));
+        events.push(json!({"method": "member_create", "args": {"member": {
+            "member_id": format!("m-{lb}"), "pool_id": pool, "address": "127.0.0.1",
+            "protocol_port": 9000}}}));
+        for ev in &events {
+            let (code, r) = d.post(ev).await;
             assert_eq!(code, 202, "{r}");
             ids.push(r["id"].as_i64().unwrap_or(0));
         }
@@ -76,6 +86,12 @@ async fn accepted_events_survive_kill9_and_are_applied_after_restart() {
     }
     let events = all_events(&d).await;
     assert_eq!(events.len(), ids.len(), "journal lost or duplicated events");
+    // Applied on LoxiLB: one rule per load balancer (its first listener has the pool).
+    let rules = sim.control().rules();
+    assert_eq!(rules.len(), 4, "{rules:?}");
+    for r in &rules {
+        assert_eq!(r["endpoints"].as_array().map(Vec::len), Some(1), "{r}");
+    }
     drop(agent);
 }
 
