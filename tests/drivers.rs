@@ -437,3 +437,65 @@ async fn a_burst_of_member_events_is_coalesced() {
     }
     assert!(per_event <= 0.5, "{per_event} calls per event");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_delete_succeeds_when_probe_removal_fails_and_is_retried() {
+    let backends = [Backend::start().await, Backend::start().await];
+    let w = World::start("").await;
+    let refs: Vec<&Backend> = backends.iter().collect();
+    w.apply_ok(&scenario("lb", "127.0.0.91", 88, &refs)).await;
+    let sim = w.sim();
+    // Every probe removal fails (503 maintenance-like) a few times.
+    sim.add_fault(loxilb_sim::Fault {
+        status: 503,
+        rate: 1.0,
+        method: Some("DELETE".into()),
+        path_prefix: Some("/config/endpoint".into()),
+        remaining: Some(4),
+    });
+    let port = backends[1].port();
+    w.apply_ok(&[member_delete("lb-p", "lb-m1", port)]).await;
+    w.wait_for("member DELETED", Duration::from_secs(10), || {
+        provisioning(&w.status_messages())
+            .iter()
+            .any(|(_, i, s)| i == "lb-m1" && s == "DELETED")
+    })
+    .await;
+    assert!(
+        rule_endpoints(&sim.rules(), &rule_name("lb-l"))
+            .iter()
+            .all(|e| e["targetPort"] != port),
+        "traffic still goes to the deleted member"
+    );
+    // The catch-up retries the removal until LoxiLB accepts it.
+    w.wait_for("probe removal retried", Duration::from_secs(20), || {
+        sim.requests().iter().any(|r| {
+            r.method == "DELETE" && r.path.starts_with("/config/endpoint") && r.status != 503
+        })
+    })
+    .await;
+    assert!(
+        w.daemon.log().contains("node caught up"),
+        "{}",
+        w.daemon.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_coordination_member_events_leave_probes_alone() {
+    let backends = [Backend::start().await, Backend::start().await];
+    let w = World::start("enable_coordination = false").await;
+    let refs: Vec<&Backend> = backends.iter().collect();
+    w.apply_ok(&scenario("lb", "127.0.0.92", 89, &refs)).await;
+    let sim = w.sim();
+    sim.clear_requests();
+    w.apply_ok(&[member_delete("lb-p", "lb-m1", backends[1].port())])
+        .await;
+    let probe_calls: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/config/endpoint"))
+        .collect();
+    assert!(probe_calls.is_empty(), "{probe_calls:?}");
+    assert_eq!(rule_endpoints(&sim.rules(), &rule_name("lb-l")).len(), 1);
+}

@@ -162,8 +162,11 @@ impl Applier {
             .collect::<Result<Vec<_>, _>>()?;
         let mut keys = self.store.probe_keys_of_lb(lb).await?;
         keys.extend(rows.iter().map(|r| r.probe_key.clone()));
+        keys.extend(self.store.unreferenced_applied_probe_keys().await?);
         let _probe_guards = self.probe_locks.lock_all(keys.iter()).await;
-        let keys = self.store.replace_probe_refs(lb, &rows).await?;
+        let mut keys = self.store.replace_probe_refs(lb, &rows).await?;
+        // Probes whose removal failed earlier are retried by any sync.
+        keys.extend(self.store.unreferenced_applied_probe_keys().await?);
         let merged = self.merged_probes(&keys).await?;
         Ok(self.run_nodes(lb, nodes, &desired, &merged, &keys).await)
     }

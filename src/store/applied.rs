@@ -161,6 +161,19 @@ impl Store {
         Ok(rows.into_iter().map(|(k,)| k).collect())
     }
 
+    /// Probes we applied (on any node) that no reference needs any more: their
+    /// removal failed or was interrupted, and the next sync of any load balancer
+    /// takes it up again.
+    pub async fn unreferenced_applied_probe_keys(&self) -> Result<BTreeSet<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT probe_key FROM probes WHERE probe_key NOT IN \
+             (SELECT probe_key FROM probe_refs)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(k,)| k).collect())
+    }
+
     /// Every reference to any of `keys`, from every load balancer.
     pub async fn probe_refs_for(
         &self,
