@@ -186,6 +186,15 @@ pub async fn run(
                 .await
         });
     }
+    if let Some(addr) = config.metrics.address {
+        let l = TcpListener::bind(addr).await?;
+        info!(%addr, "Prometheus metrics at /metrics");
+        let sources = crate::metrics::server::Sources {
+            store: store.clone(),
+            dispatcher: dispatcher.clone(),
+        };
+        shutdown.spawn(crate::metrics::server::serve(l, sources, shutdown.clone()));
+    }
     info!(nodes = ?config.loxilb.nodes, "loxilb-coordinator running");
 
     // Serve until shutdown; a server that dies on its own also stops the daemon.

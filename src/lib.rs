@@ -16,6 +16,7 @@ pub mod drivers;
 pub mod ingress;
 pub mod loxilb;
 pub mod mapping;
+pub mod metrics;
 pub mod model;
 pub mod octavia;
 pub mod shutdown;

@@ -66,6 +66,7 @@ async fn apply_rules(
             RuleOp::Apply(entry) => {
                 let name = entry.service_arguments.name.clone();
                 let outcome = a.client.apply_rule(n, &entry).await?;
+                crate::metrics::global().rules_applied.inc();
                 let body = serde_json::to_string(&entry).unwrap_or_default();
                 a.store.put_applied_rule(&url, &name, lb, &body).await?;
                 info!(node = %url, loadbalancer_id = %lb, rule = %name, endpoints = entry.endpoints.len(), ?outcome, "LoxiLB rule applied");
@@ -125,6 +126,7 @@ async fn apply_probes(
             ProbeOp::Post(ep) => {
                 calls.probes += 1;
                 a.client.create_endpoint(n, &ep).await?;
+                crate::metrics::global().probes_created.inc();
                 record_probe(a, &url, &ep).await?;
                 info!(node = %url, probe_key = %ep.name, probe_type = %ep.probe_type, interval_s = ep.probe_duration, retries = ep.inactive_retries, "LoxiLB probe set");
             }
@@ -143,6 +145,7 @@ async fn apply_probes(
                     .await;
                 match deleted {
                     Ok(outcome) => {
+                        crate::metrics::global().probes_deleted.inc();
                         debug!(node = %url, probe_key = %name, ?outcome, "LoxiLB probe deleted");
                     }
                     Err(e) if e.kind == ErrorKind::Conflict => {

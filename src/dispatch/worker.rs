@@ -51,6 +51,7 @@ pub(crate) async fn run(inner: Arc<Inner>, key: String) {
 /// part-way (the rest is taken up again by the caller).
 async fn apply_until_final(inner: &Inner, jobs: &[Job]) -> usize {
     let mut delay = inner.opts.backoff_min;
+    let started = std::time::Instant::now();
     loop {
         let results = {
             let permit = tokio::select! {
@@ -85,6 +86,7 @@ async fn apply_until_final(inner: &Inner, jobs: &[Job]) -> usize {
                 Err(ApplyError::Transient(reason)) => {
                     warn!(event_id = job.id, method = %job.method, key = %job.ordering_key,
                           %reason, retry_in_ms = delay.as_millis() as u64, "event apply failed, will retry");
+                    crate::metrics::global().retries.inc();
                     if let Err(e) = inner.store.note_retry(job.id, &reason).await {
                         warn!(event_id = job.id, error = %e, "cannot journal retry reason");
                     }
@@ -94,6 +96,12 @@ async fn apply_until_final(inner: &Inner, jobs: &[Job]) -> usize {
             if !journal_outcome(inner, job, &outcome, &mut delay).await {
                 return finished;
             }
+            let label = if outcome.state == EventState::Done {
+                "done"
+            } else {
+                "failed"
+            };
+            crate::metrics::global().event_finished(&job.method, label, started.elapsed());
             finished += 1;
         }
         if finished > 0 {

@@ -205,6 +205,17 @@ enum Decision {
 }
 
 fn decide(outcome: &SyncOutcome, only_member_deletes: bool) -> Decision {
+    let d = decide_inner(outcome, only_member_deletes);
+    crate::metrics::global().coordination(match &d {
+        Decision::Applied { backlog: false } => "success",
+        Decision::Applied { backlog: true } => "partial",
+        Decision::Refused(_) => "refused",
+        Decision::Unreachable(_) => "unreachable",
+    });
+    d
+}
+
+fn decide_inner(outcome: &SyncOutcome, only_member_deletes: bool) -> Decision {
     // Seed semantics: a member delete succeeds even when removing its probes fails;
     // the failure is logged and kept for retry (the catch-up backlog).
     if only_member_deletes && !outcome.all_ok() && outcome.rules_ok() {

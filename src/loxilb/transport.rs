@@ -241,7 +241,10 @@ impl Transport {
             })
         }
         .await;
-        let latency_ms = started.elapsed().as_millis() as u64;
+        let took = started.elapsed();
+        let latency_ms = took.as_millis() as u64;
+        let status = result.as_ref().ok().map(|r| r.status.as_u16());
+        crate::metrics::global().loxilb_call(&node.url, req.method.as_str(), status, took);
         match result {
             Ok(raw) => {
                 debug!(node = %node.url, method = %req.method, path = %path,

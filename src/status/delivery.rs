@@ -333,6 +333,14 @@ impl StatusDelivery {
     }
 
     async fn delivered(&mut self, rows: &[PendingStatus]) {
+        let m = crate::metrics::global();
+        m.status_updates_sent.inc();
+        let now = crate::store::now_ms();
+        for r in rows {
+            let waited = u64::try_from(now - r.queued_at).unwrap_or(0);
+            m.status_sync_delay_seconds
+                .observe(std::time::Duration::from_millis(waited).as_secs_f64());
+        }
         if let Some((since, attempts)) = self.outage.take() {
             info!(
                 attempts,
@@ -462,6 +470,7 @@ mod tests {
                 operating_status: o.map(Into::into),
             },
             seq,
+            queued_at: 0,
         };
         let rows = [
             row("members", "m2", Some("ACTIVE"), None, 1),

@@ -205,6 +205,16 @@ impl Store {
         rows.iter().map(record_from_row).collect()
     }
 
+    /// When the oldest unfinished event was accepted (ms since the epoch), if any.
+    pub async fn oldest_unfinished_at(&self) -> Result<Option<i64>, StoreError> {
+        let (t,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MIN(accepted_at) FROM events WHERE state IN ('queued', 'applying')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(t)
+    }
+
     /// Newest events first, optionally only those in `state`.
     pub async fn list_events(
         &self,

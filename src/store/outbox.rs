@@ -24,6 +24,8 @@ pub struct StatusRecord {
 pub struct PendingStatus {
     pub record: StatusRecord,
     pub seq: i64,
+    /// When this status was queued (ms since the epoch): for the sync delay metric.
+    pub queued_at: i64,
 }
 
 impl Store {
@@ -64,8 +66,8 @@ impl Store {
     /// Oldest undelivered statuses first.
     pub async fn pending_statuses(&self, limit: i64) -> Result<Vec<PendingStatus>, StoreError> {
         let rows = sqlx::query(
-            "SELECT object_kind, object_id, provisioning_status, operating_status, seq \
-             FROM status_outbox ORDER BY seq LIMIT ?",
+            "SELECT object_kind, object_id, provisioning_status, operating_status, seq, \
+             updated_at FROM status_outbox ORDER BY seq LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -80,6 +82,7 @@ impl Store {
                         operating_status: row.try_get("operating_status")?,
                     },
                     seq: row.try_get("seq")?,
+                    queued_at: row.try_get("updated_at")?,
                 })
             })
             .collect()

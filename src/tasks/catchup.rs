@@ -89,6 +89,7 @@ impl NodeCatchUp {
                 Ok(true)
             }
             Some(reason) => {
+                crate::metrics::global().retries.inc();
                 let delay = backoff(self.interval, self.backoff_max, e.attempts);
                 let next = crate::store::now_ms()
                     + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);

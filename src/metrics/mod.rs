@@ -1,0 +1,312 @@
+//! Prometheus metrics.
+//!
+//! One process-wide registry: every module records into [`global()`] without a
+//! handle being threaded through each constructor, and the `/metrics` endpoint
+//! (see [`server`]) encodes it. Names follow Prometheus conventions: a
+//! `loxilb_coordinator_` prefix, base units (seconds), `_total` for counters.
+//! Gauges that mirror database state (queue depth, outbox backlog, journal lag)
+//! are refreshed when scraped, so they cost nothing between scrapes.
+
+pub mod server;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodOutcome {
+    pub method: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Call {
+    pub node: String,
+    pub method: String,
+    /// "2xx", "4xx", "5xx" or "error" (no answer).
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Node {
+    pub node: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Outcome {
+    pub outcome: String,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// Every metric the daemon exports.
+pub struct Metrics {
+    pub events: Family<MethodOutcome, Counter>,
+    pub event_apply_seconds: Histogram,
+    pub queue_depth: Gauge,
+    pub journal_lag_seconds: Gauge<f64, AtomicU64>,
+    pub loxilb_requests: Family<Call, Counter>,
+    pub loxilb_request_seconds: Family<Node, Histogram, fn() -> Histogram>,
+    pub loxilb_node_up: Family<Node, Gauge>,
+    pub rules_applied: Counter,
+    pub rules_deleted: Counter,
+    pub probes_created: Counter,
+    pub probes_deleted: Counter,
+    pub coordination: Family<Outcome, Counter>,
+    pub health_checks: Family<Outcome, Counter>,
+    pub status_sync_delay_seconds: Histogram,
+    pub status_updates_sent: Counter,
+    pub outbox_backlog: Gauge,
+    pub node_backlog: Gauge,
+    pub retries: Counter,
+    pub dead_letters: Counter,
+    pub reconcile_repairs: Counter,
+    pub orphans_removed: Counter,
+    pub cache_hits: Counter,
+    pub cache_misses: Counter,
+    registry: Registry,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut m = Metrics {
+            events: Family::default(),
+            event_apply_seconds: latency_histogram(),
+            queue_depth: Gauge::default(),
+            journal_lag_seconds: Gauge::default(),
+            loxilb_requests: Family::default(),
+            loxilb_request_seconds: Family::new_with_constructor(latency_histogram),
+            loxilb_node_up: Family::default(),
+            rules_applied: Counter::default(),
+            rules_deleted: Counter::default(),
+            probes_created: Counter::default(),
+            probes_deleted: Counter::default(),
+            coordination: Family::default(),
+            health_checks: Family::default(),
+            status_sync_delay_seconds: latency_histogram(),
+            status_updates_sent: Counter::default(),
+            outbox_backlog: Gauge::default(),
+            node_backlog: Gauge::default(),
+            retries: Counter::default(),
+            dead_letters: Counter::default(),
+            reconcile_repairs: Counter::default(),
+            orphans_removed: Counter::default(),
+            cache_hits: Counter::default(),
+            cache_misses: Counter::default(),
+            registry: Registry::with_prefix("loxilb_coordinator"),
+        };
+        m.register();
+        m
+    }
+
+    fn register(&mut self) {
+        let r = &mut self.registry;
+        r.register(
+            "events",
+            "Octavia events finished, by method and outcome (done, failed)",
+            self.events.clone(),
+        );
+        r.register(
+            "event_apply_seconds",
+            "Time from accepting an event to its final state",
+            self.event_apply_seconds.clone(),
+        );
+        r.register(
+            "queue_depth",
+            "Events queued or being applied",
+            self.queue_depth.clone(),
+        );
+        r.register(
+            "journal_lag_seconds",
+            "Age of the oldest unfinished journal entry",
+            self.journal_lag_seconds.clone(),
+        );
+        r.register(
+            "loxilb_requests",
+            "LoxiLB API requests by node, method and status class",
+            self.loxilb_requests.clone(),
+        );
+        r.register(
+            "loxilb_request_seconds",
+            "LoxiLB API request latency by node",
+            self.loxilb_request_seconds.clone(),
+        );
+        r.register(
+            "loxilb_node_up",
+            "1 when the node answered its last request, else 0",
+            self.loxilb_node_up.clone(),
+        );
+        r.register(
+            "rules_applied",
+            "LoxiLB rules created or updated",
+            self.rules_applied.clone(),
+        );
+        r.register(
+            "rules_deleted",
+            "LoxiLB rules deleted",
+            self.rules_deleted.clone(),
+        );
+        r.register(
+            "probes_created",
+            "LoxiLB endpoint probes created or updated",
+            self.probes_created.clone(),
+        );
+        r.register(
+            "probes_deleted",
+            "LoxiLB endpoint probes deleted",
+            self.probes_deleted.clone(),
+        );
+        r.register(
+            "coordination",
+            "Load balancer syncs by outcome (success, partial, refused, unreachable)",
+            self.coordination.clone(),
+        );
+        r.register(
+            "health_checks",
+            "Probe results seen while polling, by outcome (success, failure)",
+            self.health_checks.clone(),
+        );
+        r.register(
+            "status_sync_delay_seconds",
+            "Time a status waited in the outbox before the driver agent took it",
+            self.status_sync_delay_seconds.clone(),
+        );
+        r.register(
+            "status_updates_sent",
+            "Status messages delivered to the driver agent",
+            self.status_updates_sent.clone(),
+        );
+        r.register(
+            "outbox_backlog",
+            "Statuses waiting for the driver agent",
+            self.outbox_backlog.clone(),
+        );
+        r.register(
+            "node_backlog",
+            "Load balancers a LoxiLB node still has to catch up with",
+            self.node_backlog.clone(),
+        );
+        r.register(
+            "retries",
+            "Retried coordination attempts (events and node catch-up)",
+            self.retries.clone(),
+        );
+        r.register(
+            "dead_letters",
+            "Coordination work given up after its retry budget",
+            self.dead_letters.clone(),
+        );
+        r.register(
+            "reconcile_repairs",
+            "Drift repaired by reconciliation",
+            self.reconcile_repairs.clone(),
+        );
+        r.register(
+            "orphans_removed",
+            "Orphaned LoxiLB objects of ours removed",
+            self.orphans_removed.clone(),
+        );
+        r.register(
+            "status_cache_hits",
+            "Health status cache lookups answered from the cache",
+            self.cache_hits.clone(),
+        );
+        r.register(
+            "status_cache_misses",
+            "Health status cache lookups not in the cache",
+            self.cache_misses.clone(),
+        );
+    }
+
+    /// Text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Record one LoxiLB call.
+    pub fn loxilb_call(&self, node: &str, method: &str, status: Option<u16>, took: Duration) {
+        let class = match status {
+            Some(s) => format!("{}xx", s / 100),
+            None => "error".to_string(),
+        };
+        self.loxilb_requests
+            .get_or_create(&Call {
+                node: node.to_string(),
+                method: method.to_string(),
+                status: class,
+            })
+            .inc();
+        let n = Node {
+            node: node.to_string(),
+        };
+        self.loxilb_request_seconds
+            .get_or_create(&n)
+            .observe(took.as_secs_f64());
+        self.loxilb_node_up
+            .get_or_create(&n)
+            .set(i64::from(status.is_some_and(|s| s < 500)));
+    }
+
+    /// Record a finished event.
+    pub fn event_finished(&self, method: &str, outcome: &str, took: Duration) {
+        self.events
+            .get_or_create(&MethodOutcome {
+                method: method.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        self.event_apply_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn coordination(&self, outcome: &str) {
+        self.coordination
+            .get_or_create(&Outcome {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+}
+
+/// The process-wide metrics.
+pub fn global() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_conventional_names_and_moves() {
+        let m = Metrics::new();
+        m.loxilb_call("http://n1", "POST", Some(200), Duration::from_millis(3));
+        m.loxilb_call("http://n1", "POST", None, Duration::from_millis(3));
+        m.event_finished("member_create", "done", Duration::from_millis(5));
+        m.probes_created.inc();
+        let text = m.encode();
+        for needle in [
+            "loxilb_coordinator_events_total{method=\"member_create\",outcome=\"done\"} 1",
+            "loxilb_coordinator_loxilb_requests_total{node=\"http://n1\",method=\"POST\",status=\"2xx\"} 1",
+            "loxilb_coordinator_loxilb_requests_total{node=\"http://n1\",method=\"POST\",status=\"error\"} 1",
+            "loxilb_coordinator_loxilb_node_up{node=\"http://n1\"} 0",
+            "loxilb_coordinator_probes_created_total 1",
+            "# TYPE loxilb_coordinator_loxilb_request_seconds histogram",
+            "# EOF",
+        ] {
+            assert!(text.contains(needle), "missing {needle}:\n{text}");
+        }
+    }
+}

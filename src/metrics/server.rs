@@ -1,0 +1,65 @@
+//! The `/metrics` endpoint on its own TCP address (`[metrics] address`), apart from
+//! the ingress API so that a scraper never needs the ingress socket or its token.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::dispatch::Dispatcher;
+use crate::shutdown::Shutdown;
+use crate::store::Store;
+
+/// What the scrape-time gauges are read from.
+#[derive(Clone)]
+pub struct Sources {
+    pub store: Store,
+    pub dispatcher: Dispatcher,
+}
+
+/// The metrics router; tests drive it with `oneshot`.
+pub fn router(sources: Sources) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(sources)
+}
+
+async fn scrape(State(s): State<Sources>) -> impl IntoResponse {
+    let m = super::global();
+    m.queue_depth
+        .set(i64::try_from(s.dispatcher.queue_depth()).unwrap_or(i64::MAX));
+    if let Ok(n) = s.store.outbox_len().await {
+        m.outbox_backlog.set(n);
+    }
+    if let Ok(n) = s.store.backlog_len().await {
+        m.node_backlog.set(n);
+    }
+    if let Ok(oldest) = s.store.oldest_unfinished_at().await {
+        let lag_ms = oldest.map_or(0, |t| (crate::store::now_ms() - t).max(0));
+        m.journal_lag_seconds
+            .set(Duration::from_millis(lag_ms.unsigned_abs()).as_secs_f64());
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.encode(),
+    )
+}
+
+/// Serve `/metrics` on `listener` until shutdown.
+pub async fn serve(listener: TcpListener, sources: Sources, shutdown: Shutdown) {
+    let app = router(sources);
+    let stop = shutdown.clone();
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.triggered().await })
+        .await
+    {
+        tracing::warn!(error = %e, "metrics endpoint stopped");
+    }
+}

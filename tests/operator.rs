@@ -1,0 +1,197 @@
+//! End-to-end tests of the operator surface: Prometheus metrics and secrets in logs.
+
+mod common;
+
+use std::time::Duration;
+
+use common::world::*;
+use common::{write_config, Daemon};
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    l.local_addr().map(|a| a.port()).unwrap_or(0)
+}
+
+/// Minimal check of the text exposition format: comments, then `name{labels} value`
+/// sample lines with a numeric value, ending with `# EOF`.
+fn assert_valid_exposition(text: &str) {
+    assert!(text.trim_end().ends_with("# EOF"), "no EOF marker");
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if let Some(rest) = line.strip_prefix('#') {
+            let kind = rest.split_whitespace().next().unwrap_or("");
+            assert!(
+                ["HELP", "TYPE", "UNIT", "EOF"].contains(&kind),
+                "bad comment line: {line}"
+            );
+            continue;
+        }
+        let (name_labels, value) = line.rsplit_once(' ').unwrap_or(("", ""));
+        let name = name_labels.split('{').next().unwrap_or("");
+        assert!(
+            name.starts_with("loxilb_coordinator_")
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "bad metric name in: {line}"
+        );
+        if name_labels.contains('{') {
+            assert!(name_labels.ends_with('}'), "bad labels in: {line}");
+        }
+        assert!(
+            value.parse::<f64>().is_ok() || ["+Inf", "-Inf", "NaN"].contains(&value),
+            "bad value in: {line}"
+        );
+    }
+}
+
+fn sample(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_and_counters_move_with_events() {
+    let port = free_port();
+    let w = World::start("").await;
+    // Rewrite the config with a metrics address and restart on it.
+    let cfg = w.daemon.config_path.clone();
+    let text = std::fs::read_to_string(&cfg).unwrap_or_default()
+        + &format!("\n[metrics]\naddress = \"127.0.0.1:{port}\"\n");
+    std::fs::write(&cfg, text).unwrap_or_else(|e| panic!("{e}"));
+    let mut w = w;
+    w.daemon.kill9();
+    w.daemon = Daemon::start(&cfg).await;
+
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let get = || async {
+        reqwest::get(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .text()
+            .await
+            .unwrap_or_default()
+    };
+    let before = get().await;
+    assert_valid_exposition(&before);
+
+    let backend = Backend::start().await;
+    w.apply_ok(&[
+        lb("lb", "127.0.0.100"),
+        listener("lb", "lb-l", 90, "lb-p"),
+        pool("lb", "lb-l", "lb-p"),
+        member("lb-p", "m1", backend.port()),
+        http_monitor("lb-p", "hm", 1),
+    ])
+    .await;
+    let after = get().await;
+    assert_valid_exposition(&after);
+    let events = |t: &str| sample(t, "loxilb_coordinator_events_total{");
+    assert_eq!(events(&after) - events(&before), 5.0, "{after}");
+    assert!(
+        sample(&after, "loxilb_coordinator_rules_applied_total") >= 1.0,
+        "{after}"
+    );
+    assert!(
+        sample(&after, "loxilb_coordinator_loxilb_requests_total{") >= 1.0,
+        "{after}"
+    );
+    assert!(
+        after.contains("loxilb_coordinator_queue_depth 0"),
+        "{after}"
+    );
+    w.wait_for("status delivery counted", Duration::from_secs(10), || {
+        !w.status_messages().is_empty()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_ever_reaches_the_log() {
+    const PASSWORD: &str = "pw-Zq81-never-log-me";
+    const TOKEN: &str = "tok-Hh27-never-log-me";
+    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions {
+        auth: Some(("admin".into(), PASSWORD.into())),
+        ..Default::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let agent_dir = dir.path().join("agent");
+    let _agent = driver_agent_sim::spawn(&agent_dir)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, TOKEN).unwrap_or_else(|e| panic!("{e}"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let port = free_port();
+    let cfg = write_config(dir.path(), &[sim.url()], &agent_dir, "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap_or_default()
+        .replace(
+            "request_timeout = 2\n",
+            &format!("request_timeout = 2\nusername = \"admin\"\npassword = \"{PASSWORD}\"\n"),
+        )
+        .replace(
+            "[ingress]\n",
+            &format!(
+                "[ingress]\ntcp_address = \"127.0.0.1:{port}\"\ntcp_token_file = \"{}\"\n",
+                token_file.display()
+            ),
+        )
+        .replace(
+            "level = \"info,loxilb_coordinator=debug\"",
+            "level = \"trace\"",
+        );
+    std::fs::write(&cfg, text).unwrap_or_else(|e| panic!("{e}"));
+    let d = Daemon::start(&cfg).await;
+
+    // Work that logs in to LoxiLB and uses the TCP token (right and wrong).
+    let backend = Backend::start().await;
+    let events = [
+        lb("lb", "127.0.0.101"),
+        listener("lb", "lb-l", 91, "lb-p"),
+        pool("lb", "lb-l", "lb-p"),
+        member("lb-p", "m1", backend.port()),
+    ];
+    let http = reqwest::Client::new();
+    for e in &events {
+        let r = http
+            .post(format!("http://127.0.0.1:{port}/v1/events"))
+            .bearer_auth(TOKEN)
+            .json(e)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status(), 202);
+    }
+    let bad = http
+        .get(format!("http://127.0.0.1:{port}/v1/events"))
+        .bearer_auth(format!("{TOKEN}x"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(bad.status(), 401);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while sim.control().rules().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "{}", d.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("check-config")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let printed = String::from_utf8_lossy(&check.stdout).to_string()
+        + &String::from_utf8_lossy(&check.stderr);
+    let log = d.log();
+    assert!(log.contains("LoxiLB"), "the log is empty?\n{log}");
+    for secret in [PASSWORD, TOKEN] {
+        assert!(!log.contains(secret), "secret in the daemon log");
+        assert!(!printed.contains(secret), "secret printed by check-config");
+    }
+}
