@@ -195,6 +195,13 @@ pub async fn run(
         };
         shutdown.spawn(crate::metrics::server::serve(l, sources, shutdown.clone()));
     }
+    // systemd: READY once the database, the ingress and a first LoxiLB contact are
+    // done. An unreachable LoxiLB does not block start-up: events wait in the journal.
+    if !LoxilbReadiness(client.clone()).loxilb_reachable().await {
+        warn!("no LoxiLB node answered at start; events wait in the journal until one does");
+    }
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+    start_watchdog(store.clone(), &shutdown);
     info!(nodes = ?config.loxilb.nodes, "loxilb-coordinator running");
 
     // Serve until shutdown; a server that dies on its own also stops the daemon.
@@ -209,6 +216,7 @@ pub async fn run(
             shutdown.trigger();
         }
     }
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
     while servers.join_next().await.is_some() {}
     shutdown.wait_complete().await;
     let left = dispatcher.queue_depth();
@@ -221,4 +229,36 @@ pub async fn run(
     store.close().await;
     info!("loxilb-coordinator stopped");
     result
+}
+
+/// Tell systemd (when started by it) about our state; a no-op otherwise.
+fn notify_systemd(state: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, state) {
+        warn!(error = %e, "cannot notify systemd");
+    }
+}
+
+/// With `WatchdogSec=` set, ping systemd at half the interval, but only while the
+/// database answers: a daemon that cannot journal is better restarted.
+fn start_watchdog(store: Store, shutdown: &Shutdown) {
+    let mut usec = 0u64;
+    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+        return;
+    }
+    let every = Duration::from_micros(usec / 2).max(Duration::from_millis(10));
+    let stop = shutdown.clone();
+    shutdown.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.triggered() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            match store.ping().await {
+                Ok(()) => notify_systemd(&[sd_notify::NotifyState::Watchdog]),
+                Err(e) => {
+                    warn!(error = %e, "database does not answer; withholding the watchdog ping")
+                }
+            }
+        }
+    });
 }

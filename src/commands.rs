@@ -26,13 +26,14 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => {
-            let config = load(config_path)?;
+            let config = load(config_path.clone())?;
             crate::telemetry::init(&config.logging);
             let listener = bind_unix(&config.ingress.socket_path, config.ingress.socket_mode)
                 .await
                 .map_err(|e| e.to_string())?;
             let shutdown = Shutdown::new();
             spawn_signal_handler(shutdown.clone());
+            spawn_reload_handler(config_path.clone(), config.clone());
             app::run(IngressListener::Unix(listener), config, shutdown)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -56,6 +57,19 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
             } else {
                 print_events(&body);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Health { ready } => {
+            let config = load(config_path)?;
+            let path = if ready { "/readyz" } else { "/healthz" };
+            let (code, body) = ApiClient::new(&config.ingress.socket_path)
+                .call("GET", path, None)
+                .await
+                .map_err(|e| format!("daemon not reachable: {e}"))?;
+            if code != 200 {
+                return Err(format!("{path}: {code} {body}"));
+            }
+            println!("{path}: ok");
             Ok(ExitCode::SUCCESS)
         }
         Command::Retry { event_id } => {
@@ -94,6 +108,75 @@ fn spawn_signal_handler(shutdown: Shutdown) {
         }
         shutdown.trigger();
     });
+}
+
+/// SIGHUP: re-read the configuration. The logging level changes in place; any other
+/// changed section is logged as needing a restart (those values are wired into
+/// running tasks, sockets and pools at start). An invalid file changes nothing.
+fn spawn_reload_handler(path: Option<PathBuf>, running: Config) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot install the SIGHUP handler; reload needs a restart");
+            return;
+        };
+        let mut current = running;
+        while hup.recv().await.is_some() {
+            let new = match load(path.clone()) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: configuration invalid, nothing changed");
+                    continue;
+                }
+            };
+            if new.logging.level != current.logging.level {
+                // Logged before the switch: the new level may hide this line.
+                tracing::info!(level = %new.logging.level, "SIGHUP: logging.level applied");
+                if let Err(e) = crate::telemetry::reload_level(&new.logging.level) {
+                    tracing::warn!(error = %e, "SIGHUP: logging.level not applied");
+                }
+            }
+            for section in restart_sections(&current, &new) {
+                tracing::warn!(
+                    section,
+                    "SIGHUP: section changed; restart the daemon to apply it"
+                );
+            }
+            current.logging.level = new.logging.level.clone();
+            let applied = current.logging.clone();
+            current = Config {
+                logging: applied,
+                ..new
+            };
+        }
+    });
+}
+
+/// Sections that differ and can only take effect after a restart.
+fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if old.health_monitoring != new.health_monitoring {
+        out.push("health_monitoring");
+    }
+    if old.loxilb != new.loxilb {
+        out.push("loxilb");
+    }
+    if old.octavia != new.octavia {
+        out.push("octavia");
+    }
+    if old.ingress != new.ingress {
+        out.push("ingress");
+    }
+    if old.database != new.database {
+        out.push("database");
+    }
+    if old.logging.format != new.logging.format {
+        out.push("logging.format");
+    }
+    if old.metrics != new.metrics {
+        out.push("metrics");
+    }
+    out
 }
 
 fn print_events(body: &Value) {

@@ -195,3 +195,82 @@ async fn no_secret_ever_reaches_the_log() {
         assert!(!printed.contains(secret), "secret printed by check-config");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_notify_watchdog_and_sighup_reload() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let notify_path = dir.path().join("notify.sock");
+    let notify =
+        std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap_or_else(|e| panic!("{e}"));
+    notify
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let agent_dir = dir.path().join("agent");
+    let cfg = write_config(dir.path(), &[sim.url()], &agent_dir, "");
+    let mut d = Daemon::start_with_env(
+        &cfg,
+        &[
+            ("NOTIFY_SOCKET", notify_path.display().to_string()),
+            ("WATCHDOG_USEC", "200000".to_string()),
+        ],
+    )
+    .await;
+    let messages = tokio::task::spawn_blocking(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        while got.len() < 4 {
+            match notify.recv(&mut buf) {
+                Ok(n) => got.push(String::from_utf8_lossy(&buf[..n]).to_string()),
+                Err(_) => break,
+            }
+        }
+        got
+    })
+    .await
+    .unwrap_or_default();
+    assert!(
+        messages.iter().any(|m| m.contains("READY=1")),
+        "{messages:?}"
+    );
+    let ready = messages.iter().position(|m| m.contains("READY=1"));
+    let watchdog = messages.iter().position(|m| m.contains("WATCHDOG=1"));
+    assert!(watchdog.is_some() && ready < watchdog, "{messages:?}");
+
+    // SIGHUP: a new logging level is applied at once; a loxilb change needs a restart.
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap_or_default()
+        .replace(
+            "level = \"info,loxilb_coordinator=debug\"",
+            "level = \"warn\"",
+        )
+        .replace("request_timeout = 2\n", "request_timeout = 3\n");
+    std::fs::write(&cfg, text).unwrap_or_else(|e| panic!("{e}"));
+    d.signal("HUP");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !d.log().contains("restart the daemon to apply it") {
+        assert!(tokio::time::Instant::now() < deadline, "{}", d.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = d.log();
+    assert!(log.contains("logging.level applied"), "{log}");
+    assert!(
+        log.contains("section=\"loxilb\"") || log.contains("section=loxilb"),
+        "{log}"
+    );
+    // An invalid file on SIGHUP changes nothing and the daemon stays up.
+    std::fs::write(&cfg, "[health_monitoring]\nbatch_size = 0\n").unwrap_or_else(|e| panic!("{e}"));
+    d.signal("HUP");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        d.api()
+            .call("GET", "/healthz", None)
+            .await
+            .map(|(c, _)| c)
+            .ok(),
+        Some(200)
+    );
+    assert_eq!(d.terminate(), Some(0));
+}

@@ -44,4 +44,11 @@ pub enum Command {
     },
     /// Put a failed event back in its queue.
     Retry { event_id: i64 },
+    /// Exit 0 when the running daemon answers /healthz (or /readyz with --ready);
+    /// for container health checks and scripts.
+    Health {
+        /// Also require the database and at least one LoxiLB node (`/readyz`).
+        #[arg(long)]
+        ready: bool,
+    },
 }

@@ -62,6 +62,11 @@ level = "info,loxilb_coordinator=debug"
 impl Daemon {
     /// Start the daemon binary with `config_path` and wait until its socket answers.
     pub async fn start(config_path: &Path) -> Daemon {
+        Self::start_with_env(config_path, &[]).await
+    }
+
+    /// Like `start`, with extra environment variables for the process.
+    pub async fn start_with_env(config_path: &Path, env: &[(&str, String)]) -> Daemon {
         let dir = config_path.parent().unwrap_or_else(|| Path::new("."));
         let log_path = dir.join(format!("daemon-{}.log", std::process::id()));
         let log = std::fs::OpenOptions::new()
@@ -69,10 +74,16 @@ impl Daemon {
             .append(true)
             .open(&log_path)
             .unwrap_or_else(|e| panic!("log file: {e}"));
-        let child = Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
+        // Through `sh -c exec` so that WATCHDOG_PID can name the daemon's own pid, as
+        // systemd sets it (exec keeps the pid).
+        let child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg("export WATCHDOG_PID=$$; exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_loxilb-coordinator"))
             .arg("--config")
             .arg(config_path)
             .arg("run")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -115,6 +126,14 @@ impl Daemon {
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Send a signal by name (e.g. "HUP") to the daemon.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status();
     }
 
     /// SIGTERM and wait for a graceful exit; returns the exit code.
