@@ -309,4 +309,30 @@ mod tests {
             assert!(text.contains(needle), "missing {needle}:\n{text}");
         }
     }
+
+    /// Every metric the sample Grafana dashboard queries is exported.
+    #[test]
+    fn dashboard_queries_only_exported_metrics() {
+        let m = Metrics::new();
+        m.loxilb_call("n", "GET", Some(200), Duration::from_millis(1));
+        m.event_finished("x", "done", Duration::from_millis(1));
+        m.coordination("success");
+        m.health_checks
+            .get_or_create(&Outcome {
+                outcome: "success".into(),
+            })
+            .inc();
+        let text = m.encode();
+        let dash = include_str!("../../packaging/grafana/loxilb-coordinator-dashboard.json");
+        let mut checked = 0;
+        for (i, _) in dash.match_indices("loxilb_coordinator_") {
+            let name: String = dash[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(text.contains(&name), "dashboard uses {name}, not exported:\n{text}");
+            checked += 1;
+        }
+        assert!(checked > 10);
+    }
 }
