@@ -1,0 +1,201 @@
+//! Starting the pieces of a benchmark world and talking to them.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use loxilb_coordinator::app::{self, IngressListener};
+use loxilb_coordinator::cli::api_client::ApiClient;
+use loxilb_coordinator::config::Config;
+use loxilb_coordinator::ingress::listen::bind_unix;
+use loxilb_coordinator::shutdown::Shutdown;
+use loxilb_coordinator::store::Store;
+use serde_json::Value;
+
+/// The simulator, the driver agent and a daemon child process in a temp dir.
+pub struct World {
+    pub _dir: tempfile::TempDir,
+    pub sim: loxilb_sim::SimHandle,
+    pub _agent: driver_agent_sim::AgentHandle,
+    pub child: Child,
+    pub socket: PathBuf,
+    pub store: Store,
+}
+
+impl World {
+    /// `latency`: the simulator's answer delay per call.
+    pub async fn start(latency: Duration) -> Result<World, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let sim = loxilb_sim::spawn(loxilb_sim::SimOptions {
+            latency,
+            probing: false,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| format!("simulator: {e}"))?;
+        let agent_dir = dir.path().join("agent");
+        let agent = driver_agent_sim::spawn(&agent_dir)
+            .await
+            .map_err(|e| format!("driver agent: {e}"))?;
+        let socket = dir.path().join("ingress.sock");
+        let db = dir.path().join("coordinator.db");
+        let config = format!(
+            r#"
+[health_monitoring]
+rate_limit_calls = 100000
+max_concurrent_checks = 50
+status_update_interval = 3600
+status_cache_ttl = 7200
+reconciliation_interval = 604800
+
+[loxilb]
+nodes = ["{sim}"]
+
+[octavia]
+status_socket = "{agent}/status.sock"
+stats_socket = "{agent}/stats.sock"
+get_socket = "{agent}/get.sock"
+
+[ingress]
+socket_path = "{socket}"
+
+[database]
+url = "sqlite://{db}"
+
+[logging]
+level = "warn"
+"#,
+            sim = sim.url(),
+            agent = agent_dir.display(),
+            socket = socket.display(),
+            db = db.display(),
+        );
+        let config_path = dir.path().join("coordinator.toml");
+        std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let child = Command::new(exe)
+            .arg("daemon")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("daemon: {e}"))?;
+        let api = ApiClient::new(&socket);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !matches!(api.call("GET", "/healthz", None).await, Ok((200, _))) {
+            if Instant::now() > deadline {
+                return Err("daemon did not start".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let store = Store::open(&format!("sqlite://{}", db.display()), 2)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(World {
+            _dir: dir,
+            sim,
+            _agent: agent,
+            child,
+            socket,
+            store,
+        })
+    }
+
+    pub fn api(&self) -> ApiClient {
+        ApiClient::new(&self.socket).with_timeout(Duration::from_secs(60))
+    }
+
+    /// POST every event with `concurrency` clients; returns when all are accepted.
+    pub async fn post_all(&self, events: Vec<Value>, concurrency: usize) -> Result<(), String> {
+        let chunks: Vec<Vec<Value>> = {
+            let mut c: Vec<Vec<Value>> = vec![Vec::new(); concurrency.max(1)];
+            for (i, e) in events.into_iter().enumerate() {
+                c[i % concurrency.max(1)].push(e);
+            }
+            c
+        };
+        let tasks = chunks.into_iter().map(|chunk| {
+            let api = self.api();
+            async move {
+                for e in chunk {
+                    match api.call("POST", "/v1/events", Some(&e)).await {
+                        Ok((202, _)) | Ok((200, _)) => {}
+                        Ok((code, body)) => return Err(format!("POST answered {code}: {body}")),
+                        Err(err) => return Err(err.to_string()),
+                    }
+                }
+                Ok(())
+            }
+        });
+        for r in futures::future::join_all(tasks).await {
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Wait until no event is queued or applying.
+    pub async fn wait_idle(&self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let oldest = self
+                .store
+                .oldest_unfinished_at()
+                .await
+                .map_err(|e| e.to_string())?;
+            if oldest.is_none() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err("events still unfinished at the deadline".into());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Resident memory of the daemon process in MiB.
+    pub fn daemon_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+
+    /// LoxiLB mutations the simulator has seen since its counters were reset.
+    pub fn mutations(&self) -> u64 {
+        let c = self.sim.control().counters();
+        c.by_route
+            .iter()
+            .filter(|(route, _)| !route.starts_with("GET"))
+            .map(|(_, n)| *n)
+            .sum()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The child process: the daemon exactly as `loxilb-coordinator run` starts it.
+pub async fn run_daemon(config: PathBuf) -> Result<(), String> {
+    let config = Config::load(Some(&config)).map_err(|e| e.to_string())?;
+    loxilb_coordinator::telemetry::init(&config.logging);
+    let listener = bind_unix(&config.ingress.socket_path, config.ingress.socket_mode)
+        .await
+        .map_err(|e| e.to_string())?;
+    let shutdown = Shutdown::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        stop.trigger();
+    });
+    app::run(IngressListener::Unix(listener), config, shutdown)
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,70 @@
+//! `cargo run --release -p bench -- all`: the benchmarks of issue 7 against the LoxiLB
+//! simulator on loopback, each repeated and reported as median and spread.
+//!
+//! The daemon runs as a child process of this binary (`bench daemon CONFIG`), so its
+//! resident memory (B4) is its own and its CPU is not shared with the load generator
+//! inside one runtime. Everything listens on loopback or Unix sockets in a temp dir.
+
+mod harness;
+mod scenarios;
+mod stats;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "loxilb-coordinator benchmarks")]
+struct Args {
+    #[command(subcommand)]
+    what: What,
+    /// Repetitions per figure.
+    #[arg(long, default_value_t = 3, global = true)]
+    runs: usize,
+    /// Object counts for the growth rows (events for B1/B5, members for B4).
+    #[arg(long, value_delimiter = ',', default_values_t = [1000usize, 10000], global = true)]
+    sizes: Vec<usize>,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Every benchmark.
+    All,
+    /// B1: burst of member and health monitor events, calls per event.
+    B1,
+    /// B4: resident memory holding members and monitors.
+    B4,
+    /// B5: accepted-to-applied latency at a steady 1k events/s.
+    B5,
+    /// Internal: run the daemon with this config (the benchmarks' child process).
+    Daemon { config: std::path::PathBuf },
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match args.what {
+            What::Daemon { config } => harness::run_daemon(config).await,
+            What::All => {
+                scenarios::b1(args.runs, &args.sizes).await?;
+                scenarios::b4(args.runs, &args.sizes).await?;
+                scenarios::b5(args.runs, &args.sizes).await
+            }
+            What::B1 => scenarios::b1(args.runs, &args.sizes).await,
+            What::B4 => scenarios::b4(args.runs, &args.sizes).await,
+            What::B5 => scenarios::b5(args.runs, &args.sizes).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

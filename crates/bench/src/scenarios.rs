@@ -1,0 +1,190 @@
+//! The benchmark scenarios. Each prints one table row per size with the median and
+//! spread over `runs` repetitions.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::harness::World;
+use crate::stats::{quantile, summary};
+
+const SIM_LATENCY: Duration = Duration::from_millis(5);
+/// Concurrent ingress clients posting events.
+const POSTERS: usize = 16;
+
+fn lb_setup(lb: usize) -> Vec<Value> {
+    let (id, l, p) = (format!("lb{lb}"), format!("lb{lb}-l"), format!("lb{lb}-p"));
+    let vip = format!("10.{}.{}.{}", 100 + lb / 65536, (lb / 256) % 256, lb % 256);
+    vec![
+        json!({"method": "loadbalancer_create", "args": {"loadbalancer": {
+            "loadbalancer_id": id, "vip_address": vip}}}),
+        json!({"method": "listener_create", "args": {"listener": {
+            "listener_id": l, "loadbalancer_id": id, "protocol": "TCP",
+            "protocol_port": 80, "default_pool_id": p}}}),
+        json!({"method": "pool_create", "args": {"pool": {
+            "pool_id": p, "loadbalancer_id": id, "listener_id": l, "protocol": "TCP",
+            "lb_algorithm": "ROUND_ROBIN"}}}),
+    ]
+}
+
+fn member(lb: usize, m: usize) -> Value {
+    json!({"method": "member_create", "args": {"member": {
+        "member_id": format!("lb{lb}-m{m}"), "pool_id": format!("lb{lb}-p"),
+        "address": format!("10.{}.{}.{}", lb / 256 % 256, lb % 256, m % 250 + 1),
+        "protocol_port": 8000 + (m / 250) as u64}}})
+}
+
+fn monitor(lb: usize) -> Value {
+    json!({"method": "health_monitor_create", "args": {"healthmonitor": {
+        "healthmonitor_id": format!("lb{lb}-hm"), "pool_id": format!("lb{lb}-p"),
+        "type": "HTTP", "delay": 10, "timeout": 5, "max_retries": 3,
+        "http_method": "GET", "url_path": "/health", "expected_codes": "200"}}})
+}
+
+/// B1: `size` member and monitor events in a burst over `size / 100` load balancers
+/// (one monitor and 99 members each), simulator latency 5 ms.
+pub async fn b1(runs: usize, sizes: &[usize]) -> Result<(), String> {
+    println!("\nB1 burst of member + health monitor events, simulator latency {SIM_LATENCY:?}");
+    println!("| events | load balancers | events/s | LoxiLB calls per event | ceiling events/s |");
+    println!("|---|---|---|---|---|");
+    for &size in sizes {
+        let lbs = (size / 100).max(1);
+        let (mut rates, mut cpe, mut ceil) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let w = World::start(SIM_LATENCY).await?;
+            let setup: Vec<Value> = (0..lbs).flat_map(lb_setup).collect();
+            w.post_all(setup, POSTERS).await?;
+            w.wait_idle(Duration::from_secs(600)).await?;
+            w.sim.control().reset_counters();
+            let mut burst = Vec::with_capacity(size);
+            for lb in 0..lbs {
+                burst.push(monitor(lb));
+                for m in 0..99 {
+                    burst.push(member(lb, m));
+                }
+            }
+            let n = burst.len();
+            let t0 = Instant::now();
+            w.post_all(burst, POSTERS).await?;
+            w.wait_idle(Duration::from_secs(1800)).await?;
+            let secs = t0.elapsed().as_secs_f64();
+            let calls = w.mutations() as f64 / n as f64;
+            rates.push(n as f64 / secs);
+            cpe.push(calls);
+            // The simulator answers each call after SIM_LATENCY and serves calls
+            // concurrently; the daemon keeps at most max_concurrent_checks (50) load
+            // balancers in flight, one call each: 50 / 5 ms calls per second.
+            let sim_calls_per_s = 50.0 / SIM_LATENCY.as_secs_f64();
+            ceil.push(sim_calls_per_s / calls.max(1e-9));
+        }
+        println!(
+            "| {size} | {lbs} | {} | {} | {} |",
+            summary(&rates, 0),
+            summary(&cpe, 3),
+            summary(&ceil, 0)
+        );
+    }
+    Ok(())
+}
+
+/// B4: resident memory of the daemon holding `size` members (10 per pool) and one
+/// monitor per pool.
+pub async fn b4(runs: usize, sizes: &[usize]) -> Result<(), String> {
+    println!("\nB4 resident memory of the daemon (members, monitors = members / 10)");
+    println!("| members | monitors | RSS MiB idle | RSS MiB loaded |");
+    println!("|---|---|---|---|");
+    for &size in sizes {
+        let pools = (size / 10).max(1);
+        let (mut idle, mut loaded) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let w = World::start(Duration::ZERO).await?;
+            idle.push(w.daemon_rss_mib());
+            let mut events = Vec::with_capacity(pools * 14);
+            for lb in 0..pools {
+                events.extend(lb_setup(lb));
+                events.push(monitor(lb));
+                for m in 0..10 {
+                    events.push(member(lb, m));
+                }
+            }
+            w.post_all(events, POSTERS).await?;
+            w.wait_idle(Duration::from_secs(3600)).await?;
+            loaded.push(w.daemon_rss_mib());
+        }
+        println!(
+            "| {size} | {pools} | {} | {} |",
+            summary(&idle, 1),
+            summary(&loaded, 1)
+        );
+    }
+    Ok(())
+}
+
+/// B5: accepted-to-applied latency at a steady 1k events/s (member weight updates
+/// spread over 100 load balancers), `size` events per run.
+pub async fn b5(runs: usize, sizes: &[usize]) -> Result<(), String> {
+    println!("\nB5 accepted-to-applied latency at 1000 events/s, simulator latency {SIM_LATENCY:?}");
+    println!("| events | p50 ms | p99 ms | achieved events/s |");
+    println!("|---|---|---|---|");
+    let lbs = 100;
+    for &size in sizes {
+        let (mut p50, mut p99, mut rate) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let w = World::start(SIM_LATENCY).await?;
+            let mut setup: Vec<Value> = (0..lbs).flat_map(lb_setup).collect();
+            for lb in 0..lbs {
+                setup.push(member(lb, 0));
+            }
+            w.post_all(setup, POSTERS).await?;
+            w.wait_idle(Duration::from_secs(600)).await?;
+            let first_id = w
+                .store
+                .list_events(None, 1)
+                .await
+                .map_err(|e| e.to_string())?
+                .first()
+                .map_or(0, |r| r.id);
+            let t0 = Instant::now();
+            let mut pacer = tokio::time::interval(Duration::from_millis(1));
+            let mut inflight = Vec::new();
+            for i in 0..size {
+                pacer.tick().await;
+                let lb = i % lbs;
+                let ev = json!({"method": "member_update", "args": {
+                    "old_member": {"member_id": format!("lb{lb}-m0"), "pool_id": format!("lb{lb}-p")},
+                    "new_member": {"member_id": format!("lb{lb}-m0"), "weight": (i % 200) + 1}}});
+                let api = w.api();
+                inflight.push(tokio::spawn(async move {
+                    api.call("POST", "/v1/events", Some(&ev)).await.map(|(c, _)| c)
+                }));
+            }
+            for t in inflight {
+                match t.await {
+                    Ok(Ok(202)) => {}
+                    other => return Err(format!("POST failed: {other:?}")),
+                }
+            }
+            w.wait_idle(Duration::from_secs(600)).await?;
+            rate.push(size as f64 / t0.elapsed().as_secs_f64());
+            let recs = w
+                .store
+                .list_events(None, (size + 1000) as i64)
+                .await
+                .map_err(|e| e.to_string())?;
+            let lat: Vec<f64> = recs
+                .iter()
+                .filter(|r| r.id > first_id)
+                .map(|r| (r.updated_at - r.accepted_at) as f64)
+                .collect();
+            p50.push(quantile(&lat, 0.5));
+            p99.push(quantile(&lat, 0.99));
+        }
+        println!(
+            "| {size} | {} | {} | {} |",
+            summary(&p50, 1),
+            summary(&p99, 1),
+            summary(&rate, 0)
+        );
+    }
+    Ok(())
+}
