@@ -57,7 +57,8 @@ AVAILABILITY_ZONE_SCHEMA = {
             "description": (
                 "Name of the LoxiLB node group that serves load balancers "
                 "in this availability zone (letters, digits, '.', '_', '-'; "
-                "at most 63 characters)."
+                "at most 63 characters). Reserved: today every configured "
+                "LoxiLB node serves every zone."
             ),
         },
     },
