@@ -15,6 +15,8 @@
 
 use std::net::IpAddr;
 
+use serde::Deserialize;
+
 use crate::config::NatMode;
 use crate::loxilb::types::{
     AllowedSource, LbEndpoint, LoadbalanceEntry, Mode, Oper, Sel, ServiceArguments,
@@ -88,15 +90,23 @@ pub(crate) fn pool_rule_proto(tree: &LbTree, pool: &Pool) -> Option<&'static str
         .or(pool.protocol.map(pool_l4))
 }
 
+/// The LB flavor's `lb_algorithm` when it names one (the provider plugin's
+/// `validate_flavor` refuses other values; anything else is ignored here).
+fn flavor_algorithm(tree: &LbTree) -> Option<LbAlgorithm> {
+    let value = tree.lb.flavor.as_ref()?.get("lb_algorithm")?;
+    LbAlgorithm::deserialize(value).ok()
+}
+
 /// Selection algorithm. SOURCE_IP session persistence (the only kind ingress accepts)
-/// asks for stickiness per client address, which is LoxiLB's `persist`.
-fn sel_of(pool: &Pool) -> Sel {
+/// asks for stickiness per client address, which is LoxiLB's `persist`, and wins over
+/// any algorithm; otherwise the flavor's `lb_algorithm` replaces the pool's own.
+fn sel_of(pool: &Pool, flavor_algorithm: Option<LbAlgorithm>) -> Sel {
     if let Some(sp) = &pool.session_persistence {
         if sp.r#type == SessionPersistenceType::SourceIp {
             return Sel::Persist;
         }
     }
-    match pool.lb_algorithm {
+    match flavor_algorithm.or(pool.lb_algorithm) {
         None | Some(LbAlgorithm::RoundRobin) => Sel::RoundRobin,
         Some(LbAlgorithm::LeastConnections) => Sel::LeastConnections,
         Some(LbAlgorithm::SourceIp | LbAlgorithm::SourceIpPort) => Sel::Hash,
@@ -242,7 +252,7 @@ fn rule_for_listener(
         port,
         port_max: port,
         protocol: protocol.to_owned(),
-        sel: sel_of(pool),
+        sel: sel_of(pool, flavor_algorithm(tree)),
         mode: mode_of(tree, opts),
         inactive_timeout: inactive_timeout(listener),
         name: rule_name(&listener.listener_id),

@@ -84,6 +84,43 @@ fn nat_mode_comes_from_config_unless_the_flavor_overrides_it() {
 }
 
 #[test]
+fn flavor_lb_algorithm_replaces_the_pools_but_not_persistence() {
+    let sel = |flavor: serde_json::Value, pool: serde_json::Value| {
+        let mut b = Bodies::basic();
+        patch(&mut b.lb, json!({ "flavor": flavor }));
+        patch(&mut b.pools[0], pool);
+        only_rule(&b).service_arguments.sel
+    };
+    let rr = json!({"lb_algorithm": "ROUND_ROBIN"});
+    assert_eq!(
+        sel(json!({"lb_algorithm": "LEAST_CONNECTIONS"}), rr.clone()),
+        Sel::LeastConnections
+    );
+    assert_eq!(
+        sel(json!({"lb_algorithm": "SOURCE_IP_PORT"}), rr.clone()),
+        Sel::Hash
+    );
+    assert_eq!(
+        sel(json!({"lb_algorithm": "bogus"}), rr.clone()),
+        Sel::RoundRobin
+    );
+    assert_eq!(sel(json!({"lb_algorithm": 7}), rr.clone()), Sel::RoundRobin);
+    assert_eq!(
+        sel(
+            json!({"nat_mode": "dsr"}),
+            json!({"lb_algorithm": "SOURCE_IP"})
+        ),
+        Sel::Hash
+    );
+    let sticky =
+        json!({"lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "SOURCE_IP"}});
+    assert_eq!(
+        sel(json!({"lb_algorithm": "LEAST_CONNECTIONS"}), sticky),
+        Sel::Persist
+    );
+}
+
+#[test]
 fn allowed_cidrs_become_sorted_unique_prefixes() {
     let mut b = Bodies::basic();
     patch(
