@@ -330,7 +330,10 @@ mod tests {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
-            assert!(text.contains(&name), "dashboard uses {name}, not exported:\n{text}");
+            assert!(
+                text.contains(&name),
+                "dashboard uses {name}, not exported:\n{text}"
+            );
             checked += 1;
         }
         assert!(checked > 10);

@@ -19,9 +19,20 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The journal writer is gone (the store is shutting down).
+    #[error("the database is closing")]
+    Closed,
+    /// A failure shared by several waiting requests (the original is not `Clone`).
+    #[error("database error: {0}")]
+    Shared(String),
 }
 
 impl StoreError {
+    /// The same error as text, for handing one failure to several waiters.
+    pub(crate) fn clone_shallow(&self) -> StoreError {
+        StoreError::Shared(self.to_string())
+    }
+
     /// Busy/locked databases, pool timeouts and I/O hiccups can clear up by themselves;
     /// bad URLs, failed migrations and corrupt rows cannot.
     pub fn is_transient(&self) -> bool {
@@ -30,7 +41,7 @@ impl StoreError {
                 e,
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Database(_)
             ),
-            StoreError::Io { .. } => true,
+            StoreError::Io { .. } | StoreError::Closed | StoreError::Shared(_) => true,
             StoreError::Url { .. } | StoreError::Migrate(_) | StoreError::Corrupt(_) => false,
         }
     }

@@ -134,56 +134,14 @@ impl Store {
         hint: &KeyHint,
         owner: Option<(&str, &str, &OwnerRef)>,
     ) -> Result<Accepted, StoreError> {
-        let _w = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
-        if let Some((kind, id, owner_ref)) = owner {
-            let lb = match owner_ref {
-                OwnerRef::Loadbalancer(lb) => Some(lb.clone()),
-                OwnerRef::Listener(l) => owner_of(&mut tx, "listener", l).await?,
-            };
-            if let Some(lb) = lb {
-                sqlx::query(
-                    "INSERT INTO object_owners (object_kind, object_id, loadbalancer_id) \
-                     VALUES (?, ?, ?) ON CONFLICT (object_kind, object_id) \
-                     DO UPDATE SET loadbalancer_id = excluded.loadbalancer_id",
-                )
-                .bind(kind)
-                .bind(id)
-                .bind(&lb)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        let ordering_key = match hint {
-            KeyHint::Loadbalancer(lb) => format!("lb:{lb}"),
-            KeyHint::Listener(l) => match owner_of(&mut tx, "listener", l).await? {
-                Some(lb) => format!("lb:{lb}"),
-                None => format!("listener:{l}"),
-            },
-            KeyHint::Other(key) => key.clone(),
-            KeyHint::Pool(p) => match owner_of(&mut tx, "pool", p).await? {
-                Some(lb) => format!("lb:{lb}"),
-                None => format!("pool:{p}"),
-            },
+        let req = AcceptRequest {
+            method: method.to_string(),
+            args_json: args_json.to_string(),
+            object: (object.0.to_string(), object.1.to_string()),
+            hint: hint.clone(),
+            owner: owner.map(|(k, i, o)| (k.to_string(), i.to_string(), o.clone())),
         };
-        let now = now_ms();
-        let row = sqlx::query(
-            "INSERT INTO events (method, args, ordering_key, object_kind, object_id, state, \
-             attempts, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?) \
-             RETURNING id",
-        )
-        .bind(method)
-        .bind(args_json)
-        .bind(&ordering_key)
-        .bind(object.0)
-        .bind(object.1)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let id: i64 = row.try_get("id")?;
-        tx.commit().await?;
-        Ok(Accepted { id, ordering_key })
+        self.group_commit.accept(req).await
     }
 
     /// One event by id.
@@ -425,4 +383,68 @@ mod tests {
         assert_eq!(ok(s.list_events(Some(EventState::Done), 10).await).len(), 1);
         assert_eq!(ok(s.event_count().await), 3);
     }
+}
+
+/// One event to journal (owned, so it can wait in the group-commit queue).
+#[derive(Clone, Debug)]
+pub(crate) struct AcceptRequest {
+    pub method: String,
+    pub args_json: String,
+    pub object: (String, String),
+    pub hint: KeyHint,
+    pub owner: Option<(String, String, OwnerRef)>,
+}
+
+/// Journal one event inside an open transaction.
+pub(crate) async fn accept_in(
+    conn: &mut sqlx::SqliteConnection,
+    r: &AcceptRequest,
+) -> Result<Accepted, StoreError> {
+    if let Some((kind, id, owner_ref)) = &r.owner {
+        let lb = match owner_ref {
+            OwnerRef::Loadbalancer(lb) => Some(lb.clone()),
+            OwnerRef::Listener(l) => owner_of(&mut *conn, "listener", l).await?,
+        };
+        if let Some(lb) = lb {
+            sqlx::query(
+                "INSERT INTO object_owners (object_kind, object_id, loadbalancer_id) \
+                 VALUES (?, ?, ?) ON CONFLICT (object_kind, object_id) \
+                 DO UPDATE SET loadbalancer_id = excluded.loadbalancer_id",
+            )
+            .bind(kind)
+            .bind(id)
+            .bind(&lb)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    let ordering_key = match &r.hint {
+        KeyHint::Loadbalancer(lb) => format!("lb:{lb}"),
+        KeyHint::Listener(l) => match owner_of(&mut *conn, "listener", l).await? {
+            Some(lb) => format!("lb:{lb}"),
+            None => format!("listener:{l}"),
+        },
+        KeyHint::Other(key) => key.clone(),
+        KeyHint::Pool(p) => match owner_of(&mut *conn, "pool", p).await? {
+            Some(lb) => format!("lb:{lb}"),
+            None => format!("pool:{p}"),
+        },
+    };
+    let now = now_ms();
+    let row = sqlx::query(
+        "INSERT INTO events (method, args, ordering_key, object_kind, object_id, state, \
+         attempts, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?) \
+         RETURNING id",
+    )
+    .bind(&r.method)
+    .bind(&r.args_json)
+    .bind(&ordering_key)
+    .bind(&r.object.0)
+    .bind(&r.object.1)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id: i64 = row.try_get("id")?;
+    Ok(Accepted { id, ordering_key })
 }

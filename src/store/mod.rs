@@ -1,14 +1,22 @@
 //! SQLite persistence: the event journal, desired state, probe records, retries and
 //! the status outbox (schema in `migrations/`).
 //!
-//! Why SQLite in WAL mode with `synchronous=FULL`: an event answered 202 must survive
-//! a crash of the process *and* of the machine, and WAL keeps readers (status API,
-//! readiness) from blocking the single writer. Queries stick to portable SQL so a
-//! PostgreSQL backend can follow behind the same functions.
+//! Why SQLite in WAL mode, with two durability levels:
+//! - the event journal is written with `synchronous=FULL` (see `group_commit`): an
+//!   event answered 202 survives a crash of the process *and* of the machine;
+//! - everything else (event progress, desired state, applied records, the status
+//!   outbox) uses `synchronous=NORMAL`: it survives a process crash (`kill -9`), and a
+//!   power loss can only drop the last of these commits. WAL commits are ordered, so
+//!   what is lost is always a suffix, and every one of them is re-derived by replaying
+//!   the still-unfinished events (applying is idempotent).
+//!
+//! WAL keeps readers (status API, readiness) from blocking the single writer. Queries
+//! stick to portable SQL so a PostgreSQL backend can follow behind the same functions.
 
 mod applied;
 mod desired;
 mod error;
+mod group_commit;
 mod journal;
 mod outbox;
 
@@ -29,6 +37,7 @@ pub use outbox::{PendingStatus, StatusRecord};
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    group_commit: group_commit::GroupCommit,
     /// SQLite has one writer. Serialising our writes in-process means a transaction
     /// that reads before it writes can never hit SQLITE_BUSY on lock upgrade.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
@@ -59,7 +68,7 @@ impl Store {
             })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let file = opts.get_filename().to_path_buf();
@@ -79,12 +88,23 @@ impl Store {
         };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        // The journal's own connection, fsyncing every commit.
+        let durable = if is_memory(&file) {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.synchronous(SqliteSynchronous::Full))
+                .await?
+        };
+        let write_lock: std::sync::Arc<tokio::sync::Mutex<()>> = Default::default();
         Ok(Store {
             pool,
-            write_lock: Default::default(),
+            group_commit: group_commit::GroupCommit::start(durable, write_lock.clone()),
+            write_lock,
         })
     }
 
@@ -136,9 +156,50 @@ mod tests {
             .fetch_one(store.pool())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(sync.0, 2, "synchronous=FULL");
+        assert_eq!(sync.0, 1, "synchronous=NORMAL for progress records");
         store.ping().await.unwrap_or_else(|e| panic!("{e}"));
         assert!(dir.path().join("t.db").exists());
+    }
+
+    /// Many concurrent acceptances share commits and each gets its own id, in order
+    /// per caller.
+    #[tokio::test]
+    async fn concurrent_acceptances_are_group_committed_and_all_journaled() {
+        let (store, _dir) = test_store().await;
+        let mut tasks = Vec::new();
+        for t in 0..8 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for i in 0..50 {
+                    let a = s
+                        .accept_event(
+                            "member_create",
+                            &format!("{{\"n\":{i}}}"),
+                            ("member", &format!("m{t}-{i}")),
+                            &KeyHint::Loadbalancer(format!("lb{t}")),
+                            None,
+                        )
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    ids.push(a.id);
+                }
+                ids
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            let ids = t.await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(ids.windows(2).all(|w| w[0] < w[1]), "per-caller order");
+            all.extend(ids);
+        }
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 400);
+        assert_eq!(
+            store.unfinished_events().await.unwrap_or_default().len(),
+            400
+        );
     }
 
     #[tokio::test]

@@ -123,7 +123,9 @@ pub async fn b4(runs: usize, sizes: &[usize]) -> Result<(), String> {
 /// B5: accepted-to-applied latency at a steady 1k events/s (member weight updates
 /// spread over 100 load balancers), `size` events per run.
 pub async fn b5(runs: usize, sizes: &[usize]) -> Result<(), String> {
-    println!("\nB5 accepted-to-applied latency at 1000 events/s, simulator latency {SIM_LATENCY:?}");
+    println!(
+        "\nB5 accepted-to-applied latency at 1000 events/s, simulator latency {SIM_LATENCY:?}"
+    );
     println!("| events | p50 ms | p99 ms | achieved events/s |");
     println!("|---|---|---|---|");
     let lbs = 100;
@@ -155,7 +157,9 @@ pub async fn b5(runs: usize, sizes: &[usize]) -> Result<(), String> {
                     "new_member": {"member_id": format!("lb{lb}-m0"), "weight": (i % 200) + 1}}});
                 let api = w.api();
                 inflight.push(tokio::spawn(async move {
-                    api.call("POST", "/v1/events", Some(&ev)).await.map(|(c, _)| c)
+                    api.call("POST", "/v1/events", Some(&ev))
+                        .await
+                        .map(|(c, _)| c)
                 }));
             }
             for t in inflight {
