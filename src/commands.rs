@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use crate::app::{self, IngressListener};
+use crate::cli::admin;
 use crate::cli::api_client::ApiClient;
 use crate::cli::Command;
 use crate::config::Config;
@@ -58,6 +59,53 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
                 print_events(&body);
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::HealthStatus {
+            loadbalancer,
+            pool,
+            member,
+            json,
+        } => {
+            let config = load(config_path)?;
+            let path = match (loadbalancer, pool, member) {
+                (Some(id), _, _) => format!("/v1/status/loadbalancers/{id}"),
+                (_, Some(id), _) => format!("/v1/status/pools/{id}"),
+                (_, _, Some(id)) => format!("/v1/status/members/{id}"),
+                _ => "/v1/status/loadbalancers".to_string(),
+            };
+            let (code, body) = admin::call(&config.ingress.socket_path, "GET", &path).await?;
+            admin::finish(code, &body, json, false)
+        }
+        Command::ValidateHealthMonitors { json } => {
+            let config = load(config_path)?;
+            let (code, body) = admin::call(
+                &config.ingress.socket_path,
+                "GET",
+                "/v1/health-monitors/validate",
+            )
+            .await?;
+            let problems = body.get("ok").and_then(Value::as_bool) == Some(false);
+            admin::finish(code, &body, json, problems)
+        }
+        Command::Reconcile { dry_run, json } => {
+            let config = load(config_path)?;
+            let path = format!("/v1/reconcile?dry_run={dry_run}");
+            let (code, body) = admin::call(&config.ingress.socket_path, "POST", &path).await?;
+            admin::finish(code, &body, json, false)
+        }
+        Command::Orphans { delete, json } => {
+            let config = load(config_path)?;
+            let (method, path) = if delete {
+                ("POST", "/v1/orphans/delete")
+            } else {
+                ("GET", "/v1/orphans")
+            };
+            let (code, body) = admin::call(&config.ingress.socket_path, method, path).await?;
+            let found = body
+                .get("orphans")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty());
+            admin::finish(code, &body, json, found && !delete)
         }
         Command::Health { ready } => {
             let config = load(config_path)?;

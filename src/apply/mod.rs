@@ -17,6 +17,7 @@
 mod error;
 mod locks;
 mod node;
+pub mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,6 +1,7 @@
 //! Command line: run the daemon, check the config, run the demo, and inspect a
 //! running daemon through its Unix socket API.
 
+pub mod admin;
 pub mod api_client;
 
 use std::path::PathBuf;
@@ -44,6 +45,40 @@ pub enum Command {
     },
     /// Put a failed event back in its queue.
     Retry { event_id: i64 },
+    /// Health statuses from the daemon's cache, with their age and the LoxiLB state
+    /// behind each (one load balancer, pool or member, or all load balancers).
+    HealthStatus {
+        #[arg(long, conflicts_with_all = ["pool", "member"])]
+        loadbalancer: Option<String>,
+        #[arg(long, conflicts_with = "member")]
+        pool: Option<String>,
+        #[arg(long)]
+        member: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that every health monitor's probes exist on every LoxiLB node with the
+    /// right options; exit 2 and list the differences otherwise.
+    ValidateHealthMonitors {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare desired state with every LoxiLB node and repair (or only list, with
+    /// --dry-run) what differs.
+    Reconcile {
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List orphaned LoxiLB objects of ours (exit 2 when there are some); --delete
+    /// removes them.
+    Orphans {
+        #[arg(long)]
+        delete: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Exit 0 when the running daemon answers /healthz (or /readyz with --ready);
     /// for container health checks and scripts.
     Health {

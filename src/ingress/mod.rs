@@ -5,6 +5,7 @@
 //! rejected event. The router is built by [`router`] so tests can drive it with
 //! `oneshot` and the daemon can serve it on any listener.
 
+pub mod admin;
 mod auth;
 mod error;
 mod events;

@@ -174,6 +174,14 @@ impl Store {
         Ok(rows.into_iter().map(|(k,)| k).collect())
     }
 
+    /// Every probe key any load balancer refers to.
+    pub async fn all_probe_ref_keys(&self) -> Result<BTreeSet<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT probe_key FROM probe_refs")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(k,)| k).collect())
+    }
+
     /// Every reference to any of `keys`, from every load balancer.
     pub async fn probe_refs_for(
         &self,

@@ -1,0 +1,31 @@
+//! Admin API for operators and the CLI: checks that read LoxiLB but change nothing.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::apply::Applier;
+
+/// `GET /v1/health-monitors/validate`: every probe our monitors need, on every node.
+pub fn router(applier: Arc<Applier>) -> Router {
+    Router::new()
+        .route("/v1/health-monitors/validate", get(validate))
+        .with_state(applier)
+}
+
+async fn validate(State(applier): State<Arc<Applier>>) -> (StatusCode, Json<Value>) {
+    match applier.validate_probes().await {
+        Ok(differences) => (
+            StatusCode::OK,
+            Json(json!({"ok": differences.is_empty(), "differences": differences})),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "unavailable", "message": e.to_string()})),
+        ),
+    }
+}
