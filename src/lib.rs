@@ -18,6 +18,7 @@ pub mod loxilb;
 pub mod mapping;
 pub mod model;
 pub mod octavia;
+pub mod recovery;
 pub mod shutdown;
 pub mod status;
 pub mod store;

@@ -11,6 +11,7 @@ mod desired;
 mod error;
 mod journal;
 mod outbox;
+mod recovery;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -24,6 +25,7 @@ pub use desired::{merge_update, Table};
 pub use error::StoreError;
 pub use journal::{Accepted, EventRecord, EventState, KeyHint, OwnerRef};
 pub use outbox::{PendingStatus, StatusRecord};
+pub use recovery::DeadLetter;
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]

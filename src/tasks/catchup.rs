@@ -5,6 +5,12 @@
 //! `node_backlog`; this task re-syncs each pair on that node only. The sync takes the
 //! load balancer's lock, so a catch-up never interleaves with an event's sync, and it
 //! is idempotent, so catching up a node that already recovered costs no calls.
+//!
+//! With a [`DeadLetterPolicy`] this is also the retry worker's end of the line: a pair
+//! whose failure is permanent (LoxiLB refused the call, a 4xx: retrying cannot help)
+//! or that is older than the maximum age is dead-lettered instead of retried: logged,
+//! counted, kept visible in the admin API, and its load balancer goes to ERROR in
+//! Octavia so an operator sees that it is not what was asked for.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +19,20 @@ use rand::Rng;
 use tracing::{info, warn};
 
 use crate::apply::Applier;
+use crate::recovery::RecoveryStats;
 use crate::shutdown::Shutdown;
-use crate::store::{BacklogEntry, Store};
+use crate::status::DeliveryHandle;
+use crate::store::{BacklogEntry, StatusRecord, Store};
+
+/// When retrying stops.
+#[derive(Clone)]
+pub struct DeadLetterPolicy {
+    /// Entries older than this are dead-lettered (`retry_max_age`).
+    pub max_age: Duration,
+    /// Where the ERROR status goes.
+    pub delivery: DeliveryHandle,
+    pub stats: Arc<RecoveryStats>,
+}
 
 /// Re-syncs nodes that missed changes.
 pub struct NodeCatchUp {
@@ -22,6 +40,7 @@ pub struct NodeCatchUp {
     applier: Arc<Applier>,
     interval: Duration,
     backoff_max: Duration,
+    dead_letters: Option<DeadLetterPolicy>,
 }
 
 impl NodeCatchUp {
@@ -31,7 +50,14 @@ impl NodeCatchUp {
             applier,
             interval,
             backoff_max: Duration::from_secs(300),
+            dead_letters: None,
         }
+    }
+
+    /// Dead-letter permanent failures and entries older than the policy's maximum age.
+    pub fn with_dead_letters(mut self, policy: DeadLetterPolicy) -> Self {
+        self.dead_letters = Some(policy);
+        self
     }
 
     pub async fn run(self, shutdown: Shutdown) {
@@ -72,32 +98,67 @@ impl NodeCatchUp {
             .applier
             .sync_lb(&e.loadbalancer_id, &[node], true)
             .await;
+        // (reason, permanent)
         let failure = match result {
             Ok(outcome) => outcome
                 .nodes
                 .into_iter()
                 .find_map(|(_, r)| r.err())
-                .map(|err| err.to_string()),
-            Err(err) => Some(err.to_string()),
+                .map(|err| (err.to_string(), !err.error.is_transient())),
+            Err(err) => Some((err.to_string(), !err.is_transient())),
         };
-        match failure {
-            None => {
-                self.store
-                    .clear_backlog(&e.node, &e.loadbalancer_id)
-                    .await?;
-                info!(node = %e.node, loadbalancer_id = %e.loadbalancer_id, attempts = e.attempts + 1, "node caught up");
-                Ok(true)
-            }
-            Some(reason) => {
-                let delay = backoff(self.interval, self.backoff_max, e.attempts);
-                let next = crate::store::now_ms()
-                    + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-                self.store
-                    .defer_backlog(&e.node, &e.loadbalancer_id, &reason, next)
-                    .await?;
-                Ok(false)
+        let Some((reason, permanent)) = failure else {
+            self.store
+                .clear_backlog(&e.node, &e.loadbalancer_id)
+                .await?;
+            info!(node = %e.node, loadbalancer_id = %e.loadbalancer_id, attempts = e.attempts + 1, "node caught up");
+            return Ok(true);
+        };
+        if let Some(policy) = &self.dead_letters {
+            let age_ms = crate::store::now_ms().saturating_sub(e.since);
+            let too_old = u128::try_from(age_ms).unwrap_or(0) > policy.max_age.as_millis();
+            if permanent || too_old {
+                self.dead_letter(policy, e, &reason, permanent).await?;
+                return Ok(false);
             }
         }
+        let delay = backoff(self.interval, self.backoff_max, e.attempts);
+        let next =
+            crate::store::now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+        self.store
+            .defer_backlog(&e.node, &e.loadbalancer_id, &reason, next)
+            .await?;
+        Ok(false)
+    }
+
+    async fn dead_letter(
+        &self,
+        policy: &DeadLetterPolicy,
+        e: &BacklogEntry,
+        reason: &str,
+        permanent: bool,
+    ) -> Result<(), crate::store::StoreError> {
+        let why = if permanent {
+            "permanent error"
+        } else {
+            "retry_max_age exceeded"
+        };
+        warn!(node = %e.node, loadbalancer_id = %e.loadbalancer_id, attempts = e.attempts + 1,
+              %reason, "{why}: change dead-lettered; the load balancer is reported ERROR");
+        self.store
+            .dead_letter_backlog(&e.node, &e.loadbalancer_id, &format!("{why}: {reason}"))
+            .await?;
+        self.store
+            .enqueue_statuses(&[StatusRecord {
+                collection: "loadbalancers".into(),
+                id: e.loadbalancer_id.clone(),
+                provisioning_status: Some("ERROR".into()),
+                operating_status: None,
+            }])
+            .await?;
+        policy.delivery.notify();
+        RecoveryStats::bump(&policy.stats.dead_letters, 1);
+        Ok(())
     }
 }
 
