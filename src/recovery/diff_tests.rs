@@ -176,7 +176,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "an unreadable record is drift (forgotten and re-applied)",
             applied_rules: vec![("lb1".into(), "octavia-l1".into(), "{not json".into())],
-            applied_probes: vec![(K.into(), "[]".into())],
+            applied_probes: vec![(K.into(), "not json".into())],
             observed_rules: vec![r1.clone()],
             observed_probes: vec![seen(&p1)],
             listeners: &["l1"],
