@@ -162,7 +162,8 @@ async fn drift_behind_our_back_is_reported_repaired_and_logged() {
     let before = config_view(&sim);
     let key = format!("127.0.0.1_tcp_{}", a.port());
     let ours = probe(&sim.endpoints(), &key).cloned().unwrap_or_default();
-    assert_eq!(ours["probeDuration"], 1, "{ours}");
+    let duration = ours["probeDuration"].as_u64().unwrap_or(0);
+    assert!(duration > 0 && duration != 7, "{ours}");
 
     // Someone changes our probe's options.
     let mut changed = ours.clone();
@@ -185,7 +186,7 @@ async fn drift_behind_our_back_is_reported_repaired_and_logged() {
         drift[0]["difference"]
             .as_str()
             .unwrap_or("")
-            .contains("probeDuration \"1\" -> \"7\""),
+            .contains(&format!("probeDuration \"{duration}\" -> \"7\"")),
         "{dry}"
     );
     assert_eq!(
