@@ -175,6 +175,89 @@ fn backoff(base: Duration, max: Duration, attempts: i64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loxilb::{ClientOptions, LoxilbClient};
+    use crate::mapping::MappingOptions;
+    use crate::octavia::DriverAgentClient;
+    use crate::status::{DeliveryOptions, StatusDelivery};
+
+    /// A catch-up over one unreachable node, with dead letters after `max_age`.
+    async fn setup(
+        max_age: Duration,
+    ) -> (NodeCatchUp, Store, Arc<RecoveryStats>, tempfile::TempDir) {
+        let (store, dir) = crate::store::test_store().await;
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let client = LoxilbClient::new(ClientOptions {
+            nodes: vec![url],
+            retries: 0,
+            timeout: Duration::from_millis(500),
+            ..ClientOptions::default()
+        })
+        .unwrap();
+        let applier = Arc::new(Applier::new(
+            store.clone(),
+            client,
+            MappingOptions::default(),
+        ));
+        let sock = dir.path().join("none.sock");
+        let agent =
+            DriverAgentClient::new(sock.clone(), sock.clone(), sock, Duration::from_millis(100));
+        let (_delivery, handle) =
+            StatusDelivery::new(store.clone(), agent, DeliveryOptions::default());
+        let stats = Arc::new(RecoveryStats::default());
+        let c = NodeCatchUp::new(store.clone(), applier, Duration::from_millis(10))
+            .with_dead_letters(DeadLetterPolicy {
+                max_age,
+                delivery: handle,
+                stats: stats.clone(),
+            });
+        (c, store, stats, dir)
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_is_retried_until_the_max_age_then_dead_lettered() {
+        let (c, store, stats, _d) = setup(Duration::from_secs(3600)).await;
+        let node = c
+            .applier
+            .client()
+            .node_url(crate::loxilb::NodeId(0))
+            .to_string();
+        // A deleted load balancer still syncs (to nothing): the probe removal needs
+        // the node, which is down.
+        store
+            .put_applied_probe(&node, "10.0.0.1_tcp_80", "10.0.0.1", "tcp", 80, "{}")
+            .await
+            .unwrap();
+        store.mark_backlog(&node, "lb1", "down").await.unwrap();
+        let shutdown = Shutdown::new();
+        assert_eq!(c.pass(&shutdown).await.unwrap(), 0);
+        assert!(
+            store.dead_letters().await.unwrap().is_empty(),
+            "young: retried"
+        );
+        assert_eq!(stats.snapshot().dead_letters, 0);
+
+        sqlx::query("UPDATE node_backlog SET since = 0, next_attempt_at = 0")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(c.pass(&shutdown).await.unwrap(), 0);
+        let dead = store.dead_letters().await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert!(
+            dead[0].reason.contains("retry_max_age"),
+            "{}",
+            dead[0].reason
+        );
+        assert_eq!(stats.snapshot().dead_letters, 1);
+        let pending = store.pending_statuses(10).await.unwrap();
+        assert!(pending.iter().any(|p| p.record.id == "lb1"
+            && p.record.collection == "loadbalancers"
+            && p.record.provisioning_status.as_deref() == Some("ERROR")));
+        // Dead letters are not retried.
+        assert!(store.due_backlog(10).await.unwrap().is_empty());
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {
