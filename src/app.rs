@@ -18,10 +18,11 @@ use crate::ingress::{self, ApiState, BearerToken, Readiness};
 use crate::loxilb::{ClientOptions, LoxilbClient, LoxilbError};
 use crate::mapping::MappingOptions;
 use crate::octavia::DriverAgentClient;
+use crate::recovery::{self, Reconciler, ReconcilerOptions, RecoveryStats, StartupSnapshot};
 use crate::shutdown::Shutdown;
 use crate::status::{DeliveryOptions, StatusDelivery};
 use crate::store::{Store, StoreError};
-use crate::tasks::NodeCatchUp;
+use crate::tasks::{DeadLetterPolicy, NodeCatchUp};
 
 /// The listener the ingress API is served on.
 pub enum IngressListener {
@@ -110,17 +111,42 @@ pub async fn run(
     );
     let (delivery, delivery_handle) = StatusDelivery::new(
         store.clone(),
-        agent,
+        agent.clone(),
         DeliveryOptions {
             batch_max: hm.batch_size,
             ..DeliveryOptions::default()
         },
     );
     shutdown.spawn(delivery.run(shutdown.clone()));
+    let recovery_stats = Arc::new(RecoveryStats::default());
     // A node that missed a change is retried about as often as statuses are polled.
     let catch_up_every = Duration::from_secs(hm.status_update_interval.clamp(1, 30));
-    let catch_up = NodeCatchUp::new(store.clone(), applier.clone(), catch_up_every);
+    let catch_up = NodeCatchUp::new(store.clone(), applier.clone(), catch_up_every)
+        .with_dead_letters(DeadLetterPolicy {
+            max_age: hm.retry_max_age_duration(),
+            delivery: delivery_handle.clone(),
+            stats: recovery_stats.clone(),
+        });
     shutdown.spawn(catch_up.run(shutdown.clone()));
+    // Taken before the journal replay: see `recovery::startup`.
+    let startup = StartupSnapshot::take(&store).await?;
+    let (reconciler, reconciler_handle) = Reconciler::new(
+        store.clone(),
+        applier.clone(),
+        agent,
+        recovery_stats,
+        ReconcilerOptions {
+            periodic: hm.enable_status_reconciliation,
+            interval: hm.reconciliation_interval_duration(),
+            poll_interval: hm.status_update_interval_duration(),
+            startup_concurrency: 8,
+            startup_retry: Duration::from_secs(30),
+        },
+        startup,
+    );
+    shutdown.spawn(reconciler.run(shutdown.clone()));
+    let admin =
+        recovery::router(reconciler_handle.clone()).merge(ingress::admin::router(applier.clone()));
     let drivers = CoordinatedDrivers::new(
         store.clone(),
         applier.clone(),
@@ -154,7 +180,7 @@ pub async fn run(
     let mut servers = tokio::task::JoinSet::new();
     match listener {
         IngressListener::Unix(l) => {
-            let app = ingress::router(state.clone(), max_body);
+            let app = ingress::router_with(state.clone(), max_body, admin.clone(), None);
             let stop = shutdown.clone();
             servers.spawn(async move {
                 axum::serve(l, app)
@@ -163,10 +189,7 @@ pub async fn run(
             });
         }
         IngressListener::Tcp(l) => {
-            let app = match &token {
-                Some(t) => ingress::router_with_token(state.clone(), max_body, t.clone()),
-                None => ingress::router(state.clone(), max_body),
-            };
+            let app = ingress::router_with(state.clone(), max_body, admin.clone(), token.clone());
             let stop = shutdown.clone();
             servers.spawn(async move {
                 axum::serve(l, app)
@@ -178,7 +201,7 @@ pub async fn run(
     if let (Some(addr), Some(t)) = (config.ingress.tcp_address, token) {
         let l = TcpListener::bind(addr).await?;
         info!(%addr, "ingress also listening on TCP (bearer token required)");
-        let app = ingress::router_with_token(state.clone(), max_body, t);
+        let app = ingress::router_with(state.clone(), max_body, admin.clone(), Some(t));
         let stop = shutdown.clone();
         servers.spawn(async move {
             axum::serve(l, app)

@@ -19,6 +19,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod model;
 pub mod octavia;
+pub mod recovery;
 pub mod shutdown;
 pub mod status;
 pub mod store;

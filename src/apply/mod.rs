@@ -163,11 +163,13 @@ impl Applier {
             .collect::<Result<Vec<_>, _>>()?;
         let mut keys = self.store.probe_keys_of_lb(lb).await?;
         keys.extend(rows.iter().map(|r| r.probe_key.clone()));
-        keys.extend(self.store.unreferenced_applied_probe_keys().await?);
+        // Probes whose removal failed earlier (their references are already gone, so
+        // no load balancer names them any more): finish removing them on these nodes.
+        let leftovers = self.store.unreferenced_probe_keys().await?;
+        keys.extend(leftovers.iter().cloned());
         let _probe_guards = self.probe_locks.lock_all(keys.iter()).await;
         let mut keys = self.store.replace_probe_refs(lb, &rows).await?;
-        // Probes whose removal failed earlier are retried by any sync.
-        keys.extend(self.store.unreferenced_applied_probe_keys().await?);
+        keys.extend(leftovers);
         let merged = self.merged_probes(&keys).await?;
         Ok(self.run_nodes(lb, nodes, &desired, &merged, &keys).await)
     }

@@ -20,13 +20,20 @@ pub(super) async fn apply(
     keys: &BTreeSet<String>,
 ) -> Result<NodeCalls, NodeFailure> {
     let mut calls = NodeCalls::default();
-    apply_rules(a, n, lb, rules, &mut calls)
+    let posted = apply_rules(a, n, lb, rules, &mut calls)
         .await
         .map_err(|error| NodeFailure {
             phase: Phase::Rules,
             error,
         })?;
-    apply_probes(a, n, rules, merged, keys, &mut calls)
+    // Only a rule posted by this very sync can have just created a probe; a rule that
+    // was already in place says nothing about a probe that went missing or drifted.
+    let posted: Vec<DesiredRule> = rules
+        .iter()
+        .filter(|r| posted.contains(&r.entry.service_arguments.name))
+        .cloned()
+        .collect();
+    apply_probes(a, n, &posted, merged, keys, &mut calls)
         .await
         .map_err(|error| NodeFailure {
             phase: Phase::Probes,
@@ -41,8 +48,9 @@ async fn apply_rules(
     lb: &str,
     rules: &[DesiredRule],
     calls: &mut NodeCalls,
-) -> Result<(), NodeError> {
+) -> Result<BTreeSet<String>, NodeError> {
     let url = a.client.node_url(n).to_string();
+    let mut posted = BTreeSet::new();
 
     let applied_rules: BTreeMap<String, LoadbalanceEntry> = a
         .store
@@ -69,6 +77,7 @@ async fn apply_rules(
                 crate::metrics::global().rules_applied.inc();
                 let body = serde_json::to_string(&entry).unwrap_or_default();
                 a.store.put_applied_rule(&url, &name, lb, &body).await?;
+                posted.insert(name.clone());
                 info!(node = %url, loadbalancer_id = %lb, rule = %name, endpoints = entry.endpoints.len(), ?outcome, "LoxiLB rule applied");
             }
             RuleOp::Delete {
@@ -87,7 +96,7 @@ async fn apply_rules(
         }
     }
 
-    Ok(())
+    Ok(posted)
 }
 
 async fn apply_probes(
@@ -165,7 +174,7 @@ async fn apply_probes(
     Ok(())
 }
 
-/// True when a desired rule has the probe's member as an endpoint and its own probe
+/// True when a rule posted by this sync has the probe's member as an endpoint and its own probe
 /// options give exactly `ep`: LoxiLB creates that probe with the rule.
 fn rule_creates(rules: &[DesiredRule], ep: &EndPoint) -> bool {
     let Some(key) = mapping::ProbeKey::parse(&ep.name) else {

@@ -91,7 +91,7 @@ pub fn compare_node(
 impl Applier {
     /// Every difference between the probes our monitors need and what each node has.
     pub async fn validate_probes(&self) -> Result<Vec<ProbeDifference>, SyncError> {
-        let keys: BTreeSet<String> = self.store.all_probe_ref_keys().await?;
+        let keys: BTreeSet<String> = self.store.referenced_probe_keys().await?;
         let merged = self.merged_probes(&keys).await?;
         let refs = self.store.probe_refs_for(&keys).await?;
         let mut monitors: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

@@ -61,6 +61,10 @@ pub struct HealthMonitoring {
     /// LoxiLB API calls per second, per node. 1..=100000.
     #[serde(deserialize_with = "de::uint")]
     pub rate_limit_calls: u32,
+    /// Seconds a missed change (a node that could not be caught up) is retried before it
+    /// is dead-lettered and its load balancer reported ERROR. 60..=604800.
+    #[serde(deserialize_with = "de::uint")]
+    pub retry_max_age: u64,
 }
 
 impl Default for HealthMonitoring {
@@ -80,6 +84,7 @@ impl Default for HealthMonitoring {
             batch_size: 10,
             async_processing: true,
             rate_limit_calls: 100,
+            retry_max_age: 3600,
         }
     }
 }
@@ -99,6 +104,10 @@ impl HealthMonitoring {
 
     pub fn reconciliation_interval_duration(&self) -> Duration {
         Duration::from_secs(self.reconciliation_interval)
+    }
+
+    pub fn retry_max_age_duration(&self) -> Duration {
+        Duration::from_secs(self.retry_max_age)
     }
 
     pub(crate) fn validate(&self, p: &mut Problems) {
@@ -173,6 +182,12 @@ impl HealthMonitoring {
         );
         p.range(&format!("{S}.batch_size"), self.batch_size as u64, 1, 1000);
         p.range(
+            &format!("{S}.retry_max_age"),
+            self.retry_max_age,
+            60,
+            MAX_INTERVAL_SECS,
+        );
+        p.range(
             &format!("{S}.rate_limit_calls"),
             self.rate_limit_calls.into(),
             1,
@@ -195,6 +210,25 @@ mod tests {
             h.reconciliation_interval_duration(),
             Duration::from_secs(3600)
         );
+        assert_eq!(h.retry_max_age_duration(), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn retry_max_age_is_bounded() {
+        for (v, ok) in [
+            (59, false),
+            (60, true),
+            (MAX_INTERVAL_SECS, true),
+            (MAX_INTERVAL_SECS + 1, false),
+        ] {
+            let mut p = Problems::default();
+            HealthMonitoring {
+                retry_max_age: v,
+                ..HealthMonitoring::default()
+            }
+            .validate(&mut p);
+            assert_eq!(p.into_result().is_ok(), ok, "{v}");
+        }
     }
 
     #[test]

@@ -59,6 +59,21 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
+/// The ingress router with extra routes (the recovery admin API) merged in, behind
+/// the bearer-token check when `token` is given: the check covers every route.
+pub fn router_with(
+    state: ApiState,
+    max_body_bytes: usize,
+    extra: Router,
+    token: Option<BearerToken>,
+) -> Router {
+    let app = router(state, max_body_bytes).merge(extra);
+    match token {
+        Some(t) => app.layer(axum::middleware::from_fn_with_state(t, auth::require_token)),
+        None => app,
+    }
+}
+
 /// The same router behind a bearer-token check, for the TCP listener.
 pub fn router_with_token(state: ApiState, max_body_bytes: usize, token: BearerToken) -> Router {
     router(state, max_body_bytes).layer(axum::middleware::from_fn_with_state(

@@ -30,6 +30,8 @@ pub struct BacklogEntry {
     pub loadbalancer_id: String,
     pub reason: String,
     pub attempts: i64,
+    /// When the node first missed the change (ms since the epoch): the retry age.
+    pub since: i64,
 }
 
 impl Store {
@@ -161,27 +163,6 @@ impl Store {
         Ok(rows.into_iter().map(|(k,)| k).collect())
     }
 
-    /// Probes we applied (on any node) that no reference needs any more: their
-    /// removal failed or was interrupted, and the next sync of any load balancer
-    /// takes it up again.
-    pub async fn unreferenced_applied_probe_keys(&self) -> Result<BTreeSet<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT DISTINCT probe_key FROM probes WHERE probe_key NOT IN \
-             (SELECT probe_key FROM probe_refs)",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(k,)| k).collect())
-    }
-
-    /// Every probe key any load balancer refers to.
-    pub async fn all_probe_ref_keys(&self) -> Result<BTreeSet<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT probe_key FROM probe_refs")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|(k,)| k).collect())
-    }
-
     /// Every reference to any of `keys`, from every load balancer.
     pub async fn probe_refs_for(
         &self,
@@ -305,14 +286,19 @@ impl Store {
         Ok(())
     }
 
-    /// Record that `node` missed load balancer `lb`'s latest change.
+    /// Record that `node` missed load balancer `lb`'s latest change. A new miss of a
+    /// dead-lettered pair starts a fresh retry cycle: it is a new change.
     pub async fn mark_backlog(&self, node: &str, lb: &str, reason: &str) -> Result<(), StoreError> {
         let _w = self.write_lock.lock().await;
         let now = now_ms();
         sqlx::query(
             "INSERT INTO node_backlog (node, loadbalancer_id, reason, attempts, since, next_attempt_at) \
              VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (node, loadbalancer_id) DO UPDATE SET \
-             reason = excluded.reason",
+             reason = excluded.reason, \
+             attempts = CASE WHEN node_backlog.dead_at IS NULL THEN node_backlog.attempts ELSE 0 END, \
+             since = CASE WHEN node_backlog.dead_at IS NULL THEN node_backlog.since ELSE excluded.since END, \
+             next_attempt_at = CASE WHEN node_backlog.dead_at IS NULL THEN node_backlog.next_attempt_at \
+             ELSE excluded.next_attempt_at END, dead_at = NULL",
         )
         .bind(node)
         .bind(lb)
@@ -356,11 +342,11 @@ impl Store {
         Ok(())
     }
 
-    /// Backlog entries due now, oldest first.
+    /// Live (not dead-lettered) backlog entries due now, oldest first.
     pub async fn due_backlog(&self, limit: i64) -> Result<Vec<BacklogEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT node, loadbalancer_id, reason, attempts FROM node_backlog \
-             WHERE next_attempt_at <= ? ORDER BY since LIMIT ?",
+            "SELECT node, loadbalancer_id, reason, attempts, since FROM node_backlog \
+             WHERE dead_at IS NULL AND next_attempt_at <= ? ORDER BY since LIMIT ?",
         )
         .bind(now_ms())
         .bind(limit)
@@ -373,6 +359,7 @@ impl Store {
                     loadbalancer_id: r.try_get("loadbalancer_id")?,
                     reason: r.try_get("reason")?,
                     attempts: r.try_get("attempts")?,
+                    since: r.try_get("since")?,
                 })
             })
             .collect()

@@ -19,6 +19,7 @@ mod error;
 mod group_commit;
 mod journal;
 mod outbox;
+mod recovery;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -32,6 +33,7 @@ pub use desired::{merge_update, Table};
 pub use error::StoreError;
 pub use journal::{Accepted, EventRecord, EventState, KeyHint, OwnerRef};
 pub use outbox::{PendingStatus, StatusRecord};
+pub use recovery::DeadLetter;
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]

@@ -5,6 +5,12 @@
 //! `node_backlog`; this task re-syncs each pair on that node only. The sync takes the
 //! load balancer's lock, so a catch-up never interleaves with an event's sync, and it
 //! is idempotent, so catching up a node that already recovered costs no calls.
+//!
+//! With a [`DeadLetterPolicy`] this is also the retry worker's end of the line: a pair
+//! whose failure is permanent (LoxiLB refused the call, a 4xx: retrying cannot help)
+//! or that is older than the maximum age is dead-lettered instead of retried: logged,
+//! counted, kept visible in the admin API, and its load balancer goes to ERROR in
+//! Octavia so an operator sees that it is not what was asked for.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +19,20 @@ use rand::Rng;
 use tracing::{info, warn};
 
 use crate::apply::Applier;
+use crate::recovery::RecoveryStats;
 use crate::shutdown::Shutdown;
-use crate::store::{BacklogEntry, Store};
+use crate::status::DeliveryHandle;
+use crate::store::{BacklogEntry, StatusRecord, Store};
+
+/// When retrying stops.
+#[derive(Clone)]
+pub struct DeadLetterPolicy {
+    /// Entries older than this are dead-lettered (`retry_max_age`).
+    pub max_age: Duration,
+    /// Where the ERROR status goes.
+    pub delivery: DeliveryHandle,
+    pub stats: Arc<RecoveryStats>,
+}
 
 /// Re-syncs nodes that missed changes.
 pub struct NodeCatchUp {
@@ -22,6 +40,7 @@ pub struct NodeCatchUp {
     applier: Arc<Applier>,
     interval: Duration,
     backoff_max: Duration,
+    dead_letters: Option<DeadLetterPolicy>,
 }
 
 impl NodeCatchUp {
@@ -31,7 +50,14 @@ impl NodeCatchUp {
             applier,
             interval,
             backoff_max: Duration::from_secs(300),
+            dead_letters: None,
         }
+    }
+
+    /// Dead-letter permanent failures and entries older than the policy's maximum age.
+    pub fn with_dead_letters(mut self, policy: DeadLetterPolicy) -> Self {
+        self.dead_letters = Some(policy);
+        self
     }
 
     pub async fn run(self, shutdown: Shutdown) {
@@ -72,33 +98,69 @@ impl NodeCatchUp {
             .applier
             .sync_lb(&e.loadbalancer_id, &[node], true)
             .await;
+        // (reason, permanent)
         let failure = match result {
             Ok(outcome) => outcome
                 .nodes
                 .into_iter()
                 .find_map(|(_, r)| r.err())
-                .map(|err| err.to_string()),
-            Err(err) => Some(err.to_string()),
+                .map(|err| (err.to_string(), !err.error.is_transient())),
+            Err(err) => Some((err.to_string(), !err.is_transient())),
         };
-        match failure {
-            None => {
-                self.store
-                    .clear_backlog(&e.node, &e.loadbalancer_id)
-                    .await?;
-                info!(node = %e.node, loadbalancer_id = %e.loadbalancer_id, attempts = e.attempts + 1, "node caught up");
-                Ok(true)
-            }
-            Some(reason) => {
-                crate::metrics::global().retries.inc();
-                let delay = backoff(self.interval, self.backoff_max, e.attempts);
-                let next = crate::store::now_ms()
-                    + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-                self.store
-                    .defer_backlog(&e.node, &e.loadbalancer_id, &reason, next)
-                    .await?;
-                Ok(false)
+        let Some((reason, permanent)) = failure else {
+            self.store
+                .clear_backlog(&e.node, &e.loadbalancer_id)
+                .await?;
+            info!(node = %e.node, loadbalancer_id = %e.loadbalancer_id, attempts = e.attempts + 1, "node caught up");
+            return Ok(true);
+        };
+        if let Some(policy) = &self.dead_letters {
+            let age_ms = crate::store::now_ms().saturating_sub(e.since);
+            let too_old = u128::try_from(age_ms).unwrap_or(0) > policy.max_age.as_millis();
+            if permanent || too_old {
+                self.dead_letter(policy, e, &reason, permanent).await?;
+                return Ok(false);
             }
         }
+        crate::metrics::global().retries.inc();
+        let delay = backoff(self.interval, self.backoff_max, e.attempts);
+        let next =
+            crate::store::now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+        self.store
+            .defer_backlog(&e.node, &e.loadbalancer_id, &reason, next)
+            .await?;
+        Ok(false)
+    }
+
+    async fn dead_letter(
+        &self,
+        policy: &DeadLetterPolicy,
+        e: &BacklogEntry,
+        reason: &str,
+        permanent: bool,
+    ) -> Result<(), crate::store::StoreError> {
+        let why = if permanent {
+            "permanent error"
+        } else {
+            "retry_max_age exceeded"
+        };
+        warn!(node = %e.node, loadbalancer_id = %e.loadbalancer_id, attempts = e.attempts + 1,
+              %reason, "{why}: change dead-lettered; the load balancer is reported ERROR");
+        self.store
+            .dead_letter_backlog(&e.node, &e.loadbalancer_id, &format!("{why}: {reason}"))
+            .await?;
+        crate::metrics::global().dead_letters.inc();
+        self.store
+            .enqueue_statuses(&[StatusRecord {
+                collection: "loadbalancers".into(),
+                id: e.loadbalancer_id.clone(),
+                provisioning_status: Some("ERROR".into()),
+                operating_status: None,
+            }])
+            .await?;
+        policy.delivery.notify();
+        RecoveryStats::bump(&policy.stats.dead_letters, 1);
+        Ok(())
     }
 }
 
@@ -115,6 +177,89 @@ fn backoff(base: Duration, max: Duration, attempts: i64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loxilb::{ClientOptions, LoxilbClient};
+    use crate::mapping::MappingOptions;
+    use crate::octavia::DriverAgentClient;
+    use crate::status::{DeliveryOptions, StatusDelivery};
+
+    /// A catch-up over one unreachable node, with dead letters after `max_age`.
+    async fn setup(
+        max_age: Duration,
+    ) -> (NodeCatchUp, Store, Arc<RecoveryStats>, tempfile::TempDir) {
+        let (store, dir) = crate::store::test_store().await;
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let client = LoxilbClient::new(ClientOptions {
+            nodes: vec![url],
+            retries: 0,
+            timeout: Duration::from_millis(500),
+            ..ClientOptions::default()
+        })
+        .unwrap();
+        let applier = Arc::new(Applier::new(
+            store.clone(),
+            client,
+            MappingOptions::default(),
+        ));
+        let sock = dir.path().join("none.sock");
+        let agent =
+            DriverAgentClient::new(sock.clone(), sock.clone(), sock, Duration::from_millis(100));
+        let (_delivery, handle) =
+            StatusDelivery::new(store.clone(), agent, DeliveryOptions::default());
+        let stats = Arc::new(RecoveryStats::default());
+        let c = NodeCatchUp::new(store.clone(), applier, Duration::from_millis(10))
+            .with_dead_letters(DeadLetterPolicy {
+                max_age,
+                delivery: handle,
+                stats: stats.clone(),
+            });
+        (c, store, stats, dir)
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_is_retried_until_the_max_age_then_dead_lettered() {
+        let (c, store, stats, _d) = setup(Duration::from_secs(3600)).await;
+        let node = c
+            .applier
+            .client()
+            .node_url(crate::loxilb::NodeId(0))
+            .to_string();
+        // A deleted load balancer still syncs (to nothing): the probe removal needs
+        // the node, which is down.
+        store
+            .put_applied_probe(&node, "10.0.0.1_tcp_80", "10.0.0.1", "tcp", 80, "{}")
+            .await
+            .unwrap();
+        store.mark_backlog(&node, "lb1", "down").await.unwrap();
+        let shutdown = Shutdown::new();
+        assert_eq!(c.pass(&shutdown).await.unwrap(), 0);
+        assert!(
+            store.dead_letters().await.unwrap().is_empty(),
+            "young: retried"
+        );
+        assert_eq!(stats.snapshot().dead_letters, 0);
+
+        sqlx::query("UPDATE node_backlog SET since = 0, next_attempt_at = 0")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(c.pass(&shutdown).await.unwrap(), 0);
+        let dead = store.dead_letters().await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert!(
+            dead[0].reason.contains("retry_max_age"),
+            "{}",
+            dead[0].reason
+        );
+        assert_eq!(stats.snapshot().dead_letters, 1);
+        let pending = store.pending_statuses(10).await.unwrap();
+        assert!(pending.iter().any(|p| p.record.id == "lb1"
+            && p.record.collection == "loadbalancers"
+            && p.record.provisioning_status.as_deref() == Some("ERROR")));
+        // Dead letters are not retried.
+        assert!(store.due_backlog(10).await.unwrap().is_empty());
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

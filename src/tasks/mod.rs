@@ -3,4 +3,4 @@
 
 pub mod catchup;
 
-pub use catchup::NodeCatchUp;
+pub use catchup::{DeadLetterPolicy, NodeCatchUp};

@@ -1,0 +1,222 @@
+//! Pure comparison of one node's applied records with what the node reports.
+//!
+//! Repair works by making the records honest: a record whose object is missing or
+//! differs on the node is forgotten, and the next sync of its load balancer (which
+//! plans against the records) re-applies it. So this module only has to say which
+//! records lie and why, and which objects on the node are ours but wanted by no one.
+//!
+//! Only fields we set are compared: LoxiLB adds run-time fields (probe results,
+//! counters, endpoint states) that are not drift.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::loxilb::{EndPoint, EndPointGetEntry, LoadbalanceEntry};
+use crate::mapping::{is_ours_rule, listener_of_rule_name};
+
+/// What one node looks like to us: our records, its listing, and what is desired.
+pub struct NodeView<'a> {
+    /// (loadbalancer_id, rule name, recorded body).
+    pub applied_rules: &'a [(String, String, String)],
+    /// (probe key, recorded body).
+    pub applied_probes: &'a [(String, String)],
+    pub observed_rules: &'a [LoadbalanceEntry],
+    pub observed_probes: &'a [EndPointGetEntry],
+    /// Listener ids in desired state.
+    pub desired_listeners: &'a BTreeSet<String>,
+    /// Probe keys some desired member refers to.
+    pub referenced_probes: &'a BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    Rule,
+    Probe,
+}
+
+/// A record that does not match the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    pub kind: ObjectKind,
+    /// Rule name or probe key.
+    pub name: String,
+    /// The load balancer a rule record belongs to; empty for probes (shared).
+    pub loadbalancer_id: String,
+    /// Human-readable description, e.g. `probeDuration 30 -> 7`.
+    pub difference: String,
+}
+
+/// An object on the node that is ours and that nothing needs any more.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Orphan {
+    pub kind: ObjectKind,
+    /// Rule name or probe key.
+    pub name: String,
+    /// Probe host, type and port (what a probe deletion needs); empty for rules.
+    pub host: String,
+    pub probe_type: String,
+    pub port: u16,
+}
+
+/// Result of comparing one node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Findings {
+    pub drift: Vec<Drift>,
+    pub orphans: Vec<Orphan>,
+}
+
+/// Compare one node. Foreign objects (not ours by name, and not recorded by us) are
+/// never reported, whatever their key.
+pub fn compare(v: &NodeView<'_>) -> Findings {
+    let mut f = Findings::default();
+    let observed_rules: BTreeMap<&str, &LoadbalanceEntry> = v
+        .observed_rules
+        .iter()
+        .map(|r| (r.service_arguments.name.as_str(), r))
+        .collect();
+    let observed_probes: BTreeMap<&str, &EndPointGetEntry> = v
+        .observed_probes
+        .iter()
+        .map(|p| (p.name.as_str(), p))
+        .collect();
+
+    for (lb, name, body) in v.applied_rules {
+        let difference = match serde_json::from_str::<LoadbalanceEntry>(body) {
+            Err(e) => Some(format!("unreadable record ({e})")),
+            Ok(rec) => match observed_rules.get(name.as_str()) {
+                None => Some("rule missing on the node".to_string()),
+                Some(obs) => rule_difference(&rec, obs),
+            },
+        };
+        if let Some(difference) = difference {
+            f.drift.push(Drift {
+                kind: ObjectKind::Rule,
+                name: name.clone(),
+                loadbalancer_id: lb.clone(),
+                difference,
+            });
+        }
+    }
+
+    // Probe candidates come only from our records: a probe we never recorded is not
+    // ours, even when its key is one we use.
+    for (key, body) in v.applied_probes {
+        let observed = observed_probes.get(key.as_str());
+        let rec = serde_json::from_str::<EndPoint>(body);
+        if let (Some(obs), Ok(rec)) = (observed, &rec) {
+            if !v.referenced_probes.contains(key) {
+                f.orphans.push(Orphan {
+                    kind: ObjectKind::Probe,
+                    name: key.clone(),
+                    host: obs.host_name.clone(),
+                    probe_type: obs.probe_type.clone(),
+                    port: obs.probe_port,
+                });
+                continue;
+            }
+            if let Some(difference) = probe_difference(rec, obs) {
+                f.drift.push(probe_drift(key, difference));
+            }
+            continue;
+        }
+        let difference = match (observed, rec) {
+            (_, Err(e)) => format!("unreadable record ({e})"),
+            _ => "probe missing on the node".to_string(),
+        };
+        f.drift.push(probe_drift(key, difference));
+    }
+
+    let recorded_rules: BTreeSet<&str> =
+        v.applied_rules.iter().map(|(_, n, _)| n.as_str()).collect();
+    for r in v.observed_rules {
+        let name = r.service_arguments.name.as_str();
+        let wanted = listener_of_rule_name(name).is_some_and(|l| v.desired_listeners.contains(l));
+        if is_ours_rule(r) && !recorded_rules.contains(name) && !wanted {
+            f.orphans.push(Orphan {
+                kind: ObjectKind::Rule,
+                name: name.to_string(),
+                host: String::new(),
+                probe_type: String::new(),
+                port: 0,
+            });
+        }
+    }
+    f
+}
+
+fn probe_drift(key: &str, difference: String) -> Drift {
+    Drift {
+        kind: ObjectKind::Probe,
+        name: key.to_string(),
+        loadbalancer_id: String::new(),
+        difference,
+    }
+}
+
+/// Differences in the rule fields we set; `None` when they match.
+pub fn rule_difference(rec: &LoadbalanceEntry, obs: &LoadbalanceEntry) -> Option<String> {
+    let (a, b) = (&rec.service_arguments, &obs.service_arguments);
+    let mut d = Vec::new();
+    let mut field = |name: &str, x: String, y: String| {
+        if x != y {
+            d.push(format!("{name} {x} -> {y}"));
+        }
+    };
+    field("externalIP", a.external_ip.clone(), b.external_ip.clone());
+    field("port", a.port.to_string(), b.port.to_string());
+    field("protocol", a.protocol.clone(), b.protocol.clone());
+    field("sel", format!("{:?}", a.sel), format!("{:?}", b.sel));
+    field("mode", format!("{:?}", a.mode), format!("{:?}", b.mode));
+    field("monitor", a.monitor.to_string(), b.monitor.to_string());
+    let eps = |e: &LoadbalanceEntry| {
+        let mut v: Vec<String> = e
+            .endpoints
+            .iter()
+            .map(|p| format!("{}:{}/w{}", p.endpoint_ip, p.target_port, p.weight))
+            .collect();
+        v.sort();
+        v.join(",")
+    };
+    field(
+        "endpoints",
+        format!("[{}]", eps(rec)),
+        format!("[{}]", eps(obs)),
+    );
+    (!d.is_empty()).then(|| d.join("; "))
+}
+
+/// Differences in the probe fields we set; `None` when they match.
+pub fn probe_difference(rec: &EndPoint, obs: &EndPointGetEntry) -> Option<String> {
+    let mut d = Vec::new();
+    let mut field = |name: &str, x: String, y: String| {
+        if x != y {
+            d.push(format!("{name} {x:?} -> {y:?}"));
+        }
+    };
+    field("hostName", rec.host_name.clone(), obs.host_name.clone());
+    field("probeType", rec.probe_type.clone(), obs.probe_type.clone());
+    field(
+        "probePort",
+        rec.probe_port.to_string(),
+        obs.probe_port.to_string(),
+    );
+    field("probeReq", rec.probe_req.clone(), obs.probe_req.clone());
+    field("probeResp", rec.probe_resp.clone(), obs.probe_resp.clone());
+    field(
+        "probeDuration",
+        rec.probe_duration.to_string(),
+        obs.probe_duration.to_string(),
+    );
+    field(
+        "inactiveReTries",
+        rec.inactive_retries.to_string(),
+        obs.inactive_retries.to_string(),
+    );
+    (!d.is_empty()).then(|| d.join("; "))
+}
+
+#[cfg(test)]
+#[path = "diff_tests.rs"]
+mod tests;

@@ -1,0 +1,291 @@
+//! One node's reconciliation: read our records and desired ids, list the node, compare
+//! (pure, `diff`), then repair drift through the applier and remove confirmed orphans.
+//!
+//! Records are read *before* the node is listed: a change applied in between then
+//! looks like an unrecorded object (never acted on at once thanks to the two-scan
+//! rule) rather than a lost one. A false "drift" only makes the applier re-post an
+//! object LoxiLB already has, which is idempotent.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::diff::{self, Drift, NodeView, ObjectKind, Orphan};
+use super::orphans::OrphanMemory;
+use super::stats::RecoveryStats;
+use crate::apply::Applier;
+use crate::loxilb::{ErrorKind, LoxilbError, NodeId};
+use crate::mapping::{self, listener_of_rule_name, ProbeKey};
+use crate::store::{Store, StoreError};
+
+/// What a pass may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// Forget drifted records and re-sync (else only report).
+    pub repair: bool,
+    /// Remove orphans seen in two consecutive acting scans.
+    pub remove_orphans: bool,
+    /// Count this scan as a sighting for the two-scan rule.
+    pub remember: bool,
+}
+
+impl Pass {
+    pub const DRY_RUN: Pass = Pass {
+        repair: false,
+        remove_orphans: false,
+        remember: false,
+    };
+    pub const FULL: Pass = Pass {
+        repair: true,
+        remove_orphans: true,
+        remember: true,
+    };
+    /// Restart repair: restore at once, leave orphans to the regular passes.
+    pub const RESTORE: Pass = Pass {
+        repair: true,
+        remove_orphans: false,
+        remember: false,
+    };
+    pub const ORPHANS: Pass = Pass {
+        repair: false,
+        remove_orphans: true,
+        remember: true,
+    };
+}
+
+/// An orphan as reported by a pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrphanReport {
+    #[serde(flatten)]
+    pub orphan: Orphan,
+    /// Seen by the previous acting scan too: removable.
+    pub confirmed: bool,
+    pub removed: bool,
+}
+
+/// One node's part of a report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NodeReport {
+    pub node: String,
+    /// Set when the node could not be scanned (nothing else is then filled in).
+    pub error: Option<String>,
+    pub drift: Vec<Drift>,
+    /// Drift records whose load balancer was re-synced successfully.
+    pub repaired: usize,
+    /// Load balancers synced on this node.
+    pub synced: usize,
+    pub orphans: Vec<OrphanReport>,
+}
+
+/// What the node pass needs.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub store: Store,
+    pub applier: Arc<Applier>,
+    pub stats: Arc<RecoveryStats>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ScanError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Loxilb(#[from] Box<LoxilbError>),
+}
+
+/// Scan node `n` and act as `pass` allows.
+pub(crate) async fn node_pass(
+    ctx: &Ctx,
+    n: NodeId,
+    pass: Pass,
+    memory: &mut OrphanMemory,
+) -> NodeReport {
+    let url = ctx.applier.client().node_url(n).to_string();
+    let mut report = NodeReport {
+        node: url.clone(),
+        ..NodeReport::default()
+    };
+    if let Err(e) = run(ctx, n, pass, memory, &mut report).await {
+        warn!(node = %url, error = %e, "reconciliation of a LoxiLB node failed");
+        RecoveryStats::bump(&ctx.stats.repair_failures, 1);
+        report.error = Some(e.to_string());
+    }
+    report
+}
+
+async fn run(
+    ctx: &Ctx,
+    n: NodeId,
+    pass: Pass,
+    memory: &mut OrphanMemory,
+    report: &mut NodeReport,
+) -> Result<(), ScanError> {
+    let url = report.node.clone();
+    let applied_rules = ctx.store.all_applied_rules(&url).await?;
+    let applied_probes = ctx.store.all_applied_probes(&url).await?;
+    let (desired_lbs, listeners) = ctx.store.desired_ids().await?;
+    let refs = ctx.store.referenced_probe_keys().await?;
+    let client = ctx.applier.client();
+    let observed_rules = client.list_rules(n).await.map_err(Box::new)?;
+    let observed_probes = client.list_endpoints(n).await.map_err(Box::new)?;
+    let found = diff::compare(&NodeView {
+        applied_rules: &applied_rules,
+        applied_probes: &applied_probes,
+        observed_rules: &observed_rules,
+        observed_probes: &observed_probes,
+        desired_listeners: &listeners,
+        referenced_probes: &refs,
+    });
+    report.drift = found.drift;
+    let sightings = if pass.remember {
+        memory.observe(&url, &found.orphans)
+    } else {
+        memory.peek(&url, &found.orphans)
+    };
+    report.orphans = sightings
+        .into_iter()
+        .map(|(orphan, confirmed)| OrphanReport {
+            orphan,
+            confirmed,
+            removed: false,
+        })
+        .collect();
+
+    if pass.repair {
+        let mut lbs: BTreeSet<String> = desired_lbs;
+        lbs.extend(applied_rules.iter().map(|(lb, _, _)| lb.clone()));
+        repair(ctx, n, &url, lbs, report).await?;
+    }
+    if pass.remove_orphans {
+        for o in report.orphans.iter_mut().filter(|o| o.confirmed) {
+            match remove_orphan(ctx, n, &url, &o.orphan).await {
+                Ok(()) => {
+                    o.removed = true;
+                    memory.forget(&url, &o.orphan);
+                    RecoveryStats::bump(&ctx.stats.orphans_removed, 1);
+                    crate::metrics::global().orphans_removed.inc();
+                }
+                Err(e) => {
+                    RecoveryStats::bump(&ctx.stats.repair_failures, 1);
+                    warn!(node = %url, kind = ?o.orphan.kind, object = %o.orphan.name, error = %e, "orphan removal failed; next pass retries");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Forget drifted records, then sync every load balancer on this node.
+async fn repair(
+    ctx: &Ctx,
+    n: NodeId,
+    url: &str,
+    mut lbs: BTreeSet<String>,
+    report: &mut NodeReport,
+) -> Result<(), ScanError> {
+    let mut drift_lbs: Vec<BTreeSet<String>> = Vec::new();
+    for d in &report.drift {
+        warn!(node = %url, kind = ?d.kind, object = %d.name, loadbalancer_id = %d.loadbalancer_id,
+              difference = %d.difference, "LoxiLB differs from what we applied; repairing");
+        let owners = match d.kind {
+            ObjectKind::Rule => {
+                ctx.store.delete_applied_rule(url, &d.name).await?;
+                BTreeSet::from([d.loadbalancer_id.clone()])
+            }
+            ObjectKind::Probe => {
+                ctx.store.delete_applied_probe(url, &d.name).await?;
+                ctx.store.lbs_of_probe_key(&d.name).await?
+            }
+        };
+        lbs.extend(owners.iter().cloned());
+        drift_lbs.push(owners);
+    }
+    let mut failed = BTreeSet::new();
+    for lb in &lbs {
+        match ctx.applier.sync_lb(lb, &[n], true).await {
+            Ok(outcome) => {
+                report.synced += 1;
+                match outcome.nodes.into_iter().find_map(|(_, r)| r.err()) {
+                    None => {
+                        ctx.store.clear_backlog(url, lb).await?;
+                    }
+                    Some(e) => {
+                        failed.insert(lb.clone());
+                        ctx.store.mark_backlog(url, lb, &e.to_string()).await?;
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(node = %url, loadbalancer_id = %lb, error = %e, "repair sync failed");
+                failed.insert(lb.clone());
+            }
+        }
+    }
+    for (d, owners) in report.drift.iter().zip(&drift_lbs) {
+        if owners.iter().all(|lb| !failed.contains(lb)) {
+            report.repaired += 1;
+            info!(node = %url, kind = ?d.kind, object = %d.name, "repaired");
+        }
+    }
+    RecoveryStats::bump(&ctx.stats.drift_repaired, report.repaired as u64);
+    crate::metrics::global()
+        .reconcile_repairs
+        .inc_by(report.repaired as u64);
+    let unrepaired = report.drift.len() - report.repaired;
+    RecoveryStats::bump(&ctx.stats.repair_failures, unrepaired as u64);
+    Ok(())
+}
+
+/// Remove one confirmed orphan, after checking once more that nothing wants it.
+async fn remove_orphan(ctx: &Ctx, n: NodeId, url: &str, o: &Orphan) -> Result<(), ScanError> {
+    let client = ctx.applier.client();
+    match o.kind {
+        ObjectKind::Rule => {
+            let (_, listeners) = ctx.store.desired_ids().await?;
+            let recorded = ctx
+                .store
+                .all_applied_rules(url)
+                .await?
+                .iter()
+                .any(|(_, name, _)| *name == o.name);
+            if recorded || listener_of_rule_name(&o.name).is_some_and(|l| listeners.contains(l)) {
+                return Ok(());
+            }
+            let outcome = client
+                .delete_rule_by_name(n, &o.name)
+                .await
+                .map_err(Box::new)?;
+            info!(node = %url, rule = %o.name, ?outcome, "orphaned LoxiLB rule removed");
+        }
+        ObjectKind::Probe => {
+            if ctx.store.referenced_probe_keys().await?.contains(&o.name) {
+                return Ok(());
+            }
+            let deleted = client
+                .delete_endpoint(n, &o.host, &o.name, &o.probe_type, o.port)
+                .await;
+            match deleted {
+                Ok(outcome) => {
+                    info!(node = %url, probe_key = %o.name, ?outcome, "orphaned LoxiLB probe removed")
+                }
+                Err(e) if e.kind == ErrorKind::Conflict => {
+                    // A rule still refers to it: LoxiLB keeps it, so give back the
+                    // options that rule would use and stop calling it ours.
+                    if let Some(key) = ProbeKey::parse(&o.name) {
+                        let restored = mapping::rule_default_probe(&key);
+                        client
+                            .create_endpoint(n, &restored)
+                            .await
+                            .map_err(Box::new)?;
+                    }
+                    info!(node = %url, probe_key = %o.name, "orphaned probe still used by a rule; defaults restored and record dropped");
+                }
+                Err(e) => return Err(Box::new(e).into()),
+            }
+            ctx.store.delete_applied_probe(url, &o.name).await?;
+        }
+    }
+    Ok(())
+}
