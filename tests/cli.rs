@@ -1,0 +1,136 @@
+//! The operator CLI against a running daemon: output and exit codes.
+
+mod common;
+
+use std::process::Output;
+
+use common::world::*;
+use serde_json::{json, Value};
+
+fn cli(w: &World, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
+        .arg("--config")
+        .arg(&w.daemon.config_path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
+    let backend = Backend::start().await;
+    let w = World::start("").await;
+    w.apply_ok(&[
+        lb("lb", "127.0.0.120"),
+        listener("lb", "lb-l", 92, "lb-p"),
+        pool("lb", "lb-l", "lb-p"),
+        member("lb-p", "m1", backend.port()),
+        http_monitor("lb-p", "hm", 1),
+    ])
+    .await;
+
+    let o = cli(&w, &["events", "--limit", "10"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("health_monitor_create"), "{}", text(&o));
+    let o = cli(&w, &["events", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    assert_eq!(
+        v["events"].as_array().map(Vec::len),
+        Some(5),
+        "{}",
+        text(&o)
+    );
+
+    let o = cli(&w, &["health"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Everything in place: validation passes.
+    let o = cli(&w, &["validate-health-monitors"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Someone changes our probe behind our back: validation fails with exit 2 and
+    // names the probe and the field.
+    let probe = format!("127.0.0.1_tcp_{}", backend.port());
+    let sim_url = w.sims[0].url();
+    let changed = reqwest::Client::new()
+        .post(format!("{sim_url}/netlox/v1/config/endpoint"))
+        .json(
+            &json!({"hostName": "127.0.0.1", "name": probe, "probeType": "tcp",
+                      "probePort": backend.port(), "probeDuration": 77, "inactiveReTries": 9}),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(changed.status().is_success());
+    let o = cli(&w, &["validate-health-monitors"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(&probe) && text(&o).contains("probeDuration"),
+        "{}",
+        text(&o)
+    );
+    let o = cli(&w, &["validate-health-monitors", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    assert_eq!(v["ok"], false, "{}", text(&o));
+
+    // A dry run lists it and changes nothing; a real reconcile repairs it.
+    let o = cli(&w, &["reconcile", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = cli(&w, &["validate-health-monitors"]);
+    assert_eq!(o.status.code(), Some(2), "dry run repaired: {}", text(&o));
+    let o = cli(&w, &["reconcile"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = cli(&w, &["validate-health-monitors"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let o = cli(&w, &["orphans"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = cli(&w, &["orphans", "--json"]);
+    assert!(
+        serde_json::from_slice::<Value>(&o.stdout).is_ok(),
+        "{}",
+        text(&o)
+    );
+
+    // Retrying an event that does not exist is an error with a message.
+    let o = cli(&w, &["retry", "999999"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(text(&o).contains("error"), "{}", text(&o));
+}
+
+#[test]
+fn commands_against_a_missing_daemon_fail_with_a_message() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[ingress]\nsocket_path = \"{}/none.sock\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for args in [
+        &["health"][..],
+        &["events"],
+        &["validate-health-monitors"],
+        &["orphans"],
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("error:"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
