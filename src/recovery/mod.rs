@@ -22,7 +22,7 @@ mod startup;
 mod stats;
 
 pub use admin::router;
-pub use diff::{Drift, Findings, NodeView, ObjectKind, Orphan};
+pub use diff::{compare, Drift, Findings, NodeView, ObjectKind, Orphan};
 pub use node::{NodeReport, OrphanReport, Pass};
 pub use reconciler::{Reconciler, ReconcilerHandle, ReconcilerOptions, RecoveryError, Report};
 pub use startup::StartupSnapshot;
