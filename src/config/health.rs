@@ -61,6 +61,11 @@ pub struct HealthMonitoring {
     /// LoxiLB API calls per second, per node. 1..=100000.
     #[serde(deserialize_with = "de::uint")]
     pub rate_limit_calls: u32,
+    /// Consecutive status polls in which no LoxiLB node answered before the load
+    /// balancers' operating status is reported ERROR. 1..=100. Members keep their last
+    /// known status meanwhile: an unreachable LoxiLB says nothing about the backends.
+    #[serde(deserialize_with = "de::uint")]
+    pub stale_cycles_before_error: u32,
 }
 
 impl Default for HealthMonitoring {
@@ -80,6 +85,7 @@ impl Default for HealthMonitoring {
             batch_size: 10,
             async_processing: true,
             rate_limit_calls: 100,
+            stale_cycles_before_error: 3,
         }
     }
 }
@@ -177,6 +183,12 @@ impl HealthMonitoring {
             self.rate_limit_calls.into(),
             1,
             100_000,
+        );
+        p.range(
+            &format!("{S}.stale_cycles_before_error"),
+            self.stale_cycles_before_error.into(),
+            1,
+            100,
         );
     }
 }
