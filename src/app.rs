@@ -13,6 +13,7 @@ use tracing::{info, warn};
 use crate::apply::Applier;
 use crate::config::Config;
 use crate::dispatch::{DispatchOptions, Dispatcher};
+use crate::health::{HealthOptions, HealthSync};
 use crate::drivers::CoordinatedDrivers;
 use crate::ingress::{self, ApiState, BearerToken, Readiness};
 use crate::loxilb::{ClientOptions, LoxilbClient, LoxilbError};
@@ -110,7 +111,7 @@ pub async fn run(
     );
     let (delivery, delivery_handle) = StatusDelivery::new(
         store.clone(),
-        agent,
+        agent.clone(),
         DeliveryOptions {
             batch_max: hm.batch_size,
             ..DeliveryOptions::default()
@@ -121,12 +122,29 @@ pub async fn run(
     let catch_up_every = Duration::from_secs(hm.status_update_interval.clamp(1, 30));
     let catch_up = NodeCatchUp::new(store.clone(), applier.clone(), catch_up_every);
     shutdown.spawn(catch_up.run(shutdown.clone()));
+    let (health, health_handle) = HealthSync::new(
+        store.clone(),
+        client.clone(),
+        agent,
+        delivery_handle.clone(),
+        HealthOptions {
+            interval: hm.status_update_interval_duration(),
+            cache_ttl: hm.status_cache_ttl_duration(),
+            stale_cycles_before_error: hm.stale_cycles_before_error,
+            // A slow node delays a cycle by at most one interval (at least 2 s, so a
+            // busy node with many endpoints still gets to answer).
+            node_timeout: hm.status_update_interval_duration().max(Duration::from_secs(2)),
+            debounce: Duration::from_secs(1),
+        },
+    );
+    shutdown.spawn(health.run(shutdown.clone()));
     let drivers = CoordinatedDrivers::new(
         store.clone(),
         applier.clone(),
         delivery_handle,
         hm.enable_coordination,
-    );
+    )
+    .with_health(health_handle.clone());
     let dispatcher = Dispatcher::new(
         store.clone(),
         Arc::new(drivers),
@@ -147,6 +165,7 @@ pub async fn run(
         readiness: Arc::new(LoxilbReadiness(client.clone())),
         wait_for_outcome: !hm.async_processing,
         sync_timeout: Duration::from_secs(config.ingress.sync_timeout),
+        health: Some(health_handle),
     };
     let max_body = config.ingress.max_body_bytes;
     let token = config.tcp_token()?.map(|t| BearerToken::new(t.expose()));

@@ -78,7 +78,7 @@ mod tests {
     fn index(n: usize) -> DesiredIndex {
         let members: Vec<_> = (0..n)
             .map(|i| json!({"member_id": format!("m{i}"), "pool_id": "p",
-                            "address": format!("10.0.{}.{}", i / 250, i % 250), "protocol_port": 80}))
+                            "address": format!("10.{}.{}.{}", i / 62_500, (i / 250) % 250, i % 250), "protocol_port": 80}))
             .collect();
         let tree = LbTree::from_bodies(
             &json!({"loadbalancer_id": "lb"}),

@@ -38,6 +38,7 @@ fn state(store: Store, wait: bool, ready: bool) -> ApiState {
         readiness: Arc::new(Ready(ready)),
         wait_for_outcome: wait,
         sync_timeout: Duration::from_secs(5),
+        health: None,
     }
 }
 
