@@ -13,8 +13,8 @@ use tracing::{info, warn};
 use crate::apply::Applier;
 use crate::config::Config;
 use crate::dispatch::{DispatchOptions, Dispatcher};
-use crate::health::{HealthOptions, HealthSync};
 use crate::drivers::CoordinatedDrivers;
+use crate::health::{HealthOptions, HealthSync};
 use crate::ingress::{self, ApiState, BearerToken, Readiness};
 use crate::loxilb::{ClientOptions, LoxilbClient, LoxilbError};
 use crate::mapping::MappingOptions;
@@ -133,7 +133,9 @@ pub async fn run(
             stale_cycles_before_error: hm.stale_cycles_before_error,
             // A slow node delays a cycle by at most one interval (at least 2 s, so a
             // busy node with many endpoints still gets to answer).
-            node_timeout: hm.status_update_interval_duration().max(Duration::from_secs(2)),
+            node_timeout: hm
+                .status_update_interval_duration()
+                .max(Duration::from_secs(2)),
             debounce: Duration::from_secs(1),
         },
     );

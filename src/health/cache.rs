@@ -64,7 +64,11 @@ impl HealthStatusCache {
             .get(id)
             .filter(|c| now.saturating_duration_since(c.at) <= self.ttl)
             .cloned();
-        let counter = if fresh.is_some() { &self.hits } else { &self.misses };
+        let counter = if fresh.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         fresh
     }
@@ -93,7 +97,10 @@ impl HealthStatusCache {
     /// objects no longer in the snapshot are dropped.
     pub fn refresh(&mut self, snap: &Snapshot, now: Instant) {
         for (kind, id, entry) in snap.iter() {
-            let stale = matches!(entry.detail, super::snapshot::Detail::Probe { stale: true, .. });
+            let stale = matches!(
+                entry.detail,
+                super::snapshot::Detail::Probe { stale: true, .. }
+            );
             let at = match self.map(kind).get(&**id) {
                 Some(c) if stale => c.at,
                 _ => now,
@@ -101,7 +108,8 @@ impl HealthStatusCache {
             self.update(kind, id.clone(), entry.clone(), at);
         }
         for kind in Kind::ALL {
-            self.map_mut(kind).retain(|id, _| snap.get(kind, id).is_some());
+            self.map_mut(kind)
+                .retain(|id, _| snap.get(kind, id).is_some());
         }
     }
 
@@ -115,7 +123,10 @@ impl HealthStatusCache {
 
     /// (hits, misses) of [`HealthStatusCache::get`] since start.
     pub fn hit_miss(&self) -> (u64, u64) {
-        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -126,7 +137,10 @@ mod tests {
     use crate::octavia::OperatingStatus;
 
     fn entry(s: OperatingStatus) -> Entry {
-        Entry { status: s, detail: Detail::Config }
+        Entry {
+            status: s,
+            detail: Detail::Config,
+        }
     }
 
     #[test]
@@ -134,15 +148,33 @@ mod tests {
         let mut c = HealthStatusCache::new(Duration::from_secs(10));
         let t0 = Instant::now();
         assert!(c.get(Kind::Member, "m").is_none());
-        c.update(Kind::Member, Arc::from("m"), entry(OperatingStatus::Online), t0);
-        assert_eq!(c.get_at(Kind::Member, "m", t0).map(|e| e.entry.status), Some(OperatingStatus::Online));
-        assert!(c.get_at(Kind::Pool, "m", t0).is_none(), "kinds are separate");
-        assert!(c.get_at(Kind::Member, "m", t0 + Duration::from_secs(11)).is_none());
+        c.update(
+            Kind::Member,
+            Arc::from("m"),
+            entry(OperatingStatus::Online),
+            t0,
+        );
+        assert_eq!(
+            c.get_at(Kind::Member, "m", t0).map(|e| e.entry.status),
+            Some(OperatingStatus::Online)
+        );
+        assert!(
+            c.get_at(Kind::Pool, "m", t0).is_none(),
+            "kinds are separate"
+        );
+        assert!(c
+            .get_at(Kind::Member, "m", t0 + Duration::from_secs(11))
+            .is_none());
         assert!(c.peek(Kind::Member, "m").is_some());
         assert_eq!(c.hit_miss(), (1, 3));
         c.invalidate(Some((Kind::Member, "m")));
         assert!(c.peek(Kind::Member, "m").is_none());
-        c.update(Kind::Pool, Arc::from("p"), entry(OperatingStatus::Online), t0);
+        c.update(
+            Kind::Pool,
+            Arc::from("p"),
+            entry(OperatingStatus::Online),
+            t0,
+        );
         c.invalidate(None);
         assert!(c.is_empty());
     }
@@ -151,15 +183,33 @@ mod tests {
     fn refresh_keeps_stale_member_timestamps_and_drops_deleted_objects() {
         let mut c = HealthStatusCache::new(Duration::from_secs(10));
         let t0 = Instant::now();
-        c.update(Kind::Member, Arc::from("m"), entry(OperatingStatus::Online), t0);
-        c.update(Kind::Member, Arc::from("gone"), entry(OperatingStatus::Online), t0);
+        c.update(
+            Kind::Member,
+            Arc::from("m"),
+            entry(OperatingStatus::Online),
+            t0,
+        );
+        c.update(
+            Kind::Member,
+            Arc::from("gone"),
+            entry(OperatingStatus::Online),
+            t0,
+        );
         let mut snap = Snapshot::default();
         let stale = Entry {
             status: OperatingStatus::Online,
-            detail: Detail::Probe { probe: None, nodes: Default::default(), stale: true },
+            detail: Detail::Probe {
+                probe: None,
+                nodes: Default::default(),
+                stale: true,
+            },
         };
         snap.insert(Kind::Member, Arc::from("m"), stale);
-        snap.insert(Kind::Loadbalancer, Arc::from("lb"), entry(OperatingStatus::Online));
+        snap.insert(
+            Kind::Loadbalancer,
+            Arc::from("lb"),
+            entry(OperatingStatus::Online),
+        );
         let t1 = t0 + Duration::from_secs(5);
         c.refresh(&snap, t1);
         assert_eq!(c.peek(Kind::Member, "m").map(|e| e.at), Some(t0));

@@ -31,7 +31,10 @@ pub fn compute(
                 let from_loxilb = m.facts.admin_up && m.facts.monitored;
                 let prev = previous.status(Kind::Member, &m.id);
                 let (status, detail) = if !from_loxilb {
-                    (member_status(m.facts, Observation::default(), prev), Detail::Config)
+                    (
+                        member_status(m.facts, Observation::default(), prev),
+                        Detail::Config,
+                    )
                 } else {
                     let nodes = match (seen, &m.probe) {
                         (Some(s), Some(p)) => s.get(&**p).copied().unwrap_or_default(),
@@ -45,7 +48,14 @@ pub fn compute(
                         _ => member_status(m.facts, nodes, prev),
                     };
                     let probe = m.probe.clone();
-                    (status, Detail::Probe { probe, nodes, stale })
+                    (
+                        status,
+                        Detail::Probe {
+                            probe,
+                            nodes,
+                            stale,
+                        },
+                    )
                 };
                 counts.add(status);
                 out.insert(Kind::Member, m.id.clone(), Entry { status, detail });
@@ -57,7 +67,14 @@ pub fn compute(
         }
         for l in &lb.listeners {
             let status = listener_status(l.admin_up);
-            out.insert(Kind::Listener, l.id.clone(), Entry { status, detail: Detail::Config });
+            out.insert(
+                Kind::Listener,
+                l.id.clone(),
+                Entry {
+                    status,
+                    detail: Detail::Config,
+                },
+            );
         }
         let status = lb_status(lb.admin_up, stale_too_long, pool_statuses);
         let detail = Detail::Pools { failed_polls };
@@ -95,8 +112,16 @@ mod tests {
         states.iter().map(|(k, o)| (k.to_string(), *o)).collect()
     }
 
-    const OK: Observation = Observation { ok: 1, nok: 0, red: 0 };
-    const NOK: Observation = Observation { ok: 0, nok: 1, red: 0 };
+    const OK: Observation = Observation {
+        ok: 1,
+        nok: 0,
+        red: 0,
+    };
+    const NOK: Observation = Observation {
+        ok: 0,
+        nok: 1,
+        red: 0,
+    };
 
     fn st(s: &Snapshot, k: Kind, id: &str) -> Option<OperatingStatus> {
         s.status(k, id)
@@ -128,7 +153,10 @@ mod tests {
         let down3 = compute(&idx, None, &down2, 3, 3);
         let changed = diff(&down2, &down3);
         assert_eq!(changed.len(), 1);
-        assert_eq!((changed[0].collection.as_str(), changed[0].id.as_str()), ("loadbalancers", "lb"));
+        assert_eq!(
+            (changed[0].collection.as_str(), changed[0].id.as_str()),
+            ("loadbalancers", "lb")
+        );
         assert_eq!(changed[0].operating_status.as_deref(), Some("ERROR"));
         let back = compute(&idx, Some(&s), &down3, 0, 3);
         assert_eq!(st(&back, Kind::Loadbalancer, "lb"), Some(Online));
@@ -157,6 +185,9 @@ mod tests {
         let records = diff(&before, &after);
         // 10 members ERROR, pool and LB DEGRADED.
         assert_eq!(records.len(), 12);
-        assert_eq!(records.iter().filter(|r| r.collection == "members").count(), 10);
+        assert_eq!(
+            records.iter().filter(|r| r.collection == "members").count(),
+            10
+        );
     }
 }

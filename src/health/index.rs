@@ -86,7 +86,9 @@ impl DesiredIndex {
             }
         }
         for p in store.all_objects(Table::Pools).await? {
-            if let (Some(lb), Some(id)) = (str_field(&p, "loadbalancer_id"), str_field(&p, "pool_id")) {
+            if let (Some(lb), Some(id)) =
+                (str_field(&p, "loadbalancer_id"), str_field(&p, "pool_id"))
+            {
                 pool_lb.insert(id, lb.clone());
                 by_lb.entry(lb).or_default().pools.push(p);
             }
@@ -110,7 +112,9 @@ impl DesiredIndex {
             let g = by_lb.remove(&id).unwrap_or_default();
             match LbTree::from_bodies(lb, &g.listeners, &g.pools, &g.members, &g.monitors) {
                 Ok(t) => trees.push(t),
-                Err(e) => warn!(loadbalancer_id = %id, error = %e, "no health status for this load balancer"),
+                Err(e) => {
+                    warn!(loadbalancer_id = %id, error = %e, "no health status for this load balancer")
+                }
             }
         }
         Ok(DesiredIndex::from_trees(&trees))

@@ -129,7 +129,10 @@ mod tests {
             endpoints: vec![ep("10.0.0.1_tcp_80", "nok"), ep("10.0.0.9_tcp_80", "")],
             rules: Some(vec![rule(
                 "octavia-l",
-                &[("10.0.0.1", 80, "active", "1:2"), ("10.0.0.2", 80, "inactive", "3:4")],
+                &[
+                    ("10.0.0.1", 80, "active", "1:2"),
+                    ("10.0.0.2", 80, "inactive", "3:4"),
+                ],
             )]),
         };
         let b = NodeReport {
@@ -137,15 +140,38 @@ mod tests {
             rules: None,
         };
         let seen = observe(&[&a, &b]);
-        assert_eq!(seen["10.0.0.1_tcp_80"], Observation { ok: 1, nok: 1, red: 0 });
-        assert_eq!(seen["10.0.0.2_tcp_80"], Observation { ok: 0, nok: 1, red: 0 });
-        assert!(!seen.contains_key("10.0.0.9_tcp_80"), "empty currState is not a report");
+        assert_eq!(
+            seen["10.0.0.1_tcp_80"],
+            Observation {
+                ok: 1,
+                nok: 1,
+                red: 0
+            }
+        );
+        assert_eq!(
+            seen["10.0.0.2_tcp_80"],
+            Observation {
+                ok: 0,
+                nok: 1,
+                red: 0
+            }
+        );
+        assert!(
+            !seen.contains_key("10.0.0.9_tcp_80"),
+            "empty currState is not a report"
+        );
     }
 
     #[test]
     fn listener_bytes_sum_endpoint_counters_of_our_rules() {
         let rules = vec![
-            rule("octavia-l1", &[("10.0.0.1", 80, "active", "10:1000"), ("10.0.0.2", 80, "active", "5:500")]),
+            rule(
+                "octavia-l1",
+                &[
+                    ("10.0.0.1", 80, "active", "10:1000"),
+                    ("10.0.0.2", 80, "active", "5:500"),
+                ],
+            ),
             rule("foreign", &[("10.0.0.3", 80, "active", "1:99")]),
             rule("octavia-l2", &[("10.0.0.3", 80, "active", "garbage")]),
         ];

@@ -88,7 +88,11 @@ fn pool_table() {
         (true, false, &[Online], Offline),
     ];
     for (i, (admin, served, members, want)) in cases.iter().enumerate() {
-        assert_eq!(pool_status(*admin, *served, counts(members)), *want, "case {i}");
+        assert_eq!(
+            pool_status(*admin, *served, counts(members)),
+            *want,
+            "case {i}"
+        );
     }
 }
 

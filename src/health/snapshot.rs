@@ -115,7 +115,9 @@ impl Snapshot {
 
     /// Every status as an outbox record (the periodic full refresh).
     pub fn all_records(&self) -> Vec<StatusRecord> {
-        self.iter().map(|(k, id, e)| record(k, id, e.status)).collect()
+        self.iter()
+            .map(|(k, id, e)| record(k, id, e.status))
+            .collect()
     }
 }
 
@@ -187,7 +189,10 @@ mod tests {
         assert_eq!(got, want);
         assert!(diff(&new, &new).is_empty());
         assert_eq!(new.all_records().len(), 4);
-        assert!(new.all_records().iter().all(|r| r.provisioning_status.is_none()));
+        assert!(new
+            .all_records()
+            .iter()
+            .all(|r| r.provisioning_status.is_none()));
     }
 
     /// Scale: 100k members, 10 flipped → exactly those 10 records (no timing assert;
@@ -204,7 +209,9 @@ mod tests {
         }
         let changed = diff(&old, &new);
         assert_eq!(changed.len(), 10);
-        assert!(changed.iter().all(|r| r.operating_status.as_deref() == Some("ERROR")));
+        assert!(changed
+            .iter()
+            .all(|r| r.operating_status.as_deref() == Some("ERROR")));
         assert_eq!(new.len(), 100_000);
     }
 }

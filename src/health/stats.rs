@@ -81,11 +81,23 @@ mod tests {
         let mut t = StatsTracker::default();
         assert_eq!(t.update(&idx), None);
         t.record(1, HashMap::from([("l1".to_string(), 100)]));
-        t.record(0, HashMap::from([("l1".to_string(), 5), ("other".to_string(), 9)]));
+        t.record(
+            0,
+            HashMap::from([("l1".to_string(), 5), ("other".to_string(), 9)]),
+        );
         let u = t.update(&idx).unwrap();
         assert_eq!(u.listeners.len(), 2);
-        assert_eq!((u.listeners[0].id.as_str(), u.listeners[0].bytes_in), ("l1", 105));
-        assert_eq!((u.listeners[1].id.as_str(), u.listeners[1].bytes_in), ("l2", 0));
-        assert_eq!(u.listeners[0].bytes_out + u.listeners[0].total_connections, 0);
+        assert_eq!(
+            (u.listeners[0].id.as_str(), u.listeners[0].bytes_in),
+            ("l1", 105)
+        );
+        assert_eq!(
+            (u.listeners[1].id.as_str(), u.listeners[1].bytes_in),
+            ("l2", 0)
+        );
+        assert_eq!(
+            u.listeners[0].bytes_out + u.listeners[0].total_connections,
+            0
+        );
     }
 }

@@ -213,8 +213,11 @@ impl HealthSync {
         } else {
             self.failed_polls = self.failed_polls.saturating_add(1);
             self.shared.failed_cycles.fetch_add(1, Ordering::Relaxed);
-            warn!(failed_polls = self.failed_polls, limit = self.opts.stale_cycles_before_error,
-                  "no LoxiLB node answered the status poll; member statuses kept");
+            warn!(
+                failed_polls = self.failed_polls,
+                limit = self.opts.stale_cycles_before_error,
+                "no LoxiLB node answered the status poll; member statuses kept"
+            );
         }
         let snap = compute(
             &index,
@@ -227,7 +230,11 @@ impl HealthSync {
         let full = self
             .last_full
             .is_none_or(|t| now.duration_since(t) >= self.opts.cache_ttl);
-        let records = if full { snap.all_records() } else { diff(&self.sent, &snap) };
+        let records = if full {
+            snap.all_records()
+        } else {
+            diff(&self.sent, &snap)
+        };
         let sent_ok = match self.store.enqueue_statuses(&records).await {
             Ok(()) => {
                 if !records.is_empty() {
@@ -297,7 +304,10 @@ impl HealthSync {
                         if let Err(e) = &rules {
                             debug!(node = %c.node_url(n), error = %e, "rule listing failed");
                         }
-                        Some(NodeReport { endpoints, rules: rules.ok() })
+                        Some(NodeReport {
+                            endpoints,
+                            rules: rules.ok(),
+                        })
                     }
                     Ok((Err(e), _)) => {
                         debug!(node = %c.node_url(n), error = %e, "status poll failed");
