@@ -62,7 +62,7 @@ pub enum Detail {
     Config,
     /// A pool's members by status.
     Members { members: MemberCounts },
-    /// A load balancer: its pools' worst status and failed polls in a row.
+    /// A load balancer (derived from its pools): polls in a row that reached no node.
     Pools { failed_polls: u32 },
 }
 
