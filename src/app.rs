@@ -14,6 +14,7 @@ use crate::apply::Applier;
 use crate::config::Config;
 use crate::dispatch::{DispatchOptions, Dispatcher};
 use crate::drivers::CoordinatedDrivers;
+use crate::health::{HealthOptions, HealthSync};
 use crate::ingress::{self, ApiState, BearerToken, Readiness};
 use crate::loxilb::{ClientOptions, LoxilbClient, LoxilbError};
 use crate::mapping::MappingOptions;
@@ -133,7 +134,7 @@ pub async fn run(
     let (reconciler, reconciler_handle) = Reconciler::new(
         store.clone(),
         applier.clone(),
-        agent,
+        agent.clone(),
         recovery_stats,
         ReconcilerOptions {
             periodic: hm.enable_status_reconciliation,
@@ -147,12 +148,31 @@ pub async fn run(
     shutdown.spawn(reconciler.run(shutdown.clone()));
     let admin =
         recovery::router(reconciler_handle.clone()).merge(ingress::admin::router(applier.clone()));
+    let (health, health_handle) = HealthSync::new(
+        store.clone(),
+        client.clone(),
+        agent,
+        delivery_handle.clone(),
+        HealthOptions {
+            interval: hm.status_update_interval_duration(),
+            cache_ttl: hm.status_cache_ttl_duration(),
+            stale_cycles_before_error: hm.stale_cycles_before_error,
+            // A slow node delays a cycle by at most one interval (at least 2 s, so a
+            // busy node with many endpoints still gets to answer).
+            node_timeout: hm
+                .status_update_interval_duration()
+                .max(Duration::from_secs(2)),
+            debounce: Duration::from_secs(1),
+        },
+    );
+    shutdown.spawn(health.run(shutdown.clone()));
     let drivers = CoordinatedDrivers::new(
         store.clone(),
         applier.clone(),
         delivery_handle,
         hm.enable_coordination,
-    );
+    )
+    .with_health(health_handle.clone());
     let dispatcher = Dispatcher::new(
         store.clone(),
         Arc::new(drivers),
@@ -173,6 +193,7 @@ pub async fn run(
         readiness: Arc::new(LoxilbReadiness(client.clone())),
         wait_for_outcome: !hm.async_processing,
         sync_timeout: Duration::from_secs(config.ingress.sync_timeout),
+        health: Some(health_handle),
     };
     let max_body = config.ingress.max_body_bytes;
     let token = config.tcp_token()?.map(|t| BearerToken::new(t.expose()));

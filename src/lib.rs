@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod dispatch;
 pub mod drivers;
+pub mod health;
 pub mod ingress;
 pub mod loxilb;
 pub mod mapping;

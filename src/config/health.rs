@@ -65,6 +65,11 @@ pub struct HealthMonitoring {
     /// is dead-lettered and its load balancer reported ERROR. 60..=604800.
     #[serde(deserialize_with = "de::uint")]
     pub retry_max_age: u64,
+    /// Consecutive status polls in which no LoxiLB node answered before the load
+    /// balancers' operating status is reported ERROR. 1..=100. Members keep their last
+    /// known status meanwhile: an unreachable LoxiLB says nothing about the backends.
+    #[serde(deserialize_with = "de::uint")]
+    pub stale_cycles_before_error: u32,
 }
 
 impl Default for HealthMonitoring {
@@ -85,6 +90,7 @@ impl Default for HealthMonitoring {
             async_processing: true,
             rate_limit_calls: 100,
             retry_max_age: 3600,
+            stale_cycles_before_error: 3,
         }
     }
 }
@@ -192,6 +198,12 @@ impl HealthMonitoring {
             self.rate_limit_calls.into(),
             1,
             100_000,
+        );
+        p.range(
+            &format!("{S}.stale_cycles_before_error"),
+            self.stale_cycles_before_error.into(),
+            1,
+            100,
         );
     }
 }

@@ -21,6 +21,7 @@ use tracing::{info, warn};
 use super::{DesiredStateDrivers, DriverError, DriverSet};
 use crate::apply::{Applier, SyncOutcome};
 use crate::dispatch::{Apply, ApplyError, Job};
+use crate::health::HealthHandle;
 use crate::model::Event;
 use crate::status::{lineage, provisioning_statuses, DeliveryHandle, Lineage, Outcome};
 use crate::store::{Store, Table};
@@ -33,6 +34,8 @@ pub struct CoordinatedDrivers {
     delivery: DeliveryHandle,
     /// `enable_coordination`: when false, member events leave probes alone.
     coordinate_probes: bool,
+    /// Told after every applied event, so statuses follow changes quickly.
+    health: Option<HealthHandle>,
 }
 
 impl CoordinatedDrivers {
@@ -49,6 +52,23 @@ impl CoordinatedDrivers {
             applier,
             delivery,
             coordinate_probes,
+            health: None,
+        }
+    }
+
+    /// Tell `health` about every applied event: the desired index is rebuilt and
+    /// the load balancer is polled again soon (debounced).
+    pub fn with_health(mut self, health: HealthHandle) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    fn changed(&self, lbs: &[&str]) {
+        if let Some(h) = &self.health {
+            h.desired_changed();
+            for lb in lbs {
+                h.poke(lb);
+            }
         }
     }
 
@@ -345,6 +365,7 @@ impl Apply for CoordinatedDrivers {
         if p.lb.is_empty() {
             // Nothing on LoxiLB can depend on an object outside any load balancer
             // (e.g. deleting something we never knew): the change is complete.
+            self.changed(&[]);
             return self.report(&p.event, &p.lineage, Outcome::Applied).await;
         }
         let outcomes = self.sync_all(&[&p]).await?;
@@ -355,6 +376,7 @@ impl Apply for CoordinatedDrivers {
                 }
                 info!(event_id = job.id, method = %job.method, loadbalancer_id = %p.lb,
                       calls = outcomes.iter().map(|(_, o)| o.calls()).sum::<usize>(), "event applied to LoxiLB");
+                self.changed(&[&p.lb]);
                 self.report(&p.event, &p.lineage, Outcome::Applied).await
             }
             Decision::Refused(reason) => {
@@ -410,6 +432,8 @@ impl Apply for CoordinatedDrivers {
                 }
                 let calls: usize = outcomes.iter().map(|(_, o)| o.calls()).sum();
                 info!(events = jobs.len(), calls, "batch applied to LoxiLB");
+                let lbs: Vec<&str> = outcomes.iter().map(|(lb, _)| lb.as_str()).collect();
+                self.changed(&lbs);
                 let mut out = Vec::with_capacity(jobs.len());
                 for r in prepared {
                     match r {

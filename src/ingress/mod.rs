@@ -21,6 +21,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::dispatch::Dispatcher;
+use crate::health::HealthHandle;
 use crate::store::Store;
 
 pub use auth::BearerToken;
@@ -42,10 +43,17 @@ pub struct ApiState {
     pub wait_for_outcome: bool,
     /// How long such a POST waits before answering 202 anyway.
     pub sync_timeout: Duration,
+    /// Serves `GET /v1/status/...` from the health cache when set.
+    pub health: Option<HealthHandle>,
 }
 
 /// The ingress router. `max_body_bytes` bounds every request body (413 beyond).
 pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
+    let status = state
+        .health
+        .clone()
+        .map(crate::health::router)
+        .unwrap_or_default();
     Router::new()
         .route(
             "/v1/events",
@@ -55,8 +63,9 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route("/v1/events/{id}/retry", post(events::retry_event))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
+        .merge(status)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
 }
 
 /// The ingress router with extra routes (the recovery admin API) merged in, behind
@@ -74,7 +83,8 @@ pub fn router_with(
     }
 }
 
-/// The same router behind a bearer-token check, for the TCP listener.
+/// The same router (status routes included) behind a bearer-token check, for the
+/// TCP listener.
 pub fn router_with_token(state: ApiState, max_body_bytes: usize, token: BearerToken) -> Router {
     router(state, max_body_bytes).layer(axum::middleware::from_fn_with_state(
         token,

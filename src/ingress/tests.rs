@@ -38,6 +38,7 @@ fn state(store: Store, wait: bool, ready: bool) -> ApiState {
         readiness: Arc::new(Ready(ready)),
         wait_for_outcome: wait,
         sync_timeout: Duration::from_secs(5),
+        health: None,
     }
 }
 
@@ -245,4 +246,43 @@ async fn readiness_reflects_loxilb_reachability() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn status_routes_are_merged_and_behind_the_token() {
+    use crate::health::{HealthOptions, HealthSync};
+    let (store, _d) = test_store().await;
+    let agent = crate::octavia::DriverAgentClient::new(
+        "/nonexistent/status.sock".into(),
+        "/nonexistent/stats.sock".into(),
+        "/nonexistent/get.sock".into(),
+        Duration::from_secs(1),
+    );
+    let (_delivery, handle) = crate::status::StatusDelivery::new(
+        store.clone(),
+        agent.clone(),
+        crate::status::DeliveryOptions::default(),
+    );
+    let client = crate::loxilb::LoxilbClient::new(crate::loxilb::ClientOptions {
+        nodes: vec!["http://127.0.0.1:9".into()],
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (_sync, health) = HealthSync::new(
+        store.clone(),
+        client,
+        agent,
+        handle,
+        HealthOptions::default(),
+    );
+    let mut st = state(store, false, true);
+    st.health = Some(health);
+    let app = router_with_token(st.clone(), 1 << 20, BearerToken::new("s3cret"));
+    let uri = "/v1/status/members/m1";
+    let (s, _) = send(&app, "GET", uri, vec![], None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, body) = send(&app, "GET", uri, vec![], Some("s3cret")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    let (s, _) = send(&router(st, 1024), "GET", "/v1/status/pools/p", vec![], None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

@@ -32,6 +32,7 @@ mod tree;
 pub use merge::merge_probe;
 pub use plan::{plan_probes, plan_rules, ProbeOp, RuleOp};
 pub use probe::{rule_default_probe, rule_referred_probe, ProbeKey, ProbeWant};
+pub(crate) use rule::pool_rule_proto;
 pub use rule::{is_ours_rule, listener_of_rule_name, rule_name, RULE_NAME_PREFIX};
 pub use tree::{LbTree, MappingError};
 

@@ -17,8 +17,25 @@ pub struct Daemon {
     pub log_path: PathBuf,
 }
 
-/// Write a TOML config for a daemon living in `dir`.
+/// Write a TOML config for a daemon living in `dir`. `extra` goes into
+/// `[health_monitoring]` and overrides the defaults set here for the same keys.
 pub fn write_config(dir: &Path, loxilb_nodes: &[String], agent_dir: &Path, extra: &str) -> PathBuf {
+    let defaults: String = [
+        "coordination_timeout = 2",
+        "coordination_retries = 1",
+        "status_update_interval = 1",
+        "status_cache_ttl = 30",
+    ]
+    .iter()
+    .filter(|line| {
+        let key = line.split(' ').next().unwrap_or("");
+        !extra.lines().any(|l| {
+            l.trim_start().starts_with(&format!("{key} "))
+                || l.trim_start().starts_with(&format!("{key}="))
+        })
+    })
+    .map(|l| format!("{l}\n"))
+    .collect();
     let nodes = loxilb_nodes
         .iter()
         .map(|n| format!("{n:?}"))
@@ -27,11 +44,7 @@ pub fn write_config(dir: &Path, loxilb_nodes: &[String], agent_dir: &Path, extra
     let text = format!(
         r#"
 [health_monitoring]
-coordination_timeout = 2
-coordination_retries = 1
-status_update_interval = 1
-status_cache_ttl = 30
-{extra}
+{defaults}{extra}
 
 [loxilb]
 nodes = [{nodes}]

@@ -232,3 +232,64 @@ pub fn monitor_delete(pool: &str, id: &str) -> Value {
     json!({"method": "health_monitor_delete", "args": {"healthmonitor": {
         "healthmonitor_id": id, "pool_id": pool}}})
 }
+
+/// Every (collection, id, operating_status) the agent received, in order.
+pub fn operating(messages: &[Value]) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for m in messages {
+        let Some(obj) = m.as_object() else { continue };
+        for (collection, entries) in obj {
+            for e in entries.as_array().into_iter().flatten() {
+                if let Some(s) = e["operating_status"].as_str() {
+                    let id = e["id"].as_str().unwrap_or("").to_string();
+                    out.push((collection.clone(), id, s.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The last operating status the agent received for `id`.
+pub fn last_operating(messages: &[Value], id: &str) -> Option<String> {
+    operating(messages)
+        .into_iter()
+        .rev()
+        .find(|(_, i, _)| i == id)
+        .map(|(_, _, s)| s)
+}
+
+impl World {
+    /// Listener statistics messages the driver agent received.
+    pub fn stats_messages(&self) -> Vec<Value> {
+        self.agent
+            .as_ref()
+            .map(|a| a.control().stats_messages())
+            .unwrap_or_default()
+    }
+
+    /// Wait until the agent's last operating status of every `(id, status)` matches.
+    pub async fn wait_operating(&self, what: &str, timeout: Duration, want: &[(&str, &str)]) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let msgs = self.status_messages();
+            let last: Vec<_> = want
+                .iter()
+                .map(|(id, _)| (id.to_string(), last_operating(&msgs, id)))
+                .collect();
+            if want
+                .iter()
+                .zip(&last)
+                .all(|((_, s), (_, got))| got.as_deref() == Some(*s))
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}: got {last:?}\nlog:\n{}",
+                self.daemon.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

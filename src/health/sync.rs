@@ -1,0 +1,368 @@
+//! [`HealthSync`]: the background poll cycle, and [`HealthHandle`], its cheap handle.
+//!
+//! Each cycle (every `interval`, or ~`debounce` after a [`HealthHandle::poke`]):
+//! 1. rebuild the desired index if the drivers said it changed, or once per TTL;
+//! 2. ask every node for its probes and rules concurrently, each under its own
+//!    timeout: a slow or dead node costs at most that timeout and the others'
+//!    answers are used;
+//! 3. derive every status ([`compute`]) and enqueue ONLY the changes (or, once per
+//!    TTL, everything, to heal drift in Octavia's database) in the durable outbox,
+//!    which the delivery task sends in messages of `batch_size`;
+//! 4. refresh the cache and send listener statistics.
+//!
+//! A poke polls everything: LoxiLB has no per-endpoint status call, and the two
+//! listings cost the same for one endpoint or all.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::cache::HealthStatusCache;
+use super::compute::compute;
+use super::index::DesiredIndex;
+use super::observe::{listener_bytes, observe, NodeReport};
+use super::snapshot::{diff, Snapshot};
+use super::stats::StatsTracker;
+use crate::loxilb::LoxilbClient;
+use crate::octavia::DriverAgentClient;
+use crate::shutdown::Shutdown;
+use crate::status::DeliveryHandle;
+use crate::store::Store;
+
+/// Tuning of the poll cycle (from `[health_monitoring]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthOptions {
+    /// `status_update_interval`.
+    pub interval: Duration,
+    /// `status_cache_ttl`: cache validity, index rebuild and full-refresh period.
+    pub cache_ttl: Duration,
+    /// `stale_cycles_before_error`.
+    pub stale_cycles_before_error: u32,
+    /// Bound on one node's answer per cycle.
+    pub node_timeout: Duration,
+    /// Delay between a poke and its poll; pokes within it share one poll.
+    pub debounce: Duration,
+}
+
+impl Default for HealthOptions {
+    fn default() -> Self {
+        HealthOptions {
+            interval: Duration::from_secs(60),
+            cache_ttl: Duration::from_secs(300),
+            stale_cycles_before_error: 3,
+            node_timeout: Duration::from_secs(10),
+            debounce: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Counters since start, for tests and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HealthStats {
+    pub cycles: u64,
+    /// Cycles in which no node answered.
+    pub failed_cycles: u64,
+    /// Status records enqueued (changes and full refreshes).
+    pub records_sent: u64,
+    pub full_refreshes: u64,
+}
+
+#[derive(Debug)]
+struct Shared {
+    cache: RwLock<HealthStatusCache>,
+    dirty: AtomicBool,
+    poke: Notify,
+    cycles: AtomicU64,
+    failed_cycles: AtomicU64,
+    records_sent: AtomicU64,
+    full_refreshes: AtomicU64,
+}
+
+/// Handle for the drivers (change notices, pokes) and the status API (cache).
+#[derive(Debug, Clone)]
+pub struct HealthHandle {
+    shared: Arc<Shared>,
+}
+
+impl HealthHandle {
+    /// Desired state changed: rebuild the index before the next cycle.
+    pub fn desired_changed(&self) {
+        self.shared.dirty.store(true, Ordering::Release);
+    }
+
+    /// Objects of `lb_id` changed: poll again soon (debounced) instead of waiting
+    /// for the interval. `lb_id` only goes to the debug log (see module docs).
+    pub fn poke(&self, lb_id: &str) {
+        debug!(loadbalancer_id = %lb_id, "health poll requested");
+        self.shared.poke.notify_one();
+    }
+
+    /// Run `f` on the cache (read lock; never held across an await).
+    pub fn with_cache<T>(&self, f: impl FnOnce(&HealthStatusCache) -> T) -> T {
+        let guard = self.shared.cache.read().unwrap_or_else(|p| p.into_inner());
+        f(&guard)
+    }
+
+    pub fn stats(&self) -> HealthStats {
+        let s = &self.shared;
+        HealthStats {
+            cycles: s.cycles.load(Ordering::Relaxed),
+            failed_cycles: s.failed_cycles.load(Ordering::Relaxed),
+            records_sent: s.records_sent.load(Ordering::Relaxed),
+            full_refreshes: s.full_refreshes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The background task; see the module docs.
+pub struct HealthSync {
+    store: Store,
+    client: LoxilbClient,
+    agent: DriverAgentClient,
+    delivery: DeliveryHandle,
+    opts: HealthOptions,
+    shared: Arc<Shared>,
+    index: Option<(Arc<DesiredIndex>, Instant)>,
+    /// What Octavia was told (the base of the next diff).
+    sent: Snapshot,
+    last_full: Option<Instant>,
+    failed_polls: u32,
+    stats: StatsTracker,
+    stats_failing: bool,
+}
+
+impl HealthSync {
+    pub fn new(
+        store: Store,
+        client: LoxilbClient,
+        agent: DriverAgentClient,
+        delivery: DeliveryHandle,
+        opts: HealthOptions,
+    ) -> (HealthSync, HealthHandle) {
+        let shared = Arc::new(Shared {
+            cache: RwLock::new(HealthStatusCache::new(opts.cache_ttl)),
+            dirty: AtomicBool::new(true),
+            poke: Notify::new(),
+            cycles: AtomicU64::new(0),
+            failed_cycles: AtomicU64::new(0),
+            records_sent: AtomicU64::new(0),
+            full_refreshes: AtomicU64::new(0),
+        });
+        let handle = HealthHandle {
+            shared: shared.clone(),
+        };
+        let sync = HealthSync {
+            store,
+            client,
+            agent,
+            delivery,
+            opts,
+            shared,
+            index: None,
+            sent: Snapshot::default(),
+            last_full: None,
+            failed_polls: 0,
+            stats: StatsTracker::default(),
+            stats_failing: false,
+        };
+        (sync, handle)
+    }
+
+    /// Poll until `shutdown`; an in-flight cycle is abandoned at shutdown (its
+    /// statuses are recomputed on the next start).
+    pub async fn run(mut self, shutdown: Shutdown) {
+        let interval = self.opts.interval.max(Duration::from_millis(100));
+        let mut next = Instant::now();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = self.shared.poke.notified() => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.opts.debounce) => {}
+                        _ = shutdown.triggered() => break,
+                    }
+                }
+                _ = shutdown.triggered() => break,
+            }
+            tokio::select! {
+                _ = self.cycle() => {}
+                _ = shutdown.triggered() => break,
+            }
+            next = Instant::now() + interval;
+        }
+    }
+
+    /// One poll cycle (public for tests that drive cycles by hand).
+    pub async fn cycle(&mut self) {
+        self.shared.cycles.fetch_add(1, Ordering::Relaxed);
+        let Some(index) = self.refresh_index().await else {
+            return;
+        };
+        let reports = self.poll_nodes().await;
+        let answered: Vec<&NodeReport> = reports.iter().flatten().collect();
+        record_health_checks(&answered);
+        let seen = (!answered.is_empty()).then(|| observe(&answered));
+        if seen.is_some() {
+            if self.failed_polls > 0 {
+                info!(failed_polls = self.failed_polls, "LoxiLB answers again");
+            }
+            self.failed_polls = 0;
+        } else {
+            self.failed_polls = self.failed_polls.saturating_add(1);
+            self.shared.failed_cycles.fetch_add(1, Ordering::Relaxed);
+            warn!(
+                failed_polls = self.failed_polls,
+                limit = self.opts.stale_cycles_before_error,
+                "no LoxiLB node answered the status poll; member statuses kept"
+            );
+        }
+        let snap = compute(
+            &index,
+            seen.as_ref(),
+            &self.sent,
+            self.failed_polls,
+            self.opts.stale_cycles_before_error,
+        );
+        let now = Instant::now();
+        let full = self
+            .last_full
+            .is_none_or(|t| now.duration_since(t) >= self.opts.cache_ttl);
+        let records = if full {
+            snap.all_records()
+        } else {
+            diff(&self.sent, &snap)
+        };
+        let sent_ok = match self.store.enqueue_statuses(&records).await {
+            Ok(()) => {
+                if !records.is_empty() {
+                    self.delivery.notify();
+                    debug!(records = records.len(), full, "operating statuses queued");
+                }
+                self.shared
+                    .records_sent
+                    .fetch_add(records.len() as u64, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot queue operating statuses; retrying next cycle");
+                false
+            }
+        };
+        if sent_ok {
+            if full {
+                self.last_full = Some(now);
+                self.shared.full_refreshes.fetch_add(1, Ordering::Relaxed);
+            }
+            {
+                let mut cache = self.shared.cache.write().unwrap_or_else(|p| p.into_inner());
+                cache.refresh(&snap, now.into_std());
+            }
+            self.sent = snap;
+        }
+        for (i, r) in reports.iter().enumerate() {
+            if let Some(rules) = r.as_ref().and_then(|r| r.rules.as_ref()) {
+                self.stats.record(i, listener_bytes(rules));
+            }
+        }
+        self.send_stats(&index).await;
+    }
+
+    /// The index to use this cycle: rebuilt when dirty or older than the TTL.
+    async fn refresh_index(&mut self) -> Option<Arc<DesiredIndex>> {
+        let dirty = self.shared.dirty.swap(false, Ordering::AcqRel);
+        let expired = self
+            .index
+            .as_ref()
+            .is_none_or(|(_, t)| t.elapsed() >= self.opts.cache_ttl);
+        if dirty || expired {
+            match DesiredIndex::load(&self.store).await {
+                Ok(i) => self.index = Some((Arc::new(i), Instant::now())),
+                Err(e) => {
+                    warn!(error = %e, "cannot read desired state for status; using the previous index");
+                    self.shared.dirty.store(true, Ordering::Release);
+                }
+            }
+        }
+        self.index.as_ref().map(|(i, _)| i.clone())
+    }
+
+    /// Every node's report, `None` for nodes that failed or timed out.
+    async fn poll_nodes(&self) -> Vec<Option<NodeReport>> {
+        let timeout = self.opts.node_timeout;
+        let calls = self.client.node_ids().map(|n| {
+            let c = self.client.clone();
+            async move {
+                let fetch = async {
+                    let (eps, rules) = tokio::join!(c.list_endpoints(n), c.list_rules(n));
+                    (eps, rules)
+                };
+                match tokio::time::timeout(timeout, fetch).await {
+                    Ok((Ok(endpoints), rules)) => {
+                        if let Err(e) = &rules {
+                            debug!(node = %c.node_url(n), error = %e, "rule listing failed");
+                        }
+                        Some(NodeReport {
+                            endpoints,
+                            rules: rules.ok(),
+                        })
+                    }
+                    Ok((Err(e), _)) => {
+                        debug!(node = %c.node_url(n), error = %e, "status poll failed");
+                        None
+                    }
+                    Err(_) => {
+                        debug!(node = %c.node_url(n), ?timeout, "status poll timed out");
+                        None
+                    }
+                }
+            }
+        });
+        futures::future::join_all(calls).await
+    }
+
+    async fn send_stats(&mut self, index: &DesiredIndex) {
+        let Some(update) = self.stats.update(index) else {
+            return;
+        };
+        match self.agent.update_statistics(&update).await {
+            Ok(()) => {
+                if self.stats_failing {
+                    info!("listener statistics delivered again");
+                }
+                self.stats_failing = false;
+            }
+            Err(e) => {
+                if !self.stats_failing {
+                    warn!(error = %e, "cannot send listener statistics; will keep trying each cycle");
+                }
+                self.stats_failing = true;
+            }
+        }
+    }
+}
+
+/// The seed's health check success/failure rates: every probe result seen this cycle.
+fn record_health_checks(reports: &[&NodeReport]) {
+    let (mut ok, mut failed) = (0u64, 0u64);
+    for r in reports {
+        for e in &r.endpoints {
+            match e.curr_state.as_str() {
+                "ok" => ok += 1,
+                "nok" => failed += 1,
+                _ => {}
+            }
+        }
+    }
+    let m = crate::metrics::global();
+    for (outcome, n) in [("success", ok), ("failure", failed)] {
+        m.health_checks
+            .get_or_create(&crate::metrics::Outcome {
+                outcome: outcome.to_string(),
+            })
+            .inc_by(n);
+    }
+}
