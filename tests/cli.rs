@@ -96,6 +96,23 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
         text(&o)
     );
 
+    // Statuses from the cache: known objects exit 0, unknown ones exit 3.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let o = cli(&w, &["health-status", "--loadbalancer", "lb", "--json"]);
+        if o.status.code() == Some(0) {
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+            assert!(v.to_string().contains("ONLINE"), "{v}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{}", text(&o));
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let o = cli(&w, &["health-status", "--member", "m1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = cli(&w, &["health-status", "--pool", "no-such-pool"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+
     // Retrying an event that does not exist is an error with a message.
     let o = cli(&w, &["retry", "999999"]);
     assert_ne!(o.status.code(), Some(0));

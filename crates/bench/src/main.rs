@@ -5,6 +5,7 @@
 //! resident memory (B4) is its own and its CPU is not shared with the load generator
 //! inside one runtime. Everything listens on loopback or Unix sockets in a temp dir.
 
+mod b2;
 mod b3;
 mod harness;
 mod scenarios;
@@ -31,6 +32,8 @@ enum What {
     All,
     /// B1: burst of member and health monitor events, calls per event.
     B1,
+    /// B2: one status poll cycle with 10 changes.
+    B2,
     /// B3: reconcile + orphan scan of one node with 1 % drift.
     B3,
     /// B4: resident memory holding members and monitors.
@@ -58,11 +61,13 @@ fn main() -> std::process::ExitCode {
             What::Daemon { config } => harness::run_daemon(config).await,
             What::All => {
                 scenarios::b1(args.runs, &args.sizes).await?;
+                b2::b2(args.runs, &args.sizes).await?;
                 b3::b3(args.runs, &args.sizes).await?;
                 scenarios::b4(args.runs, &args.sizes).await?;
                 scenarios::b5(args.runs, &args.sizes).await
             }
             What::B1 => scenarios::b1(args.runs, &args.sizes).await,
+            What::B2 => b2::b2(args.runs, &args.sizes).await,
             What::B3 => b3::b3(args.runs, &args.sizes).await,
             What::B4 => scenarios::b4(args.runs, &args.sizes).await,
             What::B5 => scenarios::b5(args.runs, &args.sizes).await,
