@@ -82,6 +82,53 @@ fn show_loxilb(control: &loxilb_sim::Control) {
     }
 }
 
+/// Octavia's view: the latest provisioning and operating status per object, folded
+/// from every status message the driver agent received.
+fn show_octavia(messages: &[Value]) {
+    let mut latest: std::collections::BTreeMap<(String, String), (String, String)> =
+        std::collections::BTreeMap::new();
+    for m in messages {
+        for (collection, entries) in m.as_object().into_iter().flatten() {
+            for e in entries.as_array().into_iter().flatten() {
+                let id = e["id"].as_str().unwrap_or("?").to_string();
+                let slot = latest.entry((collection.clone(), id)).or_default();
+                if let Some(p) = e["provisioning_status"].as_str() {
+                    slot.0 = p.to_string();
+                }
+                if let Some(o) = e["operating_status"].as_str() {
+                    slot.1 = o.to_string();
+                }
+            }
+        }
+    }
+    println!("Octavia (driver agent) view, {} messages:", messages.len());
+    for ((collection, id), (p, o)) in latest {
+        println!("  {collection:<15} {id}  {p:<8} {o}");
+    }
+}
+
+/// Wait until the driver agent has seen `collection` `id` with operating `status`.
+async fn wait_operating(
+    agent: &driver_agent_sim::AgentHandle,
+    collection: &str,
+    id: &str,
+    status: &str,
+    timeout: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        let seen = agent.control().status_messages().iter().any(|m| {
+            m[collection].as_array().into_iter().flatten().any(|e| {
+                e["id"].as_str() == Some(id) && e["operating_status"].as_str() == Some(status)
+            })
+        });
+        if seen {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Wait until every probe reports `state` for `names` (or `timeout` passes).
 async fn wait_probes(
     control: &loxilb_sim::Control,
@@ -105,8 +152,10 @@ async fn wait_probes(
 
 /// The scenario: one load balancer, an HTTP listener, a pool with three members and
 /// an HTTP health monitor, then a weight change.
+const LB_ID: &str = "7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f0001";
+
 fn scenario(backends: &[SocketAddr]) -> Vec<Value> {
-    let lb = "7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f0001";
+    let lb = LB_ID;
     let listener = "7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f0002";
     let pool = "7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f0003";
     let hm = "7c1c5c6e-0d7e-4a43-9a57-6f0a2f7f0004";
@@ -234,15 +283,31 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
     wait_probes(&control, &probe_names, "ok", Duration::from_secs(15)).await;
     println!();
     show_loxilb(&control);
-    println!("\nstatus messages received by the driver agent:");
-    for m in agent.control().status_messages() {
-        println!("  {m}");
-    }
+    wait_operating(
+        &agent,
+        "loadbalancers",
+        LB_ID,
+        "ONLINE",
+        Duration::from_secs(15),
+    )
+    .await;
+    println!();
+    show_octavia(&agent.control().status_messages());
 
     println!("\nstopping backend-b ({}) ...", backends[1]);
     backend_tasks[1].abort();
     wait_probes(&control, &probe_names[1..2], "nok", Duration::from_secs(20)).await;
     show_loxilb(&control);
+    wait_operating(
+        &agent,
+        "loadbalancers",
+        LB_ID,
+        "DEGRADED",
+        Duration::from_secs(15),
+    )
+    .await;
+    println!();
+    show_octavia(&agent.control().status_messages());
     if keep_running {
         println!("\nrunning; Ctrl-C to stop");
         let _ = tokio::signal::ctrl_c().await;
