@@ -14,57 +14,10 @@ fn key(port: u16) -> String {
     format!("127.0.0.1_tcp_{port}")
 }
 
-/// A load balancer with one TCP listener, one pool, members on `backends` and an
-/// HTTP monitor (delay 1 s).
-fn scenario(lb_id: &str, vip: &str, vip_port: u16, backends: &[&Backend]) -> Vec<Value> {
-    let (l, p) = (format!("{lb_id}-l"), format!("{lb_id}-p"));
-    let mut ev = vec![
-        lb(lb_id, vip),
-        listener(lb_id, &l, vip_port, &p),
-        pool(lb_id, &l, &p),
-    ];
-    for (i, b) in backends.iter().enumerate() {
-        ev.push(member(&p, &format!("{lb_id}-m{i}"), b.port()));
-    }
-    ev.push(http_monitor(&p, &format!("{lb_id}-hm"), 1));
-    ev
-}
-
-/// Compare the parts of LoxiLB state we configure (not probe results or counters).
-fn config_view(sim: &loxilb_sim::Control) -> Value {
-    let mut eps: Vec<Value> = sim
-        .endpoints()
-        .into_iter()
-        .map(|e| {
-            json!([
-                e["name"],
-                e["hostName"],
-                e["probeType"],
-                e["probePort"],
-                e["probeReq"],
-                e["probeResp"],
-                e["probeDuration"],
-                e["inactiveReTries"]
-            ])
-        })
-        .collect();
-    eps.sort_by_key(|v| v.to_string());
-    let mut rules: Vec<Value> = sim
-        .rules()
-        .into_iter()
-        .map(|mut r| {
-            if let Some(list) = r["endpoints"].as_array_mut() {
-                for e in list.iter_mut() {
-                    e["state"] = Value::Null;
-                    e["counter"] = Value::Null;
-                }
-                list.sort_by_key(|v| v.to_string());
-            }
-            r
-        })
-        .collect();
-    rules.sort_by_key(|v| v.to_string());
-    json!({"endpoints": eps, "rules": rules})
+/// `scenario` with members on these backends.
+fn scenario_on(lb_id: &str, vip: &str, vip_port: u16, backends: &[&Backend]) -> Vec<Value> {
+    let ports: Vec<u16> = backends.iter().map(|b| b.port()).collect();
+    scenario(lb_id, vip, vip_port, &ports)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +29,7 @@ async fn monitored_pool_follows_its_probes_and_reports_active() {
     ];
     let w = World::start("").await;
     let refs: Vec<&Backend> = backends.iter().collect();
-    w.apply_ok(&scenario("lb1", "127.0.0.10", 8080, &refs))
+    w.apply_ok(&scenario_on("lb1", "127.0.0.10", 8080, &refs))
         .await;
 
     let rules = w.sim().rules();
@@ -132,9 +85,9 @@ async fn member_delete_removes_probe_and_shared_probe_keeps_the_other_monitor() 
     let other = Backend::start().await;
     let w = World::start("").await;
     // Two load balancers whose pools share the backend address, protocol and port.
-    w.apply_ok(&scenario("a", "127.0.0.20", 80, &[&shared, &other]))
+    w.apply_ok(&scenario_on("a", "127.0.0.20", 80, &[&shared, &other]))
         .await;
-    let mut b = scenario("b", "127.0.0.21", 80, &[&shared]);
+    let mut b = scenario_on("b", "127.0.0.21", 80, &[&shared]);
     b.pop();
     b.push(http_monitor("b-p", "b-hm", 5));
     w.apply_ok(&b).await;
@@ -174,7 +127,8 @@ async fn monitor_changes_update_probes_in_place_or_replace_them() {
     let backends = [Backend::start().await, Backend::start().await];
     let w = World::start("").await;
     let refs: Vec<&Backend> = backends.iter().collect();
-    w.apply_ok(&scenario("lb", "127.0.0.30", 81, &refs)).await;
+    w.apply_ok(&scenario_on("lb", "127.0.0.30", 81, &refs))
+        .await;
     let sim = w.sim();
 
     // Options only: one POST per probe, nothing deleted.
@@ -226,7 +180,7 @@ async fn refused_monitor_create_leaves_loxilb_clean_and_reports_error() {
     ];
     let w = World::start("").await;
     let refs: Vec<&Backend> = backends.iter().collect();
-    let mut ev = scenario("lb", "127.0.0.40", 82, &refs);
+    let mut ev = scenario_on("lb", "127.0.0.40", 82, &refs);
     let monitor = ev.pop().unwrap_or_default();
     w.apply_ok(&ev).await;
     let sim = w.sim();
@@ -263,7 +217,7 @@ async fn replaying_a_scenario_twice_gives_identical_loxilb_state() {
     let backends = [Backend::start().await, Backend::start().await];
     let w = World::start("").await;
     let refs: Vec<&Backend> = backends.iter().collect();
-    let ev = scenario("lb", "127.0.0.50", 83, &refs);
+    let ev = scenario_on("lb", "127.0.0.50", 83, &refs);
     w.apply_ok(&ev).await;
     let sim = w.sim();
     let first = config_view(&sim);
@@ -288,7 +242,8 @@ async fn statuses_reach_the_agent_in_order_even_after_it_was_down() {
     let nodes = vec![sim.url()];
     let mut w = World::start_with(vec![sim], &nodes, "", false).await;
     let refs: Vec<&Backend> = backends.iter().collect();
-    w.apply_ok(&scenario("lb", "127.0.0.60", 84, &refs)).await;
+    w.apply_ok(&scenario_on("lb", "127.0.0.60", 84, &refs))
+        .await;
     // The agent comes up late: nothing was lost meanwhile.
     w.agent = Some(
         driver_agent_sim::spawn(&w.agent_dir)
@@ -328,7 +283,7 @@ async fn every_request_matches_the_loxilb_swagger() {
     let refs: Vec<&Backend> = backends.iter().collect();
     // One step at a time, so that coalescing does not merge the steps away.
     let steps = [
-        scenario("lb", "127.0.0.70", 85, &refs),
+        scenario_on("lb", "127.0.0.70", 85, &refs),
         vec![monitor_update("lb-p", "lb-hm", json!({"delay": 4}))],
         vec![member_delete("lb-p", "lb-m1", backends[1].port())],
         vec![monitor_delete("lb-p", "lb-hm")],
@@ -380,7 +335,8 @@ async fn two_nodes_get_the_same_state_and_a_down_node_is_caught_up() {
     let nodes = vec![a.url(), format!("http://{b_addr}")];
     let mut w = World::start_with(vec![a], &nodes, "", true).await;
     let refs: Vec<&Backend> = backends.iter().collect();
-    w.apply_ok(&scenario("lb", "127.0.0.80", 86, &refs)).await;
+    w.apply_ok(&scenario_on("lb", "127.0.0.80", 86, &refs))
+        .await;
     assert_eq!(
         rule_endpoints(&w.sim().rules(), &rule_name("lb-l")).len(),
         2
@@ -411,7 +367,7 @@ async fn two_nodes_get_the_same_state_and_a_down_node_is_caught_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_member_events_is_coalesced() {
     let w = World::start("").await;
-    let mut setup = scenario("lb", "127.0.0.90", 87, &[]);
+    let mut setup = scenario_on("lb", "127.0.0.90", 87, &[]);
     let hm = setup.pop().unwrap_or_default();
     setup.push(hm);
     w.apply_ok(&setup).await;
@@ -443,7 +399,8 @@ async fn member_delete_succeeds_when_probe_removal_fails_and_is_retried() {
     let backends = [Backend::start().await, Backend::start().await];
     let w = World::start("").await;
     let refs: Vec<&Backend> = backends.iter().collect();
-    w.apply_ok(&scenario("lb", "127.0.0.91", 88, &refs)).await;
+    w.apply_ok(&scenario_on("lb", "127.0.0.91", 88, &refs))
+        .await;
     let sim = w.sim();
     // Every probe removal fails (503 maintenance-like) a few times.
     sim.add_fault(loxilb_sim::Fault {
@@ -486,7 +443,8 @@ async fn without_coordination_member_events_leave_probes_alone() {
     let backends = [Backend::start().await, Backend::start().await];
     let w = World::start("enable_coordination = false").await;
     let refs: Vec<&Backend> = backends.iter().collect();
-    w.apply_ok(&scenario("lb", "127.0.0.92", 89, &refs)).await;
+    w.apply_ok(&scenario_on("lb", "127.0.0.92", 89, &refs))
+        .await;
     let sim = w.sim();
     sim.clear_requests();
     w.apply_ok(&[member_delete("lb-p", "lb-m1", backends[1].port())])

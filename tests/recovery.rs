@@ -12,59 +12,6 @@ use common::Daemon;
 use loxilb_coordinator::mapping::rule_name;
 use serde_json::{json, Value};
 
-/// A load balancer with one TCP listener, one pool, members on `ports` and an HTTP
-/// monitor (delay 1 s).
-fn scenario(lb_id: &str, vip: &str, vip_port: u16, ports: &[u16]) -> Vec<Value> {
-    let (l, p) = (format!("{lb_id}-l"), format!("{lb_id}-p"));
-    let mut ev = vec![
-        lb(lb_id, vip),
-        listener(lb_id, &l, vip_port, &p),
-        pool(lb_id, &l, &p),
-    ];
-    for (i, port) in ports.iter().enumerate() {
-        ev.push(member(&p, &format!("{lb_id}-m{i}"), *port));
-    }
-    ev.push(http_monitor(&p, &format!("{lb_id}-hm"), 1));
-    ev
-}
-
-/// The parts of LoxiLB state we configure (not probe results or counters), sorted.
-fn config_view(sim: &loxilb_sim::Control) -> Value {
-    let mut eps: Vec<Value> = sim
-        .endpoints()
-        .into_iter()
-        .map(|e| {
-            json!([
-                e["name"],
-                e["hostName"],
-                e["probeType"],
-                e["probePort"],
-                e["probeReq"],
-                e["probeResp"],
-                e["probeDuration"],
-                e["inactiveReTries"]
-            ])
-        })
-        .collect();
-    eps.sort_by_key(|v| v.to_string());
-    let mut rules: Vec<Value> = sim
-        .rules()
-        .into_iter()
-        .map(|mut r| {
-            if let Some(list) = r["endpoints"].as_array_mut() {
-                for e in list.iter_mut() {
-                    e["state"] = Value::Null;
-                    e["counter"] = Value::Null;
-                }
-                list.sort_by_key(|v| v.to_string());
-            }
-            r
-        })
-        .collect();
-    rules.sort_by_key(|v| v.to_string());
-    json!({"endpoints": eps, "rules": rules})
-}
-
 async fn admin(d: &Daemon, method: &str, path: &str) -> Value {
     let (code, body) = d
         .api()

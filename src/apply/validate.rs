@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::{Applier, SyncError};
 use crate::loxilb::{EndPoint, EndPointGetEntry};
+use crate::recovery::diff::probe_difference;
 
 /// One probe that is missing or differs on one node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -16,46 +17,9 @@ pub struct ProbeDifference {
     pub probe: String,
     /// The health monitors that need this probe.
     pub monitors: Vec<String>,
-    /// "missing", "unreachable node", or the fields that differ ("probeDuration: 60 != 5").
+    /// "missing", "unreachable node", or the fields that differ, wanted -> found
+    /// (`probeDuration 5 -> 60`).
     pub problem: String,
-}
-
-/// The fields of `want` that `have` does not match, as "field: have != want".
-pub fn differences(want: &EndPoint, have: &EndPointGetEntry) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cmp = |field: &str, h: String, w: String| {
-        if h != w {
-            out.push(format!("{field}: {h} != {w}"));
-        }
-    };
-    cmp("hostName", have.host_name.clone(), want.host_name.clone());
-    cmp(
-        "probeType",
-        have.probe_type.clone(),
-        want.probe_type.clone(),
-    );
-    cmp(
-        "probePort",
-        have.probe_port.to_string(),
-        want.probe_port.to_string(),
-    );
-    cmp("probeReq", have.probe_req.clone(), want.probe_req.clone());
-    cmp(
-        "probeResp",
-        have.probe_resp.clone(),
-        want.probe_resp.clone(),
-    );
-    cmp(
-        "probeDuration",
-        have.probe_duration.to_string(),
-        want.probe_duration.to_string(),
-    );
-    cmp(
-        "inactiveReTries",
-        have.inactive_retries.to_string(),
-        want.inactive_retries.to_string(),
-    );
-    out
 }
 
 /// Compare the wanted probes with one node's list (pure).
@@ -70,13 +34,10 @@ pub fn compare_node(
     for (name, (want, monitors)) in wanted {
         let problem = match by_name.get(name.as_str()) {
             None => "missing".to_string(),
-            Some(have) => {
-                let d = differences(want, have);
-                if d.is_empty() {
-                    continue;
-                }
-                d.join("; ")
-            }
+            Some(have) => match probe_difference(want, have) {
+                None => continue,
+                Some(d) => d,
+            },
         };
         out.push(ProbeDifference {
             node: node.to_string(),
@@ -176,7 +137,7 @@ mod tests {
         let d = compare_node("n1", &wanted, &actual);
         assert_eq!(d.len(), 2, "{d:?}");
         assert_eq!(d[0].probe, "b");
-        assert_eq!(d[0].problem, "probeDuration: 60 != 5");
+        assert_eq!(d[0].problem, "probeDuration \"5\" -> \"60\"");
         assert_eq!(d[1].probe, "c");
         assert_eq!(d[1].problem, "missing");
         assert_eq!(d[1].monitors, vec!["hm2".to_string()]);
