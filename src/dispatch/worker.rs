@@ -59,13 +59,12 @@ async fn apply_until_final(inner: &Inner, jobs: &[Job]) -> usize {
                 _ = inner.shutdown.triggered() => return 0,
             };
             let Ok(_permit) = permit else { return 0 };
-            let mut marked = Ok(());
-            for job in jobs {
-                if let Err(e) = inner.store.mark_applying(job.id).await {
-                    marked = Err(ApplyError::Transient(format!("journal: {e}")));
-                    break;
-                }
-            }
+            let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+            let marked = inner
+                .store
+                .mark_applying_many(&ids)
+                .await
+                .map_err(|e| ApplyError::Transient(format!("journal: {e}")));
             match marked {
                 Ok(()) if jobs.len() == 1 => vec![inner.applier.apply(&jobs[0]).await],
                 Ok(()) => inner.applier.apply_batch(jobs).await,

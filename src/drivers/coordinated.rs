@@ -434,22 +434,17 @@ impl Apply for CoordinatedDrivers {
                 info!(events = jobs.len(), calls, "batch applied to LoxiLB");
                 let lbs: Vec<&str> = outcomes.iter().map(|(lb, _)| lb.as_str()).collect();
                 self.changed(&lbs);
-                let mut out = Vec::with_capacity(jobs.len());
-                for r in prepared {
-                    match r {
-                        Ok(p) => {
-                            if let Err(e) =
-                                self.report(&p.event, &p.lineage, Outcome::Applied).await
-                            {
-                                out.push(Err(e));
-                                break;
-                            }
-                            out.push(Ok(()));
-                        }
-                        Err(e) => out.push(Err(e)),
-                    }
+                // One outbox transaction for the whole batch's statuses.
+                let records: Vec<_> = prepared
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .flat_map(|p| provisioning_statuses(&p.event, &p.lineage, Outcome::Applied))
+                    .collect();
+                if let Err(e) = self.store.enqueue_statuses(&records).await {
+                    return vec![Err(store_error(&e))];
                 }
-                out
+                self.delivery.notify();
+                prepared.into_iter().map(|r| r.map(|_| ())).collect()
             }
         }
     }

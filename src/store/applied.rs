@@ -34,6 +34,14 @@ pub struct BacklogEntry {
     pub since: i64,
 }
 
+/// Keys per `IN (...)` list (SQLite allows 32766 parameters; stay far below).
+const IN_CHUNK: usize = 500;
+
+/// "?, ?, ?" for `n` parameters.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
 impl Store {
     /// Rules applied on `node` for load balancer `lb`: (name, body).
     pub async fn applied_rules(
@@ -169,15 +177,20 @@ impl Store {
         keys: &BTreeSet<String>,
     ) -> Result<Vec<ProbeRefRow>, StoreError> {
         let mut out = Vec::new();
-        for key in keys {
-            let rows = sqlx::query(
+        let keys: Vec<&String> = keys.iter().collect();
+        // One query per chunk of keys (portable `IN` lists), not one per key: a sync
+        // touches every probe key of its load balancer.
+        for chunk in keys.chunks(IN_CHUNK) {
+            let sql = format!(
                 "SELECT probe_key, member_id, pool_id, healthmonitor_id, loadbalancer_id, options \
-                 FROM probe_refs WHERE probe_key = ? ORDER BY member_id",
-            )
-            .bind(key)
-            .fetch_all(&self.pool)
-            .await?;
-            for r in &rows {
+                 FROM probe_refs WHERE probe_key IN ({}) ORDER BY probe_key, member_id",
+                placeholders(chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for k in chunk {
+                q = q.bind(*k);
+            }
+            for r in &q.fetch_all(&self.pool).await? {
                 out.push(ProbeRefRow {
                     probe_key: r.try_get("probe_key")?,
                     member_id: r.try_get("member_id")?,
@@ -200,16 +213,18 @@ impl Store {
         keys: &BTreeSet<String>,
     ) -> Result<Vec<(String, String)>, StoreError> {
         let mut out = Vec::new();
-        for key in keys {
-            let row: Option<(String,)> =
-                sqlx::query_as("SELECT options FROM probes WHERE node = ? AND probe_key = ?")
-                    .bind(node)
-                    .bind(key)
-                    .fetch_optional(&self.pool)
-                    .await?;
-            if let Some((options,)) = row {
-                out.push((key.clone(), options));
+        let keys: Vec<&String> = keys.iter().collect();
+        for chunk in keys.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT probe_key, options FROM probes WHERE node = ? AND probe_key IN ({}) \
+                 ORDER BY probe_key",
+                placeholders(chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(node);
+            for k in chunk {
+                q = q.bind(*k);
             }
+            out.extend(q.fetch_all(&self.pool).await?);
         }
         Ok(out)
     }

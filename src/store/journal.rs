@@ -221,6 +221,25 @@ impl Store {
         Ok(())
     }
 
+    /// `mark_applying` for several events in one statement (a dispatcher batch).
+    pub async fn mark_applying_many(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let _w = self.write_lock.lock().await;
+        let sql = format!(
+            "UPDATE events SET state = 'applying', attempts = attempts + 1, updated_at = ? \
+             WHERE id IN ({}) AND state IN ('queued', 'applying')",
+            vec!["?"; ids.len()].join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(now_ms());
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Record why the last attempt failed while the event waits for another try.
     pub async fn note_retry(&self, id: i64, reason: &str) -> Result<(), StoreError> {
         let _w = self.write_lock.lock().await;

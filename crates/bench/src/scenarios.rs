@@ -45,11 +45,12 @@ fn monitor(lb: usize) -> Value {
 /// (one monitor and 99 members each), simulator latency 5 ms.
 pub async fn b1(runs: usize, sizes: &[usize]) -> Result<(), String> {
     println!("\nB1 burst of member + health monitor events, simulator latency {SIM_LATENCY:?}");
-    println!("| events | load balancers | events/s | LoxiLB calls per event | ceiling events/s |");
-    println!("|---|---|---|---|---|");
+    println!("| events | load balancers | accepted/s | applied events/s | LoxiLB calls per event | simulator ceiling events/s |");
+    println!("|---|---|---|---|---|---|");
     for &size in sizes {
         let lbs = (size / 100).max(1);
-        let (mut rates, mut cpe, mut ceil) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut rates, mut cpe, mut ceil, mut accept) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
             let w = World::start(SIM_LATENCY).await?;
             let setup: Vec<Value> = (0..lbs).flat_map(lb_setup).collect();
@@ -66,8 +67,10 @@ pub async fn b1(runs: usize, sizes: &[usize]) -> Result<(), String> {
             let n = burst.len();
             let t0 = Instant::now();
             w.post_all(burst, POSTERS).await?;
+            let posted = t0.elapsed().as_secs_f64();
             w.wait_idle(Duration::from_secs(1800)).await?;
             let secs = t0.elapsed().as_secs_f64();
+            accept.push(n as f64 / posted);
             let calls = w.mutations() as f64 / n as f64;
             rates.push(n as f64 / secs);
             cpe.push(calls);
@@ -78,7 +81,8 @@ pub async fn b1(runs: usize, sizes: &[usize]) -> Result<(), String> {
             ceil.push(sim_calls_per_s / calls.max(1e-9));
         }
         println!(
-            "| {size} | {lbs} | {} | {} | {} |",
+            "| {size} | {lbs} | {} | {} | {} | {} |",
+            summary(&accept, 0),
             summary(&rates, 0),
             summary(&cpe, 3),
             summary(&ceil, 0)
