@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{DesiredStateDrivers, DriverError, DriverSet};
 use crate::apply::{Applier, SyncOutcome};
@@ -78,6 +78,9 @@ impl CoordinatedDrivers {
         lineage: &Lineage,
         outcome: Outcome<'_>,
     ) -> Result<(), ApplyError> {
+        if outcome == Outcome::Applied {
+            log_applied(event);
+        }
         let records = provisioning_statuses(event, lineage, outcome);
         self.store
             .enqueue_statuses(&records)
@@ -434,6 +437,9 @@ impl Apply for CoordinatedDrivers {
                 info!(events = jobs.len(), calls, "batch applied to LoxiLB");
                 let lbs: Vec<&str> = outcomes.iter().map(|(lb, _)| lb.as_str()).collect();
                 self.changed(&lbs);
+                for p in prepared.iter().filter_map(|r| r.as_ref().ok()) {
+                    log_applied(&p.event);
+                }
                 // One outbox transaction for the whole batch's statuses.
                 let records: Vec<_> = prepared
                     .iter()
@@ -447,6 +453,35 @@ impl Apply for CoordinatedDrivers {
                 prepared.into_iter().map(|r| r.map(|_| ())).collect()
             }
         }
+    }
+}
+
+/// The seed's operation log lines, as structured events with the ids as fields.
+fn log_applied(event: &Event) {
+    match event {
+        Event::HealthMonitorCreate { healthmonitor: hm } => info!(
+            healthmonitor_id = %hm.healthmonitor_id,
+            pool_id = hm.pool_id.as_deref().unwrap_or(""),
+            "created health monitor"
+        ),
+        Event::HealthMonitorUpdate { new, .. } => {
+            info!(healthmonitor_id = %new.healthmonitor_id, "updated health monitor")
+        }
+        Event::HealthMonitorDelete { healthmonitor: hm } => info!(
+            healthmonitor_id = %hm.healthmonitor_id,
+            "deleted health monitor and its endpoint probes"
+        ),
+        Event::MemberCreate { member } => debug!(
+            member_id = %member.member_id,
+            address = ?member.address,
+            port = ?member.protocol_port,
+            "created endpoint probe for member (when its pool is monitored)"
+        ),
+        Event::MemberDelete { member } => info!(
+            member_id = %member.member_id,
+            "cleaned up health probes for deleted member"
+        ),
+        _ => {}
     }
 }
 
