@@ -15,6 +15,7 @@ use serde_json::Value;
 /// The simulator, the driver agent and a daemon child process in a temp dir.
 pub struct World {
     pub _dir: tempfile::TempDir,
+    pub config_path: PathBuf,
     pub sim: loxilb_sim::SimHandle,
     pub _agent: driver_agent_sim::AgentHandle,
     pub child: Child,
@@ -72,33 +73,28 @@ level = "warn"
         );
         let config_path = dir.path().join("coordinator.toml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let child = Command::new(exe)
-            .arg("daemon")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("daemon: {e}"))?;
-        let api = ApiClient::new(&socket);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !matches!(api.call("GET", "/healthz", None).await, Ok((200, _))) {
-            if Instant::now() > deadline {
-                return Err("daemon did not start".into());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let child = spawn_daemon(&config_path, &socket).await?;
         let store = Store::open(&format!("sqlite://{}", db.display()), 2)
             .await
             .map_err(|e| e.to_string())?;
         Ok(World {
             _dir: dir,
+            config_path,
             sim,
             _agent: agent,
             child,
             socket,
             store,
         })
+    }
+
+    /// Stop the daemon (SIGKILL) and start a fresh one on the same database: its
+    /// memory then holds the state, not the garbage of a burst.
+    pub async fn restart_daemon(&mut self) -> Result<(), String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn_daemon(&self.config_path, &self.socket).await?;
+        Ok(())
     }
 
     pub fn api(&self) -> ApiClient {
@@ -180,6 +176,29 @@ impl Drop for World {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+async fn spawn_daemon(
+    config_path: &std::path::Path,
+    socket: &std::path::Path,
+) -> Result<Child, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let child = Command::new(exe)
+        .arg("daemon")
+        .arg(config_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("daemon: {e}"))?;
+    let api = ApiClient::new(socket);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !matches!(api.call("GET", "/healthz", None).await, Ok((200, _))) {
+        if Instant::now() > deadline {
+            return Err("daemon did not start".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(child)
 }
 
 /// The child process: the daemon exactly as `loxilb-coordinator run` starts it.
