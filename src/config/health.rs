@@ -58,7 +58,7 @@ pub struct HealthMonitoring {
     /// Answer ingress requests at once and work in the background (else wait for the result).
     #[serde(deserialize_with = "de::boolean")]
     pub async_processing: bool,
-    /// LoxiLB API calls per second, per node. 1..=100000.
+    /// LoxiLB API calls per second, one budget shared by all nodes. 1..=100000.
     #[serde(deserialize_with = "de::uint")]
     pub rate_limit_calls: u32,
     /// Seconds a missed change (a node that could not be caught up) is retried before it
