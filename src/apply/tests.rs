@@ -8,6 +8,21 @@ use super::*;
 use crate::loxilb::ClientOptions;
 use crate::store::test_store;
 
+/// An applier over `nodes` with fast, retry-free calls.
+fn applier_for(store: &Store, nodes: Vec<String>) -> Applier {
+    let client = LoxilbClient::new(ClientOptions {
+        nodes,
+        timeout: Duration::from_secs(1),
+        retries: 0,
+        rate_limit_per_sec: 10_000,
+        backoff_min: Duration::from_millis(5),
+        backoff_max: Duration::from_millis(20),
+        ..ClientOptions::default()
+    })
+    .expect("client");
+    Applier::new(store.clone(), client, MappingOptions::default())
+}
+
 async fn setup() -> (Applier, Store, loxilb_sim::SimHandle, tempfile::TempDir) {
     let (store, dir) = test_store().await;
     let sim = loxilb_sim::spawn(loxilb_sim::SimOptions {
@@ -16,20 +31,7 @@ async fn setup() -> (Applier, Store, loxilb_sim::SimHandle, tempfile::TempDir) {
     })
     .await
     .expect("sim");
-    let client = LoxilbClient::new(ClientOptions {
-        nodes: vec![sim.url()],
-        timeout: Duration::from_secs(2),
-        retries: 0,
-        rate_limit_per_sec: 10_000,
-        ca_file: None,
-        client_cert: None,
-        client_key: None,
-        credentials: None,
-        backoff_min: Duration::from_millis(5),
-        backoff_max: Duration::from_millis(20),
-    })
-    .expect("client");
-    let applier = Applier::new(store.clone(), client, MappingOptions::default());
+    let applier = applier_for(&store, vec![sim.url()]);
     (applier, store, sim, dir)
 }
 
@@ -200,20 +202,7 @@ async fn unreachable_node_is_reported_and_the_other_node_is_applied() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr")
     };
-    let client = LoxilbClient::new(ClientOptions {
-        nodes: vec![sim.url(), format!("http://{closed}")],
-        timeout: Duration::from_secs(1),
-        retries: 0,
-        rate_limit_per_sec: 10_000,
-        ca_file: None,
-        client_cert: None,
-        client_key: None,
-        credentials: None,
-        backoff_min: Duration::from_millis(5),
-        backoff_max: Duration::from_millis(20),
-    })
-    .expect("client");
-    let a = Applier::new(store.clone(), client, MappingOptions::default());
+    let a = applier_for(&store, vec![sim.url(), format!("http://{closed}")]);
     lb_with_members(&store, "lb", "10.1.0.5", &[7300]).await;
     let o = a.sync_lb("lb", &a.all_nodes(), true).await.expect("sync");
     assert!(o.any_ok() && !o.all_ok(), "{o:?}");
