@@ -457,3 +457,24 @@ async fn without_coordination_member_events_leave_probes_alone() {
     assert!(probe_calls.is_empty(), "{probe_calls:?}");
     assert_eq!(rule_endpoints(&sim.rules(), &rule_name("lb-l")).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listener_client_timeout_change_reaches_the_rule() {
+    let backends = [Backend::start().await];
+    let w = World::start("").await;
+    let refs: Vec<&Backend> = backends.iter().collect();
+    w.apply_ok(&scenario_on("lb", "127.0.0.93", 94, &refs)).await;
+    w.apply_ok(&[json!({"method": "listener_update", "args": {
+        "old_listener": {"listener_id": "lb-l", "loadbalancer_id": "lb"},
+        "new_listener": {"listener_id": "lb-l", "loadbalancer_id": "lb",
+                         "timeout_client_data": 90000}}})])
+        .await;
+    let rules = w.sim().rules();
+    let rule = rules
+        .iter()
+        .find(|r| r["serviceArguments"]["name"] == rule_name("lb-l"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(rule["serviceArguments"]["inactiveTimeOut"], 90, "{rule}");
+    assert_eq!(rule["endpoints"].as_array().map(Vec::len), Some(1), "{rule}");
+}

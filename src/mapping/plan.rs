@@ -123,11 +123,14 @@ pub fn plan_rules(
 
 /// A rule must be deleted and created anew, not updated in place, when its key
 /// changed or when it changes a setting LoxiLB does not update on an existing rule:
-/// `monitor` (whether endpoints follow their probes) and the NAT mode.
+/// `monitor` (whether endpoints follow their probes), the NAT mode, and
+/// `inactiveTimeOut` (a re-POST that differs only there is answered 409
+/// "lbrule-exists", which would leave the old timeout in place).
 fn needs_recreate(old: &LoadbalanceEntry, new: &LoadbalanceEntry) -> bool {
     rule_key(old) != rule_key(new)
         || old.service_arguments.monitor != new.service_arguments.monitor
         || old.service_arguments.mode != new.service_arguments.mode
+        || old.service_arguments.inactive_timeout != new.service_arguments.inactive_timeout
 }
 
 /// The probe calls for one node: POST what is missing or different, DELETE what was

@@ -71,7 +71,6 @@ fn changed_rules_are_reapplied() {
                 json!({"lb_algorithm": "LEAST_CONNECTIONS"}),
             )
         },
-        |b| patch(&mut b.listeners[0], json!({"timeout_client_data": 5000})),
         |b| {
             patch(
                 &mut b.listeners[0],
@@ -211,6 +210,20 @@ fn probe_delete_falls_back_to_endpoint_fields_for_odd_names() {
             },
             endpoint: ep
         }]
+    );
+}
+
+#[test]
+fn client_timeout_change_recreates_the_rule() {
+    // LoxiLB answers 409 "lbrule-exists" to a re-POST differing only in
+    // inactiveTimeOut: the change must go through delete and create.
+    let before = Bodies::basic();
+    let applied = applied_of(&before.desired().rules);
+    let mut b = before.clone();
+    patch(&mut b.listeners[0], json!({"timeout_client_data": 5000}));
+    assert_eq!(
+        names(&plan_rules(&b.desired().rules, &applied)),
+        vec!["delete octavia-l1@80", "apply octavia-l1"]
     );
 }
 
