@@ -463,7 +463,8 @@ async fn listener_client_timeout_change_reaches_the_rule() {
     let backends = [Backend::start().await];
     let w = World::start("").await;
     let refs: Vec<&Backend> = backends.iter().collect();
-    w.apply_ok(&scenario_on("lb", "127.0.0.93", 94, &refs)).await;
+    w.apply_ok(&scenario_on("lb", "127.0.0.93", 94, &refs))
+        .await;
     w.apply_ok(&[json!({"method": "listener_update", "args": {
         "old_listener": {"listener_id": "lb-l", "loadbalancer_id": "lb"},
         "new_listener": {"listener_id": "lb-l", "loadbalancer_id": "lb",
@@ -476,5 +477,9 @@ async fn listener_client_timeout_change_reaches_the_rule() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(rule["serviceArguments"]["inactiveTimeOut"], 90, "{rule}");
-    assert_eq!(rule["endpoints"].as_array().map(Vec::len), Some(1), "{rule}");
+    assert_eq!(
+        rule["endpoints"].as_array().map(Vec::len),
+        Some(1),
+        "{rule}"
+    );
 }
