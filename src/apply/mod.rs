@@ -224,43 +224,48 @@ impl Applier {
         keys: &BTreeSet<String>,
     ) -> Result<BTreeMap<String, EndPoint>, SyncError> {
         let refs = self.store.probe_refs_for(keys).await?;
-        let mut by_key: BTreeMap<String, Vec<ProbeWant>> = BTreeMap::new();
-        for r in refs {
-            let Ok(stored) = serde_json::from_str::<StoredWant>(&r.options) else {
-                warn!(probe_key = %r.probe_key, member_id = %r.member_id, "unreadable probe reference ignored");
-                continue;
-            };
-            by_key
-                .entry(r.probe_key.clone())
-                .or_default()
-                .push(ProbeWant {
-                    key: ProbeKey {
-                        host: stored.host,
-                        proto: stored.proto,
-                        port: stored.port,
-                    },
-                    endpoint: stored.endpoint,
-                    healthmonitor_id: r.healthmonitor_id,
-                    member_id: r.member_id,
-                    pool_id: r.pool_id,
-                });
-        }
-        let mut merged = BTreeMap::new();
-        for (key, wants) in by_key {
-            let refs: Vec<&ProbeWant> = wants.iter().collect();
-            if let Some((endpoint, losers)) = mapping::merge_probe(&refs) {
-                if !losers.is_empty() {
-                    warn!(
-                        probe_key = %key,
-                        overridden_monitors = ?losers,
-                        "health monitors disagree on a shared LoxiLB probe; the most frequent one's options are used"
-                    );
-                }
-                merged.insert(key, endpoint);
-            }
-        }
-        Ok(merged)
+        Ok(merge_refs(refs))
     }
+}
+
+/// Merge references into one probe body per key (see `mapping::merge_probe`).
+fn merge_refs(refs: Vec<ProbeRefRow>) -> BTreeMap<String, EndPoint> {
+    let mut by_key: BTreeMap<String, Vec<ProbeWant>> = BTreeMap::new();
+    for r in refs {
+        let Ok(stored) = serde_json::from_str::<StoredWant>(&r.options) else {
+            warn!(probe_key = %r.probe_key, member_id = %r.member_id, "unreadable probe reference ignored");
+            continue;
+        };
+        by_key
+            .entry(r.probe_key.clone())
+            .or_default()
+            .push(ProbeWant {
+                key: ProbeKey {
+                    host: stored.host,
+                    proto: stored.proto,
+                    port: stored.port,
+                },
+                endpoint: stored.endpoint,
+                healthmonitor_id: r.healthmonitor_id,
+                member_id: r.member_id,
+                pool_id: r.pool_id,
+            });
+    }
+    let mut merged = BTreeMap::new();
+    for (key, wants) in by_key {
+        let refs: Vec<&ProbeWant> = wants.iter().collect();
+        if let Some((endpoint, losers)) = mapping::merge_probe(&refs) {
+            if !losers.is_empty() {
+                warn!(
+                    probe_key = %key,
+                    overridden_monitors = ?losers,
+                    "health monitors disagree on a shared LoxiLB probe; the most frequent one's options are used"
+                );
+            }
+            merged.insert(key, endpoint);
+        }
+    }
+    merged
 }
 
 fn ref_row(lb: &str, w: &ProbeWant) -> Result<ProbeRefRow, SyncError> {

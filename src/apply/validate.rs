@@ -53,15 +53,15 @@ impl Applier {
     /// Every difference between the probes our monitors need and what each node has.
     pub async fn validate_probes(&self) -> Result<Vec<ProbeDifference>, SyncError> {
         let keys: BTreeSet<String> = self.store.referenced_probe_keys().await?;
-        let merged = self.merged_probes(&keys).await?;
         let refs = self.store.probe_refs_for(&keys).await?;
         let mut monitors: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for r in refs {
+        for r in &refs {
             monitors
-                .entry(r.probe_key)
+                .entry(r.probe_key.clone())
                 .or_default()
-                .insert(r.healthmonitor_id);
+                .insert(r.healthmonitor_id.clone());
         }
+        let merged = super::merge_refs(refs);
         let wanted: BTreeMap<String, (EndPoint, Vec<String>)> = merged
             .into_iter()
             .map(|(k, ep)| {

@@ -209,16 +209,7 @@ impl Store {
 
     /// Mark an event as being applied and count the attempt.
     pub async fn mark_applying(&self, id: i64) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
-        sqlx::query(
-            "UPDATE events SET state = 'applying', attempts = attempts + 1, updated_at = ? \
-             WHERE id = ? AND state IN ('queued', 'applying')",
-        )
-        .bind(now_ms())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.mark_applying_many(&[id]).await
     }
 
     /// `mark_applying` for several events in one statement (a dispatcher batch).
