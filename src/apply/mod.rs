@@ -20,13 +20,14 @@ mod node;
 pub mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use crate::loxilb::{EndPoint, LoxilbClient, NodeId};
 use crate::mapping::{self, DesiredLb, LbTree, MappingOptions, ProbeKey, ProbeWant};
-use crate::store::{ProbeRefRow, Store, Table};
+use crate::store::{ProbeRefRow, Store};
 
 pub use error::{NodeError, SyncError};
 use locks::Stripes;
@@ -110,6 +111,44 @@ pub struct Applier {
     opts: MappingOptions,
     lb_locks: Stripes,
     probe_locks: Stripes,
+    leftovers: Leftovers,
+}
+
+/// Whether probes without references (a removal that failed or was cut short) may
+/// exist. Looking for them is a scan of every probe record, so a sync only does it
+/// after something went wrong since the last scan that found none; the first sync
+/// after start always looks (a crash may have cut a removal short).
+struct Leftovers {
+    /// Bumped whenever a sync did not finish everywhere.
+    marks: AtomicU64,
+    /// The `marks` value of the latest scan that found nothing.
+    clean_at: AtomicU64,
+}
+
+impl Leftovers {
+    fn new() -> Leftovers {
+        Leftovers {
+            marks: AtomicU64::new(1),
+            clean_at: AtomicU64::new(0),
+        }
+    }
+
+    fn may_exist(&self) {
+        self.marks.fetch_add(1, Ordering::SeqCst);
+    }
+
+    async fn find(&self, store: &Store) -> Result<BTreeSet<String>, SyncError> {
+        let mark = self.marks.load(Ordering::SeqCst);
+        if self.clean_at.load(Ordering::SeqCst) >= mark {
+            return Ok(BTreeSet::new());
+        }
+        let keys = store.unreferenced_probe_keys().await?;
+        if keys.is_empty() {
+            // A failure marked after `mark` was read keeps the next sync looking.
+            self.clean_at.fetch_max(mark, Ordering::SeqCst);
+        }
+        Ok(keys)
+    }
 }
 
 impl Applier {
@@ -120,6 +159,7 @@ impl Applier {
             opts,
             lb_locks: Stripes::new(256),
             probe_locks: Stripes::new(256),
+            leftovers: Leftovers::new(),
         }
     }
 
@@ -156,22 +196,47 @@ impl Applier {
             return Ok(self.run_nodes(lb, nodes, &desired, &merged, &keys).await);
         }
 
-        let rows = desired
+        let result = self.sync_with_probes(lb, nodes, &desired).await;
+        // A sync that did not finish everywhere may leave probes whose references are
+        // gone (their removal failed, or a node was not part of it): let the next
+        // sync look for them.
+        let everywhere = nodes.len() >= self.client.node_ids().count();
+        if !everywhere || !result.as_ref().is_ok_and(SyncOutcome::all_ok) {
+            self.leftovers.may_exist();
+        }
+        result
+    }
+
+    async fn sync_with_probes(
+        &self,
+        lb: &str,
+        nodes: &[NodeId],
+        desired: &DesiredLb,
+    ) -> Result<SyncOutcome, SyncError> {
+        let mut rows = desired
             .probes
             .iter()
             .map(|w| ref_row(lb, w))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut keys = self.store.probe_keys_of_lb(lb).await?;
-        keys.extend(rows.iter().map(|r| r.probe_key.clone()));
+        rows.sort_by(|a, b| (&a.probe_key, &a.member_id).cmp(&(&b.probe_key, &b.member_id)));
+        let old = self.store.probe_refs_of_lb(lb).await?;
         // Probes whose removal failed earlier (their references are already gone, so
         // no load balancer names them any more): finish removing them on these nodes.
-        let leftovers = self.store.unreferenced_probe_keys().await?;
-        keys.extend(leftovers.iter().cloned());
-        let _probe_guards = self.probe_locks.lock_all(keys.iter()).await;
-        let mut keys = self.store.replace_probe_refs(lb, &rows).await?;
+        let leftovers = self.leftovers.find(&self.store).await?;
+        let mut keys: BTreeSet<String> = old.iter().map(|r| r.probe_key.clone()).collect();
+        keys.extend(rows.iter().map(|r| r.probe_key.clone()));
         keys.extend(leftovers);
-        let merged = self.merged_probes(&keys).await?;
-        Ok(self.run_nodes(lb, nodes, &desired, &merged, &keys).await)
+        let _probe_guards = self.probe_locks.lock_all(keys.iter()).await;
+        // The load balancer lock keeps `old` current: only this sync writes its rows.
+        if old != rows {
+            self.store.replace_probe_refs(lb, &rows).await?;
+        }
+        let merged = if keys.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.merged_probes(&keys).await?
+        };
+        Ok(self.run_nodes(lb, nodes, desired, &merged, &keys).await)
     }
 
     async fn run_nodes(
@@ -196,25 +261,20 @@ impl Applier {
 
     /// The load balancer's desired LoxiLB objects; empty once it is deleted.
     async fn desired(&self, lb: &str) -> Result<DesiredLb, SyncError> {
-        let Some(lb_body) = self.store.get_object(Table::Loadbalancers, lb).await? else {
+        let Some(b) = self.store.lb_bodies(lb).await? else {
             return Ok(DesiredLb {
                 rules: Vec::new(),
                 probes: Vec::new(),
             });
         };
-        let listeners = self.store.children(Table::Listeners, lb).await?;
-        let pools = self.store.children(Table::Pools, lb).await?;
-        let mut members = Vec::new();
-        let mut monitors = Vec::new();
-        for pool in &pools {
-            let Some(pool_id) = pool.get("pool_id").and_then(|v| v.as_str()) else {
-                continue;
-            };
-            members.extend(self.store.children(Table::Members, pool_id).await?);
-            monitors.extend(self.store.children(Table::HealthMonitors, pool_id).await?);
-        }
-        let tree = LbTree::from_bodies(&lb_body, &listeners, &pools, &members, &monitors)
-            .map_err(|e| SyncError::Desired(e.to_string()))?;
+        let tree = LbTree::from_bodies(
+            &b.loadbalancer,
+            &b.listeners,
+            &b.pools,
+            &b.members,
+            &b.monitors,
+        )
+        .map_err(|e| SyncError::Desired(e.to_string()))?;
         Ok(mapping::desired_for_lb(&tree, &self.opts))
     }
 

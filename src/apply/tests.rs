@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::loxilb::ClientOptions;
-use crate::store::test_store;
+use crate::store::{test_store, Table};
 
 /// An applier over `nodes` with fast, retry-free calls.
 fn applier_for(store: &Store, nodes: Vec<String>) -> Applier {
@@ -208,4 +208,26 @@ async fn unreachable_node_is_reported_and_the_other_node_is_applied() {
     assert!(o.any_ok() && !o.all_ok(), "{o:?}");
     assert!(o.permanent_error().is_none());
     assert_eq!(sim.control().rules().len(), 1);
+}
+
+/// Probes without references are looked for on the first sync after start and
+/// after a sync that did not finish everywhere, not on every sync (the scan reads
+/// every probe record).
+#[tokio::test]
+async fn leftover_probes_are_looked_for_only_after_something_went_wrong() {
+    let (store, _dir) = test_store().await;
+    let left = Leftovers::new();
+    let found = left.find(&store).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(found.is_empty(), "nothing left over in an empty store");
+    store
+        .put_applied_probe("http://n1", "10.0.0.1_tcp_80", "10.0.0.1", "tcp", 80, "{}")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let found = left.find(&store).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(found.is_empty(), "a clean scan is trusted until a failure");
+    left.may_exist();
+    let found = left.find(&store).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(found.into_iter().collect::<Vec<_>>(), ["10.0.0.1_tcp_80"]);
+    // Still there: every sync keeps looking until a scan finds none.
+    assert_eq!(left.find(&store).await.map(|k| k.len()).ok(), Some(1));
 }

@@ -142,21 +142,26 @@ async fn pool_parents(
     named_listener: Option<String>,
 ) -> Result<(String, Vec<String>), StoreError> {
     let mut listeners = BTreeSet::new();
-    let stored = store.get_object(Table::Pools, pool).await?;
-    let stored_listener = stored
+    // The stored pool's body and parent column in one round trip.
+    let stored: Option<(String, String)> =
+        sqlx::query_as("SELECT body, loadbalancer_id FROM pools WHERE id = ?")
+            .bind(pool)
+            .fetch_optional(store.pool())
+            .await?;
+    let (stored_body, stored_lb) = match stored {
+        Some((body, lb)) => {
+            let body: Value = serde_json::from_str(&body)
+                .map_err(|e| StoreError::Corrupt(format!("desired object: {e}")))?;
+            (Some(body), Some(lb))
+        }
+        None => (None, None),
+    };
+    let stored_listener = stored_body
         .as_ref()
         .and_then(|b| str_field(b, "listener_id"))
         .map(str::to_string);
     listeners.extend(named_listener.clone().or(stored_listener));
-    let mut lb = named_lb;
-    if lb.is_none() {
-        lb = column(
-            store,
-            "SELECT loadbalancer_id FROM pools WHERE id = ?",
-            pool,
-        )
-        .await?;
-    }
+    let mut lb = named_lb.or(stored_lb);
     if lb.is_none() {
         if let Some(l) = listeners.iter().next() {
             lb = Some(listener_lb(store, l, None).await?).filter(|s| !s.is_empty());

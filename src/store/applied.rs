@@ -37,6 +37,19 @@ pub struct BacklogEntry {
 /// Keys per `IN (...)` list (SQLite allows 32766 parameters; stay far below).
 const IN_CHUNK: usize = 500;
 
+fn ref_row(r: &sqlx::sqlite::SqliteRow) -> Result<ProbeRefRow, StoreError> {
+    Ok(ProbeRefRow {
+        probe_key: r.try_get("probe_key")?,
+        member_id: r.try_get("member_id")?,
+        pool_id: r.try_get("pool_id")?,
+        healthmonitor_id: r
+            .try_get::<Option<String>, _>("healthmonitor_id")?
+            .unwrap_or_default(),
+        loadbalancer_id: r.try_get("loadbalancer_id")?,
+        options: r.try_get("options")?,
+    })
+}
+
 /// "?, ?, ?" for `n` parameters.
 fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
@@ -161,14 +174,16 @@ impl Store {
         Ok(keys)
     }
 
-    /// Probe keys load balancer `lb` refers to now.
-    pub async fn probe_keys_of_lb(&self, lb: &str) -> Result<BTreeSet<String>, StoreError> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT DISTINCT probe_key FROM probe_refs WHERE loadbalancer_id = ?")
-                .bind(lb)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.into_iter().map(|(k,)| k).collect())
+    /// Load balancer `lb`'s probe references now, ordered by key and member.
+    pub async fn probe_refs_of_lb(&self, lb: &str) -> Result<Vec<ProbeRefRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT probe_key, member_id, pool_id, healthmonitor_id, loadbalancer_id, options \
+             FROM probe_refs WHERE loadbalancer_id = ? ORDER BY probe_key, member_id",
+        )
+        .bind(lb)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(ref_row).collect()
     }
 
     /// Every reference to any of `keys`, from every load balancer.
@@ -191,16 +206,7 @@ impl Store {
                 q = q.bind(*k);
             }
             for r in &q.fetch_all(&self.pool).await? {
-                out.push(ProbeRefRow {
-                    probe_key: r.try_get("probe_key")?,
-                    member_id: r.try_get("member_id")?,
-                    pool_id: r.try_get("pool_id")?,
-                    healthmonitor_id: r
-                        .try_get::<Option<String>, _>("healthmonitor_id")?
-                        .unwrap_or_default(),
-                    loadbalancer_id: r.try_get("loadbalancer_id")?,
-                    options: r.try_get("options")?,
-                });
+                out.push(ref_row(r)?);
             }
         }
         Ok(out)

@@ -29,37 +29,46 @@ pub struct PendingStatus {
 }
 
 impl Store {
-    /// Queue statuses in one transaction; later calls win per object.
+    /// Queue statuses; later calls win per object. One statement per 100 records
+    /// (each a round trip to the database thread, and atomic by itself): `seq`
+    /// continues from the largest queued one, in record order.
     pub async fn enqueue_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
         let _w = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
-        let (mut seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM status_outbox")
-            .fetch_one(&mut *tx)
-            .await?;
         let now = now_ms();
-        for r in records {
-            seq += 1;
-            sqlx::query(
+        for chunk in records.chunks(100) {
+            let rows = (0..chunk.len())
+                .map(|i| {
+                    format!(
+                        "(?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM status_outbox) + {}, ?)",
+                        i + 1
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            // Each row's subquery sees the rows inserted before it, so `seq` grows
+            // within the statement too (possibly with gaps; only the order matters).
+            let sql = format!(
                 "INSERT INTO status_outbox (object_kind, object_id, provisioning_status, \
-                 operating_status, seq, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
+                 operating_status, seq, updated_at) VALUES {rows} \
                  ON CONFLICT (object_kind, object_id) DO UPDATE SET \
                  provisioning_status = COALESCE(excluded.provisioning_status, status_outbox.provisioning_status), \
                  operating_status = COALESCE(excluded.operating_status, status_outbox.operating_status), \
-                 seq = excluded.seq, updated_at = excluded.updated_at",
-            )
-            .bind(&r.collection)
-            .bind(&r.id)
-            .bind(&r.provisioning_status)
-            .bind(&r.operating_status)
-            .bind(seq)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+                 seq = excluded.seq, updated_at = excluded.updated_at"
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(&r.collection)
+                    .bind(&r.id)
+                    .bind(&r.provisioning_status)
+                    .bind(&r.operating_status)
+                    .bind(now);
+            }
+            q.execute(&self.pool).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -92,18 +101,16 @@ impl Store {
     /// the row's seq changed and it stays for the next delivery).
     pub async fn ack_statuses(&self, delivered: &[PendingStatus]) -> Result<(), StoreError> {
         let _w = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
-        for p in delivered {
-            sqlx::query(
-                "DELETE FROM status_outbox WHERE object_kind = ? AND object_id = ? AND seq = ?",
-            )
-            .bind(&p.record.collection)
-            .bind(&p.record.id)
-            .bind(p.seq)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in delivered.chunks(100) {
+            let cond =
+                vec!["(object_kind = ? AND object_id = ? AND seq = ?)"; chunk.len()].join(" OR ");
+            let sql = format!("DELETE FROM status_outbox WHERE {cond}");
+            let mut q = sqlx::query(&sql);
+            for p in chunk {
+                q = q.bind(&p.record.collection).bind(&p.record.id).bind(p.seq);
+            }
+            q.execute(&self.pool).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -153,6 +160,35 @@ mod tests {
             pending[1].record,
             rec("members", "m1", Some("ACTIVE"), Some("ONLINE"))
         );
+    }
+
+    /// One call writes several statements of rows: order and "latest wins" hold
+    /// within a statement and across them.
+    #[tokio::test]
+    async fn a_large_call_keeps_record_order_and_latest_wins() {
+        let (s, _d) = test_store().await;
+        let mut records: Vec<StatusRecord> = (0..250)
+            .map(|i| rec("members", &format!("m{i}"), Some("ACTIVE"), None))
+            .collect();
+        records.push(rec("members", "m0", None, Some("ONLINE")));
+        records.push(rec("members", "m120", None, Some("ERROR")));
+        ok(s.enqueue_statuses(&records).await);
+        let pending = ok(s.pending_statuses(1000).await);
+        let ids: Vec<&str> = pending.iter().map(|p| p.record.id.as_str()).collect();
+        let mut want: Vec<String> = (1..250)
+            .filter(|i| *i != 120)
+            .map(|i| format!("m{i}"))
+            .collect();
+        want.push("m0".into());
+        want.push("m120".into());
+        assert_eq!(ids, want);
+        assert!(pending.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert_eq!(
+            pending[248].record,
+            rec("members", "m0", Some("ACTIVE"), Some("ONLINE"))
+        );
+        ok(s.ack_statuses(&pending).await);
+        assert_eq!(ok(s.outbox_len().await), 0);
     }
 
     #[tokio::test]

@@ -145,11 +145,12 @@ pub async fn b5(runs: usize, sizes: &[usize]) -> Result<(), String> {
     println!(
         "\nB5 accepted-to-applied latency at 1000 events/s, simulator latency {SIM_LATENCY:?}"
     );
-    println!("| events | p50 ms | p99 ms | achieved events/s |");
-    println!("|---|---|---|---|");
+    println!("| events | p50 ms | p99 ms | achieved events/s | daemon CPU µs per event |");
+    println!("|---|---|---|---|---|");
     let lbs = 100;
     for &size in sizes {
-        let (mut p50, mut p99, mut rate) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut p50, mut p99, mut rate, mut cpu) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
             let w = World::start(SIM_LATENCY).await?;
             let mut setup: Vec<Value> = (0..lbs).flat_map(lb_setup).collect();
@@ -166,6 +167,7 @@ pub async fn b5(runs: usize, sizes: &[usize]) -> Result<(), String> {
                 .first()
                 .map_or(0, |r| r.id);
             let t0 = Instant::now();
+            let cpu0 = w.daemon_cpu_secs();
             let mut pacer = tokio::time::interval(Duration::from_millis(1));
             let mut inflight = Vec::new();
             for i in 0..size {
@@ -189,6 +191,7 @@ pub async fn b5(runs: usize, sizes: &[usize]) -> Result<(), String> {
             }
             w.wait_idle(Duration::from_secs(600)).await?;
             rate.push(size as f64 / t0.elapsed().as_secs_f64());
+            cpu.push((w.daemon_cpu_secs() - cpu0) * 1e6 / size as f64);
             let recs = w
                 .store
                 .list_events(None, (size + 1000) as i64)
@@ -203,10 +206,11 @@ pub async fn b5(runs: usize, sizes: &[usize]) -> Result<(), String> {
             p99.push(quantile(&lat, 0.99));
         }
         println!(
-            "| {size} | {} | {} | {} |",
+            "| {size} | {} | {} | {} | {} |",
             summary(&p50, 1),
             summary(&p99, 1),
-            summary(&rate, 0)
+            summary(&rate, 0),
+            summary(&cpu, 0)
         );
     }
     Ok(())
