@@ -27,7 +27,7 @@ use tracing::warn;
 
 use crate::loxilb::{EndPoint, LoxilbClient, NodeId};
 use crate::mapping::{self, DesiredLb, LbTree, MappingOptions, ProbeKey, ProbeWant};
-use crate::store::{ProbeRefRow, Store};
+use crate::store::{LbBodies, ProbeRefRow, Store, SyncInputs};
 
 pub use error::{NodeError, SyncError};
 use locks::Stripes;
@@ -102,6 +102,16 @@ struct StoredWant {
     proto: String,
     port: u16,
     endpoint: EndPoint,
+}
+
+/// One sync's inputs, shared by its per-node runs.
+pub(crate) struct Run<'a> {
+    lb: &'a str,
+    desired: &'a DesiredLb,
+    /// Applied rules per node URL: (name, body).
+    applied: &'a BTreeMap<String, Vec<(String, String)>>,
+    merged: &'a BTreeMap<String, EndPoint>,
+    keys: &'a BTreeSet<String>,
 }
 
 /// Applies desired state to the LoxiLB nodes; cheap to share behind an `Arc`.
@@ -190,13 +200,23 @@ impl Applier {
         touch_probes: bool,
     ) -> Result<SyncOutcome, SyncError> {
         let _lb_guard = self.lb_locks.lock_one(lb).await;
-        let desired = self.desired(lb).await?;
+        // Read once, under the load balancer lock: only syncs of `lb` write its
+        // probe references and applied rules, so these stay current.
+        let inputs = self.store.sync_inputs(lb).await?;
+        let desired = self.desired(inputs.tree.as_ref())?;
         if !touch_probes {
             let (merged, keys) = (BTreeMap::new(), BTreeSet::new());
-            return Ok(self.run_nodes(lb, nodes, &desired, &merged, &keys).await);
+            let run = Run {
+                lb,
+                desired: &desired,
+                applied: &inputs.applied_rules,
+                merged: &merged,
+                keys: &keys,
+            };
+            return Ok(self.run_nodes(nodes, &run).await);
         }
 
-        let result = self.sync_with_probes(lb, nodes, &desired).await;
+        let result = self.sync_with_probes(lb, nodes, &desired, &inputs).await;
         // A sync that did not finish everywhere may leave probes whose references are
         // gone (their removal failed, or a node was not part of it): let the next
         // sync look for them.
@@ -212,6 +232,7 @@ impl Applier {
         lb: &str,
         nodes: &[NodeId],
         desired: &DesiredLb,
+        inputs: &SyncInputs,
     ) -> Result<SyncOutcome, SyncError> {
         let mut rows = desired
             .probes
@@ -219,7 +240,7 @@ impl Applier {
             .map(|w| ref_row(lb, w))
             .collect::<Result<Vec<_>, _>>()?;
         rows.sort_by(|a, b| (&a.probe_key, &a.member_id).cmp(&(&b.probe_key, &b.member_id)));
-        let old = self.store.probe_refs_of_lb(lb).await?;
+        let old = &inputs.refs;
         // Probes whose removal failed earlier (their references are already gone, so
         // no load balancer names them any more): finish removing them on these nodes.
         let leftovers = self.leftovers.find(&self.store).await?;
@@ -227,8 +248,7 @@ impl Applier {
         keys.extend(rows.iter().map(|r| r.probe_key.clone()));
         keys.extend(leftovers);
         let _probe_guards = self.probe_locks.lock_all(keys.iter()).await;
-        // The load balancer lock keeps `old` current: only this sync writes its rows.
-        if old != rows {
+        if *old != rows {
             self.store.replace_probe_refs(lb, &rows).await?;
         }
         let merged = if keys.is_empty() {
@@ -236,22 +256,23 @@ impl Applier {
         } else {
             self.merged_probes(&keys).await?
         };
-        Ok(self.run_nodes(lb, nodes, desired, &merged, &keys).await)
+        let run = Run {
+            lb,
+            desired,
+            applied: &inputs.applied_rules,
+            merged: &merged,
+            keys: &keys,
+        };
+        Ok(self.run_nodes(nodes, &run).await)
     }
 
-    async fn run_nodes(
-        &self,
-        lb: &str,
-        nodes: &[NodeId],
-        desired: &DesiredLb,
-        merged: &BTreeMap<String, EndPoint>,
-        keys: &BTreeSet<String>,
-    ) -> SyncOutcome {
+    async fn run_nodes(&self, nodes: &[NodeId], run: &Run<'_>) -> SyncOutcome {
         let calls = nodes.iter().map(|n| {
             let n = *n;
             async move {
                 let url = self.client.node_url(n).to_string();
-                let r = node::apply(self, n, lb, &desired.rules, merged, keys).await;
+                let applied = run.applied.get(&url).map_or(&[][..], Vec::as_slice);
+                let r = node::apply(self, n, run, applied).await;
                 (url, r)
             }
         });
@@ -260,8 +281,8 @@ impl Applier {
     }
 
     /// The load balancer's desired LoxiLB objects; empty once it is deleted.
-    async fn desired(&self, lb: &str) -> Result<DesiredLb, SyncError> {
-        let Some(b) = self.store.lb_bodies(lb).await? else {
+    fn desired(&self, tree: Option<&LbBodies>) -> Result<DesiredLb, SyncError> {
+        let Some(b) = tree else {
             return Ok(DesiredLb {
                 rules: Vec::new(),
                 probes: Vec::new(),

@@ -7,20 +7,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::{debug, info, warn};
 
-use super::{Applier, NodeCalls, NodeError, NodeFailure, Phase};
+use super::{Applier, NodeCalls, NodeError, NodeFailure, Phase, Run};
 use crate::loxilb::{EndPoint, ErrorKind, LoadbalanceEntry, NodeId};
 use crate::mapping::{self, DesiredRule, ProbeOp, RuleOp};
 
 pub(super) async fn apply(
     a: &Applier,
     n: NodeId,
-    lb: &str,
-    rules: &[DesiredRule],
-    merged: &BTreeMap<String, EndPoint>,
-    keys: &BTreeSet<String>,
+    run: &Run<'_>,
+    applied: &[(String, String)],
 ) -> Result<NodeCalls, NodeFailure> {
+    let (lb, rules, merged, keys) = (run.lb, &run.desired.rules, run.merged, run.keys);
     let mut calls = NodeCalls::default();
-    let posted = apply_rules(a, n, lb, rules, &mut calls)
+    let posted = apply_rules(a, n, lb, rules, applied, &mut calls)
         .await
         .map_err(|error| NodeFailure {
             phase: Phase::Rules,
@@ -47,18 +46,16 @@ async fn apply_rules(
     n: NodeId,
     lb: &str,
     rules: &[DesiredRule],
+    applied: &[(String, String)],
     calls: &mut NodeCalls,
 ) -> Result<BTreeSet<String>, NodeError> {
     let url = a.client.node_url(n).to_string();
     let mut posted = BTreeSet::new();
 
-    let applied_rules: BTreeMap<String, LoadbalanceEntry> = a
-        .store
-        .applied_rules(&url, lb)
-        .await?
-        .into_iter()
-        .filter_map(|(name, body)| match serde_json::from_str(&body) {
-            Ok(entry) => Some((name, entry)),
+    let applied_rules: BTreeMap<String, LoadbalanceEntry> = applied
+        .iter()
+        .filter_map(|(name, body)| match serde_json::from_str(body) {
+            Ok(entry) => Some((name.clone(), entry)),
             Err(e) => {
                 warn!(node = %url, rule = %name, error = %e, "unreadable applied rule record; it will be applied again");
                 None

@@ -37,7 +37,7 @@ pub struct BacklogEntry {
 /// Keys per `IN (...)` list (SQLite allows 32766 parameters; stay far below).
 const IN_CHUNK: usize = 500;
 
-fn ref_row(r: &sqlx::sqlite::SqliteRow) -> Result<ProbeRefRow, StoreError> {
+pub(super) fn ref_row(r: &sqlx::sqlite::SqliteRow) -> Result<ProbeRefRow, StoreError> {
     Ok(ProbeRefRow {
         probe_key: r.try_get("probe_key")?,
         member_id: r.try_get("member_id")?,
@@ -172,18 +172,6 @@ impl Store {
         let mut keys: BTreeSet<String> = old.into_iter().map(|(k,)| k).collect();
         keys.extend(rows.iter().map(|r| r.probe_key.clone()));
         Ok(keys)
-    }
-
-    /// Load balancer `lb`'s probe references now, ordered by key and member.
-    pub async fn probe_refs_of_lb(&self, lb: &str) -> Result<Vec<ProbeRefRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT probe_key, member_id, pool_id, healthmonitor_id, loadbalancer_id, options \
-             FROM probe_refs WHERE loadbalancer_id = ? ORDER BY probe_key, member_id",
-        )
-        .bind(lb)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(ref_row).collect()
     }
 
     /// Every reference to any of `keys`, from every load balancer.

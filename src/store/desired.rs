@@ -36,17 +36,7 @@ impl Table {
     }
 }
 
-/// A load balancer and every desired object below it, as stored.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LbBodies {
-    pub loadbalancer: Value,
-    pub listeners: Vec<Value>,
-    pub pools: Vec<Value>,
-    pub members: Vec<Value>,
-    pub monitors: Vec<Value>,
-}
-
-fn parse(body: &str) -> Result<Value, StoreError> {
+pub(super) fn parse(body: &str) -> Result<Value, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("desired object: {e}")))
 }
 
@@ -128,45 +118,6 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(|(b,)| parse(b)).collect()
-    }
-
-    /// Load balancer `lb` and everything below it, read in one statement (the
-    /// applier needs the whole tree on every sync; five queries cost five round
-    /// trips to the database thread). Each list is ordered by id. None when the load
-    /// balancer is not stored.
-    pub async fn lb_bodies(&self, lb: &str) -> Result<Option<LbBodies>, StoreError> {
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT 0 AS kind, id, body FROM loadbalancers WHERE id = ?1 \
-             UNION ALL SELECT 1, id, body FROM listeners WHERE loadbalancer_id = ?1 \
-             UNION ALL SELECT 2, id, body FROM pools WHERE loadbalancer_id = ?1 \
-             UNION ALL SELECT 3, m.id, m.body FROM members m \
-               JOIN pools p ON m.pool_id = p.id WHERE p.loadbalancer_id = ?1 \
-             UNION ALL SELECT 4, h.id, h.body FROM health_monitors h \
-               JOIN pools p ON h.pool_id = p.id WHERE p.loadbalancer_id = ?1 \
-             ORDER BY kind, id",
-        )
-        .bind(lb)
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|(kind, _id, body): (i64, String, String)| (kind, body))
-        .collect();
-        let mut out = LbBodies::default();
-        let mut found = false;
-        for (kind, body) in rows {
-            let v = parse(&body)?;
-            match kind {
-                0 => {
-                    out.loadbalancer = v;
-                    found = true;
-                }
-                1 => out.listeners.push(v),
-                2 => out.pools.push(v),
-                3 => out.members.push(v),
-                _ => out.monitors.push(v),
-            }
-        }
-        Ok(found.then_some(out))
     }
 
     /// All objects of a table, ordered by id.
@@ -251,7 +202,7 @@ pub fn merge_update(base: &Value, patch: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_store;
+    use crate::store::{test_store, LbBodies};
     use serde_json::json;
 
     fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {

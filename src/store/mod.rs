@@ -20,6 +20,7 @@ mod group_commit;
 mod journal;
 mod outbox;
 mod recovery;
+mod sync_read;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -29,11 +30,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use applied::{BacklogEntry, ProbeRefRow};
-pub use desired::{merge_update, LbBodies, Table};
+pub use desired::{merge_update, Table};
 pub use error::StoreError;
 pub use journal::{Accepted, EventRecord, EventState, KeyHint, OwnerRef};
 pub use outbox::{PendingStatus, StatusRecord};
 pub use recovery::DeadLetter;
+pub use sync_read::{LbBodies, SyncInputs};
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]

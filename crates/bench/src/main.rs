@@ -24,6 +24,9 @@ struct Args {
     /// Object counts for the growth rows (events for B1/B5, members for B4).
     #[arg(long, value_delimiter = ',', default_values_t = [1000usize, 10000], global = true)]
     sizes: Vec<usize>,
+    /// B5: steady event rates (events/s) to measure at; one row per rate and size.
+    #[arg(long, value_delimiter = ',', default_values_t = [1000u64], global = true)]
+    rates: Vec<u64>,
 }
 
 #[derive(Subcommand)]
@@ -38,7 +41,7 @@ enum What {
     B3,
     /// B4: resident memory holding members and monitors.
     B4,
-    /// B5: accepted-to-applied latency at a steady 1k events/s.
+    /// B5: accepted-to-applied latency at a steady rate (1k events/s by default).
     B5,
     /// Internal: run the daemon with this config (the benchmarks' child process).
     Daemon { config: std::path::PathBuf },
@@ -64,13 +67,13 @@ fn main() -> std::process::ExitCode {
                 b2::b2(args.runs, &args.sizes).await?;
                 b3::b3(args.runs, &args.sizes).await?;
                 scenarios::b4(args.runs, &args.sizes).await?;
-                scenarios::b5(args.runs, &args.sizes).await
+                scenarios::b5(args.runs, &args.sizes, &args.rates).await
             }
             What::B1 => scenarios::b1(args.runs, &args.sizes).await,
             What::B2 => b2::b2(args.runs, &args.sizes).await,
             What::B3 => b3::b3(args.runs, &args.sizes).await,
             What::B4 => scenarios::b4(args.runs, &args.sizes).await,
-            What::B5 => scenarios::b5(args.runs, &args.sizes).await,
+            What::B5 => scenarios::b5(args.runs, &args.sizes, &args.rates).await,
         }
     });
     match result {

@@ -1,0 +1,201 @@
+//! What one applier sync reads, in one round trip to the database thread.
+//!
+//! Why one: every query through sqlx is a hand-off to the connection's worker
+//! thread and back (two thread wake-ups), and under a steady event stream those
+//! wake-ups, not SQLite, are most of the daemon's CPU. A sync needs the load
+//! balancer's desired tree, its probe references and the rules applied for it on
+//! each node; the statements below run as one multi-statement query (`?1` is the
+//! load balancer id in each), and the leading `kind` column tells the rows apart.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use super::applied::ref_row;
+use super::desired::parse;
+use super::{ProbeRefRow, Store, StoreError};
+use serde_json::Value;
+
+/// A load balancer and every desired object below it, as stored.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LbBodies {
+    pub loadbalancer: Value,
+    pub listeners: Vec<Value>,
+    pub pools: Vec<Value>,
+    pub members: Vec<Value>,
+    pub monitors: Vec<Value>,
+}
+
+/// Everything a sync of one load balancer starts from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SyncInputs {
+    /// None when the load balancer is not (or no longer) in desired state.
+    pub tree: Option<LbBodies>,
+    /// Its probe references, ordered by key and member.
+    pub refs: Vec<ProbeRefRow>,
+    /// Rules applied for it, per node URL: (name, body), ordered by name.
+    pub applied_rules: BTreeMap<String, Vec<(String, String)>>,
+}
+
+const TREE: &str = "\
+    SELECT 0 AS kind, id, body FROM loadbalancers WHERE id = ?1 \
+    UNION ALL SELECT 1, id, body FROM listeners WHERE loadbalancer_id = ?1 \
+    UNION ALL SELECT 2, id, body FROM pools WHERE loadbalancer_id = ?1 \
+    UNION ALL SELECT 3, m.id, m.body FROM members m \
+      JOIN pools p ON m.pool_id = p.id WHERE p.loadbalancer_id = ?1 \
+    UNION ALL SELECT 4, h.id, h.body FROM health_monitors h \
+      JOIN pools p ON h.pool_id = p.id WHERE p.loadbalancer_id = ?1 \
+    ORDER BY kind, id";
+
+const REFS: &str = "\
+    SELECT 5 AS kind, probe_key, member_id, pool_id, healthmonitor_id, loadbalancer_id, \
+    options FROM probe_refs WHERE loadbalancer_id = ?1 ORDER BY probe_key, member_id";
+
+const RULES: &str = "\
+    SELECT 6 AS kind, node, name, body FROM applied_rules WHERE loadbalancer_id = ?1 \
+    ORDER BY node, name";
+
+impl Store {
+    /// Load balancer `lb` and everything below it (each list ordered by id); None
+    /// when it is not stored.
+    pub async fn lb_bodies(&self, lb: &str) -> Result<Option<LbBodies>, StoreError> {
+        let rows = sqlx::query(TREE).bind(lb).fetch_all(&self.pool).await?;
+        let mut tree = TreeRows::default();
+        for row in &rows {
+            tree.push(row.try_get("kind")?, row)?;
+        }
+        Ok(tree.finish())
+    }
+
+    /// The desired tree, probe references and applied rules of `lb` at once.
+    pub async fn sync_inputs(&self, lb: &str) -> Result<SyncInputs, StoreError> {
+        let sql = format!("{TREE}; {REFS}; {RULES}");
+        let rows = sqlx::query(&sql).bind(lb).fetch_all(&self.pool).await?;
+        let mut tree = TreeRows::default();
+        let mut out = SyncInputs::default();
+        for row in &rows {
+            match row.try_get::<i64, _>("kind")? {
+                5 => out.refs.push(ref_row(row)?),
+                6 => out
+                    .applied_rules
+                    .entry(row.try_get("node")?)
+                    .or_default()
+                    .push((row.try_get("name")?, row.try_get("body")?)),
+                kind => tree.push(kind, row)?,
+            }
+        }
+        out.tree = tree.finish();
+        Ok(out)
+    }
+}
+
+#[derive(Default)]
+struct TreeRows {
+    bodies: LbBodies,
+    found: bool,
+}
+
+impl TreeRows {
+    fn push(&mut self, kind: i64, row: &sqlx::sqlite::SqliteRow) -> Result<(), StoreError> {
+        let v = parse(row.try_get("body")?)?;
+        let b = &mut self.bodies;
+        match kind {
+            0 => {
+                b.loadbalancer = v;
+                self.found = true;
+            }
+            1 => b.listeners.push(v),
+            2 => b.pools.push(v),
+            3 => b.members.push(v),
+            _ => b.monitors.push(v),
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Option<LbBodies> {
+        self.found.then_some(self.bodies)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{test_store, Table};
+    use serde_json::json;
+
+    fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+        r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn one_query_reads_tree_references_and_applied_rules() {
+        let (s, _d) = test_store().await;
+        for (t, id, parent, body) in [
+            (
+                Table::Loadbalancers,
+                "lb",
+                None,
+                json!({"loadbalancer_id": "lb"}),
+            ),
+            (
+                Table::Listeners,
+                "l1",
+                Some("lb"),
+                json!({"listener_id": "l1"}),
+            ),
+            (Table::Pools, "p1", Some("lb"), json!({"pool_id": "p1"})),
+            (Table::Members, "m2", Some("p1"), json!({"member_id": "m2"})),
+            (Table::Members, "m1", Some("p1"), json!({"member_id": "m1"})),
+            (
+                Table::HealthMonitors,
+                "h1",
+                Some("p1"),
+                json!({"healthmonitor_id": "h1"}),
+            ),
+            (
+                Table::Loadbalancers,
+                "other",
+                None,
+                json!({"loadbalancer_id": "other"}),
+            ),
+        ] {
+            ok(s.put_object(t, id, parent, &body).await);
+        }
+        let r = ProbeRefRow {
+            probe_key: "10.0.0.1_tcp_80".into(),
+            member_id: "m1".into(),
+            pool_id: "p1".into(),
+            healthmonitor_id: "h1".into(),
+            loadbalancer_id: "lb".into(),
+            options: "{}".into(),
+        };
+        ok(s.replace_probe_refs("lb", std::slice::from_ref(&r)).await);
+        ok(s.put_applied_rule("http://n2", "r1", "lb", "{\"n\":2}")
+            .await);
+        ok(s.put_applied_rule("http://n1", "r1", "lb", "{\"n\":1}")
+            .await);
+        ok(s.put_applied_rule("http://n1", "r9", "other", "{}").await);
+
+        let got = ok(s.sync_inputs("lb").await);
+        let tree = LbBodies {
+            loadbalancer: json!({"loadbalancer_id": "lb"}),
+            listeners: vec![json!({"listener_id": "l1"})],
+            pools: vec![json!({"pool_id": "p1"})],
+            members: vec![json!({"member_id": "m1"}), json!({"member_id": "m2"})],
+            monitors: vec![json!({"healthmonitor_id": "h1"})],
+        };
+        assert_eq!(got.tree.as_ref(), Some(&tree));
+        assert_eq!(got.refs, vec![r]);
+        let rules: Vec<(&str, usize)> = got
+            .applied_rules
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.len()))
+            .collect();
+        assert_eq!(rules, [("http://n1", 1), ("http://n2", 1)]);
+        assert_eq!(ok(s.lb_bodies("lb").await), Some(tree));
+
+        let gone = ok(s.sync_inputs("missing").await);
+        assert_eq!(gone, SyncInputs::default());
+        assert_eq!(ok(s.lb_bodies("missing").await), None);
+    }
+}
