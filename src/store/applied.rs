@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use sqlx::Row;
 
+use super::write_batch::Stmt;
 use super::{now_ms, Store, StoreError};
 
 /// One reason a probe exists: member `member_id` of pool `pool_id` is watched by
@@ -103,75 +104,54 @@ impl Store {
         lb: &str,
         body: &str,
     ) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
-        sqlx::query(
+        let stmt = Stmt::new(
             "INSERT INTO applied_rules (node, name, loadbalancer_id, body, updated_at) \
              VALUES (?, ?, ?, ?, ?) ON CONFLICT (node, name) DO UPDATE SET \
              loadbalancer_id = excluded.loadbalancer_id, body = excluded.body, \
              updated_at = excluded.updated_at",
         )
-        .bind(node)
-        .bind(name)
-        .bind(lb)
-        .bind(body)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .arg(node)
+        .arg(name)
+        .arg(lb)
+        .arg(body)
+        .arg(now_ms());
+        self.writes.write(vec![stmt]).await
     }
 
     pub async fn delete_applied_rule(&self, node: &str, name: &str) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
-        sqlx::query("DELETE FROM applied_rules WHERE node = ? AND name = ?")
-            .bind(node)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let stmt = Stmt::new("DELETE FROM applied_rules WHERE node = ? AND name = ?")
+            .arg(node)
+            .arg(name);
+        self.writes.write(vec![stmt]).await
     }
 
-    /// Replace load balancer `lb`'s probe references with `rows` in one transaction.
-    /// Returns every probe key the old or the new references name: the keys whose
-    /// merged options may have changed.
+    /// Replace load balancer `lb`'s probe references with `rows`, atomically.
     pub async fn replace_probe_refs(
         &self,
         lb: &str,
         rows: &[ProbeRefRow],
-    ) -> Result<BTreeSet<String>, StoreError> {
-        let _w = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
-        let old: Vec<(String,)> =
-            sqlx::query_as("SELECT probe_key FROM probe_refs WHERE loadbalancer_id = ?")
-                .bind(lb)
-                .fetch_all(&mut *tx)
-                .await?;
-        sqlx::query("DELETE FROM probe_refs WHERE loadbalancer_id = ?")
-            .bind(lb)
-            .execute(&mut *tx)
-            .await?;
+    ) -> Result<(), StoreError> {
+        let mut stmts = vec![Stmt::new("DELETE FROM probe_refs WHERE loadbalancer_id = ?").arg(lb)];
         let now = now_ms();
         for r in rows {
-            sqlx::query(
-                "INSERT INTO probe_refs (probe_key, member_id, pool_id, healthmonitor_id, \
-                 options, created_at, loadbalancer_id) VALUES (?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (probe_key, member_id) DO UPDATE SET pool_id = excluded.pool_id, \
-                 healthmonitor_id = excluded.healthmonitor_id, options = excluded.options, \
-                 loadbalancer_id = excluded.loadbalancer_id",
-            )
-            .bind(&r.probe_key)
-            .bind(&r.member_id)
-            .bind(&r.pool_id)
-            .bind(&r.healthmonitor_id)
-            .bind(&r.options)
-            .bind(now)
-            .bind(lb)
-            .execute(&mut *tx)
-            .await?;
+            stmts.push(
+                Stmt::new(
+                    "INSERT INTO probe_refs (probe_key, member_id, pool_id, healthmonitor_id, \
+                     options, created_at, loadbalancer_id) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (probe_key, member_id) DO UPDATE SET pool_id = excluded.pool_id, \
+                     healthmonitor_id = excluded.healthmonitor_id, options = excluded.options, \
+                     loadbalancer_id = excluded.loadbalancer_id",
+                )
+                .arg(r.probe_key.as_str())
+                .arg(r.member_id.as_str())
+                .arg(r.pool_id.as_str())
+                .arg(r.healthmonitor_id.as_str())
+                .arg(r.options.as_str())
+                .arg(now)
+                .arg(lb),
+            );
         }
-        tx.commit().await?;
-        let mut keys: BTreeSet<String> = old.into_iter().map(|(k,)| k).collect();
-        keys.extend(rows.iter().map(|r| r.probe_key.clone()));
-        Ok(keys)
+        self.writes.write(stmts).await
     }
 
     /// Every reference to any of `keys`, from every load balancer.
@@ -246,33 +226,27 @@ impl Store {
         port: u16,
         options: &str,
     ) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
-        sqlx::query(
+        let stmt = Stmt::new(
             "INSERT INTO probes (node, probe_key, host, probe_type, port, options, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, probe_key) DO UPDATE SET \
              host = excluded.host, probe_type = excluded.probe_type, port = excluded.port, \
              options = excluded.options",
         )
-        .bind(node)
-        .bind(key)
-        .bind(host)
-        .bind(probe_type)
-        .bind(i64::from(port))
-        .bind(options)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .arg(node)
+        .arg(key)
+        .arg(host)
+        .arg(probe_type)
+        .arg(i64::from(port))
+        .arg(options)
+        .arg(now_ms());
+        self.writes.write(vec![stmt]).await
     }
 
     pub async fn delete_applied_probe(&self, node: &str, key: &str) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
-        sqlx::query("DELETE FROM probes WHERE node = ? AND probe_key = ?")
-            .bind(node)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let stmt = Stmt::new("DELETE FROM probes WHERE node = ? AND probe_key = ?")
+            .arg(node)
+            .arg(key);
+        self.writes.write(vec![stmt]).await
     }
 
     /// Forget what we applied for load balancer `lb` on every node (its rules and the
@@ -399,7 +373,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn replacing_refs_reports_old_and_new_keys_and_keeps_other_lbs() {
+    async fn replacing_refs_replaces_one_lbs_rows_and_keeps_other_lbs() {
         let (s, _d) = test_store().await;
         s.replace_probe_refs("lb1", &[r("a", "m1", "lb1"), r("b", "m2", "lb1")])
             .await
@@ -407,14 +381,18 @@ mod tests {
         s.replace_probe_refs("lb2", &[r("b", "m3", "lb2")])
             .await
             .unwrap();
-        let keys = s
-            .replace_probe_refs("lb1", &[r("c", "m1", "lb1")])
+        s.replace_probe_refs("lb1", &[r("c", "m1", "lb1")])
             .await
             .unwrap();
-        assert_eq!(
-            keys,
-            ["a", "b", "c"].iter().map(|k| k.to_string()).collect()
-        );
+        let abc: BTreeSet<String> = ["a", "b", "c"].iter().map(|k| k.to_string()).collect();
+        let keys: Vec<String> = s
+            .probe_refs_for(&abc)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| format!("{}:{}", r.probe_key, r.loadbalancer_id))
+            .collect();
+        assert_eq!(keys, ["b:lb2", "c:lb1"]);
         let b: BTreeSet<String> = ["b".to_string()].into();
         let refs = s.probe_refs_for(&b).await.unwrap();
         assert_eq!(refs.len(), 1);

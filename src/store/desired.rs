@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::write_batch::Stmt;
 use super::{now_ms, Store, StoreError};
 
 /// The desired-state tables and the column naming each row's parent.
@@ -50,38 +51,27 @@ impl Store {
         parent: Option<&str>,
         body: &Value,
     ) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
         let text = body.to_string();
         let now = now_ms();
-        let result = match (table.parent_column(), parent) {
-            (None, _) => {
-                let sql = format!(
-                    "INSERT INTO {t} (id, body, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) \
-                     DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-                    t = table.name()
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(&text)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await
-            }
-            (Some(col), Some(parent)) => {
-                let sql = format!(
-                    "INSERT INTO {t} (id, {col}, body, updated_at) VALUES (?, ?, ?, ?) \
-                     ON CONFLICT (id) DO UPDATE SET {col} = excluded.{col}, \
-                     body = excluded.body, updated_at = excluded.updated_at",
-                    t = table.name()
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(parent)
-                    .bind(&text)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await
-            }
+        let stmt = match (table.parent_column(), parent) {
+            (None, _) => Stmt::new(format!(
+                "INSERT INTO {t} (id, body, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) \
+                 DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                t = table.name()
+            ))
+            .arg(id)
+            .arg(text)
+            .arg(now),
+            (Some(col), Some(parent)) => Stmt::new(format!(
+                "INSERT INTO {t} (id, {col}, body, updated_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET {col} = excluded.{col}, \
+                 body = excluded.body, updated_at = excluded.updated_at",
+                t = table.name()
+            ))
+            .arg(id)
+            .arg(parent)
+            .arg(text)
+            .arg(now),
             (Some(col), None) => {
                 return Err(StoreError::Corrupt(format!(
                     "{} {id} stored without its {col}",
@@ -89,8 +79,7 @@ impl Store {
                 )))
             }
         };
-        result?;
-        Ok(())
+        self.writes.write(vec![stmt]).await
     }
 
     /// One object, or None when we never stored it (or it was deleted).

@@ -6,6 +6,7 @@
 
 use sqlx::Row;
 
+use super::write_batch::Stmt;
 use super::{now_ms, Store, StoreError};
 
 /// Life cycle of a journaled event, as reported by `GET /v1/events/{id}`.
@@ -217,30 +218,25 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
-        let _w = self.write_lock.lock().await;
         let sql = format!(
             "UPDATE events SET state = 'applying', attempts = attempts + 1, updated_at = ? \
              WHERE id IN ({}) AND state IN ('queued', 'applying')",
             vec!["?"; ids.len()].join(", ")
         );
-        let mut q = sqlx::query(&sql).bind(now_ms());
+        let mut stmt = Stmt::new(sql).arg(now_ms());
         for id in ids {
-            q = q.bind(id);
+            stmt = stmt.arg(*id);
         }
-        q.execute(&self.pool).await?;
-        Ok(())
+        self.writes.write(vec![stmt]).await
     }
 
     /// Record why the last attempt failed while the event waits for another try.
     pub async fn note_retry(&self, id: i64, reason: &str) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
-        sqlx::query("UPDATE events SET reason = ?, updated_at = ? WHERE id = ?")
-            .bind(reason)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let stmt = Stmt::new("UPDATE events SET reason = ?, updated_at = ? WHERE id = ?")
+            .arg(reason)
+            .arg(now_ms())
+            .arg(id);
+        self.writes.write(vec![stmt]).await
     }
 
     /// Put a final state on an event (done, or failed with a reason).
@@ -250,15 +246,13 @@ impl Store {
         state: EventState,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
-        sqlx::query("UPDATE events SET state = ?, reason = ?, updated_at = ? WHERE id = ?")
-            .bind(state.as_str())
-            .bind(reason)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let stmt =
+            Stmt::new("UPDATE events SET state = ?, reason = ?, updated_at = ? WHERE id = ?")
+                .arg(state.as_str())
+                .arg(reason)
+                .arg(now_ms())
+                .arg(id);
+        self.writes.write(vec![stmt]).await
     }
 
     /// Put a failed event back in the queue (operator `retry`). Returns false when

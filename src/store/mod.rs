@@ -21,6 +21,7 @@ mod journal;
 mod outbox;
 mod recovery;
 mod sync_read;
+mod write_batch;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -42,6 +43,8 @@ pub use sync_read::{LbBodies, SyncInputs};
 pub struct Store {
     pool: SqlitePool,
     group_commit: group_commit::GroupCommit,
+    /// Small writes of concurrent callers, committed together (see `write_batch`).
+    writes: write_batch::WriteBatch,
     /// SQLite has one writer. Serialising our writes in-process means a transaction
     /// that reads before it writes can never hit SQLITE_BUSY on lock upgrade.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
@@ -110,9 +113,11 @@ impl Store {
                 .await?
         };
         let write_lock: std::sync::Arc<tokio::sync::Mutex<()>> = Default::default();
+        let writes = write_batch::WriteBatch::start(pool.clone(), write_lock.clone());
         Ok(Store {
             pool,
             group_commit: group_commit::GroupCommit::start(durable, write_lock.clone()),
+            writes,
             write_lock,
         })
     }

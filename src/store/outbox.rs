@@ -7,6 +7,7 @@
 
 use sqlx::Row;
 
+use super::write_batch::Stmt;
 use super::{now_ms, Store, StoreError};
 
 /// A status to send. `None` fields are left as they are in the row (or absent).
@@ -36,8 +37,8 @@ impl Store {
         if records.is_empty() {
             return Ok(());
         }
-        let _w = self.write_lock.lock().await;
         let now = now_ms();
+        let mut stmts = Vec::new();
         for chunk in records.chunks(100) {
             let rows = (0..chunk.len())
                 .map(|i| {
@@ -58,18 +59,18 @@ impl Store {
                  operating_status = COALESCE(excluded.operating_status, status_outbox.operating_status), \
                  seq = excluded.seq, updated_at = excluded.updated_at"
             );
-            let mut q = sqlx::query(&sql);
+            let mut stmt = Stmt::new(sql);
             for r in chunk {
-                q = q
-                    .bind(&r.collection)
-                    .bind(&r.id)
-                    .bind(&r.provisioning_status)
-                    .bind(&r.operating_status)
-                    .bind(now);
+                stmt = stmt
+                    .arg(r.collection.as_str())
+                    .arg(r.id.as_str())
+                    .arg(r.provisioning_status.as_deref())
+                    .arg(r.operating_status.as_deref())
+                    .arg(now);
             }
-            q.execute(&self.pool).await?;
+            stmts.push(stmt);
         }
-        Ok(())
+        self.writes.write(stmts).await
     }
 
     /// Oldest undelivered statuses first.
@@ -100,18 +101,21 @@ impl Store {
     /// Remove delivered rows, unless a newer status replaced them meanwhile (then
     /// the row's seq changed and it stays for the next delivery).
     pub async fn ack_statuses(&self, delivered: &[PendingStatus]) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
+        let mut stmts = Vec::new();
         for chunk in delivered.chunks(100) {
             let cond =
                 vec!["(object_kind = ? AND object_id = ? AND seq = ?)"; chunk.len()].join(" OR ");
             let sql = format!("DELETE FROM status_outbox WHERE {cond}");
-            let mut q = sqlx::query(&sql);
+            let mut stmt = Stmt::new(sql);
             for p in chunk {
-                q = q.bind(&p.record.collection).bind(&p.record.id).bind(p.seq);
+                stmt = stmt
+                    .arg(p.record.collection.as_str())
+                    .arg(p.record.id.as_str())
+                    .arg(p.seq);
             }
-            q.execute(&self.pool).await?;
+            stmts.push(stmt);
         }
-        Ok(())
+        self.writes.write(stmts).await
     }
 
     /// Number of undelivered statuses (metric: outbox backlog).

@@ -1,0 +1,269 @@
+//! Batched writes: progress records, desired state, applied records and the status
+//! outbox from every concurrent caller, committed together.
+//!
+//! Why: each query through sqlx is a hand-off to the connection's worker thread and
+//! back, and each commit appends its pages to the WAL. Under a steady event stream
+//! every event makes five or so small writes (mark applying, desired object, applied
+//! rule, statuses, finish), and those hand-offs and commits were most of the daemon's
+//! CPU. The writer task takes every write queued at that moment and runs them as ONE
+//! multi-statement query, `BEGIN; ...; COMMIT;`: one hand-off and one commit for the
+//! lot. A caller still awaits its own write's commit, so nothing is reported done
+//! before it is stored. Under no load a write is committed alone, at once.
+//!
+//! A write is a list of statements that must apply together (e.g. replacing a load
+//! balancer's probe references). If the combined transaction fails, each write is
+//! retried in its own transaction, so one bad write cannot fail the others.
+
+use std::sync::Arc;
+
+use sqlx::SqlitePool;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::StoreError;
+
+/// Most writes committed together.
+const MAX_GROUP: usize = 128;
+
+/// One bound value.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+    Null,
+}
+
+impl From<&str> for Arg {
+    fn from(s: &str) -> Arg {
+        Arg::Text(s.to_string())
+    }
+}
+
+impl From<String> for Arg {
+    fn from(s: String) -> Arg {
+        Arg::Text(s)
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Arg {
+        Arg::Int(v)
+    }
+}
+
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Arg {
+        v.map_or(Arg::Null, Arg::from)
+    }
+}
+
+/// One statement with positional (`?`) parameters.
+#[derive(Clone, Debug)]
+pub(crate) struct Stmt {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+impl Stmt {
+    pub fn new(sql: impl Into<String>) -> Stmt {
+        Stmt {
+            sql: sql.into(),
+            args: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, a: impl Into<Arg>) -> Stmt {
+        self.args.push(a.into());
+        self
+    }
+}
+
+type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+/// Handle to the writer task.
+#[derive(Clone, Debug)]
+pub(crate) struct WriteBatch {
+    tx: mpsc::Sender<(Vec<Stmt>, Reply)>,
+}
+
+impl WriteBatch {
+    /// Start the writer on `pool`; `write_lock` is the store's single-writer lock.
+    pub fn start(pool: SqlitePool, write_lock: Arc<Mutex<()>>) -> WriteBatch {
+        let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(writer(pool, write_lock, rx));
+        WriteBatch { tx }
+    }
+
+    /// Commit `stmts` together (and with whatever else is waiting); returns once
+    /// they are committed.
+    pub async fn write(&self, stmts: Vec<Stmt>) -> Result<(), StoreError> {
+        if stmts.is_empty() {
+            return Ok(());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((stmts, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+async fn writer(
+    pool: SqlitePool,
+    write_lock: Arc<Mutex<()>>,
+    mut rx: mpsc::Receiver<(Vec<Stmt>, Reply)>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let _w = write_lock.lock().await;
+        let all: Vec<&Stmt> = group.iter().flat_map(|(s, _)| s.iter()).collect();
+        match commit(&pool, &all).await {
+            Ok(()) => {
+                for (_, reply) in group {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Err(_) if group.len() > 1 => {
+                for (stmts, reply) in group {
+                    let own: Vec<&Stmt> = stmts.iter().collect();
+                    let _ = reply.send(commit(&pool, &own).await);
+                }
+            }
+            Err(e) => {
+                for (_, reply) in group {
+                    let _ = reply.send(Err(e.clone_shallow()));
+                }
+            }
+        }
+    }
+}
+
+/// Run `stmts` in one transaction, in one round trip.
+async fn commit(pool: &SqlitePool, stmts: &[&Stmt]) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    let one = stmts.len() == 1;
+    let mut sql = String::new();
+    if !one {
+        sql.push_str("BEGIN IMMEDIATE;\n");
+    }
+    for s in stmts {
+        sql.push_str(&s.sql);
+        sql.push_str(";\n");
+    }
+    if !one {
+        sql.push_str("COMMIT;");
+    }
+    // Not cached: the combination differs from group to group.
+    let mut q = sqlx::query(&sql).persistent(!one);
+    for s in stmts {
+        for a in &s.args {
+            q = match a {
+                Arg::Text(t) => q.bind(t.as_str()),
+                Arg::Int(i) => q.bind(*i),
+                Arg::Null => q.bind(None::<String>),
+            };
+        }
+    }
+    match q.execute(&mut *conn).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            if !one {
+                // A statement failed inside our transaction: end it before the
+                // connection goes back to the pool. (If BEGIN itself failed there is
+                // nothing to roll back and this fails harmlessly.)
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            }
+            Err(e.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_store;
+
+    fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+        r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn insert(id: &str) -> Stmt {
+        Stmt::new("INSERT INTO loadbalancers (id, body, updated_at) VALUES (?, ?, ?)")
+            .arg(id)
+            .arg("{}")
+            .arg(0i64)
+    }
+
+    async fn ids(pool: &SqlitePool) -> Vec<String> {
+        let rows: Vec<(String,)> = ok(sqlx::query_as("SELECT id FROM loadbalancers ORDER BY id")
+            .fetch_all(pool)
+            .await);
+        rows.into_iter().map(|(i,)| i).collect()
+    }
+
+    /// Concurrent writes share commits; each caller's statements apply together and
+    /// every caller learns its own outcome.
+    #[tokio::test]
+    async fn concurrent_writes_commit_together_and_a_bad_one_fails_alone() {
+        let (store, _d) = test_store().await;
+        let wb = WriteBatch::start(store.pool().clone(), Default::default());
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let wb = wb.clone();
+            tasks.push(tokio::spawn(async move {
+                let stmts = if i == 7 {
+                    // The second statement breaks the primary key: neither applies.
+                    vec![insert("bad-a"), insert("lb1")]
+                } else {
+                    vec![insert(&format!("lb{i}")), insert(&format!("lb{i}-twin"))]
+                };
+                (i, wb.write(stmts).await)
+            }));
+        }
+        let mut failed = Vec::new();
+        for t in tasks {
+            let (i, r) = ok(t.await);
+            if r.is_err() {
+                failed.push(i);
+            }
+        }
+        // lb1 is inserted by task 1; whichever of 1 and 7 commits second fails.
+        assert_eq!(failed.len(), 1, "exactly one write fails: {failed:?}");
+        let got = ids(store.pool()).await;
+        assert!(!got.contains(&"bad-a".to_string()) || failed == [1]);
+        assert_eq!(got.len(), 78, "39 writes of two rows each: {got:?}");
+        // The pool's connections are usable afterwards (no transaction left open).
+        ok(wb.write(vec![insert("after")]).await);
+        assert!(ids(store.pool()).await.contains(&"after".to_string()));
+    }
+
+    #[tokio::test]
+    async fn null_and_integer_arguments_bind() {
+        let (store, _d) = test_store().await;
+        let wb = WriteBatch::start(store.pool().clone(), Default::default());
+        ok(wb
+            .write(vec![Stmt::new(
+                "INSERT INTO status_outbox (object_kind, object_id, provisioning_status, \
+                 operating_status, seq, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .arg("members")
+            .arg("m1")
+            .arg(Some("ACTIVE"))
+            .arg(None::<&str>)
+            .arg(5i64)
+            .arg(9i64)])
+            .await);
+        let row: (Option<String>, Option<String>, i64) = ok(sqlx::query_as(
+            "SELECT provisioning_status, operating_status, seq FROM status_outbox",
+        )
+        .fetch_one(store.pool())
+        .await);
+        assert_eq!(row, (Some("ACTIVE".into()), None, 5));
+    }
+}
