@@ -9,12 +9,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::Value;
 use tracing::warn;
 
 use super::rules::MemberFacts;
 use crate::mapping::{rule_name, LbTree, ProbeKey};
-use crate::store::{Store, StoreError, Table};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberEntry {
@@ -77,60 +76,25 @@ impl DesiredIndex {
     /// objects no longer parse is skipped with a warning (it cannot be reported on
     /// correctly, and one bad row must not stop status for all the others).
     pub async fn load(store: &Store) -> Result<DesiredIndex, StoreError> {
-        let lbs = store.all_objects(Table::Loadbalancers).await?;
-        let mut by_lb: HashMap<String, Group> = HashMap::new();
-        let mut pool_lb: HashMap<String, String> = HashMap::new();
-        for l in store.all_objects(Table::Listeners).await? {
-            if let Some(lb) = str_field(&l, "loadbalancer_id") {
-                by_lb.entry(lb).or_default().listeners.push(l);
-            }
-        }
-        for p in store.all_objects(Table::Pools).await? {
-            if let (Some(lb), Some(id)) =
-                (str_field(&p, "loadbalancer_id"), str_field(&p, "pool_id"))
-            {
-                pool_lb.insert(id, lb.clone());
-                by_lb.entry(lb).or_default().pools.push(p);
-            }
-        }
-        for (table, is_member) in [(Table::Members, true), (Table::HealthMonitors, false)] {
-            for o in store.all_objects(table).await? {
-                let Some(lb) = str_field(&o, "pool_id").and_then(|p| pool_lb.get(&p)) else {
-                    continue;
-                };
-                let g = by_lb.entry(lb.clone()).or_default();
-                if is_member {
-                    g.members.push(o);
-                } else {
-                    g.monitors.push(o);
+        let mut lbs = Vec::new();
+        store
+            .for_each_lb_tree(|id, b| {
+                match LbTree::from_bodies(
+                    &b.loadbalancer,
+                    &b.listeners,
+                    &b.pools,
+                    &b.members,
+                    &b.monitors,
+                ) {
+                    Ok(t) => lbs.push(lb_entry(&t)),
+                    Err(e) => {
+                        warn!(loadbalancer_id = %id, error = %e, "no health status for this load balancer")
+                    }
                 }
-            }
-        }
-        let mut trees = Vec::with_capacity(lbs.len());
-        for lb in &lbs {
-            let id = str_field(lb, "loadbalancer_id").unwrap_or_default();
-            let g = by_lb.remove(&id).unwrap_or_default();
-            match LbTree::from_bodies(lb, &g.listeners, &g.pools, &g.members, &g.monitors) {
-                Ok(t) => trees.push(t),
-                Err(e) => {
-                    warn!(loadbalancer_id = %id, error = %e, "no health status for this load balancer")
-                }
-            }
-        }
-        Ok(DesiredIndex::from_trees(&trees))
+            })
+            .await?;
+        Ok(DesiredIndex { lbs })
     }
-}
-
-#[derive(Default)]
-struct Group {
-    listeners: Vec<Value>,
-    pools: Vec<Value>,
-    members: Vec<Value>,
-    monitors: Vec<Value>,
-}
-
-fn str_field(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
 fn lb_entry(tree: &LbTree) -> LbEntry {

@@ -169,7 +169,8 @@ impl Store {
                  FROM probe_refs WHERE probe_key IN ({}) ORDER BY probe_key, member_id",
                 placeholders(chunk.len())
             );
-            let mut q = sqlx::query(&sql);
+            // Not cached: the statement's shape varies with the number of keys.
+            let mut q = sqlx::query(&sql).persistent(false);
             for k in chunk {
                 q = q.bind(*k);
             }
@@ -194,7 +195,9 @@ impl Store {
                  ORDER BY probe_key",
                 placeholders(chunk.len())
             );
-            let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(node);
+            let mut q = sqlx::query_as::<_, (String, String)>(&sql)
+                .persistent(false)
+                .bind(node);
             for k in chunk {
                 q = q.bind(*k);
             }

@@ -30,47 +30,20 @@ pub struct PendingStatus {
 }
 
 impl Store {
-    /// Queue statuses; later calls win per object. One statement per 100 records
-    /// (each a round trip to the database thread, and atomic by itself): `seq`
-    /// continues from the largest queued one, in record order.
+    /// Queue statuses; later calls win per object, and `seq` continues from the
+    /// largest queued one, in record order. Each 500 records are one batched write
+    /// (see `write_batch`); records need no atomicity with each other.
     pub async fn enqueue_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
         let now = now_ms();
-        let mut stmts = Vec::new();
-        for chunk in records.chunks(100) {
-            let rows = (0..chunk.len())
-                .map(|i| {
-                    format!(
-                        "(?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM status_outbox) + {}, ?)",
-                        i + 1
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            // Each row's subquery sees the rows inserted before it, so `seq` grows
-            // within the statement too (possibly with gaps; only the order matters).
-            let sql = format!(
-                "INSERT INTO status_outbox (object_kind, object_id, provisioning_status, \
-                 operating_status, seq, updated_at) VALUES {rows} \
-                 ON CONFLICT (object_kind, object_id) DO UPDATE SET \
-                 provisioning_status = COALESCE(excluded.provisioning_status, status_outbox.provisioning_status), \
-                 operating_status = COALESCE(excluded.operating_status, status_outbox.operating_status), \
-                 seq = excluded.seq, updated_at = excluded.updated_at"
-            );
-            let mut stmt = Stmt::new(sql);
-            for r in chunk {
-                stmt = stmt
-                    .arg(r.collection.as_str())
-                    .arg(r.id.as_str())
-                    .arg(r.provisioning_status.as_deref())
-                    .arg(r.operating_status.as_deref())
-                    .arg(now);
-            }
-            stmts.push(stmt);
+        // Written 500 records at a time: a full refresh of 100k members as one
+        // write would hold 1000 large prepared statements at once.
+        for part in records.chunks(500) {
+            self.writes.write(outbox_inserts(part, now)).await?;
         }
-        self.writes.write(stmts).await
+        Ok(())
     }
 
     /// Oldest undelivered statuses first.
@@ -106,7 +79,7 @@ impl Store {
             let cond =
                 vec!["(object_kind = ? AND object_id = ? AND seq = ?)"; chunk.len()].join(" OR ");
             let sql = format!("DELETE FROM status_outbox WHERE {cond}");
-            let mut stmt = Stmt::new(sql);
+            let mut stmt = Stmt::new(sql).uncached();
             for p in chunk {
                 stmt = stmt
                     .arg(p.record.collection.as_str())
@@ -125,6 +98,43 @@ impl Store {
             .await?;
         Ok(n)
     }
+}
+
+/// The upserts queueing `records` (100 rows per statement).
+fn outbox_inserts(records: &[StatusRecord], now: i64) -> Vec<Stmt> {
+    let mut stmts = Vec::new();
+    for chunk in records.chunks(100) {
+        let rows = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "(?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM status_outbox) + {}, ?)",
+                    i + 1
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Each row's subquery sees the rows inserted before it, so `seq` grows
+        // within the statement too (possibly with gaps; only the order matters).
+        let sql = format!(
+            "INSERT INTO status_outbox (object_kind, object_id, provisioning_status, \
+             operating_status, seq, updated_at) VALUES {rows} \
+             ON CONFLICT (object_kind, object_id) DO UPDATE SET \
+             provisioning_status = COALESCE(excluded.provisioning_status, status_outbox.provisioning_status), \
+             operating_status = COALESCE(excluded.operating_status, status_outbox.operating_status), \
+             seq = excluded.seq, updated_at = excluded.updated_at"
+        );
+        let mut stmt = Stmt::new(sql).uncached();
+        for r in chunk {
+            stmt = stmt
+                .arg(r.collection.as_str())
+                .arg(r.id.as_str())
+                .arg(r.provisioning_status.as_deref())
+                .arg(r.operating_status.as_deref())
+                .arg(now);
+        }
+        stmts.push(stmt);
+    }
+    stmts
 }
 
 #[cfg(test)]

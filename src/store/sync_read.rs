@@ -55,7 +55,51 @@ const RULES: &str = "\
     SELECT 6 AS kind, node, name, body FROM applied_rules WHERE loadbalancer_id = ?1 \
     ORDER BY node, name";
 
+/// Every load balancer's tree, grouped by load balancer and ordered like [`TREE`].
+const ALL_TREES: &str = "\
+    SELECT lb, kind, body FROM ( \
+      SELECT id AS lb, 0 AS kind, id AS oid, body FROM loadbalancers \
+      UNION ALL SELECT loadbalancer_id, 1, id, body FROM listeners \
+      UNION ALL SELECT loadbalancer_id, 2, id, body FROM pools \
+      UNION ALL SELECT p.loadbalancer_id, 3, m.id, m.body FROM members m \
+        JOIN pools p ON m.pool_id = p.id \
+      UNION ALL SELECT p.loadbalancer_id, 4, h.id, h.body FROM health_monitors h \
+        JOIN pools p ON h.pool_id = p.id \
+    ) ORDER BY lb, kind, oid";
+
 impl Store {
+    /// Call `f` with every stored load balancer's id and tree, in id order.
+    ///
+    /// Rows are streamed and grouped, so only one load balancer's bodies are in
+    /// memory at a time: with 100k members, reading every table at once held
+    /// hundreds of MB of parsed JSON for a moment, and the allocator kept it.
+    pub async fn for_each_lb_tree(
+        &self,
+        mut f: impl FnMut(&str, LbBodies),
+    ) -> Result<(), StoreError> {
+        use futures::TryStreamExt;
+        let mut rows = sqlx::query(ALL_TREES).fetch(&self.pool);
+        let mut current: Option<(String, TreeRows)> = None;
+        while let Some(row) = rows.try_next().await? {
+            let lb: String = row.try_get("lb")?;
+            if current.as_ref().is_some_and(|(id, _)| *id != lb) {
+                if let Some((id, tree)) = current.take() {
+                    if let Some(b) = tree.finish() {
+                        f(&id, b);
+                    }
+                }
+            }
+            let (_, tree) = current.get_or_insert_with(|| (lb, TreeRows::default()));
+            tree.push(row.try_get("kind")?, &row)?;
+        }
+        if let Some((id, tree)) = current {
+            if let Some(b) = tree.finish() {
+                f(&id, b);
+            }
+        }
+        Ok(())
+    }
+
     /// Load balancer `lb` and everything below it (each list ordered by id); None
     /// when it is not stored.
     pub async fn lb_bodies(&self, lb: &str) -> Result<Option<LbBodies>, StoreError> {
@@ -192,7 +236,15 @@ mod tests {
             .map(|(n, v)| (n.as_str(), v.len()))
             .collect();
         assert_eq!(rules, [("http://n1", 1), ("http://n2", 1)]);
-        assert_eq!(ok(s.lb_bodies("lb").await), Some(tree));
+        assert_eq!(ok(s.lb_bodies("lb").await), Some(tree.clone()));
+
+        let mut all = Vec::new();
+        ok(s.for_each_lb_tree(|id, b| all.push((id.to_string(), b)))
+            .await);
+        assert_eq!(all.len(), 2, "both load balancers, each once");
+        assert_eq!(all[0], ("lb".to_string(), tree.clone()));
+        assert_eq!(all[1].0, "other");
+        assert!(all[1].1.members.is_empty());
 
         let gone = ok(s.sync_inputs("missing").await);
         assert_eq!(gone, SyncInputs::default());

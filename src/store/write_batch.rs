@@ -23,6 +23,10 @@ use super::StoreError;
 
 /// Most writes committed together.
 const MAX_GROUP: usize = 128;
+/// Bound values per combined commit (a write bigger than this goes alone). Every
+/// statement of a multi-statement query stays prepared until it ends, and program
+/// size follows the values, so this bounds the memory a group holds in SQLite.
+const MAX_ARGS: usize = 4000;
 
 /// One bound value.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,6 +65,8 @@ impl From<Option<&str>> for Arg {
 pub(crate) struct Stmt {
     pub sql: String,
     pub args: Vec<Arg>,
+    /// Keep the prepared statement in the connection's cache (see `uncached`).
+    pub cached: bool,
 }
 
 impl Stmt {
@@ -68,7 +74,16 @@ impl Stmt {
         Stmt {
             sql: sql.into(),
             args: Vec::new(),
+            cached: true,
         }
+    }
+
+    /// For statements whose text varies with their input (n-row inserts, `IN`
+    /// lists): caching each variant would fill every connection's statement cache
+    /// with large, rarely reused programs (10 MB of them at 10k members).
+    pub fn uncached(mut self) -> Stmt {
+        self.cached = false;
+        self
     }
 
     pub fn arg(mut self, a: impl Into<Arg>) -> Stmt {
@@ -113,11 +128,27 @@ async fn writer(
     write_lock: Arc<Mutex<()>>,
     mut rx: mpsc::Receiver<(Vec<Stmt>, Reply)>,
 ) {
-    while let Some(first) = rx.recv().await {
+    let mut carried = None;
+    loop {
+        let first = match carried.take() {
+            Some(w) => w,
+            None => match rx.recv().await {
+                Some(w) => w,
+                None => break,
+            },
+        };
+        let mut args = arg_count(&first.0);
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
-                Ok(next) => group.push(next),
+                Ok(next) => {
+                    args += arg_count(&next.0);
+                    if args > MAX_ARGS {
+                        carried = Some(next);
+                        break;
+                    }
+                    group.push(next);
+                }
                 Err(_) => break,
             }
         }
@@ -144,6 +175,10 @@ async fn writer(
     }
 }
 
+fn arg_count(stmts: &[Stmt]) -> usize {
+    stmts.iter().map(|s| s.args.len()).sum()
+}
+
 /// Run `stmts` in one transaction, in one round trip.
 async fn commit(pool: &SqlitePool, stmts: &[&Stmt]) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;
@@ -159,8 +194,8 @@ async fn commit(pool: &SqlitePool, stmts: &[&Stmt]) -> Result<(), StoreError> {
     if !one {
         sql.push_str("COMMIT;");
     }
-    // Not cached: the combination differs from group to group.
-    let mut q = sqlx::query(&sql).persistent(!one);
+    // A combination is not cached: it differs from group to group.
+    let mut q = sqlx::query(&sql).persistent(one && stmts[0].cached);
     for s in stmts {
         for a in &s.args {
             q = match a {
@@ -241,6 +276,33 @@ mod tests {
         // The pool's connections are usable afterwards (no transaction left open).
         ok(wb.write(vec![insert("after")]).await);
         assert!(ids(store.pool()).await.contains(&"after".to_string()));
+    }
+
+    /// Writes beyond the per-commit value bound are carried to the next commit,
+    /// not dropped or merged.
+    #[tokio::test]
+    async fn large_writes_are_split_across_commits() {
+        let (store, _d) = test_store().await;
+        let wb = WriteBatch::start(store.pool().clone(), Default::default());
+        let padding = || {
+            let mut s = Stmt::new(format!("SELECT {}", vec!["?"; 1500].join(", ")));
+            for i in 0..1500i64 {
+                s = s.arg(i);
+            }
+            s
+        };
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let wb = wb.clone();
+                tokio::spawn(
+                    async move { wb.write(vec![insert(&format!("big{i}")), padding()]).await },
+                )
+            })
+            .collect();
+        for t in tasks {
+            ok(ok(t.await));
+        }
+        assert_eq!(ids(store.pool()).await.len(), 8);
     }
 
     #[tokio::test]

@@ -125,9 +125,16 @@ pub async fn b4(runs: usize, sizes: &[usize]) -> Result<(), String> {
                 );
             }
             w.restart_daemon().await?;
-            // Let start-up work (index, first polls) settle before reading.
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            holding.push(w.daemon_rss_mib());
+            // Start-up work (reconcile pass, Octavia check, status index, first
+            // poll and full status refresh) runs in the first seconds; read once it
+            // has settled: the largest of the last three one-second samples of ten.
+            let mut samples = Vec::new();
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                samples.push(w.daemon_rss_mib());
+            }
+            let settled = samples[7..].iter().copied().fold(f64::NAN, f64::max);
+            holding.push(settled);
         }
         println!(
             "| {size} | {pools} | {} | {} | {} |",
