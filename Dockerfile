@@ -21,8 +21,7 @@ USER loxilb-coordinator
 # The database; the ingress socket directory (share it with the Octavia API container);
 # mount Octavia's driver agent socket directory at /var/run/octavia.
 VOLUME ["/var/lib/loxilb-coordinator", "/run/loxilb-coordinator"]
-ENV LOXILB_COORDINATOR_CONFIG=/etc/loxilb-coordinator/loxilb-coordinator.toml \
-    MALLOC_ARENA_MAX=2
+ENV LOXILB_COORDINATOR_CONFIG=/etc/loxilb-coordinator/loxilb-coordinator.toml
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["/usr/local/bin/loxilb-coordinator", "health"]
 ENTRYPOINT ["/usr/local/bin/loxilb-coordinator"]

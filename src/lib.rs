@@ -5,6 +5,7 @@
 //! balancer) → `drivers` (per Octavia object) → `loxilb` (REST client) and
 //! `octavia` (status back to the driver agent).
 
+pub mod allocator;
 pub mod app;
 pub mod apply;
 pub mod cli;

@@ -31,7 +31,7 @@ use crate::loxilb::LoxilbClient;
 use crate::octavia::DriverAgentClient;
 use crate::shutdown::Shutdown;
 use crate::status::DeliveryHandle;
-use crate::store::Store;
+use crate::store::{StatusRecord, Store, StoreError};
 
 /// Tuning of the poll cycle (from `[health_monitoring]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +115,23 @@ impl HealthHandle {
             records_sent: s.records_sent.load(Ordering::Relaxed),
             full_refreshes: s.full_refreshes.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// Queue `records` 500 at a time (never all of a 100k-member refresh at once).
+/// Returns how many were queued.
+async fn enqueue_in_chunks(
+    store: &Store,
+    mut records: impl Iterator<Item = StatusRecord>,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    loop {
+        let chunk: Vec<StatusRecord> = records.by_ref().take(500).collect();
+        if chunk.is_empty() {
+            return Ok(n);
+        }
+        store.enqueue_statuses(&chunk).await?;
+        n += chunk.len();
     }
 }
 
@@ -231,20 +248,20 @@ impl HealthSync {
         let full = self
             .last_full
             .is_none_or(|t| now.duration_since(t) >= self.opts.cache_ttl);
-        let records = if full {
-            snap.all_records()
+        let queued = if full {
+            enqueue_in_chunks(&self.store, snap.all_records()).await
         } else {
-            diff(&self.sent, &snap)
+            enqueue_in_chunks(&self.store, diff(&self.sent, &snap).into_iter()).await
         };
-        let sent_ok = match self.store.enqueue_statuses(&records).await {
-            Ok(()) => {
-                if !records.is_empty() {
+        let sent_ok = match queued {
+            Ok(n) => {
+                if n > 0 {
                     self.delivery.notify();
-                    debug!(records = records.len(), full, "operating statuses queued");
+                    debug!(records = n, full, "operating statuses queued");
                 }
                 self.shared
                     .records_sent
-                    .fetch_add(records.len() as u64, Ordering::Relaxed);
+                    .fetch_add(n as u64, Ordering::Relaxed);
                 true
             }
             Err(e) => {
