@@ -10,6 +10,7 @@ use tracing::{debug, info, warn};
 use super::{Applier, NodeCalls, NodeError, NodeFailure, Phase, Run};
 use crate::loxilb::{EndPoint, ErrorKind, LoadbalanceEntry, NodeId};
 use crate::mapping::{self, DesiredRule, ProbeOp, RuleOp};
+use crate::store::AppliedProbe;
 
 pub(super) async fn apply(
     a: &Applier,
@@ -119,16 +120,25 @@ async fn apply_probes(
         .collect();
     let mut ops = mapping::plan_probes(&desired_probes, &applied_probes);
     ops.sort_by_key(|op| matches!(op, ProbeOp::Delete { .. }));
+    // The rules (applied just before) already made LoxiLB create exactly these
+    // probes: record them as ours without a call, all in one write.
+    let (created, ops): (Vec<ProbeOp>, Vec<ProbeOp>) = ops.into_iter().partition(|op| {
+        matches!(op, ProbeOp::Post(ep)
+            if !applied_probes.contains_key(&ep.name) && rule_creates(rules, ep))
+    });
+    let created: Vec<EndPoint> = created
+        .into_iter()
+        .filter_map(|op| match op {
+            ProbeOp::Post(ep) => Some(ep),
+            ProbeOp::Delete { .. } => None,
+        })
+        .collect();
+    record_probes(a, &url, &created).await?;
+    if !created.is_empty() {
+        debug!(node = %url, probes = created.len(), "probes created by their rules");
+    }
     for op in ops {
         match op {
-            ProbeOp::Post(ep)
-                if !applied_probes.contains_key(&ep.name) && rule_creates(rules, &ep) =>
-            {
-                // The rule (applied just before) already made LoxiLB create exactly this
-                // probe: record it as ours without a call.
-                record_probe(a, &url, &ep).await?;
-                debug!(node = %url, probe_key = %ep.name, "probe created by its rule");
-            }
             ProbeOp::Post(ep) => {
                 calls.probes += 1;
                 a.client.create_endpoint(n, &ep).await?;
@@ -190,16 +200,20 @@ fn rule_creates(rules: &[DesiredRule], ep: &EndPoint) -> bool {
 }
 
 async fn record_probe(a: &Applier, url: &str, ep: &EndPoint) -> Result<(), NodeError> {
-    let body = serde_json::to_string(ep).unwrap_or_default();
-    a.store
-        .put_applied_probe(
-            url,
-            &ep.name,
-            &ep.host_name,
-            &ep.probe_type,
-            ep.probe_port,
-            &body,
-        )
-        .await?;
+    record_probes(a, url, std::slice::from_ref(ep)).await
+}
+
+async fn record_probes(a: &Applier, url: &str, eps: &[EndPoint]) -> Result<(), NodeError> {
+    let records: Vec<AppliedProbe> = eps
+        .iter()
+        .map(|ep| AppliedProbe {
+            key: ep.name.clone(),
+            host: ep.host_name.clone(),
+            probe_type: ep.probe_type.clone(),
+            port: ep.probe_port,
+            options: serde_json::to_string(ep).unwrap_or_default(),
+        })
+        .collect();
+    a.store.put_applied_probes(url, &records).await?;
     Ok(())
 }

@@ -71,7 +71,7 @@ async fn apply_until_final(inner: &Inner, jobs: &[Job]) -> usize {
                 Err(e) => vec![Err(e)],
             }
         };
-        let mut finished = 0;
+        let mut finals: Vec<(&Job, Outcome)> = Vec::new();
         for (job, result) in jobs.iter().zip(results) {
             let outcome = match result {
                 Ok(()) => Outcome {
@@ -92,19 +92,21 @@ async fn apply_until_final(inner: &Inner, jobs: &[Job]) -> usize {
                     break;
                 }
             };
-            if !journal_outcome(inner, job, &outcome, &mut delay).await {
-                return finished;
-            }
-            let label = if outcome.state == EventState::Done {
-                "done"
-            } else {
-                "failed"
-            };
-            crate::metrics::global().event_finished(&job.method, label, started.elapsed());
-            finished += 1;
+            finals.push((job, outcome));
         }
-        if finished > 0 {
-            return finished;
+        if !finals.is_empty() {
+            if !journal_outcomes(inner, &finals, &mut delay).await {
+                return 0;
+            }
+            for (job, outcome) in &finals {
+                let label = if outcome.state == EventState::Done {
+                    "done"
+                } else {
+                    "failed"
+                };
+                crate::metrics::global().event_finished(&job.method, label, started.elapsed());
+            }
+            return finals.len();
         }
         if !pause(inner, &mut delay).await {
             return 0;
@@ -112,35 +114,33 @@ async fn apply_until_final(inner: &Inner, jobs: &[Job]) -> usize {
     }
 }
 
-/// Journal a final outcome (retrying a busy database) and wake its waiters. The
-/// outcome must be journaled before the job leaves the queue. False on shutdown.
-async fn journal_outcome(
-    inner: &Inner,
-    job: &Job,
-    outcome: &Outcome,
-    delay: &mut Duration,
-) -> bool {
+/// Journal final outcomes in one write (retrying a busy database), then wake their
+/// waiters. An outcome must be journaled before its job leaves the queue. False on
+/// shutdown.
+async fn journal_outcomes(inner: &Inner, finals: &[(&Job, Outcome)], delay: &mut Duration) -> bool {
+    let rows: Vec<(i64, EventState, Option<&str>)> = finals
+        .iter()
+        .map(|(job, o)| (job.id, o.state, o.reason.as_deref()))
+        .collect();
     loop {
-        match inner
-            .store
-            .finish_event(job.id, outcome.state, outcome.reason.as_deref())
-            .await
-        {
+        match inner.store.finish_events(&rows).await {
             Ok(()) => break,
             Err(e) => {
-                warn!(event_id = job.id, error = %e, "cannot journal event outcome, will retry");
+                warn!(events = rows.len(), error = %e, "cannot journal event outcomes, will retry");
                 if !pause(inner, delay).await {
                     return false;
                 }
             }
         }
     }
-    match outcome.state {
-        EventState::Failed => info!(event_id = job.id, method = %job.method,
-            reason = outcome.reason.as_deref().unwrap_or(""), "event failed"),
-        _ => debug!(event_id = job.id, method = %job.method, "event applied"),
+    for (job, outcome) in finals {
+        match outcome.state {
+            EventState::Failed => info!(event_id = job.id, method = %job.method,
+                reason = outcome.reason.as_deref().unwrap_or(""), "event failed"),
+            _ => debug!(event_id = job.id, method = %job.method, "event applied"),
+        }
+        inner.completions.complete(job.id, outcome);
     }
-    inner.completions.complete(job.id, outcome);
     true
 }
 

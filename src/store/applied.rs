@@ -24,6 +24,17 @@ pub struct ProbeRefRow {
     pub options: String,
 }
 
+/// A probe as recorded applied on a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedProbe {
+    pub key: String,
+    pub host: String,
+    pub probe_type: String,
+    pub port: u16,
+    /// The probe body as JSON.
+    pub options: String,
+}
+
 /// A node that missed a load balancer's change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BacklogEntry {
@@ -49,6 +60,15 @@ pub(super) fn ref_row(r: &sqlx::sqlite::SqliteRow) -> Result<ProbeRefRow, StoreE
         loadbalancer_id: r.try_get("loadbalancer_id")?,
         options: r.try_get("options")?,
     })
+}
+
+/// Rows per multi-row INSERT: one statement to prepare instead of one per row.
+const ROWS_PER_INSERT: usize = 50;
+
+/// "(?, ?), (?, ?)" for `n` rows of `width` values.
+fn value_rows(n: usize, width: usize) -> String {
+    let one = format!("({})", placeholders(width));
+    vec![one; n].join(", ")
 }
 
 /// "?, ?, ?" for `n` parameters.
@@ -133,23 +153,29 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut stmts = vec![Stmt::new("DELETE FROM probe_refs WHERE loadbalancer_id = ?").arg(lb)];
         let now = now_ms();
-        for r in rows {
-            stmts.push(
-                Stmt::new(
-                    "INSERT INTO probe_refs (probe_key, member_id, pool_id, healthmonitor_id, \
-                     options, created_at, loadbalancer_id) VALUES (?, ?, ?, ?, ?, ?, ?) \
-                     ON CONFLICT (probe_key, member_id) DO UPDATE SET pool_id = excluded.pool_id, \
-                     healthmonitor_id = excluded.healthmonitor_id, options = excluded.options, \
-                     loadbalancer_id = excluded.loadbalancer_id",
-                )
-                .arg(r.probe_key.as_str())
-                .arg(r.member_id.as_str())
-                .arg(r.pool_id.as_str())
-                .arg(r.healthmonitor_id.as_str())
-                .arg(r.options.as_str())
-                .arg(now)
-                .arg(lb),
-            );
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut s = Stmt::new(format!(
+                "INSERT INTO probe_refs (probe_key, member_id, pool_id, healthmonitor_id, \
+                 options, created_at, loadbalancer_id) VALUES {} \
+                 ON CONFLICT (probe_key, member_id) DO UPDATE SET pool_id = excluded.pool_id, \
+                 healthmonitor_id = excluded.healthmonitor_id, options = excluded.options, \
+                 loadbalancer_id = excluded.loadbalancer_id",
+                value_rows(chunk.len(), 7)
+            ));
+            if chunk.len() != 1 {
+                s = s.uncached();
+            }
+            for r in chunk {
+                s = s
+                    .arg(r.probe_key.as_str())
+                    .arg(r.member_id.as_str())
+                    .arg(r.pool_id.as_str())
+                    .arg(r.healthmonitor_id.as_str())
+                    .arg(r.options.as_str())
+                    .arg(now)
+                    .arg(lb);
+            }
+            stmts.push(s);
         }
         self.writes.write(stmts).await
     }
@@ -229,20 +255,52 @@ impl Store {
         port: u16,
         options: &str,
     ) -> Result<(), StoreError> {
-        let stmt = Stmt::new(
-            "INSERT INTO probes (node, probe_key, host, probe_type, port, options, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, probe_key) DO UPDATE SET \
-             host = excluded.host, probe_type = excluded.probe_type, port = excluded.port, \
-             options = excluded.options",
-        )
-        .arg(node)
-        .arg(key)
-        .arg(host)
-        .arg(probe_type)
-        .arg(i64::from(port))
-        .arg(options)
-        .arg(now_ms());
-        self.writes.write(vec![stmt]).await
+        let p = AppliedProbe {
+            key: key.to_string(),
+            host: host.to_string(),
+            probe_type: probe_type.to_string(),
+            port,
+            options: options.to_string(),
+        };
+        self.put_applied_probes(node, std::slice::from_ref(&p))
+            .await
+    }
+
+    /// Record several probes applied on `node` in one write (a rule creates the
+    /// probes of all its endpoints at once).
+    pub async fn put_applied_probes(
+        &self,
+        node: &str,
+        probes: &[AppliedProbe],
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let stmts = probes
+            .chunks(ROWS_PER_INSERT)
+            .map(|chunk| {
+                let mut s = Stmt::new(format!(
+                    "INSERT INTO probes (node, probe_key, host, probe_type, port, options, created_at) \
+                     VALUES {} ON CONFLICT (node, probe_key) DO UPDATE SET \
+                     host = excluded.host, probe_type = excluded.probe_type, port = excluded.port, \
+                     options = excluded.options",
+                    value_rows(chunk.len(), 7)
+                ));
+                if chunk.len() != 1 {
+                    s = s.uncached();
+                }
+                for p in chunk {
+                    s = s
+                        .arg(node)
+                        .arg(p.key.as_str())
+                        .arg(p.host.as_str())
+                        .arg(p.probe_type.as_str())
+                        .arg(i64::from(p.port))
+                        .arg(p.options.as_str())
+                        .arg(now);
+                }
+                s
+            })
+            .collect();
+        self.writes.write(stmts).await
     }
 
     pub async fn delete_applied_probe(&self, node: &str, key: &str) -> Result<(), StoreError> {

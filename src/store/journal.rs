@@ -246,13 +246,26 @@ impl Store {
         state: EventState,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
-        let stmt =
-            Stmt::new("UPDATE events SET state = ?, reason = ?, updated_at = ? WHERE id = ?")
-                .arg(state.as_str())
-                .arg(reason)
-                .arg(now_ms())
-                .arg(id);
-        self.writes.write(vec![stmt]).await
+        self.finish_events(&[(id, state, reason)]).await
+    }
+
+    /// `finish_event` for several events (a dispatcher batch), in one write.
+    pub async fn finish_events(
+        &self,
+        events: &[(i64, EventState, Option<&str>)],
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let stmts = events
+            .iter()
+            .map(|(id, state, reason)| {
+                Stmt::new("UPDATE events SET state = ?, reason = ?, updated_at = ? WHERE id = ?")
+                    .arg(state.as_str())
+                    .arg(*reason)
+                    .arg(now)
+                    .arg(*id)
+            })
+            .collect();
+        self.writes.write(stmts).await
     }
 
     /// Put a failed event back in the queue (operator `retry`). Returns false when

@@ -30,7 +30,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-pub use applied::{BacklogEntry, ProbeRefRow};
+pub use applied::{AppliedProbe, BacklogEntry, ProbeRefRow};
 pub use desired::{merge_update, Table};
 pub use error::StoreError;
 pub use journal::{Accepted, EventRecord, EventState, KeyHint, OwnerRef};
