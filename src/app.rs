@@ -198,6 +198,18 @@ pub async fn run(
     let max_body = config.ingress.max_body_bytes;
     let token = config.tcp_token()?.map(|t| BearerToken::new(t.expose()));
 
+    // Metrics first: once the ingress answers, /metrics must answer too (a client
+    // that waits for the ingress, as tests and start-up probes do, found it unbound).
+    if let Some(addr) = config.metrics.address {
+        let l = TcpListener::bind(addr).await?;
+        info!(%addr, "Prometheus metrics at /metrics");
+        let sources = crate::metrics::server::Sources {
+            store: store.clone(),
+            dispatcher: dispatcher.clone(),
+        };
+        shutdown.spawn(crate::metrics::server::serve(l, sources, shutdown.clone()));
+    }
+
     let mut servers = tokio::task::JoinSet::new();
     match listener {
         IngressListener::Unix(l) => {
@@ -229,15 +241,6 @@ pub async fn run(
                 .with_graceful_shutdown(async move { stop.triggered().await })
                 .await
         });
-    }
-    if let Some(addr) = config.metrics.address {
-        let l = TcpListener::bind(addr).await?;
-        info!(%addr, "Prometheus metrics at /metrics");
-        let sources = crate::metrics::server::Sources {
-            store: store.clone(),
-            dispatcher: dispatcher.clone(),
-        };
-        shutdown.spawn(crate::metrics::server::serve(l, sources, shutdown.clone()));
     }
     // systemd: READY once the database, the ingress and a first LoxiLB contact are
     // done. An unreachable LoxiLB does not block start-up: events wait in the journal.
