@@ -431,11 +431,12 @@ async fn member_delete_succeeds_when_probe_removal_fails_and_is_retried() {
         })
     })
     .await;
-    assert!(
-        w.daemon.log().contains("node caught up"),
-        "{}",
-        w.daemon.log()
-    );
+    // The catch-up logs after it recorded the node as caught up, a moment after
+    // LoxiLB answered: wait for the line instead of reading the log at once.
+    w.wait_for("node caught up", Duration::from_secs(10), || {
+        w.daemon.log().contains("node caught up")
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
