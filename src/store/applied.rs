@@ -65,10 +65,27 @@ pub(super) fn ref_row(r: &sqlx::sqlite::SqliteRow) -> Result<ProbeRefRow, StoreE
 /// Rows per multi-row INSERT: one statement to prepare instead of one per row.
 const ROWS_PER_INSERT: usize = 50;
 
-/// "(?, ?), (?, ?)" for `n` rows of `width` values.
-fn value_rows(n: usize, width: usize) -> String {
+/// Multi-row upserts of `items`, `ROWS_PER_INSERT` rows per statement: `sql` has
+/// `{rows}` where the `VALUES` rows go, each of `width` values bound by `bind`.
+fn insert_rows<T>(
+    sql: &str,
+    width: usize,
+    items: &[T],
+    bind: impl Fn(Stmt, &T) -> Stmt,
+) -> Vec<Stmt> {
     let one = format!("({})", placeholders(width));
-    vec![one; n].join(", ")
+    items
+        .chunks(ROWS_PER_INSERT)
+        .map(|chunk| {
+            let mut s =
+                Stmt::new(sql.replace("{rows}", &vec![one.as_str(); chunk.len()].join(", ")));
+            if chunk.len() != 1 {
+                // The text varies with the row count; only the one-row shape recurs.
+                s = s.uncached();
+            }
+            chunk.iter().fold(s, &bind)
+        })
+        .collect()
 }
 
 /// "?, ?, ?" for `n` parameters.
@@ -153,30 +170,24 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut stmts = vec![Stmt::new("DELETE FROM probe_refs WHERE loadbalancer_id = ?").arg(lb)];
         let now = now_ms();
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut s = Stmt::new(format!(
-                "INSERT INTO probe_refs (probe_key, member_id, pool_id, healthmonitor_id, \
-                 options, created_at, loadbalancer_id) VALUES {} \
-                 ON CONFLICT (probe_key, member_id) DO UPDATE SET pool_id = excluded.pool_id, \
-                 healthmonitor_id = excluded.healthmonitor_id, options = excluded.options, \
-                 loadbalancer_id = excluded.loadbalancer_id",
-                value_rows(chunk.len(), 7)
-            ));
-            if chunk.len() != 1 {
-                s = s.uncached();
-            }
-            for r in chunk {
-                s = s
-                    .arg(r.probe_key.as_str())
+        stmts.extend(insert_rows(
+            "INSERT INTO probe_refs (probe_key, member_id, pool_id, healthmonitor_id, \
+             options, created_at, loadbalancer_id) VALUES {rows} \
+             ON CONFLICT (probe_key, member_id) DO UPDATE SET pool_id = excluded.pool_id, \
+             healthmonitor_id = excluded.healthmonitor_id, options = excluded.options, \
+             loadbalancer_id = excluded.loadbalancer_id",
+            7,
+            rows,
+            |s, r| {
+                s.arg(r.probe_key.as_str())
                     .arg(r.member_id.as_str())
                     .arg(r.pool_id.as_str())
                     .arg(r.healthmonitor_id.as_str())
                     .arg(r.options.as_str())
                     .arg(now)
-                    .arg(lb);
-            }
-            stmts.push(s);
-        }
+                    .arg(lb)
+            },
+        ));
         self.writes.write(stmts).await
     }
 
@@ -274,32 +285,23 @@ impl Store {
         probes: &[AppliedProbe],
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let stmts = probes
-            .chunks(ROWS_PER_INSERT)
-            .map(|chunk| {
-                let mut s = Stmt::new(format!(
-                    "INSERT INTO probes (node, probe_key, host, probe_type, port, options, created_at) \
-                     VALUES {} ON CONFLICT (node, probe_key) DO UPDATE SET \
-                     host = excluded.host, probe_type = excluded.probe_type, port = excluded.port, \
-                     options = excluded.options",
-                    value_rows(chunk.len(), 7)
-                ));
-                if chunk.len() != 1 {
-                    s = s.uncached();
-                }
-                for p in chunk {
-                    s = s
-                        .arg(node)
-                        .arg(p.key.as_str())
-                        .arg(p.host.as_str())
-                        .arg(p.probe_type.as_str())
-                        .arg(i64::from(p.port))
-                        .arg(p.options.as_str())
-                        .arg(now);
-                }
-                s
-            })
-            .collect();
+        let stmts = insert_rows(
+            "INSERT INTO probes (node, probe_key, host, probe_type, port, options, created_at) \
+             VALUES {rows} ON CONFLICT (node, probe_key) DO UPDATE SET \
+             host = excluded.host, probe_type = excluded.probe_type, port = excluded.port, \
+             options = excluded.options",
+            7,
+            probes,
+            |s, p| {
+                s.arg(node)
+                    .arg(p.key.as_str())
+                    .arg(p.host.as_str())
+                    .arg(p.probe_type.as_str())
+                    .arg(i64::from(p.port))
+                    .arg(p.options.as_str())
+                    .arg(now)
+            },
+        );
         self.writes.write(stmts).await
     }
 
