@@ -13,15 +13,16 @@
 use std::sync::Arc;
 
 use sqlx::SqlitePool;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, Mutex};
 
+use super::batching::{gather, submit};
 use super::journal::{accept_in, AcceptRequest};
 use super::{Accepted, StoreError};
 
 /// Most requests journaled in one transaction.
 const MAX_GROUP: usize = 256;
 
-type Reply = oneshot::Sender<Result<Accepted, StoreError>>;
+type Reply = super::batching::Reply<Accepted>;
 
 /// Handle to the journal writer task.
 #[derive(Clone, Debug)]
@@ -39,12 +40,7 @@ impl GroupCommit {
     }
 
     pub async fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((req, reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        submit(&self.tx, req).await
     }
 }
 
@@ -53,14 +49,8 @@ async fn writer(
     write_lock: Arc<Mutex<()>>,
     mut rx: mpsc::Receiver<(AcceptRequest, Reply)>,
 ) {
-    while let Some(first) = rx.recv().await {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
-            }
-        }
+    let mut carried = None;
+    while let Some(group) = gather(&mut rx, &mut carried, MAX_GROUP, |_| 0, 0).await {
         let _w = write_lock.lock().await;
         match commit_group(&pool, &group).await {
             Ok(accepted) => {

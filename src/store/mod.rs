@@ -14,6 +14,7 @@
 //! stick to portable SQL so a PostgreSQL backend can follow behind the same functions.
 
 mod applied;
+mod batching;
 mod desired;
 mod error;
 mod group_commit;

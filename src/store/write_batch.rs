@@ -17,8 +17,9 @@
 use std::sync::Arc;
 
 use sqlx::SqlitePool;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, Mutex};
 
+use super::batching::{gather, submit};
 use super::StoreError;
 
 /// Most writes committed together.
@@ -92,7 +93,7 @@ impl Stmt {
     }
 }
 
-type Reply = oneshot::Sender<Result<(), StoreError>>;
+type Reply = super::batching::Reply<()>;
 
 /// Handle to the writer task.
 #[derive(Clone, Debug)]
@@ -114,12 +115,7 @@ impl WriteBatch {
         if stmts.is_empty() {
             return Ok(());
         }
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((stmts, reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        submit(&self.tx, stmts).await
     }
 }
 
@@ -129,29 +125,15 @@ async fn writer(
     mut rx: mpsc::Receiver<(Vec<Stmt>, Reply)>,
 ) {
     let mut carried = None;
-    loop {
-        let first = match carried.take() {
-            Some(w) => w,
-            None => match rx.recv().await {
-                Some(w) => w,
-                None => break,
-            },
-        };
-        let mut args = arg_count(&first.0);
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(next) => {
-                    args += arg_count(&next.0);
-                    if args > MAX_ARGS {
-                        carried = Some(next);
-                        break;
-                    }
-                    group.push(next);
-                }
-                Err(_) => break,
-            }
-        }
+    while let Some(group) = gather(
+        &mut rx,
+        &mut carried,
+        MAX_GROUP,
+        |s: &Vec<Stmt>| arg_count(s),
+        MAX_ARGS,
+    )
+    .await
+    {
         let _w = write_lock.lock().await;
         let all: Vec<&Stmt> = group.iter().flat_map(|(s, _)| s.iter()).collect();
         match commit(&pool, &all).await {
