@@ -15,6 +15,8 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Direct(#[from] rusqlite::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
@@ -41,6 +43,9 @@ impl StoreError {
                 e,
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Database(_)
             ),
+            // SQLite's own failures (busy, I/O, constraint) are treated like sqlx's
+            // `Database` errors; misuse of the API (wrong parameter count) is not.
+            StoreError::Direct(e) => matches!(e, rusqlite::Error::SqliteFailure(..)),
             StoreError::Io { .. } | StoreError::Closed | StoreError::Shared(_) => true,
             StoreError::Url { .. } | StoreError::Migrate(_) | StoreError::Corrupt(_) => false,
         }

@@ -16,6 +16,7 @@
 mod applied;
 mod batching;
 mod desired;
+mod direct;
 mod error;
 mod group_commit;
 mod journal;
@@ -49,6 +50,11 @@ pub struct Store {
     /// SQLite has one writer. Serialising our writes in-process means a transaction
     /// that reads before it writes can never hit SQLITE_BUSY on lock upgrade.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The database file.
+    path: std::path::PathBuf,
+    /// For `sqlite::memory:`: the directory of the stand-in file, removed when the
+    /// last handle goes.
+    _scratch: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 /// Milliseconds since the Unix epoch, the time unit of every table.
@@ -69,11 +75,25 @@ impl Store {
                 reason: "only sqlite: URLs are supported (PostgreSQL is planned)".into(),
             });
         }
-        let opts = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Url {
-                url: url.to_string(),
-                reason: e.to_string(),
-            })?
+        let bad_url = |reason: String| StoreError::Url {
+            url: url.to_string(),
+            reason,
+        };
+        // The store drives a connection of its own beside the pool (see `direct`),
+        // and an in-memory database exists per connection: `sqlite::memory:` gets a
+        // file in a scratch directory instead, gone when the store is.
+        let mut scratch = None;
+        let mut file_url = url.to_string();
+        if is_memory(url) {
+            let dir = tempfile::Builder::new()
+                .prefix("loxilb-coordinator-")
+                .tempdir()
+                .map_err(|e| bad_url(format!("cannot create a scratch database: {e}")))?;
+            file_url = format!("sqlite://{}", dir.path().join("memory.db").display());
+            scratch = Some(std::sync::Arc::new(dir));
+        }
+        let opts = SqliteConnectOptions::from_str(&file_url).map_err(|e| bad_url(e.to_string()))?;
+        let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -81,46 +101,41 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let file = opts.get_filename().to_path_buf();
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !is_memory(&file) {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
-                    path: dir.display().to_string(),
-                    source: e,
-                })?;
-            }
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+                path: dir.display().to_string(),
+                source: e,
+            })?;
         }
-        // An in-memory database exists per connection: keep exactly one.
-        let max = if is_memory(&file) {
-            1
-        } else {
-            max_connections.max(1)
-        };
         // No ping before handing out a connection: the database is a local file, a
         // ping cannot find anything a query would not, and it costs a round trip to
         // the connection's worker thread per query (a third of all hops under load).
         let pool = SqlitePoolOptions::new()
-            .max_connections(max)
+            .max_connections(max_connections.max(1))
             .test_before_acquire(false)
             .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         // The journal's own connection, fsyncing every commit.
-        let durable = if is_memory(&file) {
-            pool.clone()
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .test_before_acquire(false)
-                .connect_with(opts.synchronous(SqliteSynchronous::Full))
-                .await?
-        };
+        let durable = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(opts.synchronous(SqliteSynchronous::Full))
+            .await?;
         let write_lock: std::sync::Arc<tokio::sync::Mutex<()>> = Default::default();
-        let writes = write_batch::WriteBatch::start(pool.clone(), write_lock.clone());
+        let writes = write_batch::WriteBatch::start(direct::open(&file)?, write_lock.clone());
         Ok(Store {
             pool,
             group_commit: group_commit::GroupCommit::start(durable, write_lock.clone()),
             writes,
             write_lock,
+            path: file,
+            _scratch: scratch,
         })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The connection pool, for modules that keep their own queries.
@@ -140,9 +155,12 @@ impl Store {
     }
 }
 
-fn is_memory(path: &Path) -> bool {
-    path.to_str()
-        .is_some_and(|s| s.is_empty() || s == ":memory:")
+/// `sqlite::memory:`, `sqlite://:memory:` (with or without `?options`), `sqlite:`.
+fn is_memory(url: &str) -> bool {
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let name = rest.split('?').next().unwrap_or("");
+    name.is_empty() || name == ":memory:"
 }
 
 #[cfg(test)]
@@ -174,6 +192,34 @@ mod tests {
         assert_eq!(sync.0, 1, "synchronous=NORMAL for progress records");
         store.ping().await.unwrap_or_else(|e| panic!("{e}"));
         assert!(dir.path().join("t.db").exists());
+    }
+
+    /// `sqlite::memory:` works like a file for every part of the store (the pool,
+    /// the journal and the batched writes see the same data) and leaves nothing.
+    #[tokio::test]
+    async fn memory_database_is_one_database_and_is_removed() {
+        let store = Store::open("sqlite::memory:", 2)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let path = store.path().to_path_buf();
+        assert!(path.exists(), "{path:?}");
+        store
+            .put_object(
+                Table::Loadbalancers,
+                "lb1",
+                None,
+                &serde_json::json!({"loadbalancer_id": "lb1"}),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got = store
+            .get_object(Table::Loadbalancers, "lb1")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(got.is_some(), "a batched write is visible to the pool");
+        store.close().await;
+        drop(store);
+        assert!(!path.exists(), "scratch database removed: {path:?}");
     }
 
     /// Many concurrent acceptances share commits and each gets its own id, in order

@@ -5,9 +5,9 @@
 //! back, and each commit appends its pages to the WAL. Under a steady event stream
 //! every event makes five or so small writes (mark applying, desired object, applied
 //! rule, statuses, finish), and those hand-offs and commits were most of the daemon's
-//! CPU. The writer task takes every write queued at that moment and runs them as ONE
-//! multi-statement query, `BEGIN; ...; COMMIT;`: one hand-off and one commit for the
-//! lot. A caller still awaits its own write's commit, so nothing is reported done
+//! CPU. The writer task takes every write queued at that moment and runs them in ONE
+//! transaction on the store's own connection (`direct`: statements stay compiled):
+//! one hand-off and one commit for the lot. A caller still awaits its own write's commit, so nothing is reported done
 //! before it is stored. Under no load a write is committed alone, at once.
 //!
 //! A write is a list of statements that must apply together (e.g. replacing a load
@@ -16,17 +16,16 @@
 
 use std::sync::Arc;
 
-use sqlx::SqlitePool;
+use rusqlite::Connection;
 use tokio::sync::{mpsc, Mutex};
 
 use super::batching::{gather, submit};
-use super::StoreError;
+use super::{direct, StoreError};
 
 /// Most writes committed together.
 const MAX_GROUP: usize = 128;
-/// Bound values per combined commit (a write bigger than this goes alone). Every
-/// statement of a multi-statement query stays prepared until it ends, and program
-/// size follows the values, so this bounds the memory a group holds in SQLite.
+/// Bound values per combined commit (a write bigger than this goes alone): bounds
+/// how long one commit holds the write lock and the memory its statements take.
 const MAX_ARGS: usize = 4000;
 
 /// One bound value.
@@ -102,10 +101,15 @@ pub(crate) struct WriteBatch {
 }
 
 impl WriteBatch {
-    /// Start the writer on `pool`; `write_lock` is the store's single-writer lock.
-    pub fn start(pool: SqlitePool, write_lock: Arc<Mutex<()>>) -> WriteBatch {
+    /// Start the writer on `conn` (the store's own write connection, see
+    /// `direct`); `write_lock` is the store's single-writer lock.
+    pub fn start(conn: Connection, write_lock: Arc<Mutex<()>>) -> WriteBatch {
         let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(writer(pool, write_lock, rx));
+        tokio::spawn(writer(
+            Arc::new(std::sync::Mutex::new(conn)),
+            write_lock,
+            rx,
+        ));
         WriteBatch { tx }
     }
 
@@ -120,7 +124,7 @@ impl WriteBatch {
 }
 
 async fn writer(
-    pool: SqlitePool,
+    conn: Arc<std::sync::Mutex<Connection>>,
     write_lock: Arc<Mutex<()>>,
     mut rx: mpsc::Receiver<(Vec<Stmt>, Reply)>,
 ) {
@@ -135,22 +139,26 @@ async fn writer(
     .await
     {
         let _w = write_lock.lock().await;
-        let all: Vec<&Stmt> = group.iter().flat_map(|(s, _)| s.iter()).collect();
-        match commit(&pool, &all).await {
-            Ok(()) => {
-                for (_, reply) in group {
-                    let _ = reply.send(Ok(()));
-                }
-            }
-            Err(_) if group.len() > 1 => {
-                for (stmts, reply) in group {
-                    let own: Vec<&Stmt> = stmts.iter().collect();
-                    let _ = reply.send(commit(&pool, &own).await);
+        let (writes, replies): (Vec<Vec<Stmt>>, Vec<Reply>) = group.into_iter().unzip();
+        let conn = conn.clone();
+        // SQLite blocks: run the batch off the async workers, in one hand-off.
+        let done = tokio::task::spawn_blocking(move || {
+            let conn = conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            direct::commit_writes(&conn, &writes)
+        })
+        .await;
+        match done {
+            Ok(results) => {
+                for (reply, r) in replies.into_iter().zip(results) {
+                    let _ = reply.send(r);
                 }
             }
             Err(e) => {
-                for (_, reply) in group {
-                    let _ = reply.send(Err(e.clone_shallow()));
+                let reason = format!("database writer stopped: {e}");
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Shared(reason.clone())));
                 }
             }
         }
@@ -161,50 +169,15 @@ fn arg_count(stmts: &[Stmt]) -> usize {
     stmts.iter().map(|s| s.args.len()).sum()
 }
 
-/// Run `stmts` in one transaction, in one round trip.
-async fn commit(pool: &SqlitePool, stmts: &[&Stmt]) -> Result<(), StoreError> {
-    let mut conn = pool.acquire().await?;
-    let one = stmts.len() == 1;
-    let mut sql = String::new();
-    if !one {
-        sql.push_str("BEGIN IMMEDIATE;\n");
-    }
-    for s in stmts {
-        sql.push_str(&s.sql);
-        sql.push_str(";\n");
-    }
-    if !one {
-        sql.push_str("COMMIT;");
-    }
-    // A combination is not cached: it differs from group to group.
-    let mut q = sqlx::query(&sql).persistent(one && stmts[0].cached);
-    for s in stmts {
-        for a in &s.args {
-            q = match a {
-                Arg::Text(t) => q.bind(t.as_str()),
-                Arg::Int(i) => q.bind(*i),
-                Arg::Null => q.bind(None::<String>),
-            };
-        }
-    }
-    match q.execute(&mut *conn).await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            if !one {
-                // A statement failed inside our transaction: end it before the
-                // connection goes back to the pool. (If BEGIN itself failed there is
-                // nothing to roll back and this fails harmlessly.)
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            }
-            Err(e.into())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::test_store;
+    use sqlx::SqlitePool;
+
+    fn direct_conn(store: &crate::store::Store) -> Connection {
+        ok(direct::open(store.path()))
+    }
 
     fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
         r.unwrap_or_else(|e| panic!("{e}"))
@@ -229,7 +202,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_writes_commit_together_and_a_bad_one_fails_alone() {
         let (store, _d) = test_store().await;
-        let wb = WriteBatch::start(store.pool().clone(), Default::default());
+        let wb = WriteBatch::start(direct_conn(&store), Default::default());
         let mut tasks = Vec::new();
         for i in 0..40 {
             let wb = wb.clone();
@@ -265,7 +238,7 @@ mod tests {
     #[tokio::test]
     async fn large_writes_are_split_across_commits() {
         let (store, _d) = test_store().await;
-        let wb = WriteBatch::start(store.pool().clone(), Default::default());
+        let wb = WriteBatch::start(direct_conn(&store), Default::default());
         let padding = || {
             let mut s = Stmt::new(format!("SELECT {}", vec!["?"; 1500].join(", ")));
             for i in 0..1500i64 {
@@ -290,7 +263,7 @@ mod tests {
     #[tokio::test]
     async fn null_and_integer_arguments_bind() {
         let (store, _d) = test_store().await;
-        let wb = WriteBatch::start(store.pool().clone(), Default::default());
+        let wb = WriteBatch::start(direct_conn(&store), Default::default());
         ok(wb
             .write(vec![Stmt::new(
                 "INSERT INTO status_outbox (object_kind, object_id, provisioning_status, \
