@@ -107,19 +107,11 @@ pub async fn lineage(store: &Store, event: &Event) -> Result<Lineage, StoreError
 /// One parent-column value; the columns always hold the parent, even when the
 /// stored body lacks it (a pool created with only `listener_id`).
 async fn column(store: &Store, sql: &str, id: &str) -> Result<Option<String>, StoreError> {
-    let row: Option<(String,)> = sqlx::query_as(sql)
-        .bind(id)
-        .fetch_optional(store.pool())
-        .await?;
-    Ok(row.map(|(v,)| v))
+    Ok(store.read_strings(sql, id).await?.pop())
 }
 
 async fn ids(store: &Store, sql: &str, parent: &str) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<(String,)> = sqlx::query_as(sql)
-        .bind(parent)
-        .fetch_all(store.pool())
-        .await?;
-    Ok(rows.into_iter().map(|(v,)| v).collect())
+    store.read_strings(sql, parent).await
 }
 
 async fn listener_lb(
@@ -143,11 +135,10 @@ async fn pool_parents(
 ) -> Result<(String, Vec<String>), StoreError> {
     let mut listeners = BTreeSet::new();
     // The stored pool's body and parent column in one round trip.
-    let stored: Option<(String, String)> =
-        sqlx::query_as("SELECT body, loadbalancer_id FROM pools WHERE id = ?")
-            .bind(pool)
-            .fetch_optional(store.pool())
-            .await?;
+    let stored = store
+        .read_pairs("SELECT body, loadbalancer_id FROM pools WHERE id = ?", pool)
+        .await?
+        .pop();
     let (stored_body, stored_lb) = match stored {
         Some((body, lb)) => {
             let body: Value = serde_json::from_str(&body)

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use sqlx::Row;
 
 use super::write_batch::Stmt;
-use super::{now_ms, Store, StoreError};
+use super::{direct, now_ms, Store, StoreError};
 
 /// One reason a probe exists: member `member_id` of pool `pool_id` is watched by
 /// health monitor `healthmonitor_id`; `options` is the probe body that monitor wants.
@@ -49,42 +49,38 @@ pub struct BacklogEntry {
 /// Keys per `IN (...)` list (SQLite allows 32766 parameters; stay far below).
 const IN_CHUNK: usize = 500;
 
-pub(super) fn ref_row(r: &sqlx::sqlite::SqliteRow) -> Result<ProbeRefRow, StoreError> {
+/// A probe reference from a row whose columns, from `first` on, are probe_key,
+/// member_id, pool_id, healthmonitor_id, loadbalancer_id, options.
+pub(super) fn ref_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<ProbeRefRow> {
     Ok(ProbeRefRow {
-        probe_key: r.try_get("probe_key")?,
-        member_id: r.try_get("member_id")?,
-        pool_id: r.try_get("pool_id")?,
-        healthmonitor_id: r
-            .try_get::<Option<String>, _>("healthmonitor_id")?
-            .unwrap_or_default(),
-        loadbalancer_id: r.try_get("loadbalancer_id")?,
-        options: r.try_get("options")?,
+        probe_key: r.get(first)?,
+        member_id: r.get(first + 1)?,
+        pool_id: r.get(first + 2)?,
+        healthmonitor_id: r.get::<_, Option<String>>(first + 3)?.unwrap_or_default(),
+        loadbalancer_id: r.get(first + 4)?,
+        options: r.get(first + 5)?,
     })
 }
 
-/// Rows per multi-row INSERT: one statement to prepare instead of one per row.
-const ROWS_PER_INSERT: usize = 50;
+/// Keep an `IN` list's statement compiled only for short lists: the few shapes a
+/// small load balancer's sync uses stay cached, the long tail does not evict them.
+fn cached_shape(n: usize) -> bool {
+    n <= 4
+}
 
-/// Multi-row upserts of `items`, `ROWS_PER_INSERT` rows per statement: `sql` has
-/// `{rows}` where the `VALUES` rows go, each of `width` values bound by `bind`.
+/// One upsert per item: `sql` has `{rows}` where the `VALUES` row goes, of `width`
+/// values bound by `bind`. Every statement has the same text, so it stays compiled
+/// on the store's own connection (`direct`), where a statement costs no hand-off.
 fn insert_rows<T>(
     sql: &str,
     width: usize,
     items: &[T],
     bind: impl Fn(Stmt, &T) -> Stmt,
 ) -> Vec<Stmt> {
-    let one = format!("({})", placeholders(width));
+    let sql = sql.replace("{rows}", &format!("({})", placeholders(width)));
     items
-        .chunks(ROWS_PER_INSERT)
-        .map(|chunk| {
-            let mut s =
-                Stmt::new(sql.replace("{rows}", &vec![one.as_str(); chunk.len()].join(", ")));
-            if chunk.len() != 1 {
-                // The text varies with the row count; only the one-row shape recurs.
-                s = s.uncached();
-            }
-            chunk.iter().fold(s, &bind)
-        })
+        .iter()
+        .map(|item| bind(Stmt::new(sql.as_str()), item))
         .collect()
 }
 
@@ -206,14 +202,13 @@ impl Store {
                  FROM probe_refs WHERE probe_key IN ({}) ORDER BY probe_key, member_id",
                 placeholders(chunk.len())
             );
-            // Not cached: the statement's shape varies with the number of keys.
-            let mut q = sqlx::query(&sql).persistent(false);
-            for k in chunk {
-                q = q.bind(*k);
-            }
-            for r in &q.fetch_all(&self.pool).await? {
-                out.push(ref_row(r)?);
-            }
+            let params: Vec<&dyn rusqlite::ToSql> =
+                chunk.iter().map(|k| *k as &dyn rusqlite::ToSql).collect();
+            out.extend(self.readers.with(|c| {
+                direct::query(c, &sql, cached_shape(chunk.len()), &params, |r| {
+                    Ok(ref_row(r, 0)?)
+                })
+            })?);
         }
         Ok(out)
     }
@@ -232,13 +227,13 @@ impl Store {
                  ORDER BY probe_key",
                 placeholders(chunk.len())
             );
-            let mut q = sqlx::query_as::<_, (String, String)>(&sql)
-                .persistent(false)
-                .bind(node);
-            for k in chunk {
-                q = q.bind(*k);
-            }
-            out.extend(q.fetch_all(&self.pool).await?);
+            let mut params: Vec<&dyn rusqlite::ToSql> = vec![&node];
+            params.extend(chunk.iter().map(|k| *k as &dyn rusqlite::ToSql));
+            out.extend(self.readers.with(|c| {
+                direct::query(c, &sql, cached_shape(chunk.len()), &params, |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+            })?);
         }
         Ok(out)
     }

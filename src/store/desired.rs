@@ -85,11 +85,8 @@ impl Store {
     /// One object, or None when we never stored it (or it was deleted).
     pub async fn get_object(&self, table: Table, id: &str) -> Result<Option<Value>, StoreError> {
         let sql = format!("SELECT body FROM {} WHERE id = ?", table.name());
-        let row: Option<(String,)> = sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|(b,)| parse(&b)).transpose()
+        let mut found = self.read_strings(&sql, id).await?;
+        found.pop().map(|b| parse(&b)).transpose()
     }
 
     /// Children of `parent` in `table` (listeners/pools of a load balancer, members/
@@ -102,11 +99,8 @@ impl Store {
             "SELECT body FROM {} WHERE {col} = ? ORDER BY id",
             table.name()
         );
-        let rows: Vec<(String,)> = sqlx::query_as(&sql)
-            .bind(parent)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|(b,)| parse(b)).collect()
+        let rows = self.read_strings(&sql, parent).await?;
+        rows.iter().map(|b| parse(b)).collect()
     }
 
     /// All objects of a table, ordered by id.

@@ -11,7 +11,8 @@
 //! readers see each commit as soon as it returns) with the same settings:
 //! `synchronous=NORMAL`, foreign keys on, a busy timeout.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Statement};
@@ -54,12 +55,13 @@ pub(crate) fn commit_writes(
 
 /// Run `stmts` between `BEGIN IMMEDIATE` and `COMMIT`, rolling back on failure.
 fn transaction(conn: &Connection, stmts: &[&Stmt]) -> Result<(), StoreError> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     let run = || -> rusqlite::Result<()> {
         for s in stmts {
             execute(conn, s)?;
         }
-        conn.execute_batch("COMMIT")
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(())
     };
     match run() {
         Ok(()) => Ok(()),
@@ -74,11 +76,7 @@ fn transaction(conn: &Connection, stmts: &[&Stmt]) -> Result<(), StoreError> {
 
 /// Bind and run one statement to completion (rows it returns are ignored).
 fn execute(conn: &Connection, s: &Stmt) -> rusqlite::Result<()> {
-    if s.cached {
-        run_bound(&mut *conn.prepare_cached(&s.sql)?, &s.args)
-    } else {
-        run_bound(&mut conn.prepare(&s.sql)?, &s.args)
-    }
+    run_bound(&mut *conn.prepare_cached(&s.sql)?, &s.args)
 }
 
 fn run_bound(st: &mut Statement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
@@ -96,4 +94,83 @@ fn run_bound(st: &mut Statement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
     let mut rows = st.raw_query();
     while rows.next()?.is_some() {}
     Ok(())
+}
+
+/// Most idle read connections kept (one per thread that reads at once is enough).
+const MAX_IDLE_READERS: usize = 8;
+
+/// Connections for the hot path's small reads (an event's parents, the object it
+/// updates, a sync's inputs), run on the calling thread.
+///
+/// Why on the calling thread: each of these reads is a few index lookups that take
+/// tens of microseconds, less than the two thread wake-ups of handing it to a worker
+/// and back. Scans (status refresh, reconcile, listings) stay on the pool.
+pub(crate) struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for Readers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readers").field("path", &self.path).finish()
+    }
+}
+
+impl Readers {
+    pub fn new(path: &Path) -> Readers {
+        Readers {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Run `f` on an idle connection (opening one when none is idle).
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = lock(&self.idle).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => {
+                let c = open(&self.path)?;
+                c.execute_batch("PRAGMA query_only = ON;")?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut idle = lock(&self.idle);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Rows of `sql` with `params`, each turned into a `T` by `f`. `cached` keeps the
+/// statement compiled (for fixed shapes; not for `IN` lists of varying length).
+pub(crate) fn query<T>(
+    conn: &Connection,
+    sql: &str,
+    cached: bool,
+    params: &[&dyn rusqlite::ToSql],
+    mut f: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut run = |st: &mut Statement<'_>| -> Result<Vec<T>, StoreError> {
+        let mut rows = st.query(params)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(f(r)?);
+        }
+        Ok(out)
+    };
+    if cached {
+        run(&mut *conn.prepare_cached(sql)?)
+    } else {
+        run(&mut conn.prepare(sql)?)
+    }
 }

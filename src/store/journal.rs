@@ -218,16 +218,19 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
-        let sql = format!(
-            "UPDATE events SET state = 'applying', attempts = attempts + 1, updated_at = ? \
-             WHERE id IN ({}) AND state IN ('queued', 'applying')",
-            vec!["?"; ids.len()].join(", ")
-        );
-        let mut stmt = Stmt::new(sql).arg(now_ms());
-        for id in ids {
-            stmt = stmt.arg(*id);
-        }
-        self.writes.write(vec![stmt]).await
+        let now = now_ms();
+        let stmts = ids
+            .iter()
+            .map(|id| {
+                Stmt::new(
+                    "UPDATE events SET state = 'applying', attempts = attempts + 1, updated_at = ? \
+                     WHERE id = ? AND state IN ('queued', 'applying')",
+                )
+                .arg(now)
+                .arg(*id)
+            })
+            .collect();
+        self.writes.write(stmts).await
     }
 
     /// Record why the last attempt failed while the event waits for another try.

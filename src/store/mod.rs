@@ -50,6 +50,8 @@ pub struct Store {
     /// SQLite has one writer. Serialising our writes in-process means a transaction
     /// that reads before it writes can never hit SQLITE_BUSY on lock upgrade.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Connections for the hot path's small reads (see `direct`).
+    readers: std::sync::Arc<direct::Readers>,
     /// The database file.
     path: std::path::PathBuf,
     /// For `sqlite::memory:`: the directory of the stand-in file, removed when the
@@ -128,6 +130,7 @@ impl Store {
             group_commit: group_commit::GroupCommit::start(durable, write_lock.clone()),
             writes,
             write_lock,
+            readers: std::sync::Arc::new(direct::Readers::new(&file)),
             path: file,
             _scratch: scratch,
         })
@@ -136,6 +139,27 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The first column (text) of each row of `sql`, bound to one text parameter,
+    /// read on the calling thread (point lookups of the hot path only).
+    pub(crate) async fn read_strings(
+        &self,
+        sql: &str,
+        param: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        self.readers
+            .with(|c| direct::query(c, sql, true, &[&param], |r| Ok(r.get::<_, String>(0)?)))
+    }
+
+    /// Like `read_strings`, for the first two columns.
+    pub(crate) async fn read_pairs(
+        &self,
+        sql: &str,
+        param: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.readers
+            .with(|c| direct::query(c, sql, true, &[&param], |r| Ok((r.get(0)?, r.get(1)?))))
     }
 
     /// The connection pool, for modules that keep their own queries.

@@ -39,7 +39,7 @@ impl Store {
         }
         let now = now_ms();
         // Written 500 records at a time: a full refresh of 100k members as one
-        // write would hold 1000 large prepared statements at once.
+        // write would hold the write lock (and the records) for its whole length.
         for part in records.chunks(500) {
             self.writes.write(outbox_inserts(part, now)).await?;
         }
@@ -74,20 +74,20 @@ impl Store {
     /// Remove delivered rows, unless a newer status replaced them meanwhile (then
     /// the row's seq changed and it stays for the next delivery).
     pub async fn ack_statuses(&self, delivered: &[PendingStatus]) -> Result<(), StoreError> {
-        let mut stmts = Vec::new();
-        for chunk in delivered.chunks(100) {
-            let cond =
-                vec!["(object_kind = ? AND object_id = ? AND seq = ?)"; chunk.len()].join(" OR ");
-            let sql = format!("DELETE FROM status_outbox WHERE {cond}");
-            let mut stmt = Stmt::new(sql).uncached();
-            for p in chunk {
-                stmt = stmt
-                    .arg(p.record.collection.as_str())
-                    .arg(p.record.id.as_str())
-                    .arg(p.seq);
-            }
-            stmts.push(stmt);
-        }
+        // One cached statement per row: the batch runs on the store's own connection
+        // (`direct`), where a statement costs no hand-off, and a fixed shape stays
+        // compiled.
+        let stmts = delivered
+            .iter()
+            .map(|p| {
+                Stmt::new(
+                    "DELETE FROM status_outbox WHERE object_kind = ? AND object_id = ? AND seq = ?",
+                )
+                .arg(p.record.collection.as_str())
+                .arg(p.record.id.as_str())
+                .arg(p.seq)
+            })
+            .collect();
         self.writes.write(stmts).await
     }
 
@@ -100,41 +100,28 @@ impl Store {
     }
 }
 
-/// The upserts queueing `records` (100 rows per statement).
+/// The upserts queueing `records`, one cached statement each (see `ack_statuses`).
 fn outbox_inserts(records: &[StatusRecord], now: i64) -> Vec<Stmt> {
-    let mut stmts = Vec::new();
-    for chunk in records.chunks(100) {
-        let rows = (0..chunk.len())
-            .map(|i| {
-                format!(
-                    "(?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM status_outbox) + {}, ?)",
-                    i + 1
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        // Each row's subquery sees the rows inserted before it, so `seq` grows
-        // within the statement too (possibly with gaps; only the order matters).
-        let sql = format!(
-            "INSERT INTO status_outbox (object_kind, object_id, provisioning_status, \
-             operating_status, seq, updated_at) VALUES {rows} \
-             ON CONFLICT (object_kind, object_id) DO UPDATE SET \
-             provisioning_status = COALESCE(excluded.provisioning_status, status_outbox.provisioning_status), \
-             operating_status = COALESCE(excluded.operating_status, status_outbox.operating_status), \
-             seq = excluded.seq, updated_at = excluded.updated_at"
-        );
-        let mut stmt = Stmt::new(sql).uncached();
-        for r in chunk {
-            stmt = stmt
+    // Each statement's subquery sees the rows inserted before it, so `seq` grows
+    // in record order (only the order matters).
+    const UPSERT: &str = "INSERT INTO status_outbox (object_kind, object_id, \
+        provisioning_status, operating_status, seq, updated_at) \
+        VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM status_outbox) + 1, ?) \
+        ON CONFLICT (object_kind, object_id) DO UPDATE SET \
+        provisioning_status = COALESCE(excluded.provisioning_status, status_outbox.provisioning_status), \
+        operating_status = COALESCE(excluded.operating_status, status_outbox.operating_status), \
+        seq = excluded.seq, updated_at = excluded.updated_at";
+    records
+        .iter()
+        .map(|r| {
+            Stmt::new(UPSERT)
                 .arg(r.collection.as_str())
                 .arg(r.id.as_str())
                 .arg(r.provisioning_status.as_deref())
                 .arg(r.operating_status.as_deref())
-                .arg(now);
-        }
-        stmts.push(stmt);
-    }
-    stmts
+                .arg(now)
+        })
+        .collect()
 }
 
 #[cfg(test)]

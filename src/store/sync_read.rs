@@ -1,11 +1,12 @@
-//! What one applier sync reads, in one round trip to the database thread.
+//! What one applier sync reads, with no hand-off to a database thread.
 //!
-//! Why one: every query through sqlx is a hand-off to the connection's worker
-//! thread and back (two thread wake-ups), and under a steady event stream those
-//! wake-ups, not SQLite, are most of the daemon's CPU. A sync needs the load
-//! balancer's desired tree, its probe references and the rules applied for it on
-//! each node; the statements below run as one multi-statement query (`?1` is the
-//! load balancer id in each), and the leading `kind` column tells the rows apart.
+//! Why: every query through sqlx is a hand-off to the connection's worker thread
+//! and back (two thread wake-ups), and under a steady event stream those wake-ups,
+//! not SQLite, were most of the daemon's CPU. A sync needs the load balancer's
+//! desired tree, its probe references and the rules applied for it on each node;
+//! the three statements below (`?1` is the load balancer id in each) run on the
+//! calling thread (`direct::Readers`). The leading `kind` column tells tree rows
+//! apart; the whole-table variant streams every tree through the pool.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use sqlx::Row;
 
 use super::applied::ref_row;
 use super::desired::parse;
-use super::{ProbeRefRow, Store, StoreError};
+use super::{direct, ProbeRefRow, Store, StoreError};
 use serde_json::Value;
 
 /// A load balancer and every desired object below it, as stored.
@@ -90,7 +91,7 @@ impl Store {
                 }
             }
             let (_, tree) = current.get_or_insert_with(|| (lb, TreeRows::default()));
-            tree.push(row.try_get("kind")?, &row)?;
+            tree.push(row.try_get("kind")?, row.try_get("body")?)?;
         }
         if let Some((id, tree)) = current {
             if let Some(b) = tree.finish() {
@@ -106,30 +107,40 @@ impl Store {
         let rows = sqlx::query(TREE).bind(lb).fetch_all(&self.pool).await?;
         let mut tree = TreeRows::default();
         for row in &rows {
-            tree.push(row.try_get("kind")?, row)?;
+            tree.push(row.try_get("kind")?, row.try_get("body")?)?;
         }
         Ok(tree.finish())
     }
 
-    /// The desired tree, probe references and applied rules of `lb` at once.
+    /// The desired tree, probe references and applied rules of `lb`, read on the
+    /// calling thread (see `direct::Readers`) with the statements kept compiled.
     pub async fn sync_inputs(&self, lb: &str) -> Result<SyncInputs, StoreError> {
-        let sql = format!("{TREE}; {REFS}; {RULES}");
-        let rows = sqlx::query(&sql).bind(lb).fetch_all(&self.pool).await?;
-        let mut tree = TreeRows::default();
-        let mut out = SyncInputs::default();
-        for row in &rows {
-            match row.try_get::<i64, _>("kind")? {
-                5 => out.refs.push(ref_row(row)?),
-                6 => out
-                    .applied_rules
-                    .entry(row.try_get("node")?)
-                    .or_default()
-                    .push((row.try_get("name")?, row.try_get("body")?)),
-                kind => tree.push(kind, row)?,
+        self.readers.with(|c| {
+            let mut tree = TreeRows::default();
+            let bodies = direct::query(c, TREE, true, &[&lb], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(2)?))
+            })?;
+            for (kind, body) in &bodies {
+                tree.push(*kind, body)?;
             }
-        }
-        out.tree = tree.finish();
-        Ok(out)
+            let refs = direct::query(c, REFS, true, &[&lb], |r| Ok(ref_row(r, 1)?))?;
+            let mut applied_rules: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+            let rules = direct::query(c, RULES, true, &[&lb], |r| {
+                Ok((
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            for (node, name, body) in rules {
+                applied_rules.entry(node).or_default().push((name, body));
+            }
+            Ok(SyncInputs {
+                tree: tree.finish(),
+                refs,
+                applied_rules,
+            })
+        })
     }
 }
 
@@ -140,8 +151,8 @@ struct TreeRows {
 }
 
 impl TreeRows {
-    fn push(&mut self, kind: i64, row: &sqlx::sqlite::SqliteRow) -> Result<(), StoreError> {
-        let v = parse(row.try_get("body")?)?;
+    fn push(&mut self, kind: i64, body: &str) -> Result<(), StoreError> {
+        let v = parse(body)?;
         let b = &mut self.bodies;
         match kind {
             0 => {

@@ -60,13 +60,12 @@ impl From<Option<&str>> for Arg {
     }
 }
 
-/// One statement with positional (`?`) parameters.
+/// One statement with positional (`?`) parameters. Its text should not vary with
+/// its input: each distinct text is kept compiled (see `direct`).
 #[derive(Clone, Debug)]
 pub(crate) struct Stmt {
     pub sql: String,
     pub args: Vec<Arg>,
-    /// Keep the prepared statement in the connection's cache (see `uncached`).
-    pub cached: bool,
 }
 
 impl Stmt {
@@ -74,16 +73,7 @@ impl Stmt {
         Stmt {
             sql: sql.into(),
             args: Vec::new(),
-            cached: true,
         }
-    }
-
-    /// For statements whose text varies with their input (n-row inserts, `IN`
-    /// lists): caching each variant would fill every connection's statement cache
-    /// with large, rarely reused programs (10 MB of them at 10k members).
-    pub fn uncached(mut self) -> Stmt {
-        self.cached = false;
-        self
     }
 
     pub fn arg(mut self, a: impl Into<Arg>) -> Stmt {
