@@ -35,6 +35,14 @@ pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Open `path` for the event journal: like `open`, but every commit waits for an
+/// fsync (`synchronous=FULL`), so an answered event survives a machine crash.
+pub(crate) fn open_durable(path: &Path) -> Result<Connection, StoreError> {
+    let conn = open(path)?;
+    conn.execute_batch("PRAGMA synchronous = FULL;")?;
+    Ok(conn)
+}
+
 /// Commit `writes` (each a list of statements that apply together) in one
 /// transaction; if that fails and there are several, commit each alone so one bad
 /// write cannot fail the others. One result per write.
@@ -172,5 +180,55 @@ pub(crate) fn query<T>(
         run(&mut *conn.prepare_cached(sql)?)
     } else {
         run(&mut conn.prepare(sql)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_store;
+
+    fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+        r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn pragma(c: &Connection, name: &str) -> i64 {
+        ok(c.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0)))
+    }
+
+    /// The journal's connection fsyncs each commit (FULL = 2); the batched
+    /// writes' does not wait for one (NORMAL = 1); both enforce foreign keys.
+    #[tokio::test]
+    async fn connections_have_the_store_settings() {
+        let (store, _d) = test_store().await;
+        let journal = ok(open_durable(store.path()));
+        let writes = ok(open(store.path()));
+        assert_eq!(pragma(&journal, "synchronous"), 2);
+        assert_eq!(pragma(&writes, "synchronous"), 1);
+        assert_eq!(pragma(&writes, "foreign_keys"), 1);
+        assert_eq!(pragma(&journal, "foreign_keys"), 1);
+    }
+
+    /// A statement bound with the wrong number of values fails that write alone.
+    #[tokio::test]
+    async fn wrong_parameter_count_is_an_error_not_a_partial_write() {
+        let (store, _d) = test_store().await;
+        let c = ok(open(store.path()));
+        let good = Stmt::new("INSERT INTO loadbalancers (id, body, updated_at) VALUES (?, ?, ?)")
+            .arg("lb1")
+            .arg("{}")
+            .arg(0i64);
+        let bad = Stmt::new("INSERT INTO loadbalancers (id, body, updated_at) VALUES (?, ?, ?)")
+            .arg("lb2");
+        let r = commit_writes(&c, &[vec![good], vec![bad]]);
+        assert!(r[0].is_ok());
+        let err = r[1]
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(err.contains("parameter"), "{err}");
+        let n: i64 = ok(c.query_row("SELECT COUNT(*) FROM loadbalancers", [], |r| r.get(0)));
+        assert_eq!(n, 1);
     }
 }

@@ -30,11 +30,6 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The same error as text, for handing one failure to several waiters.
-    pub(crate) fn clone_shallow(&self) -> StoreError {
-        StoreError::Shared(self.to_string())
-    }
-
     /// Busy/locked databases, pool timeouts and I/O hiccups can clear up by themselves;
     /// bad URLs, failed migrations and corrupt rows cannot.
     pub fn is_transient(&self) -> bool {

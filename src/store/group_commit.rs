@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use sqlx::SqlitePool;
+use rusqlite::Connection;
 use tokio::sync::{mpsc, Mutex};
 
 use super::batching::{gather, submit};
@@ -31,11 +31,16 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Start the writer on `pool` (the durable connection); `write_lock` is the
-    /// store's single-writer lock.
-    pub fn start(pool: SqlitePool, write_lock: Arc<Mutex<()>>) -> GroupCommit {
+    /// Start the writer on `conn` (the journal's own connection, `synchronous=FULL`,
+    /// driven directly like `write_batch`'s); `write_lock` is the store's
+    /// single-writer lock.
+    pub fn start(conn: Connection, write_lock: Arc<Mutex<()>>) -> GroupCommit {
         let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(writer(pool, write_lock, rx));
+        tokio::spawn(writer(
+            Arc::new(std::sync::Mutex::new(conn)),
+            write_lock,
+            rx,
+        ));
         GroupCommit { tx }
     }
 
@@ -45,49 +50,64 @@ impl GroupCommit {
 }
 
 async fn writer(
-    pool: SqlitePool,
+    conn: Arc<std::sync::Mutex<Connection>>,
     write_lock: Arc<Mutex<()>>,
     mut rx: mpsc::Receiver<(AcceptRequest, Reply)>,
 ) {
     let mut carried = None;
     while let Some(group) = gather(&mut rx, &mut carried, MAX_GROUP, |_| 0, 0).await {
         let _w = write_lock.lock().await;
-        match commit_group(&pool, &group).await {
-            Ok(accepted) => {
-                for ((_, reply), a) in group.into_iter().zip(accepted) {
-                    let _ = reply.send(Ok(a));
-                }
-            }
-            Err(_) if group.len() > 1 => {
-                for (req, reply) in group {
-                    let _ = reply.send(commit_one(&pool, &req).await);
+        let (reqs, replies): (Vec<AcceptRequest>, Vec<Reply>) = group.into_iter().unzip();
+        let conn = conn.clone();
+        // SQLite blocks (and fsyncs): run the group off the async workers.
+        let done = tokio::task::spawn_blocking(move || {
+            let conn = conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            commit_all(&conn, &reqs)
+        })
+        .await;
+        match done {
+            Ok(results) => {
+                for (reply, r) in replies.into_iter().zip(results) {
+                    let _ = reply.send(r);
                 }
             }
             Err(e) => {
-                for (_, reply) in group {
-                    let _ = reply.send(Err(e.clone_shallow()));
+                let reason = format!("journal writer stopped: {e}");
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Shared(reason.clone())));
                 }
             }
         }
     }
 }
 
-async fn commit_group(
-    pool: &SqlitePool,
-    group: &[(AcceptRequest, Reply)],
-) -> Result<Vec<Accepted>, StoreError> {
-    let mut tx = pool.begin().await?;
-    let mut out = Vec::with_capacity(group.len());
-    for (req, _) in group {
-        out.push(accept_in(&mut tx, req).await?);
+/// Journal `reqs` in one transaction; if that fails and there are several, each
+/// in its own. One result per request.
+fn commit_all(conn: &Connection, reqs: &[AcceptRequest]) -> Vec<Result<Accepted, StoreError>> {
+    match transaction(conn, reqs) {
+        Ok(accepted) => accepted.into_iter().map(Ok).collect(),
+        Err(e) if reqs.len() == 1 => vec![Err(e)],
+        Err(_) => reqs
+            .iter()
+            .map(|r| transaction(conn, std::slice::from_ref(r)).map(|mut a| a.remove(0)))
+            .collect(),
     }
-    tx.commit().await?;
-    Ok(out)
 }
 
-async fn commit_one(pool: &SqlitePool, req: &AcceptRequest) -> Result<Accepted, StoreError> {
-    let mut tx = pool.begin().await?;
-    let a = accept_in(&mut tx, req).await?;
-    tx.commit().await?;
-    Ok(a)
+fn transaction(conn: &Connection, reqs: &[AcceptRequest]) -> Result<Vec<Accepted>, StoreError> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    let run = || -> Result<Vec<Accepted>, StoreError> {
+        let out = reqs
+            .iter()
+            .map(|r| accept_in(conn, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(out)
+    };
+    run().inspect_err(|_| {
+        // Leave no transaction open; harmless if it is already gone.
+        let _ = conn.execute_batch("ROLLBACK");
+    })
 }

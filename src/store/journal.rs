@@ -109,19 +109,19 @@ fn record_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EventRecord, StoreEr
     })
 }
 
-async fn owner_of(
-    conn: &mut sqlx::SqliteConnection,
+fn owner_of(
+    conn: &rusqlite::Connection,
     kind: &str,
     id: &str,
 ) -> Result<Option<String>, StoreError> {
-    let lb: Option<(String,)> = sqlx::query_as(
+    let mut st = conn.prepare_cached(
         "SELECT loadbalancer_id FROM object_owners WHERE object_kind = ? AND object_id = ?",
-    )
-    .bind(kind)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(lb.map(|r| r.0))
+    )?;
+    let mut rows = st.query([kind, id])?;
+    Ok(match rows.next()? {
+        Some(r) => Some(r.get(0)?),
+        None => None,
+    })
 }
 
 impl Store {
@@ -415,56 +415,56 @@ pub(crate) struct AcceptRequest {
     pub owner: Option<(String, String, OwnerRef)>,
 }
 
-/// Journal one event inside an open transaction.
-pub(crate) async fn accept_in(
-    conn: &mut sqlx::SqliteConnection,
+/// Journal one event inside an open transaction on the journal's connection
+/// (see `group_commit`).
+pub(crate) fn accept_in(
+    conn: &rusqlite::Connection,
     r: &AcceptRequest,
 ) -> Result<Accepted, StoreError> {
     if let Some((kind, id, owner_ref)) = &r.owner {
         let lb = match owner_ref {
             OwnerRef::Loadbalancer(lb) => Some(lb.clone()),
-            OwnerRef::Listener(l) => owner_of(&mut *conn, "listener", l).await?,
+            OwnerRef::Listener(l) => owner_of(conn, "listener", l)?,
         };
         if let Some(lb) = lb {
-            sqlx::query(
+            conn.prepare_cached(
                 "INSERT INTO object_owners (object_kind, object_id, loadbalancer_id) \
                  VALUES (?, ?, ?) ON CONFLICT (object_kind, object_id) \
                  DO UPDATE SET loadbalancer_id = excluded.loadbalancer_id",
-            )
-            .bind(kind)
-            .bind(id)
-            .bind(&lb)
-            .execute(&mut *conn)
-            .await?;
+            )?
+            .execute([kind.as_str(), id.as_str(), lb.as_str()])?;
         }
     }
     let ordering_key = match &r.hint {
         KeyHint::Loadbalancer(lb) => format!("lb:{lb}"),
-        KeyHint::Listener(l) => match owner_of(&mut *conn, "listener", l).await? {
+        KeyHint::Listener(l) => match owner_of(conn, "listener", l)? {
             Some(lb) => format!("lb:{lb}"),
             None => format!("listener:{l}"),
         },
         KeyHint::Other(key) => key.clone(),
-        KeyHint::Pool(p) => match owner_of(&mut *conn, "pool", p).await? {
+        KeyHint::Pool(p) => match owner_of(conn, "pool", p)? {
             Some(lb) => format!("lb:{lb}"),
             None => format!("pool:{p}"),
         },
     };
     let now = now_ms();
-    let row = sqlx::query(
-        "INSERT INTO events (method, args, ordering_key, object_kind, object_id, state, \
-         attempts, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?) \
-         RETURNING id",
-    )
-    .bind(&r.method)
-    .bind(&r.args_json)
-    .bind(&ordering_key)
-    .bind(&r.object.0)
-    .bind(&r.object.1)
-    .bind(now)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    let id: i64 = row.try_get("id")?;
+    let id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO events (method, args, ordering_key, object_kind, object_id, state, \
+             attempts, accepted_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?) \
+             RETURNING id",
+        )?
+        .query_row(
+            rusqlite::params![
+                r.method,
+                r.args_json,
+                ordering_key,
+                r.object.0,
+                r.object.1,
+                now,
+                now
+            ],
+            |row| row.get(0),
+        )?;
     Ok(Accepted { id, ordering_key })
 }

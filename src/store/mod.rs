@@ -117,17 +117,15 @@ impl Store {
             .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        // The journal's own connection, fsyncing every commit.
-        let durable = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(opts.synchronous(SqliteSynchronous::Full))
-            .await?;
         let write_lock: std::sync::Arc<tokio::sync::Mutex<()>> = Default::default();
         let writes = write_batch::WriteBatch::start(direct::open(&file)?, write_lock.clone());
         Ok(Store {
             pool,
-            group_commit: group_commit::GroupCommit::start(durable, write_lock.clone()),
+            // The journal's own connection, fsyncing every commit.
+            group_commit: group_commit::GroupCommit::start(
+                direct::open_durable(&file)?,
+                write_lock.clone(),
+            ),
             writes,
             write_lock,
             readers: std::sync::Arc::new(direct::Readers::new(&file)),
