@@ -22,6 +22,10 @@ use super::StoreError;
 
 /// Statements kept compiled per connection (the hot path has a few dozen shapes).
 const STATEMENT_CACHE: usize = 128;
+/// Page cache per connection, KiB. SQLite drops a connection's cached pages whenever
+/// another connection has written, which here is several times per event, so a big
+/// cache buys nothing and only adds to resident memory (SQLite's default is 2 MiB).
+const PAGE_CACHE_KIB: u32 = 512;
 
 /// Open `path` (which the pool has created and migrated).
 pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -30,7 +34,9 @@ pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{PAGE_CACHE_KIB};"
+    ))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
@@ -105,7 +111,7 @@ fn run_bound(st: &mut Statement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
 }
 
 /// Most idle read connections kept (one per thread that reads at once is enough).
-const MAX_IDLE_READERS: usize = 8;
+const MAX_IDLE_READERS: usize = 4;
 
 /// Connections for the hot path's small reads (an event's parents, the object it
 /// updates, a sync's inputs), run on the calling thread.
