@@ -12,6 +12,11 @@
 //!
 //! WAL keeps readers (status API, readiness) from blocking the single writer. Queries
 //! stick to portable SQL so a PostgreSQL backend can follow behind the same functions.
+//!
+//! Two ways in: scans and rare writes go through the sqlx pool; the per-event path (the
+//! journal's group commit, batched writes, an event's point reads) drives SQLite
+//! directly (`direct`), because a hand-off to sqlx's worker thread per statement cost
+//! more than the statements. Both open the same file; every write holds `write_lock`.
 
 mod applied;
 mod batching;
