@@ -138,6 +138,11 @@ impl Readers {
         }
     }
 
+    /// Close the idle connections (on shutdown).
+    pub fn clear(&self) {
+        lock(&self.idle).clear();
+    }
+
     /// Run `f` on an idle connection (opening one when none is idle).
     pub fn with<T>(
         &self,

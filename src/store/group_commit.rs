@@ -91,7 +91,11 @@ fn commit_all(conn: &Connection, reqs: &[AcceptRequest]) -> Vec<Result<Accepted,
         Err(e) if reqs.len() == 1 => vec![Err(e)],
         Err(_) => reqs
             .iter()
-            .map(|r| transaction(conn, std::slice::from_ref(r)).map(|mut a| a.remove(0)))
+            .map(|r| {
+                transaction(conn, std::slice::from_ref(r))?
+                    .pop()
+                    .ok_or_else(|| StoreError::Shared("the journal wrote no event".into()))
+            })
             .collect(),
     }
 }
