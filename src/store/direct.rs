@@ -56,36 +56,32 @@ pub(crate) fn commit_writes(
     conn: &Connection,
     writes: &[Vec<Stmt>],
 ) -> Vec<Result<(), StoreError>> {
-    let all: Vec<&Stmt> = writes.iter().flatten().collect();
-    match transaction(conn, &all) {
-        Ok(()) => writes.iter().map(|_| Ok(())).collect(),
-        Err(e) if writes.len() == 1 => vec![Err(e)],
-        Err(_) => writes
-            .iter()
-            .map(|w| transaction(conn, &w.iter().collect::<Vec<_>>()))
-            .collect(),
-    }
+    super::batching::all_or_each(conn, writes, |conn, ws| {
+        in_transaction(conn, || {
+            for s in ws.iter().flatten() {
+                execute(conn, s)?;
+            }
+            Ok(vec![(); ws.len()])
+        })
+    })
 }
 
-/// Run `stmts` between `BEGIN IMMEDIATE` and `COMMIT`, rolling back on failure.
-fn transaction(conn: &Connection, stmts: &[&Stmt]) -> Result<(), StoreError> {
+/// Run `body` between `BEGIN IMMEDIATE` and `COMMIT`, rolling back on failure.
+pub(crate) fn in_transaction<T>(
+    conn: &Connection,
+    body: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-    let run = || -> rusqlite::Result<()> {
-        for s in stmts {
-            execute(conn, s)?;
-        }
+    let run = || -> Result<T, StoreError> {
+        let out = body()?;
         conn.prepare_cached("COMMIT")?.execute([])?;
-        Ok(())
+        Ok(out)
     };
-    match run() {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            // Leave no transaction open on the connection; if COMMIT itself failed
-            // the transaction may already be gone, and this fails harmlessly.
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e.into())
-        }
-    }
+    run().inspect_err(|_| {
+        // Leave no transaction open on the connection; if COMMIT itself failed the
+        // transaction may already be gone, and this fails harmlessly.
+        let _ = conn.execute_batch("ROLLBACK");
+    })
 }
 
 /// Bind and run one statement to completion (rows it returns are ignored).

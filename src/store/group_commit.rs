@@ -15,7 +15,8 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, Mutex};
 
-use super::batching::{gather, submit};
+use super::batching::{all_or_each, submit, write_groups, Bounds};
+use super::direct::in_transaction;
 use super::journal::{accept_in, AcceptRequest};
 use super::{Accepted, StoreError};
 
@@ -36,11 +37,15 @@ impl GroupCommit {
     /// single-writer lock.
     pub fn start(conn: Connection, write_lock: Arc<Mutex<()>>) -> GroupCommit {
         let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(writer(
-            Arc::new(std::sync::Mutex::new(conn)),
-            write_lock,
-            rx,
-        ));
+        // No weight bound: a request is one small row.
+        let bounds = Bounds {
+            max: MAX_GROUP,
+            weight: |_| 0,
+            max_weight: 0,
+        };
+        tokio::spawn(write_groups(conn, write_lock, rx, bounds, |conn, reqs| {
+            all_or_each(conn, reqs, transaction)
+        }));
         GroupCommit { tx }
     }
 
@@ -49,69 +54,7 @@ impl GroupCommit {
     }
 }
 
-async fn writer(
-    conn: Arc<std::sync::Mutex<Connection>>,
-    write_lock: Arc<Mutex<()>>,
-    mut rx: mpsc::Receiver<(AcceptRequest, Reply)>,
-) {
-    let mut carried = None;
-    while let Some(group) = gather(&mut rx, &mut carried, MAX_GROUP, |_| 0, 0).await {
-        let _w = write_lock.lock().await;
-        let (reqs, replies): (Vec<AcceptRequest>, Vec<Reply>) = group.into_iter().unzip();
-        let conn = conn.clone();
-        // SQLite blocks (and fsyncs): run the group off the async workers.
-        let done = tokio::task::spawn_blocking(move || {
-            let conn = conn
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            commit_all(&conn, &reqs)
-        })
-        .await;
-        match done {
-            Ok(results) => {
-                for (reply, r) in replies.into_iter().zip(results) {
-                    let _ = reply.send(r);
-                }
-            }
-            Err(e) => {
-                let reason = format!("journal writer stopped: {e}");
-                for reply in replies {
-                    let _ = reply.send(Err(StoreError::Shared(reason.clone())));
-                }
-            }
-        }
-    }
-}
-
-/// Journal `reqs` in one transaction; if that fails and there are several, each
-/// in its own. One result per request.
-fn commit_all(conn: &Connection, reqs: &[AcceptRequest]) -> Vec<Result<Accepted, StoreError>> {
-    match transaction(conn, reqs) {
-        Ok(accepted) => accepted.into_iter().map(Ok).collect(),
-        Err(e) if reqs.len() == 1 => vec![Err(e)],
-        Err(_) => reqs
-            .iter()
-            .map(|r| {
-                transaction(conn, std::slice::from_ref(r))?
-                    .pop()
-                    .ok_or_else(|| StoreError::Shared("the journal wrote no event".into()))
-            })
-            .collect(),
-    }
-}
-
+/// Journal `reqs` in one transaction, one id each.
 fn transaction(conn: &Connection, reqs: &[AcceptRequest]) -> Result<Vec<Accepted>, StoreError> {
-    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-    let run = || -> Result<Vec<Accepted>, StoreError> {
-        let out = reqs
-            .iter()
-            .map(|r| accept_in(conn, r))
-            .collect::<Result<Vec<_>, _>>()?;
-        conn.prepare_cached("COMMIT")?.execute([])?;
-        Ok(out)
-    };
-    run().inspect_err(|_| {
-        // Leave no transaction open; harmless if it is already gone.
-        let _ = conn.execute_batch("ROLLBACK");
-    })
+    in_transaction(conn, || reqs.iter().map(|r| accept_in(conn, r)).collect())
 }

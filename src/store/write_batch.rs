@@ -19,7 +19,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, Mutex};
 
-use super::batching::{gather, submit};
+use super::batching::{submit, write_groups, Bounds};
 use super::{direct, StoreError};
 
 /// Most writes committed together.
@@ -95,10 +95,17 @@ impl WriteBatch {
     /// `direct`); `write_lock` is the store's single-writer lock.
     pub fn start(conn: Connection, write_lock: Arc<Mutex<()>>) -> WriteBatch {
         let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(writer(
-            Arc::new(std::sync::Mutex::new(conn)),
+        let bounds = Bounds {
+            max: MAX_GROUP,
+            weight: |s: &Vec<Stmt>| arg_count(s),
+            max_weight: MAX_ARGS,
+        };
+        tokio::spawn(write_groups(
+            conn,
             write_lock,
             rx,
+            bounds,
+            direct::commit_writes,
         ));
         WriteBatch { tx }
     }
@@ -110,48 +117,6 @@ impl WriteBatch {
             return Ok(());
         }
         submit(&self.tx, stmts).await
-    }
-}
-
-async fn writer(
-    conn: Arc<std::sync::Mutex<Connection>>,
-    write_lock: Arc<Mutex<()>>,
-    mut rx: mpsc::Receiver<(Vec<Stmt>, Reply)>,
-) {
-    let mut carried = None;
-    while let Some(group) = gather(
-        &mut rx,
-        &mut carried,
-        MAX_GROUP,
-        |s: &Vec<Stmt>| arg_count(s),
-        MAX_ARGS,
-    )
-    .await
-    {
-        let _w = write_lock.lock().await;
-        let (writes, replies): (Vec<Vec<Stmt>>, Vec<Reply>) = group.into_iter().unzip();
-        let conn = conn.clone();
-        // SQLite blocks: run the batch off the async workers, in one hand-off.
-        let done = tokio::task::spawn_blocking(move || {
-            let conn = conn
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            direct::commit_writes(&conn, &writes)
-        })
-        .await;
-        match done {
-            Ok(results) => {
-                for (reply, r) in replies.into_iter().zip(results) {
-                    let _ = reply.send(r);
-                }
-            }
-            Err(e) => {
-                let reason = format!("database writer stopped: {e}");
-                for reply in replies {
-                    let _ = reply.send(Err(StoreError::Shared(reason.clone())));
-                }
-            }
-        }
     }
 }
 
