@@ -68,22 +68,6 @@ fn cached_shape(n: usize) -> bool {
     n <= 4
 }
 
-/// One upsert per item: `sql` has `{rows}` where the `VALUES` row goes, of `width`
-/// values bound by `bind`. Every statement has the same text, so it stays compiled
-/// on the store's own connection (`direct`), where a statement costs no hand-off.
-fn insert_rows<T>(
-    sql: &str,
-    width: usize,
-    items: &[T],
-    bind: impl Fn(Stmt, &T) -> Stmt,
-) -> Vec<Stmt> {
-    let sql = sql.replace("{rows}", &format!("({})", placeholders(width)));
-    items
-        .iter()
-        .map(|item| bind(Stmt::new(sql.as_str()), item))
-        .collect()
-}
-
 /// "?, ?, ?" for `n` parameters.
 fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
@@ -166,24 +150,24 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut stmts = vec![Stmt::new("DELETE FROM probe_refs WHERE loadbalancer_id = ?").arg(lb)];
         let now = now_ms();
-        stmts.extend(insert_rows(
-            "INSERT INTO probe_refs (probe_key, member_id, pool_id, healthmonitor_id, \
-             options, created_at, loadbalancer_id) VALUES {rows} \
-             ON CONFLICT (probe_key, member_id) DO UPDATE SET pool_id = excluded.pool_id, \
-             healthmonitor_id = excluded.healthmonitor_id, options = excluded.options, \
-             loadbalancer_id = excluded.loadbalancer_id",
-            7,
-            rows,
-            |s, r| {
-                s.arg(r.probe_key.as_str())
-                    .arg(r.member_id.as_str())
-                    .arg(r.pool_id.as_str())
-                    .arg(r.healthmonitor_id.as_str())
-                    .arg(r.options.as_str())
-                    .arg(now)
-                    .arg(lb)
-            },
-        ));
+        // One statement per row, all of the same text, so it stays compiled on the
+        // store's own connection (`direct`), where a statement costs no hand-off.
+        stmts.extend(rows.iter().map(|r| {
+            Stmt::new(
+                "INSERT INTO probe_refs (probe_key, member_id, pool_id, healthmonitor_id, \
+                 options, created_at, loadbalancer_id) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (probe_key, member_id) DO UPDATE SET pool_id = excluded.pool_id, \
+                 healthmonitor_id = excluded.healthmonitor_id, options = excluded.options, \
+                 loadbalancer_id = excluded.loadbalancer_id",
+            )
+            .arg(r.probe_key.as_str())
+            .arg(r.member_id.as_str())
+            .arg(r.pool_id.as_str())
+            .arg(r.healthmonitor_id.as_str())
+            .arg(r.options.as_str())
+            .arg(now)
+            .arg(lb)
+        }));
         self.writes.write(stmts).await
     }
 
@@ -280,23 +264,24 @@ impl Store {
         probes: &[AppliedProbe],
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let stmts = insert_rows(
-            "INSERT INTO probes (node, probe_key, host, probe_type, port, options, created_at) \
-             VALUES {rows} ON CONFLICT (node, probe_key) DO UPDATE SET \
-             host = excluded.host, probe_type = excluded.probe_type, port = excluded.port, \
-             options = excluded.options",
-            7,
-            probes,
-            |s, p| {
-                s.arg(node)
-                    .arg(p.key.as_str())
-                    .arg(p.host.as_str())
-                    .arg(p.probe_type.as_str())
-                    .arg(i64::from(p.port))
-                    .arg(p.options.as_str())
-                    .arg(now)
-            },
-        );
+        let stmts = probes
+            .iter()
+            .map(|p| {
+                Stmt::new(
+                    "INSERT INTO probes (node, probe_key, host, probe_type, port, options, \
+                     created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, probe_key) \
+                     DO UPDATE SET host = excluded.host, probe_type = excluded.probe_type, \
+                     port = excluded.port, options = excluded.options",
+                )
+                .arg(node)
+                .arg(p.key.as_str())
+                .arg(p.host.as_str())
+                .arg(p.probe_type.as_str())
+                .arg(i64::from(p.port))
+                .arg(p.options.as_str())
+                .arg(now)
+            })
+            .collect();
         self.writes.write(stmts).await
     }
 

@@ -114,14 +114,13 @@ fn owner_of(
     kind: &str,
     id: &str,
 ) -> Result<Option<String>, StoreError> {
-    let mut st = conn.prepare_cached(
-        "SELECT loadbalancer_id FROM object_owners WHERE object_kind = ? AND object_id = ?",
-    )?;
-    let mut rows = st.query([kind, id])?;
-    Ok(match rows.next()? {
-        Some(r) => Some(r.get(0)?),
-        None => None,
-    })
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .prepare_cached(
+            "SELECT loadbalancer_id FROM object_owners WHERE object_kind = ? AND object_id = ?",
+        )?
+        .query_row([kind, id], |r| r.get(0))
+        .optional()?)
 }
 
 impl Store {

@@ -99,8 +99,8 @@ impl Store {
             file_url = format!("sqlite://{}", dir.path().join("memory.db").display());
             scratch = Some(std::sync::Arc::new(dir));
         }
-        let opts = SqliteConnectOptions::from_str(&file_url).map_err(|e| bad_url(e.to_string()))?;
-        let opts = opts
+        let opts = SqliteConnectOptions::from_str(&file_url)
+            .map_err(|e| bad_url(e.to_string()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)

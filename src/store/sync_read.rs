@@ -104,25 +104,14 @@ impl Store {
     /// Load balancer `lb` and everything below it (each list ordered by id); None
     /// when it is not stored.
     pub async fn lb_bodies(&self, lb: &str) -> Result<Option<LbBodies>, StoreError> {
-        let rows = sqlx::query(TREE).bind(lb).fetch_all(&self.pool).await?;
-        let mut tree = TreeRows::default();
-        for row in &rows {
-            tree.push(row.try_get("kind")?, row.try_get("body")?)?;
-        }
-        Ok(tree.finish())
+        self.readers.with(|c| read_tree(c, lb))
     }
 
     /// The desired tree, probe references and applied rules of `lb`, read on the
     /// calling thread (see `direct::Readers`) with the statements kept compiled.
     pub async fn sync_inputs(&self, lb: &str) -> Result<SyncInputs, StoreError> {
         self.readers.with(|c| {
-            let mut tree = TreeRows::default();
-            let bodies = direct::query(c, TREE, true, &[&lb], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(2)?))
-            })?;
-            for (kind, body) in &bodies {
-                tree.push(*kind, body)?;
-            }
+            let tree = read_tree(c, lb)?;
             let refs = direct::query(c, REFS, true, &[&lb], |r| Ok(ref_row(r, 1)?))?;
             let mut applied_rules: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
             let rules = direct::query(c, RULES, true, &[&lb], |r| {
@@ -136,12 +125,24 @@ impl Store {
                 applied_rules.entry(node).or_default().push((name, body));
             }
             Ok(SyncInputs {
-                tree: tree.finish(),
+                tree,
                 refs,
                 applied_rules,
             })
         })
     }
+}
+
+/// The [`TREE`] rows of `lb`, assembled.
+fn read_tree(c: &rusqlite::Connection, lb: &str) -> Result<Option<LbBodies>, StoreError> {
+    let rows = direct::query(c, TREE, true, &[&lb], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(2)?))
+    })?;
+    let mut tree = TreeRows::default();
+    for (kind, body) in &rows {
+        tree.push(*kind, body)?;
+    }
+    Ok(tree.finish())
 }
 
 #[derive(Default)]

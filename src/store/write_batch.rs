@@ -7,8 +7,9 @@
 //! rule, statuses, finish), and those hand-offs and commits were most of the daemon's
 //! CPU. The writer task takes every write queued at that moment and runs them in ONE
 //! transaction on the store's own connection (`direct`: statements stay compiled):
-//! one hand-off and one commit for the lot. A caller still awaits its own write's commit, so nothing is reported done
-//! before it is stored. Under no load a write is committed alone, at once.
+//! one hand-off and one commit for the lot. A caller still awaits its own write's
+//! commit, so nothing is reported done before it is stored. Under no load a write is
+//! committed alone, at once.
 //!
 //! A write is a list of statements that must apply together (e.g. replacing a load
 //! balancer's probe references). If the combined transaction fails, each write is
