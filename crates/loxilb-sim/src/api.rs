@@ -237,8 +237,8 @@ pub(crate) fn handle(
             let st = lock(&shared.state);
             let b = &st.boot;
             Ok(ok_json(&json!({
-                "version": concat!("v", env!("CARGO_PKG_VERSION"), "-loxilb-sim"),
-                "buildInfo": format!("loxilb-sim boot={} started={}", b.id, b.started_ms()),
+                "version": shared.version.to_string(),
+                "buildInfo": format!("loxilb-sim {} boot={} started={}", env!("CARGO_PKG_VERSION"), b.id, b.started_ms()),
                 "bootId": b.id,
                 "startTime": b.started_ms(),
                 "uptimeSeconds": b.instant.elapsed().as_secs(),

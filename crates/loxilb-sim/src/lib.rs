@@ -23,6 +23,7 @@ mod probe;
 mod rules;
 mod server;
 mod state;
+mod version;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use tokio::task::JoinHandle;
 pub use control::{Control, Counters, Fault, RecordedRequest, ScriptedEndpoint};
 pub use error::ApiError;
 pub use server::BASE_PATH;
+pub use version::{BadVersion, LoxilbVersion};
 
 use state::{lock, Shared};
 
@@ -50,6 +52,8 @@ pub struct SimOptions {
     pub token_ttl: Duration,
     /// Run real probes for endpoints (default true).
     pub probing: bool,
+    /// The LoxiLB release to behave as (error shape, failure counting, priority slots).
+    pub version: LoxilbVersion,
 }
 
 impl Default for SimOptions {
@@ -59,6 +63,7 @@ impl Default for SimOptions {
             auth: None,
             token_ttl: Duration::from_secs(3600),
             probing: true,
+            version: LoxilbVersion::default(),
         }
     }
 }

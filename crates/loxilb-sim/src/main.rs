@@ -26,6 +26,9 @@ struct Args {
     /// Do not run health probes (endpoints stay as created).
     #[arg(long)]
     no_probing: bool,
+    /// LoxiLB release to behave as, e.g. v0.9.8.4 (errors as HTTP 200) or v0.9.8.8.
+    #[arg(long, default_value_t = loxilb_sim::LoxilbVersion::default())]
+    loxilb_version: loxilb_sim::LoxilbVersion,
 }
 
 #[tokio::main]
@@ -41,6 +44,7 @@ async fn main() -> std::io::Result<()> {
         latency: Duration::from_millis(args.latency_ms),
         auth: args.username.zip(args.password),
         probing: !args.no_probing,
+        version: args.loxilb_version,
         ..SimOptions::default()
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;

@@ -192,6 +192,8 @@ pub(crate) struct Shared {
     pub tokens: Mutex<HashMap<String, Instant>>,
     pub auth: Option<(String, String)>,
     pub token_ttl: Duration,
+    /// The LoxiLB release this instance behaves as.
+    pub version: crate::LoxilbVersion,
 }
 
 impl Shared {
@@ -207,6 +209,7 @@ impl Shared {
             tokens: Mutex::new(HashMap::new()),
             auth: opts.auth.clone(),
             token_ttl: opts.token_ttl,
+            version: opts.version,
         }
     }
 }
