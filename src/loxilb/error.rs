@@ -39,6 +39,50 @@ impl ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// Classification of an error that LoxiLB answered with a 2xx status and its error
+    /// text in `result`: every error up to v0.9.8.4 (handler/common.go), and the DSR
+    /// selection refusal in every version (handler/loadbalancer.go). The text decides,
+    /// with the same families LoxiLB's `ResultErrorResponseErrorMessage` maps to status
+    /// codes from v0.9.8.5 on; a text in none of them is permanent, because LoxiLB did
+    /// process the request and refused it.
+    pub fn from_result_text(text: &str) -> Self {
+        let t = text.to_ascii_lowercase();
+        let any = |needles: &[&str]| needles.iter().any(|n| t.contains(n));
+        if any(&[
+            "not-exists",
+            " not exists",
+            "not found",
+            "notfound",
+            "no such",
+            "no-rule error",
+        ]) {
+            Self::NotFound
+        } else if any(&[
+            "token",
+            "authentication failed",
+            "user not found",
+            "malformed",
+            "args",
+            "range",
+            "parse error",
+            "invalid",
+            "unknown",
+            "allowed-src",
+            "capacity",
+            "hwm",
+        ]) {
+            Self::Permanent
+        } else if any(&["exist", "rule-referred", "cant modify"]) {
+            Self::Conflict
+        } else if any(&["not-ready", "timeout", "maintenance", "no-master"]) {
+            Self::Transient
+        } else {
+            Self::Permanent
+        }
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

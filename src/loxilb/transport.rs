@@ -297,13 +297,24 @@ fn into_result(
     path: &str,
     raw: RawReply,
 ) -> Result<Reply, LoxilbError> {
-    if raw.status.is_success() {
-        return Ok(Reply {
-            status: raw.status.as_u16(),
-            body: raw.body,
-        });
-    }
     let code = raw.status.as_u16();
+    if raw.status.is_success() {
+        return match refusal_in_success(&raw.body) {
+            None => Ok(Reply {
+                status: code,
+                body: raw.body,
+            }),
+            Some(text) => Err(error_for(
+                node,
+                method,
+                path,
+                ErrorKind::from_result_text(&text),
+                Some(code),
+                Some(text),
+            )
+            .with_detail(format!("HTTP {code} carrying an error result"))),
+        };
+    }
     let (result, detail) = match serde_json::from_slice::<ErrorBody>(&raw.body) {
         Ok(b) => {
             let result = if b.result.is_empty() {
@@ -329,6 +340,25 @@ fn into_result(
         result,
     )
     .with_detail(detail))
+}
+
+/// The error text of a 2xx answer whose `result` is not "Success". LoxiLB up to
+/// v0.9.8.4 answers every refusal so (HTTP 200, `{"result": "<error>"}`), and every
+/// version answers the DSR selection refusal so; a caller that trusted the status alone
+/// would record a refused change as applied. Listings and other bodies without a string
+/// `result` are successes.
+fn refusal_in_success(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct ResultOnly {
+        result: serde_json::Value,
+    }
+    let parsed: ResultOnly = serde_json::from_slice(body).ok()?;
+    let text = parsed.result.as_str()?.trim();
+    if text.eq_ignore_ascii_case("success") {
+        None
+    } else {
+        Some(text.to_string())
+    }
 }
 
 pub(crate) fn error_for(
@@ -457,6 +487,50 @@ mod tests {
         assert!(e.is_transient());
         assert_eq!(e.result, None);
         assert!(e.detail.chars().count() <= BODY_EXCERPT + 1);
+    }
+
+    /// LoxiLB up to v0.9.8.4 answers refusals as HTTP 200 with the error in `result`
+    /// (handler/common.go), and every version answers the DSR selection refusal so
+    /// (handler/loadbalancer.go ConfigPostLoadbalancer).
+    #[test]
+    fn a_success_status_with_an_error_result_is_the_error_it_names() {
+        let n = Node::new("http://127.0.0.1:1").unwrap();
+        let ok = |body: &[u8]| RawReply {
+            status: StatusCode::OK,
+            body: body.to_vec(),
+        };
+        for body in [
+            &br#"{"result":"Success"}"#[..],
+            br#"{"lbAttr":[]}"#,
+            br#"{"Attr":[],"result":null}"#,
+            b"",
+        ] {
+            assert!(into_result(&n, &Method::POST, "/p", ok(body)).is_ok());
+        }
+        let cases = [
+            ("lbrule-exists error", ErrorKind::Conflict),
+            ("LB Rule-referred", ErrorKind::Conflict),
+            ("host-notfound error", ErrorKind::NotFound),
+            ("no-rule error", ErrorKind::NotFound),
+            ("malformed-service-ptype error", ErrorKind::Permanent),
+            ("endpoints-range error", ErrorKind::Permanent),
+            ("rule-allowed-src error", ErrorKind::Permanent),
+            ("rule-hwm error", ErrorKind::Permanent),
+            (
+                "Error: Only Hash Selection criteria allowed for DSR mode",
+                ErrorKind::Permanent,
+            ),
+            ("netrpc call timeout", ErrorKind::Transient),
+        ];
+        for (text, kind) in cases {
+            let body = serde_json::json!({ "result": text }).to_string();
+            let e = into_result(&n, &Method::POST, "/p", ok(body.as_bytes()))
+                .err()
+                .unwrap_or_else(|| panic!("{text} accepted"));
+            assert_eq!(e.kind, kind, "{text}");
+            assert_eq!(e.status, Some(200));
+            assert_eq!(e.result.as_deref(), Some(text));
+        }
     }
 
     #[test]
