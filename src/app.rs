@@ -58,6 +58,10 @@ impl Readiness for LoxilbReadiness {
             .await;
         results.iter().any(|(_, r)| r.is_ok())
     }
+
+    fn node_versions(&self) -> Vec<(String, Option<String>)> {
+        self.0.node_versions()
+    }
 }
 
 /// Build the LoxiLB client from the configuration.

@@ -118,6 +118,19 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
                 return Err(format!("{path}: {code} {body}"));
             }
             println!("{path}: ok");
+            for node in body
+                .get("loxilb_nodes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let url = node.get("url").and_then(Value::as_str).unwrap_or("?");
+                let version = node
+                    .get("version")
+                    .and_then(Value::as_str)
+                    .unwrap_or("not reached yet");
+                println!("LoxiLB {url}: version {version}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Retry { event_id } => {

@@ -47,6 +47,12 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
 
     let o = cli(&w, &["health"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let version = format!(
+        "LoxiLB {}: version {}",
+        w.sims[0].url(),
+        loxilb_sim::LoxilbVersion::default()
+    );
+    assert!(text(&o).contains(&version), "{}", text(&o));
 
     // Everything in place: validation passes.
     let o = cli(&w, &["validate-health-monitors"]);

@@ -99,6 +99,13 @@ async fn metrics_parse_and_counters_move_with_events() {
         after.contains("loxilb_coordinator_queue_depth 0"),
         "{after}"
     );
+    // The release the node reported on GET /version (detected at start).
+    let info = format!(
+        "loxilb_coordinator_loxilb_node_info{{node=\"{}\",version=\"{}\"}} 1",
+        w.sims[0].url(),
+        loxilb_sim::LoxilbVersion::default()
+    );
+    assert!(after.contains(&info), "{info} missing in {after}");
     w.wait_for("status delivery counted", Duration::from_secs(10), || {
         !w.status_messages().is_empty()
     })

@@ -31,6 +31,19 @@ pub use error::{event_error_body, ApiError};
 #[async_trait::async_trait]
 pub trait Readiness: Send + Sync + 'static {
     async fn loxilb_reachable(&self) -> bool;
+
+    /// Each LoxiLB node's URL and the release it last reported on `GET /version`.
+    fn node_versions(&self) -> Vec<(String, Option<String>)> {
+        Vec::new()
+    }
+}
+
+/// The node list of `/healthz` and `/readyz`.
+fn nodes_json(r: &dyn Readiness) -> serde_json::Value {
+    r.node_versions()
+        .into_iter()
+        .map(|(url, version)| json!({"url": url, "version": version}))
+        .collect()
 }
 
 /// Shared state of every handler.
@@ -92,8 +105,8 @@ pub fn router_with_token(state: ApiState, max_body_bytes: usize, token: BearerTo
     ))
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+async fn healthz(State(state): State<ApiState>) -> Json<serde_json::Value> {
+    Json(json!({"status": "ok", "loxilb_nodes": nodes_json(state.readiness.as_ref())}))
 }
 
 async fn readyz(State(state): State<ApiState>) -> (StatusCode, Json<serde_json::Value>) {
@@ -104,7 +117,11 @@ async fn readyz(State(state): State<ApiState>) -> (StatusCode, Json<serde_json::
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, Json(json!({"database": database, "loxilb": loxilb})))
+    let nodes = nodes_json(state.readiness.as_ref());
+    (
+        code,
+        Json(json!({"database": database, "loxilb": loxilb, "loxilb_nodes": nodes})),
+    )
 }
 
 #[cfg(test)]

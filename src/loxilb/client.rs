@@ -127,6 +127,8 @@ pub struct NodeInfo {
 #[derive(Clone)]
 pub struct LoxilbClient {
     inner: Arc<Transport>,
+    /// The release each node last reported on `GET /version` (by node index).
+    versions: Arc<std::sync::Mutex<Vec<Option<String>>>>,
 }
 
 impl std::fmt::Debug for LoxilbClient {
@@ -181,7 +183,9 @@ impl LoxilbClient {
         let http = builder
             .build()
             .map_err(|e| LoxilbError::config("", format!("HTTP client: {e}")))?;
+        let versions = Arc::new(std::sync::Mutex::new(vec![None; nodes.len()]));
         Ok(Self {
+            versions,
             inner: Arc::new(Transport {
                 http,
                 nodes,
@@ -308,6 +312,7 @@ impl LoxilbClient {
             Some(serde_json::Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
+        self.note_version(n, &v.version);
         Ok(NodeInfo {
             version: v.version,
             build_info: v.build_info,
@@ -319,6 +324,39 @@ impl LoxilbClient {
                 .as_ref()
                 .and_then(serde_json::Value::as_u64),
         })
+    }
+
+    /// Remember the release node `n` reported; logged and exported when it is new or
+    /// changed (an upgrade of LoxiLB under a running daemon), with a warning when it is
+    /// not one the daemon was checked against (docs/loxilb-compat.md).
+    fn note_version(&self, n: NodeId, version: &str) {
+        let before = {
+            let mut all = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(slot) = all.get_mut(n.0) else {
+                return;
+            };
+            if slot.as_deref() == Some(version) {
+                return;
+            }
+            slot.replace(version.to_string())
+        };
+        let url = self.node_url(n);
+        crate::metrics::global().loxilb_version(url, before.as_deref(), version);
+        match super::version::support(version) {
+            Ok(()) => tracing::info!(node = %url, version, "LoxiLB node version"),
+            Err(why) => tracing::warn!(node = %url, version, "LoxiLB node version: {why}"),
+        }
+    }
+
+    /// Every node's URL and the release it last reported (`None` before it answered).
+    pub fn node_versions(&self) -> Vec<(String, Option<String>)> {
+        let all = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        self.inner
+            .nodes
+            .iter()
+            .zip(all.iter())
+            .map(|(node, v)| (node.url.clone(), v.clone()))
+            .collect()
     }
 
     /// Runs `f` concurrently for every node and returns each node's result in node order.

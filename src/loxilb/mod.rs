@@ -16,6 +16,7 @@ mod client;
 mod error;
 mod transport;
 pub mod types;
+pub mod version;
 
 #[cfg(test)]
 mod tests;

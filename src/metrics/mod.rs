@@ -39,6 +39,13 @@ pub struct Node {
     pub node: String,
 }
 
+/// A LoxiLB node and the release it reported on `GET /version`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NodeVersion {
+    pub node: String,
+    pub version: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Outcome {
     pub outcome: String,
@@ -57,6 +64,7 @@ pub struct Metrics {
     pub loxilb_requests: Family<Call, Counter>,
     pub loxilb_request_seconds: Family<Node, Histogram, fn() -> Histogram>,
     pub loxilb_node_up: Family<Node, Gauge>,
+    pub loxilb_node_info: Family<NodeVersion, Gauge>,
     pub rules_applied: Counter,
     pub rules_deleted: Counter,
     pub probes_created: Counter,
@@ -86,6 +94,7 @@ impl Metrics {
             loxilb_requests: Family::default(),
             loxilb_request_seconds: Family::new_with_constructor(latency_histogram),
             loxilb_node_up: Family::default(),
+            loxilb_node_info: Family::default(),
             rules_applied: Counter::default(),
             rules_deleted: Counter::default(),
             probes_created: Counter::default(),
@@ -139,6 +148,11 @@ impl Metrics {
             "loxilb_request_seconds",
             "LoxiLB API request latency by node",
             self.loxilb_request_seconds.clone(),
+        );
+        r.register(
+            "loxilb_node_info",
+            "1 for the LoxiLB release each node reported on GET /version",
+            self.loxilb_node_info.clone(),
         );
         r.register(
             "loxilb_node_up",
@@ -257,6 +271,22 @@ impl Metrics {
         self.loxilb_node_up
             .get_or_create(&n)
             .set(i64::from(status.is_some_and(|s| s < 500)));
+    }
+
+    /// Record the release a node reported, replacing the one it reported before.
+    pub fn loxilb_version(&self, node: &str, before: Option<&str>, now: &str) {
+        if let Some(old) = before {
+            self.loxilb_node_info.remove(&NodeVersion {
+                node: node.to_string(),
+                version: old.to_string(),
+            });
+        }
+        self.loxilb_node_info
+            .get_or_create(&NodeVersion {
+                node: node.to_string(),
+                version: now.to_string(),
+            })
+            .set(1);
     }
 
     /// Record a finished event.
