@@ -48,8 +48,11 @@ async fn monitored_pool_follows_its_probes_and_reports_active() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(p["probeType"], "http", "{p}");
-    assert_eq!(p["probeReq"], "/health", "{p}");
-    assert_eq!(p["probeResp"], "200", "{p}");
+    assert_eq!(
+        p["probeReq"], "health",
+        "{p}: LoxiLB requests \"/\" + probeReq"
+    );
+    assert_eq!(p["probeResp"], "", "{p}: an HTTP probe ignores probeResp");
     assert_eq!(p["inactiveReTries"], 2, "{p}");
 
     // Every object and its parents reached ACTIVE at the driver agent.
@@ -154,7 +157,7 @@ async fn monitor_changes_update_probes_in_place_or_replace_them() {
     let p = probe(&all, &key(backends[0].port()))
         .cloned()
         .unwrap_or_default();
-    assert_eq!(p["probeReq"], "/ready", "{p}");
+    assert_eq!(p["probeReq"], "ready", "{p}");
 
     // Type change: the probe behind the rule's key becomes a TCP probe; no HTTP probe
     // for that member remains.
@@ -373,7 +376,8 @@ async fn a_burst_of_member_events_is_coalesced() {
     w.apply_ok(&setup).await;
     let sim = w.sim();
     sim.clear_requests();
-    let n = 60u16;
+    // At most 32 endpoints per rule (AddLbRule: "endpoints-range error").
+    let n = 32u16;
     let events: Vec<Value> = (0..n)
         .map(|i| member("lb-p", &format!("m{i}"), 21000 + i))
         .collect();
@@ -389,9 +393,11 @@ async fn a_burst_of_member_events_is_coalesced() {
     for i in 0..n {
         let p = probe(&probes, &key(21000 + i)).cloned().unwrap_or_default();
         assert_eq!(p["probeType"], "http", "{p}");
-        assert_eq!(p["probeReq"], "/health", "{p}");
+        assert_eq!(p["probeReq"], "health", "{p}");
     }
-    assert!(per_event <= 0.5, "{per_event} calls per event");
+    // One probe POST per member is the floor for HTTP monitors (LoxiLB refuses http on
+    // a rule); the rule updates are coalesced on top.
+    assert!(per_event <= 1.25, "{per_event} calls per event");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

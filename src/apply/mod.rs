@@ -10,9 +10,12 @@
 //! makes no call. That is what makes journal replay after a crash safe, and what the
 //! node catch-up and the reconciler reuse.
 //!
-//! Per node, calls go in this order: rule deletions, rule applications (a rule with
-//! `monitor` creates its endpoints' probes itself), probe options, probe deletions
-//! (after the rules that referred to them are gone, so LoxiLB rarely answers 409).
+//! Per node, calls go in the order LoxiLB's probe/rule coupling needs
+//! (`mapping::plan_node` explains why): rule deletions, then the probes the rules will
+//! refer to (HTTP/HTTPS, monitor addresses, and those the deletions took with them),
+//! then rule creations and updates, then re-posts of probes an update dropped with its
+//! endpoint (a drained member keeps its probe), then probe deletions (after the rules
+//! that referred to them are gone, so LoxiLB rarely answers 409).
 
 mod error;
 mod locks;

@@ -3,13 +3,13 @@
 //! Each successful call is recorded at once, so a crash or a failure half-way leaves
 //! records that match the node and the next sync continues where this one stopped.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use tracing::{debug, info, warn};
 
 use super::{Applier, NodeCalls, NodeError, NodeFailure, Phase, Run};
 use crate::loxilb::{EndPoint, ErrorKind, LoadbalanceEntry, NodeId};
-use crate::mapping::{self, DesiredRule, ProbeOp, RuleOp};
+use crate::mapping::{self, ProbeOp, RuleOp};
 use crate::store::AppliedProbe;
 
 pub(super) async fn apply(
@@ -19,40 +19,11 @@ pub(super) async fn apply(
     applied: &[(String, String)],
 ) -> Result<NodeCalls, NodeFailure> {
     let (lb, rules, merged, keys) = (run.lb, &run.desired.rules, run.merged, run.keys);
-    let mut calls = NodeCalls::default();
-    let posted = apply_rules(a, n, lb, rules, applied, &mut calls)
-        .await
-        .map_err(|error| NodeFailure {
-            phase: Phase::Rules,
-            error,
-        })?;
-    // Only a rule posted by this very sync can have just created a probe; a rule that
-    // was already in place says nothing about a probe that went missing or drifted.
-    let posted: Vec<DesiredRule> = rules
-        .iter()
-        .filter(|r| posted.contains(&r.entry.service_arguments.name))
-        .cloned()
-        .collect();
-    apply_probes(a, n, &posted, merged, keys, &mut calls)
-        .await
-        .map_err(|error| NodeFailure {
-            phase: Phase::Probes,
-            error,
-        })?;
-    Ok(calls)
-}
-
-async fn apply_rules(
-    a: &Applier,
-    n: NodeId,
-    lb: &str,
-    rules: &[DesiredRule],
-    applied: &[(String, String)],
-    calls: &mut NodeCalls,
-) -> Result<BTreeSet<String>, NodeError> {
     let url = a.client.node_url(n).to_string();
-    let mut posted = BTreeSet::new();
-
+    let rules_phase = |error| NodeFailure {
+        phase: Phase::Rules,
+        error,
+    };
     let applied_rules: BTreeMap<String, LoadbalanceEntry> = applied
         .iter()
         .filter_map(|(name, body)| match serde_json::from_str(body) {
@@ -63,9 +34,60 @@ async fn apply_rules(
             }
         })
         .collect();
-    let mut ops = mapping::plan_rules(rules, &applied_rules);
-    // Deletions first: a rule whose key changed must leave before its successor comes.
-    ops.sort_by_key(|op| !matches!(op, RuleOp::Delete { .. }));
+    let applied_probes: BTreeMap<String, EndPoint> = if keys.is_empty() {
+        BTreeMap::new()
+    } else {
+        a.store
+            .applied_probes(&url, keys)
+            .await
+            .map_err(|e| rules_phase(e.into()))?
+            .into_iter()
+            .filter_map(|(key, body)| serde_json::from_str(&body).ok().map(|ep| (key, ep)))
+            .collect()
+    };
+    let desired_probes: BTreeMap<String, EndPoint> = merged
+        .iter()
+        .filter(|(k, _)| keys.contains(*k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let plan = mapping::plan_node(rules, &applied_rules, &desired_probes, &applied_probes);
+
+    let mut calls = NodeCalls::default();
+    // Everything up to the rules carries traffic (a probe posted first is what the
+    // rule will refer to): a failure there is a rule failure.
+    run_rule_ops(a, n, lb, plan.rule_deletes, &mut calls)
+        .await
+        .map_err(rules_phase)?;
+    run_probe_ops(a, n, plan.probes_before, &mut calls)
+        .await
+        .map_err(rules_phase)?;
+    run_rule_ops(a, n, lb, plan.rule_applies, &mut calls)
+        .await
+        .map_err(rules_phase)?;
+    if !plan.created_by_rules.is_empty() {
+        // The rules just applied made LoxiLB create exactly these probes.
+        record_probes(a, &url, &plan.created_by_rules)
+            .await
+            .map_err(rules_phase)?;
+        debug!(node = %url, probes = plan.created_by_rules.len(), "probes created by their rules");
+    }
+    run_probe_ops(a, n, plan.probes_after, &mut calls)
+        .await
+        .map_err(|error| NodeFailure {
+            phase: Phase::Probes,
+            error,
+        })?;
+    Ok(calls)
+}
+
+async fn run_rule_ops(
+    a: &Applier,
+    n: NodeId,
+    lb: &str,
+    ops: Vec<RuleOp>,
+    calls: &mut NodeCalls,
+) -> Result<(), NodeError> {
+    let url = a.client.node_url(n).to_string();
     for op in ops {
         calls.rules += 1;
         match op {
@@ -75,7 +97,6 @@ async fn apply_rules(
                 crate::metrics::global().rules_applied.inc();
                 let body = serde_json::to_string(&entry).unwrap_or_default();
                 a.store.put_applied_rule(&url, &name, lb, &body).await?;
-                posted.insert(name.clone());
                 info!(node = %url, loadbalancer_id = %lb, rule = %name, endpoints = entry.endpoints.len(), ?outcome, "LoxiLB rule applied");
             }
             RuleOp::Delete {
@@ -93,50 +114,16 @@ async fn apply_rules(
             }
         }
     }
-
-    Ok(posted)
+    Ok(())
 }
 
-async fn apply_probes(
+async fn run_probe_ops(
     a: &Applier,
     n: NodeId,
-    rules: &[DesiredRule],
-    merged: &BTreeMap<String, EndPoint>,
-    keys: &BTreeSet<String>,
+    ops: Vec<ProbeOp>,
     calls: &mut NodeCalls,
 ) -> Result<(), NodeError> {
     let url = a.client.node_url(n).to_string();
-    let applied_probes: BTreeMap<String, EndPoint> = a
-        .store
-        .applied_probes(&url, keys)
-        .await?
-        .into_iter()
-        .filter_map(|(key, body)| serde_json::from_str(&body).ok().map(|ep| (key, ep)))
-        .collect();
-    let desired_probes: BTreeMap<String, EndPoint> = merged
-        .iter()
-        .filter(|(k, _)| keys.contains(*k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let mut ops = mapping::plan_probes(&desired_probes, &applied_probes);
-    ops.sort_by_key(|op| matches!(op, ProbeOp::Delete { .. }));
-    // The rules (applied just before) already made LoxiLB create exactly these
-    // probes: record them as ours without a call, all in one write.
-    let (created, ops): (Vec<ProbeOp>, Vec<ProbeOp>) = ops.into_iter().partition(|op| {
-        matches!(op, ProbeOp::Post(ep)
-            if !applied_probes.contains_key(&ep.name) && rule_creates(rules, ep))
-    });
-    let created: Vec<EndPoint> = created
-        .into_iter()
-        .filter_map(|op| match op {
-            ProbeOp::Post(ep) => Some(ep),
-            ProbeOp::Delete { .. } => None,
-        })
-        .collect();
-    record_probes(a, &url, &created).await?;
-    if !created.is_empty() {
-        debug!(node = %url, probes = created.len(), "probes created by their rules");
-    }
     for op in ops {
         match op {
             ProbeOp::Post(ep) => {
@@ -179,24 +166,6 @@ async fn apply_probes(
         }
     }
     Ok(())
-}
-
-/// True when a rule posted by this sync has the probe's member as an endpoint and its own probe
-/// options give exactly `ep`: LoxiLB creates that probe with the rule.
-fn rule_creates(rules: &[DesiredRule], ep: &EndPoint) -> bool {
-    let Some(key) = mapping::ProbeKey::parse(&ep.name) else {
-        return false;
-    };
-    rules.iter().any(|r| {
-        let args = &r.entry.service_arguments;
-        args.monitor
-            && args.protocol == key.proto
-            && r.entry
-                .endpoints
-                .iter()
-                .any(|e| e.endpoint_ip == key.host && e.target_port == key.port)
-            && mapping::rule_referred_probe(args, &key) == *ep
-    })
 }
 
 async fn record_probe(a: &Applier, url: &str, ep: &EndPoint) -> Result<(), NodeError> {

@@ -117,10 +117,31 @@ async fn a_second_sync_makes_no_call() {
     let nodes = a.all_nodes();
     let first = a.sync_lb("lb", &nodes, true).await.expect("sync");
     assert!(first.all_ok(), "{first:?}");
-    // One rule call: the rule's own probe options create both probes.
-    assert_eq!(first.calls(), 1, "{first:?}");
+    // An HTTP monitor cannot ride on the rule (LoxiLB refuses http there): both
+    // probes are posted, before the rule that refers to them.
+    assert_eq!(first.calls(), 3, "{first:?}");
     assert_eq!(sim.control().rules().len(), 1);
     assert_eq!(probe_duration(&sim, "127.0.0.1_tcp_7001"), Some(json!(5)));
+    let paths: Vec<String> = sim
+        .control()
+        .requests()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(
+        paths[0].ends_with("/config/endpoint") && paths[2].ends_with("/config/loadbalancer"),
+        "{paths:?}"
+    );
+    let ep = sim
+        .control()
+        .endpoints()
+        .into_iter()
+        .find(|e| e["name"] == "127.0.0.1_tcp_7001")
+        .unwrap_or_default();
+    assert_eq!(
+        (ep["probeType"].clone(), ep["probeReq"].clone()),
+        (json!("http"), json!("hc"))
+    );
 
     sim.control().clear_requests();
     let second = a.sync_lb("lb", &nodes, true).await.expect("sync");

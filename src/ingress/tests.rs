@@ -236,7 +236,10 @@ async fn readiness_reflects_loxilb_reachability() {
     )
     .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(body, json!({"database": true, "loxilb": false}));
+    assert_eq!(
+        body,
+        json!({"database": true, "loxilb": false, "loxilb_nodes": []})
+    );
     let (s, _) = send(
         &router(state(store, false, true), 1024),
         "GET",

@@ -24,13 +24,15 @@
 //!   creates and go stale as soon as the child rows change.
 
 mod merge;
+mod node_plan;
 mod plan;
 mod probe;
 mod rule;
 mod tree;
 
 pub use merge::merge_probe;
-pub use plan::{plan_probes, plan_rules, ProbeOp, RuleOp};
+pub use node_plan::{endpoint_keys, plan_node, rule_creates, NodePlan, MAX_RULE_ENDPOINTS};
+pub use plan::{plan_probes, plan_rules, plan_rules_forcing, ProbeOp, RuleOp};
 pub use probe::{rule_default_probe, rule_referred_probe, ProbeKey, ProbeWant};
 pub(crate) use rule::pool_rule_proto;
 pub use rule::{is_ours_rule, listener_of_rule_name, rule_name, RULE_NAME_PREFIX};

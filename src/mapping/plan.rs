@@ -10,7 +10,7 @@
 //! canonical text), so a rule read back from LoxiLB or recorded in another order is not
 //! needlessly re-posted. A re-post of an identical rule would be a 409 anyway.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::loxilb::types::{EndPoint, LoadbalanceEntry};
@@ -95,6 +95,17 @@ pub fn plan_rules(
     desired: &[DesiredRule],
     applied: &BTreeMap<String, LoadbalanceEntry>,
 ) -> Vec<RuleOp> {
+    plan_rules_forcing(desired, applied, &BTreeSet::new())
+}
+
+/// [`plan_rules`], where the applied rules named in `recreate` are deleted and created
+/// anew even if nothing else asks for it (a probe whose host must move: LoxiLB keeps a
+/// probe's host on re-post, so the probe has to go with the rules that hold it).
+pub fn plan_rules_forcing(
+    desired: &[DesiredRule],
+    applied: &BTreeMap<String, LoadbalanceEntry>,
+    recreate: &BTreeSet<String>,
+) -> Vec<RuleOp> {
     let mut want: BTreeMap<&str, &LoadbalanceEntry> = BTreeMap::new();
     for d in desired {
         want.entry(d.entry.service_arguments.name.as_str())
@@ -102,17 +113,20 @@ pub fn plan_rules(
     }
     let mut deletes = Vec::new();
     let mut applies = Vec::new();
+    let recreated = |name: &str, old: &LoadbalanceEntry, new: &LoadbalanceEntry| {
+        recreate.contains(name) || needs_recreate(old, new)
+    };
     for (name, old) in applied {
         match want.get(name.as_str()) {
             None => deletes.push(delete_of(name, old)),
-            Some(new) if needs_recreate(old, new) => deletes.push(delete_of(name, old)),
+            Some(new) if recreated(name, old, new) => deletes.push(delete_of(name, old)),
             Some(_) => {}
         }
     }
     for (name, new) in &want {
         let unchanged = applied
             .get(*name)
-            .is_some_and(|old| !needs_recreate(old, new) && canonical(old) == canonical(new));
+            .is_some_and(|old| !recreated(name, old, new) && canonical(old) == canonical(new));
         if !unchanged {
             applies.push(RuleOp::Apply((*new).clone()));
         }

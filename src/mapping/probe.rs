@@ -12,9 +12,13 @@
 //! before a member goes down), else `max_retries`, else the configured default, clamped to
 //! LoxiLB's 1..=100.
 //!
-//! HTTP(S): `probeReq` is the URL path (default "/"), `probeResp` the expected codes in
-//! Octavia's canonical text ("200", "200,202", "200-204"; default "200"). LoxiLB always
-//! sends GET, so `http_method` has no equivalent (ingress refuses methods other than GET).
+//! HTTP(S): LoxiLB requests `"<scheme>://<host>:<port>/" + probeReq` (epCheckNow), so
+//! `probeReq` is the monitor's `url_path` without its leading `/`: "/health" is sent as
+//! "health" and LoxiLB requests exactly "/health". An HTTP probe (a HEAD) passes only on
+//! status 200 and ignores `probeResp`; an HTTPS probe (a GET) passes only on 200 and,
+//! when `probeResp` is set, only if the whole body equals it. Octavia has no body
+//! expectation, so `probeResp` is always empty; ingress refuses expected codes other than
+//! 200 and methods other than GET/HEAD, which LoxiLB cannot check.
 
 use crate::loxilb::types::{probe_key, EndPoint, ServiceArguments};
 use crate::model::{HealthMonitor, Member, MonitorType};
@@ -143,26 +147,23 @@ pub(crate) fn spec_for(
             m.monitor_port.filter(|p| *p != 0).unwrap_or(port)
         },
         probe_req: if http {
-            hm.url_path
-                .clone()
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| "/".to_owned())
+            probe_req(hm.url_path.as_deref())
         } else {
             String::new()
         },
-        probe_resp: if http {
-            hm.expected_codes
-                .as_ref()
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "200".to_owned())
-        } else {
-            String::new()
-        },
+        probe_resp: String::new(),
         probe_type: ptype,
         probe_duration: t.duration,
         inactive_retries: t.retries,
     };
     Some(ProbeSpec { key, endpoint })
+}
+
+/// `probeReq` for a monitor's `url_path` (default "/"): LoxiLB prefixes it with "/",
+/// so the leading "/" is dropped to make it request exactly `url_path`.
+pub(crate) fn probe_req(url_path: Option<&str>) -> String {
+    let path = url_path.unwrap_or("/");
+    path.strip_prefix('/').unwrap_or(path).to_owned()
 }
 
 /// Every probe want of a load balancer: one per admin-up member (drained ones included, so

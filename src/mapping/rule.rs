@@ -1,17 +1,28 @@
 //! Listener → LoxiLB load-balancer rule.
 //!
-//! A rule is keyed in LoxiLB by (externalIP, port range, protocol); we set `portMax = port`
-//! (a single port) because that is how LoxiLB lists a rule posted with `portMax` 0 too, so
-//! a read-back rule compares equal to what we posted.
+//! A rule is keyed in LoxiLB by (externalIP, port range, protocol). We send `portMax` 0
+//! (a single port): a non-zero `portMax` makes LoxiLB add a firewall entry at creation
+//! that a delete by port/protocol or by name never removes (rules.go AddLbRule /
+//! DeleteLbRule), and LoxiLB lists single-port rules with `portMax` 0 anyway.
 //!
-//! The rule carries the pool's health-monitor options (`probetype`, `probeport`, `probereq`,
-//! `proberesp`, `probeTimeout`, `probeRetries`) so that the probes LoxiLB creates for the
-//! rule's endpoints already have the right options: in the common case no separate
-//! `POST /config/endpoint` is needed. LoxiLB rejects a tcp/udp/sctp `probetype` with
-//! `probeport` 0 and applies one `probeport` to every endpoint, so the rule names a probe
-//! type only when it can describe every endpoint's probe (see [`rule_probe_options`]); the
-//! per-member probes ([`super::probe`]) then correct the rest (monitor address, differing
-//! monitor ports).
+//! Probe options. A rule may only name the probe types tcp, udp, sctp, ping or none
+//! (AddLbRule: "malformed-service-ptype error"); HTTP and HTTPS checks exist only as
+//! endpoint probes. A rule's options reach only the probes it *creates*: an endpoint
+//! whose probe already exists just adds a reference and leaves the probe as it is
+//! (modNatEpHost → AddEPHost). The applier therefore posts every probe that the rule
+//! cannot describe (http/https, a monitor address, differing monitor ports) *before*
+//! the rule, and the rule carries only what LoxiLB accepts: the monitor's type and port
+//! when one tcp/udp/sctp/ping probe describes every endpoint, else the defaults (the
+//! rule protocol on each endpoint's port), plus interval and retries (`probeTimeout`,
+//! `probeRetries`), which LoxiLB applies to the probes it creates in any case.
+//!
+//! Selection and weights. LoxiLB ignores endpoint weights except with selection
+//! `priority`, its weighted round robin: each endpoint gets `weight × slots / 100` of
+//! 16 datapath slots (32 before v0.9.8.7), so weights are percentages (LB2DP, the
+//! LbSelPrio branch). A ROUND_ROBIN pool whose serving members' weights differ is
+//! therefore sent as `priority` with the weights normalised to percentages, as long as
+//! it has at most 16 serving members (beyond that some members would get no slot at
+//! all); otherwise as `rr` with every weight 1, and the weights have no effect.
 
 use std::net::IpAddr;
 
@@ -139,49 +150,76 @@ pub(crate) fn member_serves(m: &Member) -> bool {
     m.admin_state_up.unwrap_or(true) && m.weight.unwrap_or(1) > 0
 }
 
-fn endpoint_of(m: &Member) -> Option<LbEndpoint> {
+fn endpoint_of(m: &Member, weight: u32) -> Option<LbEndpoint> {
     Some(LbEndpoint {
         endpoint_ip: m.address?.to_string(),
         target_port: m.protocol_port?,
-        weight: u32::from(m.weight.unwrap_or(1)),
+        weight,
         state: None,
         counter: None,
     })
 }
 
-/// Rule-level probe options for the members that are endpoints, or `None` when the rule
-/// should leave LoxiLB's defaults (probe type = rule protocol on the endpoint port).
-///
-/// - http/https: `probeport` 0 means "the endpoint's port" to LoxiLB, so it is 0 when every
-///   member is probed on its own port, else the common monitor port if all share one, else
-///   0 (per-member probes fix the rest).
-/// - tcp/udp/sctp: LoxiLB needs a non-zero `probeport`, so the type is named only when all
-///   members are probed on one port; otherwise the defaults stand and per-member probes
-///   carry the real type and port.
-/// - ping: port 0.
-fn rule_probe_options(specs: &[(ProbeSpec, u16)]) -> Option<(String, u16, String, String)> {
-    let (first, _) = specs.first()?;
-    let ports: Vec<u16> = specs.iter().map(|(s, _)| s.endpoint.probe_port).collect();
-    let common = ports.iter().all(|p| *p == ports[0]).then_some(ports[0]);
-    let own_ports = specs
+/// Datapath slots LoxiLB's selection `priority` spreads traffic over (MaxLBPrioSlots from
+/// v0.9.8.7; 32 before): more serving members than this cannot all get traffic.
+pub(crate) const PRIORITY_SLOTS: usize = 16;
+
+/// Octavia weights (1..=256 for serving members) as percentages summing to 100, each at
+/// least 1 (largest remainders get the rounding), or `None` when the weights are all
+/// equal (plain round robin does the same) or there are too many members for
+/// `priority` to honour them.
+pub(crate) fn weight_percentages(weights: &[u16]) -> Option<Vec<u32>> {
+    let first = *weights.first()?;
+    if weights.iter().all(|w| *w == first) || weights.len() > PRIORITY_SLOTS {
+        return None;
+    }
+    let total: u32 = weights.iter().map(|w| u32::from(*w)).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut shares: Vec<(usize, u32, u32)> = weights
         .iter()
-        .all(|(s, target)| s.endpoint.probe_port == *target);
+        .enumerate()
+        .map(|(i, w)| {
+            let scaled = u32::from(*w) * 100;
+            (i, (scaled / total).max(1), scaled % total)
+        })
+        .collect();
+    let assigned: u32 = shares.iter().map(|s| s.1).sum();
+    // Hand out what rounding down left, largest remainder first (ties: first member).
+    shares.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    for s in shares
+        .iter_mut()
+        .take(100u32.saturating_sub(assigned) as usize)
+    {
+        s.1 += 1;
+    }
+    shares.sort_by_key(|s| s.0);
+    Some(shares.into_iter().map(|s| s.1).collect())
+}
+
+/// Rule-level probe type and port for the members that are endpoints, or `None` when
+/// the rule should leave LoxiLB's defaults (probe type = rule protocol on each
+/// endpoint's port).
+///
+/// - http/https: never on a rule (LoxiLB refuses them there); the defaults stand and
+///   the applier posts the real probes first.
+/// - tcp/udp/sctp: LoxiLB needs a non-zero `probeport` and applies it to every
+///   endpoint, so the type is named only when all members are probed on one port.
+/// - ping: port 0.
+fn rule_probe_options(specs: &[ProbeSpec]) -> Option<(String, u16)> {
+    let first = specs.first()?;
+    let port = first.endpoint.probe_port;
     let ptype = first.endpoint.probe_type.clone();
-    let port = match ptype.as_str() {
-        "ping" => 0,
-        "http" | "https" if own_ports => 0,
-        "http" | "https" => common.unwrap_or(0),
-        _ => match common {
-            Some(p) if p != 0 => p,
-            _ => return None,
-        },
-    };
-    Some((
-        ptype,
-        port,
-        first.endpoint.probe_req.clone(),
-        first.endpoint.probe_resp.clone(),
-    ))
+    match ptype.as_str() {
+        "ping" => Some((ptype, 0)),
+        "tcp" | "udp" | "sctp"
+            if port != 0 && specs.iter().all(|s| s.endpoint.probe_port == port) =>
+        {
+            Some((ptype, port))
+        }
+        _ => None,
+    }
 }
 
 /// The rule's `monitor` and probe options from the pool's (admin-up) monitor.
@@ -192,21 +230,16 @@ fn apply_monitor(
     opts: &MappingOptions,
 ) {
     args.monitor = true;
-    let specs: Vec<(ProbeSpec, u16)> = serving
+    let specs: Vec<ProbeSpec> = serving
         .iter()
-        .filter_map(|m| {
-            let spec = probe::spec_for(hm, m, &args.protocol, opts)?;
-            Some((spec, m.protocol_port?))
-        })
+        .filter_map(|m| probe::spec_for(hm, m, &args.protocol, opts))
         .collect();
     let timing = probe::timing(hm, opts);
     args.probe_timeout = timing.duration;
     args.probe_retries = i32::try_from(timing.retries).unwrap_or(i32::MAX);
-    if let Some((ptype, port, req, resp)) = rule_probe_options(&specs) {
+    if let Some((ptype, port)) = rule_probe_options(&specs) {
         args.probetype = ptype;
         args.probeport = port;
-        args.probereq = req;
-        args.proberesp = resp;
     }
 }
 
@@ -229,8 +262,33 @@ fn rule_for_listener(
         .protocol
         .map(listener_l4)
         .or(pool.protocol.map(pool_l4))?;
-    let serving: Vec<&Member> = tree.members_of(pool).filter(|m| member_serves(m)).collect();
-    let mut endpoints: Vec<LbEndpoint> = serving.iter().filter_map(|m| endpoint_of(m)).collect();
+    let mut serving: Vec<&Member> = tree
+        .members_of(pool)
+        .filter(|m| member_serves(m) && m.address.is_some() && m.protocol_port.is_some())
+        .collect();
+    // A fixed order, so the rounding of weight percentages never depends on row order.
+    serving.sort_by(|a, b| {
+        (a.address, a.protocol_port, &a.member_id).cmp(&(b.address, b.protocol_port, &b.member_id))
+    });
+    let mut sel = sel_of(pool, flavor_algorithm(tree));
+    let weights: Vec<u16> = serving.iter().map(|m| m.weight.unwrap_or(1)).collect();
+    let percentages = (sel == Sel::RoundRobin)
+        .then(|| weight_percentages(&weights))
+        .flatten();
+    if percentages.is_some() {
+        sel = Sel::Priority;
+    }
+    let mut endpoints: Vec<LbEndpoint> = serving
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let weight = percentages
+                .as_ref()
+                .and_then(|p| p.get(i).copied())
+                .unwrap_or(1);
+            endpoint_of(m, weight)
+        })
+        .collect();
     if endpoints.is_empty() {
         return None;
     }
@@ -250,9 +308,9 @@ fn rule_for_listener(
     let mut args = ServiceArguments {
         external_ip: vip.to_string(),
         port,
-        port_max: port,
+        port_max: 0,
         protocol: protocol.to_owned(),
-        sel: sel_of(pool, flavor_algorithm(tree)),
+        sel,
         mode: mode_of(tree, opts),
         inactive_timeout: inactive_timeout(listener),
         name: rule_name(&listener.listener_id),

@@ -26,37 +26,39 @@ fn probe_rows() -> Vec<ProbeRow> {
         case, monitor, member, key: "10.1.0.1_tcp_8080", probe_type, host, port, req, resp, duration, retries,
     };
     vec![
-        row("http as stored", json!({}), json!({}), "http", "10.1.0.1", 8080, "/health", "200,202", 10, 3),
+        row("http as stored", json!({}), json!({}), "http", "10.1.0.1", 8080, "health", "", 10, 3),
+        row("url path / is an empty probeReq", json!({"url_path": "/"}), json!({}), "http", "10.1.0.1", 8080, "", "", 10, 3),
+        row("nested url path keeps inner slashes", json!({"url_path": "/a/b?x=1"}), json!({}), "http", "10.1.0.1", 8080, "a/b?x=1", "", 10, 3),
         row("https, path and codes defaulted", json!({"type": "HTTPS", "url_path": null, "expected_codes": null}),
-            json!({}), "https", "10.1.0.1", 8080, "/", "200", 10, 3),
+            json!({}), "https", "10.1.0.1", 8080, "", "", 10, 3),
         row("expected codes range", json!({"expected_codes": "200-204"}), json!({}),
-            "http", "10.1.0.1", 8080, "/health", "200-204", 10, 3),
+            "http", "10.1.0.1", 8080, "health", "", 10, 3),
         row("single expected code", json!({"expected_codes": "204"}), json!({}),
-            "http", "10.1.0.1", 8080, "/health", "204", 10, 3),
+            "http", "10.1.0.1", 8080, "health", "", 10, 3),
         row("tcp has no request/response", json!({"type": "TCP"}), json!({}), "tcp", "10.1.0.1", 8080, "", "", 10, 3),
         row("udp-connect", json!({"type": "UDP-CONNECT"}), json!({}), "udp", "10.1.0.1", 8080, "", "", 10, 3),
         row("sctp", json!({"type": "SCTP"}), json!({}), "sctp", "10.1.0.1", 8080, "", "", 10, 3),
         row("ping has port 0", json!({"type": "PING"}), json!({}), "ping", "10.1.0.1", 0, "", "", 10, 3),
         row("timeout equal to delay", json!({"delay": 10, "timeout": 10}), json!({}),
-            "http", "10.1.0.1", 8080, "/health", "200,202", 11, 3),
+            "http", "10.1.0.1", 8080, "health", "", 11, 3),
         row("timeout above delay", json!({"delay": 3, "timeout": 7}), json!({}),
-            "http", "10.1.0.1", 8080, "/health", "200,202", 8, 3),
+            "http", "10.1.0.1", 8080, "health", "", 8, 3),
         row("delay and timeout defaulted (30, 10)", json!({"delay": null, "timeout": null}), json!({}),
-            "http", "10.1.0.1", 8080, "/health", "200,202", 30, 3),
+            "http", "10.1.0.1", 8080, "health", "", 30, 3),
         row("LoxiLB's interval limit", json!({"delay": 86400, "timeout": 86400}), json!({}),
-            "http", "10.1.0.1", 8080, "/health", "200,202", 86400, 3),
+            "http", "10.1.0.1", 8080, "health", "", 86400, 3),
         row("max_retries when max_retries_down is absent", json!({"max_retries_down": null}), json!({}),
-            "http", "10.1.0.1", 8080, "/health", "200,202", 10, 2),
+            "http", "10.1.0.1", 8080, "health", "", 10, 2),
         row("retries defaulted", json!({"max_retries_down": null, "max_retries": null}), json!({}),
-            "http", "10.1.0.1", 8080, "/health", "200,202", 10, 3),
+            "http", "10.1.0.1", 8080, "health", "", 10, 3),
         row("monitor address and port", json!({}), json!({"monitor_address": "10.9.9.9", "monitor_port": 9000}),
-            "http", "10.9.9.9", 9000, "/health", "200,202", 10, 3),
+            "http", "10.9.9.9", 9000, "health", "", 10, 3),
         row("monitor port 0 reads as unset", json!({}), json!({"monitor_port": 0}),
-            "http", "10.1.0.1", 8080, "/health", "200,202", 10, 3),
+            "http", "10.1.0.1", 8080, "health", "", 10, 3),
         row("ping ignores monitor port", json!({"type": "PING"}), json!({"monitor_port": 9000}),
             "ping", "10.1.0.1", 0, "", "", 10, 3),
         row("drained member keeps its probe", json!({}), json!({"weight": 0}),
-            "http", "10.1.0.1", 8080, "/health", "200,202", 10, 3),
+            "http", "10.1.0.1", 8080, "health", "", 10, 3),
     ]
 }
 
@@ -116,7 +118,7 @@ fn listener_and_pool_parameters_map_to_rule_arguments() {
         assert_eq!(d.rules.len(), 1, "row {i}");
         let a = &d.rules[0].entry.service_arguments;
         assert_eq!((a.protocol.as_str(), a.sel), (proto, sel), "row {i}");
-        assert_eq!((a.external_ip.as_str(), a.port, a.port_max), ("10.0.0.1", 80, 80), "row {i}");
+        assert_eq!((a.external_ip.as_str(), a.port, a.port_max), ("10.0.0.1", 80, 0), "row {i}: portMax 0, no firewall entry");
         assert_eq!((a.mode, a.name.as_str(), a.monitor), (Mode::FullNat, "octavia-l1", false), "row {i}");
     }
 }

@@ -159,19 +159,21 @@ fn rule_referred_probe_lays_rule_options_over_defaults() {
         rule_referred_probe(&ServiceArguments::default(), &k),
         rule_default_probe(&k)
     );
-    let b = Bodies::monitored();
+    // An HTTP monitor cannot be described by the rule (AddLbRule refuses http): the
+    // probe a rule would create is the TCP default with the monitor's timing, so the
+    // applier must post the HTTP probe itself.
+    let mut b = Bodies::monitored();
     let args = b.desired().rules[0].entry.service_arguments.clone();
     let p = rule_referred_probe(&args, &k);
     assert_eq!(
-        (
-            p.probe_type.as_str(),
-            p.probe_port,
-            p.probe_req.as_str(),
-            p.probe_resp.as_str()
-        ),
-        ("http", 8080, "/health", "200,202")
+        (p.probe_type.as_str(), p.probe_port, p.probe_req.as_str()),
+        ("tcp", 8080, "")
     );
     assert_eq!((p.probe_duration, p.inactive_retries), (10, 3));
-    // Without monitor_address/monitor_port the rule alone already yields the wanted probe.
+    assert_ne!(p, b.desired().probes[0].endpoint);
+    // A TCP monitor without monitor_address/monitor_port: the rule alone yields it.
+    patch(&mut b.monitors[0], json!({"type": "TCP"}));
+    let args = b.desired().rules[0].entry.service_arguments.clone();
+    let p = rule_referred_probe(&args, &k);
     assert_eq!(p, b.desired().probes[0].endpoint);
 }

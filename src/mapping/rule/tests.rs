@@ -48,16 +48,56 @@ fn basic_rule_has_every_argument() {
     assert!(d.probes.is_empty(), "no monitor, no probes");
 }
 
+/// LoxiLB honours weights only with selection priority (rules.go LB2DP, LbSelPrio:
+/// weight × slots / 100 datapath slots); the handler cuts weights to 8 bits, so 256 must
+/// never be sent as is.
 #[test]
-fn weights_and_defaults_of_members() {
+fn differing_weights_become_priority_percentages() {
     let mut b = Bodies::basic();
     patch(&mut b.members[0], json!({"weight": 256}));
     patch(
         &mut b.members[1],
         json!({"weight": null, "admin_state_up": null}),
     );
-    let w: Vec<u32> = only_rule(&b).endpoints.iter().map(|e| e.weight).collect();
-    assert_eq!(w, vec![256, 1]);
+    let e = only_rule(&b);
+    let w: Vec<u32> = e.endpoints.iter().map(|e| e.weight).collect();
+    assert_eq!(e.service_arguments.sel, Sel::Priority);
+    assert_eq!(w, vec![99, 1], "256:1 as percentages, each at least 1");
+    assert_eq!(w.iter().sum::<u32>(), 100);
+
+    // Equal weights: plain round robin, weights irrelevant to LoxiLB (sent as 1).
+    patch(&mut b.members[0], json!({"weight": 7}));
+    patch(&mut b.members[1], json!({"weight": 7}));
+    let e = only_rule(&b);
+    assert_eq!(e.service_arguments.sel, Sel::RoundRobin);
+    assert!(e.endpoints.iter().all(|e| e.weight == 1));
+
+    // Other algorithms ignore weights in LoxiLB: no priority, weights 1.
+    patch(&mut b.members[0], json!({"weight": 3}));
+    patch(
+        &mut b.pools[0],
+        json!({"lb_algorithm": "LEAST_CONNECTIONS"}),
+    );
+    let e = only_rule(&b);
+    assert_eq!(e.service_arguments.sel, Sel::LeastConnections);
+    assert!(e.endpoints.iter().all(|e| e.weight == 1));
+}
+
+#[test]
+fn weight_percentages_sum_to_100_and_stop_past_the_slots() {
+    assert_eq!(weight_percentages(&[1, 1, 1]), None);
+    assert_eq!(weight_percentages(&[1, 2]), Some(vec![33, 67]));
+    assert_eq!(weight_percentages(&[1, 1, 2]), Some(vec![25, 25, 50]));
+    assert_eq!(
+        weight_percentages(&[10, 20, 30, 40]),
+        Some(vec![10, 20, 30, 40])
+    );
+    let many: Vec<u16> = (1..=17).collect();
+    assert_eq!(weight_percentages(&many), None, "17 members > 16 slots");
+    let sixteen: Vec<u16> = (1..=16).collect();
+    let p = weight_percentages(&sixteen).unwrap_or_default();
+    assert_eq!(p.iter().sum::<u32>(), 100);
+    assert!(p.iter().all(|x| *x >= 1));
 }
 
 #[test]
@@ -246,7 +286,8 @@ fn monitored_pool_puts_probe_options_on_the_rule() {
             a.probereq.as_str(),
             a.proberesp.as_str()
         ),
-        ("http", 0, "/health", "200,202")
+        ("", 0, "", ""),
+        "LoxiLB refuses http on a rule: defaults there, the HTTP probe is posted"
     );
     assert_eq!((a.probe_timeout, a.probe_retries), (10, 3));
 }
@@ -255,19 +296,14 @@ fn monitored_pool_puts_probe_options_on_the_rule() {
 fn rule_probe_port_follows_what_loxilb_can_express() {
     // (monitor type, member1 patch, member2 patch) -> (probetype, probeport)
     let rows = vec![
-        ("HTTP", json!({}), json!({}), ("http", 0)),
+        ("HTTP", json!({}), json!({}), ("", 0)),
         (
             "HTTP",
             json!({"monitor_port": 9000}),
             json!({"monitor_port": 9000}),
-            ("http", 9000),
+            ("", 0),
         ),
-        (
-            "HTTP",
-            json!({"monitor_port": 9000}),
-            json!({"monitor_port": 9001}),
-            ("http", 0),
-        ),
+        ("HTTPS", json!({}), json!({}), ("", 0)),
         ("TCP", json!({}), json!({}), ("tcp", 8080)),
         ("TCP", json!({}), json!({"protocol_port": 8081}), ("", 0)),
         (
@@ -291,9 +327,15 @@ fn rule_probe_port_follows_what_loxilb_can_express() {
             expected,
             "{t} {m1} {m2}"
         );
-        if a.probetype.is_empty() {
-            assert!(a.probereq.is_empty() && a.proberesp.is_empty());
-        }
+        assert!(
+            a.probereq.is_empty() && a.proberesp.is_empty(),
+            "only endpoint probes carry a request"
+        );
+        assert!(
+            ["", "tcp", "udp", "sctp", "ping", "none"].contains(&a.probetype.as_str()),
+            "AddLbRule accepts only these: {}",
+            a.probetype
+        );
         assert_eq!(
             (a.probe_timeout, a.probe_retries),
             (10, 3),

@@ -1,0 +1,220 @@
+//! One node's whole plan: rule and probe calls in the order LoxiLB needs them.
+//!
+//! How LoxiLB ties probes to rules (rules.go modNatEpHost, AddEPHost, DeleteEPHost) decides
+//! the order:
+//! - A rule creates a probe for each new endpoint only when none exists under the key; an
+//!   existing probe just gains a reference and keeps its options and host. So a probe the
+//!   rule cannot describe (http/https, a monitor address, a monitor port) is posted
+//!   *before* the rule that refers to it.
+//! - Deleting a rule, or dropping an endpoint in an update, deletes the endpoint's probe
+//!   once no rule refers to it, even one we posted. So after rule deletions the probes of
+//!   the deleted rules' endpoints are posted again (before the rules that come back), and
+//!   after updates the probes of dropped endpoints that are still wanted (a drained
+//!   member keeps its probe) are posted again.
+//! - Re-posting a probe keeps its host. A probe whose host must change (a monitor address
+//!   set, changed or cleared) is freed by re-creating the rules that hold it, deleted if it
+//!   survives as an API probe, and posted anew.
+//! - A rule whose merged endpoint list (current plus what we drop) exceeds 32 makes LoxiLB
+//!   reset all its endpoints, which drops and re-creates their probes with the rule's
+//!   options: the wanted probes of such a rule are posted again after the update.
+//!
+//! Probes a rule creates exactly as wanted (a TCP monitor on the member's own address and
+//! port) cost no call: they are recorded once the rule is in place.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::loxilb::types::{probe_key, EndPoint, LoadbalanceEntry};
+
+use super::plan::{plan_probes, plan_rules_forcing, ProbeOp, RuleOp};
+use super::probe::{rule_referred_probe, ProbeKey};
+use super::DesiredRule;
+
+/// LoxiLB's MaxLBEndPoints: a rule update whose merged endpoints exceed it resets them.
+pub const MAX_RULE_ENDPOINTS: usize = 32;
+
+/// The calls for one node, in execution order.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct NodePlan {
+    /// Rule deletions (rules no longer wanted, and rules to be re-created).
+    pub rule_deletes: Vec<RuleOp>,
+    /// Probe calls the rules depend on: deletions that free a probe's host, then posts.
+    pub probes_before: Vec<ProbeOp>,
+    /// Rule creations and updates.
+    pub rule_applies: Vec<RuleOp>,
+    /// Probes the applied rules create exactly as wanted: record them, call nothing.
+    pub created_by_rules: Vec<EndPoint>,
+    /// Re-posts of probes LoxiLB dropped with an endpoint, then deletions of probes no
+    /// longer wanted.
+    pub probes_after: Vec<ProbeOp>,
+}
+
+/// Probe key names of a rule's endpoints, as LoxiLB keys the probes it makes for them.
+pub fn endpoint_keys(entry: &LoadbalanceEntry) -> BTreeSet<String> {
+    let proto = entry.service_arguments.protocol.as_str();
+    entry
+        .endpoints
+        .iter()
+        .map(|e| match proto {
+            "tcp" | "udp" | "sctp" => probe_key(&e.endpoint_ip, proto, e.target_port),
+            _ => probe_key(&e.endpoint_ip, "ping", 0),
+        })
+        .collect()
+}
+
+/// Plan one node: `desired_probes` and `applied_probes` hold the probes of this sync's
+/// keys only (a probe key is shared by every rule with that endpoint).
+pub fn plan_node(
+    desired_rules: &[DesiredRule],
+    applied_rules: &BTreeMap<String, LoadbalanceEntry>,
+    desired_probes: &BTreeMap<String, EndPoint>,
+    applied_probes: &BTreeMap<String, EndPoint>,
+) -> NodePlan {
+    let applied_keys: BTreeMap<&str, BTreeSet<String>> = applied_rules
+        .iter()
+        .map(|(name, e)| (name.as_str(), endpoint_keys(e)))
+        .collect();
+    let moves = host_moves(desired_probes, applied_probes, &applied_keys);
+    let recreate: BTreeSet<String> = applied_keys
+        .iter()
+        .filter(|(_, keys)| keys.iter().any(|k| moves.contains(k)))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let (rule_deletes, rule_applies): (Vec<RuleOp>, Vec<RuleOp>) =
+        plan_rules_forcing(desired_rules, applied_rules, &recreate)
+            .into_iter()
+            .partition(|op| matches!(op, RuleOp::Delete { .. }));
+
+    let deleted: BTreeSet<String> = rule_deletes
+        .iter()
+        .filter_map(|op| match op {
+            RuleOp::Delete { name, .. } => Some(name.clone()),
+            RuleOp::Apply(_) => None,
+        })
+        .collect();
+    let held_after_deletes: BTreeSet<&String> = applied_keys
+        .iter()
+        .filter(|(name, _)| !deleted.contains(**name))
+        .flat_map(|(_, keys)| keys)
+        .collect();
+    // Probes LoxiLB may just have deleted with the last rule that held them.
+    let gone: BTreeSet<&String> = applied_keys
+        .iter()
+        .filter(|(name, _)| deleted.contains(**name))
+        .flat_map(|(_, keys)| keys)
+        .filter(|k| !held_after_deletes.contains(k))
+        .collect();
+    let applies: Vec<&LoadbalanceEntry> = rule_applies
+        .iter()
+        .filter_map(|op| match op {
+            RuleOp::Apply(e) => Some(e),
+            RuleOp::Delete { .. } => None,
+        })
+        .collect();
+
+    let mut plan = NodePlan {
+        rule_deletes,
+        ..NodePlan::default()
+    };
+    for (key, ep) in applied_probes {
+        if moves.contains(key) && !gone.contains(key) && !held_after_deletes.contains(key) {
+            plan.probes_before.push(delete_op(key, ep));
+        }
+    }
+    for (key, ep) in desired_probes {
+        let maybe_gone = gone.contains(key) || moves.contains(key);
+        if applied_probes.get(key) == Some(ep) && !maybe_gone {
+            continue;
+        }
+        let absent = maybe_gone || !applied_probes.contains_key(key);
+        if absent && !moves.contains(key) && applies.iter().any(|r| rule_creates(r, ep)) {
+            plan.created_by_rules.push(ep.clone());
+        } else {
+            plan.probes_before.push(ProbeOp::Post(ep.clone()));
+        }
+    }
+
+    let mut again: BTreeSet<String> = BTreeSet::new();
+    for new in &applies {
+        let name = new.service_arguments.name.as_str();
+        let (Some(old), false) = (applied_keys.get(name), deleted.contains(name)) else {
+            continue;
+        };
+        let now = endpoint_keys(new);
+        let held_elsewhere = |k: &String| {
+            applied_keys.iter().any(|(other, keys)| {
+                *other != name && !deleted.contains(*other) && keys.contains(k)
+            })
+        };
+        again.extend(old.difference(&now).filter(|k| !held_elsewhere(k)).cloned());
+        if now.len() <= MAX_RULE_ENDPOINTS && old.union(&now).count() > MAX_RULE_ENDPOINTS {
+            // LoxiLB resets every endpoint of this rule (and re-creates their probes).
+            again.extend(desired_probes.keys().filter(|k| now.contains(*k)).cloned());
+        }
+    }
+    plan.rule_applies = rule_applies;
+    for key in &again {
+        if let Some(ep) = desired_probes.get(key) {
+            plan.probes_after.push(ProbeOp::Post(ep.clone()));
+        }
+    }
+    plan.probes_after.extend(
+        plan_probes(desired_probes, applied_probes)
+            .into_iter()
+            .filter(|op| matches!(op, ProbeOp::Delete { .. })),
+    );
+    plan
+}
+
+/// Keys whose wanted host differs from the host LoxiLB has: the recorded probe's host,
+/// or, for a probe a rule made and we never posted, the endpoint address itself.
+fn host_moves(
+    desired: &BTreeMap<String, EndPoint>,
+    applied: &BTreeMap<String, EndPoint>,
+    applied_keys: &BTreeMap<&str, BTreeSet<String>>,
+) -> BTreeSet<String> {
+    desired
+        .iter()
+        .filter(|(key, ep)| {
+            let current = match applied.get(*key) {
+                Some(a) => Some(a.host_name.clone()),
+                None if applied_keys.values().any(|ks| ks.contains(*key)) => {
+                    ProbeKey::parse(key).map(|k| k.host)
+                }
+                None => None,
+            };
+            current.is_some_and(|h| !same_host(&h, &ep.host_name))
+        })
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+fn same_host(a: &str, b: &str) -> bool {
+    match (a.parse::<std::net::IpAddr>(), b.parse::<std::net::IpAddr>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn delete_op(key: &str, ep: &EndPoint) -> ProbeOp {
+    ProbeOp::Delete {
+        key: ProbeKey::parse(key).unwrap_or_else(|| ProbeKey {
+            host: ep.host_name.clone(),
+            proto: ep.probe_type.clone(),
+            port: ep.probe_port,
+        }),
+        endpoint: ep.clone(),
+    }
+}
+
+/// True when `rule` has the probe's endpoint and LoxiLB, creating the probe for it,
+/// would give it exactly `ep` (the rule's options over LoxiLB's defaults).
+pub fn rule_creates(rule: &LoadbalanceEntry, ep: &EndPoint) -> bool {
+    let Some(key) = ProbeKey::parse(&ep.name) else {
+        return false;
+    };
+    let args = &rule.service_arguments;
+    args.monitor && endpoint_keys(rule).contains(&ep.name) && rule_referred_probe(args, &key) == *ep
+}
+
+#[cfg(test)]
+mod tests;

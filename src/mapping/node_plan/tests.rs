@@ -1,0 +1,200 @@
+use serde_json::json;
+
+use super::*;
+use crate::mapping::fixtures::{patch, Bodies};
+use crate::mapping::{merge_probe, DesiredLb};
+
+/// The rules of `d` as they would be recorded once applied.
+fn applied_of(d: &DesiredLb) -> BTreeMap<String, LoadbalanceEntry> {
+    d.rules
+        .iter()
+        .map(|r| (r.entry.service_arguments.name.clone(), r.entry.clone()))
+        .collect()
+}
+
+/// One merged probe per key, as the applier computes them.
+fn probes_of(d: &DesiredLb) -> BTreeMap<String, EndPoint> {
+    let mut by_key: BTreeMap<String, Vec<&crate::mapping::ProbeWant>> = BTreeMap::new();
+    for w in &d.probes {
+        by_key.entry(w.key.name()).or_default().push(w);
+    }
+    by_key
+        .into_iter()
+        .filter_map(|(k, ws)| merge_probe(&ws).map(|(ep, _)| (k, ep)))
+        .collect()
+}
+
+fn posts(ops: &[ProbeOp]) -> Vec<String> {
+    ops.iter()
+        .filter_map(|op| match op {
+            ProbeOp::Post(ep) => Some(format!("{}@{}", ep.name, ep.host_name)),
+            ProbeOp::Delete { .. } => None,
+        })
+        .collect()
+}
+
+fn deletes(ops: &[ProbeOp]) -> Vec<String> {
+    ops.iter()
+        .filter_map(|op| match op {
+            ProbeOp::Delete { key, .. } => Some(key.name()),
+            ProbeOp::Post(_) => None,
+        })
+        .collect()
+}
+
+fn rule_names(ops: &[RuleOp]) -> Vec<String> {
+    ops.iter()
+        .map(|op| match op {
+            RuleOp::Apply(e) => format!("apply {}", e.service_arguments.name),
+            RuleOp::Delete { name, .. } => format!("delete {name}"),
+        })
+        .collect()
+}
+
+const M1: &str = "10.1.0.1_tcp_8080";
+const M2: &str = "10.1.0.2_tcp_8080";
+
+/// AddEPHost keeps an existing probe's options: an HTTP probe the rule cannot describe
+/// is posted before the rule that refers to it.
+#[test]
+fn http_probes_are_posted_before_the_rule() {
+    let d = Bodies::monitored().desired();
+    let p = plan_node(&d.rules, &BTreeMap::new(), &probes_of(&d), &BTreeMap::new());
+    assert!(p.rule_deletes.is_empty());
+    assert_eq!(
+        posts(&p.probes_before),
+        vec![format!("{M1}@10.1.0.1"), format!("{M2}@10.1.0.2")]
+    );
+    assert_eq!(rule_names(&p.rule_applies), vec!["apply octavia-l1"]);
+    assert!(p.created_by_rules.is_empty() && p.probes_after.is_empty());
+}
+
+/// modNatEpHost creates a TCP monitor's probes with the rule's options: no call.
+#[test]
+fn tcp_probes_the_rule_creates_cost_no_call() {
+    let mut b = Bodies::monitored();
+    patch(&mut b.monitors[0], json!({"type": "TCP"}));
+    let d = b.desired();
+    let p = plan_node(&d.rules, &BTreeMap::new(), &probes_of(&d), &BTreeMap::new());
+    assert!(p.probes_before.is_empty(), "{:?}", p.probes_before);
+    assert_eq!(p.created_by_rules.len(), 2);
+    // Replayed: nothing to do.
+    let applied_probes = probes_of(&d);
+    let p = plan_node(&d.rules, &applied_of(&d), &probes_of(&d), &applied_probes);
+    assert_eq!(p, NodePlan::default());
+}
+
+/// A monitor address is the probe's host: posted first, since a later POST keeps the
+/// host LoxiLB gave the probe when the rule created it.
+#[test]
+fn monitor_address_probe_comes_first_even_for_tcp() {
+    let mut b = Bodies::monitored();
+    patch(&mut b.monitors[0], json!({"type": "TCP"}));
+    patch(&mut b.members[0], json!({"monitor_address": "10.9.9.9"}));
+    let d = b.desired();
+    let p = plan_node(&d.rules, &BTreeMap::new(), &probes_of(&d), &BTreeMap::new());
+    assert_eq!(posts(&p.probes_before), vec![format!("{M1}@10.9.9.9")]);
+    assert_eq!(p.created_by_rules.len(), 1, "m2 is made by the rule");
+}
+
+/// A monitor address set later: LoxiLB keeps the probe's host on re-post, so the rule
+/// holding it is re-created around a fresh post.
+#[test]
+fn a_probe_host_change_recreates_the_rule_around_it() {
+    let b = Bodies::monitored();
+    let before = b.desired();
+    let applied = applied_of(&before);
+    let applied_probes = probes_of(&before);
+    let mut b2 = b.clone();
+    patch(&mut b2.members[0], json!({"monitor_address": "10.9.9.9"}));
+    let d = b2.desired();
+    let p = plan_node(&d.rules, &applied, &probes_of(&d), &applied_probes);
+    assert_eq!(rule_names(&p.rule_deletes), vec!["delete octavia-l1"]);
+    assert_eq!(
+        posts(&p.probes_before),
+        vec![format!("{M1}@10.9.9.9"), format!("{M2}@10.1.0.2")],
+        "both probes went with the rule; both come back first"
+    );
+    assert_eq!(rule_names(&p.rule_applies), vec!["apply octavia-l1"]);
+}
+
+/// DeleteLbRule drops the probes of its endpoints: a re-created rule (here a listener
+/// timeout change, which LoxiLB answers 409 on update) gets its HTTP probes back first.
+#[test]
+fn a_recreated_rule_gets_its_probes_posted_again() {
+    let b = Bodies::monitored();
+    let before = b.desired();
+    let mut b2 = b.clone();
+    patch(&mut b2.listeners[0], json!({"timeout_client_data": 5000}));
+    let d = b2.desired();
+    let p = plan_node(
+        &d.rules,
+        &applied_of(&before),
+        &probes_of(&d),
+        &probes_of(&before),
+    );
+    assert_eq!(rule_names(&p.rule_deletes), vec!["delete octavia-l1"]);
+    assert_eq!(posts(&p.probes_before).len(), 2);
+    assert!(p.probes_after.is_empty());
+}
+
+/// An update that drops an endpoint drops its probe once no rule holds it: a drained
+/// member's probe is posted again after the update; an undrained one needs nothing.
+#[test]
+fn a_drained_member_gets_its_probe_back_after_the_update() {
+    let b = Bodies::monitored();
+    let before = b.desired();
+    let mut b2 = b.clone();
+    patch(&mut b2.members[0], json!({"weight": 0}));
+    let d = b2.desired();
+    let p = plan_node(
+        &d.rules,
+        &applied_of(&before),
+        &probes_of(&d),
+        &probes_of(&before),
+    );
+    assert!(p.rule_deletes.is_empty() && p.probes_before.is_empty());
+    assert_eq!(rule_names(&p.rule_applies), vec!["apply octavia-l1"]);
+    assert_eq!(posts(&p.probes_after), vec![format!("{M1}@10.1.0.1")]);
+
+    // Un-drain: the rule takes the endpoint back and references the existing probe.
+    let p = plan_node(
+        &before.rules,
+        &applied_of(&d),
+        &probes_of(&before),
+        &probes_of(&d),
+    );
+    assert_eq!(rule_names(&p.rule_applies), vec!["apply octavia-l1"]);
+    assert!(p.probes_before.is_empty() && p.probes_after.is_empty());
+}
+
+/// A deleted member's probe is deleted after the rule no longer refers to it.
+#[test]
+fn a_deleted_member_probe_goes_after_the_rule_update() {
+    let b = Bodies::monitored();
+    let before = b.desired();
+    let mut b2 = b.clone();
+    b2.members.remove(0);
+    let d = b2.desired();
+    let p = plan_node(
+        &d.rules,
+        &applied_of(&before),
+        &probes_of(&d),
+        &probes_of(&before),
+    );
+    assert_eq!(rule_names(&p.rule_applies), vec!["apply octavia-l1"]);
+    assert!(posts(&p.probes_after).is_empty());
+    assert_eq!(deletes(&p.probes_after), vec![M1.to_string()]);
+}
+
+#[test]
+fn endpoint_keys_follow_the_rule_protocol() {
+    let d = Bodies::monitored().desired();
+    let mut e = d.rules[0].entry.clone();
+    assert_eq!(
+        endpoint_keys(&e).into_iter().collect::<Vec<_>>(),
+        vec![M1.to_string(), M2.to_string()]
+    );
+    e.service_arguments.protocol = "icmp".into();
+    assert!(endpoint_keys(&e).contains("10.1.0.1_ping_0"));
+}
