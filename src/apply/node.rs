@@ -55,10 +55,16 @@ pub(super) async fn apply(
     let mut calls = NodeCalls::default();
     // Everything up to the rules carries traffic (a probe posted first is what the
     // rule will refer to): a failure there is a rule failure.
+    forget_probes(a, &url, &plan.forget_before_deletes)
+        .await
+        .map_err(rules_phase)?;
     run_rule_ops(a, n, lb, plan.rule_deletes, &mut calls)
         .await
         .map_err(rules_phase)?;
     run_probe_ops(a, n, plan.probes_before, &mut calls)
+        .await
+        .map_err(rules_phase)?;
+    forget_probes(a, &url, &plan.forget_before_applies)
         .await
         .map_err(rules_phase)?;
     run_rule_ops(a, n, lb, plan.rule_applies, &mut calls)
@@ -78,6 +84,14 @@ pub(super) async fn apply(
             error,
         })?;
     Ok(calls)
+}
+
+/// Forget applied probe records before a call that may make LoxiLB drop the probes.
+async fn forget_probes(a: &Applier, url: &str, keys: &[String]) -> Result<(), NodeError> {
+    if !keys.is_empty() {
+        a.store.delete_applied_probes(url, keys).await?;
+    }
+    Ok(())
 }
 
 async fn run_rule_ops(

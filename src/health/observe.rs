@@ -18,7 +18,8 @@ use crate::mapping::listener_of_rule_name;
 /// Probe key name → what the answering nodes said.
 pub type Seen = HashMap<String, Observation>;
 
-/// One node's answer to a poll; `rules` is `None` when only that call failed.
+/// One node's answer to a poll; `rules` is `None` when that call failed or was not
+/// made this cycle (it is read only as often as statistics need it).
 #[derive(Debug, Default)]
 pub struct NodeReport {
     pub endpoints: Vec<EndPointGetEntry>,

@@ -46,6 +46,11 @@ pub struct HealthOptions {
     pub node_timeout: Duration,
     /// Delay between a poke and its poll; pokes within it share one poll.
     pub debounce: Duration,
+    /// How often the rule listing (listener statistics) is read. Statuses come from
+    /// `GET /config/endpoint/all`, which LoxiLB answers from memory without a lock;
+    /// `GET /config/loadbalancer/all` reads datapath counters of every rule, so it is read
+    /// only as often as statistics are reported.
+    pub stats_interval: Duration,
 }
 
 impl Default for HealthOptions {
@@ -56,6 +61,7 @@ impl Default for HealthOptions {
             stale_cycles_before_error: 3,
             node_timeout: Duration::from_secs(10),
             debounce: Duration::from_secs(1),
+            stats_interval: Duration::from_secs(10),
         }
     }
 }
@@ -150,6 +156,8 @@ pub struct HealthSync {
     failed_polls: u32,
     stats: StatsTracker,
     stats_failing: bool,
+    /// When the rule listing was last read.
+    last_rules: Option<Instant>,
 }
 
 impl HealthSync {
@@ -185,6 +193,7 @@ impl HealthSync {
             failed_polls: 0,
             stats: StatsTracker::default(),
             stats_failing: false,
+            last_rules: None,
         };
         (sync, handle)
     }
@@ -219,7 +228,13 @@ impl HealthSync {
         let Some(index) = self.refresh_index().await else {
             return;
         };
-        let reports = self.poll_nodes().await;
+        let with_rules = self
+            .last_rules
+            .is_none_or(|t| t.elapsed() >= self.opts.stats_interval);
+        if with_rules {
+            self.last_rules = Some(Instant::now());
+        }
+        let reports = self.poll_nodes(with_rules).await;
         let answered: Vec<&NodeReport> = reports.iter().flatten().collect();
         record_health_checks(&answered);
         let seen = (!answered.is_empty()).then(|| observe(&answered));
@@ -308,24 +323,26 @@ impl HealthSync {
     }
 
     /// Every node's report, `None` for nodes that failed or timed out.
-    async fn poll_nodes(&self) -> Vec<Option<NodeReport>> {
+    async fn poll_nodes(&self, with_rules: bool) -> Vec<Option<NodeReport>> {
         let timeout = self.opts.node_timeout;
         let calls = self.client.node_ids().map(|n| {
             let c = self.client.clone();
             async move {
-                let fetch = async {
-                    let (eps, rules) = tokio::join!(c.list_endpoints(n), c.list_rules(n));
-                    (eps, rules)
+                let rules = async {
+                    if with_rules {
+                        c.list_rules(n).await.map(Some)
+                    } else {
+                        Ok(None)
+                    }
                 };
+                let fetch = async { tokio::join!(c.list_endpoints(n), rules) };
                 match tokio::time::timeout(timeout, fetch).await {
                     Ok((Ok(endpoints), rules)) => {
-                        if let Err(e) = &rules {
+                        let rules = rules.unwrap_or_else(|e| {
                             debug!(node = %c.node_url(n), error = %e, "rule listing failed");
-                        }
-                        Some(NodeReport {
-                            endpoints,
-                            rules: rules.ok(),
-                        })
+                            None
+                        });
+                        Some(NodeReport { endpoints, rules })
                     }
                     Ok((Err(e), _)) => {
                         debug!(node = %c.node_url(n), error = %e, "status poll failed");

@@ -35,10 +35,16 @@ pub const MAX_RULE_ENDPOINTS: usize = 32;
 /// The calls for one node, in execution order.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct NodePlan {
+    /// Wanted probes the rule deletions may take with them: their applied records are
+    /// forgotten *before* the deletions, so a crash between the call and the re-post
+    /// cannot leave a record of a probe LoxiLB no longer has.
+    pub forget_before_deletes: Vec<String>,
     /// Rule deletions (rules no longer wanted, and rules to be re-created).
     pub rule_deletes: Vec<RuleOp>,
     /// Probe calls the rules depend on: deletions that free a probe's host, then posts.
     pub probes_before: Vec<ProbeOp>,
+    /// Wanted probes the rule updates may drop (likewise forgotten before them).
+    pub forget_before_applies: Vec<String>,
     /// Rule creations and updates.
     pub rule_applies: Vec<RuleOp>,
     /// Probes the applied rules create exactly as wanted: record them, call nothing.
@@ -112,6 +118,11 @@ pub fn plan_node(
         .collect();
 
     let mut plan = NodePlan {
+        forget_before_deletes: gone
+            .iter()
+            .filter(|k| desired_probes.contains_key(**k) && applied_probes.contains_key(**k))
+            .map(|k| k.to_string())
+            .collect(),
         rule_deletes,
         ..NodePlan::default()
     };
@@ -155,6 +166,9 @@ pub fn plan_node(
     for key in &again {
         if let Some(ep) = desired_probes.get(key) {
             plan.probes_after.push(ProbeOp::Post(ep.clone()));
+            if applied_probes.contains_key(key) {
+                plan.forget_before_applies.push(key.clone());
+            }
         }
     }
     plan.probes_after.extend(

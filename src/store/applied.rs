@@ -286,10 +286,25 @@ impl Store {
     }
 
     pub async fn delete_applied_probe(&self, node: &str, key: &str) -> Result<(), StoreError> {
-        let stmt = Stmt::new("DELETE FROM probes WHERE node = ? AND probe_key = ?")
-            .arg(node)
-            .arg(key);
-        self.writes.write(vec![stmt]).await
+        self.delete_applied_probes(node, std::slice::from_ref(&key.to_string()))
+            .await
+    }
+
+    /// Forget several applied probes of a node in one write.
+    pub async fn delete_applied_probes(
+        &self,
+        node: &str,
+        keys: &[String],
+    ) -> Result<(), StoreError> {
+        let stmts = keys
+            .iter()
+            .map(|key| {
+                Stmt::new("DELETE FROM probes WHERE node = ? AND probe_key = ?")
+                    .arg(node)
+                    .arg(key.as_str())
+            })
+            .collect();
+        self.writes.write(stmts).await
     }
 
     /// Forget what we applied for load balancer `lb` on every node (its rules and the

@@ -136,6 +136,11 @@ fn a_recreated_rule_gets_its_probes_posted_again() {
     assert_eq!(rule_names(&p.rule_deletes), vec!["delete octavia-l1"]);
     assert_eq!(posts(&p.probes_before).len(), 2);
     assert!(p.probes_after.is_empty());
+    // Forgotten before the delete: a crash before the re-post leaves no false record.
+    assert_eq!(
+        p.forget_before_deletes,
+        vec![M1.to_string(), M2.to_string()]
+    );
 }
 
 /// An update that drops an endpoint drops its probe once no rule holds it: a drained
@@ -156,6 +161,7 @@ fn a_drained_member_gets_its_probe_back_after_the_update() {
     assert!(p.rule_deletes.is_empty() && p.probes_before.is_empty());
     assert_eq!(rule_names(&p.rule_applies), vec!["apply octavia-l1"]);
     assert_eq!(posts(&p.probes_after), vec![format!("{M1}@10.1.0.1")]);
+    assert_eq!(p.forget_before_applies, vec![M1.to_string()]);
 
     // Un-drain: the rule takes the endpoint back and references the existing probe.
     let p = plan_node(
