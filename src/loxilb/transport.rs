@@ -147,7 +147,7 @@ impl Transport {
         let mut raw = self
             .send_once(node, req, url, path, token.as_deref())
             .await?;
-        if raw.status == StatusCode::UNAUTHORIZED && self.credentials.is_some() {
+        if self.credentials.is_some() && token_rejected(&raw) {
             self.forget_token(node, token.as_deref()).await;
             let token = self.token(node).await?;
             raw = self
@@ -342,6 +342,20 @@ fn into_result(
     .with_detail(detail))
 }
 
+/// Whether LoxiLB refused the token: 401 when none was sent, but an unknown or expired
+/// token is answered 500 "Token not found" by its BearerAuth check (handler/auth.go),
+/// which must lead to a new login rather than to retries with the same token.
+fn token_rejected(raw: &RawReply) -> bool {
+    if raw.status == StatusCode::UNAUTHORIZED {
+        return true;
+    }
+    raw.status == StatusCode::INTERNAL_SERVER_ERROR
+        && serde_json::from_slice::<ErrorBody>(&raw.body).is_ok_and(|b| {
+            let text = format!("{} {}", b.message, b.result).to_ascii_lowercase();
+            text.contains("token not found") || text.contains("token is expired")
+        })
+}
+
 /// The error text of a 2xx answer whose `result` is not "Success". LoxiLB up to
 /// v0.9.8.4 answers every refusal so (HTTP 200, `{"result": "<error>"}`), and every
 /// version answers the DSR selection refusal so; a caller that trusted the status alone
@@ -531,6 +545,26 @@ mod tests {
             assert_eq!(e.status, Some(200));
             assert_eq!(e.result.as_deref(), Some(text));
         }
+    }
+
+    /// handler/auth.go BearerAuthAuth answers an unknown or expired token with 500
+    /// "Token not found" (401 only when no token is sent).
+    #[test]
+    fn an_unknown_token_is_a_rejection_like_401() {
+        let raw = |status: StatusCode, body: &[u8]| RawReply {
+            status,
+            body: body.to_vec(),
+        };
+        assert!(token_rejected(&raw(StatusCode::UNAUTHORIZED, b"")));
+        assert!(token_rejected(&raw(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            br#"{"code":500,"message":"Token not found"}"#
+        )));
+        assert!(!token_rejected(&raw(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            br#"{"code":500,"message":"boom","result":"boom"}"#
+        )));
+        assert!(!token_rejected(&raw(StatusCode::OK, br#"{"result":"Success"}"#)));
     }
 
     #[test]
