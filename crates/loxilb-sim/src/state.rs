@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::control::{Counters, Fault, RecordedRequest};
 use crate::endpoints::Endpoint;
 use crate::probe::ProbeCtx;
-use crate::rules::{Rule, RuleKey};
+use crate::rules::RuleTable;
 
 /// Most requests kept in the log; older ones are dropped first.
 pub(crate) const MAX_RECORDED: usize = 200_000;
@@ -53,7 +53,8 @@ impl Boot {
 pub(crate) struct State {
     /// Endpoint probes by key (`name`, or `<host>_<type>_<port>`); BTreeMap keeps listing O(n).
     pub endpoints: BTreeMap<String, Endpoint>,
-    pub rules: BTreeMap<RuleKey, Rule>,
+    /// LB rules with their numbers and firewall side effects.
+    pub rules: RuleTable,
     pub boot: Boot,
     /// Generation counter: every (re)started prober gets a fresh number so a prober of a
     /// replaced endpoint can tell its results are stale.
@@ -65,7 +66,7 @@ impl State {
     pub fn new(probe: ProbeCtx) -> Self {
         State {
             endpoints: BTreeMap::new(),
-            rules: BTreeMap::new(),
+            rules: RuleTable::default(),
             boot: Boot::new(),
             next_gen: 1,
             probe,
