@@ -254,41 +254,12 @@ pub(crate) fn handle(
             }
             Ok((200, Vec::new()))
         }
-        Route::Version => {
-            let st = lock(&shared.state);
-            let b = &st.boot;
-            Ok(ok_json(&json!({
-                "version": shared.version.to_string(),
-                "buildInfo": format!("loxilb-sim {} boot={} started={}", env!("CARGO_PKG_VERSION"), b.id, b.started_ms()),
-                "bootId": b.id,
-                "startTime": b.started_ms(),
-                "uptimeSeconds": b.instant.elapsed().as_secs(),
-            })))
-        }
-        Route::StatusProcess => {
-            let st = lock(&shared.state);
-            let b = &st.boot;
-            let up = b.instant.elapsed();
-            Ok(ok_json(&json!({
-                "processAttr": [{
-                    "pid": std::process::id().to_string(),
-                    "user": "root",
-                    "priority": "20",
-                    "nice": "0",
-                    "virtMemory": "0",
-                    "residentSize": "0",
-                    "sharedMemory": "0",
-                    "status": "S",
-                    "CPUUsage": "0.0",
-                    "MemoryUsage": "0.0",
-                    "time": top_time(up),
-                    "command": "loxilb",
-                }],
-                "bootId": b.id,
-                "startTime": b.started_ms(),
-                "uptimeSeconds": up.as_secs(),
-            })))
-        }
+        // handler/version.go: exactly these two fields.
+        Route::Version => Ok(ok_json(&json!({
+            "version": shared.version.to_string(),
+            "buildInfo": format!("loxilb-sim {}", env!("CARGO_PKG_VERSION")),
+        }))),
+        Route::StatusProcess => Ok(process_status(shared)),
         Route::EpAdd => {
             let input: EndPointIn = parse_body(body)?;
             lock(&shared.state).ep_post(input)?;
@@ -380,6 +351,25 @@ fn login(shared: &Shared, body: &[u8]) -> Result<Answer, ApiError> {
     let expiry = Instant::now() + shared.token_ttl.min(Duration::from_secs(10 * 365 * 86_400));
     lock(&shared.tokens).insert(token.clone(), expiry);
     Ok(ok_json(&json!({ "token": token })))
+}
+
+/// GET /status/process: LoxiLB parses `top -bn 1`, so it lists every process of its host
+/// (here: an init process and the simulator as "loxilb"), and nothing else.
+fn process_status(shared: &Shared) -> Answer {
+    let up = lock(&shared.state).boot.instant.elapsed();
+    let entry = |pid: String, time: String, command: &str| {
+        json!({
+            "pid": pid, "user": "root", "priority": "20", "nice": "0",
+            "virtMemory": "0", "residentSize": "0", "sharedMemory": "0", "status": "S",
+            "CPUUsage": "0.0", "MemoryUsage": "0.0", "time": time, "command": command,
+        })
+    };
+    ok_json(&json!({
+        "processAttr": [
+            entry("1".into(), top_time(up), "bash"),
+            entry(std::process::id().to_string(), top_time(up), "loxilb"),
+        ]
+    }))
 }
 
 /// `top`'s TIME+ format (M:SS.hh).

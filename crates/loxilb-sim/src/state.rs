@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::control::{Counters, Fault, RecordedRequest};
 use crate::endpoints::Endpoint;
@@ -23,29 +23,18 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Identity of one LoxiLB "process lifetime"; replaced by `restart_empty`.
+/// One LoxiLB "process lifetime"; replaced by `restart_empty`. LoxiLB reports no boot
+/// identity; its process time in GET /status/process is the only trace of a restart.
 #[derive(Debug, Clone)]
 pub(crate) struct Boot {
-    pub id: String,
-    pub started: SystemTime,
     pub instant: Instant,
 }
 
 impl Boot {
     pub fn new() -> Self {
         Boot {
-            id: format!("{:016x}", rand::random::<u64>()),
-            started: SystemTime::now(),
             instant: Instant::now(),
         }
-    }
-
-    /// Start time as milliseconds since the Unix epoch.
-    pub fn started_ms(&self) -> u64 {
-        self.started
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0)
     }
 }
 
