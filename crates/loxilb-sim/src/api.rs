@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::model::{EndPointHostStateIn, EndPointIn, LoadbalanceEntry, LoginIn};
+use crate::model::{EndPointHostStateIn, EndPointIn, LoginIn};
 use crate::state::{lock, Shared};
 
 /// The API operations the simulator knows.
@@ -172,9 +172,13 @@ impl Route {
         }
     }
 
-    /// Whether the route needs a token when auth is on (swagger: login and version are open).
+    /// Whether the route needs a token when auth is on (swagger: login and version are
+    /// open; go-openapi routes, so unknown paths and methods fail before auth).
     pub fn needs_auth(&self) -> bool {
-        !matches!(self, Route::Login | Route::Version)
+        !matches!(
+            self,
+            Route::Login | Route::Version | Route::WrongMethod(_) | Route::Unknown
+        )
     }
 }
 
@@ -189,30 +193,45 @@ fn success() -> Answer {
     ok_json(&json!({"result": "Success"}))
 }
 
+/// Bind a JSON body as go-swagger does: a body that does not parse is a 400 parse error.
 fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadArgs(format!("malformed-args error: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::Openapi(
+            400,
+            format!("parsing body body from \"\" failed, because {e}"),
+        )
+    })
 }
 
-/// Check the Authorization header (raw token or "Bearer <token>").
+/// A path or query integer as go-swagger binds it (int64; otherwise a 422 type error).
+fn int_param(name: &str, in_: &str, raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().map_err(|_| {
+        ApiError::Openapi(
+            600,
+            format!("{name} in {in_} must be of type int64: \"{raw}\""),
+        )
+    })
+}
+
+/// go-openapi's API key check of the Authorization header, with LoxiLB's user service
+/// behind it: the header value is the token itself (no "Bearer " prefix). A missing header
+/// is 401; a token the user service does not know (or no longer knows: expired) comes back
+/// as a plain error, which go-openapi answers 500 with the error text.
 pub(crate) fn authorize(shared: &Shared, header: Option<&str>) -> Result<(), ApiError> {
     if shared.auth.is_none() {
         return Ok(());
     }
-    let Some(h) = header else {
-        return Err(ApiError::Unauthorized(
-            "authorization header missing".into(),
-        ));
+    let Some(token) = header.filter(|h| !h.is_empty()) else {
+        return Err(ApiError::Openapi(401, "invalid credentials".into()));
     };
-    let token = h.strip_prefix("Bearer ").unwrap_or(h).trim();
     let mut tokens = lock(&shared.tokens);
     match tokens.get(token) {
         Some(exp) if *exp > Instant::now() => Ok(()),
         Some(_) => {
             tokens.remove(token);
-            Err(ApiError::Unauthorized("token expired".into()))
+            Err(ApiError::Openapi(500, "Token not found".into()))
         }
-        None => Err(ApiError::Unauthorized("invalid token".into())),
+        None => Err(ApiError::Openapi(500, "Token not found".into())),
     }
 }
 
@@ -227,47 +246,20 @@ pub(crate) fn handle(
     match route {
         Route::Login => login(shared, body),
         Route::Logout => {
-            if let Some(h) = auth_header {
-                let token = h.strip_prefix("Bearer ").unwrap_or(h).trim();
+            if shared.auth.is_none() {
+                return Err(not_implemented("auth.PostAuthLogout"));
+            }
+            if let Some(token) = auth_header {
                 lock(&shared.tokens).remove(token);
             }
-            Ok(ok_json(&json!({"message": "Logged out"})))
+            Ok((200, Vec::new()))
         }
-        Route::Version => {
-            let st = lock(&shared.state);
-            let b = &st.boot;
-            Ok(ok_json(&json!({
-                "version": shared.version.to_string(),
-                "buildInfo": format!("loxilb-sim {} boot={} started={}", env!("CARGO_PKG_VERSION"), b.id, b.started_ms()),
-                "bootId": b.id,
-                "startTime": b.started_ms(),
-                "uptimeSeconds": b.instant.elapsed().as_secs(),
-            })))
-        }
-        Route::StatusProcess => {
-            let st = lock(&shared.state);
-            let b = &st.boot;
-            let up = b.instant.elapsed();
-            Ok(ok_json(&json!({
-                "processAttr": [{
-                    "pid": std::process::id().to_string(),
-                    "user": "root",
-                    "priority": "20",
-                    "nice": "0",
-                    "virtMemory": "0",
-                    "residentSize": "0",
-                    "sharedMemory": "0",
-                    "status": "S",
-                    "CPUUsage": "0.0",
-                    "MemoryUsage": "0.0",
-                    "time": top_time(up),
-                    "command": "loxilb",
-                }],
-                "bootId": b.id,
-                "startTime": b.started_ms(),
-                "uptimeSeconds": up.as_secs(),
-            })))
-        }
+        // handler/version.go: exactly these two fields.
+        Route::Version => Ok(ok_json(&json!({
+            "version": shared.version.to_string(),
+            "buildInfo": format!("loxilb-sim {}", env!("CARGO_PKG_VERSION")),
+        }))),
+        Route::StatusProcess => Ok(process_status(shared)),
         Route::EpAdd => {
             let input: EndPointIn = parse_body(body)?;
             lock(&shared.state).ep_post(input)?;
@@ -278,9 +270,7 @@ pub(crate) fn handle(
             let name = query_param(query, "name").unwrap_or_default();
             let ptype = query_param(query, "probe_type").unwrap_or_default();
             let port = match query_param(query, "probe_port") {
-                Some(p) if !p.is_empty() => p
-                    .parse::<u16>()
-                    .map_err(|_| ApiError::BadArgs("malformed-args error".into()))?,
+                Some(p) if !p.is_empty() => int_param("probe_port", "query", &p)? as u16,
                 _ => 0,
             };
             lock(&shared.state).ep_delete(ip, &name, &ptype, port)?;
@@ -292,9 +282,9 @@ pub(crate) fn handle(
             Ok(success())
         }
         Route::LbAdd => {
-            let input: LoadbalanceEntry = parse_body(body)?;
-            lock(&shared.state).lb_post(input)?;
-            Ok(success())
+            let input = crate::swagger::loadbalance_entry(body)?;
+            let result = lock(&shared.state).lb_post(input)?;
+            Ok(ok_json(&json!({ "result": result })))
         }
         Route::LbList => {
             let entries = lock(&shared.state).lb_entries();
@@ -305,8 +295,9 @@ pub(crate) fn handle(
             lock(&shared.state).lb_delete_all();
             Ok(success())
         }
+        // ConfigDeleteLoadbalancerByName answers Success whether or not a rule matched.
         Route::LbDeleteName { name } => {
-            lock(&shared.state).lb_delete_name(name)?;
+            lock(&shared.state).lb_delete_name(name);
             Ok(success())
         }
         Route::LbDelete {
@@ -316,33 +307,69 @@ pub(crate) fn handle(
             proto,
             host,
         } => {
+            // The handlers cast the int64 parameters to LoxiLB's narrower types.
+            let port = int_param("port", "path", port)? as u16;
+            let port_max = match port_max {
+                Some(p) => int_param("portmax", "path", p)? as u16,
+                None => 0,
+            };
             let block = match query_param(query, "block") {
-                Some(b) if !b.is_empty() => b
-                    .parse::<u32>()
-                    .map_err(|_| ApiError::BadArgs("malformed-service error".into()))?,
+                Some(b) if !b.is_empty() => int_param("block", "query", &b)? as u32,
                 _ => 0,
             };
-            lock(&shared.state).lb_delete(ip, port, port_max.as_deref(), proto, block, host)?;
+            let host = if host == "any" { "" } else { host.as_str() };
+            lock(&shared.state).lb_delete(ip, port, port_max, proto, block, host)?;
             Ok(success())
         }
-        Route::WrongMethod(t) => Err(ApiError::MethodNotAllowed(format!(
-            "method not allowed on {t}"
-        ))),
-        Route::Unknown => Err(ApiError::NotFound("path not found".into())),
+        Route::WrongMethod(t) => Err(ApiError::Openapi(
+            405,
+            format!("method is not allowed on {t}"),
+        )),
+        Route::Unknown => Err(ApiError::Openapi(404, "path was not found".into())),
     }
 }
 
+fn not_implemented(op: &str) -> ApiError {
+    ApiError::NotImplemented(format!("operation {op} has not yet been implemented"))
+}
+
+/// POST /auth/login: registered only with LoxiLB's user service (otherwise go-swagger's
+/// default handler answers 501). A known user with a wrong password gets 200 without a
+/// token; an unknown user is the handler error "User not found".
 fn login(shared: &Shared, body: &[u8]) -> Result<Answer, ApiError> {
+    let Some((u, p)) = &shared.auth else {
+        return Err(not_implemented("auth.PostAuthLogin"));
+    };
     let user: LoginIn = parse_body(body)?;
-    if let Some((u, p)) = &shared.auth {
-        if user.username != *u || user.password != *p {
-            return Err(ApiError::Unauthorized("invalid credentials".into()));
-        }
+    if user.username != *u {
+        return Err(ApiError::Loxilb("User not found".into()));
+    }
+    if user.password != *p {
+        return Ok(ok_json(&json!({})));
     }
     let token = format!("{:032x}", rand::random::<u128>());
     let expiry = Instant::now() + shared.token_ttl.min(Duration::from_secs(10 * 365 * 86_400));
     lock(&shared.tokens).insert(token.clone(), expiry);
     Ok(ok_json(&json!({ "token": token })))
+}
+
+/// GET /status/process: LoxiLB parses `top -bn 1`, so it lists every process of its host
+/// (here: an init process and the simulator as "loxilb"), and nothing else.
+fn process_status(shared: &Shared) -> Answer {
+    let up = lock(&shared.state).boot.instant.elapsed();
+    let entry = |pid: String, time: String, command: &str| {
+        json!({
+            "pid": pid, "user": "root", "priority": "20", "nice": "0",
+            "virtMemory": "0", "residentSize": "0", "sharedMemory": "0", "status": "S",
+            "CPUUsage": "0.0", "MemoryUsage": "0.0", "time": time, "command": command,
+        })
+    };
+    ok_json(&json!({
+        "processAttr": [
+            entry("1".into(), top_time(up), "bash"),
+            entry(std::process::id().to_string(), top_time(up), "loxilb"),
+        ]
+    }))
 }
 
 /// `top`'s TIME+ format (M:SS.hh).

@@ -140,6 +140,17 @@ impl Control {
             .collect()
     }
 
+    /// Rule internals LoxiLB does not list (number, NAT action, hidden endpoints).
+    pub fn rule_info(&self) -> Vec<crate::RuleInfo> {
+        lock(&self.shared.state).lb_info()
+    }
+
+    /// Firewall entries LB rules created (port ranges, allowed sources).
+    pub fn firewall(&self) -> Vec<crate::FirewallEntry> {
+        let st = lock(&self.shared.state);
+        st.rules.firewall.entries.keys().cloned().collect()
+    }
+
     /// Same JSON as the entries of GET /config/loadbalancer/all.
     pub fn rules(&self) -> Vec<serde_json::Value> {
         let st = lock(&self.shared.state);

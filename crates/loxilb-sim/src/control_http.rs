@@ -106,6 +106,8 @@ pub(crate) fn handle(
             }
             ("GET", "/endpoints") => (200, json!(ctl.endpoints())),
             ("GET", "/rules") => (200, json!(ctl.rules())),
+            ("GET", "/rule-info") => (200, json!(ctl.rule_info())),
+            ("GET", "/firewall") => (200, json!(ctl.firewall())),
             ("POST", "/script/endpoints") => {
                 let eps: Vec<ScriptedEndpoint> = parse(body)?;
                 let n = ctl.script_endpoints(eps);

@@ -306,21 +306,24 @@ impl State {
         }
     }
 
-    /// A rule starts referring to probe `key`: create it with `opts`, or count one more
-    /// reference (an existing probe keeps its options, as in LoxiLB).
-    pub fn ep_acquire(&mut self, key: &str, host: &str, opts: &ProbeOpts) {
+    /// AddEPHost(apiCall false): a rule starts referring to probe `key`. An existing entry
+    /// only counts one more reference (options, host and activation untouched); a new one
+    /// gets `opts` and probes only when the rule activates probing (`activated`).
+    pub fn ep_acquire(&mut self, key: &str, host: &str, opts: &ProbeOpts, activated: bool) {
         if let Some(ep) = self.endpoints.get_mut(key) {
             ep.rule_count = ep.rule_count.saturating_add(1);
             return;
         }
         let mut ep = Endpoint::new(key.to_string(), host.to_string(), opts.clone());
+        ep.activated = activated;
         ep.rule_count = 1;
         self.restart_prober(&mut ep);
         self.endpoints.insert(key.to_string(), ep);
     }
 
-    /// A rule stops referring to probe `key`; the last reference deletes it.
-    pub fn ep_release(&mut self, key: &str) {
+    /// DeleteEPHost(apiCall false): a rule stops referring to probe `key`; the last
+    /// reference deletes it. True when the entry was deleted (LoxiLB's success).
+    pub fn ep_release(&mut self, key: &str) -> bool {
         let gone = match self.endpoints.get_mut(key) {
             Some(ep) => {
                 ep.rule_count = ep.rule_count.saturating_sub(1);
@@ -331,6 +334,7 @@ impl State {
         if gone {
             self.endpoints.remove(key);
         }
+        gone
     }
 
     /// Insert an endpoint that is never probed (scale tests); replaces an existing key but

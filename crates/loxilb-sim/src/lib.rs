@@ -17,12 +17,17 @@ mod control;
 mod control_http;
 mod endpoints;
 mod error;
+mod firewall;
 mod godur;
 mod model;
 mod probe;
 mod rules;
+mod rules_check;
+mod rules_eps;
+mod rules_list;
 mod server;
 mod state;
+mod swagger;
 mod version;
 
 use std::net::SocketAddr;
@@ -35,6 +40,8 @@ use tokio::task::JoinHandle;
 
 pub use control::{Control, Counters, Fault, RecordedRequest, ScriptedEndpoint};
 pub use error::ApiError;
+pub use firewall::FirewallEntry;
+pub use rules_list::RuleInfo;
 pub use server::BASE_PATH;
 pub use version::{BadVersion, LoxilbVersion};
 
@@ -45,8 +52,10 @@ use state::{lock, Shared};
 pub struct SimOptions {
     /// Delay before every API call is answered.
     pub latency: Duration,
-    /// When set, POST /auth/login with these credentials yields a token that every other
-    /// call (except GET /version) must send in the Authorization header.
+    /// When set, LoxiLB's user service is enabled with this one user: POST /auth/login
+    /// with these credentials yields a token that every other call (except GET /version)
+    /// must send raw in the Authorization header. When None, /auth/login answers 501 and
+    /// no token is needed.
     pub auth: Option<(String, String)>,
     /// Lifetime of issued tokens.
     pub token_ttl: Duration,

@@ -175,6 +175,84 @@ pub struct LoadbalanceEntry {
     pub allowed_sources: Vec<AllowedSource>,
 }
 
+fn is_zero_i64(v: &i64) -> bool {
+    *v == 0
+}
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+
+/// `serviceArguments` of a GET /config/loadbalancer/all entry: exactly the fields
+/// ConfigGetLoadbalancer copies (no privateIP, probereq, proberesp, probeTimeout,
+/// probeRetries, oper), with the swagger model's `omitempty` (zero values are left out;
+/// externalIP and port always present).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServiceArgsOut {
+    #[serde(rename = "externalIP")]
+    pub external_ip: String,
+    pub port: i64,
+    #[serde(rename = "portMax", skip_serializing_if = "is_zero_i64")]
+    pub port_max: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub protocol: String,
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub block: i64,
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub sel: i64,
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub mode: i64,
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub security: i64,
+    #[serde(rename = "inactiveTimeOut", skip_serializing_if = "is_zero_i64")]
+    pub inactive_time_out: i64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub bgp: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub monitor: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub managed: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub probetype: String,
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub probeport: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub snat: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub proxyprotocolv2: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub egress: bool,
+}
+
+/// One endpoint of a listed rule (`state` and `counter` are omitempty, the rest always sent).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LbEndpointOut {
+    #[serde(rename = "endpointIP")]
+    pub endpoint_ip: String,
+    #[serde(rename = "targetPort")]
+    pub target_port: i64,
+    pub weight: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub state: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub counter: String,
+}
+
+/// One GET /config/loadbalancer/all entry; empty lists are JSON `null` as Go sends nil slices.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoadbalanceEntryOut {
+    #[serde(rename = "serviceArguments")]
+    pub service_arguments: ServiceArgsOut,
+    pub endpoints: Option<Vec<LbEndpointOut>>,
+    #[serde(rename = "secondaryIPs")]
+    pub secondary_ips: Option<Vec<SecondaryIp>>,
+    #[serde(rename = "allowedSources")]
+    pub allowed_sources: Option<Vec<AllowedSource>>,
+}
+
 /// POST /auth/login body (swagger `User`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct LoginIn {

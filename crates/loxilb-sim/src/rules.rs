@@ -1,487 +1,318 @@
-//! LoxiLB load-balancer rules: validation, create/update (oper 0 replace, 1 attach,
-//! 2 detach), delete, listing, and the probes rules create for their endpoints.
+//! LoxiLB load-balancer rules: create, update of an existing rule, delete, listing
+//! (AddLbRule, DeleteLbRule and GetLBRule of pkg/loxinet/rules.go, v0.9.8+).
 //!
-//! Follows LoxiLB's AddNatLbRule: a POST for an existing key is an update only if the
-//! endpoints (IP, port, weight), `sel`, `mode` or the probe options (`probetype`, `probeport`,
-//! `probereq`, `proberesp`) change; otherwise it answers 409 `lbrule-exists error` (so changing
-//! only e.g. `name` or `inactiveTimeOut` of an existing rule is a 409 too). An update keeps
-//! `name`, `monitor`, `managed`, `block` etc. of the existing rule and stores the new probe
-//! options, `sel`, `mode` and `inactiveTimeOut`.
-//!
-//! Rules with `monitor` (forced on by a `probetype` other than `none`) or mode onearm(1) /
-//! fullnat(2) / hostonearm(5) reference one probe per endpoint, keyed
-//! `<endpointIP>_<proto>_<targetPort>` (`ping`, port 0, for icmp). Only `monitor` rules let
-//! the probe drive the endpoint `state` they report (as LoxiLB syncs state only for them).
+//! A POST for an existing key is an update only when something AddLbRule compares changed
+//! (endpoints, probe options, sel, mode, proxy protocol, allowed sources); otherwise it is a
+//! 409 `lbrule-exists error`. An update stores the probe options, sel, mode, inactive timeout
+//! and allowed sources but keeps what creation chose: name, monitor, managed, bgp, privateIP
+//! and the NAT action (dnat or fullnat), so `mode` may be listed as fullnat on a rule that
+//! still does dnat. See rules_check.rs for the checks and rules_eps.rs for endpoints/probes.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::endpoints::{make_key, ProbeOpts};
 use crate::error::ApiError;
-use crate::model::{LbEndpointWire, LoadbalanceEntry, ServiceArgs};
+use crate::firewall::{Firewall, Marker};
+use crate::model::LoadbalanceEntry;
+pub(crate) use crate::rules_check::RuleKey;
+use crate::rules_check::{check, Candidate, Refusal, Serv, MAX_ENDPOINTS, MODE_FULLPROXY};
+use crate::rules_eps::{consolidate, ProbeSource, RuleEp, OPER_DETACH};
 use crate::state::State;
 
-/// LoxiLB's DflLbaInactiveTries and DflHostProbeTimeout.
-const DEFAULT_RULE_RETRIES: u32 = 2;
-const DEFAULT_RULE_DURATION: u32 = 60;
-const MODE_FULLPROXY: i64 = 4;
-const MODE_DSR: i64 = 3;
-const MODE_HOSTONEARM: i64 = 5;
-
-/// What identifies a rule: externalIP, port range, protocol, block and host URL.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct RuleKey {
-    pub ip: IpAddr,
-    pub port: u16,
-    /// Upper end of the port range; equals `port` when no range was given.
-    pub port_max: u16,
-    pub proto: String,
-    pub block: u32,
-    pub host: String,
+/// The datapath action AddLbRule picks at creation (actType); never changed by updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatKind {
+    Dnat,
+    FullNat,
+    FullProxy,
 }
 
-/// One endpoint (arm) of a rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RuleEp {
-    pub ip: IpAddr,
-    pub port: u16,
-    pub weight: u8,
-    pub packets: u64,
-    pub bytes: u64,
+impl NatKind {
+    fn of_mode(mode: i64) -> NatKind {
+        match mode {
+            1 | 2 | 5 => NatKind::FullNat,
+            MODE_FULLPROXY => NatKind::FullProxy,
+            _ => NatKind::Dnat,
+        }
+    }
 }
 
 /// A stored rule.
 #[derive(Debug, Clone)]
 pub(crate) struct Rule {
-    /// Normalised arguments as listed (canonical externalIP, oper 0).
-    pub args: ServiceArgs,
+    /// Rule number from LoxiLB's marker (ruleNum).
+    pub num: u64,
+    pub nat: NatKind,
+    pub serv: Serv,
     pub eps: Vec<RuleEp>,
-    pub secondary_ips: Vec<crate::model::SecondaryIp>,
-    pub allowed_sources: Vec<crate::model::AllowedSource>,
-    /// Probe keys this rule holds one reference on.
-    pub probe_keys: Vec<String>,
+    pub sec_ips: Vec<IpAddr>,
+    /// Allowed sources in canonical form (srcList).
+    pub sources: Vec<String>,
 }
 
-fn bad(text: &str) -> ApiError {
-    ApiError::BadArgs(text.to_string())
-}
-
-fn u16_arg(v: i64, text: &str) -> Result<u16, ApiError> {
-    u16::try_from(v).map_err(|_| bad(text))
-}
-
-/// A validated POST body.
-struct Candidate {
-    key: RuleKey,
-    args: ServiceArgs,
-    eps: Vec<RuleEp>,
-    oper: i64,
-    entry: LoadbalanceEntry,
-}
-
-fn validate(entry: LoadbalanceEntry) -> Result<Candidate, ApiError> {
-    let mut a = entry.service_arguments.clone();
-    let ip: IpAddr = a
-        .external_ip
-        .parse()
-        .map_err(|_| bad("malformed-service error"))?;
-    if !a.private_ip.is_empty() && a.private_ip.parse::<IpAddr>().is_err() {
-        return Err(bad("malformed-service privateIP error"));
-    }
-    let port = u16_arg(a.port, "malformed-service error")?;
-    let port_max = u16_arg(a.port_max, "malformed-service error")?;
-    if port_max != 0 && port_max < port {
-        return Err(bad("malformed-service error"));
-    }
-    let block = u32::try_from(a.block).map_err(|_| bad("malformed-service error"))?;
-    if !(0..=6).contains(&a.sel)
-        || !(0..=5).contains(&a.mode)
-        || !(0..=2).contains(&a.security)
-        || !(0..=2).contains(&a.oper)
-        || a.inactive_time_out < 0
-        || a.probe_timeout < 0
-        || a.probe_retries < 0
-    {
-        return Err(bad("malformed-service error"));
-    }
-    let probe_port = u16_arg(a.probeport, "malformed-service-pport error")?;
-    if !a.probetype.is_empty() {
-        if !["sctp", "tcp", "udp", "ping", "none", "http", "https"].contains(&a.probetype.as_str())
-        {
-            return Err(bad("malformed-service-ptype error"));
+impl Rule {
+    fn probe_source(&self) -> ProbeSource<'_> {
+        let s = &self.serv;
+        ProbeSource {
+            protocol: &s.protocol,
+            probetype: &s.probetype,
+            probeport: s.probeport,
+            probereq: &s.probereq,
+            proberesp: &s.proberesp,
+            probe_timeout: s.probe_timeout,
+            probe_retries: s.probe_retries,
         }
-        let needs_port = matches!(a.probetype.as_str(), "sctp" | "tcp" | "udp");
-        let no_port = matches!(a.probetype.as_str(), "none" | "ping");
-        if (needs_port && probe_port == 0) || (no_port && probe_port != 0) {
-            return Err(bad("malformed-service-pport error"));
-        }
-        if a.probetype != "none" {
-            a.monitor = true;
-        }
-    } else if probe_port != 0 {
-        return Err(bad("malformed-service-pport error"));
-    }
-    if u32::try_from(a.probe_retries).map_or(true, |r| r > 100) {
-        return Err(bad("malformed-service error"));
-    }
-    if entry.endpoints.is_empty() {
-        return Err(bad("endpoints-range error"));
-    }
-    if !["tcp", "udp", "sctp", "icmp"].contains(&a.protocol.as_str()) {
-        return Err(bad("malformed-proto error"));
-    }
-    if a.protocol == "icmp" && port != 0 {
-        return Err(bad("malformed-service error"));
-    }
-    if a.protocol != "sctp" && !entry.secondary_ips.is_empty() {
-        return Err(bad("secondaryIP-args error"));
-    }
-    if entry.secondary_ips.len() > 3 {
-        return Err(bad("secondaryIP-args len error"));
-    }
-    for s in &entry.secondary_ips {
-        if s.secondary_ip.parse::<IpAddr>().is_err() {
-            return Err(bad("malformed-secIP error"));
-        }
-    }
-    if a.mode == MODE_HOSTONEARM && !ip.is_unspecified() {
-        return Err(bad("hostarm-args error"));
-    }
-    let mut eps = Vec::with_capacity(entry.endpoints.len());
-    for e in &entry.endpoints {
-        let eip: IpAddr = e
-            .endpoint_ip
-            .parse()
-            .map_err(|_| bad("malformed-lbep error"))?;
-        if ip.is_ipv4() && eip.is_ipv6() {
-            return Err(bad("malformed-service nat46 error"));
-        }
-        let eport = u16_arg(e.target_port, "malformed-lbep error")?;
-        if a.protocol == "icmp" && eport != 0 {
-            return Err(bad("malformed-service error"));
-        }
-        if a.mode == MODE_DSR && eport != port {
-            return Err(bad("malformed-service dsr-port error"));
-        }
-        let weight = u8::try_from(e.weight).map_err(|_| bad("malformed-weight error"))?;
-        eps.push(RuleEp {
-            ip: eip,
-            port: eport,
-            weight,
-            packets: 0,
-            bytes: 0,
-        });
-    }
-    eps.sort_by_key(|e| (e.ip, e.port));
-    eps.dedup_by(|x, y| x.ip == y.ip && x.port == y.port);
-    let oper = a.oper;
-    a.external_ip = ip.to_string();
-    a.oper = 0;
-    let key = RuleKey {
-        ip,
-        port,
-        port_max: if port_max == 0 { port } else { port_max },
-        proto: a.protocol.clone(),
-        block,
-        host: a.host.clone(),
-    };
-    Ok(Candidate {
-        key,
-        args: a,
-        eps,
-        oper,
-        entry,
-    })
-}
-
-/// Merge posted endpoints into existing ones per `oper`; returns (changed, result).
-fn merge(old: &[RuleEp], new: &[RuleEp], oper: i64) -> (bool, Vec<RuleEp>) {
-    let same = |a: &RuleEp, b: &RuleEp| a.ip == b.ip && a.port == b.port;
-    if oper == 2 {
-        let kept: Vec<RuleEp> = old
-            .iter()
-            .filter(|o| !new.iter().any(|n| same(o, n)))
-            .cloned()
-            .collect();
-        return (kept.len() != old.len(), kept);
-    }
-    let mut changed = false;
-    let mut out = Vec::with_capacity(old.len() + new.len());
-    for o in old {
-        match new.iter().find(|n| same(o, n)) {
-            Some(n) => {
-                let mut e = o.clone();
-                if e.weight != n.weight {
-                    e.weight = n.weight;
-                    changed = true;
-                }
-                out.push(e);
-            }
-            None if oper == 1 => out.push(o.clone()),
-            None => changed = true,
-        }
-    }
-    for n in new {
-        if !old.iter().any(|o| same(o, n)) {
-            out.push(n.clone());
-            changed = true;
-        }
-    }
-    (changed, out)
-}
-
-fn probe_opts_differ(a: &ServiceArgs, b: &ServiceArgs) -> bool {
-    a.probetype != b.probetype
-        || a.probeport != b.probeport
-        || a.probereq != b.probereq
-        || a.proberesp != b.proberesp
-}
-
-/// Whether a rule with these arguments creates probes for its endpoints.
-fn creates_probes(a: &ServiceArgs) -> bool {
-    a.monitor || matches!(a.mode, 1 | 2 | 5)
-}
-
-/// Protocol part and port of the probe key for an endpoint of a rule with `proto`.
-fn key_proto(proto: &str, ep_port: u16) -> (&'static str, u16) {
-    match proto {
-        "tcp" => ("tcp", ep_port),
-        "udp" => ("udp", ep_port),
-        "sctp" => ("sctp", ep_port),
-        _ => ("ping", 0),
     }
 }
 
-/// The probes (key, host, options) a rule refers to, one per distinct key.
-fn probe_specs(a: &ServiceArgs, eps: &[RuleEp]) -> Vec<(String, String, ProbeOpts)> {
-    if !creates_probes(a) {
-        return Vec::new();
-    }
-    let mut out: Vec<(String, String, ProbeOpts)> = Vec::new();
-    for e in eps {
-        let (p, pport) = key_proto(&a.protocol, e.port);
-        let host = e.ip.to_string();
-        let key = make_key(&host, p, pport);
-        if out.iter().any(|(k, _, _)| *k == key) {
-            continue;
-        }
-        let mut opts = ProbeOpts {
-            probe_type: p.to_string(),
-            port: pport,
-            req: String::new(),
-            resp: String::new(),
-            duration: u32::try_from(a.probe_timeout)
-                .ok()
-                .filter(|d| *d > 0)
-                .unwrap_or(DEFAULT_RULE_DURATION),
-            retries: u32::try_from(a.probe_retries)
-                .ok()
-                .filter(|r| *r > 0)
-                .unwrap_or(DEFAULT_RULE_RETRIES),
-        };
-        if !a.probetype.is_empty() {
-            opts.probe_type = a.probetype.clone();
-            opts.port = u16::try_from(a.probeport).unwrap_or(0);
-            if opts.port == 0 && matches!(a.probetype.as_str(), "http" | "https") {
-                opts.port = e.port;
-            }
-            opts.req = a.probereq.clone();
-            opts.resp = a.proberesp.clone();
-        }
-        out.push((key, host, opts));
-    }
-    out
+/// The LB table: rules, their numbers and their firewall side effects.
+#[derive(Debug, Default)]
+pub(crate) struct RuleTable {
+    pub map: BTreeMap<RuleKey, Rule>,
+    pub marker: Marker,
+    pub firewall: Firewall,
 }
+
+/// Whether a rule with this mode/monitor makes its probe entries probe (activateProbe).
+fn activates(mode: i64, monitor: bool) -> bool {
+    monitor || matches!(mode, 1 | 2 | 5)
+}
+
+/// What a successful POST answers: LoxiLB's `result`.
+pub(crate) type Posted = &'static str;
 
 impl State {
-    /// POST /config/loadbalancer.
-    pub fn lb_post(&mut self, entry: LoadbalanceEntry) -> Result<(), ApiError> {
-        let c = validate(entry)?;
-        let Some(existing) = self.rules.get(&c.key) else {
-            if c.oper == 2 {
-                return Err(ApiError::NotFound("lbrule not-exists error".into()));
-            }
-            return self.lb_create(c);
+    /// POST /config/loadbalancer after swagger validation.
+    pub fn lb_post(&mut self, entry: LoadbalanceEntry) -> Result<Posted, ApiError> {
+        let c = match check(&entry) {
+            Ok(c) => c,
+            Err(Refusal::Result(text)) => return Ok(text),
+            Err(Refusal::Error(e)) => return Err(e),
         };
-        let old = &existing.args;
-        let (eps_changed, new_eps) = merge(&existing.eps, &c.eps, c.oper);
-        let changed = eps_changed
-            || probe_opts_differ(old, &c.args)
-            || old.sel != c.args.sel
-            || old.mode != c.args.mode;
-        if !changed {
-            return Err(ApiError::Conflict("lbrule-exists error".into()));
+        if self.rules.map.contains_key(&c.key) {
+            return self.lb_update(c).map(|()| "Success");
         }
-        if old.security != c.args.security {
-            return Err(ApiError::Conflict(
-                "lbrule-exist error: cant modify rule security mode".into(),
-            ));
+        if c.serv.oper == OPER_DETACH {
+            return Err(ApiError::Loxilb("lbrule not-exists error".into()));
         }
-        if new_eps.is_empty() {
-            self.lb_remove(&c.key);
-            return Ok(());
-        }
-        if (old.mode == MODE_FULLPROXY) != (c.args.mode == MODE_FULLPROXY) {
-            return Err(ApiError::Conflict(
-                "lbrule-exist error: cant modify fullproxy rule mode".into(),
-            ));
-        }
-        if old.egress != c.args.egress {
-            return Err(ApiError::Conflict(
-                "lbrule-exist error: cant modify rule egress mode".into(),
-            ));
-        }
-        let Some(mut rule) = self.rules.remove(&c.key) else {
-            return Err(ApiError::Status(500, "lbrule vanished".into()));
-        };
-        let opts_changed = probe_opts_differ(&rule.args, &c.args)
-            || rule.args.probe_timeout != c.args.probe_timeout
-            || rule.args.probe_retries != c.args.probe_retries
-            || rule.args.mode != c.args.mode;
-        rule.args.probetype = c.args.probetype.clone();
-        rule.args.probeport = c.args.probeport;
-        rule.args.probereq = c.args.probereq.clone();
-        rule.args.proberesp = c.args.proberesp.clone();
-        rule.args.probe_timeout = c.args.probe_timeout;
-        rule.args.probe_retries = c.args.probe_retries;
-        rule.args.sel = c.args.sel;
-        rule.args.mode = c.args.mode;
-        rule.args.inactive_time_out = c.args.inactive_time_out;
-        rule.eps = new_eps;
-        let specs = probe_specs(&rule.args, &rule.eps);
-        let new_keys: Vec<String> = specs.iter().map(|(k, _, _)| k.clone()).collect();
-        for k in &rule.probe_keys {
-            if opts_changed || !new_keys.contains(k) {
-                self.ep_release(k);
-            }
-        }
-        for (k, host, opts) in &specs {
-            if opts_changed || !rule.probe_keys.contains(k) {
-                self.ep_acquire(k, host, opts);
-            }
-        }
-        rule.probe_keys = new_keys;
-        self.rules.insert(c.key, rule);
-        Ok(())
+        self.lb_create(c).map(|()| "Success")
     }
 
     fn lb_create(&mut self, c: Candidate) -> Result<(), ApiError> {
-        let specs = probe_specs(&c.args, &c.eps);
-        for (k, host, opts) in &specs {
-            self.ep_acquire(k, host, opts);
-        }
-        let rule = Rule {
-            args: c.args,
-            eps: c.eps,
-            secondary_ips: c.entry.secondary_ips,
-            allowed_sources: c.entry.allowed_sources,
-            probe_keys: specs.into_iter().map(|(k, _, _)| k).collect(),
+        let Some(num) = self.rules.marker.get() else {
+            return Err(ApiError::Loxilb("rule-hwm error".into()));
         };
-        self.rules.insert(c.key, rule);
+        let mut sources = Vec::new();
+        for p in &c.sources {
+            match self.rules.firewall.add_source(p, num) {
+                Some(canon) => sources.push(canon),
+                None => {
+                    self.rules.marker.release(num);
+                    for s in &sources {
+                        self.rules.firewall.delete_source(s);
+                    }
+                    return Err(ApiError::Loxilb("rule-allowed-src error".into()));
+                }
+            }
+        }
+        let live = activates(c.serv.mode, c.serv.monitor);
+        let mut rule = Rule {
+            num,
+            nat: NatKind::of_mode(c.serv.mode),
+            serv: c.serv,
+            eps: c.eps,
+            sec_ips: c.sec_ips,
+            sources,
+        };
+        let src_rule = rule.clone();
+        self.eps_acquire(&src_rule.probe_source(), &mut rule.eps, live);
+        if rule.serv.port_max != 0 {
+            self.rules
+                .firewall
+                .add_lb_range(c.key.ip, c.key.port, rule.serv.port_max, c.key.proto);
+        }
+        self.rules.map.insert(c.key, rule);
         Ok(())
     }
 
-    /// Remove a rule and release its probes.
-    fn lb_remove(&mut self, key: &RuleKey) -> bool {
-        let Some(rule) = self.rules.remove(key) else {
-            return false;
+    /// The existing-rule branch of AddLbRule, in its order of checks.
+    fn lb_update(&mut self, mut c: Candidate) -> Result<(), ApiError> {
+        let exists = |t: &str| Err(ApiError::Loxilb(t.to_string()));
+        let Some(rule) = self.rules.map.get_mut(&c.key) else {
+            return exists("lbrule not-exists error");
         };
-        for k in &rule.probe_keys {
-            self.ep_release(k);
+        if !same_ips(&rule.sec_ips, &c.sec_ips) {
+            return exists("secIP modify error");
         }
-        true
+        let mut m = consolidate(&mut rule.eps, &mut c.eps, c.serv.oper);
+        let (o, n) = (&rule.serv, &c.serv);
+        let mut changed = m.changed
+            || o.probetype != n.probetype
+            || o.probeport != n.probeport
+            || o.probereq != n.probereq
+            || o.proberesp != n.proberesp
+            || o.sel != n.sel
+            || o.mode != n.mode
+            || o.ppv2 != n.ppv2
+            || c.sources.len() != rule.sources.len();
+        if c.sources.len() == rule.sources.len() {
+            // LoxiLB flags a change only when no stored prefix differs from a posted one:
+            // with one source, re-posting it is a change and posting another is not.
+            for p in &c.sources {
+                if !rule.sources.iter().any(|s| s != p) {
+                    changed = true;
+                    break;
+                }
+            }
+        }
+        let security_differs = o.security != n.security;
+        let egress_differs = o.egress != n.egress;
+        let fullproxy_differs = (o.mode == MODE_FULLPROXY) != (n.mode == MODE_FULLPROXY);
+        if !changed {
+            return exists("lbrule-exists error");
+        }
+        if security_differs {
+            return exists("lbrule-exist error: cant modify rule security mode");
+        }
+        if egress_differs {
+            return exists("lbrule-exist error: cant modify rule egress mode");
+        }
+        if m.eps.is_empty() {
+            return self.lb_delete_serv(&c.key, c.serv.port_max);
+        }
+        if fullproxy_differs {
+            return exists("lbrule-exist error: cant modify fullproxy rule mode");
+        }
+        let Some(rule) = self.rules.map.get_mut(&c.key) else {
+            return exists("lbrule not-exists error");
+        };
+        if m.eps.len() > MAX_ENDPOINTS {
+            // Too many: every stored endpoint is dropped and the posted list taken as is.
+            m.dropped = rule.eps.clone();
+            m.eps = c.eps.clone();
+            for e in m.eps.iter_mut() {
+                e.hidden = false;
+                e.ep_created = false;
+            }
+        }
+        let num = rule.num;
+        let old_sources = std::mem::take(&mut rule.sources);
+        let mut sources = Vec::new();
+        for p in &c.sources {
+            match self.rules.firewall.add_source(p, num) {
+                Some(canon) => sources.push(canon),
+                None => {
+                    for s in &sources {
+                        self.rules.firewall.delete_source(s);
+                    }
+                    if let Some(rule) = self.rules.map.get_mut(&c.key) {
+                        rule.sources = old_sources;
+                    }
+                    return exists("rule-allowed-src error");
+                }
+            }
+        }
+        for s in &old_sources {
+            self.rules.firewall.delete_source(s);
+        }
+        let Some(rule) = self.rules.map.get_mut(&c.key) else {
+            return exists("lbrule not-exists error");
+        };
+        rule.sources = sources;
+        let s = &mut rule.serv;
+        s.probetype = c.serv.probetype.clone();
+        s.probeport = c.serv.probeport;
+        s.probereq = c.serv.probereq.clone();
+        s.proberesp = c.serv.proberesp.clone();
+        s.probe_retries = c.serv.probe_retries;
+        s.probe_timeout = c.serv.probe_timeout;
+        s.ppv2 = c.serv.ppv2;
+        s.sel = c.serv.sel;
+        s.mode = c.serv.mode;
+        s.inactive_timeout = c.serv.inactive_timeout;
+        rule.eps = Vec::new();
+        let src_rule = rule.clone();
+        // activateProbe comes from the posted mode and monitor, not the stored ones.
+        let live = activates(c.serv.mode, c.serv.monitor);
+        self.eps_release(&src_rule.serv.protocol, &mut m.dropped);
+        self.eps_acquire(&src_rule.probe_source(), &mut m.eps, live);
+        if let Some(rule) = self.rules.map.get_mut(&c.key) {
+            rule.eps = m.eps;
+        }
+        Ok(())
+    }
+
+    /// DeleteLbRule for a key, with the portMax the caller passed (0 from the routes
+    /// without portmax and from listings of single-port rules).
+    fn lb_delete_serv(&mut self, key: &RuleKey, port_max: u16) -> Result<(), ApiError> {
+        let Some(mut rule) = self.rules.map.remove(key) else {
+            return Err(ApiError::Loxilb("no-rule error".into()));
+        };
+        self.rules.marker.release(rule.num);
+        let proto = rule.serv.protocol.clone();
+        self.eps_release(&proto, &mut rule.eps);
+        if port_max != 0 {
+            self.rules
+                .firewall
+                .delete_lb_range(key.ip, key.port, port_max, key.proto);
+        }
+        for s in &rule.sources {
+            self.rules.firewall.delete_source(s);
+        }
+        Ok(())
     }
 
     /// DELETE by externalIP/port[/portmax]/protocol (+ block, host URL).
     pub fn lb_delete(
         &mut self,
         ip: &str,
-        port: &str,
-        port_max: Option<&str>,
+        port: u16,
+        port_max: u16,
         proto: &str,
         block: u32,
         host: &str,
     ) -> Result<(), ApiError> {
-        let ip: IpAddr = ip.parse().map_err(|_| bad("malformed-service error"))?;
-        let port: u16 = port.parse().map_err(|_| bad("malformed-service error"))?;
-        let port_max: u16 = match port_max {
-            Some(p) => p.parse().map_err(|_| bad("malformed-service error"))?,
-            None => 0,
-        };
-        if !["tcp", "udp", "sctp", "icmp"].contains(&proto) {
-            return Err(bad("malformed-proto error"));
+        let ip: IpAddr = ip
+            .parse()
+            .map_err(|_| ApiError::Loxilb("malformed-service error".into()))?;
+        if port_max != 0 && port_max < port {
+            return Err(ApiError::Loxilb("serv-port-args range error".into()));
         }
+        let Some(proto) = crate::rules_check::proto_number(proto) else {
+            return Err(ApiError::Loxilb("malformed-proto error".into()));
+        };
         let key = RuleKey {
             ip,
             port,
             port_max: if port_max == 0 { port } else { port_max },
-            proto: proto.to_string(),
+            proto,
             block,
             host: host.to_string(),
         };
-        if self.lb_remove(&key) {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound("no-rule error".into()))
-        }
+        self.lb_delete_serv(&key, port_max)
     }
 
-    /// DELETE /config/loadbalancer/name/{name}: every rule with that name.
-    pub fn lb_delete_name(&mut self, name: &str) -> Result<(), ApiError> {
+    /// DELETE /config/loadbalancer/name/{name}: deletes every listed rule with that name,
+    /// each with the listed portMax; LoxiLB answers Success even when none matched.
+    pub fn lb_delete_name(&mut self, name: &str) {
         let keys: Vec<RuleKey> = self
             .rules
+            .map
             .iter()
-            .filter(|(_, r)| r.args.name == name)
+            .filter(|(_, r)| r.serv.name == name)
             .map(|(k, _)| k.clone())
             .collect();
-        if keys.is_empty() {
-            return Err(ApiError::NotFound("no-rule error".into()));
-        }
         for k in &keys {
-            self.lb_remove(k);
+            let _ = self.lb_delete_serv(k, listed_port_max(k));
         }
-        Ok(())
     }
 
-    /// DELETE /config/loadbalancer/all.
+    /// DELETE /config/loadbalancer/all, through the listing like LoxiLB.
     pub fn lb_delete_all(&mut self) {
-        let keys: Vec<RuleKey> = self.rules.keys().cloned().collect();
+        let keys: Vec<RuleKey> = self.rules.map.keys().cloned().collect();
         for k in &keys {
-            self.lb_remove(k);
+            let _ = self.lb_delete_serv(k, listed_port_max(k));
         }
-    }
-
-    /// Listing entries: endpoint `state` follows the probe for monitored rules.
-    pub fn lb_entries(&self) -> Vec<LoadbalanceEntry> {
-        self.rules
-            .values()
-            .map(|r| {
-                let endpoints = r
-                    .eps
-                    .iter()
-                    .map(|e| {
-                        let up = !r.args.monitor || {
-                            let (p, pport) = key_proto(&r.args.protocol, e.port);
-                            self.endpoints
-                                .get(&make_key(&e.ip.to_string(), p, pport))
-                                .is_none_or(|ep| ep.is_up())
-                        };
-                        LbEndpointWire {
-                            endpoint_ip: e.ip.to_string(),
-                            target_port: i64::from(e.port),
-                            weight: i64::from(e.weight),
-                            state: if up { "active" } else { "inactive" }.to_string(),
-                            counter: format!("{}:{}", e.packets, e.bytes),
-                        }
-                    })
-                    .collect();
-                LoadbalanceEntry {
-                    service_arguments: r.args.clone(),
-                    endpoints,
-                    secondary_ips: r.secondary_ips.clone(),
-                    allowed_sources: r.allowed_sources.clone(),
-                }
-            })
-            .collect()
     }
 
     /// Set an endpoint's traffic counter on the first rule matching ip/port/protocol.
@@ -498,9 +329,13 @@ impl State {
         else {
             return false;
         };
+        let Some(proto) = crate::rules_check::proto_number(proto) else {
+            return false;
+        };
         let mut hit = false;
         if let Some(rule) = self
             .rules
+            .map
             .iter_mut()
             .find(|(k, _)| k.ip == ip && k.port == port && k.proto == proto)
             .map(|(_, r)| r)
@@ -515,73 +350,21 @@ impl State {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ep(ip: &str, port: u16, weight: u8) -> RuleEp {
-        RuleEp {
-            ip: ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
-            port,
-            weight,
-            packets: 0,
-            bytes: 0,
-        }
+/// GetLBRule lists portMax 0 when the range is a single port.
+pub(crate) fn listed_port_max(k: &RuleKey) -> u16 {
+    if k.port == k.port_max {
+        0
+    } else {
+        k.port_max
     }
+}
 
-    #[test]
-    fn merge_replace_attach_detach() {
-        let old = vec![ep("10.0.0.1", 80, 1), ep("10.0.0.2", 80, 1)];
-        let (c, out) = merge(&old, &old, 0);
-        assert!(!c);
-        assert_eq!(out, old);
-        let (c, out) = merge(&old, &[ep("10.0.0.3", 80, 1)], 0);
-        assert!(c);
-        assert_eq!(out, vec![ep("10.0.0.3", 80, 1)]);
-        let (c, out) = merge(&old, &[ep("10.0.0.3", 80, 1)], 1);
-        assert!(c);
-        assert_eq!(out.len(), 3);
-        let (c, out) = merge(&old, &[ep("10.0.0.1", 80, 9)], 1);
-        assert!(c, "weight change is a change");
-        assert_eq!(out[0].weight, 9);
-        let (c, out) = merge(&old, &[ep("10.0.0.1", 80, 1)], 2);
-        assert!(c);
-        assert_eq!(out, vec![ep("10.0.0.2", 80, 1)]);
-        let (c, _) = merge(&old, &[ep("10.9.9.9", 80, 1)], 2);
-        assert!(!c);
-    }
-
-    #[test]
-    fn probe_specs_keys_and_overrides() {
-        let mut a = ServiceArgs {
-            protocol: "tcp".into(),
-            monitor: true,
-            ..Default::default()
-        };
-        let eps = vec![ep("10.0.0.1", 8080, 1)];
-        let s = probe_specs(&a, &eps);
-        assert_eq!(s[0].0, "10.0.0.1_tcp_8080");
-        assert_eq!((s[0].2.duration, s[0].2.retries), (60, 2));
-        a.probetype = "http".into();
-        a.probeport = 81;
-        a.probereq = "/health".into();
-        a.probe_timeout = 5;
-        a.probe_retries = 3;
-        let s = probe_specs(&a, &eps);
-        assert_eq!(s[0].0, "10.0.0.1_tcp_8080", "key keeps the rule protocol");
-        assert_eq!(s[0].2.probe_type, "http");
-        assert_eq!((s[0].2.port, s[0].2.duration, s[0].2.retries), (81, 5, 3));
-        a.protocol = "icmp".into();
-        assert_eq!(
-            probe_specs(&a, &[ep("10.0.0.1", 0, 1)])[0].0,
-            "10.0.0.1_ping_0"
-        );
-        let plain = ServiceArgs {
-            protocol: "tcp".into(),
-            ..Default::default()
-        };
-        assert!(probe_specs(&plain, &eps).is_empty());
-        let fullnat = ServiceArgs { mode: 2, ..plain };
-        assert_eq!(probe_specs(&fullnat, &eps).len(), 1);
-    }
+/// reflect.DeepEqual of the sorted secondary IP lists (IPv4 and its IPv6-mapped form are
+/// the same 16 bytes in Go).
+fn same_ips(a: &[IpAddr], b: &[IpAddr]) -> bool {
+    let canon = |ip: &IpAddr| match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => *v6,
+    };
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| canon(x) == canon(y))
 }

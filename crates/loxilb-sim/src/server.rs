@@ -48,11 +48,8 @@ pub(crate) fn json_response(status: u16, body: Vec<u8>) -> Resp {
     r
 }
 
-fn error_response(e: &ApiError) -> (u16, Vec<u8>) {
-    (
-        e.status(),
-        serde_json::to_vec(&e.body()).unwrap_or_default(),
-    )
+fn error_response(shared: &Shared, e: &ApiError) -> (u16, Vec<u8>) {
+    e.response(shared.version)
 }
 
 /// Serve until `stop` fires; then close the listener and every open connection.
@@ -108,9 +105,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Cut
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(c) => c.to_bytes(),
         Err(_) => {
-            let (s, b) = error_response(&ApiError::BadArgs(
-                "request body unreadable or too large".into(),
-            ));
+            let (s, b) = error_response(
+                &shared,
+                &ApiError::Openapi(400, "request body unreadable or too large".into()),
+            );
             return Ok(json_response(s, b));
         }
     };
@@ -118,7 +116,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Cut
         return Ok(crate::control_http::handle(&shared, &method, rest, &body));
     }
     let Some(rel) = path.strip_prefix(BASE_PATH) else {
-        let (s, b) = error_response(&ApiError::NotFound(format!("path {path} was not found")));
+        let (s, b) = error_response(
+            &shared,
+            &ApiError::Openapi(404, format!("path {path} was not found")),
+        );
         return Ok(json_response(s, b));
     };
     let rel = if rel.is_empty() { "/" } else { rel };
@@ -155,7 +156,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Cut
     };
     let (status, bytes) = match result {
         Ok(a) => a,
-        Err(e) => error_response(&e),
+        Err(e) => error_response(&shared, &e),
     };
     record.status = status;
     tracing::debug!(%method, path = rel, status, "api call");

@@ -8,12 +8,12 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::control::{Counters, Fault, RecordedRequest};
 use crate::endpoints::Endpoint;
 use crate::probe::ProbeCtx;
-use crate::rules::{Rule, RuleKey};
+use crate::rules::RuleTable;
 
 /// Most requests kept in the log; older ones are dropped first.
 pub(crate) const MAX_RECORDED: usize = 200_000;
@@ -23,29 +23,18 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Identity of one LoxiLB "process lifetime"; replaced by `restart_empty`.
+/// One LoxiLB "process lifetime"; replaced by `restart_empty`. LoxiLB reports no boot
+/// identity; its process time in GET /status/process is the only trace of a restart.
 #[derive(Debug, Clone)]
 pub(crate) struct Boot {
-    pub id: String,
-    pub started: SystemTime,
     pub instant: Instant,
 }
 
 impl Boot {
     pub fn new() -> Self {
         Boot {
-            id: format!("{:016x}", rand::random::<u64>()),
-            started: SystemTime::now(),
             instant: Instant::now(),
         }
-    }
-
-    /// Start time as milliseconds since the Unix epoch.
-    pub fn started_ms(&self) -> u64 {
-        self.started
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0)
     }
 }
 
@@ -53,7 +42,8 @@ impl Boot {
 pub(crate) struct State {
     /// Endpoint probes by key (`name`, or `<host>_<type>_<port>`); BTreeMap keeps listing O(n).
     pub endpoints: BTreeMap<String, Endpoint>,
-    pub rules: BTreeMap<RuleKey, Rule>,
+    /// LB rules with their numbers and firewall side effects.
+    pub rules: RuleTable,
     pub boot: Boot,
     /// Generation counter: every (re)started prober gets a fresh number so a prober of a
     /// replaced endpoint can tell its results are stale.
@@ -65,7 +55,7 @@ impl State {
     pub fn new(probe: ProbeCtx) -> Self {
         State {
             endpoints: BTreeMap::new(),
-            rules: BTreeMap::new(),
+            rules: RuleTable::default(),
             boot: Boot::new(),
             next_gen: 1,
             probe,
