@@ -16,13 +16,16 @@ mod api;
 mod control;
 mod control_http;
 mod endpoints;
+mod ep_host;
 mod error;
 mod godur;
 mod model;
 mod probe;
+mod probers;
 mod rules;
 mod server;
 mod state;
+mod tls_roots;
 mod version;
 
 use std::net::SocketAddr;
@@ -36,6 +39,7 @@ use tokio::task::JoinHandle;
 pub use control::{Control, Counters, Fault, RecordedRequest, ScriptedEndpoint};
 pub use error::ApiError;
 pub use server::BASE_PATH;
+pub use tls_roots::CaCert;
 pub use version::{BadVersion, LoxilbVersion};
 
 use state::{lock, Shared};
@@ -54,6 +58,10 @@ pub struct SimOptions {
     pub probing: bool,
     /// The LoxiLB release to behave as (error shape, failure counting, priority slots).
     pub version: LoxilbVersion,
+    /// CAs HTTPS probes trust besides the system roots (LoxiLB's /opt/loxilb/cert).
+    pub ca_certs: Vec<CaCert>,
+    /// Period of LoxiLB's endpoint checkers (2 s); all probe scheduling scales with it.
+    pub probe_tick: Duration,
 }
 
 impl Default for SimOptions {
@@ -64,6 +72,8 @@ impl Default for SimOptions {
             token_ttl: Duration::from_secs(3600),
             probing: true,
             version: LoxilbVersion::default(),
+            ca_certs: Vec::new(),
+            probe_tick: Duration::from_secs(2),
         }
     }
 }
