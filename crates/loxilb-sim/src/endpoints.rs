@@ -1,27 +1,22 @@
-//! LoxiLB endpoint probes ("end-point hosts"): API create/update/delete, host state,
-//! rule reference counting and the GET listing.
+//! LoxiLB endpoint probes ("end-point hosts") through the API: create/update (rules.go
+//! `AddEPHost`), delete (`DeleteEPHost`), host state (`SetEPHostState`), rule reference
+//! counting and the GET listing (`GetEpHosts`).
 //!
-//! Modelled on LoxiLB's rules.go: the key is `name` or `<hostName>_<probeType>_<probePort>`;
-//! POSTing an existing key replaces the options and restarts probing; a probe created or
-//! referenced by LB rules counts one reference per rule, API DELETE answers 409 while any rule
-//! refers to it, and the last rule's release deletes it whoever created it.
-//!
-//! State model: a new (or updated) endpoint reports `ok` until a probe fails; the first probe
-//! after a create/update marks it `nok` after one failure (LoxiLB's "init prober" rule), later
-//! probes need `inactiveReTries` consecutive failures; one success makes it `ok` again and
-//! resets the failure count. `red` (via /config/endpointhoststate) overrides both until the
-//! host is set green/yellow again.
+//! The key is `name` or `<hostName>_<probeType>_<probePort>`. POSTing an existing key is an
+//! update: the options are replaced, but the host name, the rule references, the state and
+//! the failure count stay, and the next check uses threshold 1 again (`initProberOn`). A
+//! probe referenced by LB rules counts one reference per rule; API DELETE answers 409 while
+//! any rule refers to it, and the last rule's release deletes it whoever created it.
+//! The state machine of one probe is in [`crate::ep_host`], the schedule in [`crate::probe`].
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+pub(crate) use crate::ep_host::{Endpoint, ProbeOpts};
 use crate::error::ApiError;
-use crate::godur::go_duration;
-use crate::model::{EndPointGetEntry, EndPointHostStateIn, EndPointIn};
-use crate::probe::ProberGuard;
+use crate::model::{EndPointHostStateIn, EndPointIn};
 use crate::state::State;
 
 /// Probe types LoxiLB accepts.
@@ -29,171 +24,36 @@ pub(crate) const PROBE_TYPES: [&str; 7] = ["tcp", "udp", "sctp", "ping", "http",
 /// LoxiLB's MaxDflLbaInactiveTries.
 const MAX_RETRIES: i64 = 100;
 /// LoxiLB's MaxHostProbeTime (seconds).
-const MAX_PROBE_DURATION: i64 = 86_400;
-
-/// The options of one probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ProbeOpts {
-    pub probe_type: String,
-    pub port: u16,
-    pub req: String,
-    pub resp: String,
-    /// Probe interval in seconds.
-    pub duration: u32,
-    pub retries: u32,
-}
-
-/// Round-trip statistics of successful probes.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Delays {
-    min: Duration,
-    max: Duration,
-    total: Duration,
-    count: u32,
-}
-
-impl Delays {
-    fn add(&mut self, d: Duration) {
-        if self.count == 0 || d < self.min {
-            self.min = d;
-        }
-        self.max = self.max.max(d);
-        self.total = self.total.saturating_add(d);
-        self.count = self.count.saturating_add(1);
-    }
-    fn avg(&self) -> Duration {
-        if self.count == 0 {
-            Duration::ZERO
-        } else {
-            self.total / self.count
-        }
-    }
-}
-
-/// One endpoint probe as LoxiLB keeps it.
-pub(crate) struct Endpoint {
-    pub key: String,
-    pub host: String,
-    pub opts: ProbeOpts,
-    /// LoxiLB's probeActivated: false for probeType none (listed as "none", never probed).
-    pub activated: bool,
-    pub inactive: bool,
-    pub fails: u32,
-    /// Next probe result uses threshold 1 (first probe after create/update).
-    pub init: bool,
-    pub red: bool,
-    /// Number of LB rules referring to this probe.
-    pub rule_count: u32,
-    pub delays: Delays,
-    /// Generation of the current prober; results from older generations are ignored.
-    pub gen: u64,
-    /// Dropping the guard stops the prober task.
-    pub prober: Option<ProberGuard>,
-}
-
-impl Endpoint {
-    pub fn new(key: String, host: String, opts: ProbeOpts) -> Self {
-        let activated = opts.probe_type != "none";
-        Endpoint {
-            key,
-            host,
-            opts,
-            activated,
-            inactive: false,
-            fails: 0,
-            init: true,
-            red: false,
-            rule_count: 0,
-            delays: Delays::default(),
-            gen: 0,
-            prober: None,
-        }
-    }
-
-    /// LoxiLB's currState.
-    pub fn curr_state(&self) -> &'static str {
-        if self.red {
-            "red"
-        } else if self.inactive {
-            "nok"
-        } else {
-            "ok"
-        }
-    }
-
-    /// Whether LB rules consider this endpoint usable.
-    pub fn is_up(&self) -> bool {
-        !self.red && !self.inactive
-    }
-
-    /// Apply one probe result.
-    pub fn record_probe(&mut self, ok: bool, elapsed: Duration) {
-        let threshold = if self.init {
-            1
-        } else {
-            self.opts.retries.max(1)
-        };
-        self.init = false;
-        if ok {
-            self.inactive = false;
-            self.fails = 0;
-            self.delays.add(elapsed);
-        } else {
-            self.fails = self.fails.saturating_add(1);
-            if self.fails >= threshold {
-                self.inactive = true;
-            }
-        }
-    }
-
-    /// The GET /config/endpoint/all entry (LoxiLB hides options of non-activated probes).
-    pub fn entry(&self) -> EndPointGetEntry<'_> {
-        let (ptype, duration, retries) = if self.activated {
-            (
-                self.opts.probe_type.as_str(),
-                self.opts.duration,
-                self.opts.retries,
-            )
-        } else {
-            ("none", 0, 0)
-        };
-        EndPointGetEntry {
-            host_name: &self.host,
-            name: &self.key,
-            inactive_re_tries: retries,
-            probe_type: ptype,
-            probe_req: &self.opts.req,
-            probe_resp: &self.opts.resp,
-            probe_duration: duration,
-            probe_port: self.opts.port,
-            min_delay: go_duration(self.delays.min),
-            avg_delay: go_duration(self.delays.avg()),
-            max_delay: go_duration(self.delays.max),
-            curr_state: self.curr_state(),
-        }
-    }
-}
+const MAX_PROBE_DURATION: u32 = 86_400;
 
 /// `<host>_<type>_<port>`, the key LoxiLB derives when no name is given.
 pub(crate) fn make_key(host: &str, probe_type: &str, port: u16) -> String {
     format!("{host}_{probe_type}_{port}")
 }
 
-/// Validate an API endpoint the way LoxiLB's validateEPHostOpts does (same order and texts).
+/// Validate an API endpoint like validateEPHostOpts (same order and texts), after the
+/// handler's integer conversions: probePort is cut to 16 bits and probeDuration to 32
+/// (Go's `uint16(...)`, `uint32(...)`), so -1 seconds is out of range and port 65616 is 80.
+/// A negative inactiveReTries passes, and behaves like 0 (never inactive after the first
+/// check), which is how it is stored.
+///
+/// Not modelled here: go-swagger rejects a non-empty unknown probeType and a missing
+/// hostName with 422 before the handler runs; the simulator answers those 400.
 fn validate(input: &EndPointIn) -> Result<ProbeOpts, ApiError> {
     if input.host_name.parse::<IpAddr>().is_err() {
         return Err(ApiError::BadArgs("host-parse error".into()));
     }
     let retries = input.inactive_re_tries;
-    let duration = input.probe_duration;
-    if !(0..=MAX_RETRIES).contains(&retries) || !(0..=MAX_PROBE_DURATION).contains(&duration) {
+    // Go's uint32(int64) conversion keeps the low 32 bits.
+    let duration = input.probe_duration as u32;
+    if retries > MAX_RETRIES || duration > MAX_PROBE_DURATION {
         return Err(ApiError::BadArgs("host-args error".into()));
     }
     if !PROBE_TYPES.contains(&input.probe_type.as_str()) {
         return Err(ApiError::BadArgs("host-args unknown probe type".into()));
     }
-    let port = u16::try_from(input.probe_port)
-        .map_err(|_| ApiError::BadArgs("host-args unknown probe port".into()))?;
+    // Go's uint16(int64) conversion keeps the low 16 bits.
+    let port = input.probe_port as u16;
     if matches!(input.probe_type.as_str(), "tcp" | "udp" | "sctp") && port == 0 {
         return Err(ApiError::BadArgs("host-args unknown probe port".into()));
     }
@@ -202,45 +62,51 @@ fn validate(input: &EndPointIn) -> Result<ProbeOpts, ApiError> {
         port,
         req: input.probe_req.clone(),
         resp: input.probe_resp.clone(),
-        duration: u32::try_from(duration).unwrap_or(0),
+        duration,
         retries: u32::try_from(retries).unwrap_or(0),
     })
 }
 
 impl State {
-    /// (Re)start probing of `ep` under a fresh generation.
+    /// Hand `ep` to the checkers under a fresh generation (an in-flight check is dropped);
+    /// a new endpoint gets its checker round robin, as LoxiLB's lepHID.
     fn restart_prober(&mut self, ep: &mut Endpoint) {
         ep.gen = self.gen();
         ep.prober = None;
-        if ep.activated {
-            ep.prober = self
-                .probe
-                .start(ep.key.clone(), ep.gen, ep.host.clone(), ep.opts.clone());
+        if ep.helper.is_none() {
+            ep.helper = Some(self.probe.assign_helper());
         }
+        ep.probed = true;
+        self.probe.ensure_started();
     }
 
-    /// POST /config/endpoint: create, or replace the options of an existing key.
+    /// POST /config/endpoint (AddEPHost with apiCall): create, or update an existing key.
+    /// An API probe is activated unless its type is "none". An https probe first loads the
+    /// per-host CA (see [`crate::tls_roots`]).
     pub fn ep_post(&mut self, input: EndPointIn) -> Result<(), ApiError> {
         let opts = validate(&input)?;
+        if opts.probe_type == "https" {
+            self.probe
+                .add_host_ca(&input.host_name)
+                .map_err(|_| ApiError::Status(500, "rootca cert load failed".into()))?;
+        }
         let key = if input.name.is_empty() {
             make_key(&input.host_name, &opts.probe_type, opts.port)
         } else {
             input.name.clone()
         };
+        let activated = opts.probe_type != "none";
         let mut ep = match self.endpoints.remove(&key) {
             Some(mut ep) => {
-                ep.host = input.host_name.clone();
+                // Host name, rule count, state, failure count, checker and last check stay.
+                ep.curr_duration = opts.duration;
                 ep.opts = opts;
-                ep.activated = ep.opts.probe_type != "none";
                 ep.init = true;
-                ep.fails = 0;
-                if !ep.activated {
-                    ep.inactive = false;
-                }
                 ep
             }
             None => Endpoint::new(key.clone(), input.host_name.clone(), opts),
         };
+        ep.activated = activated;
         self.restart_prober(&mut ep);
         self.endpoints.insert(key, ep);
         Ok(())
@@ -269,41 +135,37 @@ impl State {
         }
     }
 
-    /// POST /config/endpointhoststate: red forces currState "red" on every matching probe of
-    /// the host; green and yellow lift it. `epPort` 0 and empty `epProto` match any.
+    /// POST /config/endpointhoststate (SetEPHostState, v0.9.8.2 and later). With epProto
+    /// and epPort the probe `<hostName>_<epProto>_<epPort>` must exist; with neither, every
+    /// probe of the host is set, and no match is not an error. Red forces currState "red"
+    /// and makes rules treat the endpoint as down; green and yellow lift it. The host name
+    /// is not parsed.
     pub fn ep_host_state(&mut self, input: EndPointHostStateIn) -> Result<(), ApiError> {
-        if input.host_name.parse::<IpAddr>().is_err() {
-            return Err(ApiError::BadArgs("host-parse error".into()));
-        }
         let red = match input.state.as_str() {
             "red" => true,
             "green" | "yellow" => false,
-            _ => return Err(ApiError::BadArgs("host-args error".into())),
+            _ => return Err(ApiError::BadArgs("unknown ep-host-state".into())),
         };
-        let port = u16::try_from(input.ep_port)
-            .map_err(|_| ApiError::BadArgs("host-args error".into()))?;
-        let mut found = false;
-        for ep in self.endpoints.values_mut() {
-            if ep.host != input.host_name {
-                continue;
-            }
-            if port != 0 && ep.opts.port != port {
-                continue;
-            }
-            if !input.ep_proto.is_empty()
-                && ep.opts.probe_type != input.ep_proto
-                && !ep.key.contains(&format!("_{}_", input.ep_proto))
-            {
-                continue;
-            }
+        // The handler's uint16(...) conversion.
+        let port = input.ep_port as u16;
+        if (port != 0) == input.ep_proto.is_empty() {
+            // LoxiLB maps this text to no status class: 500.
+            return Err(ApiError::Status(500, "ep-host-state args error".into()));
+        }
+        if !input.ep_proto.is_empty() {
+            let key = make_key(&input.host_name, &input.ep_proto, port);
+            let Some(ep) = self.endpoints.get_mut(&key) else {
+                return Err(ApiError::NotFound("ephost-notfound error".into()));
+            };
             ep.red = red;
-            found = true;
+            return Ok(());
         }
-        if found {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound("host-notfound error".into()))
+        for ep in self.endpoints.values_mut() {
+            if ep.host == input.host_name {
+                ep.red = red;
+            }
         }
+        Ok(())
     }
 
     /// AddEPHost(apiCall false): a rule starts referring to probe `key`. An existing entry
@@ -344,6 +206,7 @@ impl State {
             ep.rule_count = old.rule_count;
         }
         ep.gen = self.gen();
+        ep.probed = false;
         self.endpoints.insert(ep.key.clone(), ep);
     }
 
@@ -395,41 +258,9 @@ impl Serialize for All<'_> {
 mod tests {
     use super::*;
 
-    fn opts(retries: u32) -> ProbeOpts {
-        ProbeOpts {
-            probe_type: "tcp".into(),
-            port: 80,
-            req: String::new(),
-            resp: String::new(),
-            duration: 1,
-            retries,
-        }
-    }
-
+    /// Mirrors rules.go validateEPHostOpts (order and texts) after the handler's conversions.
     #[test]
-    fn first_probe_failure_marks_nok_then_consecutive_failures_count() {
-        let mut ep = Endpoint::new("k".into(), "10.0.0.1".into(), opts(3));
-        assert_eq!(ep.curr_state(), "ok");
-        ep.record_probe(false, Duration::ZERO);
-        assert_eq!(ep.curr_state(), "nok", "init prober uses threshold 1");
-        ep.record_probe(true, Duration::from_millis(1));
-        assert_eq!(ep.curr_state(), "ok");
-        ep.record_probe(false, Duration::ZERO);
-        ep.record_probe(false, Duration::ZERO);
-        assert_eq!(ep.curr_state(), "ok");
-        ep.record_probe(true, Duration::ZERO);
-        ep.record_probe(false, Duration::ZERO);
-        ep.record_probe(false, Duration::ZERO);
-        assert_eq!(ep.curr_state(), "ok", "success resets the failure count");
-        ep.record_probe(false, Duration::ZERO);
-        assert_eq!(ep.curr_state(), "nok");
-        ep.red = true;
-        assert_eq!(ep.curr_state(), "red");
-        assert!(!ep.is_up());
-    }
-
-    #[test]
-    fn validation_texts_follow_loxilb() {
+    fn validateephostopts_texts_order_and_go_conversions() {
         let base = EndPointIn {
             host_name: "10.0.0.1".into(),
             probe_type: "tcp".into(),
@@ -437,25 +268,50 @@ mod tests {
             ..Default::default()
         };
         assert!(validate(&base).is_ok());
-        let bad = |f: &dyn Fn(&mut EndPointIn)| {
+        let run = |f: &dyn Fn(&mut EndPointIn)| {
             let mut e = base.clone();
             f(&mut e);
             validate(&e)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default()
         };
+        let bad =
+            |f: &dyn Fn(&mut EndPointIn)| run(f).err().map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(bad(&|e| e.host_name = "nope".into()), "host-parse error");
+        assert_eq!(
+            bad(&|e| {
+                e.host_name = "nope".into();
+                e.inactive_re_tries = 101;
+            }),
+            "host-parse error",
+            "host first"
+        );
         assert_eq!(bad(&|e| e.inactive_re_tries = 101), "host-args error");
         assert_eq!(bad(&|e| e.probe_duration = 86_401), "host-args error");
+        assert_eq!(bad(&|e| e.probe_duration = -1), "host-args error");
         assert_eq!(
-            bad(&|e| e.probe_type = "icmp".into()),
+            bad(&|e| {
+                e.probe_type = "icmp".into();
+                e.probe_duration = 86_401;
+            }),
+            "host-args error",
+            "ranges before type"
+        );
+        assert_eq!(
+            bad(&|e| e.probe_type = String::new()),
             "host-args unknown probe type"
         );
         assert_eq!(bad(&|e| e.probe_port = 0), "host-args unknown probe port");
         assert_eq!(
-            bad(&|e| e.probe_port = 70_000),
+            bad(&|e| e.probe_port = 65_536),
             "host-args unknown probe port"
         );
+        let port = run(&|e| e.probe_port = 65_536 + 80).map(|o| o.port);
+        assert_eq!(port.ok(), Some(80), "uint16 conversion");
+        let retries = run(&|e| e.inactive_re_tries = -1).map(|o| o.retries);
+        assert_eq!(retries.ok(), Some(0), "negative retries accepted");
+        assert!(run(&|e| {
+            e.probe_type = "http".into();
+            e.probe_port = 0;
+        })
+        .is_ok());
     }
 }

@@ -16,11 +16,13 @@ mod api;
 mod control;
 mod control_http;
 mod endpoints;
+mod ep_host;
 mod error;
 mod firewall;
 mod godur;
 mod model;
 mod probe;
+mod probers;
 mod rules;
 mod rules_check;
 mod rules_eps;
@@ -28,6 +30,7 @@ mod rules_list;
 mod server;
 mod state;
 mod swagger;
+mod tls_roots;
 mod version;
 
 use std::net::SocketAddr;
@@ -43,6 +46,7 @@ pub use error::ApiError;
 pub use firewall::FirewallEntry;
 pub use rules_list::RuleInfo;
 pub use server::BASE_PATH;
+pub use tls_roots::CaCert;
 pub use version::{BadVersion, LoxilbVersion};
 
 use state::{lock, Shared};
@@ -63,6 +67,10 @@ pub struct SimOptions {
     pub probing: bool,
     /// The LoxiLB release to behave as (error shape, failure counting, priority slots).
     pub version: LoxilbVersion,
+    /// CAs HTTPS probes trust besides the system roots (LoxiLB's /opt/loxilb/cert).
+    pub ca_certs: Vec<CaCert>,
+    /// Period of LoxiLB's endpoint checkers (2 s); all probe scheduling scales with it.
+    pub probe_tick: Duration,
 }
 
 impl Default for SimOptions {
@@ -73,6 +81,8 @@ impl Default for SimOptions {
             token_ttl: Duration::from_secs(3600),
             probing: true,
             version: LoxilbVersion::default(),
+            ca_certs: Vec::new(),
+            probe_tick: Duration::from_secs(2),
         }
     }
 }

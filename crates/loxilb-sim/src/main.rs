@@ -29,6 +29,10 @@ struct Args {
     /// LoxiLB release to behave as, e.g. v0.9.8.4 (errors as HTTP 200) or v0.9.8.8.
     #[arg(long, default_value_t = loxilb_sim::LoxilbVersion::default())]
     loxilb_version: loxilb_sim::LoxilbVersion,
+    /// CA certificate (PEM) trusted by HTTPS probes, like LoxiLB's /opt/loxilb/cert/rootCA.crt;
+    /// repeatable.
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    ca_cert: Vec<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -45,6 +49,11 @@ async fn main() -> std::io::Result<()> {
         auth: args.username.zip(args.password),
         probing: !args.no_probing,
         version: args.loxilb_version,
+        ca_certs: args
+            .ca_cert
+            .into_iter()
+            .map(loxilb_sim::CaCert::File)
+            .collect(),
         ..SimOptions::default()
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;

@@ -38,31 +38,39 @@ pub struct EndPointIn {
 }
 
 /// One entry of GET /config/endpoint/all (swagger `EndPointGetEntry`), borrowed from the store.
+/// go-swagger generates every field with `omitempty`, so zero numbers and empty strings are
+/// left out: non-ping probes have no delay fields, non-activated ones no interval or retries.
 #[derive(Debug, Serialize)]
 pub struct EndPointGetEntry<'a> {
-    #[serde(rename = "hostName")]
+    #[serde(rename = "hostName", skip_serializing_if = "str::is_empty")]
     pub host_name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     pub name: &'a str,
-    #[serde(rename = "inactiveReTries")]
+    #[serde(rename = "inactiveReTries", skip_serializing_if = "is_zero")]
     pub inactive_re_tries: u32,
-    #[serde(rename = "probeType")]
+    #[serde(rename = "probeType", skip_serializing_if = "str::is_empty")]
     pub probe_type: &'a str,
-    #[serde(rename = "probeReq")]
+    #[serde(rename = "probeReq", skip_serializing_if = "str::is_empty")]
     pub probe_req: &'a str,
-    #[serde(rename = "probeResp")]
+    #[serde(rename = "probeResp", skip_serializing_if = "str::is_empty")]
     pub probe_resp: &'a str,
-    #[serde(rename = "probeDuration")]
+    #[serde(rename = "probeDuration", skip_serializing_if = "is_zero")]
     pub probe_duration: u32,
-    #[serde(rename = "probePort")]
+    #[serde(rename = "probePort", skip_serializing_if = "is_zero")]
     pub probe_port: u16,
-    #[serde(rename = "minDelay")]
-    pub min_delay: String,
-    #[serde(rename = "avgDelay")]
-    pub avg_delay: String,
-    #[serde(rename = "maxDelay")]
-    pub max_delay: String,
+    #[serde(rename = "minDelay", skip_serializing_if = "Option::is_none")]
+    pub min_delay: Option<String>,
+    #[serde(rename = "avgDelay", skip_serializing_if = "Option::is_none")]
+    pub avg_delay: Option<String>,
+    #[serde(rename = "maxDelay", skip_serializing_if = "Option::is_none")]
+    pub max_delay: Option<String>,
     #[serde(rename = "currState")]
     pub curr_state: &'static str,
+}
+
+/// `omitempty` for numbers.
+fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// POST /config/endpointhoststate body (swagger `EndPointHostState`).

@@ -1,39 +1,45 @@
-//! Real health probing: one tokio task per activated endpoint, probing every `probeDuration`
-//! seconds (60 when 0) and writing results back into the shared state.
+//! When probes run: LoxiLB's endpoint checkers (rules.go `epTicker`, `RulesInit`).
 //!
-//! Probe types:
-//! - `tcp`: TCP connect; success when the connection is accepted.
-//! - `http`/`https`: `GET <scheme>://host:port/<probeReq>` (certificates are not verified,
-//!   so self-signed backends work); judged by [`judge`]. Port 0 means 80/443.
-//! - `udp`: a datagram is sent on a connected socket; an ICMP port-unreachable (seen as
-//!   `ECONNREFUSED`) is a failure, a reply or silence until the timeout is a success.
-//! - `ping` and `sctp`: approximated without raw/SCTP sockets as "host answers": a TCP
-//!   connect to the probe port (7 for ping) that is accepted *or refused* proves the host is
-//!   up; a timeout or unreachable error is a failure. Loopback is therefore always up.
-//! - `none`: never probed.
+//! LoxiLB runs `MaxEndPointCheckers` (4) helpers, each on its own `EndPointCheckerDuration`
+//! (2 s) ticker; a new endpoint is bound to helper `n % 4` in creation order. Each helper
+//! counts its ticks; on every tick it picks its endpoints that are due and checks them one
+//! after the other, stopping once its checks have taken 2 s. An endpoint is due
+//! - on any tick: when its first check after create/update is pending (`initProberOn`) and
+//!   15 s (`InitHostProbeTimeout`) passed since its last check; a new endpoint has never been
+//!   checked, so it is due on its helper's next tick (about 2 s after creation);
+//! - on even ticks: when it is inactive, or a ping probe without a measured delay;
+//! - on odd ticks: when `currProbeDuration` seconds passed since its last check (so an
+//!   active probe with probeDuration 0 is checked every other tick, 4 s).
 //!
-//! Each attempt has a timeout of half the interval, between 100 ms and 5 s.
-//! The task holds only a `Weak` reference and stops when the simulator is gone, and when its
-//! endpoint was deleted or replaced (generation mismatch); dropping the endpoint's
-//! [`ProberGuard`] aborts it immediately.
+//! A helper takes at most 20 (`MaxEndPointSweeps`) endpoints per tick; when it had to stop
+//! there it skips the next tick. Go walks its map in random order; the simulator resumes
+//! after the last endpoint taken so none starves.
+//!
+//! `SimOptions::probe_tick` (default 2 s) scales this clock: one LoxiLB second is half a
+//! tick, for every interval above and for probeDuration. The probes' own network timeouts
+//! ([`crate::probers`]) stay real.
 
-use std::io::ErrorKind;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::ops::Bound;
 use std::sync::Weak;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::net::{TcpStream, UdpSocket};
 use tokio::task::AbortHandle;
+use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::endpoints::ProbeOpts;
-use crate::state::{lock, Shared};
+use crate::probers::{self, Clients};
+use crate::state::{lock, Shared, State};
+use crate::tls_roots::{CaLoadError, TlsRoots};
 
-/// Default interval when probeDuration is 0 (LoxiLB's DflHostProbeTimeout).
-const DEFAULT_INTERVAL_SECS: u64 = 60;
-/// Largest probe response body read for matching.
-const MAX_BODY: usize = 64 * 1024;
+/// LoxiLB's MaxEndPointCheckers.
+pub(crate) const HELPERS: usize = 4;
+/// LoxiLB's EndPointCheckerDuration (seconds): tick period and per-tick check budget.
+const CHECKER_SECS: u64 = 2;
+/// LoxiLB's InitHostProbeTimeout (seconds).
+const INIT_PROBE_SECS: u64 = 15;
+/// LoxiLB's MaxEndPointSweeps.
+const MAX_SWEEPS: usize = 20;
 
-/// Aborts the prober task when dropped.
+/// Aborts a task (a helper, or one endpoint's in-flight check) when dropped.
 #[derive(Debug)]
 pub(crate) struct ProberGuard(AbortHandle);
 
@@ -43,271 +49,235 @@ impl Drop for ProberGuard {
     }
 }
 
-/// What a prober needs: the shared state (weakly), a runtime to spawn on, an HTTP client.
+/// LoxiLB's seconds on the simulator's clock.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    /// One LoxiLB second.
+    unit: Duration,
+}
+
+impl Clock {
+    pub fn new(tick: Duration) -> Self {
+        Clock {
+            unit: (tick / 2).max(Duration::from_micros(1)),
+        }
+    }
+    /// Whole LoxiLB seconds in `d` (Go truncates `Seconds()` the same way).
+    pub fn secs(self, d: Duration) -> u64 {
+        u64::try_from(d.as_nanos() / self.unit.as_nanos()).unwrap_or(u64::MAX)
+    }
+    fn tick(self) -> Duration {
+        self.unit * 2
+    }
+}
+
+/// Everything probing needs; lives in [`State`].
 pub(crate) struct ProbeCtx {
     shared: Weak<Shared>,
     rt: tokio::runtime::Handle,
     pub enabled: bool,
-    client: Option<reqwest::Client>,
+    pub clock: Clock,
+    roots: TlsRoots,
+    clients: Clients,
+    /// LoxiLB's lepHID: the helper the next new endpoint gets.
+    next_helper: usize,
+    helpers: Vec<ProberGuard>,
 }
 
 impl ProbeCtx {
-    pub fn new(shared: Weak<Shared>, rt: tokio::runtime::Handle, enabled: bool) -> Self {
-        let client = if enabled {
-            reqwest::Client::builder()
-                .danger_accept_invalid_certs(true)
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .pool_max_idle_per_host(0)
-                .build()
-                .map_err(|e| tracing::warn!(error = %e, "http probe client unavailable"))
-                .ok()
+    pub fn new(shared: Weak<Shared>, rt: tokio::runtime::Handle, opts: &crate::SimOptions) -> Self {
+        let enabled = opts.probing;
+        let roots = TlsRoots::new(if enabled { &opts.ca_certs } else { &[] });
+        let clients = if enabled {
+            Clients {
+                http: probers::client(TlsRoots::new(&[]).client_config()),
+                https: probers::client(roots.client_config()),
+            }
         } else {
-            None
+            Clients {
+                http: None,
+                https: None,
+            }
         };
         ProbeCtx {
             shared,
             rt,
             enabled,
-            client,
+            clock: Clock::new(opts.probe_tick),
+            roots,
+            clients,
+            next_helper: 0,
+            helpers: Vec::new(),
         }
     }
 
-    /// Start probing `key`; None when probing is disabled or the type is `none`.
-    pub fn start(
-        &self,
-        key: String,
-        gen: u64,
-        host: String,
-        opts: ProbeOpts,
-    ) -> Option<ProberGuard> {
-        if !self.enabled || opts.probe_type == "none" {
-            return None;
+    /// The helper of a new endpoint (round robin, as LoxiLB's lepHID).
+    pub fn assign_helper(&mut self) -> usize {
+        let h = self.next_helper % HELPERS;
+        self.next_helper = self.next_helper.wrapping_add(1);
+        h
+    }
+
+    /// Start the helpers on first use (the shared state exists by then).
+    pub fn ensure_started(&mut self) {
+        if !self.enabled || !self.helpers.is_empty() {
+            return;
         }
-        let shared = self.shared.clone();
-        let client = self.client.clone();
-        let task = self
-            .rt
-            .spawn(async move { run(shared, client, key, gen, host, opts).await });
-        Some(ProberGuard(task.abort_handle()))
+        for id in 0..HELPERS {
+            let task = self.rt.spawn(helper(self.shared.clone(), id, self.clock));
+            self.helpers.push(ProberGuard(task.abort_handle()));
+        }
+    }
+
+    /// AddEPHost's per-host CA for an https probe; rebuilds the https client when it grew.
+    pub fn add_host_ca(&mut self, host: &str) -> Result<(), CaLoadError> {
+        if self.roots.add_host_ca(host)? && self.enabled {
+            self.clients.https = probers::client(self.roots.client_config());
+        }
+        Ok(())
     }
 }
 
-async fn run(
-    shared: Weak<Shared>,
-    client: Option<reqwest::Client>,
+/// One endpoint picked for checking this tick.
+struct Pick {
     key: String,
     gen: u64,
-    host: String,
-    opts: ProbeOpts,
-) {
-    let secs = if opts.duration == 0 {
-        DEFAULT_INTERVAL_SECS
-    } else {
-        u64::from(opts.duration)
+}
+
+/// Which of helper `id`'s endpoints are due at `now` on run `run`; `cursor` is where the
+/// previous full sweep stopped. Returns the picks and whether the sweep limit was hit.
+fn select(
+    st: &State,
+    id: usize,
+    run: u64,
+    now: Instant,
+    cursor: Option<&str>,
+) -> (Vec<Pick>, bool) {
+    let clock = st.probe.clock;
+    let (after, upto) = match cursor {
+        Some(c) => (Bound::Excluded(c), Bound::Included(c)),
+        None => (Bound::Unbounded, Bound::Unbounded),
     };
-    let interval = Duration::from_secs(secs);
-    let timeout = (interval / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
-    loop {
-        let started = Instant::now();
-        let ok = check(client.as_ref(), &host, &opts, timeout).await;
-        let elapsed = started.elapsed();
-        {
-            let Some(shared) = shared.upgrade() else {
-                return;
-            };
-            let mut st = lock(&shared.state);
-            match st.endpoints.get_mut(&key) {
-                Some(ep) if ep.gen == gen => ep.record_probe(ok, elapsed),
-                _ => return,
+    let mut iter: Box<dyn Iterator<Item = _>> =
+        Box::new(st.endpoints.range::<str, _>((after, Bound::Unbounded)));
+    if cursor.is_some() {
+        iter = Box::new(iter.chain(st.endpoints.range::<str, _>((Bound::Unbounded, upto))));
+    }
+    let mut picks = Vec::new();
+    for (key, ep) in iter {
+        if !ep.probed || ep.helper != Some(id) {
+            continue;
+        }
+        let since = ep
+            .last_check
+            .map_or(u64::MAX, |s| clock.secs(now.saturating_duration_since(s)));
+        let init_due = ep.init && since >= INIT_PROBE_SECS;
+        let due = if run % 2 == 0 {
+            (ep.opts.probe_type == "ping" && ep.delays.avg.is_zero()) || ep.inactive || init_due
+        } else {
+            init_due || since >= u64::from(ep.curr_duration)
+        };
+        if due {
+            picks.push(Pick {
+                key: key.clone(),
+                gen: ep.gen,
+            });
+            if picks.len() >= MAX_SWEEPS {
+                return (picks, true);
             }
         }
-        tokio::time::sleep(interval).await;
     }
+    (picks, false)
 }
 
-/// Run one probe attempt.
-pub(crate) async fn check(
-    client: Option<&reqwest::Client>,
-    host: &str,
-    opts: &ProbeOpts,
-    timeout: Duration,
-) -> bool {
-    let Ok(ip) = host.parse::<IpAddr>() else {
-        return false;
-    };
-    match opts.probe_type.as_str() {
-        "tcp" => matches!(
-            tokio::time::timeout(timeout, TcpStream::connect((ip, opts.port))).await,
-            Ok(Ok(_))
-        ),
-        "udp" => udp_probe(SocketAddr::new(ip, opts.port), timeout).await,
-        "ping" => host_answers(SocketAddr::new(ip, 7), timeout).await,
-        "sctp" => host_answers(SocketAddr::new(ip, opts.port), timeout).await,
-        "http" | "https" => match client {
-            Some(c) => http_probe(c, ip, opts, timeout).await,
-            None => false,
-        },
-        _ => true,
-    }
-}
-
-async fn host_answers(addr: SocketAddr, timeout: Duration) -> bool {
-    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-        Ok(Ok(_)) => true,
-        Ok(Err(e)) => e.kind() == ErrorKind::ConnectionRefused,
-        Err(_) => false,
-    }
-}
-
-async fn udp_probe(addr: SocketAddr, timeout: Duration) -> bool {
-    let local: SocketAddr = match addr {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let Ok(sock) = UdpSocket::bind(local).await else {
-        return false;
-    };
-    if sock.connect(addr).await.is_err() || sock.send(b"loxilb-sim probe").await.is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 512];
-    match tokio::time::timeout(timeout, sock.recv(&mut buf)).await {
-        Ok(Ok(_)) | Err(_) => true,
-        Ok(Err(_)) => false,
-    }
-}
-
-async fn http_probe(
-    client: &reqwest::Client,
-    ip: IpAddr,
-    opts: &ProbeOpts,
-    timeout: Duration,
-) -> bool {
-    let scheme = opts.probe_type.as_str();
-    let port = match (opts.port, scheme) {
-        (0, "https") => 443,
-        (0, _) => 80,
-        (p, _) => p,
-    };
-    let host = match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("[{v6}]"),
-    };
-    let path = opts.req.trim_start_matches('/');
-    let url = format!("{scheme}://{host}:{port}/{path}");
-    let attempt = async {
-        let resp = client.get(&url).send().await.ok()?;
-        let status = resp.status().as_u16();
-        let needs_body = !opts.resp.trim().is_empty() && parse_codes(&opts.resp).is_none();
-        let body = if needs_body {
-            let mut bytes = resp.bytes().await.ok()?.to_vec();
-            bytes.truncate(MAX_BODY);
-            String::from_utf8_lossy(&bytes).into_owned()
-        } else {
-            String::new()
-        };
-        Some(judge(&opts.resp, status, &body))
-    };
-    matches!(tokio::time::timeout(timeout, attempt).await, Ok(Some(true)))
-}
-
-/// Parse a status spec like `"200"`, `"200,202"` or `"200-204, 301"`; None if it is not one.
-pub(crate) fn parse_codes(spec: &str) -> Option<Vec<(u16, u16)>> {
-    let spec = spec.trim();
-    if spec.is_empty()
-        || !spec
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, ',' | '-' | ' '))
-    {
-        return None;
-    }
-    let mut out = Vec::new();
-    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
-            None => {
-                let v = part.parse().ok()?;
-                (v, v)
+/// One of LoxiLB's endpoint checkers.
+async fn helper(shared: Weak<Shared>, id: usize, clock: Clock) {
+    let mut ticker = tokio::time::interval_at(Instant::now() + clock.tick(), clock.tick());
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut run: u64 = 0;
+    let mut cursor: Option<String> = None;
+    let mut pause = false;
+    loop {
+        let now = ticker.tick().await;
+        let picks = {
+            let Some(sh) = shared.upgrade() else { return };
+            let st = lock(&sh.state);
+            if !st.probe.enabled {
+                return;
             }
+            if pause {
+                pause = false;
+                continue;
+            }
+            let (picks, full) = select(&st, id, run, now, cursor.as_deref());
+            if full {
+                pause = true;
+                cursor = picks.last().map(|p| p.key.clone());
+            }
+            picks
         };
-        out.push((lo, hi));
+        run = run.wrapping_add(1);
+        let begin = Instant::now();
+        for pick in picks {
+            if !check_one(&shared, pick).await {
+                return;
+            }
+            if clock.secs(begin.elapsed()) >= CHECKER_SECS {
+                break;
+            }
+        }
     }
-    (!out.is_empty()).then_some(out)
 }
 
-/// Judge an HTTP probe answer by probeResp: empty means any 2xx; a status list/range means
-/// the status must match; anything else must appear in the body.
-pub(crate) fn judge(spec: &str, status: u16, body: &str) -> bool {
-    let trimmed = spec.trim();
-    if trimmed.is_empty() {
-        return (200..300).contains(&status);
-    }
-    match parse_codes(trimmed) {
-        Some(ranges) => ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&status)),
-        None => body.contains(spec),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn judge_by_status_list_range_or_body() {
-        assert!(judge("", 204, ""));
-        assert!(!judge("", 301, ""));
-        assert!(judge("200", 200, ""));
-        assert!(!judge("200", 201, ""));
-        assert!(judge("200,202", 202, ""));
-        assert!(!judge("200,202", 201, ""));
-        assert!(judge("200-204", 203, ""));
-        assert!(!judge("200-204", 205, ""));
-        assert!(judge("200-204, 301", 301, ""));
-        assert!(judge("healthy", 500, "I am healthy"));
-        assert!(!judge("healthy", 200, "sick"));
-        assert_eq!(parse_codes("2x0"), None);
-        assert_eq!(parse_codes("99999"), None);
-        assert_eq!(parse_codes(","), None);
-    }
-
-    #[tokio::test]
-    async fn tcp_probe_follows_listener() {
-        let l = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-            Ok(l) => l,
-            Err(e) => panic!("bind: {e}"),
+/// Check one endpoint as epCheckNow does and record the result; false when the simulator
+/// is gone or probing was stopped.
+async fn check_one(shared: &Weak<Shared>, pick: Pick) -> bool {
+    let job = {
+        let Some(sh) = shared.upgrade() else {
+            return false;
         };
-        let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
-        let opts = ProbeOpts {
-            probe_type: "tcp".into(),
-            port,
-            req: String::new(),
-            resp: String::new(),
-            duration: 1,
-            retries: 1,
+        let mut st = lock(&sh.state);
+        if !st.probe.enabled {
+            return false;
+        }
+        let clients = st.probe.clients.clone();
+        let rt = st.probe.rt.clone();
+        let Some(ep) = st
+            .endpoints
+            .get_mut(&pick.key)
+            .filter(|e| e.gen == pick.gen)
+        else {
+            return true;
         };
-        let t = Duration::from_millis(500);
-        assert!(check(None, "127.0.0.1", &opts, t).await);
-        drop(l);
-        assert!(!check(None, "127.0.0.1", &opts, t).await);
-        let ping = ProbeOpts {
-            probe_type: "ping".into(),
-            port: 0,
-            ..opts.clone()
-        };
-        assert!(check(None, "127.0.0.1", &ping, t).await);
-        assert!(!check(None, "not-an-ip", &ping, t).await);
+        match ep.begin_check() {
+            None => {
+                ep.last_check = Some(Instant::now());
+                return true;
+            }
+            Some(thr) => {
+                let (host, opts) = (ep.host.clone(), ep.opts.clone());
+                let task = rt.spawn(async move { probers::check(&clients, &host, &opts).await });
+                ep.prober = Some(ProberGuard(task.abort_handle()));
+                (task, thr)
+            }
+        }
+    };
+    let (task, thr) = job;
+    let outcome = task.await;
+    let Some(sh) = shared.upgrade() else {
+        return false;
+    };
+    let accumulate = sh.version.failures_accumulate();
+    let mut st = lock(&sh.state);
+    if let (Ok(outcome), Some(ep)) = (
+        outcome,
+        st.endpoints
+            .get_mut(&pick.key)
+            .filter(|e| e.gen == pick.gen),
+    ) {
+        ep.prober = None;
+        ep.finish_check(outcome, thr, accumulate);
+        ep.last_check = Some(Instant::now());
     }
-
-    #[tokio::test]
-    async fn udp_probe_sees_port_unreachable() {
-        let sock = match UdpSocket::bind("127.0.0.1:0").await {
-            Ok(s) => s,
-            Err(e) => panic!("bind: {e}"),
-        };
-        let addr = sock.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        assert!(udp_probe(addr, Duration::from_millis(200)).await);
-        drop(sock);
-        assert!(!udp_probe(addr, Duration::from_millis(500)).await);
-    }
+    st.probe.enabled
 }

@@ -193,7 +193,7 @@ impl Shared {
         rt: tokio::runtime::Handle,
     ) -> Shared {
         Shared {
-            state: Mutex::new(State::new(ProbeCtx::new(weak.clone(), rt, opts.probing))),
+            state: Mutex::new(State::new(ProbeCtx::new(weak.clone(), rt, opts))),
             knobs: Knobs::new(opts.latency),
             log: Mutex::new(RequestLog::default()),
             tokens: Mutex::new(HashMap::new()),

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use loxilb_sim::{SimHandle, SimOptions};
@@ -131,26 +131,61 @@ pub fn rule(vip: &str, port: u16, eps: &[(&str, u16)], extra: Value) -> Value {
     json!({"serviceArguments": args, "endpoints": eps})
 }
 
-/// A loopback HTTP backend answering every request with `status` and `body`; counts
-/// accepted connections. Dropping the task closes the port.
+/// A simulator with probing on and the probe tick shrunk to `tick` (LoxiLB: 2 s), so one
+/// LoxiLB second lasts `tick / 2`.
+pub async fn sim_fast(tick: Duration) -> (SimHandle, Api) {
+    sim_opts(SimOptions {
+        probe_tick: tick,
+        ..SimOptions::default()
+    })
+    .await
+}
+
+pub async fn sim_opts(opts: SimOptions) -> (SimHandle, Api) {
+    let sim = loxilb_sim::spawn(opts).await.expect("spawn");
+    let api = Api::new(&sim);
+    (sim, api)
+}
+
+/// A loopback HTTP backend answering every request with `status` (changeable) and `body`,
+/// or redirecting to `location`; counts accepted connections and records request lines.
 pub struct Backend {
     pub addr: SocketAddr,
     pub conns: Arc<AtomicUsize>,
+    pub status: Arc<AtomicU16>,
+    pub lines: Arc<Mutex<Vec<String>>>,
     task: JoinHandle<()>,
 }
 
 impl Backend {
     pub async fn start(addr: &str, status: u16, body: &'static str) -> Backend {
+        Self::start_with(addr, status, body, None).await
+    }
+
+    /// Answers 302 with a Location header.
+    pub async fn redirect(to: String) -> Backend {
+        Self::start_with("127.0.0.1:0", 302, "", Some(to)).await
+    }
+
+    async fn start_with(
+        addr: &str,
+        status: u16,
+        body: &'static str,
+        location: Option<String>,
+    ) -> Backend {
         let listener = TcpListener::bind(addr).await.expect("bind backend");
         let addr = listener.local_addr().expect("addr");
         let conns = Arc::new(AtomicUsize::new(0));
-        let c = conns.clone();
+        let status = Arc::new(AtomicU16::new(status));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (c, st, ln) = (conns.clone(), status.clone(), lines.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut s, _)) = listener.accept().await else {
                     return;
                 };
                 c.fetch_add(1, Ordering::SeqCst);
+                let (st, ln, location) = (st.clone(), ln.clone(), location.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 4096];
                     let mut got = Vec::new();
@@ -160,19 +195,54 @@ impl Backend {
                             Ok(n) => got.extend_from_slice(&buf[..n]),
                         }
                     }
+                    let text = String::from_utf8_lossy(&got).into_owned();
+                    let line = text.lines().next().unwrap_or_default().to_string();
+                    let head = line.starts_with("HEAD ");
+                    ln.lock().expect("lines").push(line);
+                    let status = st.load(Ordering::SeqCst);
+                    let loc = location
+                        .map(|l| format!("Location: {l}\r\n"))
+                        .unwrap_or_default();
                     let resp = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
+                        "HTTP/1.1 {status} X\r\n{loc}Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+                        body.len(),
+                        if head { "" } else { body }
                     );
                     let _ = s.write_all(resp.as_bytes()).await;
                 });
             }
         });
-        Backend { addr, conns, task }
+        Backend {
+            addr,
+            conns,
+            status,
+            lines,
+            task,
+        }
     }
 
     pub fn connections(&self) -> usize {
         self.conns.load(Ordering::SeqCst)
+    }
+
+    pub fn set_status(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("lines").clone()
+    }
+
+    /// Wait until at least `n` connections were accepted; false on timeout.
+    pub async fn wait_connections(&self, n: usize, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        while self.connections() < n {
+            if Instant::now() >= end {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
     }
 
     /// Close the port and wait until it is really closed.
@@ -182,3 +252,4 @@ impl Backend {
         self.addr
     }
 }
+pub mod tls;
