@@ -222,6 +222,7 @@ pub fn healthmonitor(
     check_http_version(&join(path, "http_version"), hm.http_version)?;
     unsupported::monitor_type(path, hm)?;
     unsupported::monitor_http_method(path, hm)?;
+    unsupported::monitor_expected_codes(path, hm)?;
     unsupported::monitor_domain_name(path, hm)
 }
 
