@@ -10,6 +10,7 @@ mod auth;
 mod error;
 mod events;
 pub mod listen;
+mod members;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -286,3 +286,5 @@ async fn status_routes_are_merged_and_behind_the_token() {
     let (s, _) = send(&router(st, 1024), "GET", "/v1/status/pools/p", vec![], None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+mod limits;
