@@ -196,12 +196,15 @@ fn resolve(
     Ok(Ok(rows))
 }
 
+/// Each pool's rows to record with an accepted event.
+pub(crate) type PoolRows = Vec<(String, Vec<Row>)>;
+
 /// Checks every pool an event changes (inside the journal's transaction, before the
 /// event is written). Returns the rows to record with the event, or the refusal.
 pub(crate) fn check(
     conn: &Connection,
     pools: &[PoolChanges],
-) -> Result<Result<Vec<(String, Vec<Row>)>, TooManyMembers>, StoreError> {
+) -> Result<Result<PoolRows, TooManyMembers>, StoreError> {
     let mut out = Vec::with_capacity(pools.len());
     for pc in pools {
         match resolve(conn, pc)? {
@@ -216,7 +219,7 @@ pub(crate) fn check(
 pub(crate) fn record(
     conn: &Connection,
     event_id: i64,
-    pools: &[(String, Vec<Row>)],
+    pools: &PoolRows,
 ) -> Result<(), StoreError> {
     let mut st = conn.prepare_cached(
         "INSERT INTO member_changes (event_id, seq, pool_id, member_id, admin_state_up, weight) \
