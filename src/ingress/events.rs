@@ -9,7 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{members, ApiError, ApiState};
+use super::{dsr, members, ApiError, ApiState};
 use crate::dispatch::Job;
 use crate::model::{limits, parse_envelope, Event, EventError};
 use crate::store::{EventRecord, EventState, KeyHint, OwnerRef};
@@ -124,6 +124,7 @@ pub(super) async fn post_event(
             reason: "missing".into(),
         })?;
     let args_json = args.to_string();
+    dsr::check(&state.store, state.nat_mode, &event).await?;
     let (hint, owner) = ordering(&event);
     let (kind, id) = event.object();
     let owner_ref = owner.as_ref().map(|(k, i, o)| (*k, i.as_str(), o));

@@ -39,6 +39,7 @@ fn state(store: Store, wait: bool, ready: bool) -> ApiState {
         wait_for_outcome: wait,
         sync_timeout: Duration::from_secs(5),
         health: None,
+        nat_mode: crate::config::NatMode::Fullnat,
     }
 }
 
@@ -287,4 +288,5 @@ async fn status_routes_are_merged_and_behind_the_token() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
+mod dsr;
 mod limits;

@@ -216,11 +216,7 @@ pub(crate) fn check(
 }
 
 /// Records an accepted event's rows (same transaction as the event).
-pub(crate) fn record(
-    conn: &Connection,
-    event_id: i64,
-    pools: &PoolRows,
-) -> Result<(), StoreError> {
+pub(crate) fn record(conn: &Connection, event_id: i64, pools: &PoolRows) -> Result<(), StoreError> {
     let mut st = conn.prepare_cached(
         "INSERT INTO member_changes (event_id, seq, pool_id, member_id, admin_state_up, weight) \
          VALUES (?, ?, ?, ?, ?, ?)",
