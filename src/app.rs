@@ -201,6 +201,7 @@ pub async fn run(
         wait_for_outcome: !hm.async_processing,
         sync_timeout: Duration::from_secs(config.ingress.sync_timeout),
         health: Some(health_handle),
+        nat_mode: config.loxilb.nat_mode,
     };
     let max_body = config.ingress.max_body_bytes;
     let token = config.tcp_token()?.map(|t| BearerToken::new(t.expose()));

@@ -18,6 +18,10 @@ NAT_MODES = ("dnat", "onearm", "fullnat", "dsr", "fullproxy", "hostonearm")
 #: Octavia's pool algorithms.
 LB_ALGORITHMS = ("ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP", "SOURCE_IP_PORT")
 
+#: The algorithms LoxiLB serves in DSR mode: it allows only hash selection
+#: there, which is what SOURCE_IP and SOURCE_IP_PORT map to.
+DSR_ALGORITHMS = ("SOURCE_IP", "SOURCE_IP_PORT")
+
 FLAVOR_SCHEMA = {
     "$schema": "http://json-schema.org/draft-07/schema#",
     "title": "loxilb provider flavor metadata",
@@ -30,7 +34,9 @@ FLAVOR_SCHEMA = {
             "description": (
                 "LoxiLB NAT mode for this load balancer's rules, overriding "
                 "the coordinator's [loxilb] nat_mode. One of: "
-                + ", ".join(NAT_MODES) + "."
+                + ", ".join(NAT_MODES) + ". In dsr mode LoxiLB allows only "
+                "lb_algorithm SOURCE_IP or SOURCE_IP_PORT (no SOURCE_IP session "
+                "persistence) and member protocol_port equal to the listener's."
             ),
         },
         "lb_algorithm": {
@@ -96,9 +102,24 @@ def _value_problems(key, rule, value):
     return []
 
 
+def combination_problems(metadata):
+    """Flavor keys that are valid alone but that LoxiLB refuses together."""
+    if not isinstance(metadata, dict) or metadata.get("nat_mode") != "dsr":
+        return []
+    algorithm = metadata.get("lb_algorithm")
+    if algorithm is None or algorithm in DSR_ALGORITHMS:
+        return []
+    return [
+        f"'lb_algorithm' is {algorithm!r}, but nat_mode 'dsr' allows only "
+        f"{' or '.join(DSR_ALGORITHMS)} (LoxiLB allows only hash selection in DSR mode)"
+    ]
+
+
 def validate(schema, metadata, what):
     """Raises UnsupportedOptionError naming every problem, as Octavia expects."""
     found = problems(schema, metadata)
+    if schema is FLAVOR_SCHEMA and not found:
+        found = combination_problems(metadata)
     if found:
         detail = "; ".join(found)
         raise exceptions.UnsupportedOptionError(

@@ -57,9 +57,47 @@ def test_graph_loadbalancer_create_with_nested_objects_and_unsets(daemon, driver
     lb = dm.LoadBalancer(loadbalancer_id=lb_id, vip_address="192.0.2.10",
                          admin_state_up=True, project_id="project-a",
                          listeners=[listener], pools=[pool],
-                         flavor={"nat_mode": "dsr"})
+                         flavor={"nat_mode": "fullnat"})
     driver.loadbalancer_create(lb)
     assert len(journaled(daemon, "loadbalancer_create", lb_id)) == 1
+
+
+def test_what_loxilb_cannot_honour_is_unsupported_and_not_journaled(daemon, driver):
+    pool_id = uid()
+    # DSR with round robin, and a member port other than the listener's.
+    listener = dm.Listener(listener_id=uid(), loadbalancer_id=uid(), protocol="TCP",
+                           protocol_port=80, default_pool_id=pool_id)
+    for algorithm, port, words in [("ROUND_ROBIN", 80, ["DSR", "SOURCE_IP"]),
+                                   ("SOURCE_IP", 8080, ["DSR", "protocol_port"])]:
+        pool = dm.Pool(pool_id=pool_id, listener_id=listener.listener_id,
+                       loadbalancer_id=listener.loadbalancer_id, protocol="TCP",
+                       lb_algorithm=algorithm,
+                       members=[member(pool_id=pool_id, protocol_port=port)])
+        lb = dm.LoadBalancer(loadbalancer_id=listener.loadbalancer_id,
+                             vip_address="192.0.2.11", listeners=[listener],
+                             pools=[pool], flavor={"nat_mode": "dsr"})
+        with pytest.raises(exceptions.UnsupportedOptionError) as raised:
+            driver.loadbalancer_create(lb)
+        assert all(w in raised.value.user_fault_string for w in words)
+    assert not journaled(daemon, "loadbalancer_create", listener.loadbalancer_id)
+    # Probes pass only on 200.
+    hm = dm.HealthMonitor(healthmonitor_id=uid(), pool_id=pool_id, type="HTTP",
+                          delay=10, timeout=5, max_retries=3, http_method="HEAD",
+                          url_path="/health", expected_codes="200-204")
+    with pytest.raises(exceptions.UnsupportedOptionError) as raised:
+        driver.health_monitor_create(hm)
+    assert "200" in raised.value.user_fault_string
+    hm.expected_codes = "200"
+    driver.health_monitor_create(hm)
+    assert journaled(daemon, "health_monitor_create", hm.healthmonitor_id)
+    # At most 32 serving members per pool.
+    for i in range(32):
+        driver.member_create(member(pool_id=pool_id, address=f"10.0.1.{i + 1}"))
+    extra = member(pool_id=pool_id, address="10.0.2.1")
+    with pytest.raises(exceptions.UnsupportedOptionError) as raised:
+        driver.member_create(extra)
+    assert "32" in raised.value.user_fault_string
+    assert not journaled(daemon, "member_create", extra.member_id)
 
 
 def test_update_delete_and_batch_calls_use_octavia_lib_argument_names(daemon, driver):
@@ -71,7 +109,7 @@ def test_update_delete_and_batch_calls_use_octavia_lib_argument_names(daemon, dr
                                                      address="10.0.0.9")])
     hm = dm.HealthMonitor(healthmonitor_id=uid(), pool_id=m.pool_id, type="HTTP",
                           delay=10, timeout=5, max_retries=3, http_method="GET",
-                          url_path="/health", expected_codes="200-204")
+                          url_path="/health", expected_codes="200")
     driver.health_monitor_create(hm)
     lb = dm.LoadBalancer(loadbalancer_id=uid())
     driver.loadbalancer_delete(lb, cascade=True)

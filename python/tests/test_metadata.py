@@ -27,6 +27,7 @@ def test_supported_flavor_metadata_describes_each_key(driver):
     *({"nat_mode": m} for m in NAT_MODES),
     *({"lb_algorithm": a} for a in LB_ALGORITHMS),
     {"nat_mode": "dsr", "lb_algorithm": "SOURCE_IP"},
+    {"nat_mode": "dsr", "lb_algorithm": "SOURCE_IP_PORT"},
 ])
 def test_valid_flavors_are_accepted(driver, flavor):
     assert driver.validate_flavor(flavor) is None
@@ -37,6 +38,9 @@ def test_valid_flavors_are_accepted(driver, flavor):
     ({"nat_mode": "FULLNAT"}, ["nat_mode"]),
     ({"nat_mode": 1}, ["must be a string"]),
     ({"lb_algorithm": "RANDOM"}, ["lb_algorithm", "RANDOM"]),
+    ({"nat_mode": "dsr", "lb_algorithm": "ROUND_ROBIN"},
+     ["lb_algorithm", "ROUND_ROBIN", "dsr", "SOURCE_IP_PORT"]),
+    ({"nat_mode": "dsr", "lb_algorithm": "LEAST_CONNECTIONS"}, ["hash selection"]),
     ({"loadbalancer_topology": "ACTIVE_STANDBY"}, ["loadbalancer_topology",
                                                    "not a supported key"]),
     (["nat_mode"], ["must be an object"]),

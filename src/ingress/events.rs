@@ -9,9 +9,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ApiError, ApiState};
+use super::{dsr, members, ApiError, ApiState};
 use crate::dispatch::Job;
-use crate::model::{parse_envelope, Event, EventError};
+use crate::model::{limits, parse_envelope, Event, EventError};
 use crate::store::{EventRecord, EventState, KeyHint, OwnerRef};
 
 /// Where an event belongs in the ordering, and which owner facts it teaches.
@@ -124,19 +124,22 @@ pub(super) async fn post_event(
             reason: "missing".into(),
         })?;
     let args_json = args.to_string();
+    dsr::check(&state.store, state.nat_mode, &event).await?;
     let (hint, owner) = ordering(&event);
     let (kind, id) = event.object();
     let owner_ref = owner.as_ref().map(|(k, i, o)| (*k, i.as_str(), o));
     let accepted = state
         .store
-        .accept_event(
+        .accept_event_checked(
             event.method(),
             &args_json,
             (kind.as_str(), id),
             &hint,
             owner_ref,
+            members::extras(&event),
         )
-        .await?;
+        .await?
+        .map_err(|r| limits::too_many_members(&r.field, &r.pool_id, r.serving))?;
     tracing::info!(event_id = accepted.id, method = event.method(), object_id = id,
         key = %accepted.ordering_key, "event accepted");
     let job = Job {

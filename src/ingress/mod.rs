@@ -7,9 +7,11 @@
 
 pub mod admin;
 mod auth;
+mod dsr;
 mod error;
 mod events;
 pub mod listen;
+mod members;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +22,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::config::NatMode;
 use crate::dispatch::Dispatcher;
 use crate::health::HealthHandle;
 use crate::store::Store;
@@ -58,6 +61,9 @@ pub struct ApiState {
     pub sync_timeout: Duration,
     /// Serves `GET /v1/status/...` from the health cache when set.
     pub health: Option<HealthHandle>,
+    /// `[loxilb] nat_mode`: the mode of load balancers whose flavor names none,
+    /// which decides whether the DSR limits apply.
+    pub nat_mode: NatMode,
 }
 
 /// The ingress router. `max_body_bytes` bounds every request body (413 beyond).

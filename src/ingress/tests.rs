@@ -39,6 +39,7 @@ fn state(store: Store, wait: bool, ready: bool) -> ApiState {
         wait_for_outcome: wait,
         sync_timeout: Duration::from_secs(5),
         health: None,
+        nat_mode: crate::config::NatMode::Fullnat,
     }
 }
 
@@ -289,3 +290,6 @@ async fn status_routes_are_merged_and_behind_the_token() {
     let (s, _) = send(&router(st, 1024), "GET", "/v1/status/pools/p", vec![], None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+mod dsr;
+mod limits;

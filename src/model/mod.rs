@@ -21,6 +21,7 @@ mod expected_codes;
 mod fields;
 mod healthmonitor;
 mod kind;
+pub mod limits;
 mod listener;
 mod loadbalancer;
 mod member;

@@ -3,14 +3,15 @@
 //! and later failing with the object in ERROR.
 //!
 //! LoxiLB load-balances at layer 4 (tcp/udp/sctp rules) and probes with
-//! tcp/udp/sctp/ping/http/https, HTTP probes always being a GET of a URL
-//! path with no custom headers. Everything that needs TLS termination, L7
+//! tcp/udp/sctp/ping/http/https, HTTP(S) probes being a HEAD/GET of a URL
+//! path with no custom headers that pass only on status 200. Everything that needs TLS termination, L7
 //! inspection, header manipulation or per-request behaviour is refused.
 
 use super::enums::{
     HttpMethod, ListenerProtocol, MonitorType, PoolProtocol, SessionPersistenceType,
 };
 use super::error::EventError;
+use super::expected_codes::{CodeSpec, ExpectedCodes};
 use super::healthmonitor::HealthMonitor;
 use super::listener::Listener;
 use super::loadbalancer::LoadBalancer;
@@ -225,16 +226,46 @@ pub fn monitor_type(path: &str, hm: &HealthMonitor) -> Result<(), EventError> {
     }
 }
 
-/// LoxiLB's HTTP(S) probe always sends GET.
+/// LoxiLB's http probe sends HEAD and its https probe GET, with no method
+/// option; both only look at the status code, so a monitor asking for GET or
+/// HEAD gets what it means. Any other method would not be the request sent.
 pub fn monitor_http_method(path: &str, hm: &HealthMonitor) -> Result<(), EventError> {
     match hm.http_method {
-        Some(m) if m != HttpMethod::Get => refuse(
+        Some(m) if !matches!(m, HttpMethod::Get | HttpMethod::Head) => refuse(
             &format!("{path}.http_method"),
-            format!("{PROVIDER} health checks always use GET; {m} is not supported."),
-            "LoxiLB's http/https probe has no method option",
+            format!(
+                "{PROVIDER} health checks use GET or HEAD only; http_method {m} is not supported."
+            ),
+            "LoxiLB's http probe sends HEAD and its https probe GET; there is no method option",
         ),
         _ => Ok(()),
     }
+}
+
+/// LoxiLB passes an http/https probe only on status 200 (its `probeResp` is
+/// not compared), so any other expected_codes would mark members up or down
+/// differently from what the user asked for. Only HTTP/HTTPS monitors carry
+/// codes; an update names no type, so its codes are checked whatever it is.
+pub fn monitor_expected_codes(path: &str, hm: &HealthMonitor) -> Result<(), EventError> {
+    let http = hm
+        .r#type
+        .is_none_or(|t| matches!(t, MonitorType::Http | MonitorType::Https));
+    match &hm.expected_codes {
+        Some(codes) if http && !only_200(codes) => refuse(
+            &format!("{path}.expected_codes"),
+            format!("{PROVIDER} health checks pass only on HTTP status 200 (LoxiLB's probe accepts no other code); expected_codes {codes} is not supported, use 200."),
+            "LoxiLB http/https probes succeed only on a 200 answer; probeResp is ignored",
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a code list means exactly {200}.
+fn only_200(codes: &ExpectedCodes) -> bool {
+    codes.items().iter().all(|c| match c {
+        CodeSpec::Single(code) => *code == 200,
+        CodeSpec::Range(lo, hi) => *lo == 200 && *hi == 200,
+    })
 }
 
 /// LoxiLB's HTTP probe cannot set a Host header.
@@ -289,4 +320,81 @@ pub fn loadbalancer_vip(path: &str, lb: &LoadBalancer) -> Result<(), EventError>
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod monitor_tests {
+    use super::*;
+
+    fn monitor(
+        kind: MonitorType,
+        method: Option<HttpMethod>,
+        codes: Option<&str>,
+    ) -> HealthMonitor {
+        HealthMonitor {
+            healthmonitor_id: "hm".into(),
+            r#type: Some(kind),
+            http_method: method,
+            expected_codes: codes.and_then(|c| c.parse().ok()),
+            ..HealthMonitor::default()
+        }
+    }
+
+    fn field_of(r: Result<(), EventError>) -> Option<String> {
+        r.err().and_then(|e| e.field().map(str::to_owned))
+    }
+
+    #[test]
+    fn only_status_200_is_accepted_for_http_monitors() {
+        for ok in ["200", "200-200", "200,200"] {
+            let hm = monitor(MonitorType::Http, None, Some(ok));
+            assert_eq!(monitor_expected_codes("hm", &hm), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            monitor_expected_codes("hm", &monitor(MonitorType::Https, None, None)),
+            Ok(())
+        );
+        for bad in ["200-204", "200,202", "201", "204", "199-200"] {
+            for kind in [MonitorType::Http, MonitorType::Https] {
+                let r = monitor_expected_codes("hm", &monitor(kind, None, Some(bad)));
+                assert_eq!(
+                    field_of(r.clone()),
+                    Some("hm.expected_codes".into()),
+                    "{bad}"
+                );
+                let user = match r {
+                    Err(EventError::Unsupported {
+                        user_fault_string, ..
+                    }) => user_fault_string,
+                    other => panic!("{other:?}"),
+                };
+                assert!(user.contains("200") && user.contains(bad), "{user}");
+            }
+        }
+        // An update names no type: its codes are checked all the same.
+        let update = HealthMonitor {
+            expected_codes: "202".parse().ok(),
+            ..HealthMonitor::default()
+        };
+        assert!(monitor_expected_codes("new", &update).is_err());
+    }
+
+    #[test]
+    fn get_and_head_are_accepted_other_methods_refused() {
+        for m in [HttpMethod::Get, HttpMethod::Head] {
+            let hm = monitor(MonitorType::Http, Some(m), None);
+            assert_eq!(monitor_http_method("hm", &hm), Ok(()), "{m}");
+        }
+        for m in HttpMethod::ALL
+            .iter()
+            .filter(|m| !matches!(m, HttpMethod::Get | HttpMethod::Head))
+        {
+            let hm = monitor(MonitorType::Http, Some(*m), None);
+            assert_eq!(
+                field_of(monitor_http_method("hm", &hm)),
+                Some("hm.http_method".into()),
+                "{m}"
+            );
+        }
+    }
 }

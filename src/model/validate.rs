@@ -8,6 +8,7 @@
 use super::error::EventError;
 use super::fields::{index, join};
 use super::healthmonitor::HealthMonitor;
+use super::limits;
 use super::listener::Listener;
 use super::loadbalancer::LoadBalancer;
 use super::member::Member;
@@ -157,7 +158,10 @@ pub fn pool(p: &Pool, path: &str, mode: Mode) -> Result<(), EventError> {
     }
     unsupported::pool_protocol(path, p)?;
     unsupported::pool_tls(path, p)?;
-    unsupported::session_persistence(path, p)
+    unsupported::session_persistence(path, p)?;
+    // A created pool's member list is complete: its size is known here. Later
+    // member events need the stored members and are counted at the journal.
+    limits::new_pool_members(path, p)
 }
 
 /// Validates a member.
@@ -222,6 +226,7 @@ pub fn healthmonitor(
     check_http_version(&join(path, "http_version"), hm.http_version)?;
     unsupported::monitor_type(path, hm)?;
     unsupported::monitor_http_method(path, hm)?;
+    unsupported::monitor_expected_codes(path, hm)?;
     unsupported::monitor_domain_name(path, hm)
 }
 

@@ -18,12 +18,16 @@ use tokio::sync::{mpsc, Mutex};
 use super::batching::{all_or_each, submit, write_groups, Bounds};
 use super::direct::in_transaction;
 use super::journal::{accept_in, AcceptRequest};
+use super::member_count::TooManyMembers;
 use super::{Accepted, StoreError};
 
 /// Most requests journaled in one transaction.
 const MAX_GROUP: usize = 256;
 
-type Reply = super::batching::Reply<Accepted>;
+/// An event journaled, or refused by the member count (nothing written).
+type Outcome = Result<Accepted, TooManyMembers>;
+
+type Reply = super::batching::Reply<Outcome>;
 
 /// Handle to the journal writer task.
 #[derive(Clone, Debug)]
@@ -49,12 +53,13 @@ impl GroupCommit {
         GroupCommit { tx }
     }
 
-    pub async fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError> {
+    pub async fn accept(&self, req: AcceptRequest) -> Result<Outcome, StoreError> {
         submit(&self.tx, req).await
     }
 }
 
 /// Journal `reqs` in one transaction, one id each.
-fn transaction(conn: &Connection, reqs: &[AcceptRequest]) -> Result<Vec<Accepted>, StoreError> {
+/// A refused request writes nothing and does not fail the others.
+fn transaction(conn: &Connection, reqs: &[AcceptRequest]) -> Result<Vec<Outcome>, StoreError> {
     in_transaction(conn, || reqs.iter().map(|r| accept_in(conn, r)).collect())
 }

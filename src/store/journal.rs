@@ -6,6 +6,7 @@
 
 use sqlx::Row;
 
+use super::member_count::{self, PoolChanges, TooManyMembers};
 use super::write_batch::Stmt;
 use super::{now_ms, Store, StoreError};
 
@@ -134,12 +135,40 @@ impl Store {
         hint: &KeyHint,
         owner: Option<(&str, &str, &OwnerRef)>,
     ) -> Result<Accepted, StoreError> {
+        let checked = self
+            .accept_event_checked(
+                method,
+                args_json,
+                object,
+                hint,
+                owner,
+                AcceptExtras::default(),
+            )
+            .await?;
+        checked.map_err(|refused| {
+            StoreError::Shared(format!("unexpected member refusal: {refused:?}"))
+        })
+    }
+
+    /// `accept_event` with the event's member changes counted against LoxiLB's
+    /// limit in the same transaction (see `member_count`) and its load balancer's
+    /// flavor noted. A refused event leaves nothing behind.
+    pub async fn accept_event_checked(
+        &self,
+        method: &str,
+        args_json: &str,
+        object: (&str, &str),
+        hint: &KeyHint,
+        owner: Option<(&str, &str, &OwnerRef)>,
+        extras: AcceptExtras,
+    ) -> Result<Result<Accepted, TooManyMembers>, StoreError> {
         let req = AcceptRequest {
             method: method.to_string(),
             args_json: args_json.to_string(),
             object: (object.0.to_string(), object.1.to_string()),
             hint: hint.clone(),
             owner: owner.map(|(k, i, o)| (k.to_string(), i.to_string(), o.clone())),
+            extras,
         };
         self.group_commit.accept(req).await
     }
@@ -257,16 +286,21 @@ impl Store {
         events: &[(i64, EventState, Option<&str>)],
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let stmts = events
-            .iter()
-            .map(|(id, state, reason)| {
+        let mut stmts = Vec::with_capacity(events.len() * 2);
+        for (id, state, reason) in events {
+            stmts.push(
                 Stmt::new("UPDATE events SET state = ?, reason = ?, updated_at = ? WHERE id = ?")
                     .arg(state.as_str())
                     .arg(*reason)
                     .arg(now)
-                    .arg(*id)
-            })
-            .collect();
+                    .arg(*id),
+            );
+            // A done event's member changes are in the desired state now. A failed
+            // one's stay (not counted while it is failed) in case it is retried.
+            if *state == EventState::Done {
+                stmts.push(Stmt::new("DELETE FROM member_changes WHERE event_id = ?").arg(*id));
+            }
+        }
         self.writes.write(stmts).await
     }
 
@@ -412,6 +446,16 @@ pub(crate) struct AcceptRequest {
     pub object: (String, String),
     pub hint: KeyHint,
     pub owner: Option<(String, String, OwnerRef)>,
+    pub extras: AcceptExtras,
+}
+
+/// What an event teaches the ingress checks besides its ordering.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AcceptExtras {
+    /// Its changes to pool member sets, counted before it is journaled.
+    pub members: Vec<PoolChanges>,
+    /// A created load balancer's flavor (JSON), or a deleted one's id (`None`).
+    pub flavor: Option<(String, Option<String>)>,
 }
 
 /// Journal one event inside an open transaction on the journal's connection
@@ -419,7 +463,11 @@ pub(crate) struct AcceptRequest {
 pub(crate) fn accept_in(
     conn: &rusqlite::Connection,
     r: &AcceptRequest,
-) -> Result<Accepted, StoreError> {
+) -> Result<Result<Accepted, TooManyMembers>, StoreError> {
+    let member_rows = match member_count::check(conn, &r.extras.members)? {
+        Ok(rows) => rows,
+        Err(refused) => return Ok(Err(refused)),
+    };
     if let Some((kind, id, owner_ref)) = &r.owner {
         let lb = match owner_ref {
             OwnerRef::Loadbalancer(lb) => Some(lb.clone()),
@@ -465,5 +513,20 @@ pub(crate) fn accept_in(
             ],
             |row| row.get(0),
         )?;
-    Ok(Accepted { id, ordering_key })
+    member_count::record(conn, id, &member_rows)?;
+    match &r.extras.flavor {
+        Some((lb, Some(flavor))) => {
+            conn.prepare_cached(
+                "INSERT INTO lb_flavors (loadbalancer_id, flavor) VALUES (?, ?) \
+                 ON CONFLICT (loadbalancer_id) DO UPDATE SET flavor = excluded.flavor",
+            )?
+            .execute([lb.as_str(), flavor.as_str()])?;
+        }
+        Some((lb, None)) => {
+            conn.prepare_cached("DELETE FROM lb_flavors WHERE loadbalancer_id = ?")?
+                .execute([lb.as_str()])?;
+        }
+        None => {}
+    }
+    Ok(Ok(Accepted { id, ordering_key }))
 }
