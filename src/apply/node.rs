@@ -113,6 +113,21 @@ async fn run_rule_ops(
                 a.store.put_applied_rule(&url, &name, lb, &body).await?;
                 info!(node = %url, loadbalancer_id = %lb, rule = %name, endpoints = entry.endpoints.len(), ?outcome, "LoxiLB rule applied");
             }
+            RuleOp::Detach { detach, leaves } => {
+                let name = detach.service_arguments.name.clone();
+                // A rule that is not there (lost behind our back) has nothing to
+                // detach: create what should be left instead.
+                let outcome = match a.client.apply_rule(n, &detach).await {
+                    Err(e) if e.kind == ErrorKind::NotFound => {
+                        calls.rules += 1;
+                        a.client.apply_rule(n, &leaves).await?
+                    }
+                    other => other?,
+                };
+                let body = serde_json::to_string(&leaves).unwrap_or_default();
+                a.store.put_applied_rule(&url, &name, lb, &body).await?;
+                info!(node = %url, loadbalancer_id = %lb, rule = %name, detached = detach.endpoints.len(), ?outcome, "LoxiLB rule endpoints detached");
+            }
             RuleOp::Delete {
                 external_ip,
                 port,

@@ -201,10 +201,16 @@ impl Transport {
                 .with_detail(format!("unreadable login answer: {e}"))
         })?;
         if parsed.token.is_empty() {
-            return Err(
-                error_for(node, &req.method, &path, ErrorKind::Permanent, None, None)
-                    .with_detail("login answer carries no token"),
-            );
+            // LoxiLB answers a wrong password 200 without a token (handler/auth.go).
+            return Err(error_for(
+                node,
+                &req.method,
+                &path,
+                ErrorKind::Permanent,
+                Some(reply.status),
+                None,
+            )
+            .with_detail("login answer carries no token: wrong username or password?"));
         }
         Ok(parsed.token)
     }
@@ -564,7 +570,10 @@ mod tests {
             StatusCode::INTERNAL_SERVER_ERROR,
             br#"{"code":500,"message":"boom","result":"boom"}"#
         )));
-        assert!(!token_rejected(&raw(StatusCode::OK, br#"{"result":"Success"}"#)));
+        assert!(!token_rejected(&raw(
+            StatusCode::OK,
+            br#"{"result":"Success"}"#
+        )));
     }
 
     #[test]

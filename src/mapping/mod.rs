@@ -31,7 +31,7 @@ mod rule;
 mod tree;
 
 pub use merge::merge_probe;
-pub use node_plan::{endpoint_keys, plan_node, rule_creates, NodePlan, MAX_RULE_ENDPOINTS};
+pub use node_plan::{endpoint_keys, plan_node, rule_creates, NodePlan};
 pub use plan::{plan_probes, plan_rules, plan_rules_forcing, ProbeOp, RuleOp};
 pub use probe::{rule_default_probe, rule_referred_probe, ProbeKey, ProbeWant};
 pub(crate) use rule::pool_rule_proto;

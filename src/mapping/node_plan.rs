@@ -14,9 +14,9 @@
 //! - Re-posting a probe keeps its host. A probe whose host must change (a monitor address
 //!   set, changed or cleared) is freed by re-creating the rules that hold it, deleted if it
 //!   survives as an API probe, and posted anew.
-//! - A rule whose merged endpoint list (current plus what we drop) exceeds 32 makes LoxiLB
-//!   reset all its endpoints, which drops and re-creates their probes with the rule's
-//!   options: the wanted probes of such a rule are posted again after the update.
+//! - Endpoints are removed with a detach (oper 2), never by leaving them out of an
+//!   oper-0 post, which would keep them hidden in the rule until visible plus hidden
+//!   exceed 32 and LoxiLB resets them all (see [`RuleOp::Detach`]).
 //!
 //! Probes a rule creates exactly as wanted (a TCP monitor on the member's own address and
 //! port) cost no call: they are recorded once the rule is in place.
@@ -28,9 +28,6 @@ use crate::loxilb::types::{probe_key, EndPoint, LoadbalanceEntry};
 use super::plan::{plan_probes, plan_rules_forcing, ProbeOp, RuleOp};
 use super::probe::{rule_referred_probe, ProbeKey};
 use super::DesiredRule;
-
-/// LoxiLB's MaxLBEndPoints: a rule update whose merged endpoints exceed it resets them.
-pub const MAX_RULE_ENDPOINTS: usize = 32;
 
 /// The calls for one node, in execution order.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -94,7 +91,7 @@ pub fn plan_node(
         .iter()
         .filter_map(|op| match op {
             RuleOp::Delete { name, .. } => Some(name.clone()),
-            RuleOp::Apply(_) => None,
+            RuleOp::Apply(_) | RuleOp::Detach { .. } => None,
         })
         .collect();
     let held_after_deletes: BTreeSet<&String> = applied_keys
@@ -113,7 +110,7 @@ pub fn plan_node(
         .iter()
         .filter_map(|op| match op {
             RuleOp::Apply(e) => Some(e),
-            RuleOp::Delete { .. } => None,
+            RuleOp::Delete { .. } | RuleOp::Detach { .. } => None,
         })
         .collect();
 
@@ -144,23 +141,24 @@ pub fn plan_node(
         }
     }
 
+    // Endpoints a detach removes: LoxiLB drops their probes unless another rule holds
+    // them, so those still wanted (a drained member) are posted again afterwards.
     let mut again: BTreeSet<String> = BTreeSet::new();
-    for new in &applies {
-        let name = new.service_arguments.name.as_str();
-        let (Some(old), false) = (applied_keys.get(name), deleted.contains(name)) else {
+    for op in &rule_applies {
+        let RuleOp::Detach { detach, .. } = op else {
             continue;
         };
-        let now = endpoint_keys(new);
+        let name = detach.service_arguments.name.as_str();
         let held_elsewhere = |k: &String| {
             applied_keys.iter().any(|(other, keys)| {
                 *other != name && !deleted.contains(*other) && keys.contains(k)
             })
         };
-        again.extend(old.difference(&now).filter(|k| !held_elsewhere(k)).cloned());
-        if now.len() <= MAX_RULE_ENDPOINTS && old.union(&now).count() > MAX_RULE_ENDPOINTS {
-            // LoxiLB resets every endpoint of this rule (and re-creates their probes).
-            again.extend(desired_probes.keys().filter(|k| now.contains(*k)).cloned());
-        }
+        again.extend(
+            endpoint_keys(detach)
+                .into_iter()
+                .filter(|k| !held_elsewhere(k)),
+        );
     }
     plan.rule_applies = rule_applies;
     for key in &again {

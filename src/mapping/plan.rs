@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use crate::loxilb::types::{EndPoint, LoadbalanceEntry};
+use crate::loxilb::types::{EndPoint, LoadbalanceEntry, Oper};
 
 use super::probe::ProbeKey;
 use super::DesiredRule;
@@ -23,8 +23,19 @@ use super::DesiredRule;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum RuleOp {
-    /// POST the rule (create, or update with oper 0: the endpoint list is replaced).
+    /// POST the rule (create, or update with oper 0: the posted list is the rule's list;
+    /// it only ever adds endpoints or changes weights, since removals go by `Detach`).
     Apply(LoadbalanceEntry),
+    /// POST with oper 2 (detach): `detach` lists the endpoints to remove, and LoxiLB then
+    /// holds `leaves`. Removing by detach instead of leaving an endpoint out of an oper-0
+    /// post matters: LoxiLB keeps endpoints left out of an oper-0 post hidden in the rule
+    /// (getLBConsolidatedEPs), and once visible plus hidden ones exceed 32 an update
+    /// resets every endpoint, which drops and re-creates their probes with the rule's
+    /// options (an HTTP probe silently becomes the TCP default).
+    Detach {
+        detach: LoadbalanceEntry,
+        leaves: LoadbalanceEntry,
+    },
     /// DELETE by LoxiLB's key of the applied rule.
     Delete {
         external_ip: String,
@@ -124,15 +135,59 @@ pub fn plan_rules_forcing(
         }
     }
     for (name, new) in &want {
-        let unchanged = applied
-            .get(*name)
-            .is_some_and(|old| !recreated(name, old, new) && canonical(old) == canonical(new));
-        if !unchanged {
-            applies.push(RuleOp::Apply((*new).clone()));
+        let new = *new;
+        let Some(old) = applied.get(*name).filter(|old| !recreated(name, old, new)) else {
+            applies.push(RuleOp::Apply(new.clone()));
+            continue;
+        };
+        if canonical(old) == canonical(new) {
+            continue;
+        }
+        match detach_of(old, new) {
+            // Nothing of the old list stays: an update would empty the rule first.
+            Some((_, leaves)) if leaves.endpoints.is_empty() => {
+                deletes.push(delete_of(name, old));
+                applies.push(RuleOp::Apply(new.clone()));
+            }
+            Some((detach, leaves)) => {
+                let done = canonical(&leaves) == canonical(new);
+                applies.push(RuleOp::Detach { detach, leaves });
+                if !done {
+                    applies.push(RuleOp::Apply(new.clone()));
+                }
+            }
+            None => applies.push(RuleOp::Apply(new.clone())),
         }
     }
     deletes.extend(applies);
     deletes
+}
+
+/// The detach that removes the endpoints of `old` missing from `new` (by address and
+/// port), and the rule LoxiLB holds after it: `new`'s arguments (an update stores them)
+/// with the endpoints of `old` that stay. `None` when nothing is removed.
+fn detach_of(
+    old: &LoadbalanceEntry,
+    new: &LoadbalanceEntry,
+) -> Option<(LoadbalanceEntry, LoadbalanceEntry)> {
+    let same = |a: &crate::loxilb::types::LbEndpoint, b: &crate::loxilb::types::LbEndpoint| {
+        canonical_ip(&a.endpoint_ip) == canonical_ip(&b.endpoint_ip)
+            && a.target_port == b.target_port
+    };
+    let (gone, kept): (Vec<_>, Vec<_>) = old
+        .endpoints
+        .iter()
+        .cloned()
+        .partition(|o| !new.endpoints.iter().any(|n| same(o, n)));
+    if gone.is_empty() {
+        return None;
+    }
+    let mut detach = new.clone();
+    detach.service_arguments.oper = Oper::Detach;
+    detach.endpoints = gone;
+    let mut leaves = new.clone();
+    leaves.endpoints = kept;
+    Some((detach, leaves))
 }
 
 /// A rule must be deleted and created anew, not updated in place, when its key

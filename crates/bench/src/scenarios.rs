@@ -35,59 +35,85 @@ fn member(lb: usize, m: usize) -> Value {
 }
 
 fn monitor(lb: usize) -> Value {
-    json!({"method": "health_monitor_create", "args": {"healthmonitor": {
-        "healthmonitor_id": format!("lb{lb}-hm"), "pool_id": format!("lb{lb}-p"),
-        "type": "HTTP", "delay": 10, "timeout": 5, "max_retries": 3,
-        "http_method": "GET", "url_path": "/health", "expected_codes": "200"}}})
+    monitor_of(lb, "HTTP")
 }
 
-/// B1: `size` member and monitor events in a burst over `size / 100` load balancers
-/// (one monitor and 99 members each), simulator latency 5 ms.
+/// A monitor of `kind` (HTTP or TCP) on load balancer `lb`'s pool.
+fn monitor_of(lb: usize, kind: &str) -> Value {
+    let mut hm = json!({
+        "healthmonitor_id": format!("lb{lb}-hm"), "pool_id": format!("lb{lb}-p"),
+        "type": kind, "delay": 10, "timeout": 5, "max_retries": 3});
+    if kind == "HTTP" {
+        hm["http_method"] = json!("GET");
+        hm["url_path"] = json!("/health");
+        hm["expected_codes"] = json!("200");
+    }
+    json!({"method": "health_monitor_create", "args": {"healthmonitor": hm}})
+}
+
+/// Members per B1 pool: a LoxiLB rule holds at most 32 endpoints.
+const B1_MEMBERS: usize = 32;
+
+/// B1: `size` member and monitor events in a burst over `size / 33` load balancers (one
+/// monitor and 32 members each: a LoxiLB rule holds at most 32 endpoints), simulator
+/// latency 5 ms; one row with TCP monitors (the rule creates the probes) and one with
+/// HTTP monitors (one probe POST per member is the floor: LoxiLB refuses http on a rule).
 pub async fn b1(runs: usize, sizes: &[usize]) -> Result<(), String> {
     println!("\nB1 burst of member + health monitor events, simulator latency {SIM_LATENCY:?}");
-    println!("| events | load balancers | accepted/s | applied events/s | LoxiLB calls per event | simulator ceiling events/s |");
-    println!("|---|---|---|---|---|---|");
+    println!("| events | monitors | load balancers | accepted/s | applied events/s | LoxiLB calls per event | calls per member event | simulator ceiling events/s |");
+    println!("|---|---|---|---|---|---|---|---|");
     for &size in sizes {
-        let lbs = (size / 100).max(1);
-        let (mut rates, mut cpe, mut ceil, mut accept) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..runs {
-            let w = World::start(SIM_LATENCY).await?;
-            let setup: Vec<Value> = (0..lbs).flat_map(lb_setup).collect();
-            w.post_all(setup, POSTERS).await?;
-            w.wait_idle(Duration::from_secs(600)).await?;
-            w.sim.control().reset_counters();
-            let mut burst = Vec::with_capacity(size);
-            for lb in 0..lbs {
-                burst.push(monitor(lb));
-                for m in 0..99 {
-                    burst.push(member(lb, m));
-                }
-            }
-            let n = burst.len();
-            let t0 = Instant::now();
-            w.post_all(burst, POSTERS).await?;
-            let posted = t0.elapsed().as_secs_f64();
-            w.wait_idle(Duration::from_secs(1800)).await?;
-            let secs = t0.elapsed().as_secs_f64();
-            accept.push(n as f64 / posted);
-            let calls = w.mutations() as f64 / n as f64;
-            rates.push(n as f64 / secs);
-            cpe.push(calls);
-            // The simulator answers each call after SIM_LATENCY and serves calls
-            // concurrently; the daemon keeps at most max_concurrent_checks (50) load
-            // balancers in flight, one call each: 50 / 5 ms calls per second.
-            let sim_calls_per_s = 50.0 / SIM_LATENCY.as_secs_f64();
-            ceil.push(sim_calls_per_s / calls.max(1e-9));
+        for kind in ["TCP", "HTTP"] {
+            b1_row(runs, size, kind).await?;
         }
-        println!(
-            "| {size} | {lbs} | {} | {} | {} | {} |",
-            summary(&accept, 0),
-            summary(&rates, 0),
-            summary(&cpe, 3),
-            summary(&ceil, 0)
-        );
     }
+    Ok(())
+}
+
+async fn b1_row(runs: usize, size: usize, kind: &str) -> Result<(), String> {
+    let lbs = (size / (B1_MEMBERS + 1)).max(1);
+    let (mut rates, mut cpe, mut cpm, mut ceil, mut accept) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let w = World::start(SIM_LATENCY).await?;
+        let setup: Vec<Value> = (0..lbs).flat_map(lb_setup).collect();
+        w.post_all(setup, POSTERS).await?;
+        w.wait_idle(Duration::from_secs(600)).await?;
+        w.sim.control().reset_counters();
+        let mut burst = Vec::with_capacity(size);
+        for lb in 0..lbs {
+            burst.push(monitor_of(lb, kind));
+            for m in 0..B1_MEMBERS {
+                burst.push(member(lb, m));
+            }
+        }
+        let n = burst.len();
+        let members = lbs * B1_MEMBERS;
+        let t0 = Instant::now();
+        w.post_all(burst, POSTERS).await?;
+        let posted = t0.elapsed().as_secs_f64();
+        w.wait_idle(Duration::from_secs(1800)).await?;
+        let secs = t0.elapsed().as_secs_f64();
+        accept.push(n as f64 / posted);
+        let mutations = w.mutations() as f64;
+        let calls = mutations / n as f64;
+        rates.push(n as f64 / secs);
+        cpe.push(calls);
+        cpm.push(mutations / members as f64);
+        // The simulator answers each call after SIM_LATENCY and serves calls
+        // concurrently; the daemon keeps at most max_concurrent_checks (50) load
+        // balancers in flight, one call each: 50 / 5 ms calls per second.
+        let sim_calls_per_s = 50.0 / SIM_LATENCY.as_secs_f64();
+        ceil.push(sim_calls_per_s / calls.max(1e-9));
+    }
+    println!(
+        "| {size} | {kind} | {lbs} | {} | {} | {} | {} | {} |",
+        summary(&accept, 0),
+        summary(&rates, 0),
+        summary(&cpe, 3),
+        summary(&cpm, 3),
+        summary(&ceil, 0)
+    );
     Ok(())
 }
 
@@ -173,7 +199,11 @@ async fn b5_row(runs: usize, size: usize, rate: u64) -> Result<(), String> {
             let w = World::start(SIM_LATENCY).await?;
             let mut setup: Vec<Value> = (0..lbs).flat_map(lb_setup).collect();
             for lb in 0..lbs {
+                // Two members: a weight change of one changes both members' share of
+                // LoxiLB's priority selection, so every event is a real rule update
+                // (with one member, or equal weights, LoxiLB ignores weights).
                 setup.push(member(lb, 0));
+                setup.push(member(lb, 1));
             }
             w.post_all(setup, POSTERS).await?;
             w.wait_idle(Duration::from_secs(600)).await?;

@@ -346,9 +346,11 @@ async fn modnatephost_entries_for_every_endpoint() {
         200
     );
     let e = api.endpoint("10.0.0.1_tcp_80").await.expect("entry");
+    // GetEpHosts leaves the duration of a non-activated entry at zero, which the
+    // handler's omitempty drops from the listing.
     assert_eq!(
-        (e["probeType"].clone(), e["probeDuration"].clone()),
-        (json!("none"), json!(0))
+        (e["probeType"].clone(), e.get("probeDuration").cloned()),
+        (json!("none"), None)
     );
     let del = "/config/endpoint/epipaddress/10.0.0.1?probe_type=tcp&probe_port=80";
     assert_eq!(api.delete(del).await.0, 409);

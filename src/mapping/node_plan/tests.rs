@@ -46,6 +46,11 @@ fn rule_names(ops: &[RuleOp]) -> Vec<String> {
     ops.iter()
         .map(|op| match op {
             RuleOp::Apply(e) => format!("apply {}", e.service_arguments.name),
+            RuleOp::Detach { detach, .. } => format!(
+                "detach {} x{}",
+                detach.service_arguments.name,
+                detach.endpoints.len()
+            ),
             RuleOp::Delete { name, .. } => format!("delete {name}"),
         })
         .collect()
@@ -159,7 +164,7 @@ fn a_drained_member_gets_its_probe_back_after_the_update() {
         &probes_of(&before),
     );
     assert!(p.rule_deletes.is_empty() && p.probes_before.is_empty());
-    assert_eq!(rule_names(&p.rule_applies), vec!["apply octavia-l1"]);
+    assert_eq!(rule_names(&p.rule_applies), vec!["detach octavia-l1 x1"]);
     assert_eq!(posts(&p.probes_after), vec![format!("{M1}@10.1.0.1")]);
     assert_eq!(p.forget_before_applies, vec![M1.to_string()]);
 
@@ -188,7 +193,7 @@ fn a_deleted_member_probe_goes_after_the_rule_update() {
         &probes_of(&d),
         &probes_of(&before),
     );
-    assert_eq!(rule_names(&p.rule_applies), vec!["apply octavia-l1"]);
+    assert_eq!(rule_names(&p.rule_applies), vec!["detach octavia-l1 x1"]);
     assert!(posts(&p.probes_after).is_empty());
     assert_eq!(deletes(&p.probes_after), vec![M1.to_string()]);
 }

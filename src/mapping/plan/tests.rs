@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::loxilb::types::AllowedSource;
+use crate::loxilb::types::{AllowedSource, Oper};
 use crate::mapping::fixtures::{patch, Bodies};
 use crate::mapping::rule_default_probe;
 
@@ -16,6 +16,11 @@ fn names(ops: &[RuleOp]) -> Vec<String> {
     ops.iter()
         .map(|op| match op {
             RuleOp::Apply(e) => format!("apply {}", e.service_arguments.name),
+            RuleOp::Detach { detach, .. } => format!(
+                "detach {} x{}",
+                detach.service_arguments.name,
+                detach.endpoints.len()
+            ),
             RuleOp::Delete { name, port, .. } => format!("delete {name}@{port}"),
         })
         .collect()
@@ -64,7 +69,6 @@ fn changed_rules_are_reapplied() {
     let applied = applied_of(&before.desired().rules);
     let changes: Vec<fn(&mut Bodies)> = vec![
         |b| patch(&mut b.members[0], json!({"weight": 5})),
-        |b| patch(&mut b.members[0], json!({"weight": 0})),
         |b| {
             patch(
                 &mut b.pools[0],
@@ -89,6 +93,48 @@ fn changed_rules_are_reapplied() {
             "change {i}"
         );
     }
+}
+
+/// getLBConsolidatedEPs keeps endpoints left out of an oper-0 post hidden (and resets
+/// everything past 32), so endpoints leave by detach (oper 2); an update follows only
+/// when something else changed too.
+#[test]
+fn removed_endpoints_are_detached_not_left_out() {
+    let before = Bodies::basic();
+    let applied = applied_of(&before.desired().rules);
+    let mut drained = before.clone();
+    patch(&mut drained.members[0], json!({"weight": 0}));
+    let d = drained.desired();
+    let ops = plan_rules(&d.rules, &applied);
+    assert_eq!(names(&ops), vec!["detach octavia-l1 x1"]);
+    let RuleOp::Detach { detach, leaves } = &ops[0] else {
+        panic!("{ops:?}");
+    };
+    assert_eq!(detach.service_arguments.oper, Oper::Detach);
+    assert_eq!(detach.endpoints[0].endpoint_ip, "10.1.0.1");
+    assert_eq!(leaves, &d.rules[0].entry, "what LoxiLB holds afterwards");
+
+    // Removal and a weight change: detach, then the update.
+    let mut both = drained.clone();
+    patch(&mut both.members[1], json!({"weight": 3}));
+    both.members.push(json!({"member_id": "m3", "pool_id": "p1",
+        "address": "10.1.0.3", "protocol_port": 8080, "weight": 1}));
+    let d = both.desired();
+    assert_eq!(
+        names(&plan_rules(&d.rules, &applied)),
+        vec!["detach octavia-l1 x1", "apply octavia-l1"]
+    );
+
+    // Nothing of the old list stays: delete and create, never an empty rule.
+    let mut replaced = before.clone();
+    for m in &mut replaced.members {
+        patch(m, json!({"protocol_port": 9090}));
+    }
+    let d = replaced.desired();
+    assert_eq!(
+        names(&plan_rules(&d.rules, &applied)),
+        vec!["delete octavia-l1@80", "apply octavia-l1"]
+    );
 }
 
 #[test]
