@@ -194,12 +194,16 @@ fn detach_of(
 /// changed or when it changes a setting LoxiLB does not update on an existing rule:
 /// `monitor` (whether endpoints follow their probes), the NAT mode, and
 /// `inactiveTimeOut` (a re-POST that differs only there is answered 409
-/// "lbrule-exists", which would leave the old timeout in place).
+/// "lbrule-exists", which would leave the old timeout in place), and allowed sources
+/// replaced by as many others: AddLbRule compares equal-length source lists so that
+/// such a change is never seen (a lone change is answered 409 and stored nowhere).
 fn needs_recreate(old: &LoadbalanceEntry, new: &LoadbalanceEntry) -> bool {
+    let sources = |e: &LoadbalanceEntry| canonical(e).allowed_sources;
     rule_key(old) != rule_key(new)
         || old.service_arguments.monitor != new.service_arguments.monitor
         || old.service_arguments.mode != new.service_arguments.mode
         || old.service_arguments.inactive_timeout != new.service_arguments.inactive_timeout
+        || (old.allowed_sources.len() == new.allowed_sources.len() && sources(old) != sources(new))
 }
 
 /// The probe calls for one node: POST what is missing or different, DELETE what was

@@ -137,6 +137,37 @@ fn removed_endpoints_are_detached_not_left_out() {
     );
 }
 
+/// AddLbRule never sees a change between allowed-source lists of equal length (a lone
+/// change is answered 409 "lbrule-exists" and nothing is stored): such a rule is
+/// re-created; a list of another length is an ordinary update.
+#[test]
+fn allowed_sources_replaced_one_for_one_recreate_the_rule() {
+    let mut before = Bodies::basic();
+    patch(
+        &mut before.listeners[0],
+        json!({"allowed_cidrs": ["10.0.0.0/8"]}),
+    );
+    let applied = applied_of(&before.desired().rules);
+    let mut other = before.clone();
+    patch(
+        &mut other.listeners[0],
+        json!({"allowed_cidrs": ["192.168.0.0/16"]}),
+    );
+    assert_eq!(
+        names(&plan_rules(&other.desired().rules, &applied)),
+        vec!["delete octavia-l1@80", "apply octavia-l1"]
+    );
+    let mut more = before.clone();
+    patch(
+        &mut more.listeners[0],
+        json!({"allowed_cidrs": ["10.0.0.0/8", "192.168.0.0/16"]}),
+    );
+    assert_eq!(
+        names(&plan_rules(&more.desired().rules, &applied)),
+        vec!["apply octavia-l1"]
+    );
+}
+
 #[test]
 fn rules_no_longer_desired_are_deleted_by_their_applied_key() {
     let d = Bodies::basic().desired();
