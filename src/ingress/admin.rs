@@ -19,9 +19,13 @@ pub fn router(applier: Arc<Applier>) -> Router {
 
 async fn validate(State(applier): State<Arc<Applier>>) -> (StatusCode, Json<Value>) {
     match applier.validate_probes().await {
-        Ok(differences) => (
+        Ok(v) => (
             StatusCode::OK,
-            Json(json!({"ok": differences.is_empty(), "differences": differences})),
+            Json(json!({
+                "ok": v.differences.is_empty(),
+                "differences": v.differences,
+                "down": v.down,
+            })),
         ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
