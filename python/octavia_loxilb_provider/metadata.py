@@ -45,7 +45,10 @@ FLAVOR_SCHEMA = {
             "description": (
                 "Load balancing algorithm to use for this load balancer's "
                 "pools instead of each pool's own. One of: "
-                + ", ".join(LB_ALGORITHMS) + "."
+                + ", ".join(LB_ALGORITHMS) + ". Member weights take effect "
+                "only with ROUND_ROBIN and at most 16 serving members (LoxiLB's "
+                "weighted selection, weights as percentages); otherwise only "
+                "weight 0 (drain) has an effect."
             ),
         },
     },
