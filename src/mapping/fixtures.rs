@@ -82,3 +82,18 @@ impl Bodies {
         desired_for_lb(&self.tree(), opts)
     }
 }
+
+/// Rule operations as short text (`apply NAME`, `detach NAME xN`, `delete NAME@PORT`).
+pub fn op_names(ops: &[super::RuleOp]) -> Vec<String> {
+    ops.iter()
+        .map(|op| match op {
+            super::RuleOp::Apply(e) => format!("apply {}", e.service_arguments.name),
+            super::RuleOp::Detach { detach, .. } => format!(
+                "detach {} x{}",
+                detach.service_arguments.name,
+                detach.endpoints.len()
+            ),
+            super::RuleOp::Delete { name, port, .. } => format!("delete {name}@{port}"),
+        })
+        .collect()
+}

@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::mapping::fixtures::{patch, Bodies};
+use crate::mapping::fixtures::{op_names as rule_names, patch, Bodies};
 use crate::mapping::{merge_probe, DesiredLb};
 
 /// The rules of `d` as they would be recorded once applied.
@@ -38,20 +38,6 @@ fn deletes(ops: &[ProbeOp]) -> Vec<String> {
         .filter_map(|op| match op {
             ProbeOp::Delete { key, .. } => Some(key.name()),
             ProbeOp::Post(_) => None,
-        })
-        .collect()
-}
-
-fn rule_names(ops: &[RuleOp]) -> Vec<String> {
-    ops.iter()
-        .map(|op| match op {
-            RuleOp::Apply(e) => format!("apply {}", e.service_arguments.name),
-            RuleOp::Detach { detach, .. } => format!(
-                "detach {} x{}",
-                detach.service_arguments.name,
-                detach.endpoints.len()
-            ),
-            RuleOp::Delete { name, .. } => format!("delete {name}"),
         })
         .collect()
 }
@@ -114,7 +100,7 @@ fn a_probe_host_change_recreates_the_rule_around_it() {
     patch(&mut b2.members[0], json!({"monitor_address": "10.9.9.9"}));
     let d = b2.desired();
     let p = plan_node(&d.rules, &applied, &probes_of(&d), &applied_probes);
-    assert_eq!(rule_names(&p.rule_deletes), vec!["delete octavia-l1"]);
+    assert_eq!(rule_names(&p.rule_deletes), vec!["delete octavia-l1@80"]);
     assert_eq!(
         posts(&p.probes_before),
         vec![format!("{M1}@10.9.9.9"), format!("{M2}@10.1.0.2")],
@@ -138,7 +124,7 @@ fn a_recreated_rule_gets_its_probes_posted_again() {
         &probes_of(&d),
         &probes_of(&before),
     );
-    assert_eq!(rule_names(&p.rule_deletes), vec!["delete octavia-l1"]);
+    assert_eq!(rule_names(&p.rule_deletes), vec!["delete octavia-l1@80"]);
     assert_eq!(posts(&p.probes_before).len(), 2);
     assert!(p.probes_after.is_empty());
     // Forgotten before the delete: a crash before the re-post leaves no false record.

@@ -2,27 +2,13 @@ use serde_json::json;
 
 use super::*;
 use crate::loxilb::types::{AllowedSource, Oper};
-use crate::mapping::fixtures::{patch, Bodies};
+use crate::mapping::fixtures::{op_names as names, patch, Bodies};
 use crate::mapping::rule_default_probe;
 
 fn applied_of(rules: &[DesiredRule]) -> BTreeMap<String, LoadbalanceEntry> {
     rules
         .iter()
         .map(|r| (r.entry.service_arguments.name.clone(), r.entry.clone()))
-        .collect()
-}
-
-fn names(ops: &[RuleOp]) -> Vec<String> {
-    ops.iter()
-        .map(|op| match op {
-            RuleOp::Apply(e) => format!("apply {}", e.service_arguments.name),
-            RuleOp::Detach { detach, .. } => format!(
-                "detach {} x{}",
-                detach.service_arguments.name,
-                detach.endpoints.len()
-            ),
-            RuleOp::Delete { name, port, .. } => format!("delete {name}@{port}"),
-        })
         .collect()
 }
 
