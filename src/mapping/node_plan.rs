@@ -106,11 +106,21 @@ pub fn plan_node(
         .flat_map(|(_, keys)| keys)
         .filter(|k| !held_after_deletes.contains(k))
         .collect();
-    let applies: Vec<&LoadbalanceEntry> = rule_applies
+    // Each rule to be posted with the endpoint keys it newly takes: only for those does
+    // LoxiLB create a probe (an endpoint it already had keeps its probe as it is).
+    let creating: Vec<(&LoadbalanceEntry, BTreeSet<String>)> = rule_applies
         .iter()
         .filter_map(|op| match op {
             RuleOp::Apply(e) => Some(e),
             RuleOp::Delete { .. } | RuleOp::Detach { .. } => None,
+        })
+        .map(|e| {
+            let name = e.service_arguments.name.as_str();
+            let mut keys = endpoint_keys(e);
+            if let (Some(had), false) = (applied_keys.get(name), deleted.contains(name)) {
+                keys.retain(|k| !had.contains(k));
+            }
+            (e, keys)
         })
         .collect();
 
@@ -133,8 +143,13 @@ pub fn plan_node(
         if applied_probes.get(key) == Some(ep) && !maybe_gone {
             continue;
         }
-        let absent = maybe_gone || !applied_probes.contains_key(key);
-        if absent && !moves.contains(key) && applies.iter().any(|r| rule_creates(r, ep)) {
+        // LoxiLB has no probe under the key: the rule will make it.
+        let absent = gone.contains(key)
+            || (!applied_probes.contains_key(key) && !held_after_deletes.contains(key));
+        let made = creating
+            .iter()
+            .any(|(r, new_keys)| new_keys.contains(key) && rule_creates(r, ep));
+        if absent && !moves.contains(key) && made {
             plan.created_by_rules.push(ep.clone());
         } else {
             plan.probes_before.push(ProbeOp::Post(ep.clone()));

@@ -75,6 +75,30 @@ fn tcp_probes_the_rule_creates_cost_no_call() {
     assert_eq!(p, NodePlan::default());
 }
 
+/// A probe whose record was lost while its rule stays: the rule will not make it again
+/// (LoxiLB only adds a reference for an endpoint it has), so it is posted.
+#[test]
+fn an_unrecorded_probe_of_a_standing_rule_is_posted_not_assumed() {
+    let mut b = Bodies::monitored();
+    patch(&mut b.monitors[0], json!({"type": "TCP"}));
+    let d = b.desired();
+    let mut recorded = probes_of(&d);
+    recorded.remove(M1);
+    let p = plan_node(&d.rules, &applied_of(&d), &probes_of(&d), &recorded);
+    assert_eq!(posts(&p.probes_before), vec![format!("{M1}@10.1.0.1")]);
+    assert!(p.created_by_rules.is_empty() && p.rule_applies.is_empty());
+
+    // A member added to the rule: its probe is the one the update makes.
+    let mut b2 = b.clone();
+    b2.members.push(json!({"member_id": "m3", "pool_id": "p1",
+        "address": "10.1.0.3", "protocol_port": 8080}));
+    let d2 = b2.desired();
+    let p = plan_node(&d2.rules, &applied_of(&d), &probes_of(&d2), &probes_of(&d));
+    assert!(p.probes_before.is_empty(), "{:?}", p.probes_before);
+    assert_eq!(p.created_by_rules.len(), 1);
+    assert_eq!(p.created_by_rules[0].name, "10.1.0.3_tcp_8080");
+}
+
 /// A monitor address is the probe's host: posted first, since a later POST keeps the
 /// host LoxiLB gave the probe when the rule created it.
 #[test]
