@@ -20,6 +20,18 @@ pub struct Daemon {
 /// Write a TOML config for a daemon living in `dir`. `extra` goes into
 /// `[health_monitoring]` and overrides the defaults set here for the same keys.
 pub fn write_config(dir: &Path, loxilb_nodes: &[String], agent_dir: &Path, extra: &str) -> PathBuf {
+    write_config_with(dir, loxilb_nodes, agent_dir, extra, "")
+}
+
+/// Like `write_config`, with `loxilb_extra` added to the `[loxilb]` section (e.g.
+/// `nat_mode = "dsr"`).
+pub fn write_config_with(
+    dir: &Path,
+    loxilb_nodes: &[String],
+    agent_dir: &Path,
+    extra: &str,
+    loxilb_extra: &str,
+) -> PathBuf {
     let defaults: String = [
         "coordination_timeout = 2",
         "coordination_retries = 1",
@@ -49,6 +61,7 @@ pub fn write_config(dir: &Path, loxilb_nodes: &[String], agent_dir: &Path, extra
 [loxilb]
 nodes = [{nodes}]
 request_timeout = 2
+{loxilb_extra}
 
 [octavia]
 status_socket = "{agent}/status.sock"

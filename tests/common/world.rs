@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use super::{write_config, Daemon};
+use super::{write_config_with, Daemon};
 
 /// An HTTP backend answering 200 on every path until stopped.
 pub struct Backend {
@@ -74,10 +74,34 @@ impl World {
         Self::start_with(vec![sim], &nodes, extra_config, true).await
     }
 
+    /// One simulator node started with `opts`, the agent, the daemon; `loxilb_config`
+    /// goes into the daemon's `[loxilb]` section.
+    pub async fn start_custom(
+        opts: loxilb_sim::SimOptions,
+        extra_config: &str,
+        loxilb_config: &str,
+    ) -> World {
+        let sim = loxilb_sim::spawn(opts)
+            .await
+            .unwrap_or_else(|e| panic!("sim: {e}"));
+        let nodes = vec![sim.url()];
+        Self::start_full(vec![sim], &nodes, extra_config, loxilb_config, true).await
+    }
+
     pub async fn start_with(
         sims: Vec<loxilb_sim::SimHandle>,
         nodes: &[String],
         extra_config: &str,
+        with_agent: bool,
+    ) -> World {
+        Self::start_full(sims, nodes, extra_config, "", with_agent).await
+    }
+
+    async fn start_full(
+        sims: Vec<loxilb_sim::SimHandle>,
+        nodes: &[String],
+        extra_config: &str,
+        loxilb_config: &str,
         with_agent: bool,
     ) -> World {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -92,7 +116,7 @@ impl World {
         } else {
             None
         };
-        let cfg = write_config(dir.path(), nodes, &agent_dir, extra_config);
+        let cfg = write_config_with(dir.path(), nodes, &agent_dir, extra_config, loxilb_config);
         let daemon = Daemon::start(&cfg).await;
         World {
             dir,
