@@ -431,16 +431,24 @@ async fn https_monitor_trusts_only_certificates_signed_by_loxilbs_ca() {
         assert_eq!(p["probeType"], "https", "{p}");
     }
 
-    // What the operator sees today: validation compares probe configuration only, and
-    // that matches what the daemon wants, so it prints
-    //     differences:
-    //       (none)
-    //     ok: true
-    // and exits 0 although the self-signed member is down; nothing in it names that
-    // member. A line saying LoxiLB verifies backend certificates is planned for this
-    // output, so only the exit code is pinned here.
+    // Configuration matches (exit 0), and the failing probe is listed with why: LoxiLB
+    // verifies backend certificates, which Octavia's amphora does not.
+    let o = cli(&w, &["validate-health-monitors", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let down = v["down"].as_array().cloned().unwrap_or_default();
+    let self_signed = format!("127.0.0.1_tcp_{}", bad.port());
+    assert_eq!(down.len(), 1, "{}", text(&o));
+    assert_eq!(down[0]["probe"], self_signed.as_str(), "{}", text(&o));
+    assert!(
+        down[0]["why"]
+            .as_str()
+            .unwrap_or("")
+            .contains("certificate"),
+        "{}",
+        text(&o)
+    );
     let o = cli(&w, &["validate-health-monitors"]);
-    println!("validate-health-monitors:\n{}", text(&o));
+    assert!(text(&o).contains("certificate"), "{}", text(&o));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
