@@ -30,6 +30,10 @@ pub enum NodeError {
     Loxilb(Box<LoxilbError>),
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    /// A rule body LoxiLB is known to refuse (`mapping::known_refusal`), caught before
+    /// any call so nothing was deleted.
+    #[error("LoxiLB would refuse rule {rule}: {reason}; nothing was changed")]
+    Refused { rule: String, reason: String },
 }
 
 impl From<LoxilbError> for NodeError {
@@ -44,6 +48,7 @@ impl NodeError {
         match self {
             NodeError::Loxilb(e) => e.is_transient(),
             NodeError::Store(e) => e.is_transient(),
+            NodeError::Refused { .. } => false,
         }
     }
 }

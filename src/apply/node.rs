@@ -4,6 +4,7 @@
 //! records that match the node and the next sync continues where this one stopped.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use tracing::{debug, info, warn};
 
@@ -51,6 +52,19 @@ pub(super) async fn apply(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let plan = mapping::plan_node(rules, &applied_rules, &desired_probes, &applied_probes);
+    // Check before deleting: a body LoxiLB would refuse stops the sync before any call.
+    for op in &plan.rule_applies {
+        let entry = match op {
+            RuleOp::Apply(e) | RuleOp::Detach { detach: e, .. } => e,
+            RuleOp::Delete { .. } => continue,
+        };
+        if let Some(reason) = mapping::known_refusal(entry) {
+            return Err(rules_phase(NodeError::Refused {
+                rule: entry.service_arguments.name.clone(),
+                reason,
+            }));
+        }
+    }
 
     let mut calls = NodeCalls::default();
     // Everything up to the rules carries traffic (a probe posted first is what the
@@ -58,18 +72,20 @@ pub(super) async fn apply(
     forget_probes(a, &url, &plan.forget_before_deletes)
         .await
         .map_err(rules_phase)?;
-    run_rule_ops(a, n, lb, plan.rule_deletes, &mut calls)
-        .await
-        .map_err(rules_phase)?;
-    run_probe_ops(a, n, plan.probes_before, &mut calls)
-        .await
-        .map_err(rules_phase)?;
-    forget_probes(a, &url, &plan.forget_before_applies)
-        .await
-        .map_err(rules_phase)?;
-    run_rule_ops(a, n, lb, plan.rule_applies, &mut calls)
-        .await
-        .map_err(rules_phase)?;
+    // Rules deleted to be created anew: until their successor is in place the listener
+    // has no rule, so any failure before that puts the old body back.
+    let mut gap = Recreating::new(&plan, &applied_rules);
+    let rules_done = async {
+        run_rule_ops(a, n, lb, plan.rule_deletes, &mut calls, &mut gap).await?;
+        run_probe_ops(a, n, plan.probes_before, &mut calls).await?;
+        forget_probes(a, &url, &plan.forget_before_applies).await?;
+        run_rule_ops(a, n, lb, plan.rule_applies, &mut calls, &mut gap).await
+    }
+    .await;
+    if let Err(error) = rules_done {
+        gap.restore(a, n, lb).await;
+        return Err(rules_phase(error));
+    }
     if !plan.created_by_rules.is_empty() {
         // The rules just applied made LoxiLB create exactly these probes.
         record_probes(a, &url, &plan.created_by_rules)
@@ -86,6 +102,95 @@ pub(super) async fn apply(
     Ok(calls)
 }
 
+/// Rules of one node's plan that are deleted to be created anew, from the moment their
+/// deletion is done until their successor is applied.
+struct Recreating {
+    /// Name → the last body LoxiLB accepted (our applied record).
+    old: BTreeMap<String, LoadbalanceEntry>,
+    /// Name → when the deletion was done; removed once the successor is in place.
+    since: BTreeMap<String, Instant>,
+}
+
+/// Attempts to put a deleted rule's last accepted body back (each with the client's
+/// own retries of transient failures).
+const RESTORE_ATTEMPTS: u32 = 3;
+
+impl Recreating {
+    fn new(plan: &mapping::NodePlan, applied: &BTreeMap<String, LoadbalanceEntry>) -> Self {
+        let reapplied: Vec<&str> = plan
+            .rule_applies
+            .iter()
+            .filter_map(|op| match op {
+                RuleOp::Apply(e) => Some(e.service_arguments.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        let old = plan
+            .rule_deletes
+            .iter()
+            .filter_map(|op| match op {
+                RuleOp::Delete { name, .. } if reapplied.contains(&name.as_str()) => {
+                    applied.get(name).map(|e| (name.clone(), e.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        Recreating {
+            old,
+            since: BTreeMap::new(),
+        }
+    }
+
+    fn deleted(&mut self, name: &str) {
+        if self.old.contains_key(name) {
+            self.since.insert(name.to_string(), Instant::now());
+        }
+    }
+
+    fn created(&mut self, name: &str) {
+        if let Some(t) = self.since.remove(name) {
+            crate::metrics::global()
+                .rule_recreate_gap_seconds
+                .observe(t.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Put back every rule still missing: its last accepted body, recorded as applied
+    /// again. One that cannot be put back now is left to the catch-up, which re-runs
+    /// the sync (and with it this restore) for the node.
+    async fn restore(&mut self, a: &Applier, n: NodeId, lb: &str) {
+        let url = a.client.node_url(n).to_string();
+        let missing: Vec<String> = self.since.keys().cloned().collect();
+        for name in missing {
+            let Some(body) = self.old.get(&name).cloned() else {
+                continue;
+            };
+            let mut restored = false;
+            for attempt in 1..=RESTORE_ATTEMPTS {
+                match a.client.apply_rule(n, &body).await {
+                    Ok(_) => {
+                        let text = serde_json::to_string(&body).unwrap_or_default();
+                        if let Err(e) = a.store.put_applied_rule(&url, &name, lb, &text).await {
+                            warn!(node = %url, rule = %name, error = %e, "rule restored but not recorded; the reconciler will see it");
+                        }
+                        restored = true;
+                        break;
+                    }
+                    Err(e) => {
+                        warn!(node = %url, rule = %name, attempt, error = %e, "restoring the previous rule failed");
+                    }
+                }
+            }
+            self.created(&name);
+            if restored {
+                warn!(node = %url, loadbalancer_id = %lb, rule = %name, "the new rule failed after the old one was deleted; the previous rule was restored");
+            } else {
+                warn!(node = %url, loadbalancer_id = %lb, rule = %name, "the new rule failed after the old one was deleted and the previous rule could not be restored; the node is left to the catch-up");
+            }
+        }
+    }
+}
+
 /// Forget applied probe records before a call that may make LoxiLB drop the probes.
 async fn forget_probes(a: &Applier, url: &str, keys: &[String]) -> Result<(), NodeError> {
     if !keys.is_empty() {
@@ -100,6 +205,7 @@ async fn run_rule_ops(
     lb: &str,
     ops: Vec<RuleOp>,
     calls: &mut NodeCalls,
+    gap: &mut Recreating,
 ) -> Result<(), NodeError> {
     let url = a.client.node_url(n).to_string();
     for op in ops {
@@ -108,6 +214,7 @@ async fn run_rule_ops(
             RuleOp::Apply(entry) => {
                 let name = entry.service_arguments.name.clone();
                 let outcome = a.client.apply_rule(n, &entry).await?;
+                gap.created(&name);
                 crate::metrics::global().rules_applied.inc();
                 let body = serde_json::to_string(&entry).unwrap_or_default();
                 a.store.put_applied_rule(&url, &name, lb, &body).await?;
@@ -138,6 +245,7 @@ async fn run_rule_ops(
                     .client
                     .delete_rule(n, &external_ip, port, &protocol)
                     .await?;
+                gap.deleted(&name);
                 a.store.delete_applied_rule(&url, &name).await?;
                 info!(node = %url, loadbalancer_id = %lb, rule = %name, ?outcome, "LoxiLB rule deleted");
             }

@@ -27,6 +27,7 @@ mod merge;
 mod node_plan;
 mod plan;
 mod probe;
+mod refusals;
 mod rule;
 mod tree;
 
@@ -34,6 +35,7 @@ pub use merge::merge_probe;
 pub use node_plan::{endpoint_keys, plan_node, rule_creates, NodePlan};
 pub use plan::{plan_probes, plan_rules, plan_rules_forcing, ProbeOp, RuleOp};
 pub use probe::{rule_default_probe, rule_referred_probe, ProbeKey, ProbeWant};
+pub use refusals::known_refusal;
 pub(crate) use rule::pool_rule_proto;
 pub use rule::{is_ours_rule, listener_of_rule_name, rule_name, RULE_NAME_PREFIX};
 pub use tree::{LbTree, MappingError};

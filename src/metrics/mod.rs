@@ -66,6 +66,7 @@ pub struct Metrics {
     pub loxilb_node_up: Family<Node, Gauge>,
     pub loxilb_node_info: Family<NodeVersion, Gauge>,
     pub rules_applied: Counter,
+    pub rule_recreate_gap_seconds: Histogram,
     pub rules_deleted: Counter,
     pub probes_created: Counter,
     pub probes_deleted: Counter,
@@ -96,6 +97,7 @@ impl Metrics {
             loxilb_node_up: Family::default(),
             loxilb_node_info: Family::default(),
             rules_applied: Counter::default(),
+            rule_recreate_gap_seconds: latency_histogram(),
             rules_deleted: Counter::default(),
             probes_created: Counter::default(),
             probes_deleted: Counter::default(),
@@ -148,6 +150,11 @@ impl Metrics {
             "loxilb_request_seconds",
             "LoxiLB API request latency by node",
             self.loxilb_request_seconds.clone(),
+        );
+        r.register(
+            "rule_recreate_gap_seconds",
+            "Time a listener had no LoxiLB rule while its rule was re-created (delete, then create or restore)",
+            self.rule_recreate_gap_seconds.clone(),
         );
         r.register(
             "loxilb_node_info",
