@@ -261,14 +261,21 @@ async fn run_probe_ops(
     calls: &mut NodeCalls,
 ) -> Result<(), NodeError> {
     let url = a.client.node_url(n).to_string();
-    for op in ops {
+    let mut ops = ops.into_iter().peekable();
+    while let Some(op) = ops.next() {
         match op {
             ProbeOp::Post(ep) => {
-                calls.probes += 1;
-                a.client.create_endpoint(n, &ep).await?;
-                crate::metrics::global().probes_created.inc();
-                record_probe(a, &url, &ep).await?;
-                info!(node = %url, probe_key = %ep.name, probe_type = %ep.probe_type, interval_s = ep.probe_duration, retries = ep.inactive_retries, "LoxiLB probe set");
+                // Posts of distinct keys are independent: a run of them goes out
+                // concurrently (an HTTP pool's probes cost one round trip per few
+                // members, not one each), and is recorded in one write.
+                let mut run = vec![ep];
+                while let Some(ProbeOp::Post(_)) = ops.peek() {
+                    if let Some(ProbeOp::Post(ep)) = ops.next() {
+                        run.push(ep);
+                    }
+                }
+                calls.probes += run.len();
+                post_probes(a, n, &url, run).await?;
             }
             ProbeOp::Delete { key, endpoint } => {
                 calls.probes += 1;
@@ -305,8 +312,46 @@ async fn run_probe_ops(
     Ok(())
 }
 
-async fn record_probe(a: &Applier, url: &str, ep: &EndPoint) -> Result<(), NodeError> {
-    record_probes(a, url, std::slice::from_ref(ep)).await
+/// Probe posts in flight at once on one node.
+const PROBE_POSTS_IN_FLIGHT: usize = 8;
+
+/// Post probes of distinct keys concurrently; record those that succeeded (all in one
+/// write) and report the first failure.
+async fn post_probes(
+    a: &Applier,
+    n: NodeId,
+    url: &str,
+    eps: Vec<EndPoint>,
+) -> Result<(), NodeError> {
+    use futures::StreamExt;
+    let results: Vec<(EndPoint, Result<(), crate::loxilb::LoxilbError>)> =
+        futures::stream::iter(eps)
+            .map(|ep| async move {
+                let r = a.client.create_endpoint(n, &ep).await.map(|_| ());
+                (ep, r)
+            })
+            .buffer_unordered(PROBE_POSTS_IN_FLIGHT)
+            .collect()
+            .await;
+    let mut done = Vec::with_capacity(results.len());
+    let mut first_error = None;
+    for (ep, r) in results {
+        match r {
+            Ok(()) => {
+                crate::metrics::global().probes_created.inc();
+                info!(node = %url, probe_key = %ep.name, probe_type = %ep.probe_type, interval_s = ep.probe_duration, retries = ep.inactive_retries, "LoxiLB probe set");
+                done.push(ep);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    record_probes(a, url, &done).await?;
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 async fn record_probes(a: &Applier, url: &str, eps: &[EndPoint]) -> Result<(), NodeError> {

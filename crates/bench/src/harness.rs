@@ -26,6 +26,11 @@ pub struct World {
 impl World {
     /// `latency`: the simulator's answer delay per call.
     pub async fn start(latency: Duration) -> Result<World, String> {
+        Self::start_with(latency, None).await
+    }
+
+    /// [`World::start`] with `[health_monitoring] batch_size` set (the default is 10).
+    pub async fn start_with(latency: Duration, batch_size: Option<usize>) -> Result<World, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let sim = loxilb_sim::spawn(loxilb_sim::SimOptions {
             latency,
@@ -43,7 +48,7 @@ impl World {
         let config = format!(
             r#"
 [health_monitoring]
-rate_limit_calls = 100000
+{batch}rate_limit_calls = 100000
 max_concurrent_checks = 50
 status_update_interval = 3600
 status_cache_ttl = 7200
@@ -66,6 +71,7 @@ url = "sqlite://{db}"
 [logging]
 level = "warn"
 "#,
+            batch = batch_size.map_or(String::new(), |b| format!("batch_size = {b}\n")),
             sim = sim.url(),
             agent = agent_dir.display(),
             socket = socket.display(),
