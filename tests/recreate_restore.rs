@@ -43,17 +43,26 @@ const POOL: &str = "rr-p";
 /// HTTP-monitored listener serving through its rule, probes ok; returns the config
 /// view of that state and the metrics URL.
 async fn serving(extra: &str, vip: &str) -> (World, Backend, Value, String) {
+    serving_with(extra, vip, true).await
+}
+
+/// [`serving`], with the HTTP monitor only when `monitored`.
+async fn serving_with(extra: &str, vip: &str, monitored: bool) -> (World, Backend, Value, String) {
     let backend = Backend::start().await;
     let port = free_port();
     let w = World::start(&format!(
         "stats_interval = 1\n{extra}\n[metrics]\naddress = \"127.0.0.1:{port}\"\n"
     ))
     .await;
-    w.apply_ok(&scenario(LB, vip, 80, &[backend.port()])).await;
+    let mut events = scenario(LB, vip, 80, &[backend.port()]);
+    if !monitored {
+        events.pop();
+    }
+    w.apply_ok(&events).await;
     let sim = w.sim();
     let probe_key = format!("127.0.0.1_tcp_{}", backend.port());
-    w.wait_for("the HTTP probe ok", Duration::from_secs(15), || {
-        probe(&sim.endpoints(), &probe_key).is_some_and(|p| p["currState"] == "ok")
+    w.wait_for("the probe ok", Duration::from_secs(15), || {
+        !monitored || probe(&sim.endpoints(), &probe_key).is_some_and(|p| p["currState"] == "ok")
     })
     .await;
     w.wait_operating(
@@ -77,9 +86,12 @@ fn free_port() -> u16 {
 }
 
 /// A listener update that only changes the client timeout (a re-create of its rule).
+/// The old listener is complete, as Octavia sends it: a refused update is undone by
+/// putting it back.
 fn timeout_change(seconds: u64) -> Value {
+    let old = listener(LB, LISTENER, 80, POOL)["args"]["listener"].clone();
     json!({"method": "listener_update", "args": {
-        "old_listener": {"listener_id": LISTENER, "loadbalancer_id": LB},
+        "old_listener": old,
         "new_listener": {"listener_id": LISTENER, "loadbalancer_id": LB,
                          "timeout_client_data": seconds * 1000}}})
 }
@@ -184,18 +196,21 @@ async fn refused_create_puts_the_previous_rule_back_and_fails_the_event() {
     print_gap(&metrics, "400").await;
 }
 
-/// (a') Removing the monitor re-creates the rule with monitoring off; LoxiLB refuses
-/// it and the first re-post. Before the fix the listener kept no rule (as in (a)).
+/// (a') Adding a monitor re-creates the rule with monitoring on; LoxiLB refuses it
+/// and the first re-post. Before the fix the listener kept no rule (as in (a)).
+/// (A monitor removal is not undone when refused, by design: deletes stay deleted in
+/// desired state, see `undo` in src/drivers/coordinated.rs, so its roll-back sync
+/// applies the removal; it is not a case of "the previous rule back".)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_monitor_removal_keeps_the_monitored_rule_and_its_probes() {
-    let (w, _b, before, _) = serving("", "127.0.0.61").await;
+async fn refused_monitor_create_keeps_the_unmonitored_rule_and_its_probes() {
+    let (w, _b, before, _) = serving_with("", "127.0.0.61", false).await;
     let sim = w.sim();
     sim.add_fault(loxilb_sim::Fault {
         status: 400,
         remaining: Some(2),
         ..rule_posts()
     });
-    let recs = w.apply(&[monitor_delete(POOL, "rr-hm")]).await;
+    let recs = w.apply(&[http_monitor(POOL, "rr-hm", 1)]).await;
     assert_eq!(recs[0]["state"], "failed", "{}", recs[0]);
     assert_eq!(config_view(&sim), before, "LoxiLB not as before the event");
     listener_stays_online(&w).await;
@@ -215,13 +230,13 @@ async fn refused_monitor_update_leaves_the_working_rule_and_probes() {
         path_prefix: Some("/config/endpoint".into()),
         remaining: Some(1),
     });
-    let update = monitor_update(
-        POOL,
-        "rr-hm",
-        json!({"type": "HTTP", "delay": 2, "timeout": 1, "max_retries": 2,
-               "max_retries_down": 2, "http_method": "GET", "url_path": "/other",
-               "expected_codes": "200", "admin_state_up": true}),
-    );
+    // Complete old and new monitors, as Octavia sends them.
+    let old = http_monitor(POOL, "rr-hm", 1)["args"]["healthmonitor"].clone();
+    let mut new = old.clone();
+    new["delay"] = json!(2);
+    new["url_path"] = json!("/other");
+    let update = json!({"method": "health_monitor_update", "args": {
+        "old_healthmonitor": old, "new_healthmonitor": new}});
     let recs = w.apply(&[update]).await;
     assert_eq!(recs[0]["state"], "failed", "{}", recs[0]);
     assert_eq!(config_view(&sim), before, "LoxiLB not as before the event");
