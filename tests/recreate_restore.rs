@@ -77,7 +77,12 @@ async fn serving_with(extra: &str, vip: &str, monitored: bool) -> (World, Backen
         1,
         "{before}"
     );
-    (w, backend, before, format!("http://127.0.0.1:{port}/metrics"))
+    (
+        w,
+        backend,
+        before,
+        format!("http://127.0.0.1:{port}/metrics"),
+    )
 }
 
 fn free_port() -> u16 {
@@ -258,7 +263,10 @@ fn assert_new_rule_same_probes(sim: &loxilb_sim::Control, before: &Value, timeou
         .find(|r| r["serviceArguments"]["name"] == rule_name(LISTENER))
         .cloned()
         .unwrap_or_default();
-    assert_eq!(rule["serviceArguments"]["inactiveTimeOut"], timeout, "{rule}");
+    assert_eq!(
+        rule["serviceArguments"]["inactiveTimeOut"], timeout,
+        "{rule}"
+    );
     assert_eq!(rule_endpoints(&rules, &rule_name(LISTENER)).len(), 1);
 }
 

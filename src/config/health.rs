@@ -216,12 +216,7 @@ impl HealthMonitoring {
             1,
             100,
         );
-        p.range(
-            &format!("{S}.stats_interval"),
-            self.stats_interval,
-            1,
-            3600,
-        );
+        p.range(&format!("{S}.stats_interval"), self.stats_interval, 1, 3600);
     }
 }
 

@@ -176,7 +176,14 @@ mod tests {
         )
         .unwrap();
         let idx = DesiredIndex::from_trees(&[drained]);
-        let snap = compute(&idx, Some(&s), Some(&Names::new()), &Snapshot::default(), 0, 3);
+        let snap = compute(
+            &idx,
+            Some(&s),
+            Some(&Names::new()),
+            &Snapshot::default(),
+            0,
+            3,
+        );
         assert_eq!(st(&snap, Kind::Listener, "l"), Some(Online));
         assert_eq!(st(&snap, Kind::Loadbalancer, "lb"), Some(Online));
     }

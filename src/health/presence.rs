@@ -37,10 +37,7 @@ pub struct NodeRules {
 
 /// The rules of one node now: `None` when nothing is known about it (never listed and
 /// no records read).
-pub fn present_on_node(
-    view: Option<&NodeRules>,
-    recorded_now: Option<&Recorded>,
-) -> Option<Names> {
+pub fn present_on_node(view: Option<&NodeRules>, recorded_now: Option<&Recorded>) -> Option<Names> {
     match (view, recorded_now) {
         (None, None) => None,
         (None, Some(now)) => Some(now.keys().cloned().collect()),
@@ -184,12 +181,18 @@ mod tests {
             ("n2".to_string(), "b".to_string(), 1),
         ];
         let now = by_node(rows);
-        assert_eq!(m.present(["n1", "n2"], Some(&now)), Some(names(&["a", "b"])));
+        assert_eq!(
+            m.present(["n1", "n2"], Some(&now)),
+            Some(names(&["a", "b"]))
+        );
         assert_eq!(m.present(["n1"], Some(&now)), Some(names(&["a"])));
         // n3 never listed, but its records say "c".
         let mut now3 = now.clone();
         now3.insert("n3".into(), rec(&[("c", 1)]));
-        assert_eq!(m.present(["n1", "n3"], Some(&now3)), Some(names(&["a", "c"])));
+        assert_eq!(
+            m.present(["n1", "n3"], Some(&now3)),
+            Some(names(&["a", "c"]))
+        );
         // n3 never listed and no records readable: unknown.
         assert_eq!(m.present(["n1", "n3"], None), None);
         // Records readable but none for n3: it holds nothing.

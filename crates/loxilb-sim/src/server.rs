@@ -141,8 +141,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Cut
         lock(&shared.log).record(record, &kind);
         return Err(Cut);
     }
-    let interrupted =
-        crate::interrupt::fire(&mut lock(&shared.knobs.interruptions), &method, rel);
+    let interrupted = crate::interrupt::fire(&mut lock(&shared.knobs.interruptions), &method, rel);
     if let Some(restart) = interrupted {
         if restart {
             crate::control::Control {
