@@ -1,6 +1,6 @@
 //! End-to-end tests of the recreate gap (issue 22): a change that needs a LoxiLB rule
 //! to be deleted and created anew (here a listener's `timeout_client_data`, or a
-//! monitor removed) while the simulator makes the create fail. Real daemon process,
+//! monitor added) while the simulator makes the create fail. Real daemon process,
 //! real simulator on loopback, real HTTP backend probed by the simulator.
 //!
 //! What each case checks:
