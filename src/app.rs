@@ -167,9 +167,9 @@ pub async fn run(
                 .status_update_interval_duration()
                 .max(Duration::from_secs(2)),
             debounce: Duration::from_secs(1),
-            // Octavia's amphorae report statistics about every 10 s; the rule listing
-            // behind them is LoxiLB's expensive read, so no more often than that.
-            stats_interval: Duration::from_secs(10),
+            // Octavia's amphorae report statistics about every 10 s (the default); the
+            // rule listing behind them is LoxiLB's expensive read.
+            stats_interval: hm.stats_interval_duration(),
         },
     );
     shutdown.spawn(health.run(shutdown.clone()));

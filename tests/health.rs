@@ -299,7 +299,14 @@ async fn hundred_thousand_scripted_endpoints_ten_changes() {
             rules: None,
         }])
     };
-    let first = compute(&index, Some(&poll().await), &Snapshot::default(), 0, 3);
+    let first = compute(
+        &index,
+        Some(&poll().await),
+        None,
+        &Snapshot::default(),
+        0,
+        3,
+    );
     assert_eq!(diff(&Snapshot::default(), &first).len(), N + 3);
     let mut flipped = HashMap::new();
     for i in (0..N).step_by(N / 10) {
@@ -307,7 +314,7 @@ async fn hundred_thousand_scripted_endpoints_ten_changes() {
         assert!(sim.control().set_endpoint_state(&key, "nok"), "{key}");
         flipped.insert(format!("m{i}"), ());
     }
-    let second = compute(&index, Some(&poll().await), &first, 0, 3);
+    let second = compute(&index, Some(&poll().await), None, &first, 0, 3);
     let changes = diff(&first, &second);
     let members: Vec<_> = changes
         .iter()
@@ -319,4 +326,59 @@ async fn hundred_thousand_scripted_endpoints_ten_changes() {
         .all(|r| flipped.contains_key(&r.id) && r.operating_status.as_deref() == Some("ERROR")));
     // Plus the pool and the load balancer going DEGRADED.
     assert_eq!(changes.len(), 12, "{changes:?}");
+}
+
+/// A listener whose rule is deleted behind the daemon's back (an operator's loxicmd,
+/// a node that lost it) and cannot be put back (LoxiLB answers 500 to rule creates,
+/// so the reconciler's node poll fails to restore it) goes ERROR, and its load
+/// balancer with it, within a rule listing or two (`stats_interval` = 2 s here),
+/// while the pool stays ONLINE (the backends are fine). Once LoxiLB accepts rules
+/// again, a reconcile puts the rule back and both return to ONLINE. Before issue 22
+/// the listener stayed ONLINE with no rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_deleted_behind_our_back_makes_the_listener_error_until_restored() {
+    let b = Backend::start().await;
+    let w = World::start("stats_interval = 2").await;
+    w.apply_ok(&scenario("gone", "127.0.0.38", &[&b], true))
+        .await;
+    let online = [
+        ("gone-m0", "ONLINE"),
+        ("gone-l", "ONLINE"),
+        ("gone", "ONLINE"),
+    ];
+    w.wait_operating("all ONLINE", DETECT, &online).await;
+
+    let rule = loxilb_coordinator::mapping::rule_name("gone-l");
+    let refuse_rules = loxilb_sim::Fault {
+        status: 500,
+        rate: 1.0,
+        method: Some("POST".into()),
+        path_prefix: Some("/config/loadbalancer".into()),
+        remaining: None,
+    };
+    w.sim().add_fault(refuse_rules);
+    assert!(w.sim().delete_rule_named(&rule), "no rule {rule}");
+    let deleted = std::time::Instant::now();
+    w.wait_operating(
+        "listener and LB ERROR",
+        Duration::from_secs(6),
+        &[("gone-l", "ERROR"), ("gone", "ERROR"), ("gone-p", "ONLINE")],
+    )
+    .await;
+    eprintln!(
+        "listener ERROR {:?} after its rule was deleted",
+        deleted.elapsed()
+    );
+    w.sim().clear_faults();
+
+    let (code, body) = w
+        .daemon
+        .api()
+        .call("POST", "/v1/reconcile", None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code, 200, "{body}");
+    w.wait_operating("ONLINE again", Duration::from_secs(20), &online)
+        .await;
+    assert_eq!(rule_endpoints(&w.sim().rules(), &rule).len(), 1);
 }

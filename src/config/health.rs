@@ -70,6 +70,12 @@ pub struct HealthMonitoring {
     /// known status meanwhile: an unreachable LoxiLB says nothing about the backends.
     #[serde(deserialize_with = "de::uint")]
     pub stale_cycles_before_error: u32,
+    /// Seconds between reads of every node's rule listing (`GET /config/loadbalancer/all`),
+    /// which feeds listener statistics and tells whether each listener's rule is still
+    /// on LoxiLB. 1..=3600. The listing reads datapath counters of every rule, so it is
+    /// read less often than the probe listing that member statuses come from.
+    #[serde(deserialize_with = "de::uint")]
+    pub stats_interval: u64,
 }
 
 impl Default for HealthMonitoring {
@@ -91,6 +97,7 @@ impl Default for HealthMonitoring {
             rate_limit_calls: 100,
             retry_max_age: 3600,
             stale_cycles_before_error: 3,
+            stats_interval: 10,
         }
     }
 }
@@ -114,6 +121,10 @@ impl HealthMonitoring {
 
     pub fn retry_max_age_duration(&self) -> Duration {
         Duration::from_secs(self.retry_max_age)
+    }
+
+    pub fn stats_interval_duration(&self) -> Duration {
+        Duration::from_secs(self.stats_interval)
     }
 
     pub(crate) fn validate(&self, p: &mut Problems) {
@@ -205,6 +216,7 @@ impl HealthMonitoring {
             1,
             100,
         );
+        p.range(&format!("{S}.stats_interval"), self.stats_interval, 1, 3600);
     }
 }
 
@@ -223,6 +235,7 @@ mod tests {
             Duration::from_secs(3600)
         );
         assert_eq!(h.retry_max_age_duration(), Duration::from_secs(3600));
+        assert_eq!(h.stats_interval_duration(), Duration::from_secs(10));
     }
 
     #[test]
@@ -236,6 +249,19 @@ mod tests {
             let mut p = Problems::default();
             HealthMonitoring {
                 retry_max_age: v,
+                ..HealthMonitoring::default()
+            }
+            .validate(&mut p);
+            assert_eq!(p.into_result().is_ok(), ok, "{v}");
+        }
+    }
+
+    #[test]
+    fn stats_interval_is_bounded() {
+        for (v, ok) in [(0, false), (1, true), (3600, true), (3601, false)] {
+            let mut p = Problems::default();
+            HealthMonitoring {
+                stats_interval: v,
                 ..HealthMonitoring::default()
             }
             .validate(&mut p);

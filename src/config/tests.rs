@@ -204,6 +204,8 @@ const INVALID: &[(&str, &str, &str)] = &[
     ("[health_monitoring]\nrate_limit_calls = 0", "health_monitoring.rate_limit_calls", "= 0"),
     ("[health_monitoring]\nstale_cycles_before_error = 0", "health_monitoring.stale_cycles_before_error", "= 0"),
     ("[health_monitoring]\nstale_cycles_before_error = 101", "health_monitoring.stale_cycles_before_error", "= 101"),
+    ("[health_monitoring]\nstats_interval = 0", "health_monitoring.stats_interval", "= 0"),
+    ("[health_monitoring]\nstats_interval = 3601", "health_monitoring.stats_interval", "= 3601"),
     ("[loxilb]\nnodes = []", "loxilb.nodes", "at least one"),
     ("[loxilb]\nnodes = [\"ftp://a:1\"]", "loxilb.nodes[0]", "\"ftp://a:1\""),
     ("[loxilb]\nnodes = [\"http://a:1\", \"not a url\"]", "loxilb.nodes[1]", "\"not a url\""),

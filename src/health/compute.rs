@@ -4,9 +4,13 @@
 //! keep their previous status (an unreachable LoxiLB says nothing about the
 //! backends, so there is no mass flip), members never reported stay unknown, and
 //! once `stale_too_long` the load balancers go ERROR (see `rules::lb_status`).
+//!
+//! `rules` is the set of rule names present on some node ([`super::presence`]);
+//! `None` when it is not known, and then no listener is called rule-less.
 
 use super::index::DesiredIndex;
 use super::observe::Seen;
+use super::presence::Names;
 use super::rules::{
     lb_status, listener_status, member_status, pool_status, MemberCounts, Observation,
 };
@@ -17,6 +21,7 @@ use super::snapshot::{Detail, Entry, Kind, Snapshot};
 pub fn compute(
     index: &DesiredIndex,
     seen: Option<&Seen>,
+    rules: Option<&Names>,
     previous: &Snapshot,
     failed_polls: u32,
     stale_limit: u32,
@@ -65,8 +70,11 @@ pub fn compute(
             let detail = Detail::Members { members: counts };
             out.insert(Kind::Pool, pool.id.clone(), Entry { status, detail });
         }
+        let mut parts = pool_statuses;
         for l in &lb.listeners {
-            let status = listener_status(l.admin_up);
+            let missing = l.expects_rule && rules.is_some_and(|r| !r.contains(&l.rule));
+            let status = listener_status(l.admin_up, missing);
+            parts.push(status);
             out.insert(
                 Kind::Listener,
                 l.id.clone(),
@@ -76,7 +84,7 @@ pub fn compute(
                 },
             );
         }
-        let status = lb_status(lb.admin_up, stale_too_long, pool_statuses);
+        let status = lb_status(lb.admin_up, stale_too_long, parts);
         let detail = Detail::Pools { failed_polls };
         out.insert(Kind::Loadbalancer, lb.id.clone(), Entry { status, detail });
     }
@@ -98,7 +106,7 @@ mod tests {
                             "address": format!("10.{}.{}.{}", i / 62_500, (i / 250) % 250, i % 250), "protocol_port": 80}))
             .collect();
         let tree = LbTree::from_bodies(
-            &json!({"loadbalancer_id": "lb"}),
+            &json!({"loadbalancer_id": "lb", "vip_address": "10.1.1.1"}),
             &[json!({"listener_id": "l", "protocol": "TCP", "protocol_port": 80, "default_pool_id": "p"})],
             &[json!({"pool_id": "p", "protocol": "TCP"})],
             &members,
@@ -131,26 +139,64 @@ mod tests {
     fn one_failing_member_degrades_pool_and_lb() {
         let idx = index(2);
         let s = seen(&[("10.0.0.0_tcp_80", OK), ("10.0.0.1_tcp_80", NOK)]);
-        let snap = compute(&idx, Some(&s), &Snapshot::default(), 0, 3);
+        let snap = compute(&idx, Some(&s), None, &Snapshot::default(), 0, 3);
         assert_eq!(st(&snap, Kind::Member, "m1"), Some(Error));
         assert_eq!(st(&snap, Kind::Pool, "p"), Some(Degraded));
         assert_eq!(st(&snap, Kind::Listener, "l"), Some(Online));
         assert_eq!(st(&snap, Kind::Loadbalancer, "lb"), Some(Degraded));
         let all_down = seen(&[("10.0.0.0_tcp_80", NOK), ("10.0.0.1_tcp_80", NOK)]);
-        let snap = compute(&idx, Some(&all_down), &snap, 0, 3);
+        let snap = compute(&idx, Some(&all_down), None, &snap, 0, 3);
         assert_eq!(st(&snap, Kind::Pool, "p"), Some(Error));
         assert_eq!(st(&snap, Kind::Loadbalancer, "lb"), Some(Error));
+    }
+
+    #[test]
+    fn a_missing_expected_rule_errors_the_listener_and_the_lb() {
+        let idx = index(1);
+        let s = seen(&[("10.0.0.0_tcp_80", OK)]);
+        let present: Names = ["octavia-l".to_string()].into();
+        let snap = compute(&idx, Some(&s), Some(&present), &Snapshot::default(), 0, 3);
+        assert_eq!(st(&snap, Kind::Listener, "l"), Some(Online));
+        assert_eq!(st(&snap, Kind::Loadbalancer, "lb"), Some(Online));
+        let gone = compute(&idx, Some(&s), Some(&Names::new()), &snap, 0, 3);
+        assert_eq!(st(&gone, Kind::Listener, "l"), Some(Error));
+        assert_eq!(st(&gone, Kind::Loadbalancer, "lb"), Some(Error));
+        // Members and pool keep their own status: the backends are fine.
+        assert_eq!(st(&gone, Kind::Pool, "p"), Some(Online));
+        // Unknown rule state: no judgment.
+        let unknown = compute(&idx, Some(&s), None, &snap, 0, 3);
+        assert_eq!(st(&unknown, Kind::Listener, "l"), Some(Online));
+        // No rule expected (every member drained): no rule is fine.
+        let drained = LbTree::from_bodies(
+            &json!({"loadbalancer_id": "lb", "vip_address": "10.1.1.1"}),
+            &[json!({"listener_id": "l", "protocol": "TCP", "protocol_port": 80, "default_pool_id": "p"})],
+            &[json!({"pool_id": "p", "protocol": "TCP"})],
+            &[json!({"member_id": "m0", "pool_id": "p", "address": "10.0.0.0", "protocol_port": 80, "weight": 0})],
+            &[],
+        )
+        .unwrap();
+        let idx = DesiredIndex::from_trees(&[drained]);
+        let snap = compute(
+            &idx,
+            Some(&s),
+            Some(&Names::new()),
+            &Snapshot::default(),
+            0,
+            3,
+        );
+        assert_eq!(st(&snap, Kind::Listener, "l"), Some(Online));
+        assert_eq!(st(&snap, Kind::Loadbalancer, "lb"), Some(Online));
     }
 
     #[test]
     fn failed_polls_keep_members_then_error_the_lb_then_recover() {
         let idx = index(2);
         let s = seen(&[("10.0.0.0_tcp_80", OK), ("10.0.0.1_tcp_80", OK)]);
-        let good = compute(&idx, Some(&s), &Snapshot::default(), 0, 3);
-        let down1 = compute(&idx, None, &good, 1, 3);
-        let down2 = compute(&idx, None, &down1, 2, 3);
+        let good = compute(&idx, Some(&s), None, &Snapshot::default(), 0, 3);
+        let down1 = compute(&idx, None, None, &good, 1, 3);
+        let down2 = compute(&idx, None, None, &down1, 2, 3);
         assert!(diff(&good, &down1).is_empty() && diff(&down1, &down2).is_empty());
-        let down3 = compute(&idx, None, &down2, 3, 3);
+        let down3 = compute(&idx, None, None, &down2, 3, 3);
         let changed = diff(&down2, &down3);
         assert_eq!(changed.len(), 1);
         assert_eq!(
@@ -158,10 +204,10 @@ mod tests {
             ("loadbalancers", "lb")
         );
         assert_eq!(changed[0].operating_status.as_deref(), Some("ERROR"));
-        let back = compute(&idx, Some(&s), &down3, 0, 3);
+        let back = compute(&idx, Some(&s), None, &down3, 0, 3);
         assert_eq!(st(&back, Kind::Loadbalancer, "lb"), Some(Online));
         // A member never seen before stays unknown during an outage.
-        let fresh = compute(&idx, None, &Snapshot::default(), 1, 3);
+        let fresh = compute(&idx, None, None, &Snapshot::default(), 1, 3);
         assert_eq!(st(&fresh, Kind::Member, "m0"), None);
         assert_eq!(st(&fresh, Kind::Pool, "p"), Some(Online));
     }
@@ -174,14 +220,14 @@ mod tests {
             .iter()
             .filter_map(|m| m.probe.as_ref().map(|p| (p.to_string(), OK)))
             .collect();
-        let before = compute(&idx, Some(&all_ok), &Snapshot::default(), 0, 3);
+        let before = compute(&idx, Some(&all_ok), None, &Snapshot::default(), 0, 3);
         let mut changed = all_ok.clone();
         for m in idx.lbs[0].pools[0].members.iter().step_by(10_000) {
             if let Some(p) = &m.probe {
                 changed.insert(p.to_string(), NOK);
             }
         }
-        let after = compute(&idx, Some(&changed), &before, 0, 3);
+        let after = compute(&idx, Some(&changed), None, &before, 0, 3);
         let records = diff(&before, &after);
         // 10 members ERROR, pool and LB DEGRADED.
         assert_eq!(records.len(), 12);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tracing::warn;
 
 use super::rules::MemberFacts;
-use crate::mapping::{rule_name, LbTree, ProbeKey};
+use crate::mapping::{listener_expects_rule, rule_name, LbTree, ProbeKey};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,9 @@ pub struct ListenerEntry {
     pub admin_up: bool,
     /// The LoxiLB rule name serving it.
     pub rule: String,
+    /// A rule is meant to exist ([`listener_expects_rule`]): admin up with a default
+    /// pool that has a serving member. Only then is a missing rule an error.
+    pub expects_rule: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +165,7 @@ fn lb_entry(tree: &LbTree) -> LbEntry {
                 id: Arc::from(l.listener_id.as_str()),
                 admin_up: lb_up && l.admin_state_up.unwrap_or(true),
                 rule: rule_name(&l.listener_id),
+                expects_rule: listener_expects_rule(tree, l),
             })
             .collect(),
         pools,
@@ -176,7 +180,7 @@ mod tests {
     #[test]
     fn index_carries_probe_keys_and_admin_state() {
         let tree = LbTree::from_bodies(
-            &json!({"loadbalancer_id": "lb"}),
+            &json!({"loadbalancer_id": "lb", "vip_address": "10.1.1.1"}),
             &[json!({"listener_id": "l", "protocol": "TCP", "protocol_port": 80, "default_pool_id": "p"})],
             &[
                 json!({"pool_id": "p", "protocol": "TCP", "admin_state_up": true}),
@@ -193,6 +197,7 @@ mod tests {
         let idx = DesiredIndex::from_trees(&[tree]);
         let lb = &idx.lbs[0];
         assert_eq!(lb.listeners[0].rule, "octavia-l");
+        assert!(lb.listeners[0].expects_rule);
         let p = &lb.pools[0];
         assert!(p.served);
         assert_eq!(p.members[0].probe.as_deref(), Some("10.0.0.1_tcp_8080"));

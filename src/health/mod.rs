@@ -5,6 +5,8 @@
 //! - [`rules`]: member status from LoxiLB states, aggregation to pool/listener/LB;
 //! - [`index`]: the desired state reduced to what the rules need (rebuilt rarely);
 //! - [`observe`]: the nodes' probe and rule listings folded into one map;
+//! - [`presence`]: which rules are on LoxiLB (listings corrected by the applier's
+//!   records), so a listener whose rule is gone is reported ERROR;
 //! - [`compute`] and [`snapshot`]: one cycle's statuses and the diff to the last;
 //! - [`cache`]: `HealthStatusCache`, serving [`api`] without calling LoxiLB;
 //! - [`stats`]: listener statistics from rule counters;
@@ -15,6 +17,7 @@ pub mod cache;
 pub mod compute;
 pub mod index;
 pub mod observe;
+pub mod presence;
 pub mod rules;
 pub mod snapshot;
 pub mod stats;

@@ -183,23 +183,38 @@ pub fn pool_status(admin_up: bool, served: bool, m: MemberCounts) -> OperatingSt
     }
 }
 
-/// A listener: admin down (or its load balancer) → OFFLINE, else ONLINE. LoxiLB
-/// reports no connection limit state, so the amphora's DEGRADED ("full") never occurs.
-pub fn listener_status(admin_up: bool) -> OperatingStatus {
-    if admin_up {
-        OperatingStatus::Online
-    } else {
+/// A listener: admin down (or its load balancer) → OFFLINE; its rule missing from
+/// every LoxiLB node although one is expected → ERROR (nothing answers on the
+/// listener's port: an amphora whose haproxy frontend is gone is not reported OPEN
+/// either); else ONLINE. LoxiLB reports no connection limit state, so the amphora's
+/// DEGRADED ("full") never occurs.
+///
+/// `rule_missing` must be true only for a listener expected to have a rule
+/// ([`crate::mapping::listener_expects_rule`]): one without a serving member has no
+/// rule on purpose and stays ONLINE, as an amphora listener with an empty pool does.
+pub fn listener_status(admin_up: bool, rule_missing: bool) -> OperatingStatus {
+    if !admin_up {
         OperatingStatus::Offline
+    } else if rule_missing {
+        OperatingStatus::Error
+    } else {
+        OperatingStatus::Online
     }
 }
 
 /// A load balancer: admin down → OFFLINE; LoxiLB unreachable for too long → ERROR;
-/// else the worst of its pools (ERROR > DEGRADED), ONLINE otherwise. OFFLINE pools
-/// do not count, as OFFLINE members do not for pools.
+/// else the worst of its pools and listeners (ERROR > DEGRADED), ONLINE otherwise.
+/// OFFLINE pools and listeners do not count, as OFFLINE members do not for pools.
+///
+/// A listener in ERROR (its rule is gone) makes the load balancer ERROR, exactly as a
+/// pool in ERROR does: both mean that every connection to that listener fails, and
+/// the load balancer already reports that outcome as ERROR when it comes from the
+/// pool, so the same client-visible failure must not look milder (DEGRADED) because
+/// its cause is a missing rule rather than dead members.
 pub fn lb_status(
     admin_up: bool,
     stale_too_long: bool,
-    pools: impl IntoIterator<Item = OperatingStatus>,
+    parts: impl IntoIterator<Item = OperatingStatus>,
 ) -> OperatingStatus {
     if !admin_up {
         return OperatingStatus::Offline;
@@ -208,7 +223,7 @@ pub fn lb_status(
         return OperatingStatus::Error;
     }
     let mut out = OperatingStatus::Online;
-    for p in pools {
+    for p in parts {
         match p {
             OperatingStatus::Error => return OperatingStatus::Error,
             OperatingStatus::Degraded => out = OperatingStatus::Degraded,

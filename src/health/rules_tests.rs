@@ -104,8 +104,13 @@ fn lb_and_listener_table() {
     assert_eq!(lb_status(true, false, []), Online);
     assert_eq!(lb_status(true, true, [Online]), Error);
     assert_eq!(lb_status(false, true, [Error]), Offline);
-    assert_eq!(listener_status(true), Online);
-    assert_eq!(listener_status(false), Offline);
+    assert_eq!(listener_status(true, false), Online);
+    assert_eq!(listener_status(false, false), Offline);
+    // A missing rule is ERROR, but admin down stays OFFLINE (no rule is intended).
+    assert_eq!(listener_status(true, true), Error);
+    assert_eq!(listener_status(false, true), Offline);
+    // An ERROR listener among ONLINE pools and listeners makes the LB ERROR.
+    assert_eq!(lb_status(true, false, [Online, Online, Error]), Error);
 }
 
 fn any_status() -> impl Strategy<Value = OperatingStatus> {

@@ -5,6 +5,8 @@
 //! 2. ask every node for its probes and rules concurrently, each under its own
 //!    timeout: a slow or dead node costs at most that timeout and the others'
 //!    answers are used;
+//!    The applied-rule records are read just before, every cycle (names only), so
+//!    [`RuleMemory`] can tell which rules are on LoxiLB between rule listings;
 //! 3. derive every status ([`compute`]) and enqueue ONLY the changes (or, once per
 //!    TTL, everything, to heal drift in Octavia's database) in the durable outbox,
 //!    which the delivery task sends in messages of `batch_size`;
@@ -25,6 +27,7 @@ use super::cache::HealthStatusCache;
 use super::compute::compute;
 use super::index::DesiredIndex;
 use super::observe::{listener_bytes, observe, NodeReport};
+use super::presence::{by_node, Names, RuleMemory};
 use super::snapshot::{diff, Snapshot};
 use super::stats::StatsTracker;
 use crate::loxilb::LoxilbClient;
@@ -158,6 +161,8 @@ pub struct HealthSync {
     stats_failing: bool,
     /// When the rule listing was last read.
     last_rules: Option<Instant>,
+    /// Every node's last rule listing (see [`super::presence`]).
+    rule_memory: RuleMemory,
 }
 
 impl HealthSync {
@@ -194,6 +199,7 @@ impl HealthSync {
             stats: StatsTracker::default(),
             stats_failing: false,
             last_rules: None,
+            rule_memory: RuleMemory::default(),
         };
         (sync, handle)
     }
@@ -234,7 +240,38 @@ impl HealthSync {
         if with_rules {
             self.last_rules = Some(Instant::now());
         }
+        // Read before the listings, so a record change during them counts as newer.
+        let recorded = match self.store.applied_rule_names().await {
+            Ok(rows) => Some(by_node(rows)),
+            Err(e) => {
+                warn!(error = %e, "cannot read applied rules; rule presence from the listings alone");
+                None
+            }
+        };
         let reports = self.poll_nodes(with_rules).await;
+        let nodes: Vec<String> = self
+            .client
+            .node_ids()
+            .map(|n| self.client.node_url(n).to_string())
+            .collect();
+        for (url, r) in nodes.iter().zip(&reports) {
+            if let Some(rules) = r.as_ref().and_then(|r| r.rules.as_ref()) {
+                let listed: Names = rules
+                    .iter()
+                    .map(|r| r.service_arguments.name.clone())
+                    .collect();
+                let then = match &recorded {
+                    Some(rec) => rec.get(url).cloned().unwrap_or_default(),
+                    // Unknown: take the listing as what was recorded (at time 0, so
+                    // any record read later counts as a newer change).
+                    None => listed.iter().map(|n| (n.clone(), 0)).collect(),
+                };
+                self.rule_memory.listed(url, listed, then);
+            }
+        }
+        let present = self
+            .rule_memory
+            .present(nodes.iter().map(String::as_str), recorded.as_ref());
         let answered: Vec<&NodeReport> = reports.iter().flatten().collect();
         record_health_checks(&answered);
         let seen = (!answered.is_empty()).then(|| observe(&answered));
@@ -255,6 +292,7 @@ impl HealthSync {
         let snap = compute(
             &index,
             seen.as_ref(),
+            present.as_ref(),
             &self.sent,
             self.failed_polls,
             self.opts.stale_cycles_before_error,

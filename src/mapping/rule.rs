@@ -243,13 +243,17 @@ fn apply_monitor(
     }
 }
 
-/// The rule for one listener, or `None` when it must not exist (see the module docs).
-fn rule_for_listener(
-    tree: &LbTree,
-    listener: &Listener,
-    vip: IpAddr,
-    opts: &MappingOptions,
-) -> Option<DesiredRule> {
+/// What a listener's rule is made of, or `None` when it must have no rule: listener
+/// or default pool admin down, no default pool, no port or protocol, or no member that
+/// can take traffic (LoxiLB deletes a rule left without endpoints).
+struct RuleInputs<'a> {
+    pool: &'a Pool,
+    port: u16,
+    protocol: &'static str,
+    serving: Vec<&'a Member>,
+}
+
+fn rule_inputs<'a>(tree: &'a LbTree, listener: &Listener) -> Option<RuleInputs<'a>> {
     if !listener.admin_state_up.unwrap_or(true) {
         return None;
     }
@@ -262,10 +266,39 @@ fn rule_for_listener(
         .protocol
         .map(listener_l4)
         .or(pool.protocol.map(pool_l4))?;
-    let mut serving: Vec<&Member> = tree
+    let serving: Vec<&Member> = tree
         .members_of(pool)
         .filter(|m| member_serves(m) && m.address.is_some() && m.protocol_port.is_some())
         .collect();
+    (!serving.is_empty()).then_some(RuleInputs {
+        pool,
+        port,
+        protocol,
+        serving,
+    })
+}
+
+/// Whether a listener of `tree` is meant to have a LoxiLB rule: the same conditions
+/// under which [`rules_for_lb`] makes one (load balancer admin up with a VIP address,
+/// and [`rule_inputs`]). Health status uses it to tell "no rule, as intended" from
+/// "rule missing".
+pub fn listener_expects_rule(tree: &LbTree, listener: &Listener) -> bool {
+    tree.lb.vip_address.is_some() && tree.lb_up() && rule_inputs(tree, listener).is_some()
+}
+
+/// The rule for one listener, or `None` when it must not exist (see the module docs).
+fn rule_for_listener(
+    tree: &LbTree,
+    listener: &Listener,
+    vip: IpAddr,
+    opts: &MappingOptions,
+) -> Option<DesiredRule> {
+    let RuleInputs {
+        pool,
+        port,
+        protocol,
+        mut serving,
+    } = rule_inputs(tree, listener)?;
     // A fixed order, so the rounding of weight percentages never depends on row order.
     serving.sort_by(|a, b| {
         (a.address, a.protocol_port, &a.member_id).cmp(&(b.address, b.protocol_port, &b.member_id))

@@ -114,6 +114,23 @@ impl Store {
             .collect()
     }
 
+    /// Every applied rule's (node, name, written at ms): what the applier believes each
+    /// node holds, and since when. No bodies, so the health cycle can read it every poll.
+    pub async fn applied_rule_names(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT node, name, updated_at FROM applied_rules")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("node")?,
+                    r.try_get("name")?,
+                    r.try_get("updated_at")?,
+                ))
+            })
+            .collect()
+    }
+
     pub async fn put_applied_rule(
         &self,
         node: &str,
@@ -468,6 +485,10 @@ mod tests {
         s.delete_applied_rule("n1", "r1").await.unwrap();
         assert!(s.applied_rules("n1", "lb").await.unwrap().is_empty());
         assert_eq!(s.all_applied_rules("n2").await.unwrap().len(), 1);
+        let names = s.applied_rule_names().await.unwrap();
+        assert_eq!(names.len(), 1);
+        assert_eq!((names[0].0.as_str(), names[0].1.as_str()), ("n2", "r1"));
+        assert!(names[0].2 > 0);
 
         s.put_applied_probe("n1", "k", "10.0.0.1", "http", 80, "{}")
             .await

@@ -77,6 +77,7 @@ pub async fn b2(runs: usize, sizes: &[usize]) -> Result<(), String> {
                     endpoints,
                     rules: None,
                 }])),
+                None,
                 &Snapshot::default(),
                 0,
                 3,
@@ -96,7 +97,7 @@ pub async fn b2(runs: usize, sizes: &[usize]) -> Result<(), String> {
                 endpoints,
                 rules: None,
             }]);
-            let second = compute(&index, Some(&seen), &first, 0, 3);
+            let second = compute(&index, Some(&seen), None, &first, 0, 3);
             let changes = diff(&first, &second);
             cpu.push(t.elapsed().as_secs_f64() * 1e3);
             sent.push(changes.iter().filter(|r| r.collection == "members").count() as f64);

@@ -88,6 +88,25 @@ impl Control {
         lock(&self.shared.knobs.faults).clear();
     }
 
+    /// Add a targeted connection cut (see [`crate::Interruption`]); checked after the
+    /// random resets and before the faults, in insertion order.
+    pub fn add_interruption(&self, i: crate::Interruption) {
+        lock(&self.shared.knobs.interruptions).push(i);
+    }
+
+    pub fn clear_interruptions(&self) {
+        lock(&self.shared.knobs.interruptions).clear();
+    }
+
+    /// Delete every rule named `name` behind the client's back (as an operator with
+    /// loxicmd would); false when none had that name.
+    pub fn delete_rule_named(&self, name: &str) -> bool {
+        let mut st = lock(&self.shared.state);
+        let had = st.rules.map.values().any(|r| r.serv.name == name);
+        st.lb_delete_name(name);
+        had
+    }
+
     /// Fraction of API requests whose connection is closed without a response.
     pub fn set_reset_rate(&self, rate: f64) {
         self.shared.knobs.set_reset_rate(rate);

@@ -3,7 +3,7 @@
 //! hyper is driven directly so that a request chosen for a "reset" can end with the
 //! connection closed and no response bytes at all (the service returns an error, which makes
 //! hyper drop the connection). Pipeline for /netlox/v1 requests, in order: read body →
-//! latency → reset → injected fault → maintenance (503) → auth (401) → handler → record.
+//! latency → reset → interruption (cut, maybe restart) → injected fault → maintenance (503) → auth (401) → handler → record.
 //! /sim/v1 control requests skip all of that and are not recorded.
 
 use std::sync::Arc;
@@ -138,6 +138,17 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Cut
         status: 0,
     };
     if roll(shared.knobs.reset_rate()) {
+        lock(&shared.log).record(record, &kind);
+        return Err(Cut);
+    }
+    let interrupted = crate::interrupt::fire(&mut lock(&shared.knobs.interruptions), &method, rel);
+    if let Some(restart) = interrupted {
+        if restart {
+            crate::control::Control {
+                shared: shared.clone(),
+            }
+            .restart_empty();
+        }
         lock(&shared.log).record(record, &kind);
         return Err(Cut);
     }

@@ -74,6 +74,7 @@ pub(crate) struct Knobs {
     reset_rate_bits: AtomicU64,
     maintenance: AtomicBool,
     pub faults: Mutex<Vec<Fault>>,
+    pub interruptions: Mutex<Vec<crate::interrupt::Interruption>>,
 }
 
 impl Knobs {
@@ -83,6 +84,7 @@ impl Knobs {
             reset_rate_bits: AtomicU64::new(0f64.to_bits()),
             maintenance: AtomicBool::new(false),
             faults: Mutex::new(Vec::new()),
+            interruptions: Mutex::new(Vec::new()),
         }
     }
     pub fn latency(&self) -> Duration {

@@ -239,10 +239,21 @@ fn no_rule_when_anything_on_the_path_is_admin_down_or_empty() {
             patch(&mut b.pools[0], json!({"listener_id": null}));
         }),
     ];
+    let basic = Bodies::basic();
+    let tree = basic.tree();
+    assert!(listener_expects_rule(&tree, &tree.listeners[0]));
     for (case, f) in cases {
         let mut b = Bodies::basic();
         f(&mut b);
         assert!(b.desired().rules.is_empty(), "{case}");
+        // Health status must agree: no rule here is as intended, not a missing rule.
+        let tree = b.tree();
+        assert!(
+            tree.listeners
+                .iter()
+                .all(|l| !listener_expects_rule(&tree, l)),
+            "{case}"
+        );
     }
 }
 
