@@ -127,8 +127,27 @@ async fn b1_row(
     Ok(())
 }
 
+/// One LoxiLB node holds at most 2048 rules (rules.go `RtMaximumLbs`; beyond it
+/// AddLbRule answers "rule-hwm error"): B4's load balancers past this many get their
+/// pool without a listener, so they hold members and monitored probes but no rule.
+const B4_RULES: usize = 2000;
+
+/// A load balancer whose pool is bound to it but to no listener (Octavia allows it):
+/// its members are probed when monitored, and no LoxiLB rule exists for it.
+fn lb_setup_without_listener(lb: usize) -> Vec<Value> {
+    let (id, p) = (format!("lb{lb}"), format!("lb{lb}-p"));
+    let vip = format!("10.{}.{}.{}", 100 + lb / 65536, (lb / 256) % 256, lb % 256);
+    vec![
+        json!({"method": "loadbalancer_create", "args": {"loadbalancer": {
+            "loadbalancer_id": id, "vip_address": vip}}}),
+        json!({"method": "pool_create", "args": {"pool": {
+            "pool_id": p, "loadbalancer_id": id, "protocol": "TCP",
+            "lb_algorithm": "ROUND_ROBIN"}}}),
+    ]
+}
+
 /// B4: resident memory of the daemon holding `size` members (10 per pool) and one
-/// monitor per pool.
+/// monitor per pool; at most `B4_RULES` pools serve a listener (a rule each).
 pub async fn b4(runs: usize, sizes: &[usize]) -> Result<(), String> {
     println!("\nB4 resident memory of the daemon (members, monitors = members / 10)");
     println!("| members | monitors | RSS MiB empty | RSS MiB after the burst | RSS MiB holding them (restarted) |");
@@ -141,7 +160,11 @@ pub async fn b4(runs: usize, sizes: &[usize]) -> Result<(), String> {
             idle.push(w.daemon_rss_mib());
             let mut events = Vec::with_capacity(pools * 14);
             for lb in 0..pools {
-                events.extend(lb_setup(lb));
+                if lb < B4_RULES {
+                    events.extend(lb_setup(lb));
+                } else {
+                    events.extend(lb_setup_without_listener(lb));
+                }
                 events.push(monitor(lb));
                 for m in 0..10 {
                     events.push(member(lb, m));
