@@ -154,6 +154,25 @@ level = "warn"
         }
     }
 
+    /// Fails when any event ended `failed`: a benchmark of refused work measures
+    /// nothing (LoxiLB limits such as 32 endpoints per rule or 2048 rules per node).
+    pub async fn ensure_none_failed(&self) -> Result<(), String> {
+        let failed = self
+            .store
+            .list_events(Some(loxilb_coordinator::store::EventState::Failed), 3)
+            .await
+            .map_err(|e| e.to_string())?;
+        match failed.first() {
+            None => Ok(()),
+            Some(e) => Err(format!(
+                "events failed, e.g. {} {}: {}",
+                e.method,
+                e.id,
+                e.reason.as_deref().unwrap_or("")
+            )),
+        }
+    }
+
     /// Resident memory of the daemon process in MiB.
     pub fn daemon_rss_mib(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))

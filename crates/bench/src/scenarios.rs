@@ -103,6 +103,7 @@ async fn b1_row(
         let posted = t0.elapsed().as_secs_f64();
         w.wait_idle(Duration::from_secs(1800)).await?;
         let secs = t0.elapsed().as_secs_f64();
+        w.ensure_none_failed().await?;
         accept.push(n as f64 / posted);
         let mutations = w.mutations() as f64;
         let calls = mutations / n as f64;
@@ -172,6 +173,7 @@ pub async fn b4(runs: usize, sizes: &[usize]) -> Result<(), String> {
             }
             w.post_all(events, POSTERS).await?;
             w.wait_idle(Duration::from_secs(3600)).await?;
+            w.ensure_none_failed().await?;
             loaded.push(w.daemon_rss_mib());
             // Octavia still has them: the restarted daemon's start-up check asks the
             // driver agent, which answers from fixtures.
