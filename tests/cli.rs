@@ -2,23 +2,8 @@
 
 mod common;
 
-use std::process::Output;
-
 use common::world::*;
 use serde_json::{json, Value};
-
-fn cli(w: &World, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
-        .arg("--config")
-        .arg(&w.daemon.config_path)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {

@@ -10,7 +10,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Output;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -346,19 +345,6 @@ async fn events_count(w: &World) -> usize {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(code, 200, "{body}");
     body["events"].as_array().map(Vec::len).unwrap_or(0)
-}
-
-fn cli(w: &World, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
-        .arg("--config")
-        .arg(&w.daemon.config_path)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
 }
 
 // ---- tests ----

@@ -370,3 +370,18 @@ impl World {
         }
     }
 }
+
+/// Run the daemon's CLI against the world's daemon (its config file).
+pub fn cli(w: &World, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
+        .arg("--config")
+        .arg(&w.daemon.config_path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A CLI run's stdout and stderr as one text.
+pub fn text(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
+}
