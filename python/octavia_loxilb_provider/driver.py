@@ -27,7 +27,12 @@ from octavia_loxilb_provider.client import (
     DaemonUnavailable,
 )
 from octavia_loxilb_provider.convert import to_wire
-from octavia_loxilb_provider.settings import Settings
+from octavia_loxilb_provider.settings import (
+    DEFAULT_SOCKET_PATH,
+    DEFAULT_TIMEOUT,
+    Settings,
+    SettingsError,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -38,17 +43,25 @@ class LoxiLBProviderDriver(provider_base.ProviderDriver):
     """Octavia provider ``loxilb``.
 
     Octavia constructs drivers without arguments; ``socket_path`` and
-    ``timeout`` exist for tests and embedding and default to the environment
-    (see ``settings.py``).
+    ``timeout`` exist for tests and embedding and default to the settings
+    (environment over ``octavia.conf`` ``[loxilb_coordinator]``, see
+    ``settings.py``). Bad settings do not stop the driver from loading (that
+    would be an opaque 500): every call then answers with a clear fault.
     """
 
     def __init__(self, socket_path=None, timeout=None):
         super().__init__()
-        env = Settings.from_env()
-        self._client = DaemonClient(
-            socket_path or env.socket_path,
-            env.timeout if timeout is None else timeout,
-        )
+        self._settings_error = None
+        try:
+            s = Settings.load()
+        except SettingsError as e:
+            LOG.error("loxilb provider misconfigured: %s", e)
+            self._settings_error = e
+            s = Settings(socket_path=DEFAULT_SOCKET_PATH, timeout=DEFAULT_TIMEOUT)
+        if socket_path is not None:
+            s = Settings(socket_path=socket_path, timeout=s.timeout)
+        self._client = DaemonClient.from_settings(s, timeout)
+        self._target = self._client.url or self._client.socket_path
 
     @property
     def socket_path(self):
@@ -58,19 +71,29 @@ class LoxiLBProviderDriver(provider_base.ProviderDriver):
 
     def _forward(self, method, **args):
         """Sends one event; returns the daemon's answer or raises."""
+        if self._settings_error is not None:
+            raise exceptions.DriverError(
+                user_fault_string=(
+                    "The loxilb provider is misconfigured. "
+                    "Please contact your cloud operator."
+                ),
+                operator_fault_string=(
+                    f"loxilb provider setting refused: {self._settings_error}"
+                ),
+            )
         body = {"method": method, "args": {k: to_wire(v) for k, v in args.items()}}
         try:
             status, answer = self._client.request("POST", EVENTS_PATH, body)
         except DaemonUnavailable as e:
             LOG.error("loxilb-coordinator unreachable at %s for %s: %s",
-                      self.socket_path, method, e)
+                      self._target, method, e)
             raise exceptions.DriverError(
                 user_fault_string=(
                     "The loxilb provider is temporarily unavailable. "
                     "Please try again later."
                 ),
                 operator_fault_string=(
-                    f"cannot reach loxilb-coordinator at {self.socket_path} "
+                    f"cannot reach loxilb-coordinator at {self._target} "
                     f"for {method}: {e}"
                 ),
             ) from e
@@ -78,7 +101,7 @@ class LoxiLBProviderDriver(provider_base.ProviderDriver):
             raise exceptions.DriverError(
                 user_fault_string="The loxilb provider failed to process the request.",
                 operator_fault_string=(
-                    f"loxilb-coordinator at {self.socket_path} gave an unreadable "
+                    f"loxilb-coordinator at {self._target} gave an unreadable "
                     f"answer to {method}: {e}"
                 ),
             ) from e

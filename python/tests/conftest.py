@@ -32,9 +32,12 @@ def _closed_loopback_port():
         return s.getsockname()[1]
 
 
-def _config(workdir, loxilb_port):
+def _config(workdir, loxilb_port, tcp_port):
     agent = workdir / "agent"
     agent.mkdir()
+    token = workdir / "ingress.token"
+    token.write_text("python-test-token\n")
+    token.chmod(0o600)
     return f"""
 [health_monitoring]
 coordination_timeout = 2
@@ -53,6 +56,8 @@ get_socket = "{agent}/get.sock"
 
 [ingress]
 socket_path = "{workdir}/ingress.sock"
+tcp_address = "127.0.0.1:{tcp_port}"
+tcp_token_file = "{token}"
 
 [database]
 url = "sqlite://{workdir}/coordinator.db"
@@ -63,10 +68,13 @@ level = "info"
 
 
 class Daemon:
-    def __init__(self, process, socket_path, log_path):
+    def __init__(self, process, socket_path, log_path, url=None, token_file=None):
         self.process = process
         self.socket_path = socket_path
         self.log_path = log_path
+        #: The TCP ingress (bearer token in ``token_file``).
+        self.url = url
+        self.token_file = token_file
 
     def client(self):
         return DaemonClient(self.socket_path, timeout=10)
@@ -116,7 +124,8 @@ def daemon(daemon_binary):
     # A short directory under /tmp: Unix socket paths are limited to ~108 bytes.
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="lxcpy-"))
     config = workdir / "coordinator.toml"
-    config.write_text(_config(workdir, _closed_loopback_port()))
+    tcp_port = _closed_loopback_port()
+    config.write_text(_config(workdir, _closed_loopback_port(), tcp_port))
     log_path = workdir / "daemon.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -125,7 +134,9 @@ def daemon(daemon_binary):
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
-    d = Daemon(process, str(workdir / "ingress.sock"), log_path)
+    d = Daemon(process, str(workdir / "ingress.sock"), log_path,
+               url=f"http://127.0.0.1:{tcp_port}",
+               token_file=str(workdir / "ingress.token"))
     try:
         d.wait_healthy()
         yield d

@@ -1,7 +1,9 @@
-"""Octavia finds the driver through its entry point; settings come from the
-environment."""
+"""Octavia finds the driver through its entry point; the defaults match the
+daemon's."""
 
 from importlib import metadata
+
+import pytest
 
 from octavia_lib.api.drivers.provider_base import ProviderDriver
 
@@ -12,6 +14,7 @@ from octavia_loxilb_provider.settings import (
     SOCKET_ENV,
     TIMEOUT_ENV,
     Settings,
+    SettingsError,
 )
 
 
@@ -40,6 +43,7 @@ def test_environment_overrides(monkeypatch):
     assert driver._client.timeout == 2.5
 
 
-def test_bad_timeouts_fall_back_to_the_default():
+def test_bad_timeouts_are_refused_naming_the_variable():
     for bad in ("soon", "0", "-3", "nan", "inf"):
-        assert Settings.from_env({TIMEOUT_ENV: bad}).timeout == DEFAULT_TIMEOUT
+        with pytest.raises(SettingsError, match=TIMEOUT_ENV):
+            Settings.from_env({TIMEOUT_ENV: bad})
