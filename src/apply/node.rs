@@ -218,7 +218,7 @@ async fn run_rule_ops(
                 crate::metrics::global().rules_applied.inc();
                 let body = serde_json::to_string(&entry).unwrap_or_default();
                 a.store.put_applied_rule(&url, &name, lb, &body).await?;
-                info!(node = %url, loadbalancer_id = %lb, rule = %name, endpoints = entry.endpoints.len(), ?outcome, "LoxiLB rule applied");
+                debug!(node = %url, loadbalancer_id = %lb, rule = %name, endpoints = entry.endpoints.len(), ?outcome, "LoxiLB rule applied");
             }
             RuleOp::Detach { detach, leaves } => {
                 let name = detach.service_arguments.name.clone();
@@ -233,7 +233,7 @@ async fn run_rule_ops(
                 };
                 let body = serde_json::to_string(&leaves).unwrap_or_default();
                 a.store.put_applied_rule(&url, &name, lb, &body).await?;
-                info!(node = %url, loadbalancer_id = %lb, rule = %name, detached = detach.endpoints.len(), ?outcome, "LoxiLB rule endpoints detached");
+                debug!(node = %url, loadbalancer_id = %lb, rule = %name, detached = detach.endpoints.len(), ?outcome, "LoxiLB rule endpoints detached");
             }
             RuleOp::Delete {
                 external_ip,
@@ -247,7 +247,7 @@ async fn run_rule_ops(
                     .await?;
                 gap.deleted(&name);
                 a.store.delete_applied_rule(&url, &name).await?;
-                info!(node = %url, loadbalancer_id = %lb, rule = %name, ?outcome, "LoxiLB rule deleted");
+                debug!(node = %url, loadbalancer_id = %lb, rule = %name, ?outcome, "LoxiLB rule deleted");
             }
         }
     }
@@ -339,7 +339,7 @@ async fn post_probes(
         match r {
             Ok(()) => {
                 crate::metrics::global().probes_created.inc();
-                info!(node = %url, probe_key = %ep.name, probe_type = %ep.probe_type, interval_s = ep.probe_duration, retries = ep.inactive_retries, "LoxiLB probe set");
+                debug!(node = %url, probe_key = %ep.name, probe_type = %ep.probe_type, interval_s = ep.probe_duration, retries = ep.inactive_retries, "LoxiLB probe set");
                 done.push(ep);
             }
             Err(e) => {
