@@ -199,6 +199,20 @@ mod tests {
         assert_eq!((m.get(), m.get(), m.get()), (Some(3), Some(1), Some(4)));
     }
 
+    /// Mirrors rules.go RulesInit (`NewMarker(1, RtMaximumLbs)`) and AddLbRule's
+    /// "rule-hwm error": one node holds at most 2048 rules; a deleted rule's number
+    /// makes room again.
+    #[test]
+    fn newmarker_runs_out_after_rtmaximumlbs_rules() {
+        let mut m = Marker::default();
+        let all: Vec<Option<u64>> = (0..2048).map(|_| m.get()).collect();
+        assert!(all.iter().all(Option::is_some));
+        assert_eq!(all.last().copied().flatten(), Some(2048));
+        assert_eq!(m.get(), None, "the 2049th rule gets rule-hwm error");
+        m.release(7);
+        assert_eq!(m.get(), Some(7));
+    }
+
     /// Mirrors rules.go addAllowedLbSrc: net.ParseCIDR, host bits cleared, number <= 28.
     #[test]
     fn addallowedlbsrc_parses_cidrs_and_limits_rule_numbers() {
