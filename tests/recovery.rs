@@ -404,3 +404,61 @@ async fn load_balancers_octavia_deleted_while_we_were_down_are_removed_at_start(
 
 #[path = "recovery_crash/mod.rs"]
 mod crash;
+
+/// Reconciliation never mistakes an event in flight for drift: while member weight
+/// updates stream through one load balancer (each a rule update), reconcile passes
+/// in a loop must report no drift at all. Before the fix the reconciler read our
+/// records and LoxiLB's listing at different moments, so an update landing in
+/// between looked like drift ("LoxiLB differs from what we applied") and was
+/// "repaired" with whichever value it had read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_during_a_stream_of_updates_reports_no_drift() {
+    let backends = [Backend::start().await, Backend::start().await];
+    let w = World::start("").await;
+    w.apply_ok(&[
+        lb("race", "127.0.0.130"),
+        listener("race", "race-l", 96, "race-p"),
+        pool("race", "race-l", "race-p"),
+        member("race-p", "m0", backends[0].port()),
+        member("race-p", "m1", backends[1].port()),
+    ])
+    .await;
+    let stream = {
+        let api = w.daemon.api();
+        let port = backends[0].port();
+        tokio::spawn(async move {
+            for i in 0..150u32 {
+                let ev = json!({"method": "member_update", "args": {
+                    "old_member": {"member_id": "m0", "pool_id": "race-p",
+                        "address": "127.0.0.1", "protocol_port": port, "weight": 1},
+                    "new_member": {"member_id": "m0", "weight": 2 + i % 50}}});
+                let (code, body) = api
+                    .call("POST", "/v1/events", Some(&ev))
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(code, 202, "{body}");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let mut passes = 0;
+    while !stream.is_finished() {
+        let report = admin(&w.daemon, "POST", "/v1/reconcile?dry_run=true").await;
+        let drift: Vec<&Value> = report["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|n| n["drift"].as_array().into_iter().flatten())
+            .collect();
+        assert!(
+            drift.is_empty(),
+            "false drift while events were in flight: {drift:?}"
+        );
+        passes += 1;
+    }
+    stream.await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        passes >= 5,
+        "only {passes} reconcile passes ran during the stream"
+    );
+}

@@ -127,6 +127,13 @@ pub struct Applier {
     leftovers: Leftovers,
 }
 
+/// Syncs of some load balancers and writes of some probes held off (see
+/// [`Applier::quiesce`]).
+pub struct Quiesced<'a> {
+    _lbs: Vec<tokio::sync::MutexGuard<'a, ()>>,
+    _probes: Vec<tokio::sync::MutexGuard<'a, ()>>,
+}
+
 /// Whether probes without references (a removal that failed or was cut short) may
 /// exist. Looking for them is a scan of every probe record, so a sync only does it
 /// after something went wrong since the last scan that found none; the first sync
@@ -178,6 +185,24 @@ impl Applier {
 
     pub fn client(&self) -> &LoxilbClient {
         &self.client
+    }
+
+    /// Hold off syncs of load balancers `lbs` and writes of probes `probe_keys` while
+    /// the guard lives, so a reader sees our records and LoxiLB agree as of one moment
+    /// (the reconciler confirming drift). Locks are taken as a sync takes them (load
+    /// balancers first, then probes, each set in ascending stripe order), so this
+    /// cannot deadlock with a sync.
+    pub async fn quiesce(
+        &self,
+        lbs: &BTreeSet<String>,
+        probe_keys: &BTreeSet<String>,
+    ) -> Quiesced<'_> {
+        let lbs = self.lb_locks.lock_all(lbs.iter()).await;
+        let probes = self.probe_locks.lock_all(probe_keys.iter()).await;
+        Quiesced {
+            _lbs: lbs,
+            _probes: probes,
+        }
     }
 
     /// Every node, in configuration order.

@@ -3,8 +3,9 @@
 //!
 //! Records are read *before* the node is listed: a change applied in between then
 //! looks like an unrecorded object (never acted on at once thanks to the two-scan
-//! rule) rather than a lost one. A false "drift" only makes the applier re-post an
-//! object LoxiLB already has, which is idempotent.
+//! rule) rather than a lost one. Drift found that way is confirmed by a second look
+//! with the load balancers and probes involved held still (`confirm_drift`), so an
+//! event in flight is never reported or "repaired" as drift.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -138,7 +139,7 @@ async fn run(
         desired_listeners: &listeners,
         referenced_probes: &refs,
     });
-    report.drift = found.drift;
+    report.drift = confirm_drift(ctx, n, &url, found.drift, (&listeners, &refs)).await?;
     let sightings = if pass.remember {
         memory.observe(&url, &found.orphans)
     } else {
@@ -175,6 +176,60 @@ async fn run(
         }
     }
     Ok(())
+}
+
+/// The drift that holds when looked at again with the load balancers and probes
+/// involved held still.
+///
+/// Our records and the node's listing are read at different moments, so a sync that
+/// lands in between (an event in flight) makes them differ without anything having
+/// drifted; "repairing" that would re-post whichever value was read. Drift is rare, so
+/// each pass that finds some reads both sides once more while no sync of those load
+/// balancers and no write of those probes can run (`Applier::quiesce`), and keeps only
+/// what still differs.
+async fn confirm_drift(
+    ctx: &Ctx,
+    n: NodeId,
+    url: &str,
+    drift: Vec<Drift>,
+    (listeners, refs): (&BTreeSet<String>, &BTreeSet<String>),
+) -> Result<Vec<Drift>, ScanError> {
+    if drift.is_empty() {
+        return Ok(drift);
+    }
+    let lbs: BTreeSet<String> = drift
+        .iter()
+        .filter(|d| d.kind == ObjectKind::Rule)
+        .map(|d| d.loadbalancer_id.clone())
+        .collect();
+    let keys: BTreeSet<String> = drift
+        .iter()
+        .filter(|d| d.kind == ObjectKind::Probe)
+        .map(|d| d.name.clone())
+        .collect();
+    let again = {
+        let _still = ctx.applier.quiesce(&lbs, &keys).await;
+        let applied_rules = ctx.store.all_applied_rules(url).await?;
+        let applied_probes = ctx.store.all_applied_probes(url).await?;
+        let client = ctx.applier.client();
+        let observed_rules = client.list_rules(n).await.map_err(Box::new)?;
+        let observed_probes = client.list_endpoints(n).await.map_err(Box::new)?;
+        diff::compare(&NodeView {
+            applied_rules: &applied_rules,
+            applied_probes: &applied_probes,
+            observed_rules: &observed_rules,
+            observed_probes: &observed_probes,
+            desired_listeners: listeners,
+            referenced_probes: refs,
+        })
+        .drift
+    };
+    let first: BTreeSet<(ObjectKind, &str)> =
+        drift.iter().map(|d| (d.kind, d.name.as_str())).collect();
+    Ok(again
+        .into_iter()
+        .filter(|d| first.contains(&(d.kind, d.name.as_str())))
+        .collect())
 }
 
 /// Forget drifted records, then sync every load balancer on this node.
