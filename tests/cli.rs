@@ -21,6 +21,11 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
     let o = cli(&w, &["events", "--limit", "10"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("health_monitor_create"), "{}", text(&o));
+    assert!(
+        text(&o).contains("ID") && text(&o).contains("STATE") && text(&o).contains("METHOD"),
+        "{}",
+        text(&o)
+    );
     let o = cli(&w, &["events", "--json"]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
     assert_eq!(
@@ -71,6 +76,13 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
     // A dry run lists it and changes nothing; a real reconcile repairs it.
     let o = cli(&w, &["reconcile", "--dry-run"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("[]"), "{}", text(&o));
+    let o = cli(&w, &["reconcile", "--dry-run", "--json"]);
+    assert!(
+        serde_json::from_slice::<Value>(&o.stdout).is_ok_and(|v| v.is_object()),
+        "{}",
+        text(&o)
+    );
     let o = cli(&w, &["validate-health-monitors"]);
     assert_eq!(o.status.code(), Some(2), "dry run repaired: {}", text(&o));
     let o = cli(&w, &["reconcile"]);
@@ -80,6 +92,11 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
 
     let o = cli(&w, &["orphans"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("orphans:") && !text(&o).contains("[]"),
+        "{}",
+        text(&o)
+    );
     let o = cli(&w, &["orphans", "--json"]);
     assert!(
         serde_json::from_slice::<Value>(&o.stdout).is_ok(),
@@ -99,6 +116,52 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
         assert!(tokio::time::Instant::now() < deadline, "{}", text(&o));
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    // Without a selector: every load balancer, its status, age and freshness.
+    let o = cli(&w, &["health-status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("OPERATING_STATUS") && out.contains("FRESH") && out.contains("ONLINE"),
+        "{out}"
+    );
+    let o = cli(&w, &["health-status", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    assert_eq!(v["loadbalancers"][0]["id"], "lb", "{v}");
+    assert_eq!(v["loadbalancers"][0]["operating_status"], "ONLINE", "{v}");
+    assert!(v["loadbalancers"][0]["age_seconds"].is_number(), "{v}");
+
+    // One load balancer: the tree down to the member's probe, as a table and as JSON.
+    let o = cli(&w, &["health-status", "--loadbalancer", "lb"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    let want_probe = format!("probe {probe}: ok 1 nok 0 red 0");
+    let want_address = format!("127.0.0.1:{}", backend.port());
+    for want in [
+        "PROVISIONING",
+        "  listener",
+        "    pool",
+        "      health monitor",
+        "      member",
+        "ACTIVE",
+        want_probe.as_str(),
+        want_address.as_str(),
+    ] {
+        assert!(out.contains(want), "{want:?} missing:\n{out}");
+    }
+    assert!(!out.contains('['), "{out}");
+    let o = cli(&w, &["health-status", "--loadbalancer", "lb", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let pool = &v["listeners"][0]["pools"][0];
+    assert_eq!(v["provisioning_status"], "ACTIVE", "{v}");
+    assert_eq!(pool["id"], "lb-p", "{v}");
+    assert_eq!(pool["health_monitor"]["id"], "hm", "{v}");
+    assert_eq!(pool["members"][0]["id"], "m1", "{v}");
+    assert_eq!(pool["members"][0]["operating_status"], "ONLINE", "{v}");
+    assert_eq!(pool["members"][0]["loxilb"]["probe"], probe.as_str(), "{v}");
+    let o = cli(&w, &["health-status", "--loadbalancer", "no-such-lb"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("no status known"), "{}", text(&o));
+
     let o = cli(&w, &["health-status", "--member", "m1"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = cli(&w, &["health-status", "--pool", "no-such-pool"]);
