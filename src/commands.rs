@@ -106,10 +106,18 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
                 ("GET", "/v1/orphans")
             };
             let (code, body) = admin::call(&config.ingress.socket_path, method, path).await?;
-            let found = body
-                .get("orphans")
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty());
+            // The answer lists orphans per node (`nodes[].orphans`); a flat
+            // `orphans` list counts too.
+            let non_empty = |v: &Value| {
+                v.get("orphans")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty())
+            };
+            let found = non_empty(&body)
+                || body
+                    .get("nodes")
+                    .and_then(Value::as_array)
+                    .is_some_and(|nodes| nodes.iter().any(non_empty));
             admin::finish(code, &body, json, found && !delete)
         }
         Command::Health { ready } => {
