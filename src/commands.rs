@@ -68,6 +68,7 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
         } => {
             let config = load(config_path)?;
             let tree = loadbalancer.is_some();
+            let all = loadbalancer.is_none() && pool.is_none() && member.is_none();
             let path = match (loadbalancer, pool, member) {
                 (Some(id), _, _) => format!("/v1/status/loadbalancers/{id}"),
                 (_, Some(id), _) => format!("/v1/status/pools/{id}"),
@@ -75,8 +76,13 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
                 _ => "/v1/status/loadbalancers".to_string(),
             };
             let (code, body) = admin::call(&config.ingress.socket_path, "GET", &path).await?;
-            if tree && (200..300).contains(&code) && !json {
-                println!("{}", crate::cli::status_tree::render(&body));
+            if (200..300).contains(&code) && !json && (tree || all) {
+                let text = if tree {
+                    crate::cli::status_tree::render(&body)
+                } else {
+                    crate::cli::status_tree::render_list(&body)
+                };
+                println!("{text}");
                 return Ok(ExitCode::SUCCESS);
             }
             admin::finish(code, &body, json, false)

@@ -123,7 +123,7 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = text(&o);
     assert!(
-        out.contains("OPERATING_STATUS") && out.contains("FRESH") && out.contains("ONLINE"),
+        out.contains("OPERATING") && out.contains("FRESH") && out.contains("ONLINE"),
         "{out}"
     );
     let o = cli(&w, &["health-status", "--json"]);

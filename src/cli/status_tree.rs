@@ -17,6 +17,21 @@ const COLUMNS: [&str; 7] = [
     "loxilb",
 ];
 
+/// `health-status` without a selector: one row per load balancer, the status first.
+pub fn render_list(body: &Value) -> String {
+    let rows: Vec<Value> = list(body, "loadbalancers")
+        .map(|lb| {
+            json!({
+                "id": lb.get("id"),
+                "operating": lb.get("operating_status"),
+                "age": age(lb),
+                "fresh": lb.get("fresh"),
+            })
+        })
+        .collect();
+    table::render(&rows, Some(&["id", "operating", "age", "fresh"]))
+}
+
 /// The tree as table rows, parents before children.
 pub fn rows(tree: &Value) -> Vec<Value> {
     let mut out = vec![row(0, "loadbalancer", tree)];
@@ -56,27 +71,28 @@ fn row(depth: usize, what: &str, o: &Value) -> Value {
         (Some(Value::String(a)), Some(Value::Number(p))) => format!("{a}:{p}"),
         _ => table::cell(o.get("name").unwrap_or(&Value::Null)),
     };
-    let age = o
-        .get("age_seconds")
-        .and_then(Value::as_f64)
-        .map(|a| {
-            let stale = if o["fresh"] == json!(false) {
-                " (stale)"
-            } else {
-                ""
-            };
-            format!("{a:.1}s{stale}")
-        })
-        .unwrap_or_else(|| "-".into());
     json!({
         "object": format!("{}{what}", "  ".repeat(depth)),
         "id": o.get("id"),
         "name": name,
         "operating": o.get("operating_status"),
         "provisioning": o.get("provisioning_status"),
-        "age": age,
+        "age": age(o),
         "loxilb": loxilb(o.get("loxilb")),
     })
+}
+
+/// Seconds since a poll confirmed the status, marked when past status_cache_ttl.
+fn age(o: &Value) -> String {
+    let Some(a) = o.get("age_seconds").and_then(Value::as_f64) else {
+        return "-".into();
+    };
+    let stale = if o.get("fresh") == Some(&json!(false)) {
+        " (stale)"
+    } else {
+        ""
+    };
+    format!("{a:.1}s{stale}")
 }
 
 /// The facts behind a status in a few words: a member's probe and how many nodes
@@ -144,6 +160,12 @@ mod tests {
         assert_eq!(r[4]["name"], "10.0.0.1:80");
         assert_eq!(r[4]["loxilb"], "probe 10.0.0.1_tcp_80: ok 0 nok 2 red 0");
         assert_eq!(r[0]["age"], "1.2s");
+        let list = render_list(&json!({"loadbalancers": [
+            {"id": "lb", "operating_status": "ONLINE", "age_seconds": 30.04, "fresh": false}]}));
+        assert!(
+            list.contains("30.0s (stale)") && list.contains("ONLINE"),
+            "{list}"
+        );
         let text = render(&tree);
         assert!(
             text.contains("OPERATING") && text.contains("DEGRADED"),
