@@ -134,3 +134,59 @@ fn pool(tree: &LbTree, p: &Pool, cache: &HealthStatusCache, prov: &str) -> Value
     o.insert("members".into(), Value::Array(members));
     Value::Object(o)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::health::snapshot::{Detail, Entry};
+    use crate::octavia::OperatingStatus;
+
+    fn tree() -> LbTree {
+        let lb = json!({"loadbalancer_id": "lb", "name": "web", "admin_state_up": true});
+        let listeners = [json!({"listener_id": "l", "loadbalancer_id": "lb",
+            "protocol": "HTTP", "protocol_port": 80, "default_pool_id": "p",
+            "admin_state_up": true})];
+        let pools = [
+            json!({"pool_id": "p", "loadbalancer_id": "lb", "listener_id": "l",
+                "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "admin_state_up": true}),
+            json!({"pool_id": "spare", "loadbalancer_id": "lb", "protocol": "HTTP",
+                "lb_algorithm": "ROUND_ROBIN", "admin_state_up": true}),
+        ];
+        let members = [
+            json!({"member_id": "m", "pool_id": "p", "address": "10.0.0.1",
+            "protocol_port": 8080, "admin_state_up": true}),
+        ];
+        let monitors = [
+            json!({"healthmonitor_id": "hm", "pool_id": "p", "type": "HTTP",
+            "delay": 5, "timeout": 3, "max_retries": 3, "admin_state_up": true}),
+        ];
+        LbTree::from_bodies(&lb, &listeners, &pools, &members, &monitors)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_tree_nests_pools_under_their_listener_and_keeps_spare_pools() {
+        let mut cache = HealthStatusCache::new(Duration::from_secs(60));
+        let online = Entry {
+            status: OperatingStatus::Online,
+            detail: Detail::Config,
+        };
+        cache.update(Kind::Member, "m".into(), online.clone(), Instant::now());
+        cache.update(Kind::Loadbalancer, "lb".into(), online, Instant::now());
+        let v = build(&tree(), &cache, false);
+        assert_eq!(v["operating_status"], "ONLINE", "{v}");
+        assert_eq!(v["fresh"], true, "{v}");
+        let pool = &v["listeners"][0]["pools"][0];
+        assert_eq!(pool["id"], "p", "{v}");
+        assert_eq!(pool["health_monitor"]["id"], "hm", "{v}");
+        assert_eq!(pool["members"][0]["operating_status"], "ONLINE", "{v}");
+        assert_eq!(pool["members"][0]["provisioning_status"], "ACTIVE", "{v}");
+        // Not polled yet: no status rather than a guess.
+        assert!(pool["operating_status"].is_null(), "{v}");
+        assert_eq!(v["pools"][0]["id"], "spare", "{v}");
+        let pending = build(&tree(), &cache, true);
+        assert_eq!(pending["provisioning_status"], "PENDING_UPDATE");
+    }
+}
