@@ -76,11 +76,13 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
                 _ => "/v1/status/loadbalancers".to_string(),
             };
             let (code, body) = admin::call(&config.ingress.socket_path, "GET", &path).await?;
-            if (200..300).contains(&code) && !json && (tree || all) {
+            if (200..300).contains(&code) && !json {
                 let text = if tree {
                     crate::cli::status_tree::render(&body)
-                } else {
+                } else if all {
                     crate::cli::status_tree::render_list(&body)
+                } else {
+                    crate::cli::status_tree::render_one(&body)
                 };
                 println!("{text}");
                 return Ok(ExitCode::SUCCESS);

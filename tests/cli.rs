@@ -166,6 +166,14 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
 
     let o = cli(&w, &["health-status", "--member", "m1"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("member") && text(&o).contains(&want_probe),
+        "{}",
+        text(&o)
+    );
+    let o = cli(&w, &["health-status", "--pool", "lb-p", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    assert_eq!(v["operating_status"], "ONLINE", "{v}");
     let o = cli(&w, &["health-status", "--pool", "no-such-pool"]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
 
@@ -204,6 +212,32 @@ fn commands_against_a_missing_daemon_fail_with_a_message() {
             String::from_utf8_lossy(&o.stderr).contains("error:"),
             "{args:?}: {}",
             String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn every_command_help_ends_with_an_example() {
+    for command in [
+        "run",
+        "check-config",
+        "demo",
+        "events",
+        "retry",
+        "health-status",
+        "validate-health-monitors",
+        "reconcile",
+        "orphans",
+        "health",
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
+            .args([command, "--help"])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let help = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            help.contains("Example:\n  loxilb-coordinator ") && help.contains(command),
+            "{command}: {help}"
         );
     }
 }

@@ -32,6 +32,12 @@ pub fn render_list(body: &Value) -> String {
     table::render(&rows, Some(&["id", "operating", "age", "fresh"]))
 }
 
+/// `health-status --pool ID` or `--member ID`: the same columns, one row.
+pub fn render_one(body: &Value) -> String {
+    let kind = body.get("kind").and_then(Value::as_str).unwrap_or("object");
+    table::render(&[row(0, kind, body)], Some(&COLUMNS))
+}
+
 /// The tree as table rows, parents before children.
 pub fn rows(tree: &Value) -> Vec<Value> {
     let mut out = vec![row(0, "loadbalancer", tree)];
@@ -165,6 +171,15 @@ mod tests {
         assert!(
             list.contains("30.0s (stale)") && list.contains("ONLINE"),
             "{list}"
+        );
+        let one = render_one(
+            &json!({"id": "m", "kind": "member", "operating_status": "ERROR",
+            "age_seconds": 0.5, "fresh": true, "loxilb": {"source": "probe", "probe": null,
+            "nodes": {"ok": 0, "nok": 0, "red": 0}, "stale": true}}),
+        );
+        assert!(
+            one.contains("member") && one.contains("no node reached"),
+            "{one}"
         );
         let text = render(&tree);
         assert!(
