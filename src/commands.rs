@@ -67,6 +67,8 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
             json,
         } => {
             let config = load(config_path)?;
+            let tree = loadbalancer.is_some();
+            let all = loadbalancer.is_none() && pool.is_none() && member.is_none();
             let path = match (loadbalancer, pool, member) {
                 (Some(id), _, _) => format!("/v1/status/loadbalancers/{id}"),
                 (_, Some(id), _) => format!("/v1/status/pools/{id}"),
@@ -74,6 +76,17 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
                 _ => "/v1/status/loadbalancers".to_string(),
             };
             let (code, body) = admin::call(&config.ingress.socket_path, "GET", &path).await?;
+            if (200..300).contains(&code) && !json {
+                let text = if tree {
+                    crate::cli::status_tree::render(&body)
+                } else if all {
+                    crate::cli::status_tree::render_list(&body)
+                } else {
+                    crate::cli::status_tree::render_one(&body)
+                };
+                println!("{text}");
+                return Ok(ExitCode::SUCCESS);
+            }
             admin::finish(code, &body, json, false)
         }
         Command::ValidateHealthMonitors { json } => {
@@ -101,10 +114,18 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
                 ("GET", "/v1/orphans")
             };
             let (code, body) = admin::call(&config.ingress.socket_path, method, path).await?;
-            let found = body
-                .get("orphans")
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty());
+            // The answer lists orphans per node (`nodes[].orphans`); a flat
+            // `orphans` list counts too.
+            let non_empty = |v: &Value| {
+                v.get("orphans")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty())
+            };
+            let found = non_empty(&body)
+                || body
+                    .get("nodes")
+                    .and_then(Value::as_array)
+                    .is_some_and(|nodes| nodes.iter().any(non_empty));
             admin::finish(code, &body, json, found && !delete)
         }
         Command::Health { ready } => {
@@ -240,25 +261,18 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
     out
 }
 
+/// The events table: the columns an operator scans, through the shared renderer.
 fn print_events(body: &Value) {
-    println!(
-        "{:>8}  {:<10}  {:<24}  {:<38}  REASON",
-        "ID", "STATE", "METHOD", "OBJECT"
-    );
-    let empty = Vec::new();
-    for e in body
+    let rows = body
         .get("events")
         .and_then(Value::as_array)
-        .unwrap_or(&empty)
-    {
-        let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        println!(
-            "{:>8}  {:<10}  {:<24}  {:<38}  {}",
-            e.get("id").and_then(Value::as_i64).unwrap_or(0),
-            s("state"),
-            s("method"),
-            s("object_id"),
-            s("reason")
-        );
-    }
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    println!(
+        "{}",
+        crate::cli::table::render(
+            rows,
+            Some(&["id", "state", "method", "object_id", "reason"])
+        )
+    );
 }

@@ -6,6 +6,7 @@
 //! events, LoxiLB and the statuses sent to Octavia change.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -188,6 +189,27 @@ fn scenario(backends: &[SocketAddr]) -> Vec<Value> {
     events
 }
 
+/// Write the demo daemon's effective configuration as `coordinator.toml` in `dir`, so
+/// the operator commands can reach the running demo with `--config` like any daemon.
+/// The demo sets no secret, so the redacted rendering is the whole configuration.
+fn write_config(dir: &Path, config: &Config) -> Result<PathBuf, String> {
+    let path = dir.join("coordinator.toml");
+    std::fs::write(&path, config.redacted_toml())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// The operator commands worth trying against the running demo, with its config file.
+fn try_commands(config_path: &Path) -> Vec<String> {
+    let config = config_path.display();
+    vec![
+        format!("loxilb-coordinator --config {config} events"),
+        format!("loxilb-coordinator --config {config} health-status"),
+        format!("loxilb-coordinator --config {config} health-status --loadbalancer {LB_ID}"),
+        format!("loxilb-coordinator --config {config} validate-health-monitors"),
+    ]
+}
+
 /// Run the demo; returns when the scenario was shown (or on Ctrl-C with `keep_running`).
 pub async fn run(keep_running: bool) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -227,7 +249,9 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
         "daemon socket      {}",
         config.ingress.socket_path.display()
     );
-    println!("database           {}\n", config.database.url);
+    println!("database           {}", config.database.url);
+    let config_path = write_config(dir.path(), &config)?;
+    println!("config             {}\n", config_path.display());
 
     let listener = bind_unix(&config.ingress.socket_path, config.ingress.socket_mode)
         .await
@@ -309,7 +333,11 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
     println!();
     show_octavia(&agent.control().status_messages());
     if keep_running {
-        println!("\nrunning; Ctrl-C to stop");
+        println!("\nrunning; try, from another terminal:");
+        for command in try_commands(&config_path) {
+            println!("  {command}");
+        }
+        println!("Ctrl-C to stop");
         let _ = tokio::signal::ctrl_c().await;
     }
     shutdown.trigger();
@@ -321,4 +349,33 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
     agent.stop().await;
     sim.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The written file is what the daemon would read, and every suggested command
+    /// points at it.
+    #[test]
+    fn written_config_loads_and_the_suggested_commands_use_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut config = Config::default();
+        config.ingress.socket_path = dir.path().join("ingress.sock");
+        config.loxilb.nodes = vec!["http://127.0.0.1:11111".into()];
+        config.health_monitoring.status_update_interval = 2;
+        config.logging.level = "warn".into();
+        let path = write_config(dir.path(), &config).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = Config::load_with_env(Some(&path), std::collections::HashMap::new())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded, config);
+        let commands = try_commands(&path);
+        assert!(commands.len() >= 3);
+        for c in &commands {
+            assert!(c.contains(&format!("--config {}", path.display())), "{c}");
+        }
+        for sub in [" events", " health-status", " validate-health-monitors"] {
+            assert!(commands.iter().any(|c| c.ends_with(sub)), "{sub}");
+        }
+    }
 }

@@ -21,6 +21,11 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
     let o = cli(&w, &["events", "--limit", "10"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("health_monitor_create"), "{}", text(&o));
+    assert!(
+        text(&o).contains("ID") && text(&o).contains("STATE") && text(&o).contains("METHOD"),
+        "{}",
+        text(&o)
+    );
     let o = cli(&w, &["events", "--json"]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
     assert_eq!(
@@ -71,6 +76,13 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
     // A dry run lists it and changes nothing; a real reconcile repairs it.
     let o = cli(&w, &["reconcile", "--dry-run"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("[]"), "{}", text(&o));
+    let o = cli(&w, &["reconcile", "--dry-run", "--json"]);
+    assert!(
+        serde_json::from_slice::<Value>(&o.stdout).is_ok_and(|v| v.is_object()),
+        "{}",
+        text(&o)
+    );
     let o = cli(&w, &["validate-health-monitors"]);
     assert_eq!(o.status.code(), Some(2), "dry run repaired: {}", text(&o));
     let o = cli(&w, &["reconcile"]);
@@ -80,6 +92,11 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
 
     let o = cli(&w, &["orphans"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("ORPHANS") && !text(&o).contains("[]"),
+        "{}",
+        text(&o)
+    );
     let o = cli(&w, &["orphans", "--json"]);
     assert!(
         serde_json::from_slice::<Value>(&o.stdout).is_ok(),
@@ -87,20 +104,76 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
         text(&o)
     );
 
-    // Statuses from the cache: known objects exit 0, unknown ones exit 3.
+    // Statuses from the cache: known objects exit 0 (a stored load balancer even
+    // before its first poll, with no operating status yet), unknown ones exit 3.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         let o = cli(&w, &["health-status", "--loadbalancer", "lb", "--json"]);
-        if o.status.code() == Some(0) {
-            let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
-            assert!(v.to_string().contains("ONLINE"), "{v}");
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        let member = &v["listeners"][0]["pools"][0]["members"][0];
+        if v["operating_status"] == "ONLINE" && member["operating_status"] == "ONLINE" {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{}", text(&o));
+        assert!(tokio::time::Instant::now() < deadline, "{v}");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    // Without a selector: every load balancer, its status, age and freshness.
+    let o = cli(&w, &["health-status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("OPERATING") && out.contains("FRESH") && out.contains("ONLINE"),
+        "{out}"
+    );
+    let o = cli(&w, &["health-status", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    assert_eq!(v["loadbalancers"][0]["id"], "lb", "{v}");
+    assert_eq!(v["loadbalancers"][0]["operating_status"], "ONLINE", "{v}");
+    assert!(v["loadbalancers"][0]["age_seconds"].is_number(), "{v}");
+
+    // One load balancer: the tree down to the member's probe, as a table and as JSON.
+    let o = cli(&w, &["health-status", "--loadbalancer", "lb"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    let want_probe = format!("probe {probe}: ok 1 nok 0 red 0");
+    let want_address = format!("127.0.0.1:{}", backend.port());
+    for want in [
+        "PROVISIONING",
+        "  listener",
+        "    pool",
+        "      health monitor",
+        "      member",
+        "ACTIVE",
+        want_probe.as_str(),
+        want_address.as_str(),
+    ] {
+        assert!(out.contains(want), "{want:?} missing:\n{out}");
+    }
+    assert!(!out.contains('['), "{out}");
+    let o = cli(&w, &["health-status", "--loadbalancer", "lb", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let pool = &v["listeners"][0]["pools"][0];
+    assert_eq!(v["provisioning_status"], "ACTIVE", "{v}");
+    assert_eq!(pool["id"], "lb-p", "{v}");
+    assert_eq!(pool["health_monitor"]["id"], "hm", "{v}");
+    assert_eq!(pool["members"][0]["id"], "m1", "{v}");
+    assert_eq!(pool["members"][0]["operating_status"], "ONLINE", "{v}");
+    assert_eq!(pool["members"][0]["loxilb"]["probe"], probe.as_str(), "{v}");
+    let o = cli(&w, &["health-status", "--loadbalancer", "no-such-lb"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("no status known"), "{}", text(&o));
+
     let o = cli(&w, &["health-status", "--member", "m1"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("member") && text(&o).contains(&want_probe),
+        "{}",
+        text(&o)
+    );
+    let o = cli(&w, &["health-status", "--pool", "lb-p", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    assert_eq!(v["operating_status"], "ONLINE", "{v}");
     let o = cli(&w, &["health-status", "--pool", "no-such-pool"]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
 
@@ -139,6 +212,32 @@ fn commands_against_a_missing_daemon_fail_with_a_message() {
             String::from_utf8_lossy(&o.stderr).contains("error:"),
             "{args:?}: {}",
             String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn every_command_help_ends_with_an_example() {
+    for command in [
+        "run",
+        "check-config",
+        "demo",
+        "events",
+        "retry",
+        "health-status",
+        "validate-health-monitors",
+        "reconcile",
+        "orphans",
+        "health",
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
+            .args([command, "--help"])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let help = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            help.contains("Example:\n  loxilb-coordinator ") && help.contains(command),
+            "{command}: {help}"
         );
     }
 }

@@ -46,63 +46,11 @@ pub fn print(body: &Value, json: bool) {
 }
 
 fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
+    super::table::cell(v)
 }
 
-/// Columns are the union of the rows' keys, in first-seen order.
 fn table(rows: &[Value]) {
-    if rows.is_empty() {
-        println!("  (none)");
-        return;
-    }
-    let mut cols: Vec<String> = Vec::new();
-    for r in rows {
-        for k in r
-            .as_object()
-            .map(|o| o.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
-            if !cols.contains(&k) {
-                cols.push(k);
-            }
-        }
-    }
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            cols.iter()
-                .map(|c| scalar(r.get(c).unwrap_or(&Value::Null)))
-                .collect()
-        })
-        .collect();
-    let widths: Vec<usize> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            cells
-                .iter()
-                .map(|r| r[i].len())
-                .max()
-                .unwrap_or(0)
-                .max(c.len())
-        })
-        .collect();
-    let line = |vals: Vec<String>| {
-        let parts: Vec<String> = vals
-            .iter()
-            .zip(&widths)
-            .map(|(v, w)| format!("{v:<w$}"))
-            .collect();
-        println!("  {}", parts.join("  ").trim_end());
-    };
-    line(cols.iter().map(|c| c.to_uppercase()).collect());
-    for r in cells {
-        line(r);
-    }
+    println!("{}", super::table::render(rows, None));
 }
 
 /// Map an admin answer to an exit code (after printing it).
@@ -120,7 +68,8 @@ pub fn finish(code: u16, body: &Value, json: bool, problems: bool) -> Result<Exi
             if json {
                 println!("{body}");
             } else {
-                eprintln!("not found: {}", scalar(body.get("message").unwrap_or(body)));
+                let why = body.get("error").or_else(|| body.get("message"));
+                eprintln!("not found: {}", scalar(why.unwrap_or(body)));
             }
             Ok(ExitCode::from(UNKNOWN))
         }

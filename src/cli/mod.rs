@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod api_client;
+pub mod status_tree;
+pub mod table;
 
 use std::path::PathBuf;
 
@@ -22,17 +24,25 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon (the default).
+    #[command(
+        after_help = "Example:\n  loxilb-coordinator --config /etc/loxilb-coordinator/coordinator.toml run"
+    )]
     Run,
     /// Validate the configuration and print the effective values, secrets redacted.
+    #[command(
+        after_help = "Example:\n  loxilb-coordinator --config /etc/loxilb-coordinator/coordinator.toml check-config"
+    )]
     CheckConfig,
     /// Start the daemon with the LoxiLB simulator, a test driver agent and real
     /// loopback backends, replay a small Octavia scenario and print what happens.
+    #[command(after_help = "Example:\n  loxilb-coordinator demo --keep-running")]
     Demo {
         /// Keep everything running after the scenario until Ctrl-C.
         #[arg(long)]
         keep_running: bool,
     },
     /// List journaled events of the running daemon.
+    #[command(after_help = "Example:\n  loxilb-coordinator events --state failed --limit 20")]
     Events {
         /// Only events in this state: queued, applying, done, failed.
         #[arg(long)]
@@ -44,9 +54,14 @@ pub enum Command {
         json: bool,
     },
     /// Put a failed event back in its queue.
+    #[command(after_help = "Example:\n  loxilb-coordinator retry 42")]
     Retry { event_id: i64 },
     /// Health statuses from the daemon's cache, with their age and the LoxiLB state
-    /// behind each (one load balancer, pool or member, or all load balancers).
+    /// behind each: every load balancer, one load balancer's tree (listeners, pools,
+    /// health monitors, members), or one pool or member.
+    #[command(
+        after_help = "Example:\n  loxilb-coordinator health-status\n  loxilb-coordinator health-status --loadbalancer <LB_ID> --json"
+    )]
     HealthStatus {
         #[arg(long, conflicts_with_all = ["pool", "member"])]
         loadbalancer: Option<String>,
@@ -59,12 +74,14 @@ pub enum Command {
     },
     /// Check that every health monitor's probes exist on every LoxiLB node with the
     /// right options; exit 2 and list the differences otherwise.
+    #[command(after_help = "Example:\n  loxilb-coordinator validate-health-monitors --json")]
     ValidateHealthMonitors {
         #[arg(long)]
         json: bool,
     },
     /// Compare desired state with every LoxiLB node and repair (or only list, with
     /// --dry-run) what differs.
+    #[command(after_help = "Example:\n  loxilb-coordinator reconcile --dry-run")]
     Reconcile {
         #[arg(long)]
         dry_run: bool,
@@ -73,6 +90,7 @@ pub enum Command {
     },
     /// List orphaned LoxiLB objects of ours (exit 2 when there are some); --delete
     /// removes them.
+    #[command(after_help = "Example:\n  loxilb-coordinator orphans --delete")]
     Orphans {
         #[arg(long)]
         delete: bool,
@@ -81,6 +99,7 @@ pub enum Command {
     },
     /// Exit 0 when the running daemon answers /healthz (or /readyz with --ready);
     /// for container health checks and scripts.
+    #[command(after_help = "Example:\n  loxilb-coordinator health --ready")]
     Health {
         /// Also require the database and at least one LoxiLB node (`/readyz`).
         #[arg(long)]

@@ -81,6 +81,17 @@ impl HealthStatusCache {
         self.map(kind).get(id)
     }
 
+    /// Whether `c` is younger than the TTL (not counted as a hit or miss: the
+    /// status API reads many entries per answer).
+    pub fn is_fresh(&self, c: &Cached) -> bool {
+        c.at.elapsed() <= self.ttl
+    }
+
+    /// Every cached object of `kind`, in no particular order.
+    pub fn entries(&self, kind: Kind) -> impl Iterator<Item = (&Arc<str>, &Cached)> {
+        self.map(kind).iter()
+    }
+
     pub fn update(&mut self, kind: Kind, id: Arc<str>, entry: Entry, at: Instant) {
         self.map_mut(kind).insert(id, Cached { entry, at });
     }

@@ -22,6 +22,7 @@ pub mod rules;
 pub mod snapshot;
 pub mod stats;
 pub mod sync;
+pub mod tree;
 
 pub use api::router;
 pub use cache::{Cached, HealthStatusCache};

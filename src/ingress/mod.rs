@@ -71,7 +71,7 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
     let status = state
         .health
         .clone()
-        .map(crate::health::router)
+        .map(|h| crate::health::router(h, state.store.clone()))
         .unwrap_or_default();
     Router::new()
         .route(
