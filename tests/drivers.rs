@@ -301,8 +301,18 @@ async fn every_request_matches_the_loxilb_swagger() {
     for step in &steps {
         w.apply_ok(step).await;
     }
-    let spec = swagger_check::SwaggerSpec::load(&swagger_path())
-        .unwrap_or_else(|e| panic!("swagger: {e}"));
+    // LoxiLB's API description is not in the repository (it is LoxiLB's text): a clone
+    // without shared/ beside it checks the scenario above but not the request shapes;
+    // CI always has it.
+    let Some(path) = swagger_path() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have shared/reference/loxilb-swagger.yml above the checkout"
+        );
+        eprintln!("shared/reference/loxilb-swagger.yml not found: request shapes not checked");
+        return;
+    };
+    let spec = swagger_check::SwaggerSpec::load(&path).unwrap_or_else(|e| panic!("swagger: {e}"));
     let reqs = w.sim().requests();
     assert!(reqs.len() > 5, "{reqs:?}");
     for r in reqs {
@@ -317,17 +327,11 @@ async fn every_request_matches_the_loxilb_swagger() {
     assert!(w.sim().rules().is_empty(), "{:?}", w.sim().rules());
 }
 
-fn swagger_path() -> std::path::PathBuf {
-    let mut dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        let candidate = dir.join("shared/reference/loxilb-swagger.yml");
-        if candidate.exists() {
-            return candidate;
-        }
-        if !dir.pop() {
-            panic!("shared/reference/loxilb-swagger.yml not found above the crate");
-        }
-    }
+fn swagger_path() -> Option<std::path::PathBuf> {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("shared/reference/loxilb-swagger.yml"))
+        .find(|candidate| candidate.exists())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
