@@ -29,22 +29,38 @@ pub struct Interruption {
 impl Interruption {
     /// Whether this interruption applies to the request, spending one use if so.
     pub(crate) fn fire(&mut self, method: &str, rel_path: &str) -> bool {
-        if self.remaining == Some(0)
-            || self
-                .method
-                .as_deref()
-                .is_some_and(|m| !m.eq_ignore_ascii_case(method))
-            || self
-                .path_prefix
-                .as_deref()
-                .is_some_and(|p| !rel_path.starts_with(p))
-        {
-            return false;
+        let hit = matches(
+            self.method.as_deref(),
+            self.path_prefix.as_deref(),
+            self.remaining,
+            method,
+            rel_path,
+        );
+        if hit {
+            spend(&mut self.remaining);
         }
-        if let Some(r) = self.remaining.as_mut() {
-            *r -= 1;
-        }
-        true
+        hit
+    }
+}
+
+/// Whether a knob with this method, path prefix (None: any) and remaining count (None:
+/// unlimited) applies to a request; shared by interruptions and injected faults.
+pub(crate) fn matches(
+    want_method: Option<&str>,
+    want_prefix: Option<&str>,
+    remaining: Option<u64>,
+    method: &str,
+    rel_path: &str,
+) -> bool {
+    remaining != Some(0)
+        && want_method.is_none_or(|m| m.eq_ignore_ascii_case(method))
+        && want_prefix.is_none_or(|p| rel_path.starts_with(p))
+}
+
+/// Use up one firing of a knob with a limited count.
+pub(crate) fn spend(remaining: &mut Option<u64>) {
+    if let Some(r) = remaining.as_mut() {
+        *r = r.saturating_sub(1);
     }
 }
 

@@ -113,25 +113,17 @@ impl Knobs {
     pub fn fire_fault(&self, method: &str, rel_path: &str) -> Option<u16> {
         let mut faults = lock(&self.faults);
         for f in faults.iter_mut() {
-            if f.remaining == Some(0) {
+            let applies = crate::interrupt::matches(
+                f.method.as_deref(),
+                f.path_prefix.as_deref(),
+                f.remaining,
+                method,
+                rel_path,
+            );
+            if !applies || !roll(f.rate) {
                 continue;
             }
-            if let Some(m) = &f.method {
-                if !m.eq_ignore_ascii_case(method) {
-                    continue;
-                }
-            }
-            if let Some(p) = &f.path_prefix {
-                if !rel_path.starts_with(p.as_str()) {
-                    continue;
-                }
-            }
-            if !roll(f.rate) {
-                continue;
-            }
-            if let Some(r) = f.remaining.as_mut() {
-                *r -= 1;
-            }
+            crate::interrupt::spend(&mut f.remaining);
             return Some(f.status);
         }
         None
