@@ -20,6 +20,13 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
         Command::Demo { keep_running } => crate::demo::run(keep_running)
             .await
             .map(|_| ExitCode::SUCCESS),
+        Command::Conformance(args) => {
+            let args = crate::conformance::Args {
+                config: config_path,
+                ..*args
+            };
+            crate::conformance::run(args).await
+        }
         Command::CheckConfig => {
             let config = load(config_path)?;
             print!("{}", config.redacted_toml());

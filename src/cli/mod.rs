@@ -97,6 +97,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Replay the LoxiLB behaviours the daemon relies on (docs/loxilb-compat.md) against
+    /// a real LoxiLB: one case per observable row, PASS/DIFF/SKIP each; exit 2 on any
+    /// difference. Uses only --vip within --port-range and the given backends, and removes
+    /// everything it creates (also on Ctrl-C). Run it once per LoxiLB upgrade.
+    #[command(
+        after_help = "Example:\n  loxilb-coordinator conformance --node http://10.0.0.5:11111 --vip 10.0.9.9 --port-range 40000-40039 --backend 10.0.1.10:8080 --backend 10.0.1.11:8080 --json > conformance.json"
+    )]
+    Conformance(Box<crate::conformance::Args>),
     /// Exit 0 when the running daemon answers /healthz (or /readyz with --ready);
     /// for container health checks and scripts.
     #[command(after_help = "Example:\n  loxilb-coordinator health --ready")]

@@ -101,6 +101,9 @@ impl State {
                 // Host name, rule count, state, failure count, checker and last check stay.
                 ep.curr_duration = opts.duration;
                 ep.opts = opts;
+                if self.flip == Some(crate::Flip::ProbeRepostMovesHost) {
+                    ep.host = input.host_name.clone();
+                }
                 ep.init = true;
                 ep
             }
