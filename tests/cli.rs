@@ -229,6 +229,7 @@ fn every_command_help_ends_with_an_example() {
         "reconcile",
         "orphans",
         "health",
+        "conformance",
     ] {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
             .args([command, "--help"])
