@@ -157,7 +157,18 @@ async fn every_case_passes_against_the_simulator_in_each_release_mode() {
         let mut args = base_args(&sim);
         args.extend(backends.args());
         args.push("--json".into());
-        if auth {
+        // Credentials from the flags, or (newest release) from the daemon's own
+        // configuration file, as an operator would pass it.
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        if auth && version == "v0.9.8.8" {
+            let path = dir.path().join("coordinator.toml");
+            let toml = format!(
+                "[loxilb]\nnodes = [\"{}\"]\nusername = \"admin\"\npassword = \"s3cret-pw\"\n",
+                sim.url()
+            );
+            std::fs::write(&path, toml).unwrap_or_else(|e| panic!("{e}"));
+            args.extend(["--config".into(), path.display().to_string()]);
+        } else if auth {
             args.extend(["--username".into(), "admin".into()]);
             args.extend(["--password".into(), "s3cret-pw".into()]);
         }

@@ -4,6 +4,7 @@
 //!
 //! In a dry run nothing is sent: each call is printed and answered with status 0.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -52,6 +53,45 @@ pub enum Body<'a> {
     Text(&'a str),
 }
 
+/// TLS files for an https node, as the daemon's `[loxilb]` section names them.
+#[derive(Debug, Clone, Default)]
+pub struct Tls {
+    pub ca_file: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+}
+
+impl Tls {
+    fn apply(
+        &self,
+        mut builder: reqwest::ClientBuilder,
+    ) -> Result<reqwest::ClientBuilder, ConformanceError> {
+        let read = |p: &PathBuf| {
+            std::fs::read(p).map_err(|e| ConformanceError::Config(format!("{}: {e}", p.display())))
+        };
+        if let Some(ca) = &self.ca_file {
+            let cert = reqwest::Certificate::from_pem(&read(ca)?)
+                .map_err(|e| ConformanceError::Config(format!("CA file {}: {e}", ca.display())))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read(cert)?;
+                pem.push(b'\n');
+                pem.extend(read(key)?);
+                let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                    ConformanceError::Config(format!("client certificate/key: {e}"))
+                })?;
+                Ok(builder.identity(identity))
+            }
+            (None, None) => Ok(builder),
+            _ => Err(ConformanceError::Config(
+                "client_cert and client_key must be given together".into(),
+            )),
+        }
+    }
+}
+
 /// LoxiLB's API at one node.
 pub struct Api {
     client: reqwest::Client,
@@ -66,7 +106,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl Api {
     /// `node` with or without the `/netlox/v1` suffix.
-    pub fn new(node: &str, dry: bool) -> Result<Api, ConformanceError> {
+    pub fn new(node: &str, dry: bool, tls: &Tls) -> Result<Api, ConformanceError> {
         let trimmed = node.trim().trim_end_matches('/');
         let root = trimmed.strip_suffix("/netlox/v1").unwrap_or(trimmed);
         if !(root.starts_with("http://") || root.starts_with("https://")) {
@@ -74,8 +114,11 @@ impl Api {
                 "--node wants a URL like http://10.0.0.5:11111, got {node:?}"
             )));
         }
-        let client = reqwest::Client::builder()
-            .timeout(CALL_TIMEOUT)
+        let builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(CALL_TIMEOUT);
+        let client = tls
+            .apply(builder)?
             .build()
             .map_err(|e| ConformanceError::Connect {
                 url: root.to_string(),

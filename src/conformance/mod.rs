@@ -61,6 +61,9 @@ pub struct Args {
     /// LoxiLB password (default: [loxilb] password of --config, if given).
     #[arg(long, env = "LOXILB_CONFORMANCE_PASSWORD", hide_env_values = true)]
     pub password: Option<Secret>,
+    /// CA certificate (PEM) for an https --node (default: [loxilb] ca_file of --config).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Print the report as JSON (attach it to a bug report).
     #[arg(long)]
     pub json: bool,
@@ -139,9 +142,15 @@ pub enum ConformanceError {
     /// LoxiLB refused our credentials or wants some.
     #[error("login: {0}")]
     Login(String),
-    /// The configuration file named by --config is not usable.
+    /// The configuration file named by --config (or a TLS file) is not usable.
     #[error("configuration: {0}")]
     Config(String),
+    /// Ctrl-C or SIGTERM ended the run (after its clean-up).
+    #[error("{0}")]
+    Interrupted(String),
+    /// The run could not go on (LoxiLB unreachable mid-run), after its clean-up.
+    #[error("{0}")]
+    Stopped(String),
 }
 
 /// Map a finished run to the process exit code: 0 all passed (skips allowed), 2 some

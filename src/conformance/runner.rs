@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::Value;
 use tokio::signal::unix::{signal, SignalKind};
 
-use super::api::{Api, Auth, Body};
+use super::api::{Api, Auth, Body, Tls};
 use super::catalog::{CaseId, CaseInfo, CASES};
 use super::checks::{Expect, Verdict};
 use super::ctx::{Ctx, Res};
@@ -29,8 +29,8 @@ pub async fn run(args: Args) -> Result<ExitCode, String> {
 }
 
 async fn run_inner(args: Args) -> Result<ExitCode, ConformanceError> {
-    let credentials = credentials(&args)?;
-    let mut api = Api::new(&args.node, args.dry_run)?;
+    let (credentials, tls) = settings(&args)?;
+    let mut api = Api::new(&args.node, args.dry_run, &tls)?;
     if let Some(id) = &args.cleanup {
         check_run_id(id)?;
         if let Some((u, p)) = &credentials {
@@ -163,8 +163,8 @@ async fn run_inner(args: Args) -> Result<ExitCode, ConformanceError> {
             )
         };
         return Err(match failure {
-            Some(e) => ConformanceError::Refused(format!("run {run_id} stopped: {e}; {left}")),
-            None => ConformanceError::Usage(format!("run {run_id} interrupted; {left}")),
+            Some(e) => ConformanceError::Stopped(format!("run {run_id} stopped: {e}; {left}")),
+            None => ConformanceError::Interrupted(format!("run {run_id} interrupted; {left}")),
         });
     }
     report.tally();
@@ -262,31 +262,45 @@ fn check_run_id(id: &str) -> Result<(), ConformanceError> {
     Ok(())
 }
 
-/// Credentials from the flags, else from --config's [loxilb] section.
-fn credentials(args: &Args) -> Result<Option<(String, String)>, ConformanceError> {
+/// How to reach and log in to LoxiLB: flags first, then --config's [loxilb] section (the
+/// same credentials and TLS files the daemon uses).
+fn settings(args: &Args) -> Result<(Option<(String, String)>, Tls), ConformanceError> {
+    let config = match &args.config {
+        Some(path) => Some(
+            crate::config::Config::load(Some(path))
+                .map_err(|e| ConformanceError::Config(e.to_string()))?,
+        ),
+        None => None,
+    };
     let (mut user, mut password) = (
         args.username.clone(),
         args.password.as_ref().map(|p| p.expose().to_string()),
     );
-    if user.is_none() && password.is_none() {
-        if let Some(path) = &args.config {
-            let config = crate::config::Config::load(Some(path))
-                .map_err(|e| ConformanceError::Config(e.to_string()))?;
-            user = config.loxilb.username.clone();
-            password = config
-                .loxilb
-                .password
-                .as_ref()
-                .map(|p| p.expose().to_string());
+    let mut tls = Tls {
+        ca_file: args.ca_file.clone(),
+        ..Tls::default()
+    };
+    if let Some(c) = &config {
+        if user.is_none() && password.is_none() {
+            user = c.loxilb.username.clone();
+            password = c.loxilb.password.as_ref().map(|p| p.expose().to_string());
         }
+        if tls.ca_file.is_none() {
+            tls.ca_file = c.loxilb.ca_file.clone();
+        }
+        tls.client_cert = c.loxilb.client_cert.clone();
+        tls.client_key = c.loxilb.client_key.clone();
     }
-    match (user, password) {
-        (Some(u), Some(p)) => Ok(Some((u, p))),
-        (None, None) => Ok(None),
-        _ => Err(ConformanceError::Usage(
-            "--username and --password go together".into(),
-        )),
-    }
+    let credentials = match (user, password) {
+        (Some(u), Some(p)) => Some((u, p)),
+        (None, None) => None,
+        _ => {
+            return Err(ConformanceError::Usage(
+                "--username and --password go together".into(),
+            ))
+        }
+    };
+    Ok((credentials, tls))
 }
 
 fn signal_error(e: std::io::Error) -> ConformanceError {
