@@ -97,6 +97,7 @@ impl Ctx {
             port: self.port,
             protocol: "tcp".into(),
         });
+        self.guard.touch_rule(body);
         self.api
             .call(Method::POST, "/config/loadbalancer", Some(body))
             .await
@@ -115,6 +116,9 @@ impl Ctx {
     /// POST a probe; the guard learns it first.
     pub async fn post_probe(&mut self, body: &Value) -> Res<Reply> {
         if let Some(p) = ProbeRef::of_body(body) {
+            if p.name.is_none() && p.probe_type == "tcp" {
+                self.guard.touched.insert((p.host.clone(), p.port));
+            }
             self.guard.probes.push(p);
         }
         self.api

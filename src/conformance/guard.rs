@@ -2,6 +2,7 @@
 //! everything it creates (before the call, so an interruption mid-call leaks nothing),
 //! and remove it afterwards, also by name for `--cleanup RUN_ID`.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use reqwest::Method;
@@ -76,6 +77,23 @@ impl ProbeRef {
 pub struct Guard {
     pub rules: Vec<RuleRef>,
     pub probes: Vec<ProbeRef>,
+    /// Every `<ip>_tcp_<port>` probe key the run's rules and keyed probes may have made.
+    /// The safety check proved none existed before the run, so any still listed at the
+    /// end is the run's (e.g. a LoxiLB that keeps a probe after its last rule).
+    pub touched: BTreeSet<(String, u16)>,
+}
+
+impl Guard {
+    /// Remember the probe keys the endpoints of a posted rule make.
+    pub fn touch_rule(&mut self, body: &Value) {
+        for e in body["endpoints"].as_array().into_iter().flatten() {
+            let ip = e["endpointIP"].as_str().unwrap_or_default();
+            let port = e["targetPort"].as_u64().and_then(|p| u16::try_from(p).ok());
+            if let (false, Some(port)) = (ip.is_empty(), port) {
+                self.touched.insert((ip.to_string(), port));
+            }
+        }
+    }
 }
 
 impl Guard {
@@ -187,6 +205,42 @@ pub async fn sweep(api: &Api, name: &str) -> Result<Sweep, ConformanceError> {
     Ok(out)
 }
 
+/// Delete the probe keys the run touched that LoxiLB still lists; what stays is returned.
+pub async fn sweep_touched(
+    api: &Api,
+    touched: &BTreeSet<(String, u16)>,
+) -> Result<Vec<String>, ConformanceError> {
+    let listed = |r: &Reply| -> Vec<(String, u16)> {
+        touched
+            .iter()
+            .filter(|(ip, port)| {
+                let key = format!("{ip}_tcp_{port}");
+                list(r, "Attr")
+                    .iter()
+                    .any(|p| p["name"].as_str() == Some(key.as_str()))
+            })
+            .cloned()
+            .collect()
+    };
+    if touched.is_empty() || api.dry() {
+        return Ok(Vec::new());
+    }
+    let probes = api.call(Method::GET, "/config/endpoint/all", None).await?;
+    let found = listed(&probes);
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    for (ip, port) in &found {
+        let path = format!("/config/endpoint/epipaddress/{ip}?probe_type=tcp&probe_port={port}");
+        api.call(Method::DELETE, &path, None).await?;
+    }
+    let probes = api.call(Method::GET, "/config/endpoint/all", None).await?;
+    Ok(listed(&probes)
+        .into_iter()
+        .map(|(ip, port)| format!("probe {ip}_tcp_{port}"))
+        .collect())
+}
+
 /// Refuse to start when the VIP already has rules within the range, or a backend already
 /// has a probe a run could create: LoxiLB deletes a probe with the last rule referring to
 /// it, whoever created it, so our rules could take the daemon's probes with them.
@@ -291,6 +345,21 @@ mod tests {
         assert_eq!(
             keyed.map(|p| p.path()).as_deref(),
             Some("/config/endpoint/epipaddress/10.0.0.2?probe_type=tcp&probe_port=80")
+        );
+    }
+
+    #[test]
+    fn posted_endpoints_are_remembered_as_probe_keys() {
+        let mut g = Guard::default();
+        g.touch_rule(&json!({"endpoints": [
+            {"endpointIP": "10.0.0.2", "targetPort": 80, "weight": 1},
+            {"endpointIP": "10.0.0.2", "targetPort": 81, "weight": 1},
+            {"endpointIP": "10.0.0.2", "targetPort": 80, "weight": 2}]}));
+        g.touch_rule(&json!({"endpoints": null}));
+        let keys: Vec<_> = g.touched.iter().cloned().collect();
+        assert_eq!(
+            keys,
+            [("10.0.0.2".to_string(), 80), ("10.0.0.2".to_string(), 81)]
         );
     }
 

@@ -126,8 +126,8 @@ async fn run_inner(args: Args) -> Result<ExitCode, ConformanceError> {
             _ = int.recv() => None,
             _ = term.recv() => None,
         };
-        let problems = ctx.guard.release(&ctx.api).await;
-        report.left_behind.extend(problems);
+        // Each case starts from a clean node: what the previous one made is gone.
+        tidy(&mut ctx, &mut report).await;
         match outcome {
             None => {
                 interrupted = true;
@@ -147,8 +147,7 @@ async fn run_inner(args: Args) -> Result<ExitCode, ConformanceError> {
             }
         }
     }
-    let problems = ctx.guard.release(&ctx.api).await;
-    report.left_behind.extend(problems);
+    tidy(&mut ctx, &mut report).await;
     match guard::sweep(&ctx.api, &name).await {
         Ok(s) => report.left_behind.extend(s.left),
         Err(e) => report.left_behind.push(format!("final sweep failed: {e}")),
@@ -184,6 +183,17 @@ async fn run_inner(args: Args) -> Result<ExitCode, ConformanceError> {
         return Ok(ExitCode::from(1));
     }
     Ok(exit_code(&report))
+}
+
+/// Remove what the guard remembers, then any touched probe key still listed (a LoxiLB
+/// that keeps probes after their last rule); what cannot be removed goes to the report.
+async fn tidy(ctx: &mut Ctx, report: &mut Report) {
+    let problems = ctx.guard.release(&ctx.api).await;
+    report.left_behind.extend(problems);
+    match guard::sweep_touched(&ctx.api, &ctx.guard.touched).await {
+        Ok(left) => report.left_behind.extend(left),
+        Err(e) => report.left_behind.push(format!("probe sweep failed: {e}")),
+    }
 }
 
 /// Why a case cannot run with what the operator gave, if so.

@@ -196,7 +196,7 @@ impl State {
             }
             None => false,
         };
-        if gone {
+        if gone && self.flip != Some(crate::Flip::ProbeOutlivesLastRule) {
             self.endpoints.remove(key);
         }
         gone

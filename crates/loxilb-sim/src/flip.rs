@@ -19,14 +19,18 @@ pub enum Flip {
     RuleAcceptsHttpProbe,
     /// DSR with a selection other than hash is accepted (ConfigPostLoadbalancer refuses it).
     DsrAcceptsAnySelection,
+    /// A probe stays when the last rule referring to it goes (LoxiLB deletes it, whoever
+    /// created it). Also leaves a probe behind that a conformance run must clean up.
+    ProbeOutlivesLastRule,
 }
 
 impl Flip {
     /// Every flip, for tests that try each.
-    pub const ALL: [Flip; 3] = [
+    pub const ALL: [Flip; 4] = [
         Flip::ProbeRepostMovesHost,
         Flip::RuleAcceptsHttpProbe,
         Flip::DsrAcceptsAnySelection,
+        Flip::ProbeOutlivesLastRule,
     ];
 
     /// The name used on the command line.
@@ -35,6 +39,7 @@ impl Flip {
             Flip::ProbeRepostMovesHost => "probe-repost-moves-host",
             Flip::RuleAcceptsHttpProbe => "rule-accepts-http-probe",
             Flip::DsrAcceptsAnySelection => "dsr-accepts-any-selection",
+            Flip::ProbeOutlivesLastRule => "probe-outlives-last-rule",
         }
     }
 }
