@@ -38,8 +38,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::SqlitePool;
 
@@ -299,7 +298,9 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let c = rusqlite::Connection::open(&file).unwrap_or_else(|e| panic!("{e}"));
         let mode: i64 = c
-            .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+            .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
             .and_then(|_| c.query_row("PRAGMA auto_vacuum", [], |r| r.get(0)))
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(mode, 2, "INCREMENTAL");

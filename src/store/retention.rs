@@ -280,15 +280,15 @@ mod tests {
         for id in &ids[..6] {
             ok(store.finish_event(*id, EventState::Done, None).await);
         }
-        ok(store.finish_event(ids[6], EventState::Failed, Some("x")).await);
+        ok(store
+            .finish_event(ids[6], EventState::Failed, Some("x"))
+            .await);
         ok(store.mark_applying(ids[7]).await);
         let keep_three = Retention {
             max_age: DAY,
             max_events: 3,
         };
-        let p = ok(store
-            .prune_events(&keep_three, 2, Duration::ZERO)
-            .await);
+        let p = ok(store.prune_events(&keep_three, 2, Duration::ZERO).await);
         assert_eq!(p.events, 3, "the three oldest finished events go");
         let left: Vec<i64> = states(&store).await.into_iter().map(|(id, _)| id).collect();
         assert_eq!(left, ids[3..].to_vec());
@@ -311,14 +311,19 @@ mod tests {
             ]
         );
         // Nothing left to prune: a pass deletes nothing.
-        assert_eq!(ok(store.prune_events(&by_age, 2, Duration::ZERO).await).events, 0);
+        assert_eq!(
+            ok(store.prune_events(&by_age, 2, Duration::ZERO).await).events,
+            0
+        );
     }
 
     #[tokio::test]
     async fn a_failed_event_stays_until_cleared() {
         let (store, _dir) = test_store().await;
         let ids = accept(&store, 2).await;
-        ok(store.finish_event(ids[0], EventState::Failed, Some("refused")).await);
+        ok(store
+            .finish_event(ids[0], EventState::Failed, Some("refused"))
+            .await);
         ok(store.finish_event(ids[1], EventState::Done, None).await);
         let none = Retention {
             max_age: Duration::ZERO,

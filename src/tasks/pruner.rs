@@ -66,7 +66,8 @@ impl JournalPruner {
             Err(e) => warn!(error = %e, "journal pruning failed; trying again next pass"),
         }
         if let Ok(bytes) = self.store.file_bytes().await {
-            m.database_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+            m.database_bytes
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
         }
     }
 }
