@@ -23,7 +23,7 @@ use crate::recovery::{self, Reconciler, ReconcilerOptions, RecoveryStats, Startu
 use crate::shutdown::Shutdown;
 use crate::status::{DeliveryOptions, StatusDelivery};
 use crate::store::{Store, StoreError};
-use crate::tasks::{DeadLetterPolicy, NodeCatchUp};
+use crate::tasks::{DeadLetterPolicy, JournalPruner, NodeCatchUp};
 
 /// The listener the ingress API is served on.
 pub enum IngressListener {
@@ -133,6 +133,13 @@ pub async fn run(
             stats: recovery_stats.clone(),
         });
     shutdown.spawn(catch_up.run(shutdown.clone()));
+    let retention = crate::store::Retention {
+        max_age: config.database.retention(),
+        max_events: config.database.retention_max_events,
+    };
+    // A pass a minute keeps each one small (20 events/s make 1200 rows a minute).
+    let pruner = JournalPruner::new(store.clone(), retention, Duration::from_secs(60));
+    shutdown.spawn(pruner.run(shutdown.clone()));
     // Taken before the journal replay: see `recovery::startup`.
     let startup = StartupSnapshot::take(&store).await?;
     let (reconciler, reconciler_handle) = Reconciler::new(

@@ -173,6 +173,18 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
             println!("event {event_id} queued again");
             Ok(ExitCode::SUCCESS)
         }
+        Command::ClearEvent { event_id } => {
+            let config = load(config_path)?;
+            let (code, body) = ApiClient::new(&config.ingress.socket_path)
+                .call("DELETE", &format!("/v1/events/{event_id}"), None)
+                .await
+                .map_err(|e| e.to_string())?;
+            if code != 200 {
+                return Err(format!("daemon answered {code}: {body}"));
+            }
+            println!("event {event_id} cleared from the journal");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -56,6 +56,10 @@ pub enum Command {
     /// Put a failed event back in its queue.
     #[command(after_help = "Example:\n  loxilb-coordinator retry 42")]
     Retry { event_id: i64 },
+    /// Remove a failed event from the journal: it will not be applied. Failed events
+    /// are never pruned by retention; this (or `retry`) is how they go.
+    #[command(after_help = "Example:\n  loxilb-coordinator clear-event 42")]
+    ClearEvent { event_id: i64 },
     /// Health statuses from the daemon's cache, with their age and the LoxiLB state
     /// behind each: every load balancer, one load balancer's tree (listeners, pools,
     /// health monitors, members), or one pool or member.

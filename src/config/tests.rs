@@ -226,6 +226,11 @@ const INVALID: &[(&str, &str, &str)] = &[
     ("[database]\nurl = \"postgres://db/x\"", "database.url", "postgres support is planned"),
     ("[database]\nurl = \"sqlite:\"", "database.url", "\"sqlite:\""),
     ("[database]\nmax_connections = 0", "database.max_connections", "= 0"),
+    ("[database]\nretention_days = 0", "database.retention_days", "more than 0"),
+    ("[database]\nretention_days = 4000", "database.retention_days", "3650"),
+    ("[database]\nretention_days = -1", "database.retention_days", "non-negative number"),
+    ("[database]\nretention_days = \"1e3\"", "database.retention_days", "non-negative number"),
+    ("[database]\nretention_max_events = 0", "database.retention_max_events", "= 0"),
     ("[logging]\nlevel = \"info,foo=loud\"", "logging.level", "\"info,foo=loud\""),
     ("[logging]\nlevel = \"\"", "logging.level", "must not be empty"),
     ("[metrics]\naddress = \"127.0.0.1:9443\"\n[ingress]\ntcp_address = \"127.0.0.1:9443\"\ntcp_token_file = \"/t\"", "metrics.address", "ingress.tcp_address"),
@@ -669,4 +674,20 @@ mod no_panic {
             )]));
         }
     }
+}
+
+#[test]
+fn journal_retention_defaults_and_decimal_days() {
+    let c = Config::from_toml_str("").unwrap();
+    assert_eq!(c.database.retention_days, 7.0);
+    assert_eq!(c.database.retention_max_events, 1_000_000);
+    assert_eq!(
+        c.database.retention(),
+        std::time::Duration::from_secs(7 * 86_400)
+    );
+    // Decimals, as a TOML float or (INI, environment) a string, for short retentions.
+    let c = Config::from_toml_str("[database]\nretention_days = 0.01\n").unwrap();
+    assert_eq!(c.database.retention(), std::time::Duration::from_secs(864));
+    let c = Config::from_toml_str("[database]\nretention_days = \"2\"\n").unwrap();
+    assert_eq!(c.database.retention_days, 2.0);
 }

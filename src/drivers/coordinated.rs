@@ -65,7 +65,7 @@ impl CoordinatedDrivers {
 
     fn changed(&self, lbs: &[&str]) {
         if let Some(h) = &self.health {
-            h.desired_changed();
+            h.desired_changed_for(lbs);
             for lb in lbs {
                 h.poke(lb);
             }

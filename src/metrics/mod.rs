@@ -61,6 +61,8 @@ pub struct Metrics {
     pub event_apply_seconds: Histogram,
     pub queue_depth: Gauge,
     pub journal_lag_seconds: Gauge<f64, AtomicU64>,
+    pub journal_pruned_events: Counter,
+    pub database_bytes: Gauge,
     pub loxilb_requests: Family<Call, Counter>,
     pub loxilb_request_seconds: Family<Node, Histogram, fn() -> Histogram>,
     pub loxilb_node_up: Family<Node, Gauge>,
@@ -92,6 +94,8 @@ impl Metrics {
             event_apply_seconds: latency_histogram(),
             queue_depth: Gauge::default(),
             journal_lag_seconds: Gauge::default(),
+            journal_pruned_events: Counter::default(),
+            database_bytes: Gauge::default(),
             loxilb_requests: Family::default(),
             loxilb_request_seconds: Family::new_with_constructor(latency_histogram),
             loxilb_node_up: Family::default(),
@@ -140,6 +144,16 @@ impl Metrics {
             "journal_lag_seconds",
             "Age of the oldest unfinished journal entry",
             self.journal_lag_seconds.clone(),
+        );
+        r.register(
+            "journal_pruned_events",
+            "Finished journal events pruned by retention ([database] retention_days, retention_max_events)",
+            self.journal_pruned_events.clone(),
+        );
+        r.register(
+            "database_bytes",
+            "Size of the database file in use (pages in use times page size), after the last pruning pass",
+            self.database_bytes.clone(),
         );
         r.register(
             "loxilb_requests",
