@@ -204,6 +204,11 @@ mod tests {
     }
 
     #[test]
+    fn the_port_count_the_help_and_readme_name_is_right() {
+        assert_eq!(CASES.iter().filter(|c| c.port).count(), 18);
+    }
+
+    #[test]
     fn the_compat_doc_maps_every_case() {
         let doc = include_str!("../../docs/loxilb-compat.md");
         for c in CASES {

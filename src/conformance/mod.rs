@@ -48,7 +48,8 @@ pub struct Args {
     /// VIP for the test rules; required: no rule may exist on it within --port-range.
     #[arg(long, value_name = "ADDR")]
     pub vip: Option<IpAddr>,
-    /// Ports of the VIP the test rules may use, e.g. 40000-40039 (one port per case).
+    /// Ports of the VIP the test rules may use, e.g. 40000-40039 (18 cases use one each;
+    /// with fewer, the rest are skipped).
     #[arg(long, value_name = "A-B")]
     pub port_range: Option<PortRange>,
     /// A backend the cases that need endpoints may use (repeatable; a second backend with
