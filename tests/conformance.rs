@@ -449,6 +449,30 @@ async fn refuses_without_vip_or_range_and_where_it_could_touch_others() {
         "{}",
         text(&o)
     );
+    let bad_range: Vec<String> = [
+        "conformance",
+        "--node",
+        &node,
+        "--vip",
+        VIP,
+        "--port-range",
+        "40010-40000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let o = run(&bad_range).await;
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "usage errors are not differences: {}",
+        text(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--port-range"),
+        "{}",
+        text(&o)
+    );
     assert_eq!(
         sim.control().counters().total,
         0,

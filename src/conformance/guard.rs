@@ -3,7 +3,7 @@
 //! and remove it afterwards, also by name for `--cleanup RUN_ID`.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use reqwest::Method;
 use serde_json::Value;
@@ -246,7 +246,7 @@ pub async fn sweep_touched(
 /// it, whoever created it, so our rules could take the daemon's probes with them.
 pub async fn precheck(
     api: &Api,
-    vip: &str,
+    vip: IpAddr,
     range: PortRange,
     backends: &[SocketAddr],
 ) -> Result<(), ConformanceError> {
@@ -264,7 +264,9 @@ pub async fn precheck(
         let port_max = a["portMax"].as_u64().filter(|m| *m != 0).unwrap_or(port);
         let lo = u16::try_from(port).unwrap_or(u16::MAX);
         let hi = u16::try_from(port_max).unwrap_or(u16::MAX);
-        if a["externalIP"].as_str() == Some(vip) && range.overlaps(lo, hi) {
+        // Compared as addresses, so "fd00::1" and "fd00:0::1" are the same VIP.
+        let listed: Option<IpAddr> = a["externalIP"].as_str().and_then(|s| s.parse().ok());
+        if listed == Some(vip) && range.overlaps(lo, hi) {
             return Err(ConformanceError::Refused(format!(
                 "{vip} already has a rule on ports {lo}-{hi} (name {}), within --port-range {}-{}; choose a free VIP or range",
                 a["name"], range.first, range.last

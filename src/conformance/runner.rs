@@ -69,7 +69,7 @@ async fn run_inner(args: Args) -> Result<ExitCode, ConformanceError> {
         .await?;
     let reported = version_reply.body.get("version").and_then(Value::as_str);
     let expect = Expect::from_reported(reported);
-    guard::precheck(&api, &vip.to_string(), range, &args.backends).await?;
+    guard::precheck(&api, vip, range, &args.backends).await?;
 
     let mut report = Report {
         run_id: run_id.clone(),
