@@ -53,6 +53,9 @@ enum What {
         /// Journal retention for the run (`[database] retention_days`), in minutes.
         #[arg(long, default_value_t = 5.0)]
         retention_minutes: f64,
+        /// Keep the daemon's log in this file.
+        #[arg(long)]
+        log: Option<std::path::PathBuf>,
     },
     /// Internal: run the daemon with this config (the benchmarks' child process).
     Daemon { config: std::path::PathBuf },
@@ -88,10 +91,12 @@ fn main() -> std::process::ExitCode {
             What::Soak {
                 minutes,
                 retention_minutes,
+                log,
             } => {
                 soak::soak(soak::SoakOptions {
                     minutes,
                     retention_minutes,
+                    log,
                 })
                 .await
             }

@@ -43,6 +43,8 @@ pub struct SoakOptions {
     pub minutes: f64,
     /// `[database] retention_days` for the run, in minutes (short, so pruning shows).
     pub retention_minutes: f64,
+    /// Keep the daemon's log here (default: in the run's temp dir, removed after).
+    pub log: Option<PathBuf>,
 }
 
 /// A loopback HTTP backend that answers 200 or 503, switchable at run time.
@@ -231,7 +233,10 @@ pub async fn soak(opts: SoakOptions) -> Result<(), String> {
     }
     let socket = dir.path().join("ingress.sock");
     let db = dir.path().join("coordinator.db");
-    let log = dir.path().join("daemon.log");
+    let log = opts
+        .log
+        .clone()
+        .unwrap_or_else(|| dir.path().join("daemon.log"));
     let config_path = dir.path().join("coordinator.toml");
     let config = format!(
         r#"
