@@ -140,7 +140,8 @@ pub(super) async fn post_event(
         )
         .await?
         .map_err(|r| limits::too_many_members(&r.field, &r.pool_id, r.serving))?;
-    tracing::info!(event_id = accepted.id, method = event.method(), object_id = id,
+    // DEBUG: the INFO line of an event is written once it is applied (or fails).
+    tracing::debug!(event_id = accepted.id, method = event.method(), object_id = id,
         key = %accepted.ordering_key, "event accepted");
     let job = Job {
         id: accepted.id,

@@ -53,6 +53,12 @@ enum What {
         /// Journal retention for the run (`[database] retention_days`), in minutes.
         #[arg(long, default_value_t = 5.0)]
         retention_minutes: f64,
+        /// Steady event rate, events/s (0: only status polling and flips).
+        #[arg(long, default_value_t = 20)]
+        rate: u64,
+        /// Keep the daemon's log in this file.
+        #[arg(long)]
+        log: Option<std::path::PathBuf>,
     },
     /// Internal: run the daemon with this config (the benchmarks' child process).
     Daemon { config: std::path::PathBuf },
@@ -88,10 +94,14 @@ fn main() -> std::process::ExitCode {
             What::Soak {
                 minutes,
                 retention_minutes,
+                rate,
+                log,
             } => {
                 soak::soak(soak::SoakOptions {
                     minutes,
                     retention_minutes,
+                    rate,
+                    log,
                 })
                 .await
             }

@@ -30,7 +30,6 @@ use loxilb_coordinator::cli::api_client::ApiClient;
 
 const LBS: usize = 50;
 const MEMBERS: usize = 20;
-const EVENTS_PER_SEC: u64 = 20;
 const FLIP_SHARE: f64 = 0.05;
 const FLIP_EVERY: Duration = Duration::from_secs(10);
 const SAMPLE_EVERY: Duration = Duration::from_secs(30);
@@ -43,6 +42,10 @@ pub struct SoakOptions {
     pub minutes: f64,
     /// `[database] retention_days` for the run, in minutes (short, so pruning shows).
     pub retention_minutes: f64,
+    /// Steady event rate (events/s; 0 measures the daemon's cost without events).
+    pub rate: u64,
+    /// Keep the daemon's log here (default: in the run's temp dir, removed after).
+    pub log: Option<PathBuf>,
 }
 
 /// A loopback HTTP backend that answers 200 or 503, switchable at run time.
@@ -231,7 +234,10 @@ pub async fn soak(opts: SoakOptions) -> Result<(), String> {
     }
     let socket = dir.path().join("ingress.sock");
     let db = dir.path().join("coordinator.db");
-    let log = dir.path().join("daemon.log");
+    let log = opts
+        .log
+        .clone()
+        .unwrap_or_else(|| dir.path().join("daemon.log"));
     let config_path = dir.path().join("coordinator.toml");
     let config = format!(
         r#"
@@ -307,8 +313,9 @@ async fn drive(
     wait_idle(&api, Duration::from_secs(300)).await?;
     println!(
         "soak: {LBS} load balancers x {MEMBERS} members (HTTP monitors, {} endpoints), \
-         {EVENTS_PER_SEC} events/s, {:.0} % of backends flip every {} s, {} min, retention {} min",
+         {} events/s, {:.0} % of backends flip every {} s, {} min, retention {} min",
         LBS * MEMBERS,
+        opts.rate,
         FLIP_SHARE * 100.0,
         FLIP_EVERY.as_secs(),
         opts.minutes,
@@ -323,7 +330,9 @@ async fn drive(
         ports,
     };
     let mut flip_rng = StdRng::seed_from_u64(5);
-    let mut pacer = tokio::time::interval(Duration::from_micros(1_000_000 / EVENTS_PER_SEC));
+    // At rate 0 the loop still ticks (10/s) for flips and samples, posting nothing.
+    let tick = Duration::from_micros(1_000_000 / if opts.rate > 0 { opts.rate } else { 10 });
+    let mut pacer = tokio::time::interval(tick);
     let mut next_flip = Instant::now() + FLIP_EVERY;
     let mut next_sample = Instant::now();
     let mut samples = Vec::new();
@@ -335,9 +344,11 @@ async fn drive(
     println!("|---|---|---|---|---|---|");
     while t0.elapsed() < run_for {
         pacer.tick().await;
-        for ev in load.next() {
-            post(&api, &ev).await?;
-            events += 1;
+        if opts.rate > 0 {
+            for ev in load.next() {
+                post(&api, &ev).await?;
+                events += 1;
+            }
         }
         if Instant::now() >= next_flip {
             next_flip += FLIP_EVERY;
