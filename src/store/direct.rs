@@ -108,10 +108,6 @@ fn run_bound(st: &mut Statement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
 
 /// Most idle read connections kept (one per thread that reads at once is enough).
 const MAX_IDLE_READERS: usize = 4;
-/// Hot-path readers map the database file: every write by another connection drops
-/// a connection's page cache, and re-reading each page with a system call and a
-/// copy was most of a point read's cost (pages still in the WAL are read as before).
-const READER_MMAP_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Connections for the hot path's small reads (an event's parents, the object it
 /// updates, a sync's inputs), run on the calling thread.
@@ -153,9 +149,7 @@ impl Readers {
             Some(c) => c,
             None => {
                 let c = open(&self.path)?;
-                c.execute_batch(&format!(
-                    "PRAGMA query_only = ON; PRAGMA mmap_size = {READER_MMAP_BYTES};"
-                ))?;
+                c.execute_batch("PRAGMA query_only = ON;")?;
                 c
             }
         };
