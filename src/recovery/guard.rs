@@ -9,7 +9,8 @@
 //! answers "not found" for everything). Even then, a pass that would delete a large
 //! share of what we know deletes nothing and waits for an operator.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use crate::loxilb::LoadbalanceEntry;
 use crate::mapping::ProbeKey;
@@ -58,20 +59,59 @@ pub enum Decision {
 }
 
 impl BlastRadius {
-    /// Decide for `candidates` deletions against `known` load balancers. Nothing to
-    /// delete is always allowed; an operator's confirmation overrides the limit.
-    pub fn decide(&self, candidates: usize, known: usize, confirmed: bool) -> Decision {
+    /// Decide for `candidates` deletions against `known` load balancers, when `recent`
+    /// unconfirmed deletions were made within the rate window ([`DeletionLog`]): the
+    /// limit holds for the window, not only for one pass, so passes run back to back
+    /// cannot add up to a wipe. Nothing to delete is always allowed; an operator's
+    /// confirmation overrides the limit.
+    pub fn decide(
+        &self,
+        candidates: usize,
+        recent: usize,
+        known: usize,
+        confirmed: bool,
+    ) -> Decision {
         if candidates == 0 || confirmed {
             return Decision::Delete;
         }
-        let too_many = candidates as u64 > self.max_count;
+        let total = candidates.saturating_add(recent);
+        let too_many = total as u64 > self.max_count;
         // With nothing known, any deletion is the whole fleet.
-        let too_large = candidates as f64 > self.max_fraction * known as f64;
+        let too_large = total as f64 > self.max_fraction * known as f64;
         if too_many || too_large {
             Decision::Hold
         } else {
             Decision::Delete
         }
+    }
+}
+
+/// How long guarded deletions count against the blast-radius limit (the rate limit).
+pub const RATE_WINDOW: Duration = Duration::from_secs(3600);
+
+/// When unconfirmed guarded deletions were made, for the rate limit. The caller passes
+/// the time, so the bookkeeping stays testable without a clock.
+#[derive(Debug, Default)]
+pub struct DeletionLog {
+    done: VecDeque<Instant>,
+}
+
+impl DeletionLog {
+    /// Deletions made within [`RATE_WINDOW`] before `now`; older ones are forgotten.
+    pub fn recent(&mut self, now: Instant) -> usize {
+        while self
+            .done
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= RATE_WINDOW)
+        {
+            self.done.pop_front();
+        }
+        self.done.len()
+    }
+
+    /// Record `n` deletions made at `now`.
+    pub fn record(&mut self, now: Instant, n: usize) {
+        self.done.extend(std::iter::repeat_n(now, n));
     }
 }
 
@@ -134,19 +174,43 @@ mod tests {
     #[test]
     fn blast_radius_holds_above_the_fraction_or_the_count() {
         let b = BlastRadius::default();
-        assert_eq!(b.decide(0, 0, false), Decision::Delete);
-        assert_eq!(b.decide(1, 10, false), Decision::Delete, "10 % is allowed");
-        assert_eq!(b.decide(2, 10, false), Decision::Hold, "20 %");
-        assert_eq!(b.decide(1, 1, false), Decision::Hold, "the only one");
-        assert_eq!(b.decide(1, 0, false), Decision::Hold, "nothing known");
-        assert_eq!(b.decide(5, 100, false), Decision::Delete);
-        assert_eq!(b.decide(6, 1000, false), Decision::Hold, "more than 5");
-        assert_eq!(b.decide(6, 1000, true), Decision::Delete, "confirmed");
+        assert_eq!(b.decide(0, 0, 0, false), Decision::Delete);
+        assert_eq!(
+            b.decide(1, 0, 10, false),
+            Decision::Delete,
+            "10 % is allowed"
+        );
+        assert_eq!(b.decide(2, 0, 10, false), Decision::Hold, "20 %");
+        assert_eq!(b.decide(1, 0, 1, false), Decision::Hold, "the only one");
+        assert_eq!(b.decide(1, 0, 0, false), Decision::Hold, "nothing known");
+        assert_eq!(b.decide(5, 0, 100, false), Decision::Delete);
+        assert_eq!(b.decide(6, 0, 1000, false), Decision::Hold, "more than 5");
+        assert_eq!(b.decide(6, 0, 1000, true), Decision::Delete, "confirmed");
         let open = BlastRadius {
             max_fraction: 1.0,
             max_count: 100,
         };
-        assert_eq!(open.decide(1, 1, false), Decision::Delete);
+        assert_eq!(open.decide(1, 0, 1, false), Decision::Delete);
+    }
+
+    #[test]
+    fn deletions_within_the_window_count_against_the_limit() {
+        let b = BlastRadius::default();
+        assert_eq!(b.decide(3, 0, 100, false), Decision::Delete);
+        assert_eq!(
+            b.decide(3, 3, 100, false),
+            Decision::Hold,
+            "6 within the hour"
+        );
+        assert_eq!(b.decide(1, 9, 100, false), Decision::Hold, "10 % used up");
+        assert_eq!(b.decide(3, 3, 100, true), Decision::Delete, "confirmed");
+        let t0 = Instant::now();
+        let mut log = DeletionLog::default();
+        log.record(t0, 3);
+        assert_eq!(log.recent(t0 + Duration::from_secs(10)), 3);
+        log.record(t0 + Duration::from_secs(60), 1);
+        assert_eq!(log.recent(t0 + RATE_WINDOW), 1, "the first three expired");
+        assert_eq!(log.recent(t0 + RATE_WINDOW + Duration::from_secs(60)), 0);
     }
 
     #[test]

@@ -8,13 +8,13 @@
 //! event in flight is never reported or "repaired" as drift.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tracing::{error, info, warn};
 
 use super::diff::{self, Drift, NodeView, ObjectKind, Orphan};
-use super::guard::{BlastRadius, Decision};
+use super::guard::{BlastRadius, Decision, DeletionLog};
 use super::orphans::OrphanMemory;
 use super::ownership;
 use super::stats::RecoveryStats;
@@ -113,6 +113,24 @@ pub(crate) struct Ctx {
     /// Octavia's get socket, the judge of whether an unrecorded rule's listener exists.
     pub agent: DriverAgentClient,
     pub limit: BlastRadius,
+    /// Unconfirmed guarded deletions of the rate window, shared by orphan removal and
+    /// the start-up check.
+    pub deletions: Arc<Mutex<DeletionLog>>,
+}
+
+impl Ctx {
+    /// Unconfirmed guarded deletions within the rate window.
+    pub fn recent_deletions(&self) -> usize {
+        // The lock guards plain bookkeeping; a panic elsewhere cannot leave it torn.
+        let mut log = self.deletions.lock().unwrap_or_else(|e| e.into_inner());
+        log.recent(std::time::Instant::now())
+    }
+
+    /// Count `n` unconfirmed guarded deletions made now.
+    pub fn record_deletions(&self, n: usize) {
+        let mut log = self.deletions.lock().unwrap_or_else(|e| e.into_inner());
+        log.record(std::time::Instant::now(), n);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -190,10 +208,12 @@ async fn run(
         .iter()
         .filter(|o| o.confirmed && o.orphan.kind == ObjectKind::Rule)
         .count();
-    report.held = ctx
-        .limit
-        .decide(rule_deletions, desired_lbs.len(), pass.confirm)
-        == Decision::Hold;
+    report.held = ctx.limit.decide(
+        rule_deletions,
+        ctx.recent_deletions(),
+        desired_lbs.len(),
+        pass.confirm,
+    ) == Decision::Hold;
 
     if pass.repair {
         let mut lbs: BTreeSet<String> = desired_lbs;
@@ -209,6 +229,9 @@ async fn run(
             match remove_orphan(ctx, n, &url, &o.orphan).await {
                 Ok(()) => {
                     o.removed = true;
+                    if o.orphan.kind == ObjectKind::Rule && !pass.confirm {
+                        ctx.record_deletions(1);
+                    }
                     memory.forget(&url, &o.orphan);
                     RecoveryStats::bump(&ctx.stats.orphans_removed, 1);
                     crate::metrics::global().orphans_removed.inc();

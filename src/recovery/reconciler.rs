@@ -174,6 +174,7 @@ impl Reconciler {
                 stats,
                 agent: agent.clone(),
                 limit: opts.limit,
+                deletions: Default::default(),
             },
             agent,
             opts,

@@ -101,7 +101,9 @@ pub(crate) async fn check(
             return;
         }
     };
-    let decision = ctx.limit.decide(gone.len(), known, false);
+    let decision = ctx
+        .limit
+        .decide(gone.len(), ctx.recent_deletions(), known, false);
     if !trusted || decision == Decision::Hold {
         let why = if trusted {
             "removing them would exceed the blast-radius limit"
@@ -120,6 +122,7 @@ pub(crate) async fn check(
     for lb in gone {
         match remove(ctx, &lb, snap.max_event_id).await {
             Ok(()) => {
+                ctx.record_deletions(1);
                 snap.candidates.remove(&lb);
             }
             Err(e) => {
