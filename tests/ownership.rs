@@ -191,6 +191,47 @@ async fn another_drivers_rule_is_never_deleted_an_exact_orphan_is() {
     assert!(w.daemon.log().contains("orphaned LoxiLB rule removed"));
 }
 
+/// An exact-pattern orphan is left alone while the get socket answers none of our
+/// listeners, is held by the blast-radius limit once it does (one orphan beside one
+/// load balancer is 100 %), and goes with `orphans --confirm`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orphan_needs_a_trusted_agent_and_is_held_over_the_limit_until_confirmed() {
+    let a = Backend::start().await;
+    let w = World::start("").await;
+    let (ev, l) = lb_events(6, "127.0.0.36", 8136, &[a.port()]);
+    w.apply_ok(&ev).await;
+    let orphan = rule_name(&uuid(9, 3));
+    post_rule(&w.sims[0], &orphan, 7104).await;
+    let sim = w.sim();
+    let all = rule_names(&sim);
+
+    // The agent knows nothing, not even our listener: its "not found" is not believed.
+    for _ in 0..3 {
+        let r = admin(&w.daemon, "POST", "/v1/reconcile").await;
+        assert_eq!(r["nodes"][0]["orphans"], json!([]), "{r}");
+        assert_eq!(r["nodes"][0]["not_ours"], json!([orphan.clone()]), "{r}");
+    }
+    assert_eq!(rule_names(&sim), all);
+
+    // Trusted now: seen twice, then held by the limit.
+    octavia_knows(&w, &[&l], &[]);
+    admin(&w.daemon, "POST", "/v1/reconcile").await;
+    let r = admin(&w.daemon, "POST", "/v1/reconcile").await;
+    assert_eq!(r["nodes"][0]["held"], true, "{r}");
+    assert_eq!(r["nodes"][0]["orphans"][0]["name"], orphan.as_str(), "{r}");
+    assert_eq!(r["nodes"][0]["orphans"][0]["confirmed"], true, "{r}");
+    assert_eq!(r["nodes"][0]["orphans"][0]["removed"], false, "{r}");
+    assert_eq!(rule_names(&sim), all, "held: nothing removed");
+    assert!(w.daemon.log().contains("blast-radius limit"));
+    let deleted = cli(&w, &["orphans", "--delete", "--json"]);
+    assert_eq!(deleted.status.code(), Some(2), "{}", text(&deleted));
+    assert_eq!(rule_names(&sim), all, "--delete stays within the limit");
+
+    let confirmed = cli(&w, &["orphans", "--confirm", "--json"]);
+    assert_eq!(confirmed.status.code(), Some(0), "{}", text(&confirmed));
+    assert_eq!(rule_names(&sim), vec![rule_name(&l)]);
+}
+
 /// A member delete on a backend another daemon's rule probes leaves that daemon's HTTP
 /// probe as it is. Before: the 409 "LB Rule-referred" path posted LoxiLB's default
 /// TCP probe over it.
@@ -256,6 +297,7 @@ async fn a_wrong_get_socket_removes_nothing_at_start_and_confirm_removes_held() 
     wait_checked(&w, asked + 3).await;
     assert_eq!(rule_names(&sim), all, "nothing removed\n{}", w.daemon.log());
     let held = wait_held(&w, 3).await;
+    assert!(w.daemon.log().contains("is octavia.get_socket right?"));
     assert_eq!(held, sorted(&ids));
     assert_eq!(rule_names(&sim), all, "nothing removed");
     assert!(w.daemon.log().contains("nothing removed"));
