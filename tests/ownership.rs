@@ -197,7 +197,8 @@ async fn another_drivers_rule_is_never_deleted_an_exact_orphan_is() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_orphan_needs_a_trusted_agent_and_is_held_over_the_limit_until_confirmed() {
     let a = Backend::start().await;
-    let w = World::start("").await;
+    let port = free_port();
+    let w = World::start(&format!("\n[metrics]\naddress = \"127.0.0.1:{port}\"\n")).await;
     let (ev, l) = lb_events(6, "127.0.0.36", 8136, &[a.port()]);
     w.apply_ok(&ev).await;
     let orphan = rule_name(&uuid(9, 3));
@@ -223,6 +224,20 @@ async fn an_orphan_needs_a_trusted_agent_and_is_held_over_the_limit_until_confir
     assert_eq!(r["nodes"][0]["orphans"][0]["removed"], false, "{r}");
     assert_eq!(rule_names(&sim), all, "held: nothing removed");
     assert!(w.daemon.log().contains("blast-radius limit"));
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap_or_else(|e| panic!("metrics: {e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        metrics.contains("loxilb_coordinator_guarded_deletions_blocked_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("loxilb_coordinator_guarded_deletion_candidates 1"),
+        "{metrics}"
+    );
     let deleted = cli(&w, &["orphans", "--delete", "--json"]);
     assert_eq!(deleted.status.code(), Some(2), "{}", text(&deleted));
     assert_eq!(rule_names(&sim), all, "--delete stays within the limit");
@@ -346,6 +361,11 @@ async fn wait_checked(w: &World, n: usize) {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    l.local_addr().map(|a| a.port()).unwrap_or(0)
 }
 
 fn sorted(v: &[String]) -> Vec<String> {

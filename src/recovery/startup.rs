@@ -117,6 +117,9 @@ pub(crate) async fn check(
             snap.candidates.remove(&lb);
             snap.held.insert(lb);
         }
+        crate::metrics::global()
+            .guarded_deletion_candidates
+            .set(i64::try_from(snap.held.len()).unwrap_or(i64::MAX));
         return;
     }
     for lb in gone {
