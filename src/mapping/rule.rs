@@ -77,7 +77,8 @@ fn is_canonical_uuid(s: &str) -> bool {
         })
 }
 
-/// Whether a rule (e.g. from a LoxiLB listing) is one the coordinator created.
+/// Whether a rule (e.g. from a LoxiLB listing) carries our name prefix. Not proof that
+/// the coordinator created it: deletions go by records and [`exact_pattern_listener`].
 pub fn is_ours_rule(entry: &LoadbalanceEntry) -> bool {
     listener_of_rule_name(&entry.service_arguments.name).is_some()
 }
