@@ -153,6 +153,10 @@ pub async fn run(
             poll_interval: hm.status_update_interval_duration(),
             startup_concurrency: 8,
             startup_retry: Duration::from_secs(30),
+            limit: recovery::BlastRadius {
+                max_fraction: hm.orphan_max_fraction,
+                max_count: hm.orphan_max_count,
+            },
         },
         startup,
     );

@@ -107,18 +107,27 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
             let problems = body.get("ok").and_then(Value::as_bool) == Some(false);
             admin::finish(code, &body, json, problems)
         }
-        Command::Reconcile { dry_run, json } => {
+        Command::Reconcile {
+            dry_run,
+            confirm,
+            json,
+        } => {
             let config = load(config_path)?;
-            let path = format!("/v1/reconcile?dry_run={dry_run}");
+            let path = format!("/v1/reconcile?dry_run={dry_run}&confirm={confirm}");
             let (code, body) = admin::call(&config.ingress.socket_path, "POST", &path).await?;
             admin::finish(code, &body, json, false)
         }
-        Command::Orphans { delete, json } => {
+        Command::Orphans {
+            delete,
+            confirm,
+            json,
+        } => {
             let config = load(config_path)?;
-            let (method, path) = if delete {
-                ("POST", "/v1/orphans/delete")
-            } else {
-                ("GET", "/v1/orphans")
+            let delete = delete || confirm;
+            let (method, path) = match (delete, confirm) {
+                (_, true) => ("POST", "/v1/orphans/delete?confirm=true"),
+                (true, false) => ("POST", "/v1/orphans/delete"),
+                (false, false) => ("GET", "/v1/orphans"),
             };
             let (code, body) = admin::call(&config.ingress.socket_path, method, path).await?;
             // The answer lists orphans per node (`nodes[].orphans`); a flat
@@ -128,12 +137,22 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
                     .and_then(Value::as_array)
                     .is_some_and(|a| !a.is_empty())
             };
+            let held = body
+                .get("held_loadbalancers")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty());
             let found = non_empty(&body)
+                || held
                 || body
                     .get("nodes")
                     .and_then(Value::as_array)
                     .is_some_and(|nodes| nodes.iter().any(non_empty));
-            admin::finish(code, &body, json, found && !delete)
+            // Deletions the blast-radius limit held are a problem even after --delete.
+            let blocked = body
+                .get("nodes")
+                .and_then(Value::as_array)
+                .is_some_and(|nodes| nodes.iter().any(|n| n["held"] == true));
+            admin::finish(code, &body, json, (found && !delete) || blocked)
         }
         Command::Health { ready } => {
             let config = load(config_path)?;

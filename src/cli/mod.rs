@@ -89,15 +89,23 @@ pub enum Command {
     Reconcile {
         #[arg(long)]
         dry_run: bool,
+        /// Also delete what the blast-radius limit held (orphans, and load balancers
+        /// Octavia reported not found at start-up).
+        #[arg(long, conflicts_with = "dry_run")]
+        confirm: bool,
         #[arg(long)]
         json: bool,
     },
-    /// List orphaned LoxiLB objects of ours (exit 2 when there are some); --delete
-    /// removes them.
+    /// List orphaned LoxiLB objects of ours and load balancers held by the start-up
+    /// check (exit 2 when there are some); --delete removes orphans within the
+    /// blast-radius limit, --confirm removes everything listed.
     #[command(after_help = "Example:\n  loxilb-coordinator orphans --delete")]
     Orphans {
         #[arg(long)]
         delete: bool,
+        /// Delete the candidates even beyond the blast-radius limit (implies --delete).
+        #[arg(long)]
+        confirm: bool,
         #[arg(long)]
         json: bool,
     },

@@ -64,6 +64,7 @@ fn defaults_equal_the_seed_values() {
     assert_eq!(h.reconciliation_interval, 3600);
     assert_eq!((h.batch_size, h.rate_limit_calls), (10, 100));
     assert!(h.async_processing);
+    assert_eq!((h.orphan_max_fraction, h.orphan_max_count), (0.10, 5));
 
     assert_eq!(c.loxilb.nodes, vec!["http://127.0.0.1:11111".to_owned()]);
     assert_eq!(c.loxilb.nat_mode, NatMode::Fullnat);
@@ -203,6 +204,9 @@ const INVALID: &[(&str, &str, &str)] = &[
     ("[health_monitoring]\nbatch_size = 1001", "health_monitoring.batch_size", "= 1001"),
     ("[health_monitoring]\nrate_limit_calls = 0", "health_monitoring.rate_limit_calls", "= 0"),
     ("[health_monitoring]\nstale_cycles_before_error = 0", "health_monitoring.stale_cycles_before_error", "= 0"),
+    ("[health_monitoring]\norphan_max_fraction = 1.5", "health_monitoring.orphan_max_fraction", "= 1.5"),
+    ("[health_monitoring]\norphan_max_fraction = -0.1", "health_monitoring.orphan_max_fraction", "non-negative"),
+    ("[health_monitoring]\norphan_max_count = 100001", "health_monitoring.orphan_max_count", "= 100001"),
     ("[health_monitoring]\nstale_cycles_before_error = 101", "health_monitoring.stale_cycles_before_error", "= 101"),
     ("[health_monitoring]\nstats_interval = 0", "health_monitoring.stats_interval", "= 0"),
     ("[health_monitoring]\nstats_interval = 3601", "health_monitoring.stats_interval", "= 3601"),

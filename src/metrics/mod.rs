@@ -82,6 +82,8 @@ pub struct Metrics {
     pub dead_letters: Counter,
     pub reconcile_repairs: Counter,
     pub orphans_removed: Counter,
+    pub guarded_deletions_blocked: Counter,
+    pub guarded_deletion_candidates: Gauge,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     registry: Registry,
@@ -115,6 +117,8 @@ impl Metrics {
             dead_letters: Counter::default(),
             reconcile_repairs: Counter::default(),
             orphans_removed: Counter::default(),
+            guarded_deletions_blocked: Counter::default(),
+            guarded_deletion_candidates: Gauge::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
             registry: Registry::with_prefix("loxilb_coordinator"),
@@ -249,6 +253,16 @@ impl Metrics {
             "orphans_removed",
             "Orphaned LoxiLB objects of ours removed",
             self.orphans_removed.clone(),
+        );
+        r.register(
+            "guarded_deletions_blocked",
+            "Orphan-removal or start-up passes that deleted nothing because they would have exceeded the blast-radius limit or could not trust Octavia's not found",
+            self.guarded_deletions_blocked.clone(),
+        );
+        r.register(
+            "guarded_deletion_candidates",
+            "Deletion candidates held for an operator's --confirm",
+            self.guarded_deletion_candidates.clone(),
         );
         r.register(
             "status_cache_hits",
