@@ -25,7 +25,7 @@ const STATEMENT_CACHE: usize = 128;
 /// Page cache per connection, KiB. SQLite drops a connection's cached pages whenever
 /// another connection has written, which here is several times per event, so a big
 /// cache buys nothing and only adds to resident memory (SQLite's default is 2 MiB).
-const PAGE_CACHE_KIB: u32 = 512;
+pub(crate) const PAGE_CACHE_KIB: u32 = 512;
 
 /// Open `path` (which the pool has created and migrated).
 pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {

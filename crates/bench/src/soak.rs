@@ -281,7 +281,7 @@ level = "info"
         .stderr(log_file)
         .spawn()
         .map_err(|e| format!("daemon: {e}"))?;
-    let result = drive(&opts, &child, &backends, &socket, &db, &log).await;
+    let result = drive(&opts, &child, &backends, &socket, &db, &log, &sim.control()).await;
     let _ = child.kill();
     let _ = child.wait();
     sim.shutdown().await;
@@ -295,6 +295,7 @@ async fn drive(
     socket: &Path,
     db: &Path,
     log: &Path,
+    sim: &loxilb_sim::Control,
 ) -> Result<(), String> {
     let api = ApiClient::new(socket).with_timeout(Duration::from_secs(60));
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -322,6 +323,7 @@ async fn drive(
         opts.retention_minutes
     );
     let pid = child.id();
+    sim.reset_counters();
     let t0 = Instant::now();
     let run_for = Duration::from_secs_f64(opts.minutes * 60.0);
     let mut load = Load {
@@ -379,6 +381,19 @@ async fn drive(
     let last = sample(pid, db, log, t0);
     samples.push(last);
     wait_idle(&api, Duration::from_secs(300)).await?;
+    let c = sim.counters();
+    let reads: u64 = c
+        .by_route
+        .iter()
+        .filter(|(r, _)| r.starts_with("GET"))
+        .map(|(_, n)| *n)
+        .sum();
+    println!(
+        "LoxiLB calls during the run: {} changes ({:.2} per event), {} reads",
+        c.total - reads,
+        (c.total - reads) as f64 / events.max(1) as f64,
+        reads
+    );
     report(
         &api,
         &samples,
