@@ -202,6 +202,7 @@ pub async fn run(
         sync_timeout: Duration::from_secs(config.ingress.sync_timeout),
         health: Some(health_handle),
         nat_mode: config.loxilb.nat_mode,
+        uuid_ids: config.ingress.require_uuid_ids,
     };
     let max_body = config.ingress.max_body_bytes;
     let token = config.tcp_token()?.map(|t| BearerToken::new(t.expose()));

@@ -41,6 +41,11 @@ pub struct IngressConfig {
     /// Seconds a request waits for its result when health_monitoring.async_processing=false.
     #[serde(deserialize_with = "de::uint")]
     pub sync_timeout: u64,
+    /// Object ids must be UUIDs, as Octavia assigns them (default). `false` accepts
+    /// any id of 1..=64 characters from `A-Za-z0-9._-`: for callers other than
+    /// Octavia (the end-to-end harness, hand-written events), never for Octavia.
+    #[serde(deserialize_with = "de::boolean")]
+    pub require_uuid_ids: bool,
 }
 
 impl Default for IngressConfig {
@@ -52,6 +57,7 @@ impl Default for IngressConfig {
             tcp_token_file: None,
             max_body_bytes: 1024 * 1024,
             sync_timeout: 60,
+            require_uuid_ids: true,
         }
     }
 }

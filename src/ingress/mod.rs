@@ -64,6 +64,8 @@ pub struct ApiState {
     /// `[loxilb] nat_mode`: the mode of load balancers whose flavor names none,
     /// which decides whether the DSR limits apply.
     pub nat_mode: NatMode,
+    /// `[ingress] require_uuid_ids`: object ids must be UUIDs.
+    pub uuid_ids: bool,
 }
 
 /// The ingress router. `max_body_bytes` bounds every request body (413 beyond).
