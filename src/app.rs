@@ -20,6 +20,7 @@ use crate::loxilb::{ClientOptions, LoxilbClient, LoxilbError};
 use crate::mapping::MappingOptions;
 use crate::octavia::DriverAgentClient;
 use crate::recovery::{self, Reconciler, ReconcilerOptions, RecoveryStats, StartupSnapshot};
+use crate::serve;
 use crate::shutdown::Shutdown;
 use crate::status::{DeliveryOptions, StatusDelivery};
 use crate::store::{Store, StoreError};
@@ -216,40 +217,34 @@ pub async fn run(
             store: store.clone(),
             dispatcher: dispatcher.clone(),
         };
-        shutdown.spawn(crate::metrics::server::serve(l, sources, shutdown.clone()));
+        let limits = crate::metrics::server::limits(config.ingress.conn_limits());
+        shutdown.spawn(crate::metrics::server::serve(
+            l,
+            sources,
+            limits,
+            shutdown.clone(),
+        ));
     }
 
     let mut servers = tokio::task::JoinSet::new();
-    match listener {
-        IngressListener::Unix(l) => {
-            let app = ingress::router_with(state.clone(), max_body, admin.clone(), None);
-            let stop = shutdown.clone();
-            servers.spawn(async move {
-                axum::serve(l, app)
-                    .with_graceful_shutdown(async move { stop.triggered().await })
-                    .await
-            });
-        }
-        IngressListener::Tcp(l) => {
-            let app = ingress::router_with(state.clone(), max_body, admin.clone(), token.clone());
-            let stop = shutdown.clone();
-            servers.spawn(async move {
-                axum::serve(l, app)
-                    .with_graceful_shutdown(async move { stop.triggered().await })
-                    .await
-            });
-        }
-    }
+    let limits = config.ingress.conn_limits();
+    let (first, first_token) = match listener {
+        IngressListener::Unix(l) => (serve::Listener::Unix(l), None),
+        IngressListener::Tcp(l) => (serve::Listener::Tcp(l), token.clone()),
+    };
+    let app = ingress::router_with(state.clone(), max_body, admin.clone(), first_token);
+    servers.spawn(serve::serve(first, app, limits, None, shutdown.clone()));
     if let (Some(addr), Some(t)) = (config.ingress.tcp_address, token) {
         let l = TcpListener::bind(addr).await?;
         info!(%addr, "ingress also listening on TCP (bearer token required)");
         let app = ingress::router_with(state.clone(), max_body, admin.clone(), Some(t));
-        let stop = shutdown.clone();
-        servers.spawn(async move {
-            axum::serve(l, app)
-                .with_graceful_shutdown(async move { stop.triggered().await })
-                .await
-        });
+        servers.spawn(serve::serve(
+            serve::Listener::Tcp(l),
+            app,
+            limits,
+            None,
+            shutdown.clone(),
+        ));
     }
     // systemd: READY once the database, the ingress and a first LoxiLB contact are
     // done. An unreachable LoxiLB does not block start-up: events wait in the journal.

@@ -14,6 +14,7 @@ use super::de;
 use super::error::{quoted, ConfigError, Problems};
 use super::octavia::non_empty_path;
 use super::secret::Secret;
+use crate::serve::ConnLimits;
 
 /// Largest token file we read; a token is a line, not a document.
 const MAX_TOKEN_FILE_BYTES: u64 = 4096;
@@ -46,6 +47,20 @@ pub struct IngressConfig {
     /// Octavia (the end-to-end harness, hand-written events), never for Octavia.
     #[serde(deserialize_with = "de::boolean")]
     pub require_uuid_ids: bool,
+    /// Seconds a client has to send a request's headers (and finish a TLS
+    /// handshake). 1..=300.
+    #[serde(deserialize_with = "de::uint")]
+    pub header_read_timeout: u64,
+    /// Seconds a connection with no request in progress is kept. 1..=3600.
+    #[serde(deserialize_with = "de::uint")]
+    pub idle_timeout: u64,
+    /// Seconds of waiting for the next part of a request body. 1..=300.
+    #[serde(deserialize_with = "de::uint")]
+    pub body_timeout: u64,
+    /// Connections each ingress listener holds at once; for one more, the one idle
+    /// longest is closed. 16..=65536.
+    #[serde(deserialize_with = "de::uint")]
+    pub max_connections: usize,
 }
 
 impl Default for IngressConfig {
@@ -58,6 +73,10 @@ impl Default for IngressConfig {
             max_body_bytes: 1024 * 1024,
             sync_timeout: 60,
             require_uuid_ids: true,
+            header_read_timeout: 10,
+            idle_timeout: 60,
+            body_timeout: 10,
+            max_connections: 512,
         }
     }
 }
@@ -65,6 +84,16 @@ impl Default for IngressConfig {
 impl IngressConfig {
     pub fn sync_timeout_duration(&self) -> Duration {
         Duration::from_secs(self.sync_timeout)
+    }
+
+    /// The timeouts and cap of the ingress listeners.
+    pub fn conn_limits(&self) -> ConnLimits {
+        ConnLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            body_timeout: Duration::from_secs(self.body_timeout),
+            max_connections: self.max_connections,
+        }
     }
 
     pub(crate) fn validate(&self, p: &mut Problems) {
@@ -90,6 +119,20 @@ impl IngressConfig {
             64 * 1024 * 1024,
         );
         p.range("ingress.sync_timeout", self.sync_timeout, 1, 3600);
+        p.range(
+            "ingress.header_read_timeout",
+            self.header_read_timeout,
+            1,
+            300,
+        );
+        p.range("ingress.idle_timeout", self.idle_timeout, 1, 3600);
+        p.range("ingress.body_timeout", self.body_timeout, 1, 300);
+        p.range(
+            "ingress.max_connections",
+            self.max_connections as u64,
+            16,
+            65536,
+        );
     }
 }
 

@@ -223,6 +223,8 @@ const INVALID: &[(&str, &str, &str)] = &[
     ("[ingress]\ntcp_address = \"127.0.0.1:9443\"", "ingress.tcp_address", "ingress.tcp_token_file"),
     ("[ingress]\nmax_body_bytes = 10", "ingress.max_body_bytes", "= 10"),
     ("[ingress]\nsync_timeout = 0", "ingress.sync_timeout", "= 0"),
+    ("[ingress]\nmax_connections = 8", "ingress.max_connections", "= 8"),
+    ("[ingress]\nheader_read_timeout = 0", "ingress.header_read_timeout", "= 0"),
     ("[database]\nurl = \"postgres://db/x\"", "database.url", "postgres support is planned"),
     ("[database]\nurl = \"sqlite:\"", "database.url", "\"sqlite:\""),
     ("[database]\nmax_connections = 0", "database.max_connections", "= 0"),

@@ -1,0 +1,7 @@
+//! Issue 16 end to end: the real daemon under connection floods, on TLS, with
+//! private files.
+
+mod common;
+
+#[path = "hardening/conns.rs"]
+mod conns;

@@ -1,0 +1,127 @@
+//! 20,000 half-sent requests on the ingress socket: the daemon keeps at most
+//! `max_connections` of them (closing the longest idle), keeps answering
+//! `/healthz` and new events, and stays small.
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::common::{closed_port_url, write_config, Daemon};
+
+const CONNECTIONS: usize = 20_000;
+
+/// Raises this process's open-file limit to its hard limit (the daemon, spawned
+/// afterwards, inherits it); returns the new soft limit.
+fn raise_nofile() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+        lim.rlim_cur = lim.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        }
+    }
+    lim.rlim_cur
+}
+
+/// Drops the connections the daemon has closed (our side of them is dead).
+fn reap(held: &mut Vec<UnixStream>) {
+    let mut byte = [0u8; 1];
+    held.retain_mut(|s| match s.read(&mut byte) {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => true,
+        Ok(n) => n > 0,
+        Err(_) => false,
+    });
+}
+
+/// Opens `n` connections that each send half a request and stop. Sockets the
+/// daemon closed are let go only when this process nears its file limit
+/// (`budget`); returns the ones still held.
+fn flood(socket: &Path, n: usize, budget: usize) -> Vec<UnixStream> {
+    let mut held = Vec::new();
+    for i in 0..n {
+        if held.len() + 1 >= budget {
+            reap(&mut held);
+        }
+        let mut s = UnixStream::connect(socket)
+            .unwrap_or_else(|e| panic!("connection {i}: {e} ({} held)", held.len()));
+        s.write_all(b"POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: appl")
+            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        s.set_nonblocking(true)
+            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        held.push(s);
+    }
+    held
+}
+
+/// `VmRSS` and `VmHWM` (peak) of `pid`, in kB.
+fn rss_kb(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_thousand_idle_connections_leave_healthz_answering_and_rss_small() {
+    let limit = raise_nofile();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = write_config(dir.path(), &[closed_port_url()], dir.path(), "");
+    let d = Daemon::start(&cfg).await;
+    let pid = d.child.id();
+    let socket = d.socket.clone();
+    let (before, _) = rss_kb(pid);
+    // Keep 200 descriptors for the test's own files, the runtime and the client.
+    let budget = usize::try_from(limit)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(200);
+    let started = Instant::now();
+    let held = tokio::task::spawn_blocking(move || flood(&socket, CONNECTIONS, budget))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let flood_time = started.elapsed();
+
+    let asked = Instant::now();
+    let (code, _) = d
+        .api()
+        .call("GET", "/healthz", None)
+        .await
+        .unwrap_or_else(|e| panic!("healthz: {e}\n{}", d.log()));
+    let healthz_time = asked.elapsed();
+    assert_eq!(code, 200);
+    assert!(
+        healthz_time < Duration::from_secs(2),
+        "healthz took {healthz_time:?}"
+    );
+    let event = json!({"method": "loadbalancer_create", "args": {"loadbalancer": {
+        "loadbalancer_id": "7d0c2a3e-5b1f-4c6a-9e0d-1f2a3b4c5d6e", "vip_address": "127.0.0.10"}}});
+    let (code, reply) = d.post(&event).await;
+    assert_eq!(code, 202, "{reply}");
+
+    let (rss, peak) = rss_kb(pid);
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+    println!(
+        "{CONNECTIONS} half-sent connections in {flood_time:?} (test fd limit {limit}, {} still open on our side); \
+         healthz {healthz_time:?}; daemon VmRSS {before} kB before, {rss} kB after, VmHWM {peak} kB; {fds} daemon fds",
+        held.len()
+    );
+    // The default cap (512) plus the daemon's own files.
+    assert!(fds < 512 + 64, "the daemon holds {fds} descriptors");
+    assert!(rss > 0, "no /proc status for the daemon");
+    assert!(peak < 100 * 1024, "daemon peak RSS {peak} kB, over 100 MB");
+    drop(held);
+}
