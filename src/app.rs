@@ -95,7 +95,9 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), AppError> {
     config.validate()?;
-    let store = Store::open(&config.database.url, config.database.max_connections).await?;
+    let gid = config.database.file_gid().and_then(Result::ok);
+    let store =
+        Store::open_with_group(&config.database.url, config.database.max_connections, gid).await?;
     let client = loxilb_client(&config)?;
     let hm = &config.health_monitoring;
     let applier = Arc::new(Applier::new(

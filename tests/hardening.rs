@@ -5,3 +5,5 @@ mod common;
 
 #[path = "hardening/conns.rs"]
 mod conns;
+#[path = "hardening/files.rs"]
+mod files;

@@ -148,11 +148,20 @@ pub(crate) fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {
     }
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let mode = meta.permissions().mode() & 0o7777;
         if mode & 0o077 != 0 {
             return Err(err(format!(
                 "mode {mode:04o} lets group or others access the token; allowed: 0600 or 0400 (chmod 600)"
+            )));
+        }
+        // Another user who owns the file could change the token (or its mode).
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me && meta.uid() != 0 {
+            return Err(err(format!(
+                "owned by uid {}; allowed: the daemon's user (uid {me}) or root",
+                meta.uid()
             )));
         }
     }

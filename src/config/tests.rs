@@ -228,6 +228,7 @@ const INVALID: &[(&str, &str, &str)] = &[
     ("[database]\nurl = \"postgres://db/x\"", "database.url", "postgres support is planned"),
     ("[database]\nurl = \"sqlite:\"", "database.url", "\"sqlite:\""),
     ("[database]\nmax_connections = 0", "database.max_connections", "= 0"),
+    ("[database]\nfile_group = \"no-such-group-loxilb\"", "database.file_group", "not a group"),
     ("[logging]\nlevel = \"info,foo=loud\"", "logging.level", "\"info,foo=loud\""),
     ("[logging]\nlevel = \"\"", "logging.level", "must not be empty"),
     ("[metrics]\naddress = \"127.0.0.1:9443\"\n[ingress]\ntcp_address = \"127.0.0.1:9443\"\ntcp_token_file = \"/t\"", "metrics.address", "ingress.tcp_address"),

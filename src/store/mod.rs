@@ -23,6 +23,7 @@ mod batching;
 mod desired;
 mod direct;
 mod error;
+pub mod files;
 mod group_commit;
 mod ingress_reads;
 mod journal;
@@ -79,6 +80,16 @@ impl Store {
     /// Open (creating if needed) the database at `url`, apply pending migrations and
     /// switch to WAL. `url` is `sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:`.
     pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        Self::open_with_group(url, max_connections, None).await
+    }
+
+    /// Like [`Store::open`]; the database files get mode 0640 and group `gid`
+    /// when given, else 0600 (see [`files`]).
+    pub async fn open_with_group(
+        url: &str,
+        max_connections: u32,
+        gid: Option<u32>,
+    ) -> Result<Store, StoreError> {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::Url {
                 url: url.to_string(),
@@ -116,6 +127,10 @@ impl Store {
                 source: e,
             })?;
         }
+        files::make_private(&file, gid).map_err(|e| StoreError::Io {
+            path: file.display().to_string(),
+            source: e,
+        })?;
         // No ping before handing out a connection: the database is a local file, a
         // ping cannot find anything a query would not, and it costs a round trip to
         // the connection's worker thread per query (a third of all hops under load).
