@@ -43,6 +43,8 @@ pub enum AppError {
     Loxilb(Box<LoxilbError>),
     #[error("ingress: {0}")]
     Listen(#[from] ingress::listen::ListenError),
+    #[error("{0}")]
+    Tls(#[from] ingress::tls::TlsError),
     #[error("serving the API failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -230,21 +232,32 @@ pub async fn run(
 
     let mut servers = tokio::task::JoinSet::new();
     let limits = config.ingress.conn_limits();
-    let (first, first_token) = match listener {
-        IngressListener::Unix(l) => (serve::Listener::Unix(l), None),
-        IngressListener::Tcp(l) => (serve::Listener::Tcp(l), token.clone()),
+    let tls = tcp_tls(&config)?;
+    let (first, first_token, first_tls) = match listener {
+        IngressListener::Unix(l) => (serve::Listener::Unix(l), None, None),
+        IngressListener::Tcp(l) => (serve::Listener::Tcp(l), token.clone(), tls.clone()),
     };
     let app = ingress::router_with(state.clone(), max_body, admin.clone(), first_token);
-    servers.spawn(serve::serve(first, app, limits, None, shutdown.clone()));
+    servers.spawn(serve::serve(
+        first,
+        app,
+        limits,
+        first_tls,
+        shutdown.clone(),
+    ));
     if let (Some(addr), Some(t)) = (config.ingress.tcp_address, token) {
         let l = TcpListener::bind(addr).await?;
-        info!(%addr, "ingress also listening on TCP (bearer token required)");
+        match (&tls, config.ingress.tls_client_ca_file.is_some()) {
+            (Some(_), true) => info!(%addr, "ingress also on TCP: mutual TLS and bearer token"),
+            (Some(_), false) => info!(%addr, "ingress also on TCP: TLS and bearer token"),
+            (None, _) => {}
+        }
         let app = ingress::router_with(state.clone(), max_body, admin.clone(), Some(t));
         servers.spawn(serve::serve(
             serve::Listener::Tcp(l),
             app,
             limits,
-            None,
+            tls,
             shutdown.clone(),
         ));
     }
@@ -282,6 +295,23 @@ pub async fn run(
     store.close().await;
     info!("loxilb-coordinator stopped");
     result
+}
+
+/// The TCP ingress's TLS acceptor; `None` means plain TCP, which validation
+/// allows only with `insecure = true` and which is warned about at every start.
+pub fn tcp_tls(config: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>, AppError> {
+    match config.ingress.tls_files() {
+        Some(files) => Ok(Some(ingress::tls::acceptor(&files)?)),
+        None => {
+            if config.ingress.insecure {
+                warn!(
+                    "ingress.insecure = true: the TCP ingress has no TLS; the bearer token \
+                     and every answer cross the network in clear text"
+                );
+            }
+            Ok(None)
+        }
+    }
 }
 
 /// Tell systemd (when started by it) about our state; a no-op otherwise.

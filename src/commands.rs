@@ -16,9 +16,12 @@ use crate::shutdown::Shutdown;
 
 /// What `run` checks before it binds anything, and `check-config` checks the
 /// same way: files named by the configuration that must be private and
-/// readable (the TCP token file: mode and owner).
+/// readable (the TCP token file: mode and owner), and the TLS files, loaded.
 fn preflight(config: &Config) -> Result<(), String> {
     config.tcp_token().map_err(|e| e.to_string())?;
+    if let Some(files) = config.ingress.tls_files() {
+        crate::ingress::tls::acceptor(&files).map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 

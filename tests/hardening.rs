@@ -7,3 +7,5 @@ mod common;
 mod conns;
 #[path = "hardening/files.rs"]
 mod files;
+#[path = "hardening/tls.rs"]
+mod tls;

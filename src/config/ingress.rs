@@ -14,6 +14,7 @@ use super::de;
 use super::error::{quoted, ConfigError, Problems};
 use super::octavia::non_empty_path;
 use super::secret::Secret;
+use crate::ingress::tls::TlsFiles;
 use crate::serve::ConnLimits;
 
 /// Largest token file we read; a token is a line, not a document.
@@ -61,6 +62,19 @@ pub struct IngressConfig {
     /// longest is closed. 16..=65536.
     #[serde(deserialize_with = "de::uint")]
     pub max_connections: usize,
+    /// PEM certificate chain of the TCP listener's TLS; with `tls_key_file`.
+    #[serde(deserialize_with = "de::opt_parse")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    #[serde(deserialize_with = "de::opt_parse")]
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA bundle: clients must present a certificate it signed (mutual TLS).
+    #[serde(deserialize_with = "de::opt_parse")]
+    pub tls_client_ca_file: Option<PathBuf>,
+    /// Serve the TCP listener without TLS. The token then crosses the network in
+    /// clear text; refused unless set, and warned about at every start.
+    #[serde(deserialize_with = "de::boolean")]
+    pub insecure: bool,
 }
 
 impl Default for IngressConfig {
@@ -77,6 +91,10 @@ impl Default for IngressConfig {
             idle_timeout: 60,
             body_timeout: 10,
             max_connections: 512,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: None,
+            insecure: false,
         }
     }
 }
@@ -84,6 +102,18 @@ impl Default for IngressConfig {
 impl IngressConfig {
     pub fn sync_timeout_duration(&self) -> Duration {
         Duration::from_secs(self.sync_timeout)
+    }
+
+    /// The TLS files of the TCP listener, when configured.
+    pub fn tls_files(&self) -> Option<TlsFiles<'_>> {
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert,
+                key,
+                client_ca: self.tls_client_ca_file.as_deref(),
+            }),
+            _ => None,
+        }
     }
 
     /// The timeouts and cap of the ingress listeners.
@@ -112,6 +142,7 @@ impl IngressConfig {
                 "requires ingress.tcp_token_file: the TCP listener is never unauthenticated",
             );
         }
+        self.validate_tls(p);
         p.range(
             "ingress.max_body_bytes",
             self.max_body_bytes as u64,
@@ -133,6 +164,62 @@ impl IngressConfig {
             16,
             65536,
         );
+    }
+}
+
+impl IngressConfig {
+    fn validate_tls(&self, p: &mut Problems) {
+        let shown = |v: &Option<PathBuf>| {
+            quoted(&v.as_deref().unwrap_or(Path::new("")).display().to_string())
+        };
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(_), None) => p.push(
+                "ingress.tls_cert_file",
+                shown(&self.tls_cert_file),
+                "requires ingress.tls_key_file",
+            ),
+            (None, Some(_)) => p.push(
+                "ingress.tls_key_file",
+                shown(&self.tls_key_file),
+                "requires ingress.tls_cert_file",
+            ),
+            _ => {}
+        }
+        if self.tls_client_ca_file.is_some() && self.tls_cert_file.is_none() {
+            p.push(
+                "ingress.tls_client_ca_file",
+                shown(&self.tls_client_ca_file),
+                "requires ingress.tls_cert_file and ingress.tls_key_file",
+            );
+        }
+        if self.tcp_address.is_none() && (self.tls_cert_file.is_some() || self.insecure) {
+            let key = if self.insecure {
+                "ingress.insecure"
+            } else {
+                "ingress.tls_cert_file"
+            };
+            p.push(
+                key,
+                "set",
+                "applies to the TCP listener only; set ingress.tcp_address",
+            );
+        }
+        if let Some(addr) = &self.tcp_address {
+            if self.tls_cert_file.is_none() && !self.insecure {
+                p.push(
+                    "ingress.tcp_address",
+                    quoted(&addr.to_string()),
+                    "requires TLS (ingress.tls_cert_file and ingress.tls_key_file), or ingress.insecure = true to send the token in clear text",
+                );
+            }
+            if self.tls_cert_file.is_some() && self.insecure {
+                p.push(
+                    "ingress.insecure",
+                    "true",
+                    "contradicts ingress.tls_cert_file: choose one",
+                );
+            }
+        }
     }
 }
 

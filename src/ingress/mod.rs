@@ -12,6 +12,7 @@ mod error;
 mod events;
 pub mod listen;
 mod members;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -120,7 +120,7 @@ fn check_config_refuses_the_token_file_run_refuses() {
         &cfg,
         "ingress",
         &format!(
-            "tcp_address = \"127.0.0.1:1\"\ntcp_token_file = \"{}\"",
+            "tcp_address = \"127.0.0.1:1\"\ntcp_token_file = \"{}\"\ninsecure = true",
             token.display()
         ),
     );
