@@ -233,9 +233,15 @@ pub async fn run(
     let mut servers = tokio::task::JoinSet::new();
     let limits = config.ingress.conn_limits();
     let tls = tcp_tls(&config)?;
+    // Every listener is bound before any is served: a client that waits for the
+    // Unix socket to answer then finds the TCP listener bound too.
+    let tcp = match (config.ingress.tcp_address, token.clone()) {
+        (Some(addr), Some(t)) => Some((TcpListener::bind(addr).await?, addr, t)),
+        _ => None,
+    };
     let (first, first_token, first_tls) = match listener {
         IngressListener::Unix(l) => (serve::Listener::Unix(l), None, None),
-        IngressListener::Tcp(l) => (serve::Listener::Tcp(l), token.clone(), tls.clone()),
+        IngressListener::Tcp(l) => (serve::Listener::Tcp(l), token, tls.clone()),
     };
     let app = ingress::router_with(state.clone(), max_body, admin.clone(), first_token);
     servers.spawn(serve::serve(
@@ -245,8 +251,7 @@ pub async fn run(
         first_tls,
         shutdown.clone(),
     ));
-    if let (Some(addr), Some(t)) = (config.ingress.tcp_address, token) {
-        let l = TcpListener::bind(addr).await?;
+    if let Some((l, addr, t)) = tcp {
         match (&tls, config.ingress.tls_client_ca_file.is_some()) {
             (Some(_), true) => info!(%addr, "ingress also on TCP: mutual TLS and bearer token"),
             (Some(_), false) => info!(%addr, "ingress also on TCP: TLS and bearer token"),

@@ -114,7 +114,7 @@ async fn tls_ingress_answers_tls_clients_and_refuses_plain_ones() {
         .json(&event())
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", d.log()));
     assert_eq!(ok.status(), 202);
     // TLS does not replace the token.
     let no_token = https
@@ -144,7 +144,7 @@ async fn mutual_tls_lets_only_clients_with_a_signed_certificate_in() {
         .bearer_auth(TOKEN)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", d.log()));
     assert_eq!(with_cert.status(), 200);
     let without = client(&pki, false)
         .get(&url)

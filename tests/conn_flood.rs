@@ -1,6 +1,10 @@
 //! 20,000 half-sent requests on the ingress socket: the daemon keeps at most
 //! `max_connections` of them (closing the longest idle), keeps answering
-//! `/healthz` and new events, and stays small.
+//! `/healthz` and new events, and stays small. A test binary of its own: the
+//! flood holds nearly all of this process's file descriptors, which tests
+//! running beside it would miss.
+
+mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -9,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::{closed_port_url, write_config, Daemon};
+use common::{closed_port_url, write_config, Daemon};
 
 const CONNECTIONS: usize = 20_000;
 
