@@ -22,6 +22,13 @@ fn app() -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/echo", post(|b: Bytes| async move { b.len().to_string() }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "slow"
+            }),
+        )
 }
 
 fn start(limits: ConnLimits) -> Served {
@@ -112,18 +119,13 @@ async fn a_full_listener_closes_the_longest_idle_connection_and_keeps_answering(
 
 #[tokio::test]
 async fn idle_and_half_sent_connections_time_out() {
-    let s = start(ConnLimits {
-        idle_timeout: Duration::from_millis(300),
+    // Headers that stop coming are closed by the header timeout alone.
+    let long_idle = start(ConnLimits {
+        idle_timeout: Duration::from_secs(60),
         header_read_timeout: Duration::from_millis(300),
         ..ConnLimits::default()
     });
-    let mut silent = connect(&s).await;
-    let t = closed_within(&mut silent, Duration::from_secs(3)).await;
-    assert!(
-        t.is_some(),
-        "a silent connection was held past the idle timeout"
-    );
-    let mut half = connect(&s).await;
+    let mut half = connect(&long_idle).await;
     half.write_all(b"GET /healthz HTTP/1.1\r\n")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -131,6 +133,18 @@ async fn idle_and_half_sent_connections_time_out() {
     assert!(
         t.is_some(),
         "half-sent headers were held past the header timeout"
+    );
+    // A connection that sends nothing is closed by the idle timeout.
+    let s = start(ConnLimits {
+        idle_timeout: Duration::from_millis(300),
+        header_read_timeout: Duration::from_secs(60),
+        ..ConnLimits::default()
+    });
+    let mut silent = connect(&s).await;
+    let t = closed_within(&mut silent, Duration::from_secs(3)).await;
+    assert!(
+        t.is_some(),
+        "a silent connection was held past the idle timeout"
     );
     // A keep-alive connection is idle after its answer and closes too.
     let mut kept = connect(&s).await;
@@ -164,4 +178,28 @@ async fn a_body_that_stops_arriving_is_answered_with_an_error() {
         whole.starts_with("HTTP/1.1 200") && whole.ends_with('3'),
         "{whole}"
     );
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_progress_finish() {
+    let s = start(ConnLimits::default());
+    let mut busy = connect(&s).await;
+    busy.write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _idle = connect(&s).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s.shutdown.trigger();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), busy.read(&mut buf))
+        .await
+        .unwrap_or_else(|_| panic!("no answer after shutdown"))
+        .unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("slow"),
+        "{answer}"
+    );
+    let done = tokio::time::timeout(Duration::from_secs(5), s.task).await;
+    assert!(matches!(done, Ok(Ok(Ok(())))), "serve did not stop");
 }
