@@ -127,5 +127,7 @@ async fn twenty_thousand_idle_connections_leave_healthz_answering_and_rss_small(
     assert!(fds < 512 + 64, "the daemon holds {fds} descriptors");
     assert!(rss > 0, "no /proc status for the daemon");
     assert!(peak < 100 * 1024, "daemon peak RSS {peak} kB, over 100 MB");
+    let warnings = d.log().matches("listener full").count();
+    assert_eq!(warnings, 1, "a full listener is reported once a minute");
     drop(held);
 }

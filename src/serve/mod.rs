@@ -20,7 +20,7 @@ pub mod listener;
 pub mod tracker;
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use tokio_rustls::TlsAcceptor;
@@ -36,6 +36,8 @@ use tracker::Tracker;
 /// How long accepting pauses after an error that is not one connection's (out
 /// of file descriptors): retrying at once would spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How often a full listener is reported.
+const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 /// Serves `app` on `listener` until `shutdown`; with `tls`, every connection
 /// starts with a TLS handshake. Returns once every connection is closed.
@@ -49,10 +51,19 @@ pub async fn serve(
     let app = app.layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
     let tracker = Tracker::new(limits.max_connections);
     let connections = TaskTracker::new();
+    let mut last_full_warning: Option<Instant> = None;
     loop {
-        tokio::select! {
+        let closed_for_room = tokio::select! {
             _ = shutdown.triggered() => break,
-            _ = tracker.make_room() => {}
+            closed = tracker.make_room() => closed,
+        };
+        // A flood closes thousands: say so once a minute, not per connection.
+        if closed_for_room && last_full_warning.is_none_or(|t| t.elapsed() >= FULL_WARNING_EVERY) {
+            tracing::warn!(
+                max_connections = limits.max_connections,
+                "listener full: closing the connections idle the longest to take new ones"
+            );
+            last_full_warning = Some(Instant::now());
         }
         let accepted = tokio::select! {
             _ = shutdown.triggered() => break,

@@ -65,14 +65,18 @@ impl Tracker {
     }
 
     /// Waits until one more connection may be held, closing the longest-idle
-    /// connection when the listener is full. Returns at once below the cap.
-    pub async fn make_room(&self) {
+    /// connection when the listener is full. Returns at once below the cap; true
+    /// when a connection was closed for room.
+    pub async fn make_room(&self) -> bool {
         loop {
             let freed = self.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
-            if self.len() < self.max || self.close_oldest_idle() {
-                return;
+            if self.len() < self.max {
+                return false;
+            }
+            if self.close_oldest_idle() {
+                return true;
             }
             // Every connection is busy: wait for one to finish or go idle.
             tokio::select! {
@@ -203,7 +207,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(5)).await;
         let _touch = c.busy();
         drop(_touch);
-        t.make_room().await;
+        assert!(t.make_room().await);
         assert!(b.close.is_cancelled());
         assert!(!a.close.is_cancelled() && !c.close.is_cancelled());
         assert_eq!(t.len(), 2);
