@@ -7,7 +7,9 @@
 //! that has been idle longest (no request being handled; a connection still
 //! sending its first request's headers counts as idle). A connection whose
 //! request is being answered is never closed for room, so a new caller waits
-//! only when every held connection is busy.
+//! only when every held connection is busy. A connection told to close still
+//! counts until its task has dropped the socket, so the cap bounds the
+//! descriptors in use (with 1024 of them, a flood used to starve accept).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,6 +24,9 @@ struct Slot {
     busy: usize,
     /// When it last became idle (or was accepted).
     idle_since: Instant,
+    /// Told to close; still counted until its task has dropped the socket, so
+    /// the cap bounds open descriptors, not just connections being served.
+    closing: bool,
     /// Cancelled to make the connection's task drop it.
     close: CancellationToken,
 }
@@ -65,20 +70,25 @@ impl Tracker {
     }
 
     /// Waits until one more connection may be held, closing the longest-idle
-    /// connection when the listener is full. Returns at once below the cap; true
-    /// when a connection was closed for room.
+    /// connection when the listener is full and waiting for its socket to be
+    /// closed. Returns at once below the cap; true when a connection was closed
+    /// for room.
     pub async fn make_room(&self) -> bool {
+        let mut closed_one = false;
         loop {
             let freed = self.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
-            if self.len() < self.max {
-                return false;
+            let (held, closing) = self.counts();
+            if held < self.max {
+                return closed_one;
             }
-            if self.close_oldest_idle() {
-                return true;
+            // A batch of the longest idle at a time (1/16 of the cap): a flood is
+            // drained at accept speed, not one scheduler round trip per connection.
+            if closing == 0 && self.close_oldest_idle(self.max.div_ceil(16)) > 0 {
+                closed_one = true;
             }
-            // Every connection is busy: wait for one to finish or go idle.
+            // Every connection busy, or a close under way: wait for one to end.
             tokio::select! {
                 _ = freed => {}
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -86,34 +96,38 @@ impl Tracker {
         }
     }
 
-    /// Closes the connection idle the longest; false when all are busy.
-    pub fn close_oldest_idle(&self) -> bool {
-        let mut inner = self.lock();
-        let oldest = inner
-            .slots
-            .iter()
-            .filter(|(_, s)| s.busy == 0)
-            .min_by_key(|(id, s)| (s.idle_since, **id))
-            .map(|(id, _)| *id);
-        match oldest.and_then(|id| inner.slots.remove(&id)) {
-            Some(slot) => {
-                slot.close.cancel();
-                true
-            }
-            None => false,
-        }
+    /// Connections held (closing ones included) and those closing.
+    fn counts(&self) -> (usize, usize) {
+        let inner = self.lock();
+        let closing = inner.slots.values().filter(|s| s.closing).count();
+        (inner.slots.len(), closing)
     }
 
-    /// Closes every idle connection (at shutdown).
+    /// Tells the `n` connections idle the longest to close; how many were told
+    /// (fewer when the others are busy or already closing).
+    pub fn close_oldest_idle(&self, n: usize) -> usize {
+        let mut inner = self.lock();
+        let mut idle: Vec<(&u64, &mut Slot)> = inner
+            .slots
+            .iter_mut()
+            .filter(|(_, s)| s.busy == 0 && !s.closing)
+            .collect();
+        idle.sort_unstable_by_key(|(id, s)| (s.idle_since, **id));
+        let told = idle.len().min(n);
+        for (_, slot) in idle.into_iter().take(told) {
+            slot.closing = true;
+            slot.close.cancel();
+        }
+        told
+    }
+
+    /// Tells every idle connection to close (at shutdown).
     pub fn close_idle(&self) {
         let mut inner = self.lock();
-        inner.slots.retain(|_, s| {
-            let keep = s.busy > 0;
-            if !keep {
-                s.close.cancel();
-            }
-            keep
-        });
+        for slot in inner.slots.values_mut().filter(|s| s.busy == 0) {
+            slot.closing = true;
+            slot.close.cancel();
+        }
     }
 
     /// Holds a new connection; dropping the handle lets it go.
@@ -127,6 +141,7 @@ impl Tracker {
             Slot {
                 busy: 0,
                 idle_since: Instant::now(),
+                closing: false,
                 close: close.clone(),
             },
         );
@@ -205,18 +220,34 @@ mod tests {
         let busy = a.busy();
         // b became idle before c: b goes first; a is busy and stays.
         tokio::time::sleep(Duration::from_millis(5)).await;
-        let _touch = c.busy();
-        drop(_touch);
-        assert!(t.make_room().await);
-        assert!(b.close.is_cancelled());
+        drop(c.busy());
+        let room = {
+            let t = t.clone();
+            tokio::spawn(async move { t.make_room().await })
+        };
+        // b is told to close, but counts until its task lets it go.
+        b.closed().await;
         assert!(!a.close.is_cancelled() && !c.close.is_cancelled());
+        assert_eq!(t.len(), 3);
+        assert!(
+            !room.is_finished(),
+            "room made before the socket was closed"
+        );
+        b.release();
+        let closed = tokio::time::timeout(Duration::from_secs(2), room)
+            .await
+            .unwrap_or_else(|_| panic!("no room after the close"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(closed);
         assert_eq!(t.len(), 2);
         assert_eq!(a.idle_for(), None);
         drop(busy);
         assert!(a.idle_for().is_some());
         t.close_idle();
-        assert!(t.is_empty());
         assert!(a.close.is_cancelled() && c.close.is_cancelled());
+        a.release();
+        c.release();
+        assert!(t.is_empty());
     }
 
     #[tokio::test]
@@ -234,12 +265,12 @@ mod tests {
             "room was made by closing a busy connection"
         );
         drop(busy);
+        a.closed().await;
+        a.release();
         tokio::time::timeout(Duration::from_secs(2), waiter)
             .await
             .unwrap_or_else(|_| panic!("no room after the request finished"))
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(a.close.is_cancelled());
-        a.release();
         assert!(t.is_empty());
     }
 }
