@@ -24,7 +24,7 @@ use crate::serve;
 use crate::shutdown::Shutdown;
 use crate::status::{DeliveryOptions, StatusDelivery};
 use crate::store::{Store, StoreError};
-use crate::tasks::{DeadLetterPolicy, NodeCatchUp};
+use crate::tasks::{DeadLetterPolicy, JournalPruner, NodeCatchUp};
 
 /// The listener the ingress API is served on.
 pub enum IngressListener {
@@ -138,6 +138,13 @@ pub async fn run(
             stats: recovery_stats.clone(),
         });
     shutdown.spawn(catch_up.run(shutdown.clone()));
+    let retention = crate::store::Retention {
+        max_age: config.database.retention(),
+        max_events: config.database.retention_max_events,
+    };
+    // A pass a minute keeps each one small (20 events/s make 1200 rows a minute).
+    let pruner = JournalPruner::new(store.clone(), retention, Duration::from_secs(60));
+    shutdown.spawn(pruner.run(shutdown.clone()));
     // Taken before the journal replay: see `recovery::startup`.
     let startup = StartupSnapshot::take(&store).await?;
     let (reconciler, reconciler_handle) = Reconciler::new(
@@ -151,6 +158,10 @@ pub async fn run(
             poll_interval: hm.status_update_interval_duration(),
             startup_concurrency: 8,
             startup_retry: Duration::from_secs(30),
+            limit: recovery::BlastRadius {
+                max_fraction: hm.orphan_max_fraction,
+                max_count: hm.orphan_max_count,
+            },
         },
         startup,
     );

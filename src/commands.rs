@@ -31,6 +31,13 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
         Command::Demo { keep_running } => crate::demo::run(keep_running)
             .await
             .map(|_| ExitCode::SUCCESS),
+        Command::Conformance(args) => {
+            let args = crate::conformance::Args {
+                config: config_path,
+                ..*args
+            };
+            crate::conformance::run(args).await
+        }
         Command::CheckConfig => {
             let config = load(config_path)?;
             preflight(&config)?;
@@ -117,18 +124,27 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
             let problems = body.get("ok").and_then(Value::as_bool) == Some(false);
             admin::finish(code, &body, json, problems)
         }
-        Command::Reconcile { dry_run, json } => {
+        Command::Reconcile {
+            dry_run,
+            confirm,
+            json,
+        } => {
             let config = load(config_path)?;
-            let path = format!("/v1/reconcile?dry_run={dry_run}");
+            let path = format!("/v1/reconcile?dry_run={dry_run}&confirm={confirm}");
             let (code, body) = admin::call(&config.ingress.socket_path, "POST", &path).await?;
             admin::finish(code, &body, json, false)
         }
-        Command::Orphans { delete, json } => {
+        Command::Orphans {
+            delete,
+            confirm,
+            json,
+        } => {
             let config = load(config_path)?;
-            let (method, path) = if delete {
-                ("POST", "/v1/orphans/delete")
-            } else {
-                ("GET", "/v1/orphans")
+            let delete = delete || confirm;
+            let (method, path) = match (delete, confirm) {
+                (_, true) => ("POST", "/v1/orphans/delete?confirm=true"),
+                (true, false) => ("POST", "/v1/orphans/delete"),
+                (false, false) => ("GET", "/v1/orphans"),
             };
             let (code, body) = admin::call(&config.ingress.socket_path, method, path).await?;
             // The answer lists orphans per node (`nodes[].orphans`); a flat
@@ -138,12 +154,22 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
                     .and_then(Value::as_array)
                     .is_some_and(|a| !a.is_empty())
             };
+            let held = body
+                .get("held_loadbalancers")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty());
             let found = non_empty(&body)
+                || held
                 || body
                     .get("nodes")
                     .and_then(Value::as_array)
                     .is_some_and(|nodes| nodes.iter().any(non_empty));
-            admin::finish(code, &body, json, found && !delete)
+            // Deletions the blast-radius limit held are a problem even after --delete.
+            let blocked = body
+                .get("nodes")
+                .and_then(Value::as_array)
+                .is_some_and(|nodes| nodes.iter().any(|n| n["held"] == true));
+            admin::finish(code, &body, json, (found && !delete) || blocked)
         }
         Command::Health { ready } => {
             let config = load(config_path)?;
@@ -181,6 +207,18 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
                 return Err(format!("daemon answered {code}: {body}"));
             }
             println!("event {event_id} queued again");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ClearEvent { event_id } => {
+            let config = load(config_path)?;
+            let (code, body) = ApiClient::new(&config.ingress.socket_path)
+                .call("DELETE", &format!("/v1/events/{event_id}"), None)
+                .await
+                .map_err(|e| e.to_string())?;
+            if code != 200 {
+                return Err(format!("daemon answered {code}: {body}"));
+            }
+            println!("event {event_id} cleared from the journal");
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -11,6 +11,7 @@ pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod conformance;
 pub mod demo;
 pub mod dispatch;
 pub mod drivers;

@@ -181,6 +181,9 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
     let o = cli(&w, &["retry", "999999"]);
     assert_ne!(o.status.code(), Some(0));
     assert!(text(&o).contains("error"), "{}", text(&o));
+    let o = cli(&w, &["clear-event", "999999"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(text(&o).contains("404"), "{}", text(&o));
 }
 
 #[test]
@@ -224,11 +227,13 @@ fn every_command_help_ends_with_an_example() {
         "demo",
         "events",
         "retry",
+        "clear-event",
         "health-status",
         "validate-health-monitors",
         "reconcile",
         "orphans",
         "health",
+        "conformance",
     ] {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
             .args([command, "--help"])

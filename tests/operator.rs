@@ -281,3 +281,76 @@ async fn systemd_notify_watchdog_and_sighup_reload() {
     );
     assert_eq!(d.terminate(), Some(0));
 }
+
+/// At INFO the steady state writes at most one line per event (issue 20: it was 3.4):
+/// the seed's operation line (monitor created/updated/deleted, probes cleaned up for
+/// a deleted member) or "event applied to LoxiLB", never "event accepted" as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_logs_at_most_one_line_per_event() {
+    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let agent_dir = dir.path().join("agent");
+    let _agent = driver_agent_sim::spawn(&agent_dir)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cfg = write_config(dir.path(), &[sim.url()], &agent_dir, "");
+    let daemon = Daemon::start_with_env(&cfg, &[("RUST_LOG", "info".to_string())]).await;
+    let backends = [Backend::start().await, Backend::start().await];
+    let ports: Vec<u16> = backends.iter().map(Backend::port).collect();
+    let mut events = scenario("lb-log", "10.9.9.9", 80, &ports);
+    for w in 1..=6 {
+        events.push(serde_json::json!({"method": "member_update", "args": {
+            "old_member": {"member_id": "lb-log-m0", "pool_id": "lb-log-p"},
+            "new_member": {"member_id": "lb-log-m0", "pool_id": "lb-log-p", "weight": w}}}));
+    }
+    events.push(monitor_update(
+        "lb-log-p",
+        "lb-log-hm",
+        serde_json::json!({"delay": 3}),
+    ));
+    events.push(member_delete("lb-log-p", "lb-log-m1", ports[1]));
+    events.push(member("lb-log-p", "lb-log-m2", ports[1]));
+    let mut ids = Vec::new();
+    for e in &events {
+        let (code, r) = daemon.post(e).await;
+        assert_eq!(code, 202, "{e} -> {r}");
+        ids.push(r["id"].as_i64().unwrap_or(0));
+    }
+    for id in &ids {
+        let rec = daemon.wait_final(*id, Duration::from_secs(30)).await;
+        assert_eq!(rec["state"], "done", "{rec}");
+    }
+    let log = daemon.log();
+    let info: Vec<&str> = log.lines().filter(|l| l.contains(" INFO ")).collect();
+    assert!(
+        !info.iter().any(|l| l.contains("event accepted")),
+        "acceptance is DEBUG:\n{log}"
+    );
+    for id in &ids {
+        let tag = format!("event_id={id}");
+        let n = info
+            .iter()
+            .filter(|l| l.split_whitespace().any(|w| w == tag))
+            .count();
+        assert!(n <= 1, "event {id} has {n} INFO lines:\n{log}");
+    }
+    let per_event = info
+        .iter()
+        .filter(|l| l.contains("event_id=") || l.contains("batch applied"))
+        .count();
+    assert!(
+        per_event <= events.len(),
+        "{per_event} event lines for {} events:\n{log}",
+        events.len()
+    );
+    // The seed's operation lines are there.
+    for line in [
+        "created health monitor",
+        "updated health monitor",
+        "cleaned up health probes",
+    ] {
+        assert!(log.contains(line), "no {line:?} line:\n{log}");
+    }
+}

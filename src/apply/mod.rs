@@ -34,6 +34,7 @@ use crate::store::{LbBodies, ProbeRefRow, Store, SyncInputs};
 
 pub use error::{NodeError, SyncError};
 use locks::Stripes;
+pub use node::probe_defaults_restorable;
 
 /// What one sync did on each node.
 #[derive(Debug, Default)]

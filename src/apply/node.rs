@@ -3,15 +3,15 @@
 //! Each successful call is recorded at once, so a crash or a failure half-way leaves
 //! records that match the node and the next sync continues where this one stopped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use tracing::{debug, info, warn};
 
 use super::{Applier, NodeCalls, NodeError, NodeFailure, Phase, Run};
-use crate::loxilb::{EndPoint, ErrorKind, LoadbalanceEntry, NodeId};
-use crate::mapping::{self, ProbeOp, RuleOp};
-use crate::store::AppliedProbe;
+use crate::loxilb::{EndPoint, ErrorKind, LoadbalanceEntry, LoxilbClient, NodeId};
+use crate::mapping::{self, ProbeKey, ProbeOp, RuleOp};
+use crate::store::{AppliedProbe, Store};
 
 pub(super) async fn apply(
     a: &Applier,
@@ -296,12 +296,17 @@ async fn run_probe_ops(
                         debug!(node = %url, probe_key = %name, ?outcome, "LoxiLB probe deleted");
                     }
                     Err(e) if e.kind == ErrorKind::Conflict => {
-                        // A rule still refers to the probe: LoxiLB keeps it, so put back
-                        // the options that rule would use on its own.
-                        let restored = mapping::rule_default_probe(&key);
-                        a.client.create_endpoint(n, &restored).await?;
-                        calls.probes += 1;
-                        info!(node = %url, probe_key = %name, "probe still referred to by a LoxiLB rule; its default options were restored");
+                        // A rule still refers to the probe: LoxiLB keeps it. Our own
+                        // rules get back the options they would use on their own; a
+                        // rule someone else owns keeps the probe as they set it.
+                        if probe_defaults_restorable(&a.client, &a.store, n, &url, &key).await? {
+                            let restored = mapping::rule_default_probe(&key);
+                            a.client.create_endpoint(n, &restored).await?;
+                            calls.probes += 1;
+                            info!(node = %url, probe_key = %name, "probe still referred to by a LoxiLB rule of ours; its default options were restored");
+                        } else {
+                            info!(node = %url, probe_key = %name, "probe still referred to by a LoxiLB rule we do not own; left as it is");
+                        }
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -310,6 +315,28 @@ async fn run_probe_ops(
         }
     }
     Ok(())
+}
+
+/// Whether the probe under `key`, which LoxiLB keeps because a rule refers to it, may
+/// be rewritten to the options a rule would use on its own: only when every rule on
+/// the node referring to it is one we recorded (`recovery::guard`).
+pub async fn probe_defaults_restorable(
+    client: &LoxilbClient,
+    store: &Store,
+    n: NodeId,
+    url: &str,
+    key: &ProbeKey,
+) -> Result<bool, NodeError> {
+    let rules = client.list_rules(n).await?;
+    let ours: BTreeSet<String> = store
+        .all_applied_rules(url)
+        .await?
+        .into_iter()
+        .map(|(_, name, _)| name)
+        .collect();
+    Ok(crate::recovery::guard::may_restore_probe_defaults(
+        key, &rules, &ours,
+    ))
 }
 
 /// Probe posts in flight at once on one node.

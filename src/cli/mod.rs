@@ -56,6 +56,10 @@ pub enum Command {
     /// Put a failed event back in its queue.
     #[command(after_help = "Example:\n  loxilb-coordinator retry 42")]
     Retry { event_id: i64 },
+    /// Remove a failed event from the journal: it will not be applied. Failed events
+    /// are never pruned by retention; this (or `retry`) is how they go.
+    #[command(after_help = "Example:\n  loxilb-coordinator clear-event 42")]
+    ClearEvent { event_id: i64 },
     /// Health statuses from the daemon's cache, with their age and the LoxiLB state
     /// behind each: every load balancer, one load balancer's tree (listeners, pools,
     /// health monitors, members), or one pool or member.
@@ -85,18 +89,34 @@ pub enum Command {
     Reconcile {
         #[arg(long)]
         dry_run: bool,
+        /// Also delete what the blast-radius limit held (orphans, and load balancers
+        /// Octavia reported not found at start-up).
+        #[arg(long, conflicts_with = "dry_run")]
+        confirm: bool,
         #[arg(long)]
         json: bool,
     },
-    /// List orphaned LoxiLB objects of ours (exit 2 when there are some); --delete
-    /// removes them.
+    /// List orphaned LoxiLB objects of ours and load balancers held by the start-up
+    /// check (exit 2 when there are some); --delete removes orphans within the
+    /// blast-radius limit, --confirm removes everything listed.
     #[command(after_help = "Example:\n  loxilb-coordinator orphans --delete")]
     Orphans {
         #[arg(long)]
         delete: bool,
+        /// Delete the candidates even beyond the blast-radius limit (implies --delete).
+        #[arg(long)]
+        confirm: bool,
         #[arg(long)]
         json: bool,
     },
+    /// Replay the LoxiLB behaviours the daemon relies on (docs/loxilb-compat.md) against
+    /// a real LoxiLB: one case per observable row, PASS/DIFF/SKIP each; exit 2 on any
+    /// difference. Uses only --vip within --port-range and the given backends, and removes
+    /// everything it creates (also on Ctrl-C). Run it once per LoxiLB upgrade.
+    #[command(
+        after_help = "Example:\n  loxilb-coordinator conformance --node http://10.0.0.5:11111 --vip 10.0.9.9 --port-range 40000-40039 --backend 10.0.1.10:8080 --backend 10.0.1.11:8080 --json > conformance.json"
+    )]
+    Conformance(Box<crate::conformance::Args>),
     /// Exit 0 when the running daemon answers /healthz (or /readyz with --ready);
     /// for container health checks and scripts.
     #[command(after_help = "Example:\n  loxilb-coordinator health --ready")]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::de;
 use super::error::{quoted, Problems};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DatabaseConfig {
     /// sqlx URL. Only `sqlite:` is supported for now; PostgreSQL is planned.
@@ -18,6 +18,15 @@ pub struct DatabaseConfig {
     /// unset, they are 0600.
     #[serde(deserialize_with = "de::opt_parse")]
     pub file_group: Option<String>,
+    /// Finished (`done`) events are kept this many days, then pruned. Decimals are
+    /// allowed (0.01 is about a quarter of an hour). Failed events are kept until an
+    /// operator retries or clears them. 0 < days <= 3650.
+    #[serde(deserialize_with = "de::number")]
+    pub retention_days: f64,
+    /// At most this many finished events are kept (the oldest go first), whatever
+    /// their age. 1..=1,000,000,000.
+    #[serde(deserialize_with = "de::uint")]
+    pub retention_max_events: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -26,6 +35,8 @@ impl Default for DatabaseConfig {
             url: "sqlite:///var/lib/loxilb-coordinator/coordinator.db".to_owned(),
             max_connections: 4,
             file_group: None,
+            retention_days: 7.0,
+            retention_max_events: 1_000_000,
         }
     }
 }
@@ -54,6 +65,25 @@ impl DatabaseConfig {
             1,
             64,
         );
+        if !(self.retention_days > 0.0 && self.retention_days <= 3650.0) {
+            p.push(
+                "database.retention_days",
+                self.retention_days,
+                "must be more than 0 and at most 3650 (decimals allowed, e.g. 0.5)",
+            );
+        }
+        p.range(
+            "database.retention_max_events",
+            self.retention_max_events,
+            1,
+            1_000_000_000,
+        );
+    }
+
+    /// How long finished events are kept.
+    pub fn retention(&self) -> std::time::Duration {
+        // validate() bounds the value; the clamp only keeps a bad value from panicking.
+        std::time::Duration::from_secs_f64(self.retention_days.clamp(0.0, 3650.0) * 86_400.0)
     }
 }
 

@@ -207,3 +207,44 @@ pub(crate) fn octal_mode<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u
 pub(crate) fn ser_octal_mode<S: Serializer>(mode: &u32, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format!("{mode:04o}"))
 }
+
+/// A finite non-negative number (integer or decimal), or a string that spells one.
+pub(crate) fn number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = f64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a non-negative number")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+            // Exact for every value a setting can sensibly hold (below 2^53).
+            Ok(v as f64)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+            if v < 0 {
+                return Err(E::invalid_value(Unexpected::Signed(v), &self));
+            }
+            Ok(v as f64)
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+            if !v.is_finite() || v < 0.0 {
+                return Err(E::invalid_value(Unexpected::Float(v), &self));
+            }
+            Ok(v)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+            let t = v.trim();
+            // Plain decimals only: no exponents, infinities or NaN spelled as text.
+            let plain = !t.is_empty()
+                && t.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                && t.bytes().filter(|b| *b == b'.').count() <= 1
+                && t.bytes().any(|b| b.is_ascii_digit());
+            if !plain {
+                return Err(E::invalid_type(Unexpected::Str(v), &self));
+            }
+            t.parse::<f64>()
+                .map_err(|_| E::invalid_type(Unexpected::Str(v), &self))
+        }
+    }
+    deserializer.deserialize_any(V)
+}

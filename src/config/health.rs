@@ -16,7 +16,7 @@ use super::error::Problems;
 /// that `Instant + interval` can never overflow.
 pub(crate) const MAX_INTERVAL_SECS: u64 = 7 * 86_400;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HealthMonitoring {
     /// Probe interval (s) when a monitor gives none. 1..=86400 (LoxiLB's probeDuration limit).
@@ -76,6 +76,17 @@ pub struct HealthMonitoring {
     /// read less often than the probe listing that member statuses come from.
     #[serde(deserialize_with = "de::uint")]
     pub stats_interval: u64,
+    /// Blast-radius limit of guarded deletions (orphan removal, start-up removal of
+    /// load balancers Octavia no longer knows): a pass that would delete more than this
+    /// fraction of the known load balancers deletes nothing and holds its candidates for
+    /// an operator's `--confirm`. A wrong driver agent or a second daemon must not be
+    /// able to wipe a node. 0.0..=1.0.
+    #[serde(deserialize_with = "de::number")]
+    pub orphan_max_fraction: f64,
+    /// Same limit as an absolute number: more than this many deletions in one pass are
+    /// held. 0..=100000.
+    #[serde(deserialize_with = "de::uint")]
+    pub orphan_max_count: u64,
 }
 
 impl Default for HealthMonitoring {
@@ -98,6 +109,8 @@ impl Default for HealthMonitoring {
             retry_max_age: 3600,
             stale_cycles_before_error: 3,
             stats_interval: 10,
+            orphan_max_fraction: 0.10,
+            orphan_max_count: 5,
         }
     }
 }
@@ -217,6 +230,19 @@ impl HealthMonitoring {
             100,
         );
         p.range(&format!("{S}.stats_interval"), self.stats_interval, 1, 3600);
+        if !(0.0..=1.0).contains(&self.orphan_max_fraction) {
+            p.push(
+                &format!("{S}.orphan_max_fraction"),
+                self.orphan_max_fraction,
+                "must be between 0.0 and 1.0 (0.1 is 10 %)",
+            );
+        }
+        p.range(
+            &format!("{S}.orphan_max_count"),
+            self.orphan_max_count,
+            0,
+            100_000,
+        );
     }
 }
 

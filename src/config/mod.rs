@@ -55,7 +55,7 @@ pub use secret::{Secret, REDACTED};
 use error::{quoted, Problems};
 
 /// The whole daemon configuration. Every section is optional in files.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     pub health_monitoring: HealthMonitoring,

@@ -64,6 +64,7 @@ fn defaults_equal_the_seed_values() {
     assert_eq!(h.reconciliation_interval, 3600);
     assert_eq!((h.batch_size, h.rate_limit_calls), (10, 100));
     assert!(h.async_processing);
+    assert_eq!((h.orphan_max_fraction, h.orphan_max_count), (0.10, 5));
 
     assert_eq!(c.loxilb.nodes, vec!["http://127.0.0.1:11111".to_owned()]);
     assert_eq!(c.loxilb.nat_mode, NatMode::Fullnat);
@@ -203,6 +204,9 @@ const INVALID: &[(&str, &str, &str)] = &[
     ("[health_monitoring]\nbatch_size = 1001", "health_monitoring.batch_size", "= 1001"),
     ("[health_monitoring]\nrate_limit_calls = 0", "health_monitoring.rate_limit_calls", "= 0"),
     ("[health_monitoring]\nstale_cycles_before_error = 0", "health_monitoring.stale_cycles_before_error", "= 0"),
+    ("[health_monitoring]\norphan_max_fraction = 1.5", "health_monitoring.orphan_max_fraction", "= 1.5"),
+    ("[health_monitoring]\norphan_max_fraction = -0.1", "health_monitoring.orphan_max_fraction", "non-negative"),
+    ("[health_monitoring]\norphan_max_count = 100001", "health_monitoring.orphan_max_count", "= 100001"),
     ("[health_monitoring]\nstale_cycles_before_error = 101", "health_monitoring.stale_cycles_before_error", "= 101"),
     ("[health_monitoring]\nstats_interval = 0", "health_monitoring.stats_interval", "= 0"),
     ("[health_monitoring]\nstats_interval = 3601", "health_monitoring.stats_interval", "= 3601"),
@@ -229,6 +233,11 @@ const INVALID: &[(&str, &str, &str)] = &[
     ("[database]\nurl = \"sqlite:\"", "database.url", "\"sqlite:\""),
     ("[database]\nmax_connections = 0", "database.max_connections", "= 0"),
     ("[database]\nfile_group = \"no-such-group-loxilb\"", "database.file_group", "not a group"),
+    ("[database]\nretention_days = 0", "database.retention_days", "more than 0"),
+    ("[database]\nretention_days = 4000", "database.retention_days", "3650"),
+    ("[database]\nretention_days = -1", "database.retention_days", "non-negative number"),
+    ("[database]\nretention_days = \"1e3\"", "database.retention_days", "non-negative number"),
+    ("[database]\nretention_max_events = 0", "database.retention_max_events", "= 0"),
     ("[logging]\nlevel = \"info,foo=loud\"", "logging.level", "\"info,foo=loud\""),
     ("[logging]\nlevel = \"\"", "logging.level", "must not be empty"),
     ("[metrics]\naddress = \"127.0.0.1:9443\"\n[ingress]\ntcp_address = \"127.0.0.1:9443\"\ntcp_token_file = \"/t\"\ninsecure = true", "metrics.address", "ingress.tcp_address"),
@@ -677,4 +686,20 @@ mod no_panic {
             )]));
         }
     }
+}
+
+#[test]
+fn journal_retention_defaults_and_decimal_days() {
+    let c = Config::from_toml_str("").unwrap();
+    assert_eq!(c.database.retention_days, 7.0);
+    assert_eq!(c.database.retention_max_events, 1_000_000);
+    assert_eq!(
+        c.database.retention(),
+        std::time::Duration::from_secs(7 * 86_400)
+    );
+    // Decimals, as a TOML float or (INI, environment) a string, for short retentions.
+    let c = Config::from_toml_str("[database]\nretention_days = 0.01\n").unwrap();
+    assert_eq!(c.database.retention(), std::time::Duration::from_secs(864));
+    let c = Config::from_toml_str("[database]\nretention_days = \"2\"\n").unwrap();
+    assert_eq!(c.database.retention_days, 2.0);
 }

@@ -65,7 +65,7 @@ impl CoordinatedDrivers {
 
     fn changed(&self, lbs: &[&str]) {
         if let Some(h) = &self.health {
-            h.desired_changed();
+            h.desired_changed_for(lbs);
             for lb in lbs {
                 h.poke(lb);
             }
@@ -78,9 +78,6 @@ impl CoordinatedDrivers {
         lineage: &Lineage,
         outcome: Outcome<'_>,
     ) -> Result<(), ApplyError> {
-        if outcome == Outcome::Applied {
-            log_applied(event);
-        }
         let records = provisioning_statuses(event, lineage, outcome);
         self.store
             .enqueue_statuses(&records)
@@ -369,6 +366,9 @@ impl Apply for CoordinatedDrivers {
             // Nothing on LoxiLB can depend on an object outside any load balancer
             // (e.g. deleting something we never knew): the change is complete.
             self.changed(&[]);
+            if !log_applied(&p.event, job.id) {
+                debug!(event_id = job.id, method = %job.method, "event applied (nothing on LoxiLB)");
+            }
             return self.report(&p.event, &p.lineage, Outcome::Applied).await;
         }
         let outcomes = self.sync_all(&[&p]).await?;
@@ -377,8 +377,11 @@ impl Apply for CoordinatedDrivers {
                 if backlog {
                     self.backlog_all(&outcomes).await;
                 }
-                info!(event_id = job.id, method = %job.method, loadbalancer_id = %p.lb,
-                      calls = outcomes.iter().map(|(_, o)| o.calls()).sum::<usize>(), "event applied to LoxiLB");
+                // One INFO line per event: its operation line, or this one.
+                if !log_applied(&p.event, job.id) {
+                    info!(event_id = job.id, method = %job.method, loadbalancer_id = %p.lb,
+                          calls = outcomes.iter().map(|(_, o)| o.calls()).sum::<usize>(), "event applied to LoxiLB");
+                }
                 self.changed(&[&p.lb]);
                 self.report(&p.event, &p.lineage, Outcome::Applied).await
             }
@@ -434,11 +437,20 @@ impl Apply for CoordinatedDrivers {
                     self.backlog_all(&outcomes).await;
                 }
                 let calls: usize = outcomes.iter().map(|(_, o)| o.calls()).sum();
-                info!(events = jobs.len(), calls, "batch applied to LoxiLB");
                 let lbs: Vec<&str> = outcomes.iter().map(|(lb, _)| lb.as_str()).collect();
                 self.changed(&lbs);
-                for p in prepared.iter().filter_map(|r| r.as_ref().ok()) {
-                    log_applied(&p.event);
+                // At most one INFO line per event: the events' operation lines, and
+                // the batch line only when none of them had one.
+                let mut logged = false;
+                for (job, p) in jobs.iter().zip(&prepared) {
+                    if let Ok(p) = p {
+                        logged |= log_applied(&p.event, job.id);
+                    }
+                }
+                if logged {
+                    debug!(events = jobs.len(), calls, "batch applied to LoxiLB");
+                } else {
+                    info!(events = jobs.len(), calls, "batch applied to LoxiLB");
                 }
                 // One outbox transaction for the whole batch's statuses.
                 let records: Vec<_> = prepared
@@ -457,32 +469,41 @@ impl Apply for CoordinatedDrivers {
 }
 
 /// The seed's operation log lines, as structured events with the ids as fields.
-fn log_applied(event: &Event) {
+/// Returns whether one was logged at INFO (then it is the event's line; see `apply`).
+fn log_applied(event: &Event, event_id: i64) -> bool {
     match event {
         Event::HealthMonitorCreate { healthmonitor: hm } => info!(
+            event_id,
             healthmonitor_id = %hm.healthmonitor_id,
             pool_id = hm.pool_id.as_deref().unwrap_or(""),
             "created health monitor"
         ),
         Event::HealthMonitorUpdate { new, .. } => {
-            info!(healthmonitor_id = %new.healthmonitor_id, "updated health monitor")
+            info!(event_id, healthmonitor_id = %new.healthmonitor_id, "updated health monitor")
         }
         Event::HealthMonitorDelete { healthmonitor: hm } => info!(
+            event_id,
             healthmonitor_id = %hm.healthmonitor_id,
             "deleted health monitor and its endpoint probes"
         ),
-        Event::MemberCreate { member } => debug!(
-            member_id = %member.member_id,
-            address = ?member.address,
-            port = ?member.protocol_port,
-            "created endpoint probe for member (when its pool is monitored)"
-        ),
+        Event::MemberCreate { member } => {
+            debug!(
+                event_id,
+                member_id = %member.member_id,
+                address = ?member.address,
+                port = ?member.protocol_port,
+                "created endpoint probe for member (when its pool is monitored)"
+            );
+            return false;
+        }
         Event::MemberDelete { member } => info!(
+            event_id,
             member_id = %member.member_id,
             "cleaned up health probes for deleted member"
         ),
-        _ => {}
+        _ => return false,
     }
+    true
 }
 
 /// Put every node that failed into the catch-up backlog.

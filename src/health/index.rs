@@ -1,12 +1,15 @@
 //! [`DesiredIndex`]: the desired state reduced to what status derivation needs.
 //!
 //! Built with five table scans (no per-object query) and then reused every cycle:
-//! it is rebuilt only when the drivers report a desired-state change or once per
-//! cache TTL. Each member carries its probe key name precomputed — the same
+//! after a change only the load balancers the drivers name are read again
+//! ([`DesiredIndex::reload`]), and the whole index once per cache TTL. (A full
+//! rebuild after every change was a steady cost that grew with the deployment, not
+//! with the change.) Entries are shared (`Arc`), so an updated index copies
+//! pointers, not trees. Each member carries its probe key name precomputed — the same
 //! `<ip>_<rule proto>_<port>` the applier gives LoxiLB ([`ProbeKey`]) — so a cycle
 //! is one hash lookup per member.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use tracing::warn;
@@ -53,10 +56,10 @@ pub struct LbEntry {
     pub pools: Vec<PoolEntry>,
 }
 
-/// Every load balancer we manage, ready for a poll cycle.
+/// Every load balancer we manage, ready for a poll cycle, in id order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DesiredIndex {
-    pub lbs: Vec<LbEntry>,
+    pub lbs: Vec<Arc<LbEntry>>,
 }
 
 impl DesiredIndex {
@@ -70,9 +73,44 @@ impl DesiredIndex {
 
     /// The index of parsed trees (pure).
     pub fn from_trees(trees: &[LbTree]) -> DesiredIndex {
-        DesiredIndex {
-            lbs: trees.iter().map(lb_entry).collect(),
+        let mut lbs: Vec<Arc<LbEntry>> = trees.iter().map(|t| Arc::new(lb_entry(t))).collect();
+        lbs.sort_by(|a, b| a.id.cmp(&b.id));
+        DesiredIndex { lbs }
+    }
+
+    /// This index with some load balancers replaced (`Some`) or removed (`None`),
+    /// still in id order (pure).
+    pub fn with_changes(&self, changes: Vec<(String, Option<LbEntry>)>) -> DesiredIndex {
+        let mut lbs = self.lbs.clone();
+        for (id, entry) in changes {
+            let at = lbs.binary_search_by(|e| (*e.id).cmp(id.as_str()));
+            match (at, entry) {
+                (Ok(i), Some(e)) => lbs[i] = Arc::new(e),
+                (Err(i), Some(e)) => lbs.insert(i, Arc::new(e)),
+                (Ok(i), None) => {
+                    lbs.remove(i);
+                }
+                (Err(_), None) => {}
+            }
         }
+        DesiredIndex { lbs }
+    }
+
+    /// This index with the load balancers `ids` read again from the store.
+    pub async fn reload(
+        &self,
+        store: &Store,
+        ids: &BTreeSet<String>,
+    ) -> Result<DesiredIndex, StoreError> {
+        let mut changes = Vec::with_capacity(ids.len());
+        for id in ids {
+            let entry = store
+                .lb_bodies(id)
+                .await?
+                .and_then(|b| entry_from_bodies(id, &b));
+            changes.push((id.clone(), entry));
+        }
+        Ok(self.with_changes(changes))
     }
 
     /// Read the desired tables and build the index. A load balancer whose stored
@@ -82,21 +120,33 @@ impl DesiredIndex {
         let mut lbs = Vec::new();
         store
             .for_each_lb_tree(|id, b| {
-                match LbTree::from_bodies(
-                    &b.loadbalancer,
-                    &b.listeners,
-                    &b.pools,
-                    &b.members,
-                    &b.monitors,
-                ) {
-                    Ok(t) => lbs.push(lb_entry(&t)),
-                    Err(e) => {
-                        warn!(loadbalancer_id = %id, error = %e, "no health status for this load balancer")
-                    }
+                if let Some(e) = entry_from_bodies(id, &b) {
+                    lbs.push(Arc::new(e));
                 }
             })
             .await?;
+        // The store reads in id order already; sorting keeps `with_changes` right
+        // whatever the query does.
+        lbs.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(DesiredIndex { lbs })
+    }
+}
+
+/// The entry of one stored load balancer; `None` (with a warning) when its stored
+/// objects no longer parse.
+fn entry_from_bodies(id: &str, b: &crate::store::LbBodies) -> Option<LbEntry> {
+    match LbTree::from_bodies(
+        &b.loadbalancer,
+        &b.listeners,
+        &b.pools,
+        &b.members,
+        &b.monitors,
+    ) {
+        Ok(t) => Some(lb_entry(&t)),
+        Err(e) => {
+            warn!(loadbalancer_id = %id, error = %e, "no health status for this load balancer");
+            None
+        }
     }
 }
 
@@ -208,5 +258,137 @@ mod tests {
         assert_eq!(idle.members[0].probe.as_deref(), Some("10.0.0.3_udp_53"));
         assert!(!idle.members[0].facts.monitored);
         assert_eq!(idx.member_count(), 3);
+    }
+}
+
+#[cfg(test)]
+mod reload_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry(lb: &str, members: usize) -> LbEntry {
+        let ms: Vec<_> = (0..members)
+            .map(|i| {
+                json!({"member_id": format!("{lb}-m{i}"), "pool_id": format!("{lb}-p"),
+                            "address": "10.0.0.1", "protocol_port": 8000 + i})
+            })
+            .collect();
+        let tree = LbTree::from_bodies(
+            &json!({"loadbalancer_id": lb, "vip_address": "10.1.1.1"}),
+            &[],
+            &[json!({"pool_id": format!("{lb}-p"), "protocol": "TCP"})],
+            &ms,
+            &[],
+        )
+        .unwrap();
+        lb_entry(&tree)
+    }
+
+    fn ids(i: &DesiredIndex) -> Vec<&str> {
+        i.lbs.iter().map(|e| &*e.id).collect()
+    }
+
+    /// Changing some load balancers replaces, adds and removes exactly those, keeps
+    /// id order, and shares the untouched entries with the previous index.
+    #[test]
+    fn changes_touch_only_the_named_load_balancers() {
+        let base = DesiredIndex::default().with_changes(vec![
+            ("b".into(), Some(entry("b", 1))),
+            ("d".into(), Some(entry("d", 1))),
+            ("a".into(), Some(entry("a", 1))),
+        ]);
+        assert_eq!(ids(&base), ["a", "b", "d"]);
+        let next = base.with_changes(vec![
+            ("c".into(), Some(entry("c", 2))),
+            ("b".into(), Some(entry("b", 3))),
+            ("a".into(), None),
+            ("zz".into(), None),
+        ]);
+        assert_eq!(ids(&next), ["b", "c", "d"]);
+        assert_eq!(next.member_count(), 3 + 2 + 1);
+        assert!(
+            Arc::ptr_eq(&base.lbs[2], &next.lbs[2]),
+            "d is shared, not rebuilt"
+        );
+        // The same result as building everything afresh.
+        let fresh = DesiredIndex::default().with_changes(vec![
+            ("d".into(), Some(entry("d", 1))),
+            ("c".into(), Some(entry("c", 2))),
+            ("b".into(), Some(entry("b", 3))),
+        ]);
+        assert_eq!(next, fresh);
+    }
+
+    /// `reload` reads only the named load balancers, and agrees with a full load.
+    #[tokio::test]
+    async fn reload_reads_the_named_load_balancers_again() {
+        use crate::store::Table;
+        let (store, _dir) = crate::store::test_store().await;
+        let put = |t: Table, id: &str, parent: Option<&str>, body: serde_json::Value| {
+            let store = store.clone();
+            let (id, parent) = (id.to_string(), parent.map(str::to_string));
+            async move {
+                store
+                    .put_object(t, &id, parent.as_deref(), &body)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"))
+            }
+        };
+        for lb in ["a", "b"] {
+            put(
+                Table::Loadbalancers,
+                lb,
+                None,
+                json!({"loadbalancer_id": lb, "vip_address": "10.1.1.1"}),
+            )
+            .await;
+            let pool = format!("{lb}-p");
+            put(
+                Table::Pools,
+                &pool,
+                Some(lb),
+                json!({"pool_id": pool, "protocol": "TCP"}),
+            )
+            .await;
+            put(Table::Members, &format!("{lb}-m0"), Some(&pool),
+                json!({"member_id": format!("{lb}-m0"), "pool_id": pool, "address": "10.0.0.1", "protocol_port": 80})).await;
+        }
+        let first = DesiredIndex::load(&store)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first.member_count(), 2);
+        // b gains a member, a is deleted, c appears; only b and c are named.
+        put(Table::Members, "b-m1", Some("b-p"),
+            json!({"member_id": "b-m1", "pool_id": "b-p", "address": "10.0.0.2", "protocol_port": 80})).await;
+        put(
+            Table::Loadbalancers,
+            "c",
+            None,
+            json!({"loadbalancer_id": "c", "vip_address": "10.1.1.2"}),
+        )
+        .await;
+        store
+            .delete_loadbalancer_tree("a")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let named: BTreeSet<String> = ["b".to_string(), "c".to_string()].into();
+        let next = first
+            .reload(&store, &named)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ids(&next), ["a", "b", "c"], "a was not named, so it stays");
+        assert!(Arc::ptr_eq(&first.lbs[0], &next.lbs[0]));
+        assert_eq!(next.lbs[1].pools[0].members.len(), 2);
+        let all: BTreeSet<String> = ["a".to_string(), "b".to_string(), "c".to_string()].into();
+        let next = first
+            .reload(&store, &all)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            next,
+            DesiredIndex::load(&store)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        );
     }
 }

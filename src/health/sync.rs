@@ -15,6 +15,7 @@
 //! A poke polls everything: LoxiLB has no per-endpoint status call, and the two
 //! listings cost the same for one endpoint or all.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -83,7 +84,10 @@ pub struct HealthStats {
 #[derive(Debug)]
 struct Shared {
     cache: RwLock<HealthStatusCache>,
+    /// The whole index must be rebuilt.
     dirty: AtomicBool,
+    /// Load balancers whose desired state changed since the index was built.
+    dirty_lbs: std::sync::Mutex<BTreeSet<String>>,
     poke: Notify,
     cycles: AtomicU64,
     failed_cycles: AtomicU64,
@@ -101,6 +105,17 @@ impl HealthHandle {
     /// Desired state changed: rebuild the index before the next cycle.
     pub fn desired_changed(&self) {
         self.shared.dirty.store(true, Ordering::Release);
+    }
+
+    /// The desired state of these load balancers changed: read them again before
+    /// the next cycle (only them).
+    pub fn desired_changed_for(&self, lbs: &[&str]) {
+        let mut dirty = self
+            .shared
+            .dirty_lbs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        dirty.extend(lbs.iter().map(|s| s.to_string()));
     }
 
     /// Objects of `lb_id` changed: poll again soon (debounced) instead of waiting
@@ -176,6 +191,7 @@ impl HealthSync {
         let shared = Arc::new(Shared {
             cache: RwLock::new(HealthStatusCache::new(opts.cache_ttl)),
             dirty: AtomicBool::new(true),
+            dirty_lbs: Default::default(),
             poke: Notify::new(),
             cycles: AtomicU64::new(0),
             failed_cycles: AtomicU64::new(0),
@@ -348,9 +364,25 @@ impl HealthSync {
             .index
             .as_ref()
             .is_none_or(|(_, t)| t.elapsed() >= self.opts.cache_ttl);
+        let changed = std::mem::take(
+            &mut *self
+                .shared
+                .dirty_lbs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
         if dirty || expired {
             match DesiredIndex::load(&self.store).await {
                 Ok(i) => self.index = Some((Arc::new(i), Instant::now())),
+                Err(e) => {
+                    warn!(error = %e, "cannot read desired state for status; using the previous index");
+                    self.shared.dirty.store(true, Ordering::Release);
+                }
+            }
+        } else if let (false, Some((current, built))) = (changed.is_empty(), &self.index) {
+            match current.reload(&self.store, &changed).await {
+                // The TTL still counts from the last full build.
+                Ok(i) => self.index = Some((Arc::new(i), *built)),
                 Err(e) => {
                     warn!(error = %e, "cannot read desired state for status; using the previous index");
                     self.shared.dirty.store(true, Ordering::Release);

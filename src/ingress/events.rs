@@ -154,7 +154,8 @@ pub(super) async fn post_event(
         )
         .await?
         .map_err(|r| limits::too_many_members(&r.field, &r.pool_id, r.serving))?;
-    tracing::info!(event_id = accepted.id, method = event.method(), object_id = id,
+    // DEBUG: the INFO line of an event is written once it is applied (or fails).
+    tracing::debug!(event_id = accepted.id, method = event.method(), object_id = id,
         key = %accepted.ordering_key, "event accepted");
     let job = Job {
         id: accepted.id,
@@ -248,4 +249,26 @@ pub(super) async fn retry_event(
         StatusCode::ACCEPTED,
         Json(json!({"id": id, "state": EventState::Queued})),
     ))
+}
+
+/// `DELETE /v1/events/{id}`: an operator gives up on a failed event. It leaves the
+/// journal and will not be applied; only failed events can be cleared (retention
+/// never prunes them, so a failed event stays visible until retried or cleared).
+pub(super) async fn clear_event(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let record = state
+        .store
+        .event(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no event with id {id}")))?;
+    if !state.store.clear_failed(id).await? {
+        return Err(ApiError::Conflict(format!(
+            "event {id} is {}, only failed events can be cleared",
+            record.state.as_str()
+        )));
+    }
+    tracing::info!(event_id = id, method = %record.method, "failed event cleared by an operator");
+    Ok((StatusCode::OK, Json(json!({"id": id, "cleared": true}))))
 }

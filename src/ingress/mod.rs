@@ -81,7 +81,10 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
             "/v1/events",
             post(events::post_event).get(events::list_events),
         )
-        .route("/v1/events/{id}", get(events::get_event))
+        .route(
+            "/v1/events/{id}",
+            get(events::get_event).delete(events::clear_event),
+        )
         .route("/v1/events/{id}/retry", post(events::retry_event))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

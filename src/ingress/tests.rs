@@ -184,6 +184,31 @@ async fn a_valid_event_is_journaled_and_reported() {
     )
     .await;
     assert_eq!(s, StatusCode::CONFLICT, "only failed events can be retried");
+    let (s, _) = send(&app, "DELETE", &format!("/v1/events/{id}"), vec![], None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "only failed events can be cleared");
+    let (s, _) = send(&app, "DELETE", "/v1/events/999999", vec![], None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // A failed event is cleared once, and is gone.
+    let failed = store
+        .accept_event(
+            "member_delete",
+            "{}",
+            ("member", "m-gone"),
+            &crate::store::KeyHint::Other("m-gone".into()),
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store
+        .finish_event(failed.id, crate::store::EventState::Failed, Some("refused"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let path = format!("/v1/events/{}", failed.id);
+    let (s, body) = send(&app, "DELETE", &path, vec![], None).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["cleared"], true);
+    let (s, _) = send(&app, "GET", &path, vec![], None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -10,7 +10,9 @@
 //!
 //! Decisions (the WHY lives in each file's docs):
 //! - One LoxiLB rule per listener with a default pool, named [`rule_name`]`(listener_id)`
-//!   so our rules are recognisable among foreign ones ([`is_ours_rule`]).
+//!   so our rules are recognisable among foreign ones. A name alone proves nothing
+//!   (other drivers use the prefix too): recovery treats an unrecorded rule as ours only
+//!   under [`exact_pattern_listener`] and with Octavia's word (`recovery::guard`).
 //! - No rule exists while the LB, listener or pool is admin down, or while no member can
 //!   take traffic: LoxiLB deletes a rule whose update leaves no endpoints, so an empty rule
 //!   is never desired.
@@ -38,7 +40,8 @@ pub use probe::{rule_default_probe, rule_referred_probe, ProbeKey, ProbeWant};
 pub use refusals::known_refusal;
 pub(crate) use rule::pool_rule_proto;
 pub use rule::{
-    is_ours_rule, listener_expects_rule, listener_of_rule_name, rule_name, RULE_NAME_PREFIX,
+    exact_pattern_listener, is_ours_rule, listener_expects_rule, listener_of_rule_name, rule_name,
+    RULE_NAME_PREFIX,
 };
 pub use tree::{LbTree, MappingError};
 

@@ -56,7 +56,29 @@ pub fn listener_of_rule_name(name: &str) -> Option<&str> {
         .filter(|id| !id.is_empty())
 }
 
-/// Whether a rule (e.g. from a LoxiLB listing) is one the coordinator created.
+/// The listener id of a rule name that is exactly our pattern, `octavia-<listener
+/// uuid>` with Octavia's lowercase canonical UUID; `None` otherwise.
+///
+/// Only such a name may mark an unrecorded rule as possibly ours: other drivers use
+/// the same prefix (octavia-loxilb-driver names rules `octavia-listener-<uuid>`), and
+/// deleting their rules cuts their traffic.
+pub fn exact_pattern_listener(name: &str) -> Option<&str> {
+    name.strip_prefix(RULE_NAME_PREFIX)
+        .filter(|id| is_canonical_uuid(id))
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lowercase hexadecimal.
+fn is_canonical_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(c),
+        })
+}
+
+/// Whether a rule (e.g. from a LoxiLB listing) carries our name prefix. Not proof that
+/// the coordinator created it: deletions go by records and [`exact_pattern_listener`].
 pub fn is_ours_rule(entry: &LoadbalanceEntry) -> bool {
     listener_of_rule_name(&entry.service_arguments.name).is_some()
 }

@@ -61,6 +61,8 @@ pub struct Metrics {
     pub event_apply_seconds: Histogram,
     pub queue_depth: Gauge,
     pub journal_lag_seconds: Gauge<f64, AtomicU64>,
+    pub journal_pruned_events: Counter,
+    pub database_bytes: Gauge,
     pub loxilb_requests: Family<Call, Counter>,
     pub loxilb_request_seconds: Family<Node, Histogram, fn() -> Histogram>,
     pub loxilb_node_up: Family<Node, Gauge>,
@@ -80,6 +82,8 @@ pub struct Metrics {
     pub dead_letters: Counter,
     pub reconcile_repairs: Counter,
     pub orphans_removed: Counter,
+    pub guarded_deletions_blocked: Counter,
+    pub guarded_deletion_candidates: Gauge,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     registry: Registry,
@@ -92,6 +96,8 @@ impl Metrics {
             event_apply_seconds: latency_histogram(),
             queue_depth: Gauge::default(),
             journal_lag_seconds: Gauge::default(),
+            journal_pruned_events: Counter::default(),
+            database_bytes: Gauge::default(),
             loxilb_requests: Family::default(),
             loxilb_request_seconds: Family::new_with_constructor(latency_histogram),
             loxilb_node_up: Family::default(),
@@ -111,6 +117,8 @@ impl Metrics {
             dead_letters: Counter::default(),
             reconcile_repairs: Counter::default(),
             orphans_removed: Counter::default(),
+            guarded_deletions_blocked: Counter::default(),
+            guarded_deletion_candidates: Gauge::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
             registry: Registry::with_prefix("loxilb_coordinator"),
@@ -140,6 +148,16 @@ impl Metrics {
             "journal_lag_seconds",
             "Age of the oldest unfinished journal entry",
             self.journal_lag_seconds.clone(),
+        );
+        r.register(
+            "journal_pruned_events",
+            "Finished journal events pruned by retention ([database] retention_days, retention_max_events)",
+            self.journal_pruned_events.clone(),
+        );
+        r.register(
+            "database_bytes",
+            "Size of the database file in use (pages in use times page size), after the last pruning pass",
+            self.database_bytes.clone(),
         );
         r.register(
             "loxilb_requests",
@@ -235,6 +253,16 @@ impl Metrics {
             "orphans_removed",
             "Orphaned LoxiLB objects of ours removed",
             self.orphans_removed.clone(),
+        );
+        r.register(
+            "guarded_deletions_blocked",
+            "Orphan-removal or start-up passes that deleted nothing because they would have exceeded the blast-radius limit or could not trust Octavia's not found",
+            self.guarded_deletions_blocked.clone(),
+        );
+        r.register(
+            "guarded_deletion_candidates",
+            "Deletion candidates held for an operator's --confirm",
+            self.guarded_deletion_candidates.clone(),
         );
         r.register(
             "status_cache_hits",

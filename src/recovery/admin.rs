@@ -1,11 +1,14 @@
 //! Admin API of the recovery module, merged into the ingress router (so the same
 //! bearer-token check guards it on TCP):
 //!
-//! - `POST /v1/reconcile?dry_run=true|false` (default false): compare and repair;
-//!   the report lists every difference found and what was repaired or removed.
+//! - `POST /v1/reconcile?dry_run=true|false&confirm=true|false` (defaults false):
+//!   compare and repair; the report lists every difference found and what was
+//!   repaired or removed. `confirm` deletes candidates held by the blast-radius limit.
 //! - `GET /v1/orphans`: orphan candidates, each with whether it is confirmed (seen
 //!   by the previous acting scan); nothing is changed.
-//! - `POST /v1/orphans/delete`: one acting scan; confirmed orphans are removed.
+//! - `POST /v1/orphans/delete?confirm=true|false`: one acting scan; confirmed orphans
+//!   are removed within the blast-radius limit, or all of them with `confirm` (which
+//!   also removes the load balancers held by the start-up check).
 //! - `GET /v1/dead-letters`: changes that are no longer retried.
 
 use axum::extract::{Query, State};
@@ -22,6 +25,15 @@ use super::reconciler::{ReconcilerHandle, RecoveryError};
 struct ReconcileQuery {
     #[serde(default)]
     dry_run: bool,
+    /// Delete held candidates despite the blast-radius limit.
+    #[serde(default)]
+    confirm: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConfirmQuery {
+    #[serde(default)]
+    confirm: bool,
 }
 
 /// The recovery routes.
@@ -51,15 +63,18 @@ fn answer<T: serde::Serialize>(r: Result<T, RecoveryError>) -> Response {
 }
 
 async fn reconcile(State(h): State<ReconcilerHandle>, Query(q): Query<ReconcileQuery>) -> Response {
-    answer(h.reconcile(q.dry_run).await)
+    answer(h.reconcile(q.dry_run, q.confirm).await)
 }
 
 async fn orphans(State(h): State<ReconcilerHandle>) -> Response {
     answer(h.orphans().await)
 }
 
-async fn delete_orphans(State(h): State<ReconcilerHandle>) -> Response {
-    answer(h.delete_orphans().await)
+async fn delete_orphans(
+    State(h): State<ReconcilerHandle>,
+    Query(q): Query<ConfirmQuery>,
+) -> Response {
+    answer(h.delete_orphans(q.confirm).await)
 }
 
 async fn dead_letters(State(h): State<ReconcilerHandle>) -> Response {

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::loxilb::{EndPoint, EndPointGetEntry, LoadbalanceEntry};
-use crate::mapping::{is_ours_rule, listener_of_rule_name};
+use crate::mapping::exact_pattern_listener;
 
 /// What one node looks like to us: our records, its listing, and what is desired.
 pub struct NodeView<'a> {
@@ -48,7 +48,9 @@ pub struct Drift {
     pub difference: String,
 }
 
-/// An object on the node that is ours and that nothing needs any more.
+/// An object on the node that may be ours and that nothing needs any more: a probe we
+/// recorded, or an unrecorded rule named exactly as we name rules. The latter is only
+/// a candidate until Octavia confirms its listener is gone (`guard`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Orphan {
     pub kind: ObjectKind,
@@ -67,8 +69,8 @@ pub struct Findings {
     pub orphans: Vec<Orphan>,
 }
 
-/// Compare one node. Foreign objects (not ours by name, and not recorded by us) are
-/// never reported, whatever their key.
+/// Compare one node. Foreign objects (not recorded by us and not named exactly as we
+/// name rules) are never reported, whatever their key.
 pub fn compare(v: &NodeView<'_>) -> Findings {
     let mut f = Findings::default();
     let observed_rules: BTreeMap<&str, &LoadbalanceEntry> = v
@@ -128,12 +130,16 @@ pub fn compare(v: &NodeView<'_>) -> Findings {
         f.drift.push(probe_drift(key, difference));
     }
 
+    // Unrecorded rules are candidates only under exactly our name pattern: other
+    // drivers use the `octavia-` prefix too, and their rules are never ours.
     let recorded_rules: BTreeSet<&str> =
         v.applied_rules.iter().map(|(_, n, _)| n.as_str()).collect();
     for r in v.observed_rules {
         let name = r.service_arguments.name.as_str();
-        let wanted = listener_of_rule_name(name).is_some_and(|l| v.desired_listeners.contains(l));
-        if is_ours_rule(r) && !recorded_rules.contains(name) && !wanted {
+        let Some(listener) = exact_pattern_listener(name) else {
+            continue;
+        };
+        if !recorded_rules.contains(name) && !v.desired_listeners.contains(listener) {
             f.orphans.push(Orphan {
                 kind: ObjectKind::Rule,
                 name: name.to_string(),

@@ -77,6 +77,8 @@ fn rec_probe(e: &EndPoint) -> (String, String) {
 }
 
 const K: &str = "10.1.0.1_tcp_80";
+/// An unrecorded rule under exactly our name pattern.
+const GONE: &str = "octavia-0b6e3f1a-0000-4000-8000-00000000dead";
 
 fn cases() -> Vec<Case> {
     let r1 = rule("octavia-l1", 80, &[("10.1.0.1", 80)]);
@@ -144,18 +146,28 @@ fn cases() -> Vec<Case> {
                 "our unrecorded rule of a deleted listener and our unreferenced probe are orphans",
             applied_rules: vec![],
             applied_probes: vec![rec_probe(&p1)],
-            observed_rules: vec![rule("octavia-gone", 81, &[])],
+            observed_rules: vec![rule(GONE, 81, &[])],
             observed_probes: vec![seen(&p1)],
             listeners: &["l1"],
             refs: &[],
             drift: &[],
-            orphans: &["octavia-gone", K],
+            orphans: &[GONE, K],
         },
         Case {
             name: "foreign rule and foreign probe (even with our key) are never candidates",
             applied_rules: vec![],
             applied_probes: vec![],
-            observed_rules: vec![rule("someone-else", 82, &[]), rule("octavia-", 83, &[])],
+            observed_rules: vec![
+                rule("someone-else", 82, &[]),
+                rule("octavia-", 83, &[]),
+                // Another driver's naming, and our prefix without a listener UUID.
+                rule(
+                    "octavia-listener-0b6e3f1a-0000-4000-8000-00000000dead",
+                    84,
+                    &[],
+                ),
+                rule("octavia-gone", 85, &[]),
+            ],
             observed_probes: vec![seen(&p1), seen(&ep("10.2.2.2_tcp_1", 9))],
             listeners: &[],
             refs: &[],

@@ -8,17 +8,20 @@
 //! event in flight is never reported or "repaired" as drift.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::diff::{self, Drift, NodeView, ObjectKind, Orphan};
+use super::guard::{BlastRadius, Decision, DeletionLog};
 use super::orphans::OrphanMemory;
+use super::ownership;
 use super::stats::RecoveryStats;
 use crate::apply::Applier;
 use crate::loxilb::{ErrorKind, LoxilbError, NodeId};
 use crate::mapping::{self, listener_of_rule_name, ProbeKey};
+use crate::octavia::DriverAgentClient;
 use crate::store::{Store, StoreError};
 
 /// What a pass may do.
@@ -30,6 +33,8 @@ pub struct Pass {
     pub remove_orphans: bool,
     /// Count this scan as a sighting for the two-scan rule.
     pub remember: bool,
+    /// An operator confirmed the deletions: the blast-radius limit does not hold them.
+    pub confirm: bool,
 }
 
 impl Pass {
@@ -37,23 +42,35 @@ impl Pass {
         repair: false,
         remove_orphans: false,
         remember: false,
+        confirm: false,
     };
     pub const FULL: Pass = Pass {
         repair: true,
         remove_orphans: true,
         remember: true,
+        confirm: false,
     };
     /// Restart repair: restore at once, leave orphans to the regular passes.
     pub const RESTORE: Pass = Pass {
         repair: true,
         remove_orphans: false,
         remember: false,
+        confirm: false,
     };
     pub const ORPHANS: Pass = Pass {
         repair: false,
         remove_orphans: true,
         remember: true,
+        confirm: false,
     };
+
+    /// This pass with the operator's confirmation of held deletions.
+    pub const fn confirmed(self) -> Pass {
+        Pass {
+            confirm: true,
+            ..self
+        }
+    }
 }
 
 /// An orphan as reported by a pass.
@@ -78,6 +95,13 @@ pub struct NodeReport {
     /// Load balancers synced on this node.
     pub synced: usize,
     pub orphans: Vec<OrphanReport>,
+    /// The confirmed orphans exceed the blast-radius limit: none is removed until an
+    /// operator confirms (`--confirm`).
+    pub held: bool,
+    /// Unrecorded rules under our exact name pattern that Octavia did not confirm gone
+    /// (it knows the listener, or could not be trusted): left alone, listed for the
+    /// operator.
+    pub not_ours: Vec<String>,
 }
 
 /// What the node pass needs.
@@ -86,6 +110,27 @@ pub(crate) struct Ctx {
     pub store: Store,
     pub applier: Arc<Applier>,
     pub stats: Arc<RecoveryStats>,
+    /// Octavia's get socket, the judge of whether an unrecorded rule's listener exists.
+    pub agent: DriverAgentClient,
+    pub limit: BlastRadius,
+    /// Unconfirmed guarded deletions of the rate window, shared by orphan removal and
+    /// the start-up check.
+    pub deletions: Arc<Mutex<DeletionLog>>,
+}
+
+impl Ctx {
+    /// Unconfirmed guarded deletions within the rate window.
+    pub fn recent_deletions(&self) -> usize {
+        // The lock guards plain bookkeeping; a panic elsewhere cannot leave it torn.
+        let mut log = self.deletions.lock().unwrap_or_else(|e| e.into_inner());
+        log.recent(std::time::Instant::now())
+    }
+
+    /// Count `n` unconfirmed guarded deletions made now.
+    pub fn record_deletions(&self, n: usize) {
+        let mut log = self.deletions.lock().unwrap_or_else(|e| e.into_inner());
+        log.record(std::time::Instant::now(), n);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +139,8 @@ enum ScanError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Loxilb(#[from] Box<LoxilbError>),
+    #[error(transparent)]
+    Apply(#[from] crate::apply::NodeError),
 }
 
 /// Scan node `n` and act as `pass` allows.
@@ -140,10 +187,12 @@ async fn run(
         referenced_probes: &refs,
     });
     report.drift = confirm_drift(ctx, n, &url, found.drift, (&listeners, &refs)).await?;
+    let (candidates, not_ours) = ownership::confirm(ctx, found.orphans, &listeners).await;
+    report.not_ours = not_ours;
     let sightings = if pass.remember {
-        memory.observe(&url, &found.orphans)
+        memory.observe(&url, &candidates)
     } else {
-        memory.peek(&url, &found.orphans)
+        memory.peek(&url, &candidates)
     };
     report.orphans = sightings
         .into_iter()
@@ -153,17 +202,36 @@ async fn run(
             removed: false,
         })
         .collect();
+    // Only rule deletions cut traffic; probes we recorded and nothing refers to do not.
+    let rule_deletions = report
+        .orphans
+        .iter()
+        .filter(|o| o.confirmed && o.orphan.kind == ObjectKind::Rule)
+        .count();
+    report.held = ctx.limit.decide(
+        rule_deletions,
+        ctx.recent_deletions(),
+        desired_lbs.len(),
+        pass.confirm,
+    ) == Decision::Hold;
 
     if pass.repair {
         let mut lbs: BTreeSet<String> = desired_lbs;
         lbs.extend(applied_rules.iter().map(|(lb, _, _)| lb.clone()));
         repair(ctx, n, &url, lbs, report).await?;
     }
-    if pass.remove_orphans {
+    if pass.remove_orphans && report.held {
+        error!(node = %url, rules = rule_deletions, limit_fraction = ctx.limit.max_fraction, limit_count = ctx.limit.max_count,
+               "orphan removal would exceed the blast-radius limit; nothing deleted. Check `loxilb-coordinator orphans`, then `orphans --confirm`");
+        crate::metrics::global().guarded_deletions_blocked.inc();
+    } else if pass.remove_orphans {
         for o in report.orphans.iter_mut().filter(|o| o.confirmed) {
             match remove_orphan(ctx, n, &url, &o.orphan).await {
                 Ok(()) => {
                     o.removed = true;
+                    if o.orphan.kind == ObjectKind::Rule && !pass.confirm {
+                        ctx.record_deletions(1);
+                    }
                     memory.forget(&url, &o.orphan);
                     RecoveryStats::bump(&ctx.stats.orphans_removed, 1);
                     crate::metrics::global().orphans_removed.inc();
@@ -326,16 +394,22 @@ async fn remove_orphan(ctx: &Ctx, n: NodeId, url: &str, o: &Orphan) -> Result<()
                     info!(node = %url, probe_key = %o.name, ?outcome, "orphaned LoxiLB probe removed")
                 }
                 Err(e) if e.kind == ErrorKind::Conflict => {
-                    // A rule still refers to it: LoxiLB keeps it, so give back the
-                    // options that rule would use and stop calling it ours.
+                    // A rule still refers to it: LoxiLB keeps it. When all such rules
+                    // are ours, give back the options they would use; a rule of someone
+                    // else's keeps the probe as they set it. Either way it is no longer
+                    // ours.
                     if let Some(key) = ProbeKey::parse(&o.name) {
-                        let restored = mapping::rule_default_probe(&key);
-                        client
-                            .create_endpoint(n, &restored)
-                            .await
-                            .map_err(Box::new)?;
+                        if crate::apply::probe_defaults_restorable(client, &ctx.store, n, url, &key)
+                            .await?
+                        {
+                            let restored = mapping::rule_default_probe(&key);
+                            client
+                                .create_endpoint(n, &restored)
+                                .await
+                                .map_err(Box::new)?;
+                        }
                     }
-                    info!(node = %url, probe_key = %o.name, "orphaned probe still used by a rule; defaults restored and record dropped");
+                    info!(node = %url, probe_key = %o.name, "orphaned probe still used by a rule; record dropped");
                 }
                 Err(e) => return Err(Box::new(e).into()),
             }

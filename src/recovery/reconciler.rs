@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tracing::{info, warn};
 
+use super::guard::BlastRadius;
 use super::node::{node_pass, Ctx, NodeReport, Pass};
 use super::orphans::OrphanMemory;
 use super::startup::{self, StartupSnapshot};
@@ -38,6 +39,8 @@ pub struct ReconcilerOptions {
     pub startup_concurrency: usize,
     /// Pause between start-up check attempts while the agent is unreachable.
     pub startup_retry: Duration,
+    /// Blast-radius limit of orphan removal and start-up removals.
+    pub limit: BlastRadius,
 }
 
 /// The result of an on-demand pass.
@@ -45,6 +48,9 @@ pub struct ReconcilerOptions {
 pub struct Report {
     pub dry_run: bool,
     pub nodes: Vec<NodeReport>,
+    /// Load balancers Octavia reported not found at start-up that were not removed
+    /// (agent not trusted, or over the blast-radius limit); `--confirm` removes them.
+    pub held_loadbalancers: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,9 +80,14 @@ impl ReconcilerHandle {
     }
 
     /// Compare every node with our records; unless `dry_run`, repair drift and remove
-    /// orphans seen in two consecutive passes.
-    pub async fn reconcile(&self, dry_run: bool) -> Result<Report, RecoveryError> {
-        let pass = if dry_run { Pass::DRY_RUN } else { Pass::FULL };
+    /// orphans seen in two consecutive passes, within the blast-radius limit unless
+    /// `confirm` (which also removes the load balancers held at start-up).
+    pub async fn reconcile(&self, dry_run: bool, confirm: bool) -> Result<Report, RecoveryError> {
+        let pass = match (dry_run, confirm) {
+            (true, _) => Pass::DRY_RUN,
+            (false, false) => Pass::FULL,
+            (false, true) => Pass::FULL.confirmed(),
+        };
         self.ask(pass).await
     }
 
@@ -85,9 +96,15 @@ impl ReconcilerHandle {
         self.ask(Pass::DRY_RUN).await
     }
 
-    /// Scan for orphans and remove those the previous acting scan saw too.
-    pub async fn delete_orphans(&self) -> Result<Report, RecoveryError> {
-        self.ask(Pass::ORPHANS).await
+    /// Scan for orphans and remove those the previous acting scan saw too; `confirm`
+    /// lifts the blast-radius limit and removes the load balancers held at start-up.
+    pub async fn delete_orphans(&self, confirm: bool) -> Result<Report, RecoveryError> {
+        let pass = if confirm {
+            Pass::ORPHANS.confirmed()
+        } else {
+            Pass::ORPHANS
+        };
+        self.ask(pass).await
     }
 
     pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, RecoveryError> {
@@ -155,6 +172,9 @@ impl Reconciler {
                 store,
                 applier,
                 stats,
+                agent: agent.clone(),
+                limit: opts.limit,
+                deletions: Default::default(),
             },
             agent,
             opts,
@@ -203,13 +223,34 @@ impl Reconciler {
 
     async fn pass(&mut self, pass: Pass) -> Report {
         RecoveryStats::bump(&self.ctx.stats.passes, 1);
+        if pass.confirm && pass.remove_orphans {
+            startup::remove_held(&self.ctx, &mut self.startup).await;
+        }
         let mut nodes = Vec::new();
         for n in self.ctx.applier.all_nodes() {
             nodes.push(node_pass(&self.ctx, n, pass, &mut self.memory).await);
         }
+        let held_loadbalancers = self.startup.held();
+        if pass.remove_orphans {
+            let held_orphans: usize = nodes
+                .iter()
+                .filter(|n| n.held)
+                .map(|n| {
+                    n.orphans
+                        .iter()
+                        .filter(|o| o.confirmed && !o.removed)
+                        .count()
+                })
+                .sum();
+            let held = held_orphans + held_loadbalancers.len();
+            crate::metrics::global()
+                .guarded_deletion_candidates
+                .set(i64::try_from(held).unwrap_or(i64::MAX));
+        }
         Report {
             dry_run: pass == Pass::DRY_RUN,
             nodes,
+            held_loadbalancers,
         }
     }
 

@@ -10,10 +10,11 @@
 use std::collections::BTreeSet;
 
 use futures::StreamExt;
-use serde_json::Value;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
+use super::guard::{Decision, OctaviaAnswer};
 use super::node::Ctx;
+use super::ownership::answer;
 use super::stats::RecoveryStats;
 use crate::octavia::{DriverAgentClient, ObjectKind};
 use crate::store::{Store, StoreError};
@@ -22,6 +23,9 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, Clone, Default)]
 pub struct StartupSnapshot {
     candidates: BTreeSet<String>,
+    /// Reported not found but not removed (untrusted agent or blast-radius limit):
+    /// waiting for an operator's confirmation.
+    held: BTreeSet<String>,
     max_event_id: i64,
 }
 
@@ -32,6 +36,7 @@ impl StartupSnapshot {
         candidates.retain(|lb| !busy.contains(lb));
         Ok(StartupSnapshot {
             candidates,
+            held: BTreeSet::new(),
             max_event_id,
         })
     }
@@ -39,28 +44,21 @@ impl StartupSnapshot {
     pub fn is_done(&self) -> bool {
         self.candidates.is_empty()
     }
-}
 
-/// What Octavia said about one load balancer.
-enum Verdict {
-    Exists,
-    Deleted,
-    Unknown(String),
-}
-
-fn verdict(r: Result<Option<Value>, crate::octavia::OctaviaError>) -> Verdict {
-    match r {
-        Ok(None) => Verdict::Deleted,
-        Ok(Some(v)) if v.get("provisioning_status").and_then(Value::as_str) == Some("DELETED") => {
-            Verdict::Deleted
-        }
-        Ok(Some(_)) => Verdict::Exists,
-        Err(e) => Verdict::Unknown(e.to_string()),
+    /// Load balancers held for an operator's confirmation.
+    pub fn held(&self) -> Vec<String> {
+        self.held.iter().cloned().collect()
     }
 }
 
 /// Check the remaining candidates (at most `concurrency` requests at a time); the
 /// ones the agent could not answer for stay in the snapshot for the next attempt.
+///
+/// "Not found" is believed only when the agent answered some other load balancer as
+/// existing in the same check (an empty or wrong get socket answers "not found" for
+/// everything), and the removals must stay within the blast-radius limit. Otherwise
+/// nothing is removed: the candidates are held, listed by `orphans`, and removed by
+/// `orphans --confirm`.
 pub(crate) async fn check(
     ctx: &Ctx,
     agent: &DriverAgentClient,
@@ -68,34 +66,86 @@ pub(crate) async fn check(
     concurrency: usize,
 ) {
     let ids: Vec<String> = snap.candidates.iter().cloned().collect();
-    let answers: Vec<(String, Verdict)> = futures::stream::iter(ids)
+    let answers: Vec<(String, OctaviaAnswer)> = futures::stream::iter(ids)
         .map(|id| async move {
-            let v = verdict(agent.get(ObjectKind::Loadbalancers, &id).await);
+            let v = answer(agent.get(ObjectKind::Loadbalancers, &id).await);
             (id, v)
         })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
+    let trusted = answers.iter().any(|(_, a)| *a == OctaviaAnswer::Exists);
     let mut unreachable = 0;
+    let mut gone = Vec::new();
     for (lb, v) in answers {
         match v {
-            Verdict::Exists => {
+            OctaviaAnswer::Exists => {
                 snap.candidates.remove(&lb);
             }
-            Verdict::Unknown(e) => {
+            OctaviaAnswer::Unknown => {
                 unreachable += 1;
                 if unreachable == 1 {
-                    warn!(loadbalancer_id = %lb, error = %e, "driver agent cannot confirm our load balancers; checking again later");
+                    warn!(loadbalancer_id = %lb, "driver agent cannot confirm our load balancers; checking again later");
                 }
             }
-            Verdict::Deleted => match remove(ctx, &lb, snap.max_event_id).await {
-                Ok(()) => {
-                    snap.candidates.remove(&lb);
-                }
-                Err(e) => {
-                    warn!(loadbalancer_id = %lb, error = %e, "removing a load balancer Octavia deleted failed; trying again later")
-                }
-            },
+            OctaviaAnswer::NotFound => gone.push(lb),
+        }
+    }
+    if gone.is_empty() {
+        return;
+    }
+    let known = match ctx.store.desired_ids().await {
+        Ok((lbs, _)) => lbs.len(),
+        Err(e) => {
+            warn!(error = %e, "cannot count our load balancers; start-up check retried later");
+            return;
+        }
+    };
+    let decision = ctx
+        .limit
+        .decide(gone.len(), ctx.recent_deletions(), known, false);
+    if !trusted || decision == Decision::Hold {
+        let why = if trusted {
+            "removing them would exceed the blast-radius limit"
+        } else {
+            "the driver agent answered none of our load balancers as existing (is octavia.get_socket right?)"
+        };
+        error!(count = gone.len(), known, reason = why, loadbalancer_ids = ?gone,
+               "Octavia reports load balancers we hold as not found; nothing removed. Check `loxilb-coordinator orphans`, then `orphans --confirm`");
+        crate::metrics::global().guarded_deletions_blocked.inc();
+        for lb in gone {
+            snap.candidates.remove(&lb);
+            snap.held.insert(lb);
+        }
+        crate::metrics::global()
+            .guarded_deletion_candidates
+            .set(i64::try_from(snap.held.len()).unwrap_or(i64::MAX));
+        return;
+    }
+    for lb in gone {
+        match remove(ctx, &lb, snap.max_event_id).await {
+            Ok(()) => {
+                ctx.record_deletions(1);
+                snap.candidates.remove(&lb);
+            }
+            Err(e) => {
+                warn!(loadbalancer_id = %lb, error = %e, "removing a load balancer Octavia deleted failed; trying again later")
+            }
+        }
+    }
+}
+
+/// Remove the held load balancers an operator confirmed (`--confirm`).
+pub(crate) async fn remove_held(ctx: &Ctx, snap: &mut StartupSnapshot) {
+    let held: Vec<String> = snap.held.iter().cloned().collect();
+    for lb in held {
+        match remove(ctx, &lb, snap.max_event_id).await {
+            Ok(()) => {
+                snap.held.remove(&lb);
+            }
+            Err(e) => {
+                warn!(loadbalancer_id = %lb, error = %e, "removing a confirmed load balancer failed; confirm again")
+            }
         }
     }
 }
@@ -133,21 +183,21 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn absent_or_deleted_means_deleted_and_errors_mean_unknown() {
-        assert!(matches!(verdict(Ok(None)), Verdict::Deleted));
-        assert!(matches!(
-            verdict(Ok(Some(json!({"provisioning_status": "DELETED"})))),
-            Verdict::Deleted
-        ));
-        assert!(matches!(
-            verdict(Ok(Some(json!({"provisioning_status": "ACTIVE"})))),
-            Verdict::Exists
-        ));
+    fn absent_or_deleted_means_not_found_and_errors_mean_unknown() {
+        assert_eq!(answer(Ok(None)), OctaviaAnswer::NotFound);
+        assert_eq!(
+            answer(Ok(Some(json!({"provisioning_status": "DELETED"})))),
+            OctaviaAnswer::NotFound
+        );
+        assert_eq!(
+            answer(Ok(Some(json!({"provisioning_status": "ACTIVE"})))),
+            OctaviaAnswer::Exists
+        );
         let err = crate::octavia::OctaviaError::BadReply {
             socket: "/x".into(),
             reason: "r".into(),
         };
-        assert!(matches!(verdict(Err(err)), Verdict::Unknown(_)));
+        assert_eq!(answer(Err(err)), OctaviaAnswer::Unknown);
     }
 
     #[tokio::test]

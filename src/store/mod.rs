@@ -30,6 +30,7 @@ mod journal;
 mod member_count;
 mod outbox;
 mod recovery;
+mod retention;
 mod sync_read;
 mod write_batch;
 
@@ -37,7 +38,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::SqlitePool;
 
 pub use applied::{AppliedProbe, BacklogEntry, ProbeRefRow};
@@ -47,6 +50,7 @@ pub use journal::{AcceptExtras, Accepted, EventRecord, EventState, KeyHint, Owne
 pub use member_count::{Limit, MemberChange, PoolChanges, TooManyMembers};
 pub use outbox::{PendingStatus, StatusRecord};
 pub use recovery::DeadLetter;
+pub use retention::{PrunePlan, Pruned, Retention, BATCH as RETENTION_BATCH};
 pub use sync_read::{LbBodies, SyncInputs};
 
 /// Handle to the database; cheap to clone.
@@ -119,6 +123,11 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Pages freed by journal pruning go back to the file system (see
+            // `retention`); takes effect on a new file, or after `ensure_incremental_vacuum`.
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
+            // A checkpointed WAL is cut back to this size instead of keeping its peak.
+            .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
             .busy_timeout(Duration::from_secs(10));
         let file = opts.get_filename().to_path_buf();
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -131,6 +140,12 @@ impl Store {
             path: file.display().to_string(),
             source: e,
         })?;
+        {
+            let file = file.clone();
+            tokio::task::spawn_blocking(move || ensure_incremental_vacuum(&file))
+                .await
+                .map_err(|e| StoreError::Shared(format!("database conversion stopped: {e}")))??;
+        }
         // No ping before handing out a connection: the database is a local file, a
         // ping cannot find anything a query would not, and it costs a round trip to
         // the connection's worker thread per query (a third of all hops under load).
@@ -212,6 +227,34 @@ impl Store {
     }
 }
 
+/// Bytes a checkpointed WAL keeps at most (a burst can grow it; this cuts it back).
+const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// A database created before journal retention has `auto_vacuum = NONE`, which a
+/// pragma alone cannot change: convert it once with a full `VACUUM` (it rewrites the
+/// file, so it takes as long as copying it; later starts skip this). Runs before the
+/// pool opens: SQLite connections keep the mode they read until their next
+/// transaction, so converting under open connections looked undone to them.
+fn ensure_incremental_vacuum(file: &Path) -> Result<(), StoreError> {
+    const INCREMENTAL: i64 = 2;
+    // A new file (absent, or created empty by `files::make_private`) gets the
+    // mode from the pool's connect options.
+    if !std::fs::metadata(file).is_ok_and(|m| m.len() > 0) {
+        return Ok(());
+    }
+    let conn = rusqlite::Connection::open(file)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // The pragma reports the mode read with page 1: read something first.
+    let _: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))?;
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+    if mode == INCREMENTAL {
+        return Ok(());
+    }
+    tracing::info!(file = %file.display(), "converting the database to incremental vacuum (once; rewrites the file)");
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")?;
+    Ok(())
+}
+
 /// `sqlite::memory:`, `sqlite://:memory:` (with or without `?options`), `sqlite:`.
 fn is_memory(url: &str) -> bool {
     let rest = url.strip_prefix("sqlite:").unwrap_or(url);
@@ -249,6 +292,39 @@ mod tests {
         assert_eq!(sync.0, 1, "synchronous=NORMAL for progress records");
         store.ping().await.unwrap_or_else(|e| panic!("{e}"));
         assert!(dir.path().join("t.db").exists());
+    }
+
+    /// A database file from before journal retention (auto_vacuum NONE) is converted
+    /// once at open, so pruned pages can go back to the file system.
+    #[tokio::test]
+    async fn an_old_database_is_converted_to_incremental_vacuum() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("old.db");
+        {
+            let c = rusqlite::Connection::open(&file).unwrap_or_else(|e| panic!("{e}"));
+            c.execute_batch("CREATE TABLE keep (x INTEGER); INSERT INTO keep VALUES (7);")
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mode: i64 = c
+                .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(mode, 0, "SQLite's default");
+        }
+        let store = Store::open(&format!("sqlite://{}", file.display()), 2)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = rusqlite::Connection::open(&file).unwrap_or_else(|e| panic!("{e}"));
+        let mode: i64 = c
+            .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .and_then(|_| c.query_row("PRAGMA auto_vacuum", [], |r| r.get(0)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(mode, 2, "INCREMENTAL");
+        let (x,): (i64,) = sqlx::query_as("SELECT x FROM keep")
+            .fetch_one(store.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(x, 7, "the data survives the conversion");
     }
 
     /// `sqlite::memory:` works like a file for every part of the store (the pool,

@@ -2,5 +2,7 @@
 //! the shutdown is triggered, then returns, leaving unfinished work in the database.
 
 pub mod catchup;
+pub mod pruner;
 
 pub use catchup::{DeadLetterPolicy, NodeCatchUp};
+pub use pruner::JournalPruner;

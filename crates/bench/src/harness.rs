@@ -189,19 +189,7 @@ level = "warn"
 
     /// CPU time (user + system) the daemon process has used, in seconds.
     pub fn daemon_cpu_secs(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the parenthesised command name; utime and stime are the 12th
-        // and 13th of them, in clock ticks (100 per second on Linux).
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<f64> = rest
-            .split_whitespace()
-            .map(|x| x.parse().unwrap_or(f64::NAN))
-            .collect();
-        match (f.get(11), f.get(12)) {
-            (Some(u), Some(s)) => (u + s) / 100.0,
-            _ => f64::NAN,
-        }
+        cpu_secs(self.child.id())
     }
 
     /// LoxiLB mutations the simulator has seen since its counters were reset.
@@ -261,4 +249,20 @@ pub async fn run_daemon(config: PathBuf) -> Result<(), String> {
     app::run(IngressListener::Unix(listener), config, shutdown)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// CPU time (user + system) process `pid` has used, in seconds.
+pub fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th
+    // and 13th of them, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(f64::NAN))
+        .collect();
+    match (f.get(11), f.get(12)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
 }

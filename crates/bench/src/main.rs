@@ -9,6 +9,7 @@ mod b2;
 mod b3;
 mod harness;
 mod scenarios;
+mod soak;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,22 @@ enum What {
     B4,
     /// B5: accepted-to-applied latency at a steady rate (1k events/s by default).
     B5,
+    /// Soak: 50 LBs x 20 members with HTTP monitors, 20 events/s, 5 % of backends
+    /// flipping every 10 s; RSS/fds/database slopes, CPU %, log volume, drift reports.
+    Soak {
+        /// How long to run.
+        #[arg(long, default_value_t = 20.0)]
+        minutes: f64,
+        /// Journal retention for the run (`[database] retention_days`), in minutes.
+        #[arg(long, default_value_t = 5.0)]
+        retention_minutes: f64,
+        /// Steady event rate, events/s (0: only status polling and flips).
+        #[arg(long, default_value_t = 20)]
+        rate: u64,
+        /// Keep the daemon's log in this file.
+        #[arg(long)]
+        log: Option<std::path::PathBuf>,
+    },
     /// Internal: run the daemon with this config (the benchmarks' child process).
     Daemon { config: std::path::PathBuf },
 }
@@ -74,6 +91,20 @@ fn main() -> std::process::ExitCode {
             What::B3 => b3::b3(args.runs, &args.sizes).await,
             What::B4 => scenarios::b4(args.runs, &args.sizes).await,
             What::B5 => scenarios::b5(args.runs, &args.sizes, &args.rates).await,
+            What::Soak {
+                minutes,
+                retention_minutes,
+                rate,
+                log,
+            } => {
+                soak::soak(soak::SoakOptions {
+                    minutes,
+                    retention_minutes,
+                    rate,
+                    log,
+                })
+                .await
+            }
         }
     });
     match result {

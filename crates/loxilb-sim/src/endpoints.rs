@@ -101,6 +101,9 @@ impl State {
                 // Host name, rule count, state, failure count, checker and last check stay.
                 ep.curr_duration = opts.duration;
                 ep.opts = opts;
+                if self.flip == Some(crate::Flip::ProbeRepostMovesHost) {
+                    ep.host = input.host_name.clone();
+                }
                 ep.init = true;
                 ep
             }
@@ -193,7 +196,7 @@ impl State {
             }
             None => false,
         };
-        if gone {
+        if gone && self.flip != Some(crate::Flip::ProbeOutlivesLastRule) {
             self.endpoints.remove(key);
         }
         gone

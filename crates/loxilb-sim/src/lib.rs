@@ -19,6 +19,7 @@ mod endpoints;
 mod ep_host;
 mod error;
 mod firewall;
+mod flip;
 mod godur;
 mod interrupt;
 mod model;
@@ -45,6 +46,7 @@ use tokio::task::JoinHandle;
 pub use control::{Control, Counters, Fault, RecordedRequest, ScriptedEndpoint};
 pub use error::ApiError;
 pub use firewall::FirewallEntry;
+pub use flip::{BadFlip, Flip};
 pub use interrupt::Interruption;
 pub use rules_list::RuleInfo;
 pub use server::BASE_PATH;
@@ -73,6 +75,9 @@ pub struct SimOptions {
     pub ca_certs: Vec<CaCert>,
     /// Period of LoxiLB's endpoint checkers (2 s); all probe scheduling scales with it.
     pub probe_tick: Duration,
+    /// One behaviour to get wrong on purpose; only for the tests of the daemon's
+    /// `conformance` command (see [`Flip`]). None for a faithful simulator.
+    pub flip: Option<Flip>,
 }
 
 impl Default for SimOptions {
@@ -85,6 +90,7 @@ impl Default for SimOptions {
             version: LoxilbVersion::default(),
             ca_certs: Vec::new(),
             probe_tick: Duration::from_secs(2),
+            flip: None,
         }
     }
 }

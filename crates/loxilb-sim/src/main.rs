@@ -33,6 +33,10 @@ struct Args {
     /// repeatable.
     #[arg(long = "ca-cert", value_name = "FILE")]
     ca_cert: Vec<std::path::PathBuf>,
+    /// Get one behaviour wrong on purpose; only for testing `loxilb-coordinator
+    /// conformance` (see loxilb_sim::Flip for the names).
+    #[arg(long, hide = true, value_name = "NAME")]
+    flip_behaviour: Option<loxilb_sim::Flip>,
 }
 
 #[tokio::main]
@@ -54,6 +58,7 @@ async fn main() -> std::io::Result<()> {
             .into_iter()
             .map(loxilb_sim::CaCert::File)
             .collect(),
+        flip: args.flip_behaviour,
         ..SimOptions::default()
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;

@@ -84,7 +84,7 @@ pub(crate) type Posted = &'static str;
 impl State {
     /// POST /config/loadbalancer after swagger validation.
     pub fn lb_post(&mut self, entry: LoadbalanceEntry) -> Result<Posted, ApiError> {
-        let c = match check(&entry) {
+        let c = match check(&entry, self.flip) {
             Ok(c) => c,
             Err(Refusal::Result(text)) => return Ok(text),
             Err(Refusal::Error(e)) => return Err(e),

@@ -95,7 +95,11 @@ pub(crate) fn proto_number(p: &str) -> Option<u8> {
 }
 
 /// ConfigPostLoadbalancer then AddLbRule up to the lookup of the existing rule.
-pub(crate) fn check(entry: &LoadbalanceEntry) -> Result<Candidate, Refusal> {
+/// `flip` gets one behaviour wrong on purpose (conformance tests only).
+pub(crate) fn check(
+    entry: &LoadbalanceEntry,
+    flip: Option<crate::Flip>,
+) -> Result<Candidate, Refusal> {
     let a = &entry.service_arguments;
     let mut s = Serv {
         protocol: a.protocol.clone(),
@@ -120,7 +124,8 @@ pub(crate) fn check(entry: &LoadbalanceEntry) -> Result<Candidate, Refusal> {
         oper: a.oper,
     };
     let port = a.port as u16;
-    if s.mode == MODE_DSR && s.sel != SEL_HASH {
+    let dsr_flipped = flip == Some(crate::Flip::DsrAcceptsAnySelection);
+    if s.mode == MODE_DSR && s.sel != SEL_HASH && !dsr_flipped {
         return Err(Refusal::Result(
             "Error: Only Hash Selection criteria allowed for DSR mode",
         ));
@@ -142,7 +147,7 @@ pub(crate) fn check(entry: &LoadbalanceEntry) -> Result<Candidate, Refusal> {
             DEFAULT_INACTIVE_NS_TIMEOUT
         };
     }
-    check_probe(&mut s)?;
+    check_probe(&mut s, flip == Some(crate::Flip::RuleAcceptsHttpProbe))?;
     if entry.endpoints.is_empty() || entry.endpoints.len() > MAX_ENDPOINTS {
         return Err(bad("endpoints-range error"));
     }
@@ -226,20 +231,24 @@ pub(crate) fn check(entry: &LoadbalanceEntry) -> Result<Candidate, Refusal> {
 }
 
 /// AddLbRule's rule-level probe checks; a probetype other than none forces `monitor`.
-fn check_probe(s: &mut Serv) -> Result<(), Refusal> {
+/// `accept_http` is the flipped behaviour of [`crate::Flip::RuleAcceptsHttpProbe`].
+fn check_probe(s: &mut Serv, accept_http: bool) -> Result<(), Refusal> {
     if s.probetype.is_empty() {
         if s.probeport != 0 {
             return Err(bad("malformed-service-pport error"));
         }
         return Ok(());
     }
-    if !matches!(
-        s.probetype.as_str(),
-        "sctp" | "tcp" | "udp" | "ping" | "none"
-    ) {
+    let http = accept_http && s.probetype == "http";
+    if !http
+        && !matches!(
+            s.probetype.as_str(),
+            "sctp" | "tcp" | "udp" | "ping" | "none"
+        )
+    {
         return Err(bad("malformed-service-ptype error"));
     }
-    let needs_port = matches!(s.probetype.as_str(), "sctp" | "tcp" | "udp");
+    let needs_port = http || matches!(s.probetype.as_str(), "sctp" | "tcp" | "udp");
     if needs_port && s.probeport == 0 || !needs_port && s.probeport != 0 {
         return Err(bad("malformed-service-pport error"));
     }

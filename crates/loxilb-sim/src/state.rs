@@ -49,6 +49,8 @@ pub(crate) struct State {
     /// replaced endpoint can tell its results are stale.
     pub next_gen: u64,
     pub probe: ProbeCtx,
+    /// A behaviour flipped on purpose (conformance tests only).
+    pub flip: Option<crate::Flip>,
 }
 
 impl State {
@@ -59,6 +61,7 @@ impl State {
             boot: Boot::new(),
             next_gen: 1,
             probe,
+            flip: None,
         }
     }
 
@@ -187,7 +190,10 @@ impl Shared {
         rt: tokio::runtime::Handle,
     ) -> Shared {
         Shared {
-            state: Mutex::new(State::new(ProbeCtx::new(weak.clone(), rt, opts))),
+            state: Mutex::new(State {
+                flip: opts.flip,
+                ..State::new(ProbeCtx::new(weak.clone(), rt, opts))
+            }),
             knobs: Knobs::new(opts.latency),
             log: Mutex::new(RequestLog::default()),
             tokens: Mutex::new(HashMap::new()),

@@ -26,6 +26,23 @@ fn rule_names_round_trip_and_foreign_names_are_not_ours() {
 }
 
 #[test]
+fn only_octavia_dash_canonical_uuid_is_our_exact_pattern() {
+    let id = "7f1c2a9e-0000-4000-8000-000000000001";
+    assert_eq!(exact_pattern_listener(&rule_name(id)), Some(id));
+    for not_exact in [
+        "octavia-listener-7f1c2a9e-0000-4000-8000-000000000001",
+        "octavia-7F1C2A9E-0000-4000-8000-000000000001",
+        "octavia-7f1c2a9e-0000-4000-8000-00000000000",
+        "octavia-7f1c2a9e-0000-4000-8000-000000000001x",
+        "octavia-7f1c2a9e00000-4000-8000-000000000001",
+        "octavia-gone",
+        "7f1c2a9e-0000-4000-8000-000000000001",
+    ] {
+        assert_eq!(exact_pattern_listener(not_exact), None, "{not_exact:?}");
+    }
+}
+
+#[test]
 fn basic_rule_has_every_argument() {
     let b = Bodies::basic();
     let d = b.desired();
