@@ -90,3 +90,89 @@ async fn non_uuid_ids_long_strings_and_control_characters_are_refused() {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(store.event_count().await.unwrap_or(-1), 1);
 }
+
+mod mutations {
+    //! The strict mutations through the router: each refused with 400 naming the
+    //! field, and the journal stays empty.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    const LISTENER: &str = "2f1e0d9c-8b7a-4f6e-9d5c-4b3a2f1e0d9c";
+
+    /// A valid graph create as text; `lb_extra` and `listener_extra` are spliced
+    /// into the two objects' key lists, `top_extra` into the envelope's.
+    fn body(lb_id: &str, listener_id: &str, name: &str, extra: [&str; 3]) -> String {
+        let [top, lb, listener] = extra;
+        format!(
+            r#"{{"method":"loadbalancer_create"{top},"args":{{"loadbalancer":{{"loadbalancer_id":{lb_id},"vip_address":"127.0.0.10","name":{name}{lb},"listeners":[{{"listener_id":{listener_id},"protocol":"TCP","protocol_port":80{listener}}}]}}}}}}"#,
+            lb_id = json!(lb_id),
+            listener_id = json!(listener_id),
+            name = json!(name),
+        )
+    }
+
+    /// One mutation of the valid body, and the field its refusal must name.
+    fn mutated(kind: usize, id: &str, len: usize, control: char) -> (String, String) {
+        let ok = |name: &str| body(LB1, LISTENER, name, ["", "", ""]);
+        match kind {
+            0 => (
+                body(
+                    LB1,
+                    LISTENER,
+                    "n",
+                    [r#","method":"loadbalancer_delete""#, "", ""],
+                ),
+                "method".into(),
+            ),
+            1 => (
+                body(LB1, LISTENER, "n", ["", r#","name":"other""#, ""]),
+                "loadbalancer.name".into(),
+            ),
+            2 => (
+                body(LB1, LISTENER, "n", ["", "", r#","protocol_port":81"#]),
+                "loadbalancer.listeners[0].protocol_port".into(),
+            ),
+            3 => (
+                body(id, LISTENER, "n", ["", "", ""]),
+                "loadbalancer.loadbalancer_id".into(),
+            ),
+            4 => (
+                body(LB1, id, "n", ["", "", ""]),
+                "loadbalancer.listeners[0].listener_id".into(),
+            ),
+            5 => (ok(&"n".repeat(256 + len)), "loadbalancer.name".into()),
+            _ => (ok(&format!("a{control}b")), "loadbalancer.name".into()),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn every_mutation_is_refused_naming_its_field_and_nothing_is_journaled(
+            kind in 0usize..7,
+            id in "[a-z0-9]{1,20}|1e400|80",
+            len in 0usize..3000,
+            control in prop::sample::select(vec!['\u{0}', '\r', '\n', '\u{1b}', '\u{7f}']),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| panic!("{e}"));
+            rt.block_on(async {
+                let (store, _d) = test_store().await;
+                let app = router(state(store.clone(), false, true), 1 << 20);
+                // The unmutated body is accepted: the refusal is the mutation's.
+                let valid = body(LB1, LISTENER, "n", ["", "", ""]);
+                let (status, answer) = send(&app, "POST", "/v1/events", valid.into_bytes(), None).await;
+                assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+                let (text, field) = mutated(kind, &id, len, control);
+                let (status, answer) = send(&app, "POST", "/v1/events", text.into_bytes(), None).await;
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+                assert_eq!(answer["field"].as_str(), Some(field.as_str()), "{answer}");
+                assert_eq!(store.event_count().await.unwrap_or(-1), 1, "a refused body was journaled");
+            });
+        }
+    }
+}
