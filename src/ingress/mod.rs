@@ -1,4 +1,5 @@
-//! The ingress API: HTTP/JSON on a Unix socket (and optionally TCP with a token).
+//! The ingress API: HTTP/JSON on a Unix socket (and optionally TCP with TLS and a
+//! bearer token; see [`tls`]).
 //!
 //! `POST /v1/events` validates an Octavia provider call synchronously, journals it
 //! in one transaction and hands it to the dispatcher; nothing is stored for a
