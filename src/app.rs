@@ -20,6 +20,7 @@ use crate::loxilb::{ClientOptions, LoxilbClient, LoxilbError};
 use crate::mapping::MappingOptions;
 use crate::octavia::DriverAgentClient;
 use crate::recovery::{self, Reconciler, ReconcilerOptions, RecoveryStats, StartupSnapshot};
+use crate::serve;
 use crate::shutdown::Shutdown;
 use crate::status::{DeliveryOptions, StatusDelivery};
 use crate::store::{Store, StoreError};
@@ -42,6 +43,8 @@ pub enum AppError {
     Loxilb(Box<LoxilbError>),
     #[error("ingress: {0}")]
     Listen(#[from] ingress::listen::ListenError),
+    #[error("{0}")]
+    Tls(#[from] ingress::tls::TlsError),
     #[error("serving the API failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -94,7 +97,9 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), AppError> {
     config.validate()?;
-    let store = Store::open(&config.database.url, config.database.max_connections).await?;
+    let gid = config.database.file_gid().and_then(Result::ok);
+    let store =
+        Store::open_with_group(&config.database.url, config.database.max_connections, gid).await?;
     let client = loxilb_client(&config)?;
     let hm = &config.health_monitoring;
     let applier = Arc::new(Applier::new(
@@ -213,6 +218,7 @@ pub async fn run(
         sync_timeout: Duration::from_secs(config.ingress.sync_timeout),
         health: Some(health_handle),
         nat_mode: config.loxilb.nat_mode,
+        uuid_ids: config.ingress.require_uuid_ids,
     };
     let max_body = config.ingress.max_body_bytes;
     let token = config.tcp_token()?.map(|t| BearerToken::new(t.expose()));
@@ -226,40 +232,50 @@ pub async fn run(
             store: store.clone(),
             dispatcher: dispatcher.clone(),
         };
-        shutdown.spawn(crate::metrics::server::serve(l, sources, shutdown.clone()));
+        let limits = crate::metrics::server::limits(config.ingress.conn_limits());
+        shutdown.spawn(crate::metrics::server::serve(
+            l,
+            sources,
+            limits,
+            shutdown.clone(),
+        ));
     }
 
     let mut servers = tokio::task::JoinSet::new();
-    match listener {
-        IngressListener::Unix(l) => {
-            let app = ingress::router_with(state.clone(), max_body, admin.clone(), None);
-            let stop = shutdown.clone();
-            servers.spawn(async move {
-                axum::serve(l, app)
-                    .with_graceful_shutdown(async move { stop.triggered().await })
-                    .await
-            });
+    let limits = config.ingress.conn_limits();
+    let tls = tcp_tls(&config)?;
+    // Every listener is bound before any is served: a client that waits for the
+    // Unix socket to answer then finds the TCP listener bound too.
+    let tcp = match (config.ingress.tcp_address, token.clone()) {
+        (Some(addr), Some(t)) => Some((TcpListener::bind(addr).await?, addr, t)),
+        _ => None,
+    };
+    let (first, first_token, first_tls) = match listener {
+        IngressListener::Unix(l) => (serve::Listener::Unix(l), None, None),
+        IngressListener::Tcp(l) => (serve::Listener::Tcp(l), token, tls.clone()),
+    };
+    let app = ingress::router_with(state.clone(), max_body, admin.clone(), first_token);
+    servers.spawn(serve::serve(
+        first,
+        app,
+        limits,
+        first_tls,
+        shutdown.clone(),
+    ));
+    if let Some((l, addr, t)) = tcp {
+        match (&tls, config.ingress.tls_client_ca_file.is_some()) {
+            (Some(_), true) => info!(%addr, "ingress also on TCP: mutual TLS and bearer token"),
+            (Some(_), false) => info!(%addr, "ingress also on TCP: TLS and bearer token"),
+            (None, _) => {}
         }
-        IngressListener::Tcp(l) => {
-            let app = ingress::router_with(state.clone(), max_body, admin.clone(), token.clone());
-            let stop = shutdown.clone();
-            servers.spawn(async move {
-                axum::serve(l, app)
-                    .with_graceful_shutdown(async move { stop.triggered().await })
-                    .await
-            });
-        }
-    }
-    if let (Some(addr), Some(t)) = (config.ingress.tcp_address, token) {
-        let l = TcpListener::bind(addr).await?;
-        info!(%addr, "ingress also listening on TCP (bearer token required)");
         let app = ingress::router_with(state.clone(), max_body, admin.clone(), Some(t));
-        let stop = shutdown.clone();
-        servers.spawn(async move {
-            axum::serve(l, app)
-                .with_graceful_shutdown(async move { stop.triggered().await })
-                .await
-        });
+        servers.spawn(serve::serve(
+            serve::Listener::Tcp(l),
+            app,
+            limits,
+            tls,
+            shutdown.clone(),
+        ));
     }
     // systemd: READY once the database, the ingress and a first LoxiLB contact are
     // done. An unreachable LoxiLB does not block start-up: events wait in the journal.
@@ -295,6 +311,23 @@ pub async fn run(
     store.close().await;
     info!("loxilb-coordinator stopped");
     result
+}
+
+/// The TCP ingress's TLS acceptor; `None` means plain TCP, which validation
+/// allows only with `insecure = true` and which is warned about at every start.
+pub fn tcp_tls(config: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>, AppError> {
+    match config.ingress.tls_files() {
+        Some(files) => Ok(Some(ingress::tls::acceptor(&files)?)),
+        None => {
+            if config.ingress.insecure {
+                warn!(
+                    "ingress.insecure = true: the TCP ingress has no TLS; the bearer token \
+                     and every answer cross the network in clear text"
+                );
+            }
+            Ok(None)
+        }
+    }
 }
 
 /// Tell systemd (when started by it) about our state; a no-op otherwise.

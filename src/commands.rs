@@ -11,8 +11,19 @@ use crate::cli::admin;
 use crate::cli::api_client::ApiClient;
 use crate::cli::Command;
 use crate::config::Config;
-use crate::ingress::listen::bind_unix;
+use crate::ingress::listen::{bind_unix, remove_socket};
 use crate::shutdown::Shutdown;
+
+/// What `run` checks before it binds anything, and `check-config` checks the
+/// same way: files named by the configuration that must be private and
+/// readable (the TCP token file: mode and owner), and the TLS files, loaded.
+fn preflight(config: &Config) -> Result<(), String> {
+    config.tcp_token().map_err(|e| e.to_string())?;
+    if let Some(files) = config.ingress.tls_files() {
+        crate::ingress::tls::acceptor(&files).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
 
 /// Run one subcommand.
 pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<ExitCode, String> {
@@ -29,6 +40,7 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
         }
         Command::CheckConfig => {
             let config = load(config_path)?;
+            preflight(&config)?;
             print!("{}", config.redacted_toml());
             eprintln!("configuration is valid");
             Ok(ExitCode::SUCCESS)
@@ -36,15 +48,20 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
         Command::Run => {
             let config = load(config_path.clone())?;
             crate::telemetry::init(&config.logging);
-            let listener = bind_unix(&config.ingress.socket_path, config.ingress.socket_mode)
+            preflight(&config)?;
+            let socket = config.ingress.socket_path.clone();
+            let listener = bind_unix(&socket, config.ingress.socket_mode)
                 .await
                 .map_err(|e| e.to_string())?;
             let shutdown = Shutdown::new();
             spawn_signal_handler(shutdown.clone());
             spawn_reload_handler(config_path.clone(), config.clone());
-            app::run(IngressListener::Unix(listener), config, shutdown)
-                .await
-                .map_err(|e| e.to_string())?;
+            if let Err(e) = app::run(IngressListener::Unix(listener), config, shutdown).await {
+                // Nobody serves it any more: a socket left behind would only make
+                // the next start probe it.
+                remove_socket(&socket);
+                return Err(e.to_string());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Events { state, limit, json } => {

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod model;
 pub mod octavia;
 pub mod recovery;
+pub mod serve;
 pub mod shutdown;
 pub mod status;
 pub mod store;

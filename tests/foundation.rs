@@ -177,7 +177,7 @@ async fn unix_socket_mode_tcp_token_and_graceful_sigterm() {
     let text = std::fs::read_to_string(&cfg).unwrap_or_default().replace(
         "[ingress]\n",
         &format!(
-            "[ingress]\nsocket_mode = \"0600\"\ntcp_address = \"127.0.0.1:{port}\"\ntcp_token_file = \"{}\"\n",
+            "[ingress]\nsocket_mode = \"0600\"\ntcp_address = \"127.0.0.1:{port}\"\ntcp_token_file = \"{}\"\ninsecure = true\n",
             token_file.display()
         ),
     );

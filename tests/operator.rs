@@ -145,7 +145,7 @@ async fn no_secret_ever_reaches_the_log() {
         .replace(
             "[ingress]\n",
             &format!(
-                "[ingress]\ntcp_address = \"127.0.0.1:{port}\"\ntcp_token_file = \"{}\"\n",
+                "[ingress]\ntcp_address = \"127.0.0.1:{port}\"\ntcp_token_file = \"{}\"\ninsecure = true\n",
                 token_file.display()
             ),
         )

@@ -46,9 +46,11 @@ OPTS = [
                     "daemon's [ingress] socket_path). Used unless url is set. "
                     f"Environment override: {SOCKET_ENV}."),
     cfg.StrOpt("url",
-               help="http(s)://host:port of the daemon's TCP ingress (its "
-                    "[ingress] tcp_address), for a daemon on another host; "
-                    "needs token_file. Takes precedence over socket_path. "
+               help="https://host:port of the daemon's TCP ingress (its "
+                    "[ingress] tcp_address with tls_cert_file), for a daemon "
+                    "on another host; http:// only reaches a daemon set to "
+                    "insecure = true. Needs token_file. Takes precedence over "
+                    "socket_path. "
                     f"Environment override: {URL_ENV}."),
     cfg.StrOpt("timeout", default=str(DEFAULT_TIMEOUT),
                help="Seconds to wait for the daemon's answer (a positive "
@@ -62,7 +64,8 @@ OPTS = [
                help="PEM CA bundle to verify an https url with (default: "
                     f"the system roots). Environment override: {CA_FILE_ENV}."),
     cfg.StrOpt("cert_file",
-               help="PEM client certificate for an https url; needs "
+               help="PEM client certificate for an https url (required "
+                    "when the daemon sets tls_client_ca_file); needs "
                     f"key_file. Environment override: {CERT_FILE_ENV}."),
     cfg.StrOpt("key_file",
                help="PEM private key of cert_file. Environment override: "

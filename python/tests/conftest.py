@@ -58,6 +58,8 @@ get_socket = "{agent}/get.sock"
 socket_path = "{workdir}/ingress.sock"
 tcp_address = "127.0.0.1:{tcp_port}"
 tcp_token_file = "{token}"
+# Plain TCP for the http:// tests; test_tls.py runs a TLS daemon.
+insecure = true
 
 [database]
 url = "sqlite://{workdir}/coordinator.db"

@@ -227,9 +227,12 @@ const INVALID: &[(&str, &str, &str)] = &[
     ("[ingress]\ntcp_address = \"127.0.0.1:9443\"", "ingress.tcp_address", "ingress.tcp_token_file"),
     ("[ingress]\nmax_body_bytes = 10", "ingress.max_body_bytes", "= 10"),
     ("[ingress]\nsync_timeout = 0", "ingress.sync_timeout", "= 0"),
+    ("[ingress]\nmax_connections = 8", "ingress.max_connections", "= 8"),
+    ("[ingress]\nheader_read_timeout = 0", "ingress.header_read_timeout", "= 0"),
     ("[database]\nurl = \"postgres://db/x\"", "database.url", "postgres support is planned"),
     ("[database]\nurl = \"sqlite:\"", "database.url", "\"sqlite:\""),
     ("[database]\nmax_connections = 0", "database.max_connections", "= 0"),
+    ("[database]\nfile_group = \"no-such-group-loxilb\"", "database.file_group", "not a group"),
     ("[database]\nretention_days = 0", "database.retention_days", "more than 0"),
     ("[database]\nretention_days = 4000", "database.retention_days", "3650"),
     ("[database]\nretention_days = -1", "database.retention_days", "non-negative number"),
@@ -237,7 +240,12 @@ const INVALID: &[(&str, &str, &str)] = &[
     ("[database]\nretention_max_events = 0", "database.retention_max_events", "= 0"),
     ("[logging]\nlevel = \"info,foo=loud\"", "logging.level", "\"info,foo=loud\""),
     ("[logging]\nlevel = \"\"", "logging.level", "must not be empty"),
-    ("[metrics]\naddress = \"127.0.0.1:9443\"\n[ingress]\ntcp_address = \"127.0.0.1:9443\"\ntcp_token_file = \"/t\"", "metrics.address", "ingress.tcp_address"),
+    ("[metrics]\naddress = \"127.0.0.1:9443\"\n[ingress]\ntcp_address = \"127.0.0.1:9443\"\ntcp_token_file = \"/t\"\ninsecure = true", "metrics.address", "ingress.tcp_address"),
+    ("[ingress]\ntcp_address = \"127.0.0.1:9443\"\ntcp_token_file = \"/t\"", "ingress.tcp_address", "ingress.insecure = true"),
+    ("[ingress]\ntcp_address = \"127.0.0.1:9443\"\ntcp_token_file = \"/t\"\ntls_cert_file = \"/c\"", "ingress.tls_cert_file", "requires ingress.tls_key_file"),
+    ("[ingress]\ntcp_address = \"127.0.0.1:9443\"\ntcp_token_file = \"/t\"\ntls_cert_file = \"/c\"\ntls_key_file = \"/k\"\ninsecure = true", "ingress.insecure", "choose one"),
+    ("[ingress]\ntls_client_ca_file = \"/ca\"", "ingress.tls_client_ca_file", "requires ingress.tls_cert_file"),
+    ("[ingress]\ninsecure = true", "ingress.insecure", "ingress.tcp_address"),
 ];
 
 #[test]
@@ -513,7 +521,7 @@ fn redaction_hides_password_and_token() {
     let (dir, token_path) = write_file("token", "s3cr3t-token-value\n");
     set_mode(&token_path, 0o600);
     let toml = format!(
-        "[loxilb]\nusername = \"admin\"\npassword = \"hunter2-pw\"\n[ingress]\ntcp_address = \"127.0.0.1:9443\"\ntcp_token_file = {:?}\n",
+        "[loxilb]\nusername = \"admin\"\npassword = \"hunter2-pw\"\n[ingress]\ntcp_address = \"127.0.0.1:9443\"\ninsecure = true\ntcp_token_file = {:?}\n",
         token_path.to_str().unwrap()
     );
     let c = Config::from_toml_str(&toml).unwrap();

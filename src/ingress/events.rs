@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::{dsr, members, ApiError, ApiState};
 use crate::dispatch::Job;
+use crate::model::strict::{self, StrictJsonError};
 use crate::model::{limits, parse_envelope, Event, EventError};
 use crate::store::{EventRecord, EventState, KeyHint, OwnerRef};
 
@@ -108,13 +109,25 @@ fn record_json(r: &EventRecord) -> Value {
     })
 }
 
+/// A repeated key, named as every other field is: relative to `args` inside it,
+/// by its own name outside.
+fn duplicate_key(path: String) -> EventError {
+    let field = match path.strip_prefix("args.") {
+        Some(inner) => inner.to_owned(),
+        None => path,
+    };
+    EventError::invalid(field, "appears more than once in its object")
+}
+
 /// `POST /v1/events`: validate, journal, queue; 202 with the event id.
 pub(super) async fn post_event(
     State(state): State<ApiState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let envelope: Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))?;
+    let envelope = strict::parse(&body).map_err(|e| match e {
+        StrictJsonError::DuplicateKey { path } => ApiError::Event(duplicate_key(path)),
+        StrictJsonError::Syntax(m) => ApiError::BadJson(m),
+    })?;
     let event = parse_envelope(&envelope)?;
     let args = envelope
         .get("args")
@@ -123,6 +136,7 @@ pub(super) async fn post_event(
             field: "args".into(),
             reason: "missing".into(),
         })?;
+    strict::check_args(&args, state.uuid_ids)?;
     let args_json = args.to_string();
     dsr::check(&state.store, state.nat_mode, &event).await?;
     let (hint, owner) = ordering(&event);

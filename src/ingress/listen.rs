@@ -48,9 +48,43 @@ pub async fn bind_unix(path: &Path, mode: u32) -> Result<UnixListener, ListenErr
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io_err)?;
     }
-    let listener = UnixListener::bind(path).map_err(io_err)?;
+    let listener = {
+        // The socket is created with its final mode: no moment with the umask's
+        // looser default. The umask is per process; at start-up nothing else
+        // creates files while this runs.
+        let _umask = UmaskGuard::set(!mode & 0o777);
+        UnixListener::bind(path).map_err(io_err)?
+    };
+    // umask only takes bits away; this also sets bits a stricter umask would drop.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_err)?;
     Ok(listener)
+}
+
+/// Sets the process umask; restores the previous one on drop.
+struct UmaskGuard(libc::mode_t);
+
+impl UmaskGuard {
+    fn set(mask: u32) -> Self {
+        // SAFETY: umask has no preconditions and cannot fail.
+        UmaskGuard(unsafe { libc::umask(mask as libc::mode_t) })
+    }
+}
+
+impl Drop for UmaskGuard {
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe { libc::umask(self.0) };
+    }
+}
+
+/// Removes the socket file `bind_unix` created, after a start that failed.
+pub fn remove_socket(path: &Path) {
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+    if is_socket {
+        if let Err(e) = std::fs::remove_file(path) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove the ingress socket");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The ingress API: HTTP/JSON on a Unix socket (and optionally TCP with a token).
+//! The ingress API: HTTP/JSON on a Unix socket (and optionally TCP with TLS and a
+//! bearer token; see [`tls`]).
 //!
 //! `POST /v1/events` validates an Octavia provider call synchronously, journals it
 //! in one transaction and hands it to the dispatcher; nothing is stored for a
@@ -12,6 +13,7 @@ mod error;
 mod events;
 pub mod listen;
 mod members;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +66,8 @@ pub struct ApiState {
     /// `[loxilb] nat_mode`: the mode of load balancers whose flavor names none,
     /// which decides whether the DSR limits apply.
     pub nat_mode: NatMode,
+    /// `[ingress] require_uuid_ids`: object ids must be UUIDs.
+    pub uuid_ids: bool,
 }
 
 /// The ingress router. `max_body_bytes` bounds every request body (413 beyond).

@@ -40,6 +40,7 @@ fn state(store: Store, wait: bool, ready: bool) -> ApiState {
         sync_timeout: Duration::from_secs(5),
         health: None,
         nat_mode: crate::config::NatMode::Fullnat,
+        uuid_ids: true,
     }
 }
 
@@ -72,6 +73,17 @@ async fn send(
         .to_bytes();
     let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, value)
+}
+
+const LB1: &str = "8d7c2a3e-5b1f-4c6a-9e0d-1f2a3b4c5d6e";
+const LB2: &str = "b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e";
+
+/// The state of tests written with short ids ("lb1", "p1"): UUIDs not required.
+fn short_id_state(store: Store, wait: bool, ready: bool) -> ApiState {
+    ApiState {
+        uuid_ids: false,
+        ..state(store, wait, ready)
+    }
 }
 
 fn lb_create(id: &str) -> Vec<u8> {
@@ -139,7 +151,7 @@ async fn every_bad_body_in_the_fixture_is_rejected_and_nothing_is_journaled() {
 async fn a_valid_event_is_journaled_and_reported() {
     let (store, _d) = test_store().await;
     let app = router(state(store.clone(), false, true), 1 << 20);
-    let (status, body) = send(&app, "POST", "/v1/events", lb_create("lb-1"), None).await;
+    let (status, body) = send(&app, "POST", "/v1/events", lb_create(LB1), None).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let id = body["id"]
         .as_i64()
@@ -150,7 +162,7 @@ async fn a_valid_event_is_journaled_and_reported() {
         assert_eq!(s, StatusCode::OK);
         if rec["state"] == "done" {
             assert_eq!(rec["method"], "loadbalancer_create");
-            assert_eq!(rec["object_id"], "lb-1");
+            assert_eq!(rec["object_id"], LB1);
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "not applied: {rec}");
@@ -203,7 +215,7 @@ async fn a_valid_event_is_journaled_and_reported() {
 async fn synchronous_mode_answers_with_the_outcome() {
     let (store, _d) = test_store().await;
     let app = router(state(store, true, true), 1 << 20);
-    let (status, body) = send(&app, "POST", "/v1/events", lb_create("lb-2"), None).await;
+    let (status, body) = send(&app, "POST", "/v1/events", lb_create(LB2), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "done");
 }
@@ -212,14 +224,7 @@ async fn synchronous_mode_answers_with_the_outcome() {
 async fn oversized_bodies_are_refused() {
     let (store, _d) = test_store().await;
     let app = router(state(store.clone(), false, true), 64);
-    let (status, _) = send(
-        &app,
-        "POST",
-        "/v1/events",
-        lb_create("lb-big-enough-to-exceed"),
-        None,
-    )
-    .await;
+    let (status, _) = send(&app, "POST", "/v1/events", lb_create(LB1), None).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(store.event_count().await.unwrap_or(-1), 0);
 }
@@ -236,14 +241,7 @@ async fn tcp_router_requires_the_bearer_token() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, _) = send(&app, "GET", "/healthz", vec![], Some("s3cre")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, _) = send(
-        &app,
-        "POST",
-        "/v1/events",
-        lb_create("lb-3"),
-        Some("wrong!"),
-    )
-    .await;
+    let (s, _) = send(&app, "POST", "/v1/events", lb_create(LB2), Some("wrong!")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(store.event_count().await.unwrap_or(-1), 0);
     let (s, _) = send(&app, "GET", "/healthz", vec![], Some("s3cret")).await;
@@ -318,3 +316,4 @@ async fn status_routes_are_merged_and_behind_the_token() {
 
 mod dsr;
 mod limits;
+mod strict;

@@ -11,6 +11,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::dispatch::Dispatcher;
+use crate::serve::ConnLimits;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 
@@ -52,13 +53,34 @@ async fn scrape(State(s): State<Sources>) -> impl IntoResponse {
     )
 }
 
+/// Connections the metrics listener holds at once: a scraper or two, never
+/// hundreds.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// The ingress timeouts with the metrics listener's own cap.
+pub fn limits(ingress: ConnLimits) -> ConnLimits {
+    ConnLimits {
+        max_connections: MAX_CONNECTIONS,
+        ..ingress
+    }
+}
+
 /// Serve `/metrics` on `listener` until shutdown.
-pub async fn serve(listener: TcpListener, sources: Sources, shutdown: Shutdown) {
+pub async fn serve(
+    listener: TcpListener,
+    sources: Sources,
+    limits: ConnLimits,
+    shutdown: Shutdown,
+) {
     let app = router(sources);
-    let stop = shutdown.clone();
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.triggered().await })
-        .await
+    if let Err(e) = crate::serve::serve(
+        crate::serve::Listener::Tcp(listener),
+        app,
+        limits,
+        None,
+        shutdown,
+    )
+    .await
     {
         tracing::warn!(error = %e, "metrics endpoint stopped");
     }

@@ -28,6 +28,7 @@ mod member;
 mod pool;
 pub mod rules;
 mod serde_util;
+pub mod strict;
 mod unsupported;
 mod validate;
 

@@ -7,7 +7,7 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("database url {url:?} is not usable: {reason}")]
     Url { url: String, reason: String },
-    #[error("cannot create database directory {path}: {source}")]
+    #[error("cannot prepare database path {path}: {source}")]
     Io {
         path: String,
         #[source]

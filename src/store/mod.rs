@@ -23,6 +23,7 @@ mod batching;
 mod desired;
 mod direct;
 mod error;
+pub mod files;
 mod group_commit;
 mod ingress_reads;
 mod journal;
@@ -83,6 +84,16 @@ impl Store {
     /// Open (creating if needed) the database at `url`, apply pending migrations and
     /// switch to WAL. `url` is `sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:`.
     pub async fn open(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        Self::open_with_group(url, max_connections, None).await
+    }
+
+    /// Like [`Store::open`]; the database files get mode 0640 and group `gid`
+    /// when given, else 0600 (see [`files`]).
+    pub async fn open_with_group(
+        url: &str,
+        max_connections: u32,
+        gid: Option<u32>,
+    ) -> Result<Store, StoreError> {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::Url {
                 url: url.to_string(),
@@ -130,6 +141,10 @@ impl Store {
                 source: e,
             })?;
         }
+        files::make_private(&file, gid).map_err(|e| StoreError::Io {
+            path: file.display().to_string(),
+            source: e,
+        })?;
         {
             let file = file.clone();
             tokio::task::spawn_blocking(move || ensure_incremental_vacuum(&file))
@@ -227,8 +242,9 @@ const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 /// transaction, so converting under open connections looked undone to them.
 fn ensure_incremental_vacuum(file: &Path) -> Result<(), StoreError> {
     const INCREMENTAL: i64 = 2;
-    if !file.exists() {
-        // A new file gets the mode from the pool's connect options.
+    // A new file (absent, or created empty by `files::make_private`) gets the
+    // mode from the pool's connect options.
+    if !std::fs::metadata(file).is_ok_and(|m| m.len() > 0) {
         return Ok(());
     }
     let conn = rusqlite::Connection::open(file)?;

@@ -64,6 +64,8 @@ get_socket = "{agent}/get.sock"
 
 [ingress]
 socket_path = "{socket}"
+# The tests name objects "lb1", "p1": short ids instead of Octavia's UUIDs.
+require_uuid_ids = false
 
 [database]
 url = "sqlite://{db}"

@@ -11,7 +11,7 @@ fn post(method: &str, args: Value) -> Vec<u8> {
 }
 
 fn app(store: &Store, mode: NatMode) -> Router {
-    let mut st = state(store.clone(), false, true);
+    let mut st = short_id_state(store.clone(), false, true);
     st.nat_mode = mode;
     router(st, 1 << 20)
 }

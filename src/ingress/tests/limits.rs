@@ -15,7 +15,7 @@ fn member(i: usize, weight: u16) -> Value {
 
 async fn app_with_pool() -> (Router, Store, tempfile::TempDir) {
     let (store, dir) = test_store().await;
-    let app = router(state(store.clone(), false, true), 1 << 20);
+    let app = router(short_id_state(store.clone(), false, true), 1 << 20);
     let (s, _) = send(&app, "POST", "/v1/events", lb_create("lb1"), None).await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let pool = json!({"pool": {"pool_id": "p1", "loadbalancer_id": "lb1", "protocol": "TCP",
@@ -149,7 +149,7 @@ async fn after_a_member_delete_a_new_member_is_accepted() {
 #[tokio::test]
 async fn a_pool_created_with_33_serving_members_is_refused() {
     let (store, _d) = test_store().await;
-    let app = router(state(store.clone(), false, true), 1 << 20);
+    let app = router(short_id_state(store.clone(), false, true), 1 << 20);
     let members: Vec<Value> = (0..33).map(|i| member(i, 1)).collect();
     let pool = json!({"pool": {"pool_id": "p1", "loadbalancer_id": "lb1", "protocol": "TCP",
                                 "lb_algorithm": "ROUND_ROBIN", "members": members}});

@@ -1,0 +1,164 @@
+//! Private files: the database and its -wal/-shm are 0600 (0640 with
+//! `file_group`) even under umask 000, the socket has its configured mode,
+//! `check-config` refuses a token file `run` would refuse, and a start that
+//! fails after binding leaves no socket behind.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use loxilb_coordinator::cli::api_client::ApiClient;
+use serde_json::json;
+
+use crate::common::{closed_port_url, write_config};
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn add_to_section(cfg: &Path, section: &str, lines: &str) {
+    let text = std::fs::read_to_string(cfg).unwrap_or_default();
+    let text = if text.contains(&format!("[{section}]\n")) {
+        text.replace(
+            &format!("[{section}]\n"),
+            &format!("[{section}]\n{lines}\n"),
+        )
+    } else {
+        format!("{text}\n[{section}]\n{lines}\n")
+    };
+    std::fs::write(cfg, text).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The daemon binary under umask 000 (the loosest there is).
+fn under_umask_000(cfg: &Path, sub: &str) -> Command {
+    let mut c = Command::new("/bin/sh");
+    c.arg("-c")
+        .arg("umask 000; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_loxilb-coordinator"))
+        .arg("--config")
+        .arg(cfg)
+        .arg(sub)
+        .stdin(Stdio::null());
+    c
+}
+
+async fn wait_healthy(socket: &Path) {
+    for _ in 0..400 {
+        if let Ok((200, _)) = ApiClient::new(socket).call("GET", "/healthz", None).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("daemon did not answer on {}", socket.display());
+}
+
+/// Starts the daemon under umask 000, writes one event, stops it; returns the
+/// modes of the database, -wal, -shm and socket while it ran, and the gid of the
+/// database file.
+async fn modes_of_a_run(dir: &Path, cfg: &Path) -> ([u32; 4], u32) {
+    let mut child = under_umask_000(cfg, "run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let socket = dir.join("ingress.sock");
+    wait_healthy(&socket).await;
+    let event = json!({"method": "loadbalancer_create", "args": {"loadbalancer": {
+        "loadbalancer_id": "6d0c2a3e-5b1f-4c6a-9e0d-1f2a3b4c5d6e", "vip_address": "127.0.0.10"}}});
+    let (code, _) = ApiClient::new(&socket)
+        .call("POST", "/v1/events", Some(&event))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code, 202);
+    let db = dir.join("coordinator.db");
+    let modes = [
+        mode(&db),
+        mode(&dir.join("coordinator.db-wal")),
+        mode(&dir.join("coordinator.db-shm")),
+        mode(&socket),
+    ];
+    let gid = std::fs::metadata(&db).map(|m| m.gid()).unwrap_or(u32::MAX);
+    let _ = child.kill();
+    let _ = child.wait();
+    (modes, gid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_files_are_private_whatever_the_umask() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = write_config(dir.path(), &[closed_port_url()], dir.path(), "");
+    let (modes, _) = modes_of_a_run(dir.path(), &cfg).await;
+    assert_eq!(modes, [0o600, 0o600, 0o600, 0o660], "db, wal, shm, socket");
+
+    // With a group (ours, so the daemon may chown to it): 0640, that group.
+    let group_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = write_config(group_dir.path(), &[closed_port_url()], group_dir.path(), "");
+    // SAFETY: getegid has no preconditions.
+    let gid = unsafe { libc::getegid() };
+    add_to_section(&cfg, "database", &format!("file_group = \"{gid}\""));
+    let (modes, file_gid) = modes_of_a_run(group_dir.path(), &cfg).await;
+    assert_eq!(modes, [0o640, 0o640, 0o640, 0o660], "db, wal, shm, socket");
+    assert_eq!(file_gid, gid);
+}
+
+fn output(mut c: Command) -> Output {
+    c.output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn check_config_refuses_the_token_file_run_refuses() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = write_config(dir.path(), &[closed_port_url()], dir.path(), "");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "t0ken\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o640))
+        .unwrap_or_else(|e| panic!("{e}"));
+    add_to_section(
+        &cfg,
+        "ingress",
+        &format!(
+            "tcp_address = \"127.0.0.1:1\"\ntcp_token_file = \"{}\"\ninsecure = true",
+            token.display()
+        ),
+    );
+    for sub in ["check-config", "run"] {
+        let out = output(under_umask_000(&cfg, sub));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{sub} took a group-readable token file"
+        );
+        assert!(
+            err.contains("0640") && err.contains("token"),
+            "{sub}: {err}"
+        );
+    }
+    assert!(
+        !dir.path().join("ingress.sock").exists(),
+        "run left its socket"
+    );
+}
+
+#[test]
+fn a_start_that_fails_after_binding_removes_its_socket() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = write_config(dir.path(), &[closed_port_url()], dir.path(), "");
+    // The metrics address is taken: the daemon fails after binding its socket.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = taken.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    add_to_section(&cfg, "metrics", &format!("address = \"{addr}\""));
+    let out = output(under_umask_000(&cfg, "run"));
+    assert!(
+        !out.status.success(),
+        "the daemon started on a taken address"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use") || err.contains("Address"), "{err}");
+    assert!(
+        !dir.path().join("ingress.sock").exists(),
+        "the socket was left behind"
+    );
+}
