@@ -256,6 +256,8 @@ get_socket = "{agent}/get.sock"
 
 [ingress]
 socket_path = "{socket}"
+# The scenario's ids are readable names, not the UUIDs Octavia gives.
+require_uuid_ids = false
 
 [database]
 url = "sqlite://{db}"
