@@ -218,7 +218,9 @@ async fn unreachable_loxilb_keeps_members_then_errors_the_lb_then_recovers() {
 async fn listener_statistics_match_the_simulator_counters() {
     let b0 = Backend::start().await;
     let b1 = Backend::start().await;
-    let w = World::start("").await;
+    // Rules (and their counters) are read every `stats_interval`: at the default 10 s
+    // the counter could only show at the very end of the 10 s wait (failed under load).
+    let w = World::start("stats_interval = 1").await;
     w.apply_ok(&scenario("s", "127.0.0.36", &[&b0, &b1], true))
         .await;
     // Both members share 127.0.0.1: the counter is set per endpoint address.
