@@ -233,17 +233,7 @@ pub(super) async fn retry_event(
     State(state): State<ApiState>,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let record = state
-        .store
-        .event(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no event with id {id}")))?;
-    if !state.store.requeue_failed(id).await? {
-        return Err(ApiError::Conflict(format!(
-            "event {id} is {}, only failed events can be retried",
-            record.state.as_str()
-        )));
-    }
+    let record = failed_event(&state, id, "retried", state.store.requeue_failed(id)).await?;
     state.dispatcher.submit(Job::from(&record));
     Ok((
         StatusCode::ACCEPTED,
@@ -258,17 +248,30 @@ pub(super) async fn clear_event(
     State(state): State<ApiState>,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let record = failed_event(&state, id, "cleared", state.store.clear_failed(id)).await?;
+    tracing::info!(event_id = id, method = %record.method, "failed event cleared by an operator");
+    Ok((StatusCode::OK, Json(json!({"id": id, "cleared": true}))))
+}
+
+/// The record of event `id` once `act` (an operation that only touches a failed
+/// event, returning whether it did) succeeded: 404 when there is no such event, 409
+/// naming its state when it is not failed.
+async fn failed_event(
+    state: &ApiState,
+    id: i64,
+    verb: &str,
+    act: impl std::future::Future<Output = Result<bool, crate::store::StoreError>>,
+) -> Result<crate::store::EventRecord, ApiError> {
     let record = state
         .store
         .event(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no event with id {id}")))?;
-    if !state.store.clear_failed(id).await? {
+    if !act.await? {
         return Err(ApiError::Conflict(format!(
-            "event {id} is {}, only failed events can be cleared",
+            "event {id} is {}, only failed events can be {verb}",
             record.state.as_str()
         )));
     }
-    tracing::info!(event_id = id, method = %record.method, "failed event cleared by an operator");
-    Ok((StatusCode::OK, Json(json!({"id": id, "cleared": true}))))
+    Ok(record)
 }

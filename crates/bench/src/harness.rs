@@ -45,40 +45,21 @@ impl World {
             .map_err(|e| format!("driver agent: {e}"))?;
         let socket = dir.path().join("ingress.sock");
         let db = dir.path().join("coordinator.db");
-        let config = format!(
-            r#"
-[health_monitoring]
-{batch}rate_limit_calls = 100000
-max_concurrent_checks = 50
-status_update_interval = 3600
-status_cache_ttl = 7200
-reconciliation_interval = 604800
-
-[loxilb]
-nodes = ["{sim}"]
-
-[octavia]
-status_socket = "{agent}/status.sock"
-stats_socket = "{agent}/stats.sock"
-get_socket = "{agent}/get.sock"
-
-[ingress]
-socket_path = "{socket}"
-# The tests name objects "lb1", "p1": short ids instead of Octavia's UUIDs.
-require_uuid_ids = false
-
-[database]
-url = "sqlite://{db}"
-
-[logging]
-level = "warn"
-"#,
+        let hm = format!(
+            "{batch}rate_limit_calls = 100000\nmax_concurrent_checks = 50\n\
+             status_update_interval = 3600\nstatus_cache_ttl = 7200\n\
+             reconciliation_interval = 604800\n",
             batch = batch_size.map_or(String::new(), |b| format!("batch_size = {b}\n")),
-            sim = sim.url(),
-            agent = agent_dir.display(),
-            socket = socket.display(),
-            db = db.display(),
         );
+        let config = daemon_config(&DaemonFiles {
+            sim: &sim.url(),
+            agent: &agent_dir,
+            socket: &socket,
+            db: &db,
+            health_monitoring: &hm,
+            database: "",
+            level: "warn",
+        });
         let config_path = dir.path().join("coordinator.toml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
         let child = spawn_daemon(&config_path, &socket).await?;
@@ -265,4 +246,52 @@ pub fn cpu_secs(pid: u32) -> f64 {
         (Some(u), Some(s)) => (u + s) / 100.0,
         _ => f64::NAN,
     }
+}
+
+/// Where a benchmark daemon finds its world, and the settings a benchmark changes.
+pub struct DaemonFiles<'a> {
+    pub sim: &'a str,
+    pub agent: &'a std::path::Path,
+    pub socket: &'a std::path::Path,
+    pub db: &'a std::path::Path,
+    /// Lines for `[health_monitoring]`.
+    pub health_monitoring: &'a str,
+    /// Extra lines for `[database]`.
+    pub database: &'a str,
+    pub level: &'a str,
+}
+
+/// The daemon configuration (TOML) of a benchmark world.
+pub fn daemon_config(f: &DaemonFiles<'_>) -> String {
+    format!(
+        r#"
+[health_monitoring]
+{hm}
+[loxilb]
+nodes = ["{sim}"]
+
+[octavia]
+status_socket = "{agent}/status.sock"
+stats_socket = "{agent}/stats.sock"
+get_socket = "{agent}/get.sock"
+
+[ingress]
+socket_path = "{socket}"
+# Benchmarks name objects "lb1", "soak-lb1-p": readable ids instead of Octavia's UUIDs.
+require_uuid_ids = false
+
+[database]
+url = "sqlite://{db}"
+{database}
+[logging]
+level = "{level}"
+"#,
+        hm = f.health_monitoring,
+        sim = f.sim,
+        agent = f.agent.display(),
+        socket = f.socket.display(),
+        db = f.db.display(),
+        database = f.database,
+        level = f.level,
+    )
 }

@@ -239,39 +239,16 @@ pub async fn soak(opts: SoakOptions) -> Result<(), String> {
         .clone()
         .unwrap_or_else(|| dir.path().join("daemon.log"));
     let config_path = dir.path().join("coordinator.toml");
-    let config = format!(
-        r#"
-[health_monitoring]
-status_update_interval = 1
-reconciliation_interval = 60
-enable_status_reconciliation = true
-
-[loxilb]
-nodes = ["{sim}"]
-
-[octavia]
-status_socket = "{agent}/status.sock"
-stats_socket = "{agent}/stats.sock"
-get_socket = "{agent}/get.sock"
-
-[ingress]
-socket_path = "{socket}"
-# The scenario's ids are readable names, not the UUIDs Octavia gives.
-require_uuid_ids = false
-
-[database]
-url = "sqlite://{db}"
-retention_days = {days}
-
-[logging]
-level = "info"
-"#,
-        sim = sim.url(),
-        agent = agent_dir.display(),
-        socket = socket.display(),
-        db = db.display(),
-        days = opts.retention_minutes / 1440.0,
-    );
+    let config = crate::harness::daemon_config(&crate::harness::DaemonFiles {
+        sim: &sim.url(),
+        agent: &agent_dir,
+        socket: &socket,
+        db: &db,
+        health_monitoring: "status_update_interval = 1\nreconciliation_interval = 60\n\
+                            enable_status_reconciliation = true\n",
+        database: &format!("retention_days = {}\n", opts.retention_minutes / 1440.0),
+        level: "info",
+    });
     std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
     let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
