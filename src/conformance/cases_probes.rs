@@ -46,12 +46,24 @@ pub async fn api_probe_kept(c: &mut Ctx) -> Res<Verdict> {
         .unwrap_or_default();
     let r = c.api.call(Method::DELETE, &path, None).await?;
     checks.push(handler_error(&c.expect, &r, "LB Rule-referred", 409));
+    delete_rule_expecting_probe_gone(c, &key, "probe gone with the last rule", &mut checks).await?;
+    Ok(Verdict::from_checks(checks))
+}
+
+/// Delete the run's rule and check that LoxiLB removed probe `key` with it (a probe
+/// goes with the last rule that refers to it).
+pub(super) async fn delete_rule_expecting_probe_gone(
+    c: &mut Ctx,
+    key: &str,
+    label: &str,
+    checks: &mut Vec<super::checks::Check>,
+) -> Res<()> {
     let r = c.delete_rule().await?;
     checks.push(success("delete rule", &r));
     let probes = c.list_probes().await?;
-    let left = listed_probe(&probes, &key).is_some();
+    let left = listed_probe(&probes, key).is_some();
     checks.push(that(
-        "probe gone with the last rule",
+        label,
         if left {
             "probe still listed"
         } else {
@@ -59,7 +71,7 @@ pub async fn api_probe_kept(c: &mut Ctx) -> Res<Verdict> {
         },
         !left,
     ));
-    Ok(Verdict::from_checks(checks))
+    Ok(())
 }
 
 /// Re-posting a named probe with another host replaces the options, keeps the host.

@@ -247,18 +247,12 @@ pub async fn probe_entries(c: &mut Ctx) -> Res<Verdict> {
         get("inactiveReTries"),
         Some(&json!(2)),
     ));
-    let r = c.delete_rule().await?;
-    checks.push(success("delete rule", &r));
-    let probes = c.list_probes().await?;
-    let left = listed_probe(&probes, &key).is_some();
-    checks.push(that(
+    super::cases_probes::delete_rule_expecting_probe_gone(
+        c,
+        &key,
         "probe gone with the rule",
-        if left {
-            "probe still listed"
-        } else {
-            "probe gone"
-        },
-        !left,
-    ));
+        &mut checks,
+    )
+    .await?;
     Ok(Verdict::from_checks(checks))
 }
