@@ -34,14 +34,20 @@ pub struct PrunePlan {
     pub excess: u64,
 }
 
+/// Events that finished before this time (ms since the epoch) are past the age limit.
+fn age_cutoff(retention: &Retention, now_ms: i64) -> i64 {
+    let age_ms = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
+    now_ms.saturating_sub(age_ms)
+}
+
 /// The pass for `done` finished events, `aged` of which are older than the age
 /// limit, at `now_ms`. Pure, so the arithmetic is tested without a database.
 pub fn plan(retention: &Retention, now_ms: i64, done: u64, aged: u64) -> PrunePlan {
-    let age_ms = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
-    let left = done.saturating_sub(aged);
     PrunePlan {
-        finished_before_ms: now_ms.saturating_sub(age_ms),
-        excess: left.saturating_sub(retention.max_events),
+        finished_before_ms: age_cutoff(retention, now_ms),
+        excess: done
+            .saturating_sub(aged)
+            .saturating_sub(retention.max_events),
     }
 }
 
@@ -73,9 +79,7 @@ impl Store {
     ) -> Result<Pruned, StoreError> {
         let batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
         let now = now_ms();
-        let age_ms = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
-        let cutoff = now.saturating_sub(age_ms);
-        let (done, aged) = self.count_done(cutoff).await?;
+        let (done, aged) = self.count_done(age_cutoff(retention, now)).await?;
         let plan = plan(retention, now, done, aged);
         let mut deleted = 0u64;
         // Age: the partial index on finished events' `updated_at` finds them directly.
