@@ -154,6 +154,13 @@ impl Api {
     }
 
     /// A call with full control of body and Authorization header.
+    /// `POST /auth/login` with `body` and no token (the login itself and the cases
+    /// that probe LoxiLB's answers to wrong credentials).
+    pub async fn post_login(&self, body: &Value) -> Result<Reply, ConformanceError> {
+        self.send(Method::POST, "/auth/login", Body::Json(body), Auth::Without)
+            .await
+    }
+
     pub async fn send(
         &self,
         method: Method,
@@ -213,14 +220,7 @@ impl Api {
             return Ok(());
         }
         let body = serde_json::json!({"username": user, "password": password});
-        let r = self
-            .send(
-                Method::POST,
-                "/auth/login",
-                Body::Json(&body),
-                Auth::Without,
-            )
-            .await?;
+        let r = self.post_login(&body).await?;
         match r.body.get("token").and_then(Value::as_str) {
             Some(t) if r.status == 200 && !t.is_empty() => {
                 self.token = Some(t.to_string());

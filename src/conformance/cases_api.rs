@@ -60,15 +60,7 @@ pub async fn login(c: &mut Ctx) -> Res<Verdict> {
     let mut checks: Vec<Check> = Vec::new();
     let Some((user, password)) = c.credentials.clone() else {
         let body = json!({"username": c.name, "password": "octavia-conformance"});
-        let r = c
-            .api
-            .send(
-                Method::POST,
-                "/auth/login",
-                Body::Json(&body),
-                Auth::Without,
-            )
-            .await?;
+        let r = c.api.post_login(&body).await?;
         checks.push(status("login without user service", &r, 501));
         let r = c
             .api
@@ -89,30 +81,14 @@ pub async fn login(c: &mut Ctx) -> Res<Verdict> {
         password
     };
     let wrong = json!({"username": user, "password": format!("{shown}-not")});
-    let r = c
-        .api
-        .send(
-            Method::POST,
-            "/auth/login",
-            Body::Json(&wrong),
-            Auth::Without,
-        )
-        .await?;
+    let r = c.api.post_login(&wrong).await?;
     checks.push(that(
         "wrong password: 200 without token",
         format!("wrong password: {}", describe(&r)),
         r.status == 200 && r.body.get("token").is_none(),
     ));
     let unknown = json!({"username": c.name, "password": "octavia-conformance"});
-    let r = c
-        .api
-        .send(
-            Method::POST,
-            "/auth/login",
-            Body::Json(&unknown),
-            Auth::Without,
-        )
-        .await?;
+    let r = c.api.post_login(&unknown).await?;
     checks.push(handler_error(&c.expect, &r, "User not found", 404));
     let r = c
         .api
