@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::shutdown::Shutdown;
-use crate::store::{EventRecord, Store, StoreError};
+use crate::store::{EventRecord, StatusRecord, Store, StoreError};
 
 pub use completions::{Completions, Outcome};
 
@@ -79,6 +79,18 @@ pub trait Apply: Send + Sync + 'static {
         }
         out
     }
+
+    /// The statuses this applier computed for the outcomes of `ids` (taken: asked
+    /// once per outcome). The dispatcher journals them in the same commit as the
+    /// outcomes, so an outcome is never stored without its statuses and an event
+    /// costs one commit at its end, not two.
+    fn take_statuses(&self, _ids: &[i64]) -> Vec<StatusRecord> {
+        Vec::new()
+    }
+
+    /// Called once outcomes and their statuses are committed (e.g. to wake the
+    /// status delivery).
+    fn outcomes_committed(&self) {}
 }
 
 /// Tunables of the dispatcher.

@@ -59,16 +59,13 @@ async fn apply_until_final(inner: &Inner, jobs: &[Job]) -> usize {
                 _ = inner.shutdown.triggered() => return 0,
             };
             let Ok(_permit) = permit else { return 0 };
-            let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
-            let marked = inner
-                .store
-                .mark_applying_many(&ids)
-                .await
-                .map_err(|e| ApplyError::Transient(format!("journal: {e}")));
-            match marked {
-                Ok(()) if jobs.len() == 1 => vec![inner.applier.apply(&jobs[0]).await],
-                Ok(()) => inner.applier.apply_batch(jobs).await,
-                Err(e) => vec![Err(e)],
+            // No "applying" mark before the attempt: it would be a commit of its own
+            // per event. The attempt is counted with its outcome (or its retry note),
+            // and an unfinished event is replayed after a crash either way.
+            if jobs.len() == 1 {
+                vec![inner.applier.apply(&jobs[0]).await]
+            } else {
+                inner.applier.apply_batch(jobs).await
             }
         };
         let mut finals: Vec<(&Job, Outcome)> = Vec::new();
@@ -122,8 +119,10 @@ async fn journal_outcomes(inner: &Inner, finals: &[(&Job, Outcome)], delay: &mut
         .iter()
         .map(|(job, o)| (job.id, o.state, o.reason.as_deref()))
         .collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let statuses = inner.applier.take_statuses(&ids);
     loop {
-        match inner.store.finish_events(&rows).await {
+        match inner.store.finish_events(&rows, &statuses).await {
             Ok(()) => break,
             Err(e) => {
                 warn!(events = rows.len(), error = %e, "cannot journal event outcomes, will retry");
@@ -133,6 +132,7 @@ async fn journal_outcomes(inner: &Inner, finals: &[(&Job, Outcome)], delay: &mut
             }
         }
     }
+    inner.applier.outcomes_committed();
     for (job, outcome) in finals {
         match outcome.state {
             EventState::Failed => info!(event_id = job.id, method = %job.method,

@@ -11,8 +11,13 @@
 //! - a node refused a call (4xx) → the event's change is undone in desired state,
 //!   the load balancer is synced back (removing what this event created on every
 //!   node) and the object goes to ERROR with LoxiLB's reason.
+//!
+//! The statuses of an outcome are not written here: they are kept until the
+//! dispatcher takes them (`Apply::take_statuses`) and journals them with the outcome,
+//! in one commit.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -24,7 +29,7 @@ use crate::dispatch::{Apply, ApplyError, Job};
 use crate::health::HealthHandle;
 use crate::model::Event;
 use crate::status::{lineage, provisioning_statuses, DeliveryHandle, Lineage, Outcome};
-use crate::store::{Store, Table};
+use crate::store::{StatusRecord, Store, Table};
 
 /// Drivers that apply events to LoxiLB and report statuses to Octavia.
 pub struct CoordinatedDrivers {
@@ -36,6 +41,8 @@ pub struct CoordinatedDrivers {
     coordinate_probes: bool,
     /// Told after every applied event, so statuses follow changes quickly.
     health: Option<HealthHandle>,
+    /// Statuses of outcomes not yet journaled, by event id (see the module doc).
+    staged: Mutex<HashMap<i64, Vec<StatusRecord>>>,
 }
 
 impl CoordinatedDrivers {
@@ -53,6 +60,7 @@ impl CoordinatedDrivers {
             delivery,
             coordinate_probes,
             health: None,
+            staged: Mutex::default(),
         }
     }
 
@@ -72,19 +80,17 @@ impl CoordinatedDrivers {
         }
     }
 
-    async fn report(
-        &self,
-        event: &Event,
-        lineage: &Lineage,
-        outcome: Outcome<'_>,
-    ) -> Result<(), ApplyError> {
+    /// Keep the statuses of `job_id`'s outcome for the dispatcher to journal with it
+    /// (a retried event's later outcome replaces them).
+    fn report(&self, job_id: i64, event: &Event, lineage: &Lineage, outcome: Outcome<'_>) {
         let records = provisioning_statuses(event, lineage, outcome);
-        self.store
-            .enqueue_statuses(&records)
-            .await
-            .map_err(|e| store_error(&e))?;
-        self.delivery.notify();
-        Ok(())
+        self.staged().insert(job_id, records);
+    }
+
+    fn staged(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Vec<StatusRecord>>> {
+        self.staged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Put desired state back as it was before a refused event.
@@ -369,7 +375,8 @@ impl Apply for CoordinatedDrivers {
             if !log_applied(&p.event, job.id) {
                 debug!(event_id = job.id, method = %job.method, "event applied (nothing on LoxiLB)");
             }
-            return self.report(&p.event, &p.lineage, Outcome::Applied).await;
+            self.report(job.id, &p.event, &p.lineage, Outcome::Applied);
+            return Ok(());
         }
         let outcomes = self.sync_all(&[&p]).await?;
         match self.decide_all(&[&p], &outcomes) {
@@ -383,17 +390,29 @@ impl Apply for CoordinatedDrivers {
                           calls = outcomes.iter().map(|(_, o)| o.calls()).sum::<usize>(), "event applied to LoxiLB");
                 }
                 self.changed(&[&p.lb]);
-                self.report(&p.event, &p.lineage, Outcome::Applied).await
+                self.report(job.id, &p.event, &p.lineage, Outcome::Applied);
+                Ok(())
             }
             Decision::Refused(reason) => {
                 warn!(event_id = job.id, method = %job.method, loadbalancer_id = %p.lb, %reason, "LoxiLB refused the change; undoing it");
                 self.roll_back(&[&p]).await?;
-                self.report(&p.event, &p.lineage, Outcome::Failed(&reason))
-                    .await?;
+                self.report(job.id, &p.event, &p.lineage, Outcome::Failed(&reason));
                 Err(ApplyError::Permanent(reason))
             }
             Decision::Unreachable(reason) => Err(ApplyError::Transient(reason)),
         }
+    }
+
+    fn take_statuses(&self, ids: &[i64]) -> Vec<StatusRecord> {
+        let mut staged = self.staged();
+        ids.iter()
+            .filter_map(|id| staged.remove(id))
+            .flatten()
+            .collect()
+    }
+
+    fn outcomes_committed(&self) {
+        self.delivery.notify();
     }
 
     /// Coalescing: the desired changes of all waiting events are made first, then
@@ -452,16 +471,11 @@ impl Apply for CoordinatedDrivers {
                 } else {
                     info!(events = jobs.len(), calls, "batch applied to LoxiLB");
                 }
-                // One outbox transaction for the whole batch's statuses.
-                let records: Vec<_> = prepared
-                    .iter()
-                    .filter_map(|r| r.as_ref().ok())
-                    .flat_map(|p| provisioning_statuses(&p.event, &p.lineage, Outcome::Applied))
-                    .collect();
-                if let Err(e) = self.store.enqueue_statuses(&records).await {
-                    return vec![Err(store_error(&e))];
+                for (job, p) in jobs.iter().zip(&prepared) {
+                    if let Ok(p) = p {
+                        self.report(job.id, &p.event, &p.lineage, Outcome::Applied);
+                    }
                 }
-                self.delivery.notify();
                 prepared.into_iter().map(|r| r.map(|_| ())).collect()
             }
         }

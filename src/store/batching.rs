@@ -24,27 +24,26 @@ pub(crate) async fn submit<Q, T>(
     answer.await.map_err(|_| StoreError::Closed)?
 }
 
-/// The next group: `carried` (left over from the last group) or the next request,
-/// plus whatever is already queued, up to `max` requests and `max_weight` in total
-/// `weight` (a request that would pass it is carried to the next group; the first
-/// request always goes, however heavy). None once every sender is gone.
-pub(crate) async fn gather<Q, T>(
+/// The next group: `carried` (left over from the last group) or the next request
+/// (waiting for it on the writer's thread), plus whatever is already queued, up to
+/// `bounds.max` requests and `bounds.max_weight` in total weight (a request that
+/// would pass it is carried to the next group; the first request always goes,
+/// however heavy). None once every sender is gone.
+fn gather<Q, T>(
     rx: &mut mpsc::Receiver<(Q, Reply<T>)>,
     carried: &mut Option<(Q, Reply<T>)>,
-    max: usize,
-    weight: impl Fn(&Q) -> usize,
-    max_weight: usize,
+    bounds: &Bounds<Q>,
 ) -> Option<Vec<(Q, Reply<T>)>> {
     let first = match carried.take() {
         Some(r) => r,
-        None => rx.recv().await?,
+        None => rx.blocking_recv()?,
     };
-    let mut total = weight(&first.0);
+    let mut total = (bounds.weight)(&first.0);
     let mut group = vec![first];
-    while group.len() < max {
+    while group.len() < bounds.max {
         let Ok(next) = rx.try_recv() else { break };
-        total += weight(&next.0);
-        if total > max_weight {
+        total += (bounds.weight)(&next.0);
+        if total > bounds.max_weight {
             *carried = Some(next);
             break;
         }
@@ -63,49 +62,52 @@ pub(crate) struct Bounds<Q> {
 /// Commits one group on a connection: one result per request, in order.
 pub(crate) type Commit<Q, T> = fn(&Connection, &[Q]) -> Vec<Result<T, StoreError>>;
 
-/// A writer's loop: take each group (within `bounds`), hold the store's single-writer
-/// lock, run `commit` on `conn` in one blocking hand-off (SQLite blocks, and the
-/// journal fsyncs), and answer every caller with its own result.
-pub(crate) async fn write_groups<Q, T>(
+/// Start a writer on its own thread: take each group (within `bounds`), hold the
+/// store's single-writer lock, run `commit` on `conn` and answer every caller with
+/// its own result. The thread ends once every sender is gone.
+///
+/// Why a dedicated thread rather than a task that hands each group to
+/// `spawn_blocking`: SQLite blocks (and the journal fsyncs), so the commit must run
+/// off the runtime's workers either way, and a thread that waits on the queue itself
+/// saves two thread wake-ups per commit (task -> blocking pool -> task). At a steady
+/// trickle of events, where almost every write commits alone, those wake-ups were a
+/// large share of the daemon's CPU.
+pub(crate) fn spawn_writer<Q, T>(
+    name: &str,
+    conn: Connection,
+    write_lock: Arc<Mutex<()>>,
+    rx: mpsc::Receiver<(Q, Reply<T>)>,
+    bounds: Bounds<Q>,
+    commit: Commit<Q, T>,
+) -> Result<(), StoreError>
+where
+    Q: Send + 'static,
+    T: Send + 'static,
+{
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || write_groups(conn, write_lock, rx, bounds, commit))
+        .map(drop)
+        .map_err(|e| StoreError::Shared(format!("cannot start the {name} thread: {e}")))
+}
+
+/// The writer thread's loop (see `spawn_writer`).
+fn write_groups<Q, T>(
     conn: Connection,
     write_lock: Arc<Mutex<()>>,
     mut rx: mpsc::Receiver<(Q, Reply<T>)>,
     bounds: Bounds<Q>,
     commit: Commit<Q, T>,
-) where
-    Q: Send + 'static,
-    T: Send + 'static,
-{
-    let conn = Arc::new(std::sync::Mutex::new(conn));
+) {
     let mut carried = None;
-    let Bounds {
-        max,
-        weight,
-        max_weight,
-    } = bounds;
-    while let Some(group) = gather(&mut rx, &mut carried, max, weight, max_weight).await {
-        let _w = write_lock.lock().await;
+    while let Some(group) = gather(&mut rx, &mut carried, &bounds) {
         let (reqs, replies): (Vec<Q>, Vec<Reply<T>>) = group.into_iter().unzip();
-        let conn = conn.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            let conn = conn
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let results = {
+            let _w = write_lock.blocking_lock();
             commit(&conn, &reqs)
-        })
-        .await;
-        match done {
-            Ok(results) => {
-                for (reply, r) in replies.into_iter().zip(results) {
-                    let _ = reply.send(r);
-                }
-            }
-            Err(e) => {
-                let reason = format!("database writer stopped: {e}");
-                for reply in replies {
-                    let _ = reply.send(Err(StoreError::Shared(reason.clone())));
-                }
-            }
+        };
+        for (reply, r) in replies.into_iter().zip(results) {
+            let _ = reply.send(r);
         }
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, Mutex};
 
-use super::batching::{all_or_each, submit, write_groups, Bounds};
+use super::batching::{all_or_each, spawn_writer, submit, Bounds};
 use super::direct::in_transaction;
 use super::journal::{accept_in, AcceptRequest};
 use super::member_count::TooManyMembers;
@@ -39,7 +39,7 @@ impl GroupCommit {
     /// Start the writer on `conn` (the journal's own connection, `synchronous=FULL`,
     /// driven directly like `write_batch`'s); `write_lock` is the store's
     /// single-writer lock.
-    pub fn start(conn: Connection, write_lock: Arc<Mutex<()>>) -> GroupCommit {
+    pub fn start(conn: Connection, write_lock: Arc<Mutex<()>>) -> Result<GroupCommit, StoreError> {
         let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
         // No weight bound: a request is one small row.
         let bounds = Bounds {
@@ -47,10 +47,15 @@ impl GroupCommit {
             weight: |_| 0,
             max_weight: 0,
         };
-        tokio::spawn(write_groups(conn, write_lock, rx, bounds, |conn, reqs| {
-            all_or_each(conn, reqs, transaction)
-        }));
-        GroupCommit { tx }
+        spawn_writer(
+            "journal-writer",
+            conn,
+            write_lock,
+            rx,
+            bounds,
+            |conn, reqs| all_or_each(conn, reqs, transaction),
+        )?;
+        Ok(GroupCommit { tx })
     }
 
     pub async fn accept(&self, req: AcceptRequest) -> Result<Outcome, StoreError> {

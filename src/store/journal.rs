@@ -7,6 +7,7 @@
 use sqlx::Row;
 
 use super::member_count::{self, PoolChanges, TooManyMembers};
+use super::outbox::{outbox_inserts, StatusRecord};
 use super::write_batch::Stmt;
 use super::{now_ms, Store, StoreError};
 
@@ -236,37 +237,28 @@ impl Store {
         Ok(n)
     }
 
-    /// Mark an event as being applied and count the attempt.
+    /// Mark an event as attempted and not final, as a retry note does (tests set up
+    /// journals with events in every state).
+    #[cfg(test)]
     pub async fn mark_applying(&self, id: i64) -> Result<(), StoreError> {
-        self.mark_applying_many(&[id]).await
-    }
-
-    /// `mark_applying` for several events in one statement (a dispatcher batch).
-    pub async fn mark_applying_many(&self, ids: &[i64]) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let now = now_ms();
-        let stmts = ids
-            .iter()
-            .map(|id| {
-                Stmt::new(
-                    "UPDATE events SET state = 'applying', attempts = attempts + 1, updated_at = ? \
-                     WHERE id = ? AND state IN ('queued', 'applying')",
-                )
-                .arg(now)
-                .arg(*id)
-            })
-            .collect();
-        self.writes.write(stmts).await
+        let stmt = Stmt::new(
+            "UPDATE events SET state = 'applying', attempts = attempts + 1, updated_at = ? \
+             WHERE id = ? AND state IN ('queued', 'applying')",
+        )
+        .arg(now_ms())
+        .arg(id);
+        self.writes.write(vec![stmt]).await
     }
 
     /// Record why the last attempt failed while the event waits for another try.
     pub async fn note_retry(&self, id: i64, reason: &str) -> Result<(), StoreError> {
-        let stmt = Stmt::new("UPDATE events SET reason = ?, updated_at = ? WHERE id = ?")
-            .arg(reason)
-            .arg(now_ms())
-            .arg(id);
+        let stmt = Stmt::new(
+            "UPDATE events SET state = 'applying', attempts = attempts + 1, reason = ?, \
+             updated_at = ? WHERE id = ?",
+        )
+        .arg(reason)
+        .arg(now_ms())
+        .arg(id);
         self.writes.write(vec![stmt]).await
     }
 
@@ -277,23 +269,29 @@ impl Store {
         state: EventState,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.finish_events(&[(id, state, reason)]).await
+        self.finish_events(&[(id, state, reason)], &[]).await
     }
 
-    /// `finish_event` for several events (a dispatcher batch), in one write.
+    /// `finish_event` for several events (a dispatcher batch), with the statuses
+    /// their outcomes produced, in one write: the outcome and its statuses are
+    /// stored together or not at all, and the event's attempt is counted.
     pub async fn finish_events(
         &self,
         events: &[(i64, EventState, Option<&str>)],
+        statuses: &[StatusRecord],
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let mut stmts = Vec::with_capacity(events.len() * 2);
+        let mut stmts = outbox_inserts(statuses, now);
         for (id, state, reason) in events {
             stmts.push(
-                Stmt::new("UPDATE events SET state = ?, reason = ?, updated_at = ? WHERE id = ?")
-                    .arg(state.as_str())
-                    .arg(*reason)
-                    .arg(now)
-                    .arg(*id),
+                Stmt::new(
+                    "UPDATE events SET state = ?, reason = ?, updated_at = ?, \
+                     attempts = attempts + 1 WHERE id = ?",
+                )
+                .arg(state.as_str())
+                .arg(*reason)
+                .arg(now)
+                .arg(*id),
             );
             // A done event's member changes are in the desired state now. A failed
             // one's stay (not counted while it is failed) in case it is retried.
@@ -414,9 +412,9 @@ mod tests {
                 None,
             )
             .await);
-        ok(s.mark_applying(a.id).await);
+        // Attempts are counted by the outcome or the retry note, not by a mark of
+        // their own before the attempt.
         ok(s.finish_event(a.id, EventState::Done, None).await);
-        ok(s.mark_applying(b.id).await);
         ok(s.note_retry(b.id, "loxilb down").await);
         let pending = ok(s.unfinished_events().await);
         assert_eq!(
@@ -432,6 +430,7 @@ mod tests {
         let rec = ok(s.event(a.id).await).unwrap_or_else(|| panic!("missing"));
         assert_eq!(rec.args, r#"{"x":1}"#);
         assert_eq!(rec.state, EventState::Done);
+        assert_eq!(rec.attempts, 1);
         assert_eq!(ok(s.count_events(EventState::Queued).await), 1);
         assert_eq!(ok(s.list_events(Some(EventState::Done), 10).await).len(), 1);
         assert_eq!(ok(s.event_count().await), 3);

@@ -161,14 +161,14 @@ impl Store {
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let write_lock: std::sync::Arc<tokio::sync::Mutex<()>> = Default::default();
-        let writes = write_batch::WriteBatch::start(direct::open(&file)?, write_lock.clone());
+        let writes = write_batch::WriteBatch::start(direct::open(&file)?, write_lock.clone())?;
         Ok(Store {
             pool,
             // The journal's own connection, fsyncing every commit.
             group_commit: group_commit::GroupCommit::start(
                 direct::open_durable(&file)?,
                 write_lock.clone(),
-            ),
+            )?,
             writes,
             write_lock,
             readers: std::sync::Arc::new(direct::Readers::new(&file)),

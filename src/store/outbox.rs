@@ -5,10 +5,8 @@
 //! object: a newer status replaces an undelivered older one, because Octavia only
 //! needs the latest state, and `seq` keeps delivery in production order.
 
-use sqlx::Row;
-
 use super::write_batch::Stmt;
-use super::{now_ms, Store, StoreError};
+use super::{direct, now_ms, Store, StoreError};
 
 /// A status to send. `None` fields are left as they are in the row (or absent).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,29 +44,25 @@ impl Store {
         Ok(())
     }
 
-    /// Oldest undelivered statuses first.
+    /// Oldest undelivered statuses first. Read on the calling thread (a bounded
+    /// index scan; a pool query would cost two thread hand-offs per delivery round).
     pub async fn pending_statuses(&self, limit: i64) -> Result<Vec<PendingStatus>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT object_kind, object_id, provisioning_status, operating_status, seq, \
-             updated_at FROM status_outbox ORDER BY seq LIMIT ?",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
+        const SQL: &str = "SELECT object_kind, object_id, provisioning_status, \
+            operating_status, seq, updated_at FROM status_outbox ORDER BY seq LIMIT ?";
+        self.readers.with(|c| {
+            direct::query(c, SQL, true, &[&limit], |row| {
                 Ok(PendingStatus {
                     record: StatusRecord {
-                        collection: row.try_get("object_kind")?,
-                        id: row.try_get("object_id")?,
-                        provisioning_status: row.try_get("provisioning_status")?,
-                        operating_status: row.try_get("operating_status")?,
+                        collection: row.get(0)?,
+                        id: row.get(1)?,
+                        provisioning_status: row.get(2)?,
+                        operating_status: row.get(3)?,
                     },
-                    seq: row.try_get("seq")?,
-                    queued_at: row.try_get("updated_at")?,
+                    seq: row.get(4)?,
+                    queued_at: row.get(5)?,
                 })
             })
-            .collect()
+        })
     }
 
     /// Remove delivered rows, unless a newer status replaced them meanwhile (then
@@ -101,7 +95,7 @@ impl Store {
 }
 
 /// The upserts queueing `records`, one cached statement each (see `ack_statuses`).
-fn outbox_inserts(records: &[StatusRecord], now: i64) -> Vec<Stmt> {
+pub(crate) fn outbox_inserts(records: &[StatusRecord], now: i64) -> Vec<Stmt> {
     // Each statement's subquery sees the rows inserted before it, so `seq` grows
     // in record order (only the order matters).
     const UPSERT: &str = "INSERT INTO status_outbox (object_kind, object_id, \
@@ -190,6 +184,32 @@ mod tests {
         );
         ok(s.ack_statuses(&pending).await);
         assert_eq!(ok(s.outbox_len().await), 0);
+    }
+
+    /// An event's outcome and the statuses it produced are one write.
+    #[tokio::test]
+    async fn an_outcome_and_its_statuses_are_stored_together() {
+        use crate::store::{EventState, KeyHint};
+        let (s, _d) = test_store().await;
+        let e = ok(s
+            .accept_event(
+                "member_create",
+                "{}",
+                ("member", "m1"),
+                &KeyHint::Loadbalancer("lb".into()),
+                None,
+            )
+            .await);
+        let statuses = [rec("members", "m1", Some("ACTIVE"), Some("ONLINE"))];
+        ok(
+            s.finish_events(&[(e.id, EventState::Done, None)], &statuses)
+                .await,
+        );
+        let rec_done = ok(s.event(e.id).await).unwrap_or_else(|| panic!("missing"));
+        assert_eq!(rec_done.state, EventState::Done);
+        let pending = ok(s.pending_statuses(10).await);
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].record, statuses[0]);
     }
 
     #[tokio::test]

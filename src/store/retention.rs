@@ -350,7 +350,7 @@ mod tests {
         for _ in 0..4 {
             let ids = accept(&store, 500).await;
             let done: Vec<_> = ids.iter().map(|id| (*id, EventState::Done, None)).collect();
-            ok(store.finish_events(&done).await);
+            ok(store.finish_events(&done, &[]).await);
             all.extend(ids);
         }
         let (before, _) = ok(store.file_pages().await);

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, Mutex};
 
-use super::batching::{submit, write_groups, Bounds};
+use super::batching::{spawn_writer, submit, Bounds};
 use super::{direct, StoreError};
 
 /// Most writes committed together.
@@ -94,21 +94,22 @@ pub(crate) struct WriteBatch {
 impl WriteBatch {
     /// Start the writer on `conn` (the store's own write connection, see
     /// `direct`); `write_lock` is the store's single-writer lock.
-    pub fn start(conn: Connection, write_lock: Arc<Mutex<()>>) -> WriteBatch {
+    pub fn start(conn: Connection, write_lock: Arc<Mutex<()>>) -> Result<WriteBatch, StoreError> {
         let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
         let bounds = Bounds {
             max: MAX_GROUP,
             weight: |s: &Vec<Stmt>| arg_count(s),
             max_weight: MAX_ARGS,
         };
-        tokio::spawn(write_groups(
+        spawn_writer(
+            "store-writer",
             conn,
             write_lock,
             rx,
             bounds,
             direct::commit_writes,
-        ));
-        WriteBatch { tx }
+        )?;
+        Ok(WriteBatch { tx })
     }
 
     /// Commit `stmts` together (and with whatever else is waiting); returns once
@@ -158,7 +159,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_writes_commit_together_and_a_bad_one_fails_alone() {
         let (store, _d) = test_store().await;
-        let wb = WriteBatch::start(direct_conn(&store), Default::default());
+        let wb = ok(WriteBatch::start(direct_conn(&store), Default::default()));
         let mut tasks = Vec::new();
         for i in 0..40 {
             let wb = wb.clone();
@@ -194,7 +195,7 @@ mod tests {
     #[tokio::test]
     async fn large_writes_are_split_across_commits() {
         let (store, _d) = test_store().await;
-        let wb = WriteBatch::start(direct_conn(&store), Default::default());
+        let wb = ok(WriteBatch::start(direct_conn(&store), Default::default()));
         let padding = || {
             let mut s = Stmt::new(format!("SELECT {}", vec!["?"; 1500].join(", ")));
             for i in 0..1500i64 {
@@ -219,7 +220,7 @@ mod tests {
     #[tokio::test]
     async fn null_and_integer_arguments_bind() {
         let (store, _d) = test_store().await;
-        let wb = WriteBatch::start(direct_conn(&store), Default::default());
+        let wb = ok(WriteBatch::start(direct_conn(&store), Default::default()));
         ok(wb
             .write(vec![Stmt::new(
                 "INSERT INTO status_outbox (object_kind, object_id, provisioning_status, \
