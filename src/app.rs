@@ -99,7 +99,7 @@ pub async fn run(
     config.validate()?;
     let gid = config.database.file_gid().and_then(Result::ok);
     let store =
-        Store::open_with_group(&config.database.url, config.database.max_connections, gid).await?;
+        Store::open_exclusive(&config.database.url, config.database.max_connections, gid).await?;
     let client = loxilb_client(&config)?;
     let hm = &config.health_monitoring;
     let applier = Arc::new(Applier::new(

@@ -24,6 +24,9 @@ pub enum StoreError {
     /// The journal writer is gone (the store is shutting down).
     #[error("the database is closing")]
     Closed,
+    /// Another process has the SQLite database (see `instance_lock`).
+    #[error("database {file} is in use by {holder}: one loxilb-coordinator per SQLite file; stop the other one, or give this one its own [database] url")]
+    InUse { file: String, holder: String },
     /// A failure shared by several waiting requests (the original is not `Clone`).
     #[error("database error: {0}")]
     Shared(String),
@@ -42,7 +45,10 @@ impl StoreError {
             // `Database` errors; misuse of the API (wrong parameter count) is not.
             StoreError::Direct(e) => matches!(e, rusqlite::Error::SqliteFailure(..)),
             StoreError::Io { .. } | StoreError::Closed | StoreError::Shared(_) => true,
-            StoreError::Url { .. } | StoreError::Migrate(_) | StoreError::Corrupt(_) => false,
+            StoreError::Url { .. }
+            | StoreError::Migrate(_)
+            | StoreError::Corrupt(_)
+            | StoreError::InUse { .. } => false,
         }
     }
 }

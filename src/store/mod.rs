@@ -26,6 +26,7 @@ mod error;
 pub mod files;
 mod group_commit;
 mod ingress_reads;
+pub mod instance_lock;
 mod journal;
 mod member_count;
 mod outbox;
@@ -70,6 +71,9 @@ pub struct Store {
     /// For `sqlite::memory:`: the directory of the stand-in file, removed when the
     /// last handle goes.
     _scratch: Option<std::sync::Arc<tempfile::TempDir>>,
+    /// The daemon's claim on the file (see `instance_lock`), released with the last
+    /// handle.
+    _instance: Option<std::sync::Arc<instance_lock::InstanceLock>>,
 }
 
 /// Milliseconds since the Unix epoch, the time unit of every table.
@@ -93,6 +97,26 @@ impl Store {
         url: &str,
         max_connections: u32,
         gid: Option<u32>,
+    ) -> Result<Store, StoreError> {
+        Self::open_inner(url, max_connections, gid, false).await
+    }
+
+    /// [`Store::open_with_group`] for the daemon: refuses a database file another
+    /// process has open this way, naming that process (see `instance_lock`). Tools
+    /// that only read beside a running daemon (benchmarks) use the other `open`s.
+    pub async fn open_exclusive(
+        url: &str,
+        max_connections: u32,
+        gid: Option<u32>,
+    ) -> Result<Store, StoreError> {
+        Self::open_inner(url, max_connections, gid, true).await
+    }
+
+    async fn open_inner(
+        url: &str,
+        max_connections: u32,
+        gid: Option<u32>,
+        exclusive: bool,
     ) -> Result<Store, StoreError> {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::Url {
@@ -141,6 +165,14 @@ impl Store {
                 source: e,
             })?;
         }
+        // Before anything touches the file: a second daemon must not even migrate it.
+        let instance = if exclusive && scratch.is_none() {
+            Some(std::sync::Arc::new(instance_lock::InstanceLock::acquire(
+                &file,
+            )?))
+        } else {
+            None
+        };
         files::make_private(&file, gid).map_err(|e| StoreError::Io {
             path: file.display().to_string(),
             source: e,
@@ -174,6 +206,7 @@ impl Store {
             readers: std::sync::Arc::new(direct::Readers::new(&file)),
             path: file,
             _scratch: scratch,
+            _instance: instance,
         })
     }
 

@@ -162,3 +162,90 @@ fn a_start_that_fails_after_binding_removes_its_socket() {
         "the socket was left behind"
     );
 }
+
+/// Two daemons on one SQLite file would replay each other's events and fight over
+/// LoxiLB: the second refuses to start, naming the file and the first process, and
+/// leaves the first one's socket and database alone. After the first dies (even
+/// by SIGKILL, leaving its lock file behind) a new daemon starts on that file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_on_the_same_database_refuses_to_start() {
+    let first_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let first_cfg = write_config(first_dir.path(), &[closed_port_url()], first_dir.path(), "");
+    let mut first = under_umask_000(&first_cfg, "run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let first_socket = first_dir.path().join("ingress.sock");
+    wait_healthy(&first_socket).await;
+
+    // Its own socket, the first one's database.
+    let second_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let second_cfg = write_config(
+        second_dir.path(),
+        &[closed_port_url()],
+        second_dir.path(),
+        "",
+    );
+    let db = first_dir.path().join("coordinator.db");
+    let text = std::fs::read_to_string(&second_cfg)
+        .unwrap_or_default()
+        .replace(
+            &format!(
+                "sqlite://{}",
+                second_dir.path().join("coordinator.db").display()
+            ),
+            &format!("sqlite://{}", db.display()),
+        );
+    std::fs::write(&second_cfg, text).unwrap_or_else(|e| panic!("{e}"));
+    let out = exits_within(under_umask_000(&second_cfg, "run"), Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("a second daemon started on {}", db.display()));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a second daemon started on {}",
+        db.display()
+    );
+    assert!(err.contains(&db.display().to_string()), "{err}");
+    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+    assert!(
+        !second_dir.path().join("ingress.sock").exists(),
+        "the refused daemon left its socket"
+    );
+    let (code, _) = ApiClient::new(&first_socket)
+        .call("GET", "/healthz", None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code, 200, "the first daemon was disturbed");
+
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(first_dir.path().join("coordinator.db.lock").exists());
+    let mut next = under_umask_000(&second_cfg, "run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    wait_healthy(&second_dir.path().join("ingress.sock")).await;
+    let _ = next.kill();
+    let _ = next.wait();
+}
+
+/// The output of `c` if it exits within `limit`; None (after killing it) if not.
+fn exits_within(mut c: Command, limit: Duration) -> Option<Output> {
+    let mut child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return child.wait_with_output().ok();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}

@@ -172,7 +172,7 @@ fn select(
             .last_check
             .map_or(u64::MAX, |s| clock.secs(now.saturating_duration_since(s)));
         let init_due = ep.init && since >= INIT_PROBE_SECS;
-        let due = if run % 2 == 0 {
+        let due = if run.is_multiple_of(2) {
             (ep.opts.probe_type == "ping" && ep.delays.avg.is_zero()) || ep.inactive || init_due
         } else {
             init_due || since >= u64::from(ep.curr_duration)
