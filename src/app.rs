@@ -250,6 +250,10 @@ pub async fn run(
         (Some(addr), Some(t)) => Some((TcpListener::bind(addr).await?, addr, t)),
         _ => None,
     };
+    let socket_file = match &listener {
+        IngressListener::Unix(l) => ingress::listen::SocketFile::of(l),
+        IngressListener::Tcp(_) => None,
+    };
     let (first, first_token, first_tls) = match listener {
         IngressListener::Unix(l) => (serve::Listener::Unix(l), None, None),
         IngressListener::Tcp(l) => (serve::Listener::Tcp(l), token, tls.clone()),
@@ -300,6 +304,11 @@ pub async fn run(
     }
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
     while servers.join_next().await.is_some() {}
+    // Nobody serves the socket any more: remove it, so the next start finds no
+    // stale file and clients get "no such file" rather than "refused".
+    if let Some(file) = &socket_file {
+        file.remove().await;
+    }
     shutdown.wait_complete().await;
     let left = dispatcher.queue_depth();
     if left > 0 {

@@ -68,6 +68,13 @@ async fn monitored_pool_follows_its_probes_and_reports_active() {
             .all(|id| got.iter().any(|(_, i, s)| i == id && s == "ACTIVE"))
     })
     .await;
+    // The enabled monitor is ONLINE, as Octavia's amphora driver marks it.
+    assert_eq!(
+        last_operating(&w.status_messages(), "lb1-hm").as_deref(),
+        Some("ONLINE"),
+        "{:?}",
+        w.status_messages()
+    );
 
     // A backend stops: its probe fails and the rule stops using the endpoint.
     backends[1].stop().await;
@@ -85,6 +92,16 @@ async fn monitored_pool_follows_its_probes_and_reports_active() {
         },
     )
     .await;
+
+    // Disabling the monitor turns it OFFLINE (and enabling it, ONLINE again).
+    for (up, want) in [(false, "OFFLINE"), (true, "ONLINE")] {
+        let update = monitor_update("lb1-p", "lb1-hm", json!({"admin_state_up": up}));
+        w.apply_ok(&[update]).await;
+        w.wait_for(want, Duration::from_secs(10), || {
+            last_operating(&w.status_messages(), "lb1-hm").as_deref() == Some(want)
+        })
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
