@@ -18,7 +18,6 @@ use crate::health::{HealthOptions, HealthSync};
 use crate::ingress::{self, ApiState, BearerToken, Readiness};
 use crate::loxilb::{ClientOptions, LoxilbClient, LoxilbError};
 use crate::mapping::MappingOptions;
-use crate::octavia::DriverAgentClient;
 use crate::recovery::{self, Reconciler, ReconcilerOptions, RecoveryStats, StartupSnapshot};
 use crate::serve;
 use crate::shutdown::Shutdown;
@@ -112,13 +111,7 @@ pub async fn run(
             default_max_retries: hm.default_max_retries,
         },
     ));
-    let oc = &config.octavia;
-    let agent = DriverAgentClient::new(
-        oc.status_socket.clone(),
-        oc.stats_socket.clone(),
-        oc.get_socket.clone(),
-        Duration::from_secs(oc.request_timeout),
-    );
+    let agent = config.octavia.client();
     let (delivery, delivery_handle) = StatusDelivery::new(
         store.clone(),
         agent.clone(),
