@@ -18,7 +18,6 @@ use crate::health::{HealthOptions, HealthSync};
 use crate::ingress::{self, ApiState, BearerToken, Readiness};
 use crate::loxilb::{ClientOptions, LoxilbClient, LoxilbError};
 use crate::mapping::MappingOptions;
-use crate::octavia::DriverAgentClient;
 use crate::recovery::{self, Reconciler, ReconcilerOptions, RecoveryStats, StartupSnapshot};
 use crate::serve;
 use crate::shutdown::Shutdown;
@@ -112,13 +111,7 @@ pub async fn run(
             default_max_retries: hm.default_max_retries,
         },
     ));
-    let oc = &config.octavia;
-    let agent = DriverAgentClient::new(
-        oc.status_socket.clone(),
-        oc.stats_socket.clone(),
-        oc.get_socket.clone(),
-        Duration::from_secs(oc.request_timeout),
-    );
+    let agent = config.octavia.client();
     let (delivery, delivery_handle) = StatusDelivery::new(
         store.clone(),
         agent.clone(),
@@ -250,6 +243,10 @@ pub async fn run(
         (Some(addr), Some(t)) => Some((TcpListener::bind(addr).await?, addr, t)),
         _ => None,
     };
+    let socket_file = match &listener {
+        IngressListener::Unix(l) => ingress::listen::SocketFile::of(l),
+        IngressListener::Tcp(_) => None,
+    };
     let (first, first_token, first_tls) = match listener {
         IngressListener::Unix(l) => (serve::Listener::Unix(l), None, None),
         IngressListener::Tcp(l) => (serve::Listener::Tcp(l), token, tls.clone()),
@@ -300,6 +297,11 @@ pub async fn run(
     }
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
     while servers.join_next().await.is_some() {}
+    // Nobody serves the socket any more: remove it, so the next start finds no
+    // stale file and clients get "no such file" rather than "refused".
+    if let Some(file) = &socket_file {
+        file.remove().await;
+    }
     shutdown.wait_complete().await;
     let left = dispatcher.queue_depth();
     if left > 0 {

@@ -28,9 +28,6 @@ fn preflight(config: &Config) -> Result<(), String> {
 /// Run one subcommand.
 pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<ExitCode, String> {
     match command {
-        Command::Demo { keep_running } => crate::demo::run(keep_running)
-            .await
-            .map(|_| ExitCode::SUCCESS),
         Command::Conformance(args) => {
             let args = crate::conformance::Args {
                 config: config_path,

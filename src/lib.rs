@@ -12,7 +12,6 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod conformance;
-pub mod demo;
 pub mod dispatch;
 pub mod drivers;
 pub mod health;

@@ -224,7 +224,6 @@ fn every_command_help_ends_with_an_example() {
     for command in [
         "run",
         "check-config",
-        "demo",
         "events",
         "retry",
         "clear-event",
@@ -245,4 +244,17 @@ fn every_command_help_ends_with_an_example() {
             "{command}: {help}"
         );
     }
+}
+
+/// The demo is an example (`cargo run --example demo`), not a command of the daemon's
+/// binary: the binary carries neither the LoxiLB simulator nor the test driver agent.
+#[test]
+fn the_daemon_binary_has_no_demo_command() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
+        .arg("demo")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("unrecognized subcommand 'demo'"), "{err}");
 }

@@ -218,6 +218,34 @@ async fn unix_socket_mode_tcp_token_and_graceful_sigterm() {
     assert_eq!(code, Some(0));
 }
 
+/// A clean stop (SIGTERM) removes the ingress socket file, so the next start
+/// finds nothing to replace (no "stale socket" warning).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_shutdown_removes_the_ingress_socket() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = write_config(
+        dir.path(),
+        &[closed_port_url()],
+        &dir.path().join("agent"),
+        "",
+    );
+    for run in 0..2 {
+        let mut d = Daemon::start(&cfg).await;
+        assert!(d.socket.exists());
+        let log = d.log();
+        assert!(!log.contains("stale ingress socket"), "run {run}: {log}");
+        let socket = d.socket.clone();
+        let code = tokio::task::spawn_blocking(move || d.terminate())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(code, Some(0));
+        assert!(
+            !socket.exists(),
+            "run {run}: socket left after a clean stop"
+        );
+    }
+}
+
 /// An invalid value stops start-up with a message naming the key.
 #[test]
 fn invalid_config_exits_non_zero_naming_the_key() {

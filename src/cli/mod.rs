@@ -1,5 +1,6 @@
-//! Command line: run the daemon, check the config, run the demo, and inspect a
-//! running daemon through its Unix socket API.
+//! Command line: run the daemon, check the config, and inspect a running daemon
+//! through its Unix socket API. (The demo is `examples/demo.rs`, not a command of
+//! the daemon's binary.)
 
 pub mod admin;
 pub mod api_client;
@@ -33,14 +34,6 @@ pub enum Command {
         after_help = "Example:\n  loxilb-coordinator --config /etc/loxilb-coordinator/coordinator.toml check-config"
     )]
     CheckConfig,
-    /// Start the daemon with the LoxiLB simulator, a test driver agent and real
-    /// loopback backends, replay a small Octavia scenario and print what happens.
-    #[command(after_help = "Example:\n  loxilb-coordinator demo --keep-running")]
-    Demo {
-        /// Keep everything running after the scenario until Ctrl-C.
-        #[arg(long)]
-        keep_running: bool,
-    },
     /// List journaled events of the running daemon.
     #[command(after_help = "Example:\n  loxilb-coordinator events --state failed --limit 20")]
     Events {

@@ -116,10 +116,6 @@ impl Default for HealthMonitoring {
 }
 
 impl HealthMonitoring {
-    pub fn coordination_timeout_duration(&self) -> Duration {
-        Duration::from_secs(self.coordination_timeout)
-    }
-
     pub fn status_update_interval_duration(&self) -> Duration {
         Duration::from_secs(self.status_update_interval)
     }
@@ -253,7 +249,6 @@ mod tests {
     #[test]
     fn durations_follow_seconds() {
         let h = HealthMonitoring::default();
-        assert_eq!(h.coordination_timeout_duration(), Duration::from_secs(30));
         assert_eq!(h.status_update_interval_duration(), Duration::from_secs(60));
         assert_eq!(h.status_cache_ttl_duration(), Duration::from_secs(300));
         assert_eq!(

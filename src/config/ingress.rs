@@ -100,10 +100,6 @@ impl Default for IngressConfig {
 }
 
 impl IngressConfig {
-    pub fn sync_timeout_duration(&self) -> Duration {
-        Duration::from_secs(self.sync_timeout)
-    }
-
     /// The TLS files of the TCP listener, when configured.
     pub fn tls_files(&self) -> Option<TlsFiles<'_>> {
         match (&self.tls_cert_file, &self.tls_key_file) {

@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
@@ -153,10 +152,6 @@ fn parse_node(raw: &str) -> Result<Url, String> {
 }
 
 impl LoxilbConfig {
-    pub fn request_timeout_duration(&self) -> Duration {
-        Duration::from_secs(self.request_timeout)
-    }
-
     /// The node URLs, parsed. Always succeeds on a validated configuration.
     pub fn node_urls(&self) -> Result<Vec<Url>, ConfigError> {
         self.nodes

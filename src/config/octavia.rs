@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::de;
 use super::error::{quoted, Problems};
+use crate::octavia::{ClientOptions, DriverAgentClient};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -48,12 +49,27 @@ pub(crate) fn non_empty_path(p: &mut Problems, key: &str, path: &Path) {
 }
 
 impl OctaviaConfig {
-    pub fn request_timeout_duration(&self) -> Duration {
-        Duration::from_secs(self.request_timeout)
+    /// The driver agent client's limits: `request_timeout` bounds connecting and
+    /// sending, `reply_timeout` the wait for the agent's answer (a busy agent
+    /// writing a large status batch to Octavia's database answers late, and a
+    /// hung one must not hold the status outbox longer than the operator chose).
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(self.request_timeout),
+            io_timeout: Duration::from_secs(self.request_timeout),
+            reply_timeout: Duration::from_secs(self.reply_timeout),
+            ..ClientOptions::default()
+        }
     }
 
-    pub fn reply_timeout_duration(&self) -> Duration {
-        Duration::from_secs(self.reply_timeout)
+    /// A client for the configured sockets with [`Self::client_options`].
+    pub fn client(&self) -> DriverAgentClient {
+        DriverAgentClient::with_options(
+            self.status_socket.clone(),
+            self.stats_socket.clone(),
+            self.get_socket.clone(),
+            self.client_options(),
+        )
     }
 
     pub(crate) fn validate(&self, p: &mut Problems) {

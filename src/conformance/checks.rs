@@ -2,7 +2,7 @@
 //! LoxiLB release, and small checks that compare one observed answer with it. A case
 //! combines checks; it passes when every check does.
 
-use loxilb_sim::LoxilbVersion;
+use loxilb_version::LoxilbVersion;
 use serde::Serialize;
 use serde_json::Value;
 

@@ -102,11 +102,6 @@ pub struct HealthHandle {
 }
 
 impl HealthHandle {
-    /// Desired state changed: rebuild the index before the next cycle.
-    pub fn desired_changed(&self) {
-        self.shared.dirty.store(true, Ordering::Release);
-    }
-
     /// The desired state of these load balancers changed: read them again before
     /// the next cycle (only them).
     pub fn desired_changed_for(&self, lbs: &[&str]) {

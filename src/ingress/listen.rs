@@ -6,8 +6,8 @@
 //! connection proves the file is stale.
 
 use std::io;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::Path;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use tokio::net::{UnixListener, UnixStream};
 
@@ -77,6 +77,55 @@ impl Drop for UmaskGuard {
     }
 }
 
+/// The socket file a listener was bound to, remembered so a clean shutdown can
+/// remove it: a file left behind would make the next start probe and replace
+/// it as "stale", and clients would see "connection refused" instead of "no
+/// such file" in between.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketFile {
+    path: PathBuf,
+    /// Device and inode at bind time: a file replaced since is not ours.
+    id: (u64, u64),
+}
+
+impl SocketFile {
+    /// The file `listener` is bound to; `None` for an unnamed socket or when
+    /// the file is already gone.
+    pub fn of(listener: &UnixListener) -> Option<SocketFile> {
+        let addr = listener.local_addr().ok()?;
+        let path = addr.as_pathname()?.to_path_buf();
+        let id = file_id(&path)?;
+        Some(SocketFile { path, id })
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes the file once nobody serves it: only when it is still the socket
+    /// that was bound (same device and inode) and a connection is refused. The
+    /// inode alone is not proof: a socket bound at the path since may reuse it.
+    pub async fn remove(&self) {
+        if file_id(&self.path) != Some(self.id) {
+            return;
+        }
+        match UnixStream::connect(&self.path).await {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => remove_socket(&self.path),
+            _ => {
+                tracing::debug!(path = %self.path.display(), "ingress socket served by another process; left")
+            }
+        }
+    }
+}
+
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    meta.file_type()
+        .is_socket()
+        .then(|| (meta.dev(), meta.ino()))
+}
+
 /// Removes the socket file `bind_unix` created, after a start that failed.
 pub fn remove_socket(path: &Path) {
     let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
@@ -128,5 +177,32 @@ mod tests {
             .unwrap_or_default();
         assert!(err.contains("not a socket"), "{err}");
         assert!(path.exists());
+    }
+
+    /// The bound socket is removed; a socket bound at the same path by someone
+    /// else afterwards is left alone.
+    #[tokio::test]
+    async fn socket_file_removes_only_the_socket_it_bound() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("ingress.sock");
+        let first = bind_unix(&path, 0o600)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let file = SocketFile::of(&first).unwrap_or_else(|| panic!("no socket file"));
+        assert_eq!(file.path(), path);
+        drop(first);
+        file.remove().await;
+        assert!(!path.exists(), "socket file left behind");
+
+        let first = bind_unix(&path, 0o600)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let file = SocketFile::of(&first).unwrap_or_else(|| panic!("no socket file"));
+        drop(first);
+        let _second = bind_unix(&path, 0o600)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        file.remove().await;
+        assert!(path.exists(), "removed a socket another listener bound");
     }
 }

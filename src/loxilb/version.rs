@@ -1,12 +1,12 @@
 //! Which LoxiLB releases the daemon was checked against (docs/loxilb-compat.md).
 //!
-//! The release type itself lives with the simulator (`loxilb_sim::LoxilbVersion`), which
-//! plays each release; the daemon only needs to know whether a node's `GET /version`
+//! The release type itself is shared with the simulator (`loxilb_version::LoxilbVersion`),
+//! which plays each release; the daemon only needs to know whether a node's `GET /version`
 //! names one of them. An unknown or newer release is not refused: the daemon copes with
 //! both error shapes and all the behaviours listed in the compatibility table, so it only
 //! warns that the table was not checked against that release.
 
-use loxilb_sim::LoxilbVersion;
+use loxilb_version::LoxilbVersion;
 
 /// `Ok` when `reported` (as `GET /version` answers it) is a release the compatibility
 /// table covers; otherwise why not, for a warning.

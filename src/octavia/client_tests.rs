@@ -320,3 +320,34 @@ async fn concurrent_requests_are_independent() {
     ));
     agent.stop().await;
 }
+
+/// `[octavia] reply_timeout` is how long the daemon waits for the agent's answer
+/// (it used to be validated and then ignored, the wait fixed at 30 s).
+#[tokio::test]
+async fn configured_reply_timeout_bounds_the_wait_for_a_stalled_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = driver_agent_sim::spawn(dir.path()).await.unwrap();
+    let config = crate::config::OctaviaConfig {
+        status_socket: agent.status_path(),
+        stats_socket: agent.stats_path(),
+        get_socket: agent.get_path(),
+        request_timeout: 1,
+        reply_timeout: 2,
+    };
+    let client = config.client();
+    assert_eq!(client.options().connect_timeout, Duration::from_secs(1));
+    agent.control().set_mode(Socket::Status, Mode::Stall);
+    let started = Instant::now();
+    let err = client.update_status(&sample_status()).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(err, OctaviaError::Timeout { phase: Phase::Reply, after, .. }
+            if after == Duration::from_secs(2)),
+        "{err}"
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+        "took {took:?}"
+    );
+    agent.stop().await;
+}

@@ -20,8 +20,12 @@
 //! * Parents always go back to ACTIVE: a failed child does not break its parent.
 //!
 //! Order: children being deleted (leaves first), then the object, then parents
-//! from the nearest up to the load balancer. Operating status is only set for
-//! DELETED objects (OFFLINE); health is the status-sync task's business.
+//! from the nearest up to the load balancer. Operating status is set for
+//! DELETED objects (OFFLINE) and for a health monitor created or updated
+//! (ONLINE when enabled, OFFLINE when disabled, as Octavia's amphora driver
+//! marks it: nothing else ever sets a monitor's operating status, so without
+//! it a monitor stays OFFLINE, the API's initial value, for ever). Member,
+//! pool, listener and load balancer health is the status-sync task's business.
 
 use std::collections::HashSet;
 
@@ -81,6 +85,12 @@ pub fn provisioning_statuses(
         Event::ListenerDelete { .. }
         | Event::MemberDelete { .. }
         | Event::HealthMonitorDelete { .. } => out.finish(kind, id, ok, true),
+        Event::HealthMonitorCreate { healthmonitor } if ok => {
+            out.monitor_active(id, monitor_enabled(None, healthmonitor));
+        }
+        Event::HealthMonitorUpdate { old, new } if ok => {
+            out.monitor_active(id, monitor_enabled(Some(old), new));
+        }
         Event::MemberBatchUpdate { members, .. } => {
             for m in members {
                 out.finish(ObjectKind::Member, &m.member_id, ok, false);
@@ -113,6 +123,18 @@ pub fn provisioning_statuses(
         out.active(ObjectKind::Loadbalancer, &lineage.loadbalancer_id);
     }
     out.records
+}
+
+/// Whether a monitor is enabled after a create (`old` None) or an update.
+/// An update's `new` holds only changed fields, so an absent
+/// `admin_state_up` keeps the old value; Octavia's default is enabled.
+fn monitor_enabled(old: Option<&HealthMonitor>, new: &HealthMonitor) -> bool {
+    new.admin_state_up
+        .or_else(|| {
+            old.filter(|_| !new.cleared.contains("admin_state_up"))
+                .and_then(|o| o.admin_state_up)
+        })
+        .unwrap_or(true)
 }
 
 /// Status records that would be emitted for objects removed from desired state
@@ -155,6 +177,22 @@ impl Statuses {
 
     fn active(&mut self, kind: ObjectKind, id: &str) {
         self.push(kind, id, ProvisioningStatus::Active, None);
+    }
+
+    /// A health monitor created or updated: ACTIVE, and ONLINE when enabled,
+    /// OFFLINE when disabled.
+    fn monitor_active(&mut self, id: &str, enabled: bool) {
+        let oper = if enabled {
+            OperatingStatus::Online
+        } else {
+            OperatingStatus::Offline
+        };
+        self.push(
+            ObjectKind::HealthMonitor,
+            id,
+            ProvisioningStatus::Active,
+            Some(oper),
+        );
     }
 
     /// The end state of an object the event acted on.
@@ -231,7 +269,7 @@ fn pool_children(p: &Pool, out: &mut Vec<(ObjectKind, String)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{HealthMonitor, Listener, LoadBalancer, Member, Pool};
+    use crate::model::{Cleared, HealthMonitor, Listener, LoadBalancer, Member, Pool};
 
     fn lb(id: &str) -> LoadBalancer {
         LoadBalancer {
@@ -440,7 +478,7 @@ mod tests {
                     healthmonitor: hm("h"),
                 },
                 under_pool(),
-                with("healthmonitors/h=ACTIVE", &PARENTS_OF_POOL_CHILD),
+                with("healthmonitors/h=ACTIVE/ONLINE", &PARENTS_OF_POOL_CHILD),
                 with("healthmonitors/h=ERROR", &PARENTS_OF_POOL_CHILD),
             ),
             (
@@ -449,7 +487,7 @@ mod tests {
                     new: hm("h"),
                 },
                 under_pool(),
-                with("healthmonitors/h=ACTIVE", &PARENTS_OF_POOL_CHILD),
+                with("healthmonitors/h=ACTIVE/ONLINE", &PARENTS_OF_POOL_CHILD),
                 with("healthmonitors/h=ERROR", &PARENTS_OF_POOL_CHILD),
             ),
             (
@@ -511,6 +549,63 @@ mod tests {
                     .as_deref()
                     .is_some_and(|p| { ["ACTIVE", "DELETED", "ERROR"].contains(&p) })));
         }
+    }
+
+    /// Octavia's amphora driver marks a monitor ONLINE when enabled and
+    /// OFFLINE when disabled (MarkHealthMonitorActiveInDB); an update that
+    /// leaves `admin_state_up` out keeps the old value.
+    #[test]
+    fn health_monitor_operating_status_follows_admin_state_up() {
+        let with_admin = |up: Option<bool>| HealthMonitor {
+            admin_state_up: up,
+            ..hm("h")
+        };
+        let monitor = |event: &Event| {
+            render(&provisioning_statuses(
+                event,
+                &under_pool(),
+                Outcome::Applied,
+            ))
+            .into_iter()
+            .find(|r| r.starts_with("healthmonitors/"))
+            .unwrap_or_default()
+        };
+        let create = |up| Event::HealthMonitorCreate {
+            healthmonitor: with_admin(up),
+        };
+        assert_eq!(
+            monitor(&create(Some(true))),
+            "healthmonitors/h=ACTIVE/ONLINE"
+        );
+        assert_eq!(
+            monitor(&create(Some(false))),
+            "healthmonitors/h=ACTIVE/OFFLINE"
+        );
+        assert_eq!(monitor(&create(None)), "healthmonitors/h=ACTIVE/ONLINE");
+        let update = |old, new| Event::HealthMonitorUpdate {
+            old: with_admin(old),
+            new: with_admin(new),
+        };
+        let cases = [
+            (Some(true), Some(false), "OFFLINE"),
+            (Some(false), Some(true), "ONLINE"),
+            (Some(false), None, "OFFLINE"),
+            (Some(true), None, "ONLINE"),
+        ];
+        for (old, new, oper) in cases {
+            let want = format!("healthmonitors/h=ACTIVE/{oper}");
+            assert_eq!(monitor(&update(old, new)), want, "{old:?} -> {new:?}");
+        }
+        let mut cleared = with_admin(None);
+        cleared.cleared = Cleared(vec!["admin_state_up".into()]);
+        let reset = Event::HealthMonitorUpdate {
+            old: with_admin(Some(false)),
+            new: cleared,
+        };
+        assert_eq!(monitor(&reset), "healthmonitors/h=ACTIVE/ONLINE");
+        let failed =
+            provisioning_statuses(&create(Some(true)), &under_pool(), Outcome::Failed("x"));
+        assert_eq!(render(&failed)[0], "healthmonitors/h=ERROR");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! SQLite persistence: the event journal, desired state, probe records, retries and
-//! the status outbox (schema in `migrations/`).
+//! SQLite persistence: the event journal, desired state, what is applied on each
+//! LoxiLB node (rules, probes, probe references), the per-node catch-up backlog with
+//! its dead letters, and the status outbox (schema in `migrations/`).
 //!
 //! Why SQLite in WAL mode, with two durability levels:
 //! - the event journal is written with `synchronous=FULL` (see `group_commit`): an
@@ -457,10 +458,35 @@ mod tests {
         assert!(path.exists());
     }
 
+    /// Migration 0006 dropped the `retries` table nothing used; every table the
+    /// schema keeps is one the store reads or writes.
+    #[tokio::test]
+    async fn the_schema_has_no_retries_table() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("s.db");
+        let store = Store::open(&format!("sqlite://{}", path.display()), 1)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        store.close().await;
+        let conn = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE name LIKE 'retries%'")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let left: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .filter_map(Result::ok)
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
     #[tokio::test]
     async fn rejects_a_bad_url_with_the_url_in_the_message() {
         let err = Store::open("postgres://x/y", 1).await.err();
         let msg = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(msg.contains("postgres://x/y"), "{msg}");
+        // Refused before anything is opened: an early version of this test left a
+        // SQLite database at ./postgres:/x/y (the URL read as a relative path).
+        assert!(!std::path::Path::new("postgres:").exists());
     }
 }

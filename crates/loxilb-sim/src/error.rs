@@ -13,7 +13,7 @@
 
 use serde_json::json;
 
-use crate::version::LoxilbVersion;
+use crate::LoxilbVersion;
 
 /// A failed LoxiLB API call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

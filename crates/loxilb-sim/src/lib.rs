@@ -33,7 +33,6 @@ mod server;
 mod state;
 mod swagger;
 mod tls_roots;
-mod version;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,10 +47,10 @@ pub use error::ApiError;
 pub use firewall::FirewallEntry;
 pub use flip::{BadFlip, Flip};
 pub use interrupt::Interruption;
+pub use loxilb_version::{BadVersion, LoxilbVersion};
 pub use rules_list::RuleInfo;
 pub use server::BASE_PATH;
 pub use tls_roots::CaCert;
-pub use version::{BadVersion, LoxilbVersion};
 
 use state::{lock, Shared};
 

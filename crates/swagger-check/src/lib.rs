@@ -3,8 +3,10 @@
 //! The end-to-end tests of loxilb-coordinator must show that every request the daemon
 //! sends to LoxiLB is one LoxiLB documents. The LoxiLB simulator records each request as
 //! method, full path, query string and JSON body; [`SwaggerSpec::validate_request`] says
-//! whether that request matches an operation of `loxilb-swagger.yml` and lists every way
-//! in which it does not.
+//! whether that request matches an operation of LoxiLB's API description and lists every
+//! way in which it does not. The part of that description the checks use is kept in this
+//! crate ([`LOXILB_SUBSET`], written by `subset.py`), so the tests read only what the
+//! repository holds.
 //!
 //! What is checked: the path (under `basePath`) matches a path template with that method,
 //! preferring literal segments to `{param}` ones; path and query parameters parse as their
@@ -30,6 +32,11 @@ pub use error::SpecError;
 
 use operations::Operation;
 use schema::BodySchemas;
+
+/// LoxiLB's API description as far as the daemon's requests go (paths, methods,
+/// parameters, schemas; no prose): `loxilb-swagger-subset.yml` beside this crate's
+/// manifest. Its header names the LoxiLB commit it comes from and the license.
+pub const LOXILB_SUBSET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/loxilb-swagger-subset.yml");
 
 /// Choices made when loading a description.
 #[derive(Debug, Clone, Copy, Default)]

@@ -1,6 +1,7 @@
-//! The validator against LoxiLB's real API description (`shared/reference/loxilb-swagger.yml`,
-//! which sits beside the repository checkout): the requests the daemon sends must pass, and
-//! the mistakes it could make must be caught with a message that says what is wrong.
+//! The validator against LoxiLB's real API description (the subset the repository keeps,
+//! `crates/swagger-check/loxilb-swagger-subset.yml`): the requests the daemon sends must
+//! pass, and the mistakes it could make must be caught with a message that says what is
+//! wrong.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -8,39 +9,8 @@ use std::sync::OnceLock;
 use serde_json::{json, Value};
 use swagger_check::{SpecOptions, SwaggerSpec};
 
-/// `shared/` sits beside the repository checkout: `../../../shared` from this crate in a
-/// plain clone (as CI has it). A git worktree nests the checkout one level deeper, so the
-/// nearest ancestor holding `shared/reference/loxilb-swagger.yml` is used.
-///
-/// LoxiLB's API description is LoxiLB's text, so the repository does not carry a copy. A
-/// newcomer's clone without `shared/` beside it runs these checks as no-ops (saying so);
-/// CI (`CI` set), which always has `shared/`, must find it.
-fn find_swagger() -> Option<PathBuf> {
-    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let relative = "shared/reference/loxilb-swagger.yml";
-    let found = crate_dir
-        .ancestors()
-        .skip(3)
-        .map(|dir| dir.join(relative))
-        .find(|candidate| candidate.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have {relative} beside or above the checkout of {crate_dir:?}"
-        );
-        eprintln!("no {relative} beside or above the checkout: swagger checks not run");
-    }
-    found
-}
-
 fn swagger_path() -> PathBuf {
-    find_swagger().unwrap_or_default()
-}
-
-/// Whether the API description is here to check against (see [`find_swagger`]).
-fn available() -> bool {
-    static FOUND: OnceLock<bool> = OnceLock::new();
-    *FOUND.get_or_init(|| find_swagger().is_some())
+    PathBuf::from(swagger_check::LOXILB_SUBSET)
 }
 
 fn spec() -> &'static SwaggerSpec {
@@ -123,9 +93,6 @@ fn lb_entry() -> Value {
 
 #[test]
 fn endpoint_requests_pass() {
-    if !available() {
-        return;
-    }
     ok("POST", "/netlox/v1/config/endpoint", None, Some(endpoint()));
     ok(
         "POST",
@@ -156,9 +123,6 @@ fn endpoint_requests_pass() {
 
 #[test]
 fn loadbalancer_requests_pass() {
-    if !available() {
-        return;
-    }
     ok(
         "POST",
         "/netlox/v1/config/loadbalancer",
@@ -195,9 +159,6 @@ fn loadbalancer_requests_pass() {
 
 #[test]
 fn unknown_paths_and_wrong_methods_fail() {
-    if !available() {
-        return;
-    }
     let p = fail("GET", "/netlox/v1/config/endpoints/all", None, None);
     assert!(has(&p, "no documented path matches"), "{p:?}");
     let p = fail("GET", "/config/endpoint/all", None, None);
@@ -213,9 +174,6 @@ fn unknown_paths_and_wrong_methods_fail() {
 
 #[test]
 fn wrong_body_types_fail_with_a_pointer() {
-    if !available() {
-        return;
-    }
     let mut body = endpoint();
     body["probePort"] = json!("80");
     let p = fail("POST", "/netlox/v1/config/endpoint", None, Some(body));
@@ -246,9 +204,6 @@ fn wrong_body_types_fail_with_a_pointer() {
 
 #[test]
 fn missing_required_fields_fail() {
-    if !available() {
-        return;
-    }
     let mut lb = lb_entry();
     lb.as_object_mut().unwrap().remove("serviceArguments");
     let p = fail("POST", "/netlox/v1/config/loadbalancer", None, Some(lb));
@@ -285,9 +240,6 @@ fn missing_required_fields_fail() {
 
 #[test]
 fn enum_violations_fail() {
-    if !available() {
-        return;
-    }
     let mut lb = lb_entry();
     lb["serviceArguments"]["protocol"] = json!("foo");
     lb["serviceArguments"]["sel"] = json!(9);
@@ -312,9 +264,6 @@ fn enum_violations_fail() {
 
 #[test]
 fn bad_path_and_query_parameters_fail() {
-    if !available() {
-        return;
-    }
     let p = fail(
         "DELETE",
         "/netlox/v1/config/loadbalancer/externalipaddress/1.2.3.4/port/http/protocol/tcp",
@@ -359,9 +308,6 @@ fn bad_path_and_query_parameters_fail() {
 
 #[test]
 fn integer_path_parameters_must_be_integers() {
-    if !available() {
-        return;
-    }
     // /config/vlan/{vlan_id} declares vlan_id as `type: integer`.
     ok("DELETE", "/netlox/v1/config/vlan/100", None, None);
     let p = fail("DELETE", "/netlox/v1/config/vlan/10.5", None, None);
@@ -373,9 +319,6 @@ fn integer_path_parameters_must_be_integers() {
 
 #[test]
 fn misspelt_fields_are_caught_only_in_strict_mode() {
-    if !available() {
-        return;
-    }
     // EndPoint spells it probePort; LoadbalanceEntry's serviceArguments spell it probeport.
     let mut ep = endpoint();
     ep.as_object_mut().unwrap().remove("probePort");

@@ -1,9 +1,16 @@
-//! `loxilb-coordinator demo`: the whole system on one machine, on loopback.
+//! The demo: the whole system on one machine, on loopback
+//! (`cargo run --release --example demo [-- --keep-running]`).
 //!
 //! Starts the LoxiLB simulator, the test driver agent, three real HTTP backends and
 //! the daemon (temporary SQLite file and sockets), replays a small Octavia scenario
 //! through the ingress API exactly as the Octavia shim would, and prints how the
-//! events, LoxiLB and the statuses sent to Octavia change.
+//! events, LoxiLB and the statuses sent to Octavia change. Exits non-zero when the
+//! system does not get where the story says (probes ok, load balancer ONLINE, then
+//! DEGRADED once a backend stops).
+//!
+//! An example, not a subcommand of the daemon: the simulator and the test driver
+//! agent (with their control APIs) are dev-dependencies, so the daemon's binary and
+//! the container image carry neither.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,11 +19,46 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::app::{self, IngressListener};
-use crate::cli::api_client::ApiClient;
-use crate::config::Config;
-use crate::ingress::listen::bind_unix;
-use crate::shutdown::Shutdown;
+use clap::Parser;
+use loxilb_coordinator::app::{self, IngressListener};
+use loxilb_coordinator::cli::api_client::ApiClient;
+use loxilb_coordinator::config::Config;
+use loxilb_coordinator::ingress::listen::bind_unix;
+use loxilb_coordinator::shutdown::Shutdown;
+
+/// Run the daemon with the LoxiLB simulator, a test driver agent and real loopback
+/// backends, replay a small Octavia scenario and print what happens.
+#[derive(Debug, Parser)]
+#[command(
+    name = "demo",
+    after_help = "Example:\n  cargo run --release --example demo -- --keep-running"
+)]
+struct Args {
+    /// Keep everything running after the scenario until Ctrl-C.
+    #[arg(long)]
+    keep_running: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(args.keep_running)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
 
 /// Start a tiny HTTP backend on 127.0.0.1 that answers 200 on every path; abort the
 /// returned task to take it down.
@@ -108,14 +150,15 @@ fn show_octavia(messages: &[Value]) {
     }
 }
 
-/// Wait until the driver agent has seen `collection` `id` with operating `status`.
+/// Wait until the driver agent has seen `collection` `id` with operating `status`;
+/// an error after `timeout`.
 async fn wait_operating(
     agent: &driver_agent_sim::AgentHandle,
     collection: &str,
     id: &str,
     status: &str,
     timeout: Duration,
-) {
+) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + timeout;
     while tokio::time::Instant::now() < deadline {
         let seen = agent.control().status_messages().iter().any(|m| {
@@ -124,19 +167,22 @@ async fn wait_operating(
             })
         });
         if seen {
-            return;
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    Err(format!(
+        "the driver agent did not see {collection} {id} {status} within {timeout:?}"
+    ))
 }
 
-/// Wait until every probe reports `state` for `names` (or `timeout` passes).
+/// Wait until every probe reports `state` for `names`; an error after `timeout`.
 async fn wait_probes(
     control: &loxilb_sim::Control,
     names: &[String],
     state: &str,
     timeout: Duration,
-) {
+) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + timeout;
     while tokio::time::Instant::now() < deadline {
         let eps = control.endpoints();
@@ -145,10 +191,13 @@ async fn wait_probes(
                 .any(|e| e["name"].as_str() == Some(n.as_str()) && e["currState"] == state)
         });
         if done {
-            return;
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    Err(format!(
+        "the simulator's probes {names:?} did not all become {state} within {timeout:?}"
+    ))
 }
 
 /// The scenario: one load balancer, an HTTP listener, a pool with three members and
@@ -203,15 +252,15 @@ fn write_config(dir: &Path, config: &Config) -> Result<PathBuf, String> {
 fn try_commands(config_path: &Path) -> Vec<String> {
     let config = config_path.display();
     vec![
-        format!("loxilb-coordinator --config {config} events"),
-        format!("loxilb-coordinator --config {config} health-status"),
-        format!("loxilb-coordinator --config {config} health-status --loadbalancer {LB_ID}"),
-        format!("loxilb-coordinator --config {config} validate-health-monitors"),
+        format!("cargo run --release -- --config {config} events"),
+        format!("cargo run --release -- --config {config} health-status"),
+        format!("cargo run --release -- --config {config} health-status --loadbalancer {LB_ID}"),
+        format!("cargo run --release -- --config {config} validate-health-monitors"),
     ]
 }
 
 /// Run the demo; returns when the scenario was shown (or on Ctrl-C with `keep_running`).
-pub async fn run(keep_running: bool) -> Result<(), String> {
+async fn run(keep_running: bool) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
         .await
@@ -237,7 +286,7 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
     config.health_monitoring.status_update_interval = 2;
     // Keep the console for the story; warnings and errors still show.
     config.logging.level = "warn".into();
-    crate::telemetry::init(&config.logging);
+    loxilb_coordinator::telemetry::init(&config.logging);
 
     println!("LoxiLB simulator   {}", sim.url());
     println!(
@@ -304,7 +353,7 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
         .iter()
         .map(|b| format!("{}_tcp_{}", b.ip(), b.port()))
         .collect();
-    wait_probes(&control, &probe_names, "ok", Duration::from_secs(15)).await;
+    wait_probes(&control, &probe_names, "ok", Duration::from_secs(15)).await?;
     println!();
     show_loxilb(&control);
     wait_operating(
@@ -314,13 +363,13 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
         "ONLINE",
         Duration::from_secs(15),
     )
-    .await;
+    .await?;
     println!();
     show_octavia(&agent.control().status_messages());
 
     println!("\nstopping backend-b ({}) ...", backends[1]);
     backend_tasks[1].abort();
-    wait_probes(&control, &probe_names[1..2], "nok", Duration::from_secs(20)).await;
+    wait_probes(&control, &probe_names[1..2], "nok", Duration::from_secs(20)).await?;
     show_loxilb(&control);
     wait_operating(
         &agent,
@@ -329,7 +378,7 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
         "DEGRADED",
         Duration::from_secs(15),
     )
-    .await;
+    .await?;
     println!();
     show_octavia(&agent.control().status_messages());
     if keep_running {
@@ -354,6 +403,14 @@ pub async fn run(keep_running: bool) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The README's first command: the scenario runs to the end, the load balancer
+    /// goes ONLINE and then DEGRADED when a backend stops (each step is an error
+    /// when it does not happen in time).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_demo_goes_online_then_degraded() {
+        run(false).await.unwrap_or_else(|e| panic!("{e}"));
+    }
 
     /// The written file is what the daemon would read, and every suggested command
     /// points at it.

@@ -1,7 +1,13 @@
-//! Which LoxiLB release the simulator behaves as (`--loxilb-version`).
+//! LoxiLB releases: which ones the daemon supports, and the behaviours that changed
+//! between them.
+//!
+//! Its own crate because both sides need it: the simulator plays any supported release
+//! (`--loxilb-version`), and the daemon checks each node's `GET /version` against the
+//! supported range. Keeping it out of the simulator keeps the simulator out of the
+//! daemon's binary.
 //!
 //! A few behaviours changed between releases, and a daemon talking to an operator's LoxiLB
-//! must cope with each of them, so the simulator can play any supported release:
+//! must cope with each of them:
 //! - up to v0.9.8.4 every handler error is answered HTTP 200 with `{"result": "<error>"}`
 //!   (api/restapi/handler/common.go maps errors to status codes only from v0.9.8.5);
 //! - before v0.9.8.7 a successful probe does not reset the failure count
