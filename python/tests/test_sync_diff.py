@@ -66,9 +66,9 @@ def test_events_are_flat_in_order_and_delete_only_what_octavia_lacks():
     sent = events.for_tree(t)
     assert [e["method"] for e in sent] == [
         "loadbalancer_create", "listener_create", "pool_create",
-        "member_batch_update", "health_monitor_create"]
+        "health_monitor_create", "member_batch_update"]
     assert "listeners" not in sent[0]["args"]["loadbalancer"]
-    assert sent[3]["args"] == {"pool_id": "p1", "members": t.members}
+    assert sent[4]["args"] == {"pool_id": "p1", "members": t.members}
     daemon = LbTree.from_daemon(daemon_answer(t))
     daemon.pools.append({"pool_id": "p-old", "loadbalancer_id": "lb"})
     assert events.deletions(t, daemon) == [

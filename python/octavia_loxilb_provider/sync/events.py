@@ -6,9 +6,17 @@ upserts of desired state, a member batch is the pool's complete member list,
 and the applier diffs desired state against what it applied, so replaying
 the whole set changes nothing on LoxiLB.
 
-Order: the load balancer, its listeners, its pools, each pool's members (one
-batch, which also removes members Octavia no longer has), the health
-monitors; then deletions of what only the daemon holds, children first.
+Order: the load balancer, its listeners, its pools, the health monitors, and
+last each pool's members (one batch, which also removes members Octavia no
+longer has); then deletions of what only the daemon holds, children first.
+
+Why members last: a listener has a rule only once its pool has a member that
+can serve, so with everything else already there the first rule the daemon
+computes is the final one, and LoxiLB gets one create. With members before
+the monitor, the daemon would first apply a rule without a monitor; when the
+monitor arrived it would have to re-create the rule (LoxiLB keeps an existing
+rule's monitor flag), and a re-create deletes the rule for a moment: a gap on
+a VIP port that was serving, and the end of a rule we are adopting.
 """
 
 from octavia_loxilb_provider.sync.tree import ID_KEY
@@ -23,12 +31,12 @@ def for_tree(tree):
     out = [event("loadbalancer_create", loadbalancer=tree.loadbalancer)]
     out += [event("listener_create", listener=l) for l in tree.listeners]
     out += [event("pool_create", pool=p) for p in tree.pools]
+    out += [event("health_monitor_create", healthmonitor=h)
+            for h in tree.health_monitors]
     for pool in tree.pools:
         pid = pool["pool_id"]
         members = [m for m in tree.members if m.get("pool_id") == pid]
         out.append(event("member_batch_update", pool_id=pid, members=members))
-    out += [event("health_monitor_create", healthmonitor=h)
-            for h in tree.health_monitors]
     return out
 
 
