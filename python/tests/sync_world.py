@@ -116,11 +116,25 @@ class World:
         self._start([sibling_binary(daemon_binary, AGENT_ENV, "driver-agent-sim"),
                      "--dir", str(self.dir / "agent")], "agent.log")
         wait_until("the driver agent", lambda: (self.dir / "agent" / "get.sock").exists())
-        proc = self._start([str(daemon_binary), "--config", str(config), "run"], "daemon.log")
+        self._daemon_argv = [str(daemon_binary), "--config", str(config), "run"]
+        self.start_daemon()
+        self.octavia_conf = self.write_octavia_conf()
+
+    def start_daemon(self):
+        proc = self._start(self._daemon_argv, "daemon.log")
         self.daemon = conftest.Daemon(proc, str(self.dir / "ingress.sock"),
                                       self.dir / "daemon.log")
         self.daemon.wait_healthy()
-        self.octavia_conf = self.write_octavia_conf()
+
+    def lose_daemon_database(self):
+        """Stops the daemon, deletes its database, starts it on an empty one."""
+        p = self.daemon.process
+        p.terminate()
+        p.wait(timeout=15)
+        self.procs.remove(p)
+        for f in self.dir.glob("coordinator.db*"):
+            f.unlink()
+        self.start_daemon()
 
     def _sim_up(self):
         try:

@@ -98,6 +98,31 @@ def test_sync_adopts_every_loxilb_load_balancer_and_a_replay_changes_nothing(wor
     assert "0 errors, 0 left different" in out
 
 
+def test_rebuild_after_the_daemon_database_is_lost_keeps_every_rule(world):
+    ids = populate(world)
+    assert world.run_sync()[0] == 0
+    rules, probes = world.sim.rules(), world.sim.probes()
+    world.lose_daemon_database()
+    assert desired_ids(world) == set()
+    world.sim.clear_requests()
+
+    code, out, err = world.run_sync()
+    assert code == 0, out + err
+    assert desired_ids(world) == {ids.lb1, ids.lb2}
+    # LoxiLB kept serving: every create met its rule, identical (409
+    # "lbrule-exists", taken as applied) or, for the rule with one allowed
+    # source, updated in place (LoxiLB counts re-posting its only source as a
+    # change: AddLbRule's allowed-sources comparison); nothing was deleted.
+    writes = world.sim.writes()
+    assert [w for w in writes if w["method"] == "DELETE"] == []
+    statuses = {w["body"]["serviceArguments"]["port"]: w["status"]
+                for w in writes if w["path"] == "/config/loadbalancer"}
+    assert statuses == {53: 409, 80: 200}, statuses
+    assert world.sim.rules() == rules
+    assert world.sim.probes() == probes
+    assert world.run_sync("--dry-run")[0] == 0
+
+
 def test_dry_run_prints_drift_sends_nothing_and_sync_repairs_it(world):
     from octavia.db import repositories
     from octavia_loxilb_provider.driver import LoxiLBProviderDriver
