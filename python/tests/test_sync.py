@@ -167,14 +167,19 @@ def test_dry_run_prints_drift_sends_nothing_and_sync_repairs_it(world):
     assert code == 0, out + err
 
 
-def test_a_load_balancer_octavia_is_changing_is_skipped(world):
+def test_a_busy_load_balancer_is_skipped_and_loadbalancer_selects(world):
     with world.session.begin() as s:
         busy = rows.loadbalancer(s, VIP1, provisioning_status="PENDING_UPDATE")
-    code, out, err = world.run_sync()
+        idle = rows.loadbalancer(s, VIP2)
+    code, out, err = world.run_sync("--loadbalancer", busy)
     assert code == 2, out + err
     assert f"loadbalancer {busy}: skipped, Octavia has it in PENDING_UPDATE" in out
+    assert idle not in out, "--loadbalancer reads only the one named"
     assert world.journal_size() == 0
     assert desired_ids(world) == set()
+    code, out, err = world.run_sync("--loadbalancer", idle)
+    assert code == 0, out + err
+    assert desired_ids(world) == {idle}
 
 
 def test_errors_name_what_is_wrong(tmp_path):
