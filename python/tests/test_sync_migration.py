@@ -100,14 +100,19 @@ def test_adopting_a_foreign_rule_with_the_same_key_leaves_no_gap(world):
     for answer in (first, second):
         for node in answer.get("nodes", []):
             assert foreign not in [o.get("name") for o in node.get("orphans", [])], answer
-            # Known and documented: the reconciler looks rules up by name, so it
-            # reports our record as missing and re-posts it; LoxiLB answers 409
-            # "lbrule-exists" and nothing changes on the node.
-            drift = {d["name"]: d["difference"] for d in node.get("drift", [])}
-            assert drift.get(ours) == "rule missing on the node", answer
-    reposts = [r["status"] for r in world.sim.writes() if r["method"] == "POST"
-               and r["path"] == "/config/loadbalancer"
-               and r["body"]["serviceArguments"]["name"] == ours]
-    assert reposts[0] == 200 and set(reposts[1:]) == {409}, reposts
+            # The reconciler finds our record at its key under the old name: no
+            # drift, nothing re-posted.
+            assert ours not in [d["name"] for d in node.get("drift", [])], answer
+    posts = [r["status"] for r in world.sim.writes() if r["method"] == "POST"
+             and r["path"] == "/config/loadbalancer"
+             and r["body"]["serviceArguments"]["name"] == ours]
+    assert posts == [200], "one in-place update of the foreign rule, then nothing"
+    # The health poll finds the listener's rule at its key too: ONLINE, not ERROR.
+    def listener_status():
+        status, tree = world.daemon.client().request("GET", f"/v1/status/loadbalancers/{lb}")
+        assert status == 200, tree
+        return [(l["id"], l["operating_status"]) for l in tree["listeners"]]
+    sync_world.wait_until("the listener ONLINE",
+                          lambda: listener_status() == [(listener, "ONLINE")])
     status, orphans = world.daemon.client().request("GET", "/v1/orphans")
     assert status == 200 and foreign not in str(orphans), orphans
