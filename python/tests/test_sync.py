@@ -180,6 +180,10 @@ def test_a_busy_load_balancer_is_skipped_and_loadbalancer_selects(world):
     code, out, err = world.run_sync("--loadbalancer", idle)
     assert code == 0, out + err
     assert desired_ids(world) == {idle}
+    nobody = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
+    code, out, err = world.run_sync("--loadbalancer", nobody, "--loadbalancer", idle)
+    assert code == 3, out + err
+    assert f"loadbalancer {nobody}: neither Octavia" in err
 
 
 def test_errors_name_what_is_wrong(tmp_path):

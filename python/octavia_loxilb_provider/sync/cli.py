@@ -11,7 +11,9 @@ via ``--config-file``):
 Exit codes: 0 in sync; 1 error (configuration, Octavia's database, the
 daemon, a refused or failed event, or differences left after sending);
 2 differences found by ``--dry-run``, or left on purpose (a load balancer
-Octavia is busy with, or one only the daemon holds without ``--prune``).
+Octavia is busy with, or one only the daemon holds without ``--prune``);
+3 a ``--loadbalancer`` that neither side has (nothing done), as the daemon's
+own CLI answers an unknown object.
 """
 
 import logging
@@ -27,7 +29,7 @@ from octavia_loxilb_provider.sync.daemon import Daemon, DaemonError
 from octavia_loxilb_provider.sync.diff import Difference, tree_differences
 from octavia_loxilb_provider.sync.octavia_db import OctaviaDbError, read_loadbalancers
 
-OK, ERROR, DIFFERS = 0, 1, 2
+OK, ERROR, DIFFERS, UNKNOWN = 0, 1, 2, 3
 
 CLI_OPTS = [
     cfg.BoolOpt("dry-run", default=False,
@@ -160,6 +162,12 @@ def run(conf):
     try:
         octavia_lbs = r.octavia_side()
         extras = r.daemon_only(octavia_lbs)
+        unknown = set(conf.loadbalancer) - {lb.id for lb in octavia_lbs} - set(extras)
+        for lb_id in sorted(unknown):
+            _err(f"loadbalancer {lb_id}: neither Octavia (provider {conf.provider!r}) "
+                 "nor the daemon has it")
+        if unknown:
+            return UNKNOWN
         for lb in octavia_lbs:
             r.one(lb)
         for lb_id in extras:
