@@ -14,8 +14,10 @@ use std::sync::Arc;
 
 use tracing::warn;
 
+use super::presence::Names;
 use super::rules::MemberFacts;
-use crate::mapping::{listener_expects_rule, rule_name, LbTree, ProbeKey};
+use crate::loxilb::types::LoadbalanceEntry;
+use crate::mapping::{listener_expects_rule, listener_rule_key, rule_name, LbTree, ProbeKey};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +48,9 @@ pub struct ListenerEntry {
     /// A rule is meant to exist ([`listener_expects_rule`]): admin up with a default
     /// pool that has a serving member. Only then is a missing rule an error.
     pub expects_rule: bool,
+    /// That rule's LoxiLB key (VIP, port, protocol) when it is meant to exist: a rule
+    /// found there under another name (taken over from another driver) serves it.
+    pub rule_key: Option<(String, u16, &'static str)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +61,15 @@ pub struct LbEntry {
     pub pools: Vec<PoolEntry>,
 }
 
+/// A LoxiLB rule's key: VIP, port, protocol.
+pub type RuleKey<'a> = (&'a str, u16, &'a str);
+
+/// The key of a listed rule.
+pub fn rule_key_of(r: &LoadbalanceEntry) -> RuleKey<'_> {
+    let a = &r.service_arguments;
+    (a.external_ip.as_str(), a.port, a.protocol.as_str())
+}
+
 /// Every load balancer we manage, ready for a poll cycle, in id order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DesiredIndex {
@@ -63,6 +77,34 @@ pub struct DesiredIndex {
 }
 
 impl DesiredIndex {
+    /// The names a node's rule listing shows as present: each rule's own name, and
+    /// for a rule sitting at the key of one of our listeners' rules under another
+    /// name, our rule's name as well (LoxiLB has one rule per key; an adopted rule
+    /// keeps its creator's name and is the rule serving that listener).
+    pub fn listed_rule_names(&self, rules: &[LoadbalanceEntry]) -> Names {
+        let by_key = self.listeners_by_rule_key();
+        let mut names = Names::with_capacity(rules.len());
+        for r in rules {
+            names.insert(r.service_arguments.name.clone());
+            if let Some(l) = by_key.get(&rule_key_of(r)) {
+                names.insert(l.rule.clone());
+            }
+        }
+        names
+    }
+
+    /// Our listeners by the LoxiLB key of the rule each should have.
+    pub fn listeners_by_rule_key(&self) -> HashMap<RuleKey<'_>, &ListenerEntry> {
+        self.lbs
+            .iter()
+            .flat_map(|lb| &lb.listeners)
+            .filter_map(|l| {
+                let (ip, port, proto) = l.rule_key.as_ref()?;
+                Some(((ip.as_str(), *port, *proto), l))
+            })
+            .collect()
+    }
+
     pub fn member_count(&self) -> usize {
         self.lbs
             .iter()
@@ -216,6 +258,7 @@ fn lb_entry(tree: &LbTree) -> LbEntry {
                 admin_up: lb_up && l.admin_state_up.unwrap_or(true),
                 rule: rule_name(&l.listener_id),
                 expects_rule: listener_expects_rule(tree, l),
+                rule_key: listener_rule_key(tree, l),
             })
             .collect(),
         pools,
@@ -258,6 +301,50 @@ mod tests {
         assert_eq!(idle.members[0].probe.as_deref(), Some("10.0.0.3_udp_53"));
         assert!(!idle.members[0].facts.monitored);
         assert_eq!(idx.member_count(), 3);
+        assert_eq!(
+            lb.listeners[0].rule_key,
+            Some(("10.1.1.1".to_string(), 80, "tcp"))
+        );
+    }
+
+    /// A rule taken over from another driver keeps that driver's name; at our key it
+    /// counts as our listener's rule. Another port or protocol is another key.
+    #[test]
+    fn a_rule_at_our_key_under_another_name_counts_as_ours() {
+        use crate::loxilb::types::ServiceArguments;
+        let tree = LbTree::from_bodies(
+            &json!({"loadbalancer_id": "lb", "vip_address": "10.1.1.1"}),
+            &[json!({"listener_id": "l", "protocol": "TCP", "protocol_port": 80, "default_pool_id": "p"})],
+            &[json!({"pool_id": "p", "protocol": "TCP"})],
+            &[json!({"member_id": "m1", "pool_id": "p", "address": "10.0.0.1", "protocol_port": 8080})],
+            &[],
+        )
+        .unwrap();
+        let idx = DesiredIndex::from_trees(&[tree]);
+        let listed = |name: &str, port: u16, proto: &str| {
+            let mut names: Vec<String> = idx
+                .listed_rule_names(&[LoadbalanceEntry {
+                    service_arguments: ServiceArguments {
+                        external_ip: "10.1.1.1".into(),
+                        port,
+                        protocol: proto.into(),
+                        name: name.into(),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }])
+                .into_iter()
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            listed("octavia-listener-l", 80, "tcp"),
+            ["octavia-l", "octavia-listener-l"]
+        );
+        assert_eq!(listed("octavia-l", 80, "tcp"), ["octavia-l"]);
+        assert_eq!(listed("other", 81, "tcp"), ["other"]);
+        assert_eq!(listed("other", 80, "udp"), ["other"]);
     }
 }
 

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use super::index::{rule_key_of, ListenerEntry, RuleKey};
 use super::rules::{probe_state, rule_endpoint_state, HealthState, Observation};
 use crate::loxilb::types::{probe_key, EndPointGetEntry, LoadbalanceEntry};
 use crate::mapping::listener_of_rule_name;
@@ -63,12 +64,21 @@ pub fn observe(reports: &[&NodeReport]) -> Seen {
 }
 
 /// Bytes per listener id from one node's rules (rules we did not create ignored).
-/// A counter that does not parse counts as 0 rather than failing the cycle.
-pub fn listener_bytes(rules: &[LoadbalanceEntry]) -> HashMap<String, u64> {
+/// A counter that does not parse counts as 0 rather than failing the cycle. A rule at
+/// the key of one of our listeners' rules counts for that listener whatever its name
+/// (a rule taken over from another driver keeps that driver's name).
+pub fn listener_bytes(
+    rules: &[LoadbalanceEntry],
+    by_key: &HashMap<RuleKey<'_>, &ListenerEntry>,
+) -> HashMap<String, u64> {
     let mut out: HashMap<String, u64> = HashMap::new();
     for rule in rules {
-        let Some(listener) = listener_of_rule_name(&rule.service_arguments.name) else {
-            continue;
+        let listener = match by_key.get(&rule_key_of(rule)) {
+            Some(l) => &*l.id,
+            None => match listener_of_rule_name(&rule.service_arguments.name) {
+                Some(id) => id,
+                None => continue,
+            },
         };
         let bytes: u64 = rule
             .endpoints
@@ -164,6 +174,25 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_at_our_key_counts_for_our_listener_whatever_its_name() {
+        let l = ListenerEntry {
+            id: std::sync::Arc::from("l9"),
+            admin_up: true,
+            rule: "octavia-l9".into(),
+            expects_rule: true,
+            rule_key: Some((String::new(), 0, "tcp")),
+        };
+        let by_key: HashMap<RuleKey<'_>, &ListenerEntry> = [(("", 0, "tcp"), &l)].into();
+        let rules = vec![rule(
+            "octavia-listener-l9",
+            &[("10.0.0.1", 80, "active", "3:300")],
+        )];
+        let b = listener_bytes(&rules, &by_key);
+        assert_eq!(b.get("l9"), Some(&300));
+        assert_eq!(b.len(), 1);
+    }
+
+    #[test]
     fn listener_bytes_sum_endpoint_counters_of_our_rules() {
         let rules = vec![
             rule(
@@ -176,7 +205,7 @@ mod tests {
             rule("foreign", &[("10.0.0.3", 80, "active", "1:99")]),
             rule("octavia-l2", &[("10.0.0.3", 80, "active", "garbage")]),
         ];
-        let b = listener_bytes(&rules);
+        let b = listener_bytes(&rules, &HashMap::new());
         assert_eq!(b.get("l1"), Some(&1500));
         assert_eq!(b.get("l2"), Some(&0));
         assert_eq!(b.len(), 2);

@@ -28,7 +28,7 @@ use super::cache::HealthStatusCache;
 use super::compute::compute;
 use super::index::DesiredIndex;
 use super::observe::{listener_bytes, observe, NodeReport};
-use super::presence::{by_node, Names, RuleMemory};
+use super::presence::{by_node, RuleMemory};
 use super::snapshot::{diff, Snapshot};
 use super::stats::StatsTracker;
 use crate::loxilb::LoxilbClient;
@@ -267,10 +267,7 @@ impl HealthSync {
             .collect();
         for (url, r) in nodes.iter().zip(&reports) {
             if let Some(rules) = r.as_ref().and_then(|r| r.rules.as_ref()) {
-                let listed: Names = rules
-                    .iter()
-                    .map(|r| r.service_arguments.name.clone())
-                    .collect();
+                let listed = index.listed_rule_names(rules);
                 let then = match &recorded {
                     Some(rec) => rec.get(url).cloned().unwrap_or_default(),
                     // Unknown: take the listing as what was recorded (at time 0, so
@@ -344,9 +341,10 @@ impl HealthSync {
             }
             self.sent = snap;
         }
+        let by_key = index.listeners_by_rule_key();
         for (i, r) in reports.iter().enumerate() {
             if let Some(rules) = r.as_ref().and_then(|r| r.rules.as_ref()) {
-                self.stats.record(i, listener_bytes(rules));
+                self.stats.record(i, listener_bytes(rules, &by_key));
             }
         }
         self.send_stats(&index).await;

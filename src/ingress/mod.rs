@@ -8,6 +8,7 @@
 
 pub mod admin;
 mod auth;
+mod desired;
 mod dsr;
 mod error;
 mod events;
@@ -87,6 +88,8 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
             get(events::get_event).delete(events::clear_event),
         )
         .route("/v1/events/{id}/retry", post(events::retry_event))
+        .route("/v1/desired/loadbalancers", get(desired::list))
+        .route("/v1/desired/loadbalancers/{id}", get(desired::one))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state)

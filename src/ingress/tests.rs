@@ -314,6 +314,7 @@ async fn status_routes_are_merged_and_behind_the_token() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
+mod desired;
 mod dsr;
 mod limits;
 mod strict;

@@ -40,8 +40,8 @@ pub use probe::{rule_default_probe, rule_referred_probe, ProbeKey, ProbeWant};
 pub use refusals::known_refusal;
 pub(crate) use rule::pool_rule_proto;
 pub use rule::{
-    exact_pattern_listener, is_ours_rule, listener_expects_rule, listener_of_rule_name, rule_name,
-    RULE_NAME_PREFIX,
+    exact_pattern_listener, is_ours_rule, listener_expects_rule, listener_of_rule_name,
+    listener_rule_key, rule_name, RULE_NAME_PREFIX,
 };
 pub use tree::{LbTree, MappingError};
 

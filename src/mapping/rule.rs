@@ -308,6 +308,22 @@ pub fn listener_expects_rule(tree: &LbTree, listener: &Listener) -> bool {
     tree.lb.vip_address.is_some() && tree.lb_up() && rule_inputs(tree, listener).is_some()
 }
 
+/// LoxiLB's key of the rule a listener should have (VIP, port, rule protocol), or
+/// `None` when it must have none. LoxiLB identifies rules by this key, not by name:
+/// a rule taken over from another driver keeps that driver's name (see
+/// docs/ownership.md), so the health poll finds a listener's rule by key too.
+pub fn listener_rule_key(
+    tree: &LbTree,
+    listener: &Listener,
+) -> Option<(String, u16, &'static str)> {
+    let vip = tree.lb.vip_address?;
+    if !tree.lb_up() {
+        return None;
+    }
+    let inputs = rule_inputs(tree, listener)?;
+    Some((vip.to_string(), inputs.port, inputs.protocol))
+}
+
 /// The rule for one listener, or `None` when it must not exist (see the module docs).
 fn rule_for_listener(
     tree: &LbTree,

@@ -84,10 +84,21 @@ pub fn compare(v: &NodeView<'_>) -> Findings {
         .map(|p| (p.name.as_str(), p))
         .collect();
 
+    let recorded_rules: BTreeSet<&str> =
+        v.applied_rules.iter().map(|(_, n, _)| n.as_str()).collect();
+    let unrecorded_by_key: BTreeMap<RuleKey<'_>, &LoadbalanceEntry> = v
+        .observed_rules
+        .iter()
+        .filter(|r| !recorded_rules.contains(r.service_arguments.name.as_str()))
+        .map(|r| (rule_key(r), r))
+        .collect();
     for (lb, name, body) in v.applied_rules {
         let difference = match serde_json::from_str::<LoadbalanceEntry>(body) {
             Err(e) => Some(format!("unreadable record ({e})")),
-            Ok(rec) => match observed_rules.get(name.as_str()) {
+            Ok(rec) => match observed_rules
+                .get(name.as_str())
+                .or_else(|| unrecorded_by_key.get(&rule_key(&rec)))
+            {
                 None => Some("rule missing on the node".to_string()),
                 Some(obs) => rule_difference(&rec, obs),
             },
@@ -132,8 +143,6 @@ pub fn compare(v: &NodeView<'_>) -> Findings {
 
     // Unrecorded rules are candidates only under exactly our name pattern: other
     // drivers use the `octavia-` prefix too, and their rules are never ours.
-    let recorded_rules: BTreeSet<&str> =
-        v.applied_rules.iter().map(|(_, n, _)| n.as_str()).collect();
     for r in v.observed_rules {
         let name = r.service_arguments.name.as_str();
         let Some(listener) = exact_pattern_listener(name) else {
@@ -150,6 +159,20 @@ pub fn compare(v: &NodeView<'_>) -> Findings {
         }
     }
     f
+}
+
+/// LoxiLB's identity of a rule: VIP, port and protocol (its `ruleKey`; block and
+/// host URL, which we never set, left out), not the name.
+type RuleKey<'a> = (&'a str, u16, &'a str);
+
+/// Why a record also matches an unrecorded rule at its key: LoxiLB keeps one rule per
+/// key and the name it was created with, so when our create met another driver's
+/// rule there (a migration, `loxilb-coordinator-sync`), LoxiLB updated that rule in
+/// place under its old name. It is the rule serving our listener; looking it up by
+/// name only would call it missing on every pass and re-post it for nothing.
+fn rule_key(r: &LoadbalanceEntry) -> RuleKey<'_> {
+    let a = &r.service_arguments;
+    (a.external_ip.as_str(), a.port, a.protocol.as_str())
 }
 
 fn probe_drift(key: &str, difference: String) -> Drift {

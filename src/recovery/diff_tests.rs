@@ -231,6 +231,41 @@ fn comparison_table() {
     }
 }
 
+/// A migration: our create met another driver's rule at the same VIP, port and
+/// protocol, and LoxiLB updated that rule in place under its old name.
+#[test]
+fn a_rule_adopted_under_another_name_is_matched_by_key() {
+    let ours = rule("octavia-l1", 80, &[("10.1.0.1", 80)]);
+    let applied = vec![rec_rule("lb1", &ours)];
+    let none = BTreeSet::new();
+    let view = |observed: &[LoadbalanceEntry]| {
+        compare(&NodeView {
+            applied_rules: &applied,
+            applied_probes: &[],
+            observed_rules: observed,
+            observed_probes: &[],
+            desired_listeners: &none,
+            referenced_probes: &none,
+        })
+    };
+    let adopted = rule("octavia-listener-l1", 80, &[("10.1.0.1", 80)]);
+    let f = view(std::slice::from_ref(&adopted));
+    assert_eq!(f, Findings::default(), "same content: no drift, no orphan");
+
+    let stale = rule("octavia-listener-l1", 80, &[("10.1.0.9", 80)]);
+    let f = view(&[stale]);
+    assert_eq!(f.drift.len(), 1);
+    assert!(
+        f.drift[0].difference.starts_with("endpoints"),
+        "{:?}",
+        f.drift
+    );
+
+    // Another port is another key: our rule is missing.
+    let f = view(&[rule("octavia-listener-l1", 81, &[("10.1.0.1", 80)])]);
+    assert_eq!(f.drift[0].difference, "rule missing on the node");
+}
+
 #[test]
 fn rule_drift_records_the_owning_load_balancer() {
     let r1 = rule("octavia-l1", 80, &[]);
