@@ -513,3 +513,55 @@ async fn listener_client_timeout_change_reaches_the_rule() {
         "{rule}"
     );
 }
+
+/// Octavia's single-call create: one `loadbalancer_create` carrying the listener,
+/// its default pool (also listed under the load balancer), members and a monitor.
+/// Every object gets onto LoxiLB and every object Octavia locked ends ACTIVE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graph_create_applies_and_activates_every_nested_object() {
+    let backends = [Backend::start().await, Backend::start().await];
+    let w = World::start("").await;
+    let members: Vec<Value> = backends
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            json!({"member_id": format!("g-m{i}"), "address": "127.0.0.1",
+                   "protocol_port": b.port(), "weight": 1, "admin_state_up": true})
+        })
+        .collect();
+    let pool = json!({"pool_id": "g-p", "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN",
+        "admin_state_up": true, "members": members,
+        "healthmonitor": {"healthmonitor_id": "g-hm", "type": "HTTP", "delay": 2,
+            "timeout": 1, "max_retries": 2, "max_retries_down": 2, "http_method": "GET",
+            "url_path": "/health", "expected_codes": "200", "admin_state_up": true}});
+    let graph = json!({"method": "loadbalancer_create", "args": {"loadbalancer": {
+        "loadbalancer_id": "g", "vip_address": "127.0.0.20", "admin_state_up": true,
+        "project_id": "p",
+        "listeners": [{"listener_id": "g-l", "protocol": "TCP", "protocol_port": 8080,
+            "admin_state_up": true, "default_pool_id": "g-p", "default_pool": pool}],
+        "pools": [pool]}}});
+    w.apply_ok(&[graph]).await;
+
+    let eps = rule_endpoints(&w.sim().rules(), &rule_name("g-l"));
+    assert_eq!(eps.len(), 2, "{:?}", w.sim().rules());
+    let all = w.sim().endpoints();
+    for b in &backends {
+        let p = probe(&all, &key(b.port())).cloned().unwrap_or_default();
+        assert_eq!(p["probeType"], "http", "{all:?}");
+    }
+    w.wait_for(
+        "every nested object ACTIVE",
+        Duration::from_secs(10),
+        || {
+            let got = provisioning(&w.status_messages());
+            ["g-hm", "g-m0", "g-m1", "g-p", "g-l", "g"]
+                .iter()
+                .all(|id| got.iter().any(|(_, i, s)| i == id && s == "ACTIVE"))
+        },
+    )
+    .await;
+    assert_eq!(
+        last_operating(&w.status_messages(), "g-hm").as_deref(),
+        Some("ONLINE")
+    );
+}

@@ -12,7 +12,7 @@ use super::{
     DriverError, DriverResult, HealthMonitorDriver, ListenerDriver, LoadBalancerDriver,
     MemberDriver, PoolDriver,
 };
-use crate::model::{HealthMonitor, Listener, LoadBalancer, Member, Pool};
+use crate::model::{split_graph, HealthMonitor, Listener, LoadBalancer, Member, Pool};
 use crate::store::{merge_update, Store, Table};
 
 /// Keeps the desired-state tables in step with Octavia's events.
@@ -69,9 +69,30 @@ fn missing(what: &str, id: &str, field: &str) -> DriverError {
 
 #[async_trait]
 impl LoadBalancerDriver for DesiredStateDrivers {
+    /// A graph create (nested listeners and pools) stores each object, parents
+    /// first, as its own create event would (see `model::graph`).
     async fn create(&self, lb: &LoadBalancer) -> DriverResult {
-        self.put(Table::Loadbalancers, &lb.loadbalancer_id, None, lb)
-            .await
+        let parts = split_graph(lb);
+        self.put(
+            Table::Loadbalancers,
+            &lb.loadbalancer_id,
+            None,
+            &parts.loadbalancer,
+        )
+        .await?;
+        for l in &parts.listeners {
+            ListenerDriver::create(self, l).await?;
+        }
+        for p in &parts.pools {
+            PoolDriver::create(self, p).await?;
+        }
+        for m in &parts.members {
+            MemberDriver::create(self, m).await?;
+        }
+        for h in &parts.monitors {
+            HealthMonitorDriver::create(self, h).await?;
+        }
+        Ok(())
     }
     async fn update(&self, old: &LoadBalancer, new: &LoadBalancer) -> DriverResult {
         let merged = self

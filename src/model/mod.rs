@@ -19,6 +19,7 @@ mod error;
 mod event;
 mod expected_codes;
 mod fields;
+mod graph;
 mod healthmonitor;
 mod kind;
 pub mod limits;
@@ -48,6 +49,7 @@ pub use event::{
     parse_envelope, Event, EVENT_METHODS, L7_METHODS, NOT_AN_EVENT_METHODS, UNSUPPORTED_METHODS,
 };
 pub use expected_codes::{CodeSpec, ExpectedCodes, ExpectedCodesError};
+pub use graph::{split_graph, GraphParts};
 pub use healthmonitor::HealthMonitor;
 pub use kind::{ObjectKind, OrderingHint};
 pub use listener::Listener;

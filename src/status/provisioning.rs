@@ -8,7 +8,9 @@
 //! testable per event method and identical on every code path.
 //!
 //! Rules (see `shared/reference/octavia.md`):
-//! * create/update/failover applied → object ACTIVE; failed → object ERROR.
+//! * create/update/failover applied → object ACTIVE; failed → object ERROR. A
+//!   graph create (load balancer with nested objects) does so for every nested
+//!   object too, leaves first.
 //! * delete applied → object DELETED, plus every child that goes with it
 //!   (cascade load balancer delete: listeners, pools, members, monitors; pool
 //!   delete: its members and monitor), so Octavia's quota counters stay right.
@@ -29,7 +31,9 @@
 
 use std::collections::HashSet;
 
-use crate::model::{Event, HealthMonitor, Listener, LoadBalancer, Member, ObjectKind, Pool};
+use crate::model::{
+    split_graph, Event, HealthMonitor, Listener, LoadBalancer, Member, ObjectKind, Pool,
+};
 use crate::octavia::{OperatingStatus, ProvisioningStatus};
 use crate::store::StatusRecord;
 
@@ -85,6 +89,27 @@ pub fn provisioning_statuses(
         Event::ListenerDelete { .. }
         | Event::MemberDelete { .. }
         | Event::HealthMonitorDelete { .. } => out.finish(kind, id, ok, true),
+        Event::LoadbalancerCreate { loadbalancer } => {
+            // A graph create: Octavia locked every nested object PENDING_CREATE.
+            let parts = split_graph(loadbalancer);
+            for h in &parts.monitors {
+                if ok {
+                    out.monitor_active(&h.healthmonitor_id, monitor_enabled(None, h));
+                } else {
+                    out.finish(ObjectKind::HealthMonitor, &h.healthmonitor_id, false, false);
+                }
+            }
+            for m in &parts.members {
+                out.finish(ObjectKind::Member, &m.member_id, ok, false);
+            }
+            for p in &parts.pools {
+                out.finish(ObjectKind::Pool, &p.pool_id, ok, false);
+            }
+            for l in &parts.listeners {
+                out.finish(ObjectKind::Listener, &l.listener_id, ok, false);
+            }
+            out.finish(kind, id, ok, false);
+        }
         Event::HealthMonitorCreate { healthmonitor } if ok => {
             out.monitor_active(id, monitor_enabled(None, healthmonitor));
         }
@@ -651,6 +676,51 @@ mod tests {
         // A failed cascade touches only the load balancer Octavia locked.
         let failed = provisioning_statuses(&event, &lineage, Outcome::Failed("x"));
         assert_eq!(render(&failed), ["loadbalancers/lb=ERROR"]);
+    }
+
+    /// Octavia locks every object of a single-call create: each ends ACTIVE (the
+    /// monitor also ONLINE), or ERROR when the create failed.
+    #[test]
+    fn graph_create_ends_every_nested_object() {
+        let mut p = pool("p");
+        p.members = Some(vec![member("m1")]);
+        p.healthmonitor = Some(hm("h"));
+        let mut l = listener("l");
+        l.default_pool = Some(p.clone());
+        let mut root = lb("lb");
+        root.listeners = Some(vec![l]);
+        root.pools = Some(vec![p]);
+        let event = Event::LoadbalancerCreate { loadbalancer: root };
+        let got = render(&provisioning_statuses(
+            &event,
+            &under_lb(),
+            Outcome::Applied,
+        ));
+        assert_eq!(
+            got,
+            [
+                "healthmonitors/h=ACTIVE/ONLINE",
+                "members/m1=ACTIVE",
+                "pools/p=ACTIVE",
+                "listeners/l=ACTIVE",
+                "loadbalancers/lb=ACTIVE",
+            ]
+        );
+        let failed = render(&provisioning_statuses(
+            &event,
+            &under_lb(),
+            Outcome::Failed("x"),
+        ));
+        assert_eq!(
+            failed,
+            [
+                "healthmonitors/h=ERROR",
+                "members/m1=ERROR",
+                "pools/p=ERROR",
+                "listeners/l=ERROR",
+                "loadbalancers/lb=ERROR",
+            ]
+        );
     }
 
     #[test]
