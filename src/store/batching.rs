@@ -9,6 +9,10 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::StoreError;
 
+/// A writer's connection, which the hot path's reads may borrow between commits
+/// (see `direct::Readers`).
+pub(crate) type SharedConn = Arc<std::sync::Mutex<Connection>>;
+
 /// Where a writer sends one caller's result.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -74,7 +78,7 @@ pub(crate) type Commit<Q, T> = fn(&Connection, &[Q]) -> Vec<Result<T, StoreError
 /// large share of the daemon's CPU.
 pub(crate) fn spawn_writer<Q, T>(
     name: &str,
-    conn: Connection,
+    conn: SharedConn,
     write_lock: Arc<Mutex<()>>,
     rx: mpsc::Receiver<(Q, Reply<T>)>,
     bounds: Bounds<Q>,
@@ -93,7 +97,7 @@ where
 
 /// The writer thread's loop (see `spawn_writer`).
 fn write_groups<Q, T>(
-    conn: Connection,
+    conn: SharedConn,
     write_lock: Arc<Mutex<()>>,
     mut rx: mpsc::Receiver<(Q, Reply<T>)>,
     bounds: Bounds<Q>,
@@ -104,6 +108,9 @@ fn write_groups<Q, T>(
         let (reqs, replies): (Vec<Q>, Vec<Reply<T>>) = group.into_iter().unzip();
         let results = {
             let _w = write_lock.blocking_lock();
+            let conn = conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             commit(&conn, &reqs)
         };
         for (reply, r) in replies.into_iter().zip(results) {

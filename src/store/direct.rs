@@ -115,9 +115,16 @@ const MAX_IDLE_READERS: usize = 4;
 /// Why on the calling thread: each of these reads is a few index lookups that take
 /// tens of microseconds, less than the two thread wake-ups of handing it to a worker
 /// and back. Scans (status refresh, reconcile, listings) stay on the pool.
+///
+/// A read first tries to borrow the store writer's connection (when it is not
+/// committing): SQLite drops a connection's page cache whenever *another*
+/// connection has written, so the writer's own connection is the one whose cache
+/// survives the event's own writes (desired state, then the sync's reads of it).
+/// Only when the writer is busy does a read take an idle read connection.
 pub(crate) struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    primary: Option<super::batching::SharedConn>,
 }
 
 impl std::fmt::Debug for Readers {
@@ -127,10 +134,11 @@ impl std::fmt::Debug for Readers {
 }
 
 impl Readers {
-    pub fn new(path: &Path) -> Readers {
+    pub fn new(path: &Path, primary: Option<super::batching::SharedConn>) -> Readers {
         Readers {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
+            primary,
         }
     }
 
@@ -144,6 +152,9 @@ impl Readers {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        if let Some(Ok(conn)) = self.primary.as_ref().map(|p| p.try_lock()) {
+            return f(&conn);
+        }
         let idle = lock(&self.idle).pop();
         let conn = match idle {
             Some(c) => c,

@@ -49,7 +49,7 @@ impl GroupCommit {
         };
         spawn_writer(
             "journal-writer",
-            conn,
+            Arc::new(std::sync::Mutex::new(conn)),
             write_lock,
             rx,
             bounds,

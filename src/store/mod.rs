@@ -194,7 +194,8 @@ impl Store {
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let write_lock: std::sync::Arc<tokio::sync::Mutex<()>> = Default::default();
-        let writes = write_batch::WriteBatch::start(direct::open(&file)?, write_lock.clone())?;
+        let primary = std::sync::Arc::new(std::sync::Mutex::new(direct::open(&file)?));
+        let writes = write_batch::WriteBatch::start(primary.clone(), write_lock.clone())?;
         Ok(Store {
             pool,
             // The journal's own connection, fsyncing every commit.
@@ -204,7 +205,7 @@ impl Store {
             )?,
             writes,
             write_lock,
-            readers: std::sync::Arc::new(direct::Readers::new(&file)),
+            readers: std::sync::Arc::new(direct::Readers::new(&file, Some(primary))),
             path: file,
             _scratch: scratch,
             _instance: instance,

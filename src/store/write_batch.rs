@@ -17,10 +17,9 @@
 
 use std::sync::Arc;
 
-use rusqlite::Connection;
 use tokio::sync::{mpsc, Mutex};
 
-use super::batching::{spawn_writer, submit, Bounds};
+use super::batching::{spawn_writer, submit, Bounds, SharedConn};
 use super::{direct, StoreError};
 
 /// Most writes committed together.
@@ -94,7 +93,7 @@ pub(crate) struct WriteBatch {
 impl WriteBatch {
     /// Start the writer on `conn` (the store's own write connection, see
     /// `direct`); `write_lock` is the store's single-writer lock.
-    pub fn start(conn: Connection, write_lock: Arc<Mutex<()>>) -> Result<WriteBatch, StoreError> {
+    pub fn start(conn: SharedConn, write_lock: Arc<Mutex<()>>) -> Result<WriteBatch, StoreError> {
         let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
         let bounds = Bounds {
             max: MAX_GROUP,
@@ -132,7 +131,7 @@ mod tests {
     use crate::store::test_store;
     use sqlx::SqlitePool;
 
-    fn direct_conn(store: &crate::store::Store) -> Connection {
+    fn direct_conn(store: &crate::store::Store) -> rusqlite::Connection {
         ok(direct::open(store.path()))
     }
 
@@ -159,7 +158,10 @@ mod tests {
     #[tokio::test]
     async fn concurrent_writes_commit_together_and_a_bad_one_fails_alone() {
         let (store, _d) = test_store().await;
-        let wb = ok(WriteBatch::start(direct_conn(&store), Default::default()));
+        let wb = ok(WriteBatch::start(
+            Arc::new(std::sync::Mutex::new(direct_conn(&store))),
+            Default::default(),
+        ));
         let mut tasks = Vec::new();
         for i in 0..40 {
             let wb = wb.clone();
@@ -195,7 +197,10 @@ mod tests {
     #[tokio::test]
     async fn large_writes_are_split_across_commits() {
         let (store, _d) = test_store().await;
-        let wb = ok(WriteBatch::start(direct_conn(&store), Default::default()));
+        let wb = ok(WriteBatch::start(
+            Arc::new(std::sync::Mutex::new(direct_conn(&store))),
+            Default::default(),
+        ));
         let padding = || {
             let mut s = Stmt::new(format!("SELECT {}", vec!["?"; 1500].join(", ")));
             for i in 0..1500i64 {
@@ -220,7 +225,10 @@ mod tests {
     #[tokio::test]
     async fn null_and_integer_arguments_bind() {
         let (store, _d) = test_store().await;
-        let wb = ok(WriteBatch::start(direct_conn(&store), Default::default()));
+        let wb = ok(WriteBatch::start(
+            Arc::new(std::sync::Mutex::new(direct_conn(&store))),
+            Default::default(),
+        ));
         ok(wb
             .write(vec![Stmt::new(
                 "INSERT INTO status_outbox (object_kind, object_id, provisioning_status, \
