@@ -12,12 +12,21 @@ from processes import free_port
 
 
 class _Quiet(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - the handler's required name
+    """200 to GET and HEAD (LoxiLB's HTTP probe sends HEAD)."""
+
+    def do_HEAD(self):  # noqa: N802 - the handler's required name
+        self._answer(with_body=False)
+
+    def do_GET(self):  # noqa: N802
+        self._answer(with_body=True)
+
+    def _answer(self, with_body):
         body = b"ok\n"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if with_body:
+            self.wfile.write(body)
 
     def log_message(self, *_args):
         pass
