@@ -7,6 +7,7 @@ import builders
 import loxilb_view
 from blame import step
 from octavia_client import PROJECT
+from processes import wait_for
 
 #: Octavia's answer to a provider that cannot be reached must come this fast.
 FAST = 1.0
@@ -47,10 +48,13 @@ def test_daemon_down_gives_a_fast_500_and_creates_nothing(world, api, vip):
 
 
 def test_loxilb_down_keeps_pending_then_goes_active(world, api, vip):
-    b1 = world.backends[0]
+    """The simulator is stopped and started again empty, as a restarted LoxiLB
+    node is: the rule made before the outage must come back with the change."""
+    b1, b2 = world.backends
     lb = builders.loadbalancer(world, api, vip)
     li = builders.listener(world, api, lb, port=8086)
     p = builders.pool(world, api, lb, li)
+    builders.member(world, api, lb, p, b2)
     sim = world.procs["simulator"]
     sim.stop()
     try:
@@ -65,10 +69,12 @@ def test_loxilb_down_keeps_pending_then_goes_active(world, api, vip):
             assert lb_state == "PENDING_UPDATE", lb_state
     finally:
         world.start_simulator()
-    with step(world, "LoxiLB back: member ACTIVE, rule on LoxiLB", objects=[m["id"]]):
+    with step(world, "LoxiLB back: member ACTIVE", objects=[m["id"]]):
         api.wait_active(lb["id"], ("member", p["id"], m["id"]), timeout=60)
-        eps = loxilb_view.rules(world.sim_url, vip)[(8086, "tcp")]["endpoints"]
-        assert set(eps) == {(b1.address, b1.port)}, eps
+    with step(world, "LoxiLB back: its rule holds both members again", suspect="daemon"):
+        want = {(b1.address, b1.port), (b2.address, b2.port)}
+        wait_for("both members in LoxiLB's rule", lambda: set(loxilb_view.rules(
+            world.sim_url, vip).get((8086, "tcp"), {}).get("endpoints", {})) == want, 60)
     with step(world, "cascade delete", objects=[lb["id"]]):
         api.delete("loadbalancer", lb["id"], "?cascade=true")
         api.wait_gone("loadbalancer", lb["id"])
