@@ -5,15 +5,18 @@ create -> ACTIVE"):``). When a step fails, the failure names the step and the
 component where the failure was seen, with the log lines that show it:
 
 1. a component process that exited on its own;
-2. Octavia's API log saying that the daemon refused or could not be reached
+2. Octavia's API log saying that the daemon could not be reached or failed
    (the daemon), or that the provider raised something octavia-lib does not
-   define or failed to load (the plugin);
+   define, failed to load, or sent a request the daemon refused as malformed
+   (the plugin);
 3. the simulator's log reporting an error (the simulator);
 4. the daemon's log reporting an error or warning (the daemon);
 5. Octavia's own logs reporting an error (Octavia);
 6. the daemon's journal: an event still pending or failed (the daemon) or
    no event at all for the step's objects (the plugin did not forward it);
-7. otherwise the component the step itself depends on (``suspect``).
+7. otherwise the component the step itself depends on (``suspect``), with
+   the journal's view of the step's objects and the daemon's last warnings
+   from before the step (a fault it reports once and then retries quietly).
 
 Only lines logged during the step are read.
 """
@@ -36,9 +39,12 @@ _PLUGIN_FAULTS = (
     "Cannot load driver 'loxilb'",  # the entry point or import failed
     "octavia_loxilb_provider/",     # a traceback through the plugin's files
     "loxilb provider setting refused",
+    # Octavia has validated the user's input already: a request the daemon
+    # refuses as malformed was built wrong by the plugin.
+    "as invalid (field",
 )
 _DAEMON_FAULTS = ("cannot reach loxilb-coordinator", "loxilb-coordinator answered",
-                  "loxilb-coordinator refused", "gave an unreadable answer")
+                  "gave an unreadable answer")
 
 
 class StepFailed(AssertionError):
@@ -51,6 +57,16 @@ class Marks:
     def __init__(self, world):
         self.world = world
         self.offsets = {label: _size(p) for label, p in world.log_paths().items()}
+
+    def before(self, label):
+        """The log's lines written before the step began."""
+        path = self.world.log_paths()[label]
+        try:
+            with open(path, "rb") as f:
+                text = f.read(self.offsets.get(label, 0)).decode("utf-8", errors="replace")
+        except OSError:
+            return []
+        return text.splitlines()
 
     def new_lines(self, label):
         path = self.world.log_paths()[label]
@@ -95,26 +111,35 @@ def classify(world, marks, suspect, object_ids=()):
                for ln in _errors(marks.new_lines(label))]
     if octavia:
         return "Octavia", octavia
-    journal = _journal_evidence(world, object_ids)
-    if journal is not None:
-        return journal
-    return suspect, ["no component logged an error during the step"]
+    component, lines = _journal_evidence(world, object_ids)
+    if component is not None:
+        return component, lines
+    return suspect, lines + _earlier_warnings(marks) + [
+        "no component logged an error during the step"]
 
 
 def _journal_evidence(world, object_ids):
+    """(component or None, lines) from the daemon's journal of the step's objects."""
     if not object_ids:
-        return None
+        return None, []
     events = world.daemon_events()
     if events is None:
         return "daemon", ["the daemon's journal could not be read"]
     mine = [e for e in events if e.get("object_id") in object_ids]
     if not mine:
         return "plugin", [f"the daemon journaled no event for {sorted(object_ids)}"]
-    stuck = [e for e in mine if e.get("state") != "done"]
-    if stuck:
-        return "daemon", [f"journal: {e['method']} {e['object_id']} {e['state']} "
-                          f"({e.get('reason')})" for e in stuck]
-    return None
+    lines = [f"journal: {e['method']} {e['object_id']} {e['state']}"
+             + (f" ({e['reason']})" if e.get("reason") else "") for e in mine]
+    if any(e.get("state") != "done" for e in mine):
+        return "daemon", lines
+    return None, lines
+
+
+def _earlier_warnings(marks):
+    """The daemon's last warnings from before the step: a fault it reported
+    once (say, an unreachable status socket) and keeps retrying quietly."""
+    lines = _errors(marks.before("daemon.log"))
+    return [f"earlier in daemon.log: {ln}" for ln in lines[-3:]]
 
 
 class Step:
