@@ -44,7 +44,9 @@ _PLUGIN_FAULTS = (
     "as invalid (field",
 )
 _DAEMON_FAULTS = ("cannot reach loxilb-coordinator", "loxilb-coordinator answered",
-                  "gave an unreadable answer")
+                  "gave an unreadable answer",
+                  # The daemon decides what is supported; the plugin passes it on.
+                  "raised an unsupported option error")
 
 
 class StepFailed(AssertionError):

@@ -140,10 +140,12 @@ class OctaviaApi:
             time.sleep(0.1)
 
     def wait_operating(self, kind, oid, want, timeout=20.0):
-        """Waits for ``operating_status == want`` (statuses arrive with the daemon's polls)."""
+        """Waits for ``operating_status == want`` (statuses arrive with the daemon's
+        polls). A member's ``oid`` is ``(pool_id, member_id)``."""
         deadline = time.monotonic() + timeout
         while True:
-            got = self.show(kind, oid)["operating_status"]
+            got = self._object((kind, *oid) if kind == "member" else (kind, oid))[
+                "operating_status"]
             if got == want:
                 return
             if time.monotonic() > deadline:

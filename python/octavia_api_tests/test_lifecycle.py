@@ -154,3 +154,56 @@ def test_health_monitor_operating_status_follows_admin_state(world, api, vip):
         api.wait_active(lb["id"], ("healthmonitor", hm["id"]))
         api.wait_operating("healthmonitor", hm["id"], "ONLINE", timeout=10)
     _cascade_delete(world, api, lb, vip)
+
+
+def test_admin_state_down_takes_the_rule_off_and_up_puts_it_back(world, api, vip):
+    b1, b2 = world.backends
+    lb = builders.loadbalancer(world, api, vip)
+    li = builders.listener(world, api, lb, port=8087)
+    p = builders.pool(world, api, lb, li)
+    m1 = builders.member(world, api, lb, p, b1)
+    builders.member(world, api, lb, p, b2)
+    both = {(b1.address, b1.port), (b2.address, b2.port)}
+
+    def endpoints():
+        return set(loxilb_view.rules(world.sim_url, vip).get((8087, "tcp"), {})
+                   .get("endpoints", {}))
+
+    with step(world, "member admin down -> ACTIVE, OFFLINE, its endpoint off LoxiLB",
+              objects=[m1["id"]]):
+        api.ok("PUT", f"/pools/{p['id']}/members/{m1['id']}",
+               {"member": {"admin_state_up": False}})
+        api.wait_active(lb["id"], ("member", p["id"], m1["id"]))
+        api.wait_operating("member", (p["id"], m1["id"]), "OFFLINE")
+        assert endpoints() == {(b2.address, b2.port)}, endpoints()
+    with step(world, "member admin up -> NO_MONITOR (no health monitor), endpoint back",
+              objects=[m1["id"]]):
+        api.ok("PUT", f"/pools/{p['id']}/members/{m1['id']}",
+               {"member": {"admin_state_up": True}})
+        api.wait_active(lb["id"], ("member", p["id"], m1["id"]))
+        api.wait_operating("member", (p["id"], m1["id"]), "NO_MONITOR")
+        assert endpoints() == both, endpoints()
+    for kind, oid in (("listener", li["id"]), ("loadbalancer", lb["id"])):
+        with step(world, f"{kind} admin down -> OFFLINE, rule off LoxiLB", objects=[oid]):
+            api.update(kind, oid, admin_state_up=False)
+            api.wait_active(lb["id"], (kind, oid))
+            api.wait_operating(kind, oid, "OFFLINE")
+            assert endpoints() == set(), endpoints()
+        with step(world, f"{kind} admin up -> ONLINE, rule back on LoxiLB", objects=[oid]):
+            api.update(kind, oid, admin_state_up=True)
+            api.wait_active(lb["id"], (kind, oid))
+            api.wait_operating(kind, oid, "ONLINE")
+            assert endpoints() == both, endpoints()
+    _cascade_delete(world, api, lb, vip)
+
+
+def test_udp_listener_with_source_ip_pool(world, api, vip):
+    b1 = world.backends[0]
+    lb = builders.loadbalancer(world, api, vip)
+    li = builders.listener(world, api, lb, port=5353, protocol="UDP")
+    p = builders.pool(world, api, lb, li, protocol="UDP", algorithm="SOURCE_IP")
+    builders.member(world, api, lb, p, b1)
+    with step(world, "UDP rule on LoxiLB with the member"):
+        rule = loxilb_view.rules(world.sim_url, vip)[(5353, "udp")]
+        assert set(rule["endpoints"]) == {(b1.address, b1.port)}, rule
+    _cascade_delete(world, api, lb, vip)
