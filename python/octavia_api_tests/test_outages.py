@@ -39,6 +39,11 @@ def test_daemon_down_gives_a_fast_500_and_creates_nothing(world, api, vip):
             assert answer.status == 500 and answer.seconds < FAST, answer
             names = [x["name"] for x in api.ok("GET", "/loadbalancers")["loadbalancers"]]
             assert "never" not in names, names
+        with step(world, "daemon down: cascade delete is a 500, load balancer kept ACTIVE",
+                  suspect="plugin"):
+            answer = api.call("DELETE", f"/loadbalancers/{lb['id']}?cascade=true")
+            assert answer.status == 500 and answer.seconds < FAST, answer
+            assert api.show("loadbalancer", lb["id"])["provisioning_status"] == "ACTIVE"
     finally:
         world.start_daemon()
     li = builders.listener(world, api, lb, port=8085)
