@@ -24,7 +24,7 @@ def serve_once(path, response):
     def run():
         conn, _ = server.accept()
         with conn:
-            conn.recv(65536)
+            _read_request(conn)
             if response is not None:
                 conn.sendall(response)
             else:
@@ -33,6 +33,31 @@ def serve_once(path, response):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return server, thread, done
+
+
+def _read_request(conn):
+    """Reads a whole request: headers, then Content-Length bytes of body.
+
+    http.client may send the body in a second write; answering and closing
+    after the first read made that write fail with a broken pipe now and then.
+    """
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        body += chunk
 
 
 def http(status, body):

@@ -65,23 +65,15 @@ impl Store {
         })
     }
 
-    /// Remove delivered rows, unless a newer status replaced them meanwhile (then
-    /// the row's seq changed and it stays for the next delivery).
+    /// Remove delivered rows. A row that changed during delivery (its seq moved on)
+    /// stays, but loses the fields that were delivered and not set again since:
+    /// sending an old provisioning status a second time is not harmless, because
+    /// Octavia may have started the object's next change in between.
     pub async fn ack_statuses(&self, delivered: &[PendingStatus]) -> Result<(), StoreError> {
-        // One cached statement per row: the batch runs on the store's own connection
+        // Cached statements per row: the batch runs on the store's own connection
         // (`direct`), where a statement costs no hand-off, and a fixed shape stays
         // compiled.
-        let stmts = delivered
-            .iter()
-            .map(|p| {
-                Stmt::new(
-                    "DELETE FROM status_outbox WHERE object_kind = ? AND object_id = ? AND seq = ?",
-                )
-                .arg(p.record.collection.as_str())
-                .arg(p.record.id.as_str())
-                .arg(p.seq)
-            })
-            .collect();
+        let stmts = delivered.iter().flat_map(ack_stmts).collect();
         self.writes.write(stmts).await
     }
 
@@ -94,16 +86,42 @@ impl Store {
     }
 }
 
+/// The statements acknowledging one delivered row (see `ack_statuses`). A field whose
+/// seq is not above the delivered seq was part of what was delivered.
+fn ack_stmts(p: &PendingStatus) -> [Stmt; 3] {
+    const DELIVERED: &str =
+        "DELETE FROM status_outbox WHERE object_kind = ? AND object_id = ? AND seq = ?";
+    const CLEAR: &str = "UPDATE status_outbox SET \
+        provisioning_status = CASE WHEN COALESCE(provisioning_seq, 0) <= ? \
+            THEN NULL ELSE provisioning_status END, \
+        operating_status = CASE WHEN COALESCE(operating_seq, 0) <= ? \
+            THEN NULL ELSE operating_status END \
+        WHERE object_kind = ? AND object_id = ?";
+    const EMPTY: &str = "DELETE FROM status_outbox WHERE object_kind = ? AND object_id = ? \
+        AND provisioning_status IS NULL AND operating_status IS NULL";
+    let (kind, id) = (p.record.collection.as_str(), p.record.id.as_str());
+    [
+        Stmt::new(DELIVERED).arg(kind).arg(id).arg(p.seq),
+        Stmt::new(CLEAR).arg(p.seq).arg(p.seq).arg(kind).arg(id),
+        Stmt::new(EMPTY).arg(kind).arg(id),
+    ]
+}
+
 /// The upserts queueing `records`, one cached statement each (see `ack_statuses`).
 pub(crate) fn outbox_inserts(records: &[StatusRecord], now: i64) -> Vec<Stmt> {
     // Each statement's subquery sees the rows inserted before it, so `seq` grows
-    // in record order (only the order matters).
+    // in record order (only the order matters). A field given by the record gets
+    // the record's seq as its own (a new row leaves them NULL: see migration 0007's comment).
     const UPSERT: &str = "INSERT INTO status_outbox (object_kind, object_id, \
         provisioning_status, operating_status, seq, updated_at) \
         VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM status_outbox) + 1, ?) \
         ON CONFLICT (object_kind, object_id) DO UPDATE SET \
         provisioning_status = COALESCE(excluded.provisioning_status, status_outbox.provisioning_status), \
         operating_status = COALESCE(excluded.operating_status, status_outbox.operating_status), \
+        provisioning_seq = CASE WHEN excluded.provisioning_status IS NULL \
+            THEN status_outbox.provisioning_seq ELSE excluded.seq END, \
+        operating_seq = CASE WHEN excluded.operating_status IS NULL \
+            THEN status_outbox.operating_seq ELSE excluded.seq END, \
         seq = excluded.seq, updated_at = excluded.updated_at";
     records
         .iter()
@@ -234,5 +252,57 @@ mod tests {
             Some("DELETED")
         );
         assert_eq!(ok(s.outbox_len().await), 1);
+    }
+
+    /// The bug the Octavia API suite found: the delivered ACTIVE of a load balancer
+    /// stayed queued when an operating status arrived during its delivery, and was
+    /// sent again later, after Octavia had put the load balancer in PENDING_UPDATE
+    /// for the next change.
+    #[tokio::test]
+    async fn ack_does_not_send_a_delivered_provisioning_status_again() {
+        let (s, _d) = test_store().await;
+        ok(
+            s.enqueue_statuses(&[rec("loadbalancers", "lb", Some("ACTIVE"), None)])
+                .await,
+        );
+        let taken = ok(s.pending_statuses(10).await);
+        // While delivering, a status poll reports the load balancer's health.
+        ok(
+            s.enqueue_statuses(&[rec("loadbalancers", "lb", None, Some("ERROR"))])
+                .await,
+        );
+        ok(s.ack_statuses(&taken).await);
+        let left = ok(s.pending_statuses(10).await);
+        assert_eq!(left.len(), 1);
+        assert_eq!(
+            left[0].record,
+            rec("loadbalancers", "lb", None, Some("ERROR"))
+        );
+        // Once that is delivered too, nothing is left.
+        ok(s.ack_statuses(&left).await);
+        assert_eq!(ok(s.outbox_len().await), 0);
+    }
+
+    /// A field set again during delivery (the next change finished) is kept, even
+    /// with the same value.
+    #[tokio::test]
+    async fn ack_keeps_a_field_set_again_during_delivery() {
+        let (s, _d) = test_store().await;
+        ok(
+            s.enqueue_statuses(&[rec("loadbalancers", "lb", Some("ACTIVE"), Some("ONLINE"))])
+                .await,
+        );
+        let taken = ok(s.pending_statuses(10).await);
+        ok(
+            s.enqueue_statuses(&[rec("loadbalancers", "lb", Some("ACTIVE"), None)])
+                .await,
+        );
+        ok(s.ack_statuses(&taken).await);
+        let left = ok(s.pending_statuses(10).await);
+        assert_eq!(left.len(), 1);
+        assert_eq!(
+            left[0].record,
+            rec("loadbalancers", "lb", Some("ACTIVE"), None)
+        );
     }
 }
