@@ -51,7 +51,23 @@ pub(super) async fn apply(
         .filter(|(k, _)| keys.contains(*k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let plan = mapping::plan_node(rules, &applied_rules, &desired_probes, &applied_probes);
+    let uncertain: BTreeMap<String, EndPoint> = if keys.is_empty() {
+        BTreeMap::new()
+    } else {
+        a.store
+            .probe_intents(&url, keys)
+            .await
+            .map_err(|e| rules_phase(e.into()))?
+            .into_iter()
+            .filter_map(|(key, body)| serde_json::from_str(&body).ok().map(|ep| (key, ep)))
+            .collect()
+    };
+    let mut plan = mapping::plan_node(rules, &applied_rules, &desired_probes, &applied_probes);
+    plan.probes_after.extend(mapping::uncertain_deletes(
+        &uncertain,
+        &desired_probes,
+        &applied_probes,
+    ));
     // Check before deleting: a body LoxiLB would refuse stops the sync before any call.
     for op in &plan.rule_applies {
         let entry = match op {
@@ -351,6 +367,18 @@ async fn post_probes(
     eps: Vec<EndPoint>,
 ) -> Result<(), NodeError> {
     use futures::StreamExt;
+    // Before the POSTs: a crash between a POST and its record must not leave a probe
+    // nobody knows about (see migration 0008).
+    let intents: Vec<(String, String)> = eps
+        .iter()
+        .map(|ep| {
+            (
+                ep.name.clone(),
+                serde_json::to_string(ep).unwrap_or_default(),
+            )
+        })
+        .collect();
+    a.store.put_probe_intents(url, &intents).await?;
     let results: Vec<(EndPoint, Result<(), crate::loxilb::LoxilbError>)> =
         futures::stream::iter(eps)
             .map(|ep| async move {

@@ -34,7 +34,7 @@ mod rule;
 mod tree;
 
 pub use merge::merge_probe;
-pub use node_plan::{endpoint_keys, plan_node, rule_creates, NodePlan};
+pub use node_plan::{endpoint_keys, plan_node, rule_creates, uncertain_deletes, NodePlan};
 pub use plan::{plan_probes, plan_rules, plan_rules_forcing, ProbeOp, RuleOp};
 pub use probe::{rule_default_probe, rule_referred_probe, ProbeKey, ProbeWant};
 pub use refusals::known_refusal;

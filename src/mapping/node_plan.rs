@@ -222,6 +222,22 @@ fn same_host(a: &str, b: &str) -> bool {
     }
 }
 
+/// Deletions for probes that may exist on the node without our record of them (an
+/// intent left by a crash between a POST and its record): those neither wanted nor
+/// recorded as applied. Deleting a probe that is not there is harmless; leaving one
+/// that is would leak it for ever, since nothing else attributes it to us.
+pub fn uncertain_deletes(
+    uncertain: &BTreeMap<String, EndPoint>,
+    desired: &BTreeMap<String, EndPoint>,
+    applied: &BTreeMap<String, EndPoint>,
+) -> Vec<ProbeOp> {
+    uncertain
+        .iter()
+        .filter(|(k, _)| !desired.contains_key(*k) && !applied.contains_key(*k))
+        .map(|(k, ep)| delete_op(k, ep))
+        .collect()
+}
+
 fn delete_op(key: &str, ep: &EndPoint) -> ProbeOp {
     ProbeOp::Delete {
         key: ProbeKey::parse(key).unwrap_or_else(|| ProbeKey {

@@ -294,30 +294,82 @@ impl Store {
 
     /// Record several probes applied on `node` in one write (a rule creates the
     /// probes of all its endpoints at once).
+    /// Probes about to be posted to `node`: (key, body). See migration 0008.
+    pub async fn put_probe_intents(
+        &self,
+        node: &str,
+        intents: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let stmts = intents
+            .iter()
+            .map(|(key, body)| {
+                Stmt::new(
+                    "INSERT INTO probe_intents (node, probe_key, options) VALUES (?, ?, ?) \
+                     ON CONFLICT (node, probe_key) DO UPDATE SET options = excluded.options",
+                )
+                .arg(node)
+                .arg(key.as_str())
+                .arg(body.as_str())
+            })
+            .collect();
+        self.writes.write(stmts).await
+    }
+
+    /// Intents left on `node` for `keys` (a POST whose outcome was never recorded):
+    /// (key, body).
+    pub async fn probe_intents(
+        &self,
+        node: &str,
+        keys: &BTreeSet<String>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        let keys: Vec<&String> = keys.iter().collect();
+        for chunk in keys.chunks(IN_CHUNK) {
+            let (len, cached) = in_shape(chunk.len());
+            let sql = format!(
+                "SELECT probe_key, options FROM probe_intents WHERE node = ? \
+                 AND probe_key IN ({}) ORDER BY probe_key",
+                placeholders(len)
+            );
+            let mut params: Vec<&dyn rusqlite::ToSql> = vec![&node];
+            params.extend(padded(chunk, len));
+            out.extend(self.readers.with(|c| {
+                direct::query(c, &sql, cached, &params, |r| Ok((r.get(0)?, r.get(1)?)))
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Record probes as applied on `node`; their intents (if any) go in the same write.
     pub async fn put_applied_probes(
         &self,
         node: &str,
         probes: &[AppliedProbe],
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let stmts = probes
+        let mut stmts: Vec<Stmt> = probes
             .iter()
             .map(|p| {
-                Stmt::new(
-                    "INSERT INTO probes (node, probe_key, host, probe_type, port, options, \
+                Stmt::new("DELETE FROM probe_intents WHERE node = ? AND probe_key = ?")
+                    .arg(node)
+                    .arg(p.key.as_str())
+            })
+            .collect();
+        stmts.extend(probes.iter().map(|p| {
+            Stmt::new(
+                "INSERT INTO probes (node, probe_key, host, probe_type, port, options, \
                      created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, probe_key) \
                      DO UPDATE SET host = excluded.host, probe_type = excluded.probe_type, \
                      port = excluded.port, options = excluded.options",
-                )
-                .arg(node)
-                .arg(p.key.as_str())
-                .arg(p.host.as_str())
-                .arg(p.probe_type.as_str())
-                .arg(i64::from(p.port))
-                .arg(p.options.as_str())
-                .arg(now)
-            })
-            .collect();
+            )
+            .arg(node)
+            .arg(p.key.as_str())
+            .arg(p.host.as_str())
+            .arg(p.probe_type.as_str())
+            .arg(i64::from(p.port))
+            .arg(p.options.as_str())
+            .arg(now)
+        }));
         self.writes.write(stmts).await
     }
 
@@ -334,10 +386,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let stmts = keys
             .iter()
-            .map(|key| {
-                Stmt::new("DELETE FROM probes WHERE node = ? AND probe_key = ?")
+            .flat_map(|key| {
+                ["probes", "probe_intents"].map(|table| {
+                    Stmt::new(format!(
+                        "DELETE FROM {table} WHERE node = ? AND probe_key = ?"
+                    ))
                     .arg(node)
                     .arg(key.as_str())
+                })
             })
             .collect();
         self.writes.write(stmts).await

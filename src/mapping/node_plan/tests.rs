@@ -219,3 +219,31 @@ fn endpoint_keys_follow_the_rule_protocol() {
     e.service_arguments.protocol = "icmp".into();
     assert!(endpoint_keys(&e).contains("10.1.0.1_ping_0"));
 }
+
+/// A probe posted just before a crash, its record never written: deleted once
+/// nothing wants it, left alone while it is wanted or recorded.
+#[test]
+fn an_unrecorded_probe_is_deleted_only_when_nothing_wants_it() {
+    let ep = |key: &str| EndPoint {
+        host_name: "127.0.0.1".into(),
+        name: key.into(),
+        probe_type: "http".into(),
+        probe_port: 8080,
+        probe_duration: 5,
+        inactive_retries: 2,
+        ..Default::default()
+    };
+    let uncertain: BTreeMap<String, EndPoint> = [
+        "127.0.0.1_tcp_8080",
+        "127.0.0.1_tcp_8081",
+        "127.0.0.1_tcp_8082",
+    ]
+    .into_iter()
+    .map(|k| (k.to_string(), ep(k)))
+    .collect();
+    let desired = BTreeMap::from([("127.0.0.1_tcp_8081".to_string(), ep("127.0.0.1_tcp_8081"))]);
+    let applied = BTreeMap::from([("127.0.0.1_tcp_8082".to_string(), ep("127.0.0.1_tcp_8082"))]);
+    let ops = uncertain_deletes(&uncertain, &desired, &applied);
+    assert_eq!(deletes(&ops), ["127.0.0.1_tcp_8080"]);
+    assert!(uncertain_deletes(&uncertain, &uncertain, &BTreeMap::new()).is_empty());
+}
