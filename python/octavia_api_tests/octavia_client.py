@@ -139,6 +139,14 @@ class OctaviaApi:
                 raise AssertionError(f"{kind} {oid} still {state} after {timeout}s")
             time.sleep(0.1)
 
+    def delete_and_wait(self, kind, oid, lb_id=None, query=""):
+        """Deletes, waits until the object is gone and, for a child, until its
+        load balancer ``lb_id`` is ACTIVE again, as clients do."""
+        self.delete(kind, oid, query)
+        self.wait_gone(kind, oid)
+        if lb_id is not None:
+            self.wait_active(lb_id)
+
     def wait_operating(self, kind, oid, want, timeout=20.0):
         """Waits for ``operating_status == want`` (statuses arrive with the daemon's
         polls). A member's ``oid`` is ``(pool_id, member_id)``."""

@@ -22,16 +22,11 @@ def test_loadbalancer_create_update_failover_delete(world, api, vip):
         assert (81, "tcp") in loxilb_view.rules(world.sim_url, vip)
     with step(world, "delete pool, then listener -> rule gone from LoxiLB",
               objects=[p["id"], li["id"]]):
-        api.delete("pool", p["id"])
-        api.wait_gone("pool", p["id"])
-        api.wait_active(lb["id"])
-        api.delete("listener", li["id"])
-        api.wait_gone("listener", li["id"])
-        api.wait_active(lb["id"])
+        api.delete_and_wait("pool", p["id"], lb["id"])
+        api.delete_and_wait("listener", li["id"], lb["id"])
         assert loxilb_view.rules(world.sim_url, vip) == {}
     with step(world, "delete load balancer -> gone", objects=[lb["id"]]):
-        api.delete("loadbalancer", lb["id"])
-        api.wait_gone("loadbalancer", lb["id"])
+        api.delete_and_wait("loadbalancer", lb["id"])
 
 
 def test_listener_pool_member_monitor_lifecycle(world, api, vip):
@@ -69,9 +64,7 @@ def test_listener_pool_member_monitor_lifecycle(world, api, vip):
         api.update("healthmonitor", hm["id"], delay=3, timeout=2)
         api.wait_active(lb["id"], ("healthmonitor", hm["id"]))
     with step(world, "delete health monitor -> gone, HTTP probes off", objects=[hm["id"]]):
-        api.delete("healthmonitor", hm["id"])
-        api.wait_gone("healthmonitor", hm["id"])
-        api.wait_active(lb["id"])
+        api.delete_and_wait("healthmonitor", hm["id"], lb["id"])
         assert not loxilb_view.rules(world.sim_url, vip)[(8080, "tcp")]["monitor"]
         found = loxilb_view.probes(world.sim_url, {b1.address, b2.address})
         http = [p for ps in found.values() for p in ps if p.get("probeType") == "http"]
@@ -82,18 +75,13 @@ def test_listener_pool_member_monitor_lifecycle(world, api, vip):
         eps = loxilb_view.rules(world.sim_url, vip)[(8080, "tcp")]["endpoints"]
         assert set(eps) == {(b1.address, b1.port)}, eps
     with step(world, "delete pool -> gone, no rule left on LoxiLB", objects=[p["id"]]):
-        api.delete("pool", p["id"])
-        api.wait_gone("pool", p["id"])
-        api.wait_active(lb["id"])
+        api.delete_and_wait("pool", p["id"], lb["id"])
         assert loxilb_view.rules(world.sim_url, vip) == {}
     with step(world, "delete listener -> gone", objects=[li["id"]]):
-        api.delete("listener", li["id"])
-        api.wait_gone("listener", li["id"])
-        api.wait_active(lb["id"])
+        api.delete_and_wait("listener", li["id"], lb["id"])
         assert loxilb_view.rules(world.sim_url, vip) == {}
     with step(world, "delete load balancer -> gone", objects=[lb["id"]]):
-        api.delete("loadbalancer", lb["id"])
-        api.wait_gone("loadbalancer", lb["id"])
+        api.delete_and_wait("loadbalancer", lb["id"])
 
 
 def test_member_batch_update(world, api, vip):

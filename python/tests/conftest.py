@@ -158,3 +158,16 @@ def down_socket():
     d = pathlib.Path(tempfile.mkdtemp(prefix="lxcdown-"))
     yield str(d / "ingress.sock")
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def world(daemon_binary):
+    """The sync tool's world: a daemon, the LoxiLB simulator and the test driver
+    agent, with an Octavia database (see sync_world)."""
+    import sync_world
+
+    w = sync_world.World(daemon_binary)
+    try:
+        yield w
+    finally:
+        w.close()

@@ -13,13 +13,6 @@ import sync_world
 VIP1, VIP2 = "192.0.2.10", "192.0.2.11"
 
 
-@pytest.fixture
-def world(daemon_binary):
-    w = sync_world.World(daemon_binary)
-    try:
-        yield w
-    finally:
-        w.close()
 
 
 def populate(world):

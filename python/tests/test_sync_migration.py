@@ -19,13 +19,6 @@ import sync_world
 VIP = "192.0.2.10"
 
 
-@pytest.fixture
-def world(daemon_binary):
-    w = sync_world.World(daemon_binary)
-    try:
-        yield w
-    finally:
-        w.close()
 
 
 class KeyWatch:

@@ -35,33 +35,16 @@ pub(super) async fn apply(
             }
         })
         .collect();
-    let applied_probes: BTreeMap<String, EndPoint> = if keys.is_empty() {
-        BTreeMap::new()
-    } else {
-        a.store
-            .applied_probes(&url, keys)
-            .await
-            .map_err(|e| rules_phase(e.into()))?
-            .into_iter()
-            .filter_map(|(key, body)| serde_json::from_str(&body).ok().map(|ep| (key, ep)))
-            .collect()
-    };
+    let applied_probes =
+        bodies(a.store.applied_probes(&url, keys).await).map_err(|e| rules_phase(e.into()))?;
     let desired_probes: BTreeMap<String, EndPoint> = merged
         .iter()
         .filter(|(k, _)| keys.contains(*k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let uncertain: BTreeMap<String, EndPoint> = if keys.is_empty() {
-        BTreeMap::new()
-    } else {
-        a.store
-            .probe_intents(&url, keys)
-            .await
-            .map_err(|e| rules_phase(e.into()))?
-            .into_iter()
-            .filter_map(|(key, body)| serde_json::from_str(&body).ok().map(|ep| (key, ep)))
-            .collect()
-    };
+    // Probes posted without a record (a crash in between): see migration 0008.
+    let uncertain =
+        bodies(a.store.probe_intents(&url, keys).await).map_err(|e| rules_phase(e.into()))?;
     let mut plan = mapping::plan_node(rules, &applied_rules, &desired_probes, &applied_probes);
     plan.probes_after.extend(mapping::uncertain_deletes(
         &uncertain,
@@ -116,6 +99,17 @@ pub(super) async fn apply(
             error,
         })?;
     Ok(calls)
+}
+
+/// Probe rows (key, stored body) as bodies; an unreadable body is skipped (its key
+/// is then treated as not recorded).
+fn bodies(
+    rows: Result<Vec<(String, String)>, crate::store::StoreError>,
+) -> Result<BTreeMap<String, EndPoint>, crate::store::StoreError> {
+    Ok(rows?
+        .into_iter()
+        .filter_map(|(key, body)| serde_json::from_str(&body).ok().map(|ep| (key, ep)))
+        .collect())
 }
 
 /// Rules of one node's plan that are deleted to be created anew, from the moment their

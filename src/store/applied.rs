@@ -240,12 +240,23 @@ impl Store {
         node: &str,
         keys: &BTreeSet<String>,
     ) -> Result<Vec<(String, String)>, StoreError> {
+        self.probe_rows("probes", node, keys)
+    }
+
+    /// (key, options) of `table` (`probes` or `probe_intents`) on `node` for `keys`,
+    /// in key order, read on the calling thread in chunks of a few fixed shapes.
+    fn probe_rows(
+        &self,
+        table: &str,
+        node: &str,
+        keys: &BTreeSet<String>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let mut out = Vec::new();
         let keys: Vec<&String> = keys.iter().collect();
         for chunk in keys.chunks(IN_CHUNK) {
             let (len, cached) = in_shape(chunk.len());
             let sql = format!(
-                "SELECT probe_key, options FROM probes WHERE node = ? AND probe_key IN ({}) \
+                "SELECT probe_key, options FROM {table} WHERE node = ? AND probe_key IN ({}) \
                  ORDER BY probe_key",
                 placeholders(len)
             );
@@ -322,22 +333,7 @@ impl Store {
         node: &str,
         keys: &BTreeSet<String>,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let mut out = Vec::new();
-        let keys: Vec<&String> = keys.iter().collect();
-        for chunk in keys.chunks(IN_CHUNK) {
-            let (len, cached) = in_shape(chunk.len());
-            let sql = format!(
-                "SELECT probe_key, options FROM probe_intents WHERE node = ? \
-                 AND probe_key IN ({}) ORDER BY probe_key",
-                placeholders(len)
-            );
-            let mut params: Vec<&dyn rusqlite::ToSql> = vec![&node];
-            params.extend(padded(chunk, len));
-            out.extend(self.readers.with(|c| {
-                direct::query(c, &sql, cached, &params, |r| Ok((r.get(0)?, r.get(1)?)))
-            })?);
-        }
-        Ok(out)
+        self.probe_rows("probe_intents", node, keys)
     }
 
     /// Record probes as applied on `node`; their intents (if any) go in the same write.
