@@ -84,7 +84,7 @@ fn holder_line() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "unknown host".into());
-    let started = super::now_ms() / 1000;
+    let started = crate::store::now_ms() / 1000;
     format!(
         "pid {} on {host}, started at unix time {started}\n",
         std::process::id()

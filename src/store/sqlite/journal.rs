@@ -4,91 +4,20 @@
 //! teaches us (which load balancer a new listener or pool belongs to), so ordering
 //! keys of later member and health-monitor events resolve to their load balancer.
 
+use crate::store::api::{self, *};
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use super::desired::parse;
 use sqlx::Row;
 
-use super::member_count::{self, PoolChanges, TooManyMembers};
-use super::outbox::{outbox_inserts, StatusRecord};
+use super::member_count;
+use super::outbox::outbox_inserts;
 use super::write_batch::Stmt;
-use super::{now_ms, Store, StoreError};
-
-/// Life cycle of a journaled event, as reported by `GET /v1/events/{id}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventState {
-    Queued,
-    Applying,
-    Done,
-    Failed,
-}
-
-impl EventState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventState::Queued => "queued",
-            EventState::Applying => "applying",
-            EventState::Done => "done",
-            EventState::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<EventState> {
-        match s {
-            "queued" => Some(EventState::Queued),
-            "applying" => Some(EventState::Applying),
-            "done" => Some(EventState::Done),
-            "failed" => Some(EventState::Failed),
-            _ => None,
-        }
-    }
-
-    /// Done and failed events are never applied again.
-    pub fn is_final(self) -> bool {
-        matches!(self, EventState::Done | EventState::Failed)
-    }
-}
-
-/// What an event says about the load balancer it belongs to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeyHint {
-    Loadbalancer(String),
-    Listener(String),
-    Pool(String),
-    /// No parent known (a delete that names only its own id): the event is ordered
-    /// with other events of the same object.
-    Other(String),
-}
-
-/// How a newly created listener or pool names its load balancer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OwnerRef {
-    Loadbalancer(String),
-    Listener(String),
-}
-
-/// Result of accepting an event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Accepted {
-    pub id: i64,
-    pub ordering_key: String,
-}
-
-/// One row of the journal.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct EventRecord {
-    pub id: i64,
-    pub method: String,
-    /// The `args` object exactly as received (JSON text).
-    #[serde(skip)]
-    pub args: String,
-    pub ordering_key: String,
-    pub object_kind: String,
-    pub object_id: String,
-    pub state: EventState,
-    pub reason: Option<String>,
-    pub attempts: i64,
-    pub accepted_at: i64,
-    pub updated_at: i64,
-}
+use super::SqliteStore;
+use crate::store::{now_ms, StoreError};
 
 const EVENT_COLUMNS: &str = "id, method, args, ordering_key, object_kind, object_id, state, \
                              reason, attempts, accepted_at, updated_at";
@@ -125,10 +54,10 @@ fn owner_of(
         .optional()?)
 }
 
-impl Store {
+impl api::Journal for SqliteStore {
     /// Journal an event in one transaction. `owner` records which load balancer a
     /// new listener (`"listener"`) or pool (`"pool"`) belongs to.
-    pub async fn accept_event(
+    async fn accept_event(
         &self,
         method: &str,
         args_json: &str,
@@ -154,7 +83,7 @@ impl Store {
     /// `accept_event` with the event's member changes counted against LoxiLB's
     /// limit in the same transaction (see `member_count`) and its load balancer's
     /// flavor noted. A refused event leaves nothing behind.
-    pub async fn accept_event_checked(
+    async fn accept_event_checked(
         &self,
         method: &str,
         args_json: &str,
@@ -175,7 +104,7 @@ impl Store {
     }
 
     /// One event by id.
-    pub async fn event(&self, id: i64) -> Result<Option<EventRecord>, StoreError> {
+    async fn event(&self, id: i64) -> Result<Option<EventRecord>, StoreError> {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?");
         let row = sqlx::query(&sql)
             .bind(id)
@@ -185,7 +114,7 @@ impl Store {
     }
 
     /// Events not yet done or failed, oldest first: what a restart must replay.
-    pub async fn unfinished_events(&self) -> Result<Vec<EventRecord>, StoreError> {
+    async fn unfinished_events(&self) -> Result<Vec<EventRecord>, StoreError> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE state IN ('queued', 'applying') ORDER BY id"
         );
@@ -194,7 +123,7 @@ impl Store {
     }
 
     /// When the oldest unfinished event was accepted (ms since the epoch), if any.
-    pub async fn oldest_unfinished_at(&self) -> Result<Option<i64>, StoreError> {
+    async fn oldest_unfinished_at(&self) -> Result<Option<i64>, StoreError> {
         let (t,): (Option<i64>,) = sqlx::query_as(
             "SELECT MIN(accepted_at) FROM events WHERE state IN ('queued', 'applying')",
         )
@@ -204,7 +133,7 @@ impl Store {
     }
 
     /// Newest events first, optionally only those in `state`.
-    pub async fn list_events(
+    async fn list_events(
         &self,
         state: Option<EventState>,
         limit: i64,
@@ -229,7 +158,7 @@ impl Store {
     }
 
     /// Number of events per state (for metrics and readiness).
-    pub async fn count_events(&self, state: EventState) -> Result<i64, StoreError> {
+    async fn count_events(&self, state: EventState) -> Result<i64, StoreError> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM events WHERE state = ?")
             .bind(state.as_str())
             .fetch_one(&self.pool)
@@ -237,21 +166,8 @@ impl Store {
         Ok(n)
     }
 
-    /// Mark an event as attempted and not final, as a retry note does (tests set up
-    /// journals with events in every state).
-    #[cfg(test)]
-    pub async fn mark_applying(&self, id: i64) -> Result<(), StoreError> {
-        let stmt = Stmt::new(
-            "UPDATE events SET state = 'applying', attempts = attempts + 1, updated_at = ? \
-             WHERE id = ? AND state IN ('queued', 'applying')",
-        )
-        .arg(now_ms())
-        .arg(id);
-        self.writes.write(vec![stmt]).await
-    }
-
     /// Record why the last attempt failed while the event waits for another try.
-    pub async fn note_retry(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+    async fn note_retry(&self, id: i64, reason: &str) -> Result<(), StoreError> {
         let stmt = Stmt::new(
             "UPDATE events SET state = 'applying', attempts = attempts + 1, reason = ?, \
              updated_at = ? WHERE id = ?",
@@ -263,7 +179,7 @@ impl Store {
     }
 
     /// Put a final state on an event (done, or failed with a reason).
-    pub async fn finish_event(
+    async fn finish_event(
         &self,
         id: i64,
         state: EventState,
@@ -275,7 +191,7 @@ impl Store {
     /// `finish_event` for several events (a dispatcher batch), with the statuses
     /// their outcomes produced, in one write: the outcome and its statuses are
     /// stored together or not at all, and the event's attempt is counted.
-    pub async fn finish_events(
+    async fn finish_events(
         &self,
         events: &[(i64, EventState, Option<&str>)],
         statuses: &[StatusRecord],
@@ -304,7 +220,7 @@ impl Store {
 
     /// Put a failed event back in the queue (operator `retry`). Returns false when
     /// the event does not exist or is not failed.
-    pub async fn requeue_failed(&self, id: i64) -> Result<bool, StoreError> {
+    async fn requeue_failed(&self, id: i64) -> Result<bool, StoreError> {
         let _w = self.write_lock.lock().await;
         let res = sqlx::query(
             "UPDATE events SET state = 'queued', reason = NULL, updated_at = ? \
@@ -318,11 +234,72 @@ impl Store {
     }
 
     /// Total number of journaled events (tests assert a rejected event adds none).
-    pub async fn event_count(&self) -> Result<i64, StoreError> {
+    async fn event_count(&self) -> Result<i64, StoreError> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM events")
             .fetch_one(&self.pool)
             .await?;
         Ok(n)
+    }
+
+    /// Load balancers with unfinished events, and the highest event id so far.
+    async fn lbs_in_flight(&self) -> Result<(BTreeSet<String>, i64), StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT ordering_key FROM events WHERE state IN ('queued', 'applying')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        let lbs = rows
+            .into_iter()
+            .filter_map(|(k,)| k.strip_prefix("lb:").map(str::to_string))
+            .collect();
+        Ok((lbs, max.unwrap_or(0)))
+    }
+
+    /// Whether an event for load balancer `lb` was accepted after event `after_id`.
+    async fn lb_has_events_after(&self, lb: &str, after_id: i64) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM events WHERE ordering_key = ? AND id > ?")
+            .bind(format!("lb:{lb}"))
+            .bind(after_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let n: i64 = row.try_get("n")?;
+        Ok(n > 0)
+    }
+
+    /// The load balancer a listener (`"listener"`) or pool (`"pool"`) was accepted under.
+    async fn owner_of(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
+        let sql =
+            "SELECT loadbalancer_id FROM object_owners WHERE object_kind = ? AND object_id = ?";
+        self.readers
+            .with(|c| {
+                super::direct::query(c, sql, true, &[&kind, &id], |r| Ok(r.get::<_, String>(0)?))
+            })
+            .map(|mut v| v.pop())
+    }
+
+    /// A load balancer's flavor metadata: as accepted with its create, else from the
+    /// desired state; `None` when the load balancer is unknown or has no flavor.
+    async fn lb_flavor(&self, lb_id: &str) -> Result<Option<Map<String, Value>>, StoreError> {
+        let noted = self
+            .read_strings(
+                "SELECT flavor FROM lb_flavors WHERE loadbalancer_id = ?",
+                lb_id,
+            )
+            .await?;
+        let body = match noted.into_iter().next() {
+            Some(flavor) => parse(&flavor)?,
+            None => match self.get_object(Table::Loadbalancers, lb_id).await? {
+                Some(lb) => lb.get("flavor").cloned().unwrap_or(Value::Null),
+                None => Value::Null,
+            },
+        };
+        Ok(match body {
+            Value::Object(map) => Some(map),
+            _ => None,
+        })
     }
 }
 
@@ -446,15 +423,6 @@ pub(crate) struct AcceptRequest {
     pub hint: KeyHint,
     pub owner: Option<(String, String, OwnerRef)>,
     pub extras: AcceptExtras,
-}
-
-/// What an event teaches the ingress checks besides its ordering.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AcceptExtras {
-    /// Its changes to pool member sets, counted before it is journaled.
-    pub members: Vec<PoolChanges>,
-    /// A created load balancer's flavor (JSON), or a deleted one's id (`None`).
-    pub flavor: Option<(String, Option<String>)>,
 }
 
 /// Journal one event inside an open transaction on the journal's connection

@@ -12,66 +12,68 @@
 //! waits at most one batch. Freed pages go back to the file system through SQLite's
 //! incremental vacuum (`auto_vacuum = INCREMENTAL`, set when the store opens).
 
+use crate::store::api::{self, *};
+
 use std::time::Duration;
 
-use super::{now_ms, Store, StoreError};
-
-/// What to keep.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Retention {
-    /// Finished events older than this (since they finished) are pruned.
-    pub max_age: Duration,
-    /// At most this many finished events are kept; the oldest go first.
-    pub max_events: u64,
-}
-
-/// What one pruning pass must remove, decided before any row is touched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PrunePlan {
-    /// Finished events that finished before this time (ms since the epoch) go.
-    pub finished_before_ms: i64,
-    /// Then, this many of the oldest remaining finished events go (count limit).
-    pub excess: u64,
-}
-
-/// Events that finished before this time (ms since the epoch) are past the age limit.
-fn age_cutoff(retention: &Retention, now_ms: i64) -> i64 {
-    let age_ms = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
-    now_ms.saturating_sub(age_ms)
-}
-
-/// The pass for `done` finished events, `aged` of which are older than the age
-/// limit, at `now_ms`. Pure, so the arithmetic is tested without a database.
-pub fn plan(retention: &Retention, now_ms: i64, done: u64, aged: u64) -> PrunePlan {
-    PrunePlan {
-        finished_before_ms: age_cutoff(retention, now_ms),
-        excess: done
-            .saturating_sub(aged)
-            .saturating_sub(retention.max_events),
-    }
-}
-
-/// What a pass did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Pruned {
-    /// Journal rows deleted.
-    pub events: u64,
-    /// Database pages handed back to the file system.
-    pub pages_freed: u64,
-}
-
-/// Rows deleted per transaction: a batch takes a few milliseconds, so an event
-/// arriving meanwhile waits at most that long for the write lock.
-pub const BATCH: u64 = 500;
+use super::SqliteStore;
+use crate::store::{now_ms, StoreError};
 
 /// Pages given back per incremental-vacuum step (4 KiB each: 4 MiB).
 const VACUUM_PAGES: u64 = 1024;
 
-impl Store {
+impl SqliteStore {
+    /// Finished events, and how many of them finished before `cutoff`.
+    async fn count_done(&self, cutoff: i64) -> Result<(u64, u64), StoreError> {
+        let (done, aged): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), SUM(CASE WHEN updated_at < ? THEN 1 ELSE 0 END) \
+             FROM events WHERE state = 'done'",
+        )
+        .bind(cutoff)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((done.unsigned_abs(), aged.unwrap_or(0).unsigned_abs()))
+    }
+
+    async fn delete_batch(&self, sql: &str, cutoff: i64, limit: i64) -> Result<u64, StoreError> {
+        let _w = self.write_lock.lock().await;
+        let res = sqlx::query(sql)
+            .bind(cutoff)
+            .bind(limit)
+            .execute(&self.pool)
+            .await?;
+        Ok(res.rows_affected())
+    }
+
+    /// Hand free pages back to the file system, a step at a time.
+    async fn reclaim_space(&self, pause: Duration) -> Result<u64, StoreError> {
+        let mut freed = 0u64;
+        loop {
+            let (free,): (i64,) = sqlx::query_as("PRAGMA freelist_count")
+                .fetch_one(&self.pool)
+                .await?;
+            if free <= 0 {
+                return Ok(freed);
+            }
+            let step = free.unsigned_abs().min(VACUUM_PAGES);
+            {
+                let _w = self.write_lock.lock().await;
+                // A pragma takes no bound parameters; `step` is a number we computed.
+                sqlx::query(&format!("PRAGMA incremental_vacuum({step})"))
+                    .execute(&self.pool)
+                    .await?;
+            }
+            freed += step;
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+impl api::Maintenance for SqliteStore {
     /// One pruning pass: age limit first, then the count limit, `batch` rows per
     /// transaction, with a pause of `pause` between transactions; then give the
     /// freed pages back to the file system.
-    pub async fn prune_events(
+    async fn prune_events(
         &self,
         retention: &Retention,
         batch: u64,
@@ -128,54 +130,9 @@ impl Store {
         })
     }
 
-    /// Finished events, and how many of them finished before `cutoff`.
-    async fn count_done(&self, cutoff: i64) -> Result<(u64, u64), StoreError> {
-        let (done, aged): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), SUM(CASE WHEN updated_at < ? THEN 1 ELSE 0 END) \
-             FROM events WHERE state = 'done'",
-        )
-        .bind(cutoff)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((done.unsigned_abs(), aged.unwrap_or(0).unsigned_abs()))
-    }
-
-    async fn delete_batch(&self, sql: &str, cutoff: i64, limit: i64) -> Result<u64, StoreError> {
-        let _w = self.write_lock.lock().await;
-        let res = sqlx::query(sql)
-            .bind(cutoff)
-            .bind(limit)
-            .execute(&self.pool)
-            .await?;
-        Ok(res.rows_affected())
-    }
-
-    /// Hand free pages back to the file system, a step at a time.
-    async fn reclaim_space(&self, pause: Duration) -> Result<u64, StoreError> {
-        let mut freed = 0u64;
-        loop {
-            let (free,): (i64,) = sqlx::query_as("PRAGMA freelist_count")
-                .fetch_one(&self.pool)
-                .await?;
-            if free <= 0 {
-                return Ok(freed);
-            }
-            let step = free.unsigned_abs().min(VACUUM_PAGES);
-            {
-                let _w = self.write_lock.lock().await;
-                // A pragma takes no bound parameters; `step` is a number we computed.
-                sqlx::query(&format!("PRAGMA incremental_vacuum({step})"))
-                    .execute(&self.pool)
-                    .await?;
-            }
-            freed += step;
-            tokio::time::sleep(pause).await;
-        }
-    }
-
     /// Remove a failed event from the journal (operator `clear-event`): it will not
     /// be applied. Returns false when the event does not exist or is not failed.
-    pub async fn clear_failed(&self, id: i64) -> Result<bool, StoreError> {
+    async fn clear_failed(&self, id: i64) -> Result<bool, StoreError> {
         let _w = self.write_lock.lock().await;
         let mut tx = self.pool.begin().await?;
         let res = sqlx::query("DELETE FROM events WHERE id = ? AND state = 'failed'")
@@ -194,7 +151,7 @@ impl Store {
     }
 
     /// Bytes of the database file in use (pages in use times the page size).
-    pub async fn file_bytes(&self) -> Result<u64, StoreError> {
+    async fn file_bytes(&self) -> Result<u64, StoreError> {
         let (count, free) = self.file_pages().await?;
         let (size,): (i64,) = sqlx::query_as("PRAGMA page_size")
             .fetch_one(&self.pool)
@@ -203,7 +160,7 @@ impl Store {
     }
 
     /// The database's pages: all, and free.
-    pub async fn file_pages(&self) -> Result<(u64, u64), StoreError> {
+    async fn file_pages(&self) -> Result<(u64, u64), StoreError> {
         let (count,): (i64,) = sqlx::query_as("PRAGMA page_count")
             .fetch_one(&self.pool)
             .await?;
@@ -212,11 +169,35 @@ impl Store {
             .await?;
         Ok((count.unsigned_abs(), free.unsigned_abs()))
     }
+
+    /// Cheap liveness query used by `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Copy the WAL into the database file and empty it, then close the pool and the
+    /// idle read connections. (The writers' connections close when the last handle
+    /// goes; with the WAL already emptied, what stays on disk is the database file.)
+    async fn close(&self) {
+        {
+            let _w = self.write_lock.lock().await;
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot checkpoint the database on close");
+            }
+        }
+        self.readers.clear();
+        self.pool.close().await;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::*;
     use crate::store::{test_store, EventState, KeyHint};
 
     fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
@@ -287,7 +268,7 @@ mod tests {
         ok(store
             .finish_event(ids[6], EventState::Failed, Some("x"))
             .await);
-        ok(store.mark_applying(ids[7]).await);
+        ok(store.note_retry(ids[7], "attempted").await);
         let keep_three = Retention {
             max_age: DAY,
             max_events: 3,

@@ -5,33 +5,17 @@
 //! object: a newer status replaces an undelivered older one, because Octavia only
 //! needs the latest state, and `seq` keeps delivery in production order.
 
+use crate::store::api::{self, *};
+
 use super::write_batch::Stmt;
-use super::{direct, now_ms, Store, StoreError};
+use super::{direct, SqliteStore};
+use crate::store::{now_ms, StoreError};
 
-/// A status to send. `None` fields are left as they are in the row (or absent).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StatusRecord {
-    /// Octavia's collection name: loadbalancers, listeners, pools, members, healthmonitors.
-    pub collection: String,
-    pub id: String,
-    pub provisioning_status: Option<String>,
-    pub operating_status: Option<String>,
-}
-
-/// A row waiting for delivery.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PendingStatus {
-    pub record: StatusRecord,
-    pub seq: i64,
-    /// When this status was queued (ms since the epoch): for the sync delay metric.
-    pub queued_at: i64,
-}
-
-impl Store {
+impl api::StatusOutbox for SqliteStore {
     /// Queue statuses; later calls win per object, and `seq` continues from the
     /// largest queued one, in record order. Each 500 records are one batched write
     /// (see `write_batch`); records need no atomicity with each other.
-    pub async fn enqueue_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {
+    async fn enqueue_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -46,7 +30,7 @@ impl Store {
 
     /// Oldest undelivered statuses first. Read on the calling thread (a bounded
     /// index scan; a pool query would cost two thread hand-offs per delivery round).
-    pub async fn pending_statuses(&self, limit: i64) -> Result<Vec<PendingStatus>, StoreError> {
+    async fn pending_statuses(&self, limit: i64) -> Result<Vec<PendingStatus>, StoreError> {
         const SQL: &str = "SELECT object_kind, object_id, provisioning_status, \
             operating_status, seq, updated_at FROM status_outbox ORDER BY seq LIMIT ?";
         self.readers.with(|c| {
@@ -69,7 +53,7 @@ impl Store {
     /// stays, but loses the fields that were delivered and not set again since:
     /// sending an old provisioning status a second time is not harmless, because
     /// Octavia may have started the object's next change in between.
-    pub async fn ack_statuses(&self, delivered: &[PendingStatus]) -> Result<(), StoreError> {
+    async fn ack_statuses(&self, delivered: &[PendingStatus]) -> Result<(), StoreError> {
         // Cached statements per row: the batch runs on the store's own connection
         // (`direct`), where a statement costs no hand-off, and a fixed shape stays
         // compiled.
@@ -78,7 +62,7 @@ impl Store {
     }
 
     /// Number of undelivered statuses (metric: outbox backlog).
-    pub async fn outbox_len(&self) -> Result<i64, StoreError> {
+    async fn outbox_len(&self) -> Result<i64, StoreError> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM status_outbox")
             .fetch_one(&self.pool)
             .await?;

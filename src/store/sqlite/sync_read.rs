@@ -8,35 +8,16 @@
 //! calling thread (`direct::Readers`). The leading `kind` column tells tree rows
 //! apart; the whole-table variant streams every tree through the pool.
 
+use crate::store::api::{self, *};
+
 use std::collections::BTreeMap;
 
 use sqlx::Row;
 
 use super::applied::ref_row;
 use super::desired::parse;
-use super::{direct, ProbeRefRow, Store, StoreError};
-use serde_json::Value;
-
-/// A load balancer and every desired object below it, as stored.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LbBodies {
-    pub loadbalancer: Value,
-    pub listeners: Vec<Value>,
-    pub pools: Vec<Value>,
-    pub members: Vec<Value>,
-    pub monitors: Vec<Value>,
-}
-
-/// Everything a sync of one load balancer starts from.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SyncInputs {
-    /// None when the load balancer is not (or no longer) in desired state.
-    pub tree: Option<LbBodies>,
-    /// Its probe references, ordered by key and member.
-    pub refs: Vec<ProbeRefRow>,
-    /// Rules applied for it, per node URL: (name, body), ordered by name.
-    pub applied_rules: BTreeMap<String, Vec<(String, String)>>,
-}
+use super::{direct, SqliteStore};
+use crate::store::StoreError;
 
 const TREE: &str = "\
     SELECT 0 AS kind, id, body FROM loadbalancers WHERE id = ?1 \
@@ -68,16 +49,13 @@ const ALL_TREES: &str = "\
         JOIN pools p ON h.pool_id = p.id \
     ) ORDER BY lb, kind, oid";
 
-impl Store {
+impl api::SyncReads for SqliteStore {
     /// Call `f` with every stored load balancer's id and tree, in id order.
     ///
     /// Rows are streamed and grouped, so only one load balancer's bodies are in
     /// memory at a time: with 100k members, reading every table at once held
     /// hundreds of MB of parsed JSON for a moment, and the allocator kept it.
-    pub async fn for_each_lb_tree(
-        &self,
-        mut f: impl FnMut(&str, LbBodies),
-    ) -> Result<(), StoreError> {
+    async fn for_each_lb_tree(&self, mut f: impl FnMut(&str, LbBodies)) -> Result<(), StoreError> {
         use futures::TryStreamExt;
         let mut rows = sqlx::query(ALL_TREES).fetch(&self.pool);
         let mut current: Option<(String, TreeRows)> = None;
@@ -103,13 +81,13 @@ impl Store {
 
     /// Load balancer `lb` and everything below it (each list ordered by id); None
     /// when it is not stored.
-    pub async fn lb_bodies(&self, lb: &str) -> Result<Option<LbBodies>, StoreError> {
+    async fn lb_bodies(&self, lb: &str) -> Result<Option<LbBodies>, StoreError> {
         self.readers.with(|c| read_tree(c, lb))
     }
 
     /// The desired tree, probe references and applied rules of `lb`, read on the
     /// calling thread (see `direct::Readers`) with the statements kept compiled.
-    pub async fn sync_inputs(&self, lb: &str) -> Result<SyncInputs, StoreError> {
+    async fn sync_inputs(&self, lb: &str) -> Result<SyncInputs, StoreError> {
         self.readers.with(|c| {
             let tree = read_tree(c, lb)?;
             let refs = direct::query(c, REFS, true, &[&lb], |r| Ok(ref_row(r, 1)?))?;

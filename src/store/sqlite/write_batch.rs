@@ -20,7 +20,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, Mutex};
 
 use super::batching::{spawn_writer, submit, Bounds, SharedConn};
-use super::{direct, StoreError};
+use super::direct;
+use crate::store::StoreError;
 
 /// Most writes committed together.
 const MAX_GROUP: usize = 128;
@@ -132,7 +133,7 @@ mod tests {
     use sqlx::SqlitePool;
 
     fn direct_conn(store: &crate::store::Store) -> rusqlite::Connection {
-        ok(direct::open(store.path()))
+        ok(direct::open(store.sqlite().path()))
     }
 
     fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
@@ -184,12 +185,14 @@ mod tests {
         }
         // lb1 is inserted by task 1; whichever of 1 and 7 commits second fails.
         assert_eq!(failed.len(), 1, "exactly one write fails: {failed:?}");
-        let got = ids(store.pool()).await;
+        let got = ids(store.sqlite().pool()).await;
         assert!(!got.contains(&"bad-a".to_string()) || failed == [1]);
         assert_eq!(got.len(), 78, "39 writes of two rows each: {got:?}");
         // The pool's connections are usable afterwards (no transaction left open).
         ok(wb.write(vec![insert("after")]).await);
-        assert!(ids(store.pool()).await.contains(&"after".to_string()));
+        assert!(ids(store.sqlite().pool())
+            .await
+            .contains(&"after".to_string()));
     }
 
     /// Writes beyond the per-commit value bound are carried to the next commit,
@@ -219,7 +222,7 @@ mod tests {
         for t in tasks {
             ok(ok(t.await));
         }
-        assert_eq!(ids(store.pool()).await.len(), 8);
+        assert_eq!(ids(store.sqlite().pool()).await.len(), 8);
     }
 
     #[tokio::test]
@@ -244,7 +247,7 @@ mod tests {
         let row: (Option<String>, Option<String>, i64) = ok(sqlx::query_as(
             "SELECT provisioning_status, operating_status, seq FROM status_outbox",
         )
-        .fetch_one(store.pool())
+        .fetch_one(store.sqlite().pool())
         .await);
         assert_eq!(row, (Some("ACTIVE".into()), None, 5));
     }

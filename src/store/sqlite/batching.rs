@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// A writer's connection, which the hot path's reads may borrow between commits
 /// (see `direct::Readers`).

@@ -5,46 +5,15 @@
 //! records (rather than reading LoxiLB back on every event) makes an event cost only
 //! the calls for what changed, and lets a replayed event find everything in place.
 
+use crate::store::api::{self, *};
+
 use std::collections::BTreeSet;
 
 use sqlx::Row;
 
 use super::write_batch::Stmt;
-use super::{direct, now_ms, Store, StoreError};
-
-/// One reason a probe exists: member `member_id` of pool `pool_id` is watched by
-/// health monitor `healthmonitor_id`; `options` is the probe body that monitor wants.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProbeRefRow {
-    pub probe_key: String,
-    pub member_id: String,
-    pub pool_id: String,
-    pub healthmonitor_id: String,
-    pub loadbalancer_id: String,
-    pub options: String,
-}
-
-/// A probe as recorded applied on a node.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AppliedProbe {
-    pub key: String,
-    pub host: String,
-    pub probe_type: String,
-    pub port: u16,
-    /// The probe body as JSON.
-    pub options: String,
-}
-
-/// A node that missed a load balancer's change.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BacklogEntry {
-    pub node: String,
-    pub loadbalancer_id: String,
-    pub reason: String,
-    pub attempts: i64,
-    /// When the node first missed the change (ms since the epoch): the retry age.
-    pub since: i64,
-}
+use super::{direct, SqliteStore};
+use crate::store::{now_ms, StoreError};
 
 /// Keys per `IN (...)` list (SQLite allows 32766 parameters; stay far below).
 const IN_CHUNK: usize = 500;
@@ -94,155 +63,7 @@ fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
-impl Store {
-    /// Rules applied on `node` for load balancer `lb`: (name, body).
-    pub async fn applied_rules(
-        &self,
-        node: &str,
-        lb: &str,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT name, body FROM applied_rules WHERE node = ? AND loadbalancer_id = ? ORDER BY name",
-        )
-        .bind(node)
-        .bind(lb)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("name")?, r.try_get("body")?)))
-            .collect()
-    }
-
-    /// Every applied rule on `node`, of any load balancer: (loadbalancer_id, name, body).
-    pub async fn all_applied_rules(
-        &self,
-        node: &str,
-    ) -> Result<Vec<(String, String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT loadbalancer_id, name, body FROM applied_rules WHERE node = ? ORDER BY name",
-        )
-        .bind(node)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("loadbalancer_id")?,
-                    r.try_get("name")?,
-                    r.try_get("body")?,
-                ))
-            })
-            .collect()
-    }
-
-    /// Every applied rule's (node, name, written at ms): what the applier believes each
-    /// node holds, and since when. No bodies, so the health cycle can read it every poll.
-    pub async fn applied_rule_names(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT node, name, updated_at FROM applied_rules")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("node")?,
-                    r.try_get("name")?,
-                    r.try_get("updated_at")?,
-                ))
-            })
-            .collect()
-    }
-
-    pub async fn put_applied_rule(
-        &self,
-        node: &str,
-        name: &str,
-        lb: &str,
-        body: &str,
-    ) -> Result<(), StoreError> {
-        let stmt = Stmt::new(
-            "INSERT INTO applied_rules (node, name, loadbalancer_id, body, updated_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (node, name) DO UPDATE SET \
-             loadbalancer_id = excluded.loadbalancer_id, body = excluded.body, \
-             updated_at = excluded.updated_at",
-        )
-        .arg(node)
-        .arg(name)
-        .arg(lb)
-        .arg(body)
-        .arg(now_ms());
-        self.writes.write(vec![stmt]).await
-    }
-
-    pub async fn delete_applied_rule(&self, node: &str, name: &str) -> Result<(), StoreError> {
-        let stmt = Stmt::new("DELETE FROM applied_rules WHERE node = ? AND name = ?")
-            .arg(node)
-            .arg(name);
-        self.writes.write(vec![stmt]).await
-    }
-
-    /// Replace load balancer `lb`'s probe references with `rows`, atomically.
-    pub async fn replace_probe_refs(
-        &self,
-        lb: &str,
-        rows: &[ProbeRefRow],
-    ) -> Result<(), StoreError> {
-        let mut stmts = vec![Stmt::new("DELETE FROM probe_refs WHERE loadbalancer_id = ?").arg(lb)];
-        let now = now_ms();
-        // One statement per row, all of the same text, so it stays compiled on the
-        // store's own connection (`direct`), where a statement costs no hand-off.
-        stmts.extend(rows.iter().map(|r| {
-            Stmt::new(
-                "INSERT INTO probe_refs (probe_key, member_id, pool_id, healthmonitor_id, \
-                 options, created_at, loadbalancer_id) VALUES (?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (probe_key, member_id) DO UPDATE SET pool_id = excluded.pool_id, \
-                 healthmonitor_id = excluded.healthmonitor_id, options = excluded.options, \
-                 loadbalancer_id = excluded.loadbalancer_id",
-            )
-            .arg(r.probe_key.as_str())
-            .arg(r.member_id.as_str())
-            .arg(r.pool_id.as_str())
-            .arg(r.healthmonitor_id.as_str())
-            .arg(r.options.as_str())
-            .arg(now)
-            .arg(lb)
-        }));
-        self.writes.write(stmts).await
-    }
-
-    /// Every reference to any of `keys`, from every load balancer.
-    pub async fn probe_refs_for(
-        &self,
-        keys: &BTreeSet<String>,
-    ) -> Result<Vec<ProbeRefRow>, StoreError> {
-        let mut out = Vec::new();
-        let keys: Vec<&String> = keys.iter().collect();
-        // One query per chunk of keys (portable `IN` lists), not one per key: a sync
-        // touches every probe key of its load balancer.
-        for chunk in keys.chunks(IN_CHUNK) {
-            let (len, cached) = in_shape(chunk.len());
-            let sql = format!(
-                "SELECT probe_key, member_id, pool_id, healthmonitor_id, loadbalancer_id, options \
-                 FROM probe_refs WHERE probe_key IN ({}) ORDER BY probe_key, member_id",
-                placeholders(len)
-            );
-            let params = padded(chunk, len);
-            out.extend(
-                self.readers
-                    .with(|c| direct::query(c, &sql, cached, &params, |r| Ok(ref_row(r, 0)?)))?,
-            );
-        }
-        Ok(out)
-    }
-
-    /// Probes we applied on `node` among `keys`: (key, options body).
-    pub async fn applied_probes(
-        &self,
-        node: &str,
-        keys: &BTreeSet<String>,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        self.probe_rows("probes", node, keys)
-    }
-
+impl SqliteStore {
     /// (key, options) of `table` (`probes` or `probe_intents`) on `node` for `keys`,
     /// in key order, read on the calling thread in chunks of a few fixed shapes.
     fn probe_rows(
@@ -268,12 +89,155 @@ impl Store {
         }
         Ok(out)
     }
+}
 
-    /// Every probe we applied on `node`: (key, options body).
-    pub async fn all_applied_probes(
+impl api::AppliedRecords for SqliteStore {
+    /// Rules applied on `node` for load balancer `lb`: (name, body).
+    async fn applied_rules(
         &self,
         node: &str,
+        lb: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, body FROM applied_rules WHERE node = ? AND loadbalancer_id = ? ORDER BY name",
+        )
+        .bind(node)
+        .bind(lb)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("body")?)))
+            .collect()
+    }
+
+    /// Every applied rule on `node`, of any load balancer: (loadbalancer_id, name, body).
+    async fn all_applied_rules(
+        &self,
+        node: &str,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT loadbalancer_id, name, body FROM applied_rules WHERE node = ? ORDER BY name",
+        )
+        .bind(node)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("loadbalancer_id")?,
+                    r.try_get("name")?,
+                    r.try_get("body")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Every applied rule's (node, name, written at ms): what the applier believes each
+    /// node holds, and since when. No bodies, so the health cycle can read it every poll.
+    async fn applied_rule_names(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT node, name, updated_at FROM applied_rules")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("node")?,
+                    r.try_get("name")?,
+                    r.try_get("updated_at")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn put_applied_rule(
+        &self,
+        node: &str,
+        name: &str,
+        lb: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        let stmt = Stmt::new(
+            "INSERT INTO applied_rules (node, name, loadbalancer_id, body, updated_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (node, name) DO UPDATE SET \
+             loadbalancer_id = excluded.loadbalancer_id, body = excluded.body, \
+             updated_at = excluded.updated_at",
+        )
+        .arg(node)
+        .arg(name)
+        .arg(lb)
+        .arg(body)
+        .arg(now_ms());
+        self.writes.write(vec![stmt]).await
+    }
+
+    async fn delete_applied_rule(&self, node: &str, name: &str) -> Result<(), StoreError> {
+        let stmt = Stmt::new("DELETE FROM applied_rules WHERE node = ? AND name = ?")
+            .arg(node)
+            .arg(name);
+        self.writes.write(vec![stmt]).await
+    }
+
+    /// Replace load balancer `lb`'s probe references with `rows`, atomically.
+    async fn replace_probe_refs(&self, lb: &str, rows: &[ProbeRefRow]) -> Result<(), StoreError> {
+        let mut stmts = vec![Stmt::new("DELETE FROM probe_refs WHERE loadbalancer_id = ?").arg(lb)];
+        let now = now_ms();
+        // One statement per row, all of the same text, so it stays compiled on the
+        // store's own connection (`direct`), where a statement costs no hand-off.
+        stmts.extend(rows.iter().map(|r| {
+            Stmt::new(
+                "INSERT INTO probe_refs (probe_key, member_id, pool_id, healthmonitor_id, \
+                 options, created_at, loadbalancer_id) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (probe_key, member_id) DO UPDATE SET pool_id = excluded.pool_id, \
+                 healthmonitor_id = excluded.healthmonitor_id, options = excluded.options, \
+                 loadbalancer_id = excluded.loadbalancer_id",
+            )
+            .arg(r.probe_key.as_str())
+            .arg(r.member_id.as_str())
+            .arg(r.pool_id.as_str())
+            .arg(r.healthmonitor_id.as_str())
+            .arg(r.options.as_str())
+            .arg(now)
+            .arg(lb)
+        }));
+        self.writes.write(stmts).await
+    }
+
+    /// Every reference to any of `keys`, from every load balancer.
+    async fn probe_refs_for(
+        &self,
+        keys: &BTreeSet<String>,
+    ) -> Result<Vec<ProbeRefRow>, StoreError> {
+        let mut out = Vec::new();
+        let keys: Vec<&String> = keys.iter().collect();
+        // One query per chunk of keys (portable `IN` lists), not one per key: a sync
+        // touches every probe key of its load balancer.
+        for chunk in keys.chunks(IN_CHUNK) {
+            let (len, cached) = in_shape(chunk.len());
+            let sql = format!(
+                "SELECT probe_key, member_id, pool_id, healthmonitor_id, loadbalancer_id, options \
+                 FROM probe_refs WHERE probe_key IN ({}) ORDER BY probe_key, member_id",
+                placeholders(len)
+            );
+            let params = padded(chunk, len);
+            out.extend(
+                self.readers
+                    .with(|c| direct::query(c, &sql, cached, &params, |r| Ok(ref_row(r, 0)?)))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Probes we applied on `node` among `keys`: (key, options body).
+    async fn applied_probes(
+        &self,
+        node: &str,
+        keys: &BTreeSet<String>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.probe_rows("probes", node, keys)
+    }
+
+    /// Every probe we applied on `node`: (key, options body).
+    async fn all_applied_probes(&self, node: &str) -> Result<Vec<(String, String)>, StoreError> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT probe_key, options FROM probes WHERE node = ? ORDER BY probe_key",
         )
@@ -283,7 +247,7 @@ impl Store {
         Ok(rows)
     }
 
-    pub async fn put_applied_probe(
+    async fn put_applied_probe(
         &self,
         node: &str,
         key: &str,
@@ -306,7 +270,7 @@ impl Store {
     /// Record several probes applied on `node` in one write (a rule creates the
     /// probes of all its endpoints at once).
     /// Probes about to be posted to `node`: (key, body). See migration 0008.
-    pub async fn put_probe_intents(
+    async fn put_probe_intents(
         &self,
         node: &str,
         intents: &[(String, String)],
@@ -328,7 +292,7 @@ impl Store {
 
     /// Intents left on `node` for `keys` (a POST whose outcome was never recorded):
     /// (key, body).
-    pub async fn probe_intents(
+    async fn probe_intents(
         &self,
         node: &str,
         keys: &BTreeSet<String>,
@@ -337,7 +301,7 @@ impl Store {
     }
 
     /// Record probes as applied on `node`; their intents (if any) go in the same write.
-    pub async fn put_applied_probes(
+    async fn put_applied_probes(
         &self,
         node: &str,
         probes: &[AppliedProbe],
@@ -369,17 +333,13 @@ impl Store {
         self.writes.write(stmts).await
     }
 
-    pub async fn delete_applied_probe(&self, node: &str, key: &str) -> Result<(), StoreError> {
+    async fn delete_applied_probe(&self, node: &str, key: &str) -> Result<(), StoreError> {
         self.delete_applied_probes(node, std::slice::from_ref(&key.to_string()))
             .await
     }
 
     /// Forget several applied probes of a node in one write.
-    pub async fn delete_applied_probes(
-        &self,
-        node: &str,
-        keys: &[String],
-    ) -> Result<(), StoreError> {
+    async fn delete_applied_probes(&self, node: &str, keys: &[String]) -> Result<(), StoreError> {
         let stmts = keys
             .iter()
             .flat_map(|key| {
@@ -397,7 +357,7 @@ impl Store {
 
     /// Forget what we applied for load balancer `lb` on every node (its rules and the
     /// probes it refers to), so the next sync re-applies all of it: failover.
-    pub async fn forget_applied_lb(&self, lb: &str) -> Result<(), StoreError> {
+    async fn forget_applied_lb(&self, lb: &str) -> Result<(), StoreError> {
         let _w = self.write_lock.lock().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM applied_rules WHERE loadbalancer_id = ?")
@@ -415,90 +375,35 @@ impl Store {
         Ok(())
     }
 
-    /// Record that `node` missed load balancer `lb`'s latest change. A new miss of a
-    /// dead-lettered pair starts a fresh retry cycle: it is a new change.
-    pub async fn mark_backlog(&self, node: &str, lb: &str, reason: &str) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO node_backlog (node, loadbalancer_id, reason, attempts, since, next_attempt_at) \
-             VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (node, loadbalancer_id) DO UPDATE SET \
-             reason = excluded.reason, \
-             attempts = CASE WHEN node_backlog.dead_at IS NULL THEN node_backlog.attempts ELSE 0 END, \
-             since = CASE WHEN node_backlog.dead_at IS NULL THEN node_backlog.since ELSE excluded.since END, \
-             next_attempt_at = CASE WHEN node_backlog.dead_at IS NULL THEN node_backlog.next_attempt_at \
-             ELSE excluded.next_attempt_at END, dead_at = NULL",
-        )
-        .bind(node)
-        .bind(lb)
-        .bind(reason)
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// A failed catch-up attempt: try again at `next_attempt_at` (ms since the epoch).
-    pub async fn defer_backlog(
-        &self,
-        node: &str,
-        lb: &str,
-        reason: &str,
-        next_attempt_at: i64,
-    ) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
-        sqlx::query(
-            "UPDATE node_backlog SET attempts = attempts + 1, reason = ?, next_attempt_at = ? \
-             WHERE node = ? AND loadbalancer_id = ?",
-        )
-        .bind(reason)
-        .bind(next_attempt_at)
-        .bind(node)
-        .bind(lb)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn clear_backlog(&self, node: &str, lb: &str) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
-        sqlx::query("DELETE FROM node_backlog WHERE node = ? AND loadbalancer_id = ?")
-            .bind(node)
-            .bind(lb)
-            .execute(&self.pool)
+    /// Every probe key some desired member still refers to.
+    async fn referenced_probe_keys(&self) -> Result<BTreeSet<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT probe_key FROM probe_refs")
+            .fetch_all(&self.pool)
             .await?;
-        Ok(())
+        Ok(rows.into_iter().map(|(k,)| k).collect())
     }
 
-    /// Live (not dead-lettered) backlog entries due now, oldest first.
-    pub async fn due_backlog(&self, limit: i64) -> Result<Vec<BacklogEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT node, loadbalancer_id, reason, attempts, since FROM node_backlog \
-             WHERE dead_at IS NULL AND next_attempt_at <= ? ORDER BY since LIMIT ?",
+    /// Probe keys we applied on some node that no reference needs any more (their
+    /// removal failed or was cut short): any sync may finish removing them.
+    async fn unreferenced_probe_keys(&self) -> Result<BTreeSet<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT probe_key FROM probes \
+             WHERE probe_key NOT IN (SELECT probe_key FROM probe_refs)",
         )
-        .bind(now_ms())
-        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(BacklogEntry {
-                    node: r.try_get("node")?,
-                    loadbalancer_id: r.try_get("loadbalancer_id")?,
-                    reason: r.try_get("reason")?,
-                    attempts: r.try_get("attempts")?,
-                    since: r.try_get("since")?,
-                })
-            })
-            .collect()
+        Ok(rows.into_iter().map(|(k,)| k).collect())
     }
 
-    pub async fn backlog_len(&self) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM node_backlog")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n)
+    /// Load balancers that refer to probe `key`.
+    async fn lbs_of_probe_key(&self, key: &str) -> Result<BTreeSet<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT loadbalancer_id FROM probe_refs WHERE probe_key = ? AND loadbalancer_id <> ''",
+        )
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(k,)| k).collect())
     }
 }
 

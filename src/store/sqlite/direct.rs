@@ -18,7 +18,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Statement};
 
 use super::write_batch::{Arg, Stmt};
-use super::StoreError;
+use crate::store::StoreError;
 
 /// Statements kept compiled per connection (the hot path has a few dozen shapes).
 const STATEMENT_CACHE: usize = 128;
@@ -219,8 +219,8 @@ mod tests {
     #[tokio::test]
     async fn connections_have_the_store_settings() {
         let (store, _d) = test_store().await;
-        let journal = ok(open_durable(store.path()));
-        let writes = ok(open(store.path()));
+        let journal = ok(open_durable(store.sqlite().path()));
+        let writes = ok(open(store.sqlite().path()));
         assert_eq!(pragma(&journal, "synchronous"), 2);
         assert_eq!(pragma(&writes, "synchronous"), 1);
         assert_eq!(pragma(&writes, "foreign_keys"), 1);
@@ -231,7 +231,7 @@ mod tests {
     #[tokio::test]
     async fn wrong_parameter_count_is_an_error_not_a_partial_write() {
         let (store, _d) = test_store().await;
-        let c = ok(open(store.path()));
+        let c = ok(open(store.sqlite().path()));
         let good = Stmt::new("INSERT INTO loadbalancers (id, body, updated_at) VALUES (?, ?, ?)")
             .arg("lb1")
             .arg("{}")

@@ -10,6 +10,8 @@
 //! If the combined transaction fails, each request is retried in its own
 //! transaction, so one bad request cannot fail the others.
 
+use crate::store::api::*;
+
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -18,8 +20,8 @@ use tokio::sync::{mpsc, Mutex};
 use super::batching::{all_or_each, spawn_writer, submit, Bounds};
 use super::direct::in_transaction;
 use super::journal::{accept_in, AcceptRequest};
-use super::member_count::TooManyMembers;
-use super::{Accepted, StoreError};
+use crate::store::StoreError;
+use crate::store::TooManyMembers;
 
 /// Most requests journaled in one transaction.
 const MAX_GROUP: usize = 256;

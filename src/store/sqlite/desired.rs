@@ -2,49 +2,24 @@
 //! octavia-lib dicts. Drivers update it first, then make LoxiLB match it; the
 //! reconciler compares it with what LoxiLB reports.
 
+use crate::store::api;
+
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 use super::write_batch::Stmt;
-use super::{now_ms, Store, StoreError};
-
-/// The desired-state tables and the column naming each row's parent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Table {
-    Loadbalancers,
-    Listeners,
-    Pools,
-    Members,
-    HealthMonitors,
-}
-
-impl Table {
-    fn name(self) -> &'static str {
-        match self {
-            Table::Loadbalancers => "loadbalancers",
-            Table::Listeners => "listeners",
-            Table::Pools => "pools",
-            Table::Members => "members",
-            Table::HealthMonitors => "health_monitors",
-        }
-    }
-
-    fn parent_column(self) -> Option<&'static str> {
-        match self {
-            Table::Loadbalancers => None,
-            Table::Listeners | Table::Pools => Some("loadbalancer_id"),
-            Table::Members | Table::HealthMonitors => Some("pool_id"),
-        }
-    }
-}
+use super::SqliteStore;
+use crate::store::now_ms;
+use crate::store::{StoreError, Table};
 
 pub(super) fn parse(body: &str) -> Result<Value, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("desired object: {e}")))
 }
 
-impl Store {
+impl api::DesiredState for SqliteStore {
     /// Insert or replace one object. `parent` is required for every table but
     /// load balancers.
-    pub async fn put_object(
+    async fn put_object(
         &self,
         table: Table,
         id: &str,
@@ -83,7 +58,7 @@ impl Store {
     }
 
     /// One object, or None when we never stored it (or it was deleted).
-    pub async fn get_object(&self, table: Table, id: &str) -> Result<Option<Value>, StoreError> {
+    async fn get_object(&self, table: Table, id: &str) -> Result<Option<Value>, StoreError> {
         let sql = format!("SELECT body FROM {} WHERE id = ?", table.name());
         let mut found = self.read_strings(&sql, id).await?;
         found.pop().map(|b| parse(&b)).transpose()
@@ -91,7 +66,7 @@ impl Store {
 
     /// Children of `parent` in `table` (listeners/pools of a load balancer, members/
     /// monitors of a pool), ordered by id so results are deterministic.
-    pub async fn children(&self, table: Table, parent: &str) -> Result<Vec<Value>, StoreError> {
+    async fn children(&self, table: Table, parent: &str) -> Result<Vec<Value>, StoreError> {
         let Some(col) = table.parent_column() else {
             return Ok(Vec::new());
         };
@@ -103,15 +78,52 @@ impl Store {
         rows.iter().map(|b| parse(b)).collect()
     }
 
+    /// Ids of the children of `parent` in `table`, ordered.
+    async fn child_ids(&self, table: Table, parent: &str) -> Result<Vec<String>, StoreError> {
+        let Some(col) = table.parent_column() else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT id FROM {} WHERE {col} = ? ORDER BY id",
+            table.name()
+        );
+        self.read_strings(&sql, parent).await
+    }
+
+    /// The parent id stored with object `id`.
+    async fn parent_of(&self, table: Table, id: &str) -> Result<Option<String>, StoreError> {
+        let Some(col) = table.parent_column() else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT {col} FROM {} WHERE id = ?", table.name());
+        Ok(self.read_strings(&sql, id).await?.pop())
+    }
+
+    /// One object and its parent column, in one read.
+    async fn get_with_parent(
+        &self,
+        table: Table,
+        id: &str,
+    ) -> Result<Option<(Value, Option<String>)>, StoreError> {
+        let Some(col) = table.parent_column() else {
+            return Ok(self.get_object(table, id).await?.map(|b| (b, None)));
+        };
+        let sql = format!("SELECT body, {col} FROM {} WHERE id = ?", table.name());
+        match self.read_pairs(&sql, id).await?.pop() {
+            Some((body, parent)) => Ok(Some((parse(&body)?, Some(parent)))),
+            None => Ok(None),
+        }
+    }
+
     /// All objects of a table, ordered by id.
-    pub async fn all_objects(&self, table: Table) -> Result<Vec<Value>, StoreError> {
+    async fn all_objects(&self, table: Table) -> Result<Vec<Value>, StoreError> {
         let sql = format!("SELECT body FROM {} ORDER BY id", table.name());
         let rows: Vec<(String,)> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(|(b,)| parse(b)).collect()
     }
 
     /// Remove one object; true when it existed.
-    pub async fn delete_object(&self, table: Table, id: &str) -> Result<bool, StoreError> {
+    async fn delete_object(&self, table: Table, id: &str) -> Result<bool, StoreError> {
         let _w = self.write_lock.lock().await;
         let sql = format!("DELETE FROM {} WHERE id = ?", table.name());
         let res = sqlx::query(&sql).bind(id).execute(&self.pool).await?;
@@ -120,7 +132,7 @@ impl Store {
 
     /// Remove a load balancer and everything below it in one transaction.
     /// Returns the ids removed per table so every child can be reported DELETED.
-    pub async fn delete_loadbalancer_tree(
+    async fn delete_loadbalancer_tree(
         &self,
         lb_id: &str,
     ) -> Result<Vec<(Table, String)>, StoreError> {
@@ -165,26 +177,25 @@ impl Store {
         tx.commit().await?;
         Ok(removed)
     }
-}
 
-/// Apply an update's "new" dict (only changed fields plus the id) onto the stored
-/// object: fields present in `patch` replace those in `base`.
-pub fn merge_update(base: &Value, patch: &Value) -> Value {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            let mut out = b.clone();
-            for (k, v) in p {
-                out.insert(k.clone(), v.clone());
-            }
-            Value::Object(out)
-        }
-        (_, p) => p.clone(),
+    /// Ids of every desired load balancer and every listener.
+    async fn desired_ids(&self) -> Result<(BTreeSet<String>, BTreeSet<String>), StoreError> {
+        let lbs: Vec<(String,)> = sqlx::query_as("SELECT id FROM loadbalancers")
+            .fetch_all(&self.pool)
+            .await?;
+        let listeners: Vec<(String,)> = sqlx::query_as("SELECT id FROM listeners")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((
+            lbs.into_iter().map(|(k,)| k).collect(),
+            listeners.into_iter().map(|(k,)| k).collect(),
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::store::*;
     use crate::store::{test_store, LbBodies};
     use serde_json::json;
 
