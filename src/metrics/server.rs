@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::dispatch::Dispatcher;
+use crate::dispatch::Intake;
 use crate::serve::ConnLimits;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -19,7 +19,7 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct Sources {
     pub store: Store,
-    pub dispatcher: Dispatcher,
+    pub intake: Intake,
 }
 
 /// The metrics router; tests drive it with `oneshot`.
@@ -32,7 +32,7 @@ pub fn router(sources: Sources) -> Router {
 async fn scrape(State(s): State<Sources>) -> impl IntoResponse {
     let m = super::global();
     m.queue_depth
-        .set(i64::try_from(s.dispatcher.queue_depth()).unwrap_or(i64::MAX));
+        .set(i64::try_from(s.intake.queue_depth()).unwrap_or(i64::MAX));
     if let Ok(n) = s.store.outbox_len().await {
         m.outbox_backlog.set(n);
     }

@@ -1,8 +1,10 @@
-//! Wiring: open the store, build the LoxiLB client, drivers and dispatcher, replay
-//! the journal, serve the ingress API, and shut down in order.
+//! Wiring: open the store, build the LoxiLB client, start the leader's tasks
+//! (`leader`), replay the journal, serve the ingress API, and shut down in order.
 //!
 //! [`run`] takes an already-bound listener so tests (and systemd socket hand-over
 //! later) choose the socket; the daemon's `main` binds the configured one.
+
+mod leader;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,20 +12,13 @@ use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
 use tracing::{info, warn};
 
-use crate::apply::Applier;
 use crate::config::Config;
-use crate::dispatch::{DispatchOptions, Dispatcher};
-use crate::drivers::CoordinatedDrivers;
-use crate::health::{HealthOptions, HealthSync};
+use crate::dispatch::Intake;
 use crate::ingress::{self, ApiState, BearerToken, Readiness};
 use crate::loxilb::{ClientOptions, LoxilbClient, LoxilbError};
-use crate::mapping::MappingOptions;
-use crate::recovery::{self, Reconciler, ReconcilerOptions, RecoveryStats, StartupSnapshot};
 use crate::serve;
 use crate::shutdown::Shutdown;
-use crate::status::{DeliveryOptions, StatusDelivery};
 use crate::store::{Store, StoreError};
-use crate::tasks::{DeadLetterPolicy, JournalPruner, NodeCatchUp};
 
 /// The listener the ingress API is served on.
 pub enum IngressListener {
@@ -100,116 +95,21 @@ pub async fn run(
     let store =
         Store::open_exclusive(&config.database.url, config.database.max_connections, gid).await?;
     let client = loxilb_client(&config)?;
-    let hm = &config.health_monitoring;
-    let applier = Arc::new(Applier::new(
-        store.clone(),
-        client.clone(),
-        MappingOptions {
-            nat_mode: config.loxilb.nat_mode,
-            default_delay: hm.default_delay,
-            default_timeout: hm.default_timeout,
-            default_max_retries: hm.default_max_retries,
-        },
-    ));
-    let agent = config.octavia.client();
-    let (delivery, delivery_handle) = StatusDelivery::new(
-        store.clone(),
-        agent.clone(),
-        DeliveryOptions {
-            batch_max: hm.batch_size,
-            ..DeliveryOptions::default()
-        },
-    );
-    shutdown.spawn(delivery.run(shutdown.clone()));
-    let recovery_stats = Arc::new(RecoveryStats::default());
-    // A node that missed a change is retried about as often as statuses are polled.
-    let catch_up_every = Duration::from_secs(hm.status_update_interval.clamp(1, 30));
-    let catch_up = NodeCatchUp::new(store.clone(), applier.clone(), catch_up_every)
-        .with_dead_letters(DeadLetterPolicy {
-            max_age: hm.retry_max_age_duration(),
-            delivery: delivery_handle.clone(),
-            stats: recovery_stats.clone(),
-        });
-    shutdown.spawn(catch_up.run(shutdown.clone()));
-    let retention = crate::store::Retention {
-        max_age: config.database.retention(),
-        max_events: config.database.retention_max_events,
-    };
-    // A pass a minute keeps each one small (20 events/s make 1200 rows a minute).
-    let pruner = JournalPruner::new(store.clone(), retention, Duration::from_secs(60));
-    shutdown.spawn(pruner.run(shutdown.clone()));
-    // Taken before the journal replay: see `recovery::startup`.
-    let startup = StartupSnapshot::take(&store).await?;
-    let (reconciler, reconciler_handle) = Reconciler::new(
-        store.clone(),
-        applier.clone(),
-        agent.clone(),
-        recovery_stats,
-        ReconcilerOptions {
-            periodic: hm.enable_status_reconciliation,
-            interval: hm.reconciliation_interval_duration(),
-            poll_interval: hm.status_update_interval_duration(),
-            startup_concurrency: 8,
-            startup_retry: Duration::from_secs(30),
-            limit: recovery::BlastRadius {
-                max_fraction: hm.orphan_max_fraction,
-                max_count: hm.orphan_max_count,
-            },
-        },
-        startup,
-    );
-    shutdown.spawn(reconciler.run(shutdown.clone()));
-    let admin =
-        recovery::router(reconciler_handle.clone()).merge(ingress::admin::router(applier.clone()));
-    let (health, health_handle) = HealthSync::new(
-        store.clone(),
-        client.clone(),
-        agent,
-        delivery_handle.clone(),
-        HealthOptions {
-            interval: hm.status_update_interval_duration(),
-            cache_ttl: hm.status_cache_ttl_duration(),
-            stale_cycles_before_error: hm.stale_cycles_before_error,
-            // A slow node delays a cycle by at most one interval (at least 2 s, so a
-            // busy node with many endpoints still gets to answer).
-            node_timeout: hm
-                .status_update_interval_duration()
-                .max(Duration::from_secs(2)),
-            debounce: Duration::from_secs(1),
-            // Octavia's amphorae report statistics about every 10 s (the default); the
-            // rule listing behind them is LoxiLB's expensive read.
-            stats_interval: hm.stats_interval_duration(),
-        },
-    );
-    shutdown.spawn(health.run(shutdown.clone()));
-    let drivers = CoordinatedDrivers::new(
-        store.clone(),
-        applier.clone(),
-        delivery_handle,
-        hm.enable_coordination,
-    )
-    .with_health(health_handle.clone());
-    let dispatcher = Dispatcher::new(
-        store.clone(),
-        Arc::new(drivers),
-        DispatchOptions {
-            max_concurrent: hm.max_concurrent_checks,
-            batch_max: hm.batch_size,
-            ..DispatchOptions::default()
-        },
-        shutdown.clone(),
-    );
-    let replayed = dispatcher.replay().await?;
+    let leader = leader::start(&config, &store, &client, &shutdown).await?;
+    let replayed = leader.dispatcher.replay().await?;
     if replayed > 0 {
         info!(events = replayed, "replaying unfinished journal entries");
     }
+    let intake = Intake::Local(leader.dispatcher.clone());
+    let admin = leader.admin.clone();
+    let hm = &config.health_monitoring;
     let state = ApiState {
         store: store.clone(),
-        dispatcher: dispatcher.clone(),
+        intake: intake.clone(),
         readiness: Arc::new(LoxilbReadiness(client.clone())),
         wait_for_outcome: !hm.async_processing,
         sync_timeout: Duration::from_secs(config.ingress.sync_timeout),
-        health: Some(health_handle),
+        health: Some(leader.health.clone()),
         nat_mode: config.loxilb.nat_mode,
         uuid_ids: config.ingress.require_uuid_ids,
     };
@@ -223,7 +123,7 @@ pub async fn run(
         info!(%addr, "Prometheus metrics at /metrics");
         let sources = crate::metrics::server::Sources {
             store: store.clone(),
-            dispatcher: dispatcher.clone(),
+            intake: intake.clone(),
         };
         let limits = crate::metrics::server::limits(config.ingress.conn_limits());
         shutdown.spawn(crate::metrics::server::serve(
@@ -303,7 +203,7 @@ pub async fn run(
         file.remove().await;
     }
     shutdown.wait_complete().await;
-    let left = dispatcher.queue_depth();
+    let left = intake.queue_depth();
     if left > 0 {
         info!(
             events = left,
