@@ -46,6 +46,8 @@ pub struct ClientOptions {
     pub backoff_min: Duration,
     /// Upper bound of the retry delay (before jitter).
     pub backoff_max: Duration,
+    /// Changes go out only while this allows (the leader lease, in a cluster).
+    pub fence: crate::fence::Fence,
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -64,6 +66,7 @@ impl std::fmt::Debug for ClientOptions {
             )
             .field("backoff_min", &self.backoff_min)
             .field("backoff_max", &self.backoff_max)
+            .field("fence", &self.fence)
             .finish()
     }
 }
@@ -81,6 +84,7 @@ impl Default for ClientOptions {
             credentials: None,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
+            fence: crate::fence::Fence::always(),
         }
     }
 }
@@ -193,6 +197,7 @@ impl LoxilbClient {
                 retries: opts.retries,
                 backoff_min: opts.backoff_min,
                 backoff_max: opts.backoff_max.max(opts.backoff_min),
+                fence: opts.fence,
                 credentials: opts
                     .credentials
                     .map(|(username, password)| Credentials { username, password }),
