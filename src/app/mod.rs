@@ -5,6 +5,7 @@
 //! later) choose the socket; the daemon's `main` binds the configured one.
 
 mod leader;
+pub mod term;
 
 use std::sync::Arc;
 use std::time::Duration;
