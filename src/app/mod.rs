@@ -81,6 +81,7 @@ pub fn loxilb_client(config: &Config) -> Result<LoxilbClient, AppError> {
         backoff_min: Duration::from_millis(100),
         backoff_max: Duration::from_secs(5),
         fence: crate::fence::Fence::always(),
+        instance: None,
     })
     .map_err(|e| AppError::Loxilb(Box::new(e)))
 }

@@ -422,6 +422,7 @@ async fn changes_go_out_only_while_the_fence_allows() {
     let c = LoxilbClient::new(ClientOptions {
         retries: 3,
         fence: fence.clone(),
+        instance: Some("ctl-1".into()),
         ..opts(vec![sim.url()])
     })
     .unwrap();
@@ -438,6 +439,19 @@ async fn changes_go_out_only_while_the_fence_allows() {
     assert_eq!(
         c.apply_rule(N0, &rule()).await.unwrap(),
         RuleApplied::Applied
+    );
+    let posts: Vec<_> = sim
+        .control()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(
+        posts.iter().all(|r| r
+            .user_agent
+            .as_deref()
+            .is_some_and(|ua| ua.ends_with("(instance ctl-1)"))),
+        "the instance is named in each request: {posts:?}"
     );
     fence.open_until(1, now);
     assert!(c.delete_rule(N0, "10.10.10.1", 80, "tcp").await.is_err());
