@@ -4,8 +4,8 @@
 //! Every database call is bounded: a leader's renewal by its local deadline (a hung
 //! database must not keep a leader acting past `lease - margin`), an acquire by one
 //! lease. On shutdown a leader publishes `Follower` first (so its leader-only tasks
-//! stop) and then releases the lease, so another instance can take over at once
-//! instead of waiting for the lease to expire.
+//! stop), waits the lease margin, and releases the lease, so another instance takes
+//! over after a quarter lease instead of a whole one.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -148,7 +148,7 @@ impl<S: LeaseStore> Election<S> {
         };
         match result {
             Ok(Ok(a)) => {
-                st.seen = a.row.as_ref().map(|r| observed(r, sent));
+                st.seen = a.row.as_ref().map(|r| observed(r, Instant::now()));
                 let mine = a
                     .row
                     .as_ref()
@@ -188,11 +188,11 @@ impl<S: LeaseStore> Election<S> {
         match result {
             Ok(Ok(a)) if a.won => {
                 st.local = Local::Leader { epoch, since: sent };
-                st.seen = a.row.as_ref().map(|r| observed(r, sent));
+                st.seen = a.row.as_ref().map(|r| observed(r, Instant::now()));
             }
             Ok(Ok(a)) => {
                 warn!(instance_id = %self.me, epoch, "leader lease lost to another instance; stepping down");
-                st.seen = a.row.as_ref().map(|r| observed(r, sent));
+                st.seen = a.row.as_ref().map(|r| observed(r, Instant::now()));
                 st.local = Local::Follower;
                 self.publish_follower(st, Instant::now());
             }
@@ -203,7 +203,10 @@ impl<S: LeaseStore> Election<S> {
         }
     }
 
-    /// At shutdown: stop leading, then hand the lease back.
+    /// At shutdown: stop leading, then hand the lease back. Between the two it waits
+    /// `margin`, the same grace a leader that loses the database gives its tasks: a
+    /// task that was about to call LoxiLB when `Follower` was published has that long
+    /// to notice before another instance may start leading.
     async fn leave(&self, st: &State) {
         let Local::Leader { epoch, .. } = st.local else {
             return;
@@ -212,6 +215,7 @@ impl<S: LeaseStore> Election<S> {
             leader: None,
             epoch,
         });
+        tokio::time::sleep(self.timing.margin).await;
         match tokio::time::timeout(RELEASE_TIMEOUT, self.store.release(&self.me, epoch)).await {
             Ok(Ok(())) => info!(instance_id = %self.me, epoch, "released the leader lease"),
             Ok(Err(e)) => warn!(error = %e, "lease release failed; it expires by itself"),
@@ -249,13 +253,17 @@ impl<S: LeaseStore> Election<S> {
     }
 }
 
-/// The read-back row as the lease rules see it.
-fn observed(row: &LeaseRow, sent: Instant) -> Observed {
+/// The read-back row as the lease rules see it, stamped with the instant the call
+/// returned: the expiry estimate is then late by the reply's latency, never early,
+/// so a follower's attempt at the estimated expiry does not fail for being a few
+/// milliseconds too soon. (A leader's own deadline counts from before its statement
+/// was sent; that one must never be late.)
+fn observed(row: &LeaseRow, returned: Instant) -> Observed {
     Observed {
         holder: row.holder.clone(),
         epoch: row.epoch,
         remaining: row.remaining,
-        at: sent,
+        at: returned,
     }
 }
 

@@ -31,6 +31,10 @@ pub struct LeaseTiming {
     /// Shortest pause between two attempts after a failure, so an unreachable
     /// database is not hammered (lease / 10).
     pub retry_after: Duration,
+    /// A follower tries to acquire this long after the row's expiry as it estimated
+    /// it (lease / 200): the estimate is exact only on one clock, and a first attempt
+    /// that comes too early costs a whole `retry_after`.
+    pub expiry_slack: Duration,
 }
 
 impl LeaseTiming {
@@ -41,6 +45,7 @@ impl LeaseTiming {
             renew_every: lease / 3,
             margin: lease / 4,
             retry_after: lease / 10,
+            expiry_slack: lease / 200,
         }
     }
 
@@ -60,7 +65,8 @@ pub struct Observed {
     /// Time left until expiry by the database's clock when it was read; zero once
     /// expired.
     pub remaining: Duration,
-    /// Our local instant when the statement that read it was sent.
+    /// Our local instant when the read returned (so `at + remaining` is never before
+    /// the expiry by the database's clock, give or take clock skew).
     pub at: Instant,
 }
 
@@ -177,9 +183,10 @@ fn decide_leader(i: &Input<'_>, epoch: u64, since: Instant) -> Decision {
 /// leader fresh; never sooner than `retry_after` after its last attempt.
 fn decide_follower(i: &Input<'_>) -> Decision {
     let t = i.timing;
+    let expiry = |seen: &Observed| seen.expires_locally() + t.expiry_slack;
     let mut due = match (i.seen, i.last_attempt) {
-        (Some(seen), Some(last)) => seen.expires_locally().min(last + t.renew_every),
-        (Some(seen), None) => seen.expires_locally(),
+        (Some(seen), Some(last)) => expiry(seen).min(last + t.renew_every),
+        (Some(seen), None) => expiry(seen),
         (None, Some(last)) => last + t.retry_after,
         (None, None) => i.now,
     };

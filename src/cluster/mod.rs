@@ -21,4 +21,5 @@ mod status;
 pub mod lease_mysql;
 
 pub use election::{Election, LeaseStore, LeaseStoreError};
+pub use mysql::MysqlLeases;
 pub use status::{ClusterStatus, Role};

@@ -1,6 +1,6 @@
 //! Table tests of the lease rules. Times are offsets in milliseconds from one base
 //! instant; the lease is 12 s, so renew_every = 4000 ms, margin = 3000 ms (lead for
-//! 9000 ms) and retry_after = 1200 ms.
+//! 9000 ms), retry_after = 1200 ms and expiry_slack = 60 ms.
 
 use std::time::Duration;
 
@@ -54,7 +54,17 @@ const CASES: &[Case] = &[
         last_attempt: Some(100),
         now: 150,
         action: Action::Wait,
-        wake_at: 2100,
+        wake_at: 2160,
+        lead_until: None,
+    },
+    Case {
+        name: "... not at the estimated expiry itself, which may be a hair early",
+        leader: None,
+        seen: Some((Some("ctl-2"), 4, 2000, 100)),
+        last_attempt: Some(100),
+        now: 2100,
+        action: Action::Wait,
+        wake_at: 2160,
         lead_until: None,
     },
     Case {
@@ -62,9 +72,9 @@ const CASES: &[Case] = &[
         leader: None,
         seen: Some((Some("ctl-2"), 4, 2000, 100)),
         last_attempt: Some(100),
-        now: 2100,
+        now: 2160,
         action: Action::Acquire,
-        wake_at: 2100,
+        wake_at: 2160,
         lead_until: None,
     },
     Case {
@@ -221,6 +231,10 @@ fn timing_leaves_two_renewals_and_a_margin_for_every_allowed_lease() {
         assert!(t.renew_every * 2 < t.lead_for(), "{secs}: {t:?}");
         assert!(t.lead_for() < t.lease, "{secs}");
         assert!(t.margin >= Duration::from_millis(500), "{secs}");
+        assert!(
+            t.expiry_slack > Duration::ZERO && t.expiry_slack < t.retry_after,
+            "{secs}"
+        );
         assert!(
             t.retry_after > Duration::ZERO && t.retry_after < t.renew_every,
             "{secs}"

@@ -179,3 +179,85 @@ async fn an_open_fenced_transaction_holds_off_a_takeover_until_it_commits() {
     let b = ok(ok(takeover.await));
     assert_eq!(winner(&b), Some(epoch_a + 1));
 }
+
+/// Waits (real time) until `status` leads; the time it took.
+async fn until_leader(status: &crate::cluster::ClusterStatus, within: Duration) -> Duration {
+    let t0 = Instant::now();
+    let mut rx = status.subscribe();
+    let wait = rx.wait_for(|r| r.is_leader());
+    ok(tokio::time::timeout(within, wait)
+        .await
+        .map_err(|_| "no leader in time"))
+    .unwrap_or_else(|e| panic!("{e}"));
+    t0.elapsed()
+}
+
+/// Polls (real time) until `f` holds; panics with `what` after `within`.
+async fn eventually(what: &str, within: Duration, f: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Two elections on MariaDB with a 2 s lease: one leads, the other knows it; when the
+/// leader dies without a word (its task aborted: kill -9) the other leads within a
+/// lease and a bit; when that one shuts down cleanly it releases the lease and a third
+/// takes over within the margin plus one follower poll, well before a lease.
+#[tokio::test]
+async fn elections_on_mariadb_hand_over_on_death_and_on_shutdown() {
+    use crate::cluster::{Election, MysqlLeases};
+    use crate::shutdown::Shutdown;
+    let (db, pa, pb) = setup().await;
+    let lease = Duration::from_secs(2);
+    let (ea, a) = Election::new(MysqlLeases::new(pa), "ctl-a", lease);
+    let (eb, b) = Election::new(MysqlLeases::new(pb), "ctl-b", lease);
+    let (sa, sb) = (Shutdown::new(), Shutdown::new());
+    let ta = tokio::spawn(ea.run(sa.clone()));
+    let tb = tokio::spawn(eb.run(sb.clone()));
+    let s = Duration::from_secs(5);
+    eventually("a leader", s, || {
+        a.role().is_leader() || b.role().is_leader()
+    })
+    .await;
+    // Name them by what they became.
+    let (dead, dead_task, next, next_stop, next_task) = if a.role().is_leader() {
+        (a, ta, b, sb, tb)
+    } else {
+        (b, tb, a, sa, ta)
+    };
+    let dead_id = dead.instance_id().to_owned();
+    eventually("the follower knows the leader", s, || {
+        next.leader_id().as_deref() == Some(dead_id.as_str())
+    })
+    .await;
+    assert!(!next.role().is_leader());
+    dead_task.abort();
+    let t0 = Instant::now();
+    eventually("takeover", s, || next.role().is_leader()).await;
+    let took = t0.elapsed();
+    eprintln!("takeover after the leader died: {took:?} (lease {lease:?})");
+    assert!(took <= lease + lease / 4, "{took:?}");
+    let epoch = next.role().epoch();
+    let (ec, c) = Election::new(MysqlLeases::new(db.pool(2).await), "ctl-c", lease);
+    let sc = Shutdown::new();
+    let tc = tokio::spawn(ec.run(sc.clone()));
+    let next_id = next.instance_id().to_owned();
+    eventually("c knows the leader", s, || {
+        c.leader_id().as_deref() == Some(next_id.as_str())
+    })
+    .await;
+    next_stop.trigger();
+    let t0 = Instant::now();
+    eventually("takeover after shutdown", s, || c.role().is_leader()).await;
+    let took = t0.elapsed();
+    eprintln!("takeover after a clean shutdown: {took:?}");
+    // The margin, then the follower's next look (every third of the lease).
+    assert!(took < lease / 4 + lease / 3 + lease / 10, "{took:?}");
+    assert_eq!(c.role().epoch(), epoch + 1);
+    assert!(!next.role().is_leader());
+    ok(next_task.await);
+    sc.trigger();
+    ok(tc.await);
+}

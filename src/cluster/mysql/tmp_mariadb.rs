@@ -39,10 +39,14 @@ fn user_args() -> Vec<String> {
     }
 }
 
-fn install(data: &Path) {
+/// Initialises `dir/data`. Each server gets its own `--tmpdir`: with the shared
+/// /tmp, installs running in parallel (parallel tests) trip over each other's
+/// temporary tables.
+fn install(dir: &Path) {
     let out = Command::new("mariadb-install-db")
         .arg("--no-defaults")
-        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        .arg(format!("--tmpdir={}", dir.join("tmp").display()))
         .arg("--auth-root-authentication-method=normal")
         .arg("--skip-test-db")
         .args(user_args())
@@ -60,11 +64,13 @@ impl TmpMariaDb {
     pub async fn start() -> TmpMariaDb {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let data = dir.path().join("data");
-        install(&data);
+        std::fs::create_dir(dir.path().join("tmp")).unwrap_or_else(|e| panic!("tmpdir: {e}"));
+        install(dir.path());
         let port = free_port();
         let child = Command::new(MARIADBD)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", dir.path().join("tmp").display()))
             .arg(format!("--port={port}"))
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--socket={}", dir.path().join("sock").display()))
