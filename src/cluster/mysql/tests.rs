@@ -180,18 +180,6 @@ async fn an_open_fenced_transaction_holds_off_a_takeover_until_it_commits() {
     assert_eq!(winner(&b), Some(epoch_a + 1));
 }
 
-/// Waits (real time) until `status` leads; the time it took.
-async fn until_leader(status: &crate::cluster::ClusterStatus, within: Duration) -> Duration {
-    let t0 = Instant::now();
-    let mut rx = status.subscribe();
-    let wait = rx.wait_for(|r| r.is_leader());
-    ok(tokio::time::timeout(within, wait)
-        .await
-        .map_err(|_| "no leader in time"))
-    .unwrap_or_else(|e| panic!("{e}"));
-    t0.elapsed()
-}
-
 /// Polls (real time) until `f` holds; panics with `what` after `within`.
 async fn eventually(what: &str, within: Duration, f: impl Fn() -> bool) {
     let t0 = Instant::now();
