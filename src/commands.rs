@@ -179,6 +179,9 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
                 return Err(format!("{path}: {code} {body}"));
             }
             println!("{path}: ok");
+            if let Some(line) = crate::cli::health::cluster_line(&body) {
+                println!("{line}");
+            }
             for node in body
                 .get("loxilb_nodes")
                 .and_then(Value::as_array)

@@ -9,6 +9,7 @@ pub mod allocator;
 pub mod app;
 pub mod apply;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod conformance;

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 use tracing::{info, warn};
 
+use crate::cluster::Role;
 use crate::config::Config;
 use crate::dispatch::{JournalTail, LocalLeader};
 use crate::loxilb::LoxilbClient;
@@ -32,13 +33,6 @@ use super::leader;
 /// Pause before starting a term again after a failed start (the database was
 /// unreachable, say).
 const RETRY: Duration = Duration::from_secs(2);
-
-/// What the election says about this instance.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TermRole {
-    Leader { epoch: i64 },
-    Follower { leader: Option<String> },
-}
 
 /// The running term's API, or who leads instead.
 #[derive(Clone, Default)]
@@ -104,7 +98,7 @@ pub struct Terms {
     pub config: Arc<Config>,
     pub store: Store,
     pub client: LoxilbClient,
-    pub roles: watch::Receiver<TermRole>,
+    pub roles: watch::Receiver<Role>,
     pub local: LocalLeader,
     pub routes: LeaderRoutes,
     /// How often the leader reads the shared journal for new events.
@@ -113,10 +107,10 @@ pub struct Terms {
 
 impl Terms {
     pub async fn run(mut self, shutdown: Shutdown) {
-        let mut term: Option<(Shutdown, i64)> = None;
+        let mut term: Option<(Shutdown, u64)> = None;
         loop {
             let role = self.roles.borrow_and_update().clone();
-            let leading = matches!(role, TermRole::Leader { .. });
+            let leading = role.is_leader();
             term = self.follow(role, term, &shutdown).await;
             // A leader whose term failed to start tries again while it leads.
             let retry = leading && term.is_none();
@@ -134,30 +128,31 @@ impl Terms {
     /// Start, keep or end the term for `role`.
     async fn follow(
         &self,
-        role: TermRole,
-        term: Option<(Shutdown, i64)>,
+        role: Role,
+        term: Option<(Shutdown, u64)>,
         shutdown: &Shutdown,
-    ) -> Option<(Shutdown, i64)> {
+    ) -> Option<(Shutdown, u64)> {
+        let epoch = role.epoch();
         match (role, term) {
-            (TermRole::Leader { epoch }, Some((child, e))) if e == epoch => Some((child, e)),
-            (TermRole::Leader { epoch }, old) => {
+            (Role::Follower { leader, .. }, Some((child, _))) => {
+                self.end(child, leader).await;
+                None
+            }
+            (Role::Follower { leader, .. }, None) => {
+                self.routes.set(None, leader);
+                None
+            }
+            (_, Some((child, e))) if e == epoch => Some((child, e)),
+            (_, old) => {
                 if let Some((child, _)) = old {
                     self.end(child, None).await;
                 }
                 self.begin(epoch, shutdown).await
             }
-            (TermRole::Follower { leader }, Some((child, _))) => {
-                self.end(child, leader).await;
-                None
-            }
-            (TermRole::Follower { leader }, None) => {
-                self.routes.set(None, leader);
-                None
-            }
         }
     }
 
-    async fn begin(&self, epoch: i64, shutdown: &Shutdown) -> Option<(Shutdown, i64)> {
+    async fn begin(&self, epoch: u64, shutdown: &Shutdown) -> Option<(Shutdown, u64)> {
         let child = shutdown.child();
         match leader::start(&self.config, &self.store, &self.client, &child).await {
             Ok(l) => {
@@ -236,7 +231,10 @@ mod tests {
         config.loxilb.nodes = vec!["http://127.0.0.1:9".into()];
         config.octavia.status_socket = dir.path().join("status.sock");
         let client = crate::app::loxilb_client(&config).unwrap_or_else(|e| panic!("{e}"));
-        let (tx, roles) = watch::channel(TermRole::Follower { leader: None });
+        let (tx, roles) = watch::channel(Role::Follower {
+            leader: None,
+            epoch: 0,
+        });
         let (local, routes) = (LocalLeader::default(), LeaderRoutes::default());
         let shutdown = Shutdown::new();
         let terms = Terms {
@@ -252,12 +250,13 @@ mod tests {
         wait_for(&routes, StatusCode::SERVICE_UNAVAILABLE).await;
         assert!(local.get().is_none());
 
-        let _ = tx.send(TermRole::Leader { epoch: 1 });
+        let _ = tx.send(Role::Leader { epoch: 1 });
         wait_for(&routes, StatusCode::OK).await;
         assert!(local.get().is_some(), "the term's dispatcher is local");
 
-        let _ = tx.send(TermRole::Follower {
+        let _ = tx.send(Role::Follower {
             leader: Some("controller-2".into()),
+            epoch: 1,
         });
         let body = wait_for(&routes, StatusCode::SERVICE_UNAVAILABLE).await;
         assert_eq!(body["leader"], "controller-2");

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod api_client;
+pub mod health;
 pub mod status_tree;
 pub mod table;
 
@@ -111,7 +112,8 @@ pub enum Command {
     )]
     Conformance(Box<crate::conformance::Args>),
     /// Exit 0 when the running daemon answers /healthz (or /readyz with --ready);
-    /// for container health checks and scripts.
+    /// for container health checks and scripts. Prints the LoxiLB nodes' releases and
+    /// the instance's role (single, leader or follower), lease epoch and leader.
     #[command(after_help = "Example:\n  loxilb-coordinator health --ready")]
     Health {
         /// Also require the database and at least one LoxiLB node (`/readyz`).

@@ -74,6 +74,10 @@ pub enum ConfigError {
     /// `ingress.tcp_token_file` is unusable.
     #[error("ingress.tcp_token_file = {}: {reason}", path.display())]
     TokenFile { path: PathBuf, reason: String },
+    /// The MySQL password cannot be had: `source_name` is the key (with its value) or
+    /// the environment variable it was to come from. Never holds the password.
+    #[error("{source_name}: {reason}")]
+    DatabasePassword { source_name: String, reason: String },
     /// Anything else reported by the `config` crate (not expected in practice).
     #[error("configuration: {0}")]
     Other(String),

@@ -17,9 +17,6 @@ use super::secret::Secret;
 use crate::ingress::tls::TlsFiles;
 use crate::serve::ConnLimits;
 
-/// Largest token file we read; a token is a line, not a document.
-const MAX_TOKEN_FILE_BYTES: u64 = 4096;
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct IngressConfig {
@@ -225,36 +222,7 @@ pub(crate) fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {
         path: path.to_owned(),
         reason,
     };
-    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    if !meta.is_file() {
-        return Err(err("not a regular file".to_owned()));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            return Err(err(format!(
-                "mode {mode:04o} lets group or others access the token; allowed: 0600 or 0400 (chmod 600)"
-            )));
-        }
-        // Another user who owns the file could change the token (or its mode).
-        // SAFETY: geteuid has no preconditions.
-        let me = unsafe { libc::geteuid() };
-        if meta.uid() != me && meta.uid() != 0 {
-            return Err(err(format!(
-                "owned by uid {}; allowed: the daemon's user (uid {me}) or root",
-                meta.uid()
-            )));
-        }
-    }
-    if meta.len() > MAX_TOKEN_FILE_BYTES {
-        return Err(err(format!(
-            "{} bytes is too large for a token file (at most {MAX_TOKEN_FILE_BYTES})",
-            meta.len()
-        )));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let text = super::secret::read_private_file(path).map_err(err)?;
     let token = text.trim();
     if token.is_empty() {
         return Err(err(

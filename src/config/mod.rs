@@ -22,6 +22,7 @@
 //! booleans as native values or as strings spelling them (INI and environment carry only
 //! strings). Nothing else is coerced: `30.5` is not a delay and `660` is not a file mode.
 
+mod cluster;
 mod database;
 mod de;
 mod error;
@@ -36,13 +37,16 @@ mod toml_out;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cluster;
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use database::DatabaseConfig;
+pub use cluster::{host_name, ClusterConfig, MAX_INSTANCE_ID_LEN};
+pub use database::{redacted_url, Backend, DatabaseConfig, PASSWORD_ENV};
 pub use error::{ConfigError, Problem};
 pub use health::HealthMonitoring;
 pub use ingress::IngressConfig;
@@ -63,6 +67,7 @@ pub struct Config {
     pub octavia: OctaviaConfig,
     pub ingress: IngressConfig,
     pub database: DatabaseConfig,
+    pub cluster: ClusterConfig,
     pub logging: LoggingConfig,
     pub metrics: MetricsConfig,
 }
@@ -103,6 +108,7 @@ impl Config {
         self.octavia.validate(&mut p);
         self.ingress.validate(&mut p);
         self.database.validate(&mut p);
+        self.cluster.validate(&mut p);
         self.logging.validate(&mut p);
         if let (Some(m), Some(t)) = (self.metrics.address, self.ingress.tcp_address) {
             if m == t {
@@ -134,5 +140,13 @@ impl Config {
             .as_deref()
             .map(ingress::read_token_file)
             .transpose()
+    }
+
+    /// The MySQL password, from `database.password_file` or the environment variable
+    /// [`PASSWORD_ENV`]; `Ok(None)` for SQLite or a passwordless account. Call it at
+    /// start-up, like [`Config::tcp_token`], so a bad password file fails fast. The
+    /// value is a [`Secret`]: it prints as `***` everywhere.
+    pub fn database_password(&self) -> Result<Option<Secret>, ConfigError> {
+        self.database.password(std::env::var(PASSWORD_ENV).ok())
     }
 }

@@ -70,6 +70,46 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// Largest secret file accepted: a token or password is one short line.
+pub(crate) const MAX_SECRET_FILE_BYTES: u64 = 4096;
+
+/// The text of a file holding a secret (a token, a password), after the checks an SSH
+/// private key gets: a regular file, no permission bit for group or others, owned by
+/// the daemon's user or root (another owner could swap the secret or widen its mode),
+/// at most [`MAX_SECRET_FILE_BYTES`]. The error is the reason, for the caller to put
+/// next to the key that named the file.
+pub(crate) fn read_private_file(path: &std::path::Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_owned());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "mode {mode:04o} lets group or others read the secret; allowed: 0600 or 0400 (chmod 600)"
+            ));
+        }
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me && meta.uid() != 0 {
+            return Err(format!(
+                "owned by uid {}; allowed: the daemon's user (uid {me}) or root",
+                meta.uid()
+            ));
+        }
+    }
+    if meta.len() > MAX_SECRET_FILE_BYTES {
+        return Err(format!(
+            "{} bytes is too large for a secret file (at most {MAX_SECRET_FILE_BYTES})",
+            meta.len()
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -229,7 +229,7 @@ const INVALID: &[(&str, &str, &str)] = &[
     ("[ingress]\nsync_timeout = 0", "ingress.sync_timeout", "= 0"),
     ("[ingress]\nmax_connections = 8", "ingress.max_connections", "= 8"),
     ("[ingress]\nheader_read_timeout = 0", "ingress.header_read_timeout", "= 0"),
-    ("[database]\nurl = \"postgres://db/x\"", "database.url", "postgres support is planned"),
+    ("[database]\nurl = \"postgres://db/x\"", "database.url", "a mysql:// URL (cluster mode)"),
     ("[database]\nurl = \"sqlite:\"", "database.url", "\"sqlite:\""),
     ("[database]\nmax_connections = 0", "database.max_connections", "= 0"),
     ("[database]\nfile_group = \"no-such-group-loxilb\"", "database.file_group", "not a group"),

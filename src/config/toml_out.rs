@@ -9,12 +9,13 @@
 use super::Config;
 
 /// Section order of the output (the order of the sample file).
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "health_monitoring",
     "loxilb",
     "octavia",
     "ingress",
     "database",
+    "cluster",
     "logging",
     "metrics",
 ];

@@ -22,9 +22,10 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 
+use crate::cluster::ClusterStatus;
 use crate::config::NatMode;
 use crate::dispatch::Intake;
 use crate::health::HealthHandle;
@@ -122,11 +123,35 @@ pub fn router_with_token(state: ApiState, max_body_bytes: usize, token: BearerTo
     ))
 }
 
-async fn healthz(State(state): State<ApiState>) -> Json<serde_json::Value> {
-    Json(json!({"status": "ok", "loxilb_nodes": nodes_json(state.readiness.as_ref())}))
+/// `app` (any router built here) with this instance's cluster status, shown by
+/// `/healthz` and `/readyz`; without it they show a single instance.
+pub fn with_cluster(app: Router, cluster: ClusterStatus) -> Router {
+    app.layer(Extension(cluster))
 }
 
-async fn readyz(State(state): State<ApiState>) -> (StatusCode, Json<serde_json::Value>) {
+/// The `cluster` object: the status handed in with [`with_cluster`], else single.
+fn cluster_json(cluster: Option<Extension<ClusterStatus>>) -> serde_json::Value {
+    cluster.map(|Extension(c)| c).unwrap_or_default().to_json()
+}
+
+async fn healthz(
+    State(state): State<ApiState>,
+    cluster: Option<Extension<ClusterStatus>>,
+) -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "ok",
+        "loxilb_nodes": nodes_json(state.readiness.as_ref()),
+        "cluster": cluster_json(cluster),
+    }))
+}
+
+/// Ready means able to take events: the database answers and a LoxiLB node is
+/// reachable. A follower is ready too (it journals events for the leader), so the
+/// role is shown but does not change the answer.
+async fn readyz(
+    State(state): State<ApiState>,
+    cluster: Option<Extension<ClusterStatus>>,
+) -> (StatusCode, Json<serde_json::Value>) {
     let database = state.store.ping().await.is_ok();
     let loxilb = state.readiness.loxilb_reachable().await;
     let code = if database && loxilb {
@@ -137,7 +162,12 @@ async fn readyz(State(state): State<ApiState>) -> (StatusCode, Json<serde_json::
     let nodes = nodes_json(state.readiness.as_ref());
     (
         code,
-        Json(json!({"database": database, "loxilb": loxilb, "loxilb_nodes": nodes})),
+        Json(json!({
+            "database": database,
+            "loxilb": loxilb,
+            "loxilb_nodes": nodes,
+            "cluster": cluster_json(cluster),
+        })),
     )
 }
 

@@ -260,10 +260,10 @@ async fn readiness_reflects_loxilb_reachability() {
     )
     .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        body,
-        json!({"database": true, "loxilb": false, "loxilb_nodes": []})
-    );
+    assert_eq!(body["database"], true);
+    assert_eq!(body["loxilb"], false);
+    assert_eq!(body["loxilb_nodes"], json!([]));
+    assert_eq!(body["cluster"]["role"], "single", "{body}");
     let (s, _) = send(
         &router(state(store, false, true), 1024),
         "GET",
@@ -273,6 +273,31 @@ async fn readiness_reflects_loxilb_reachability() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
+}
+
+/// `/readyz` and `/healthz` show the role, the epoch and the leader's id handed in
+/// with `with_cluster`; a follower is still ready (it journals events).
+#[tokio::test]
+async fn readyz_and_healthz_show_the_cluster_role() {
+    let (store, _d) = test_store().await;
+    let (tx, rx) = tokio::sync::watch::channel(crate::cluster::Role::Follower {
+        leader: Some("ctl-1".into()),
+        epoch: 7,
+    });
+    let status = crate::cluster::ClusterStatus::for_tests("ctl-2", rx);
+    let app = with_cluster(router(state(store, false, true), 1024), status);
+    let (s, body) = send(&app, "GET", "/readyz", vec![], None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        body["cluster"],
+        json!({"role": "follower", "epoch": 7, "leader": "ctl-1",
+               "instance_id": "ctl-2", "leadership_changes": 0})
+    );
+    let _ = tx.send(crate::cluster::Role::Leader { epoch: 8 });
+    let (_, body) = send(&app, "GET", "/healthz", vec![], None).await;
+    assert_eq!(body["cluster"]["role"], "leader");
+    assert_eq!(body["cluster"]["epoch"], 8);
+    assert_eq!(body["cluster"]["leader"], "ctl-2");
 }
 
 #[tokio::test]

@@ -9,8 +9,9 @@
 
 pub mod server;
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -51,6 +52,23 @@ pub struct Outcome {
     pub outcome: String,
 }
 
+/// An instance of the coordinator (`[cluster] instance_id`). Not `instance`:
+/// Prometheus sets that label on every scraped series itself.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Instance {
+    pub instance_id: String,
+}
+
+/// This instance's role and the leader it knows of.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterRole {
+    pub instance_id: String,
+    /// single, leader or follower.
+    pub role: String,
+    /// The leader's instance id; empty when unknown.
+    pub leader: String,
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
 }
@@ -86,6 +104,12 @@ pub struct Metrics {
     pub guarded_deletion_candidates: Gauge,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
+    pub leadership_changes: Family<Instance, Counter>,
+    pub is_leader: Family<Instance, Gauge>,
+    pub lease_epoch: Family<Instance, Gauge>,
+    pub cluster_role: Family<ClusterRole, Gauge>,
+    /// The `cluster_role` series last set per instance, to remove it on a change.
+    last_role: Mutex<HashMap<String, ClusterRole>>,
     registry: Registry,
 }
 
@@ -121,6 +145,11 @@ impl Metrics {
             guarded_deletion_candidates: Gauge::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
+            leadership_changes: Family::default(),
+            is_leader: Family::default(),
+            lease_epoch: Family::default(),
+            cluster_role: Family::default(),
+            last_role: Mutex::default(),
             registry: Registry::with_prefix("loxilb_coordinator"),
         };
         m.register();
@@ -274,6 +303,26 @@ impl Metrics {
             "Health status cache lookups not in the cache",
             self.cache_misses.clone(),
         );
+        r.register(
+            "leadership_changes",
+            "Times this instance became leader or stopped being leader (cluster mode)",
+            self.leadership_changes.clone(),
+        );
+        r.register(
+            "is_leader",
+            "1 while this instance may call LoxiLB and the driver agent (leader, or a single SQLite instance), else 0",
+            self.is_leader.clone(),
+        );
+        r.register(
+            "lease_epoch",
+            "The leader lease's epoch (fencing token) this instance last saw; 0 for a single instance",
+            self.lease_epoch.clone(),
+        );
+        r.register(
+            "cluster_role",
+            "1 for this instance's role (single, leader, follower) and the leader it knows of",
+            self.cluster_role.clone(),
+        );
     }
 
     /// Text exposition format.
@@ -333,6 +382,45 @@ impl Metrics {
             })
             .inc();
         self.event_apply_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Count one leadership change of `instance_id` (see [`crate::cluster::Election`]).
+    pub fn leadership_changed(&self, instance_id: &str) {
+        self.leadership_changes
+            .get_or_create(&Instance {
+                instance_id: instance_id.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Mirror `status` into the role gauges (at scrape time, like the other gauges
+    /// that mirror state). The previous role's series of this instance is removed so
+    /// that exactly one `cluster_role` series per instance reads 1.
+    pub fn cluster_status(&self, status: &crate::cluster::ClusterStatus) {
+        let role = status.role();
+        let id = Instance {
+            instance_id: status.instance_id().to_owned(),
+        };
+        self.is_leader
+            .get_or_create(&id)
+            .set(i64::from(role.is_leader()));
+        self.lease_epoch
+            .get_or_create(&id)
+            .set(i64::try_from(role.epoch()).unwrap_or(i64::MAX));
+        // Touch the counter so it is exported (at 0) before the first change.
+        let _ = self.leadership_changes.get_or_create(&id);
+        let now = ClusterRole {
+            instance_id: id.instance_id,
+            role: role.name().to_owned(),
+            leader: status.leader_id().unwrap_or_default(),
+        };
+        let mut last = self.last_role.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = last.insert(now.instance_id.clone(), now.clone()) {
+            if old != now {
+                self.cluster_role.remove(&old);
+            }
+        }
+        self.cluster_role.get_or_create(&now).set(1);
     }
 
     pub fn coordination(&self, outcome: &str) {
