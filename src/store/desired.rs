@@ -18,7 +18,7 @@ pub enum Table {
 }
 
 impl Table {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Table::Loadbalancers => "loadbalancers",
             Table::Listeners => "listeners",
@@ -28,7 +28,7 @@ impl Table {
         }
     }
 
-    fn parent_column(self) -> Option<&'static str> {
+    pub(crate) fn parent_column(self) -> Option<&'static str> {
         match self {
             Table::Loadbalancers => None,
             Table::Listeners | Table::Pools => Some("loadbalancer_id"),

@@ -90,7 +90,8 @@ pub struct EventRecord {
     pub updated_at: i64,
 }
 
-const EVENT_COLUMNS: &str = "id, method, args, ordering_key, object_kind, object_id, state, \
+pub(super) const EVENT_COLUMNS: &str =
+    "id, method, args, ordering_key, object_kind, object_id, state, \
                              reason, attempts, accepted_at, updated_at";
 
 fn record_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EventRecord, StoreError> {

@@ -21,6 +21,8 @@
 
 mod applied;
 mod batching;
+#[cfg(test)]
+mod contract;
 mod desired;
 mod direct;
 mod error;
@@ -30,6 +32,7 @@ mod ingress_reads;
 pub mod instance_lock;
 mod journal;
 mod member_count;
+pub mod mysql;
 mod outbox;
 mod recovery;
 mod retention;

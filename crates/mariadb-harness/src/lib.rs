@@ -77,15 +77,11 @@ impl MariaDb {
     /// The test process's shared server, started on first use. Panics are the
     /// caller's business: this returns the reason (never skips silently).
     pub fn shared() -> Result<&'static MariaDb, HarnessError> {
-        let server = SHARED.get_or_init(|| {
-            match std::env::var("LOXILB_TEST_MYSQL_URL") {
-                Ok(url) if !url.is_empty() => Ok(MariaDb::existing(&url)),
-                _ => MariaDb::start().map_err(|e| e.to_string()),
-            }
+        let server = SHARED.get_or_init(|| match std::env::var("LOXILB_TEST_MYSQL_URL") {
+            Ok(url) if !url.is_empty() => Ok(MariaDb::existing(&url)),
+            _ => MariaDb::start().map_err(|e| e.to_string()),
         });
-        server
-            .as_ref()
-            .map_err(|e| HarnessError::Start(e.clone()))
+        server.as_ref().map_err(|e| HarnessError::Start(e.clone()))
     }
 
     fn existing(url: &str) -> MariaDb {
@@ -394,8 +390,7 @@ mod tests {
             .fresh_database_with_password("pw")
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let opts: sqlx::mysql::MySqlConnectOptions =
-            url.parse().unwrap_or_else(|e| panic!("{e}"));
+        let opts: sqlx::mysql::MySqlConnectOptions = url.parse().unwrap_or_else(|e| panic!("{e}"));
         let conn = sqlx::MySqlConnection::connect_with(&opts.password(&pw)).await;
         assert!(conn.is_ok(), "{:?}", conn.err());
         drop(server);
