@@ -154,3 +154,6 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
