@@ -3,6 +3,7 @@
 //! per-ordering-key order comes from the key's row in `journal_keys` (see `mod`).
 
 use sqlx::mysql::{MySqlRow, MySqlTransaction};
+use sqlx::QueryBuilder;
 
 use super::super::journal::{AcceptRequest, EVENT_COLUMNS};
 use super::super::outbox::StatusRecord;
@@ -349,7 +350,11 @@ impl MysqlStore {
     }
 }
 
-/// One attempt of `finish_events`.
+/// An event's final state and reason.
+type Outcome<'a> = (EventState, Option<&'a str>);
+
+/// One attempt of `finish_events`. Events with the same outcome (usually the whole
+/// batch: done, no reason) are updated by one statement, not one per event.
 async fn finish_once(
     store: &MysqlStore,
     events: &[(i64, EventState, Option<&str>)],
@@ -358,26 +363,42 @@ async fn finish_once(
     let now = now_ms();
     let mut tx = store.pool.begin().await?;
     outbox::enqueue_in(&mut tx, statuses, now).await?;
+    let mut groups: Vec<(Outcome<'_>, Vec<i64>)> = Vec::new();
     for (id, state, reason) in events {
-        sqlx::query(
-            "UPDATE events SET state = ?, reason = ?, updated_at = ?, \
-             attempts = attempts + 1 WHERE id = ?",
-        )
-        .bind(state.as_str())
-        .bind(*reason)
-        .bind(now)
-        .bind(*id)
-        .execute(&mut *tx)
-        .await?;
-        // A done event's member changes are in the desired state now; a failed
-        // one's stay (not counted while it is failed) in case it is retried.
-        if *state == EventState::Done {
-            sqlx::query("DELETE FROM member_changes WHERE event_id = ?")
-                .bind(*id)
-                .execute(&mut *tx)
-                .await?;
+        match groups.iter_mut().find(|(k, _)| *k == (*state, *reason)) {
+            Some((_, ids)) => ids.push(*id),
+            None => groups.push(((*state, *reason), vec![*id])),
+        }
+    }
+    for ((state, reason), ids) in &groups {
+        for part in ids.chunks(500) {
+            let mut q = QueryBuilder::new("UPDATE events SET state = ");
+            q.push_bind(state.as_str())
+                .push(", reason = ")
+                .push_bind(*reason)
+                .push(", updated_at = ")
+                .push_bind(now)
+                .push(", attempts = attempts + 1 WHERE id IN (");
+            push_ids(&mut q, part);
+            q.build().execute(&mut *tx).await?;
+            // A done event's member changes are in the desired state now; a failed
+            // one's stay (not counted while it is failed) in case it is retried.
+            if *state == EventState::Done {
+                let mut q = QueryBuilder::new("DELETE FROM member_changes WHERE event_id IN (");
+                push_ids(&mut q, part);
+                q.build().execute(&mut *tx).await?;
+            }
         }
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// `ids` as a bound list, closing the parenthesis.
+fn push_ids(q: &mut QueryBuilder<'_, sqlx::MySql>, ids: &[i64]) {
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    q.push(")");
 }

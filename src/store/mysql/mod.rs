@@ -61,8 +61,10 @@ impl std::fmt::Debug for MysqlStore {
 /// report only "pool timed out".
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Whole-transaction attempts when a transaction loses a conflict.
-const CONFLICT_ATTEMPTS: u32 = 5;
+/// Whole-transaction attempts when a transaction loses a conflict. On Galera, writers
+/// on three nodes hammering one load balancer's key conflict at each other's commits;
+/// a few attempts with a random pause let them go one after the other.
+const CONFLICT_ATTEMPTS: u32 = 8;
 
 impl MysqlStore {
     /// Connect to `url` (`mysql://user@host:port/database`; `password` replaces any
@@ -135,8 +137,9 @@ pub(crate) fn is_conflict(e: &StoreError) -> bool {
 }
 
 /// Run the transaction `attempt` until it does not lose a conflict, a few times
-/// with a short growing pause. A lost conflict rolled everything back (the
-/// transaction is dropped uncommitted), so running it again is safe.
+/// with a short growing pause (random, so the losers do not meet again). A lost
+/// conflict rolled everything back (the transaction is dropped uncommitted), so
+/// running it again is safe.
 pub(crate) async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
@@ -148,7 +151,8 @@ where
         match attempt().await {
             Err(e) if n < CONFLICT_ATTEMPTS && is_conflict(&e) => {
                 tracing::debug!(error = %e, attempt = n, "transaction lost a conflict; retrying");
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(n))).await;
+                let pause = 2 * u64::from(n) + rand::random_range(0..=5 * u64::from(n));
+                tokio::time::sleep(Duration::from_millis(pause)).await;
             }
             other => return other,
         }

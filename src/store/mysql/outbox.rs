@@ -64,15 +64,58 @@ pub(super) async fn enqueue_in(
     Ok(())
 }
 
-/// Acknowledge one delivered row inside `tx` (see `ack_statuses`).
-async fn ack_in(tx: &mut MySqlTransaction<'_>, p: &PendingStatus) -> Result<(), StoreError> {
+/// Acknowledge delivered rows inside `tx` (see `ack_statuses`): rows still at their
+/// delivered seq go in one statement; the few that changed during delivery are
+/// looked up and lose only the fields that were delivered.
+async fn ack_in(tx: &mut MySqlTransaction<'_>, part: &[PendingStatus]) -> Result<(), StoreError> {
+    let mut q =
+        QueryBuilder::new("DELETE FROM status_outbox WHERE (object_kind, object_id, seq) IN (");
+    let mut list = q.separated(", ");
+    for p in part {
+        list.push("(")
+            .push_bind_unseparated(p.record.collection.as_str())
+            .push_unseparated(", ")
+            .push_bind_unseparated(p.record.id.as_str())
+            .push_unseparated(", ")
+            .push_bind_unseparated(p.seq)
+            .push_unseparated(")");
+    }
+    q.push(")");
+    let res = q.build().execute(&mut **tx).await?;
+    if res.rows_affected() == u64::try_from(part.len()).unwrap_or(u64::MAX) {
+        return Ok(());
+    }
+    let mut q = QueryBuilder::new(
+        "SELECT object_kind, object_id FROM status_outbox WHERE (object_kind, object_id) IN (",
+    );
+    let mut list = q.separated(", ");
+    for p in part {
+        list.push("(")
+            .push_bind_unseparated(p.record.collection.as_str())
+            .push_unseparated(", ")
+            .push_bind_unseparated(p.record.id.as_str())
+            .push_unseparated(")");
+    }
+    q.push(")");
+    let changed = q.build().fetch_all(&mut **tx).await?;
+    for row in &changed {
+        let key = (text(row, 0)?, text(row, 1)?);
+        if let Some(p) = part
+            .iter()
+            .find(|p| (p.record.collection.as_str(), p.record.id.as_str()) == (&key.0, &key.1))
+        {
+            clear_delivered(tx, p).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A row that changed during delivery keeps only what was set after it was read.
+async fn clear_delivered(
+    tx: &mut MySqlTransaction<'_>,
+    p: &PendingStatus,
+) -> Result<(), StoreError> {
     let (kind, id) = (p.record.collection.as_str(), p.record.id.as_str());
-    sqlx::query("DELETE FROM status_outbox WHERE object_kind = ? AND object_id = ? AND seq = ?")
-        .bind(kind)
-        .bind(id)
-        .bind(p.seq)
-        .execute(&mut **tx)
-        .await?;
     sqlx::query(
         "UPDATE status_outbox SET \
          provisioning_status = CASE WHEN COALESCE(provisioning_seq, 0) <= ? \
@@ -149,8 +192,8 @@ impl MysqlStore {
         }
         retrying(|| async {
             let mut tx = self.pool.begin().await?;
-            for p in delivered {
-                ack_in(&mut tx, p).await?;
+            for part in delivered.chunks(CHUNK) {
+                ack_in(&mut tx, part).await?;
             }
             tx.commit().await?;
             Ok(())
