@@ -39,6 +39,14 @@ pub enum StoreError {
     SchemaVersion { found: i64, expected: i64 },
 }
 
+/// MySQL's data exceptions (SQLSTATE class 22: a value too long for its column, out
+/// of range): the same write fails the same way every time.
+fn is_mysql_data_error(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .and_then(|m| m.code())
+        .is_some_and(|state| state.starts_with("22"))
+}
+
 /// What the operator does about a schema version mismatch.
 fn schema_hint(found: i64, expected: i64) -> &'static str {
     if found < expected {
@@ -57,10 +65,8 @@ impl StoreError {
     /// operator has to act.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Sql(e) => matches!(
-                e,
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Database(_)
-            ),
+            StoreError::Sql(sqlx::Error::Database(db)) => !is_mysql_data_error(db.as_ref()),
+            StoreError::Sql(e) => matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)),
             // SQLite's own failures (busy, I/O, constraint) are treated like sqlx's
             // `Database` errors; misuse of the API (wrong parameter count) is not.
             StoreError::Direct(e) => matches!(e, rusqlite::Error::SqliteFailure(..)),

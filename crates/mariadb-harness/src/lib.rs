@@ -62,6 +62,8 @@ pub enum HarnessError {
 pub struct MariaDb {
     /// Admin URL without a database: `mysql://root@127.0.0.1:PORT`.
     admin_url: String,
+    /// Host and port of the admin URL.
+    host: String,
     port: u16,
     pid: Option<u32>,
     socket: Option<PathBuf>,
@@ -86,14 +88,16 @@ impl MariaDb {
 
     fn existing(url: &str) -> MariaDb {
         let url = url.trim_end_matches('/').to_string();
-        let port = url
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.split('/').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(3306);
+        let authority = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        let authority = authority.split('/').next().unwrap_or_default();
+        let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().unwrap_or(3306)),
+            None => (hostport.to_string(), 3306),
+        };
         MariaDb {
             admin_url: url,
+            host,
             port,
             pid: None,
             socket: None,
@@ -120,6 +124,7 @@ impl MariaDb {
                 Launched::Ready(child, pid) => {
                     return Ok(MariaDb {
                         admin_url: format!("mysql://root@127.0.0.1:{port}"),
+                        host: "127.0.0.1".into(),
                         port,
                         pid: Some(pid),
                         socket: Some(dir.path().join("mysqld.sock")),
@@ -140,7 +145,12 @@ impl MariaDb {
         &self.admin_url
     }
 
-    /// The loopback TCP port.
+    /// The server's host (127.0.0.1 for a harness server).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The server's TCP port.
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -156,7 +166,7 @@ impl MariaDb {
     }
 
     /// Create an empty database named after `name` (plus a unique suffix) and return
-    /// its URL, root without a password: `mysql://root@127.0.0.1:PORT/name_PID_N`.
+    /// its URL as the admin user: `mysql://root@127.0.0.1:PORT/name_PID_N`.
     pub async fn fresh_database(&self, name: &str) -> Result<String, HarnessError> {
         let db = self.create_database(name).await?;
         Ok(format!("{}/{db}", self.admin_url))
@@ -171,14 +181,15 @@ impl MariaDb {
         let db = self.create_database(name).await?;
         let (user, password) = PASSWORD_USER;
         let mut conn = sqlx::MySqlConnection::connect(&self.admin_url).await?;
+        // Any client host: an existing server (LOXILB_TEST_MYSQL_URL) may be remote.
         for sql in [
-            format!("CREATE USER IF NOT EXISTS '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'"),
-            format!("GRANT ALL ON `{db}`.* TO '{user}'@'127.0.0.1'"),
+            format!("CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{password}'"),
+            format!("GRANT ALL ON `{db}`.* TO '{user}'@'%'"),
         ] {
             sqlx::query(&sql).execute(&mut conn).await?;
         }
         conn.close().await?;
-        let url = format!("mysql://{user}@127.0.0.1:{}/{db}", self.port);
+        let url = format!("mysql://{user}@{}:{}/{db}", self.host, self.port);
         Ok((url, password.to_string()))
     }
 
@@ -228,7 +239,13 @@ fn free_port() -> Result<u16, HarnessError> {
 /// The system tables of a new server in `dir/data` (root without a password).
 fn install(dir: &Path) -> Result<(), HarnessError> {
     let data = dir.join("data");
+    // A temporary directory of its own: bootstraps running side by side in /tmp
+    // lost each other's temporary tables ("Unknown table 'mysql.tmp_user_sys'").
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp)
+        .map_err(|e| HarnessError::Start(format!("cannot create {}: {e}", tmp.display())))?;
     let mut cmd = Command::new(INSTALL_DB);
+    cmd.env("TMPDIR", &tmp);
     cmd.arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
         .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
@@ -343,6 +360,7 @@ fn server_args(dir: &Path, port: u16) -> Vec<String> {
         format!("--socket={d}/mysqld.sock"),
         format!("--pid-file={d}/mysqld.pid"),
         format!("--init-file={d}/init.sql"),
+        format!("--tmpdir={d}/tmp"),
         format!("--port={port}"),
         "--bind-address=127.0.0.1".into(),
         "--skip-name-resolve".into(),
@@ -379,6 +397,15 @@ mod tests {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn an_existing_servers_url_gives_its_host_and_port() {
+        let s = MariaDb::existing("mysql://root:pw@db.example:3307/");
+        assert_eq!((s.host(), s.port(), s.pid()), ("db.example", 3307, None));
+        assert_eq!(s.admin_url(), "mysql://root:pw@db.example:3307");
+        let s = MariaDb::existing("mysql://root@10.0.0.1");
+        assert_eq!((s.host(), s.port()), ("10.0.0.1", 3306));
     }
 
     #[tokio::test]

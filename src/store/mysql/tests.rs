@@ -255,3 +255,21 @@ async fn acceptances_of_one_key_wait_for_each_other_and_others_do_not() {
     let later = ok(ok(waiting.await));
     assert!(later.id > other.id, "ids follow the key's commit order");
 }
+
+/// A value longer than its column is refused by MySQL (SQLite would store it): the
+/// same write fails every time, so it is not transient.
+#[tokio::test]
+async fn a_value_too_long_for_its_column_is_a_permanent_error() {
+    use crate::store::KeyHint;
+    let store = mysql_store("too_long").await;
+    let long = "x".repeat(300);
+    let hint = KeyHint::Loadbalancer("lb".into());
+    let err = store
+        .accept_event("member_create", "{}", ("member", &long), &hint, None)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    assert!(err.to_string().contains("object_id"), "{err}");
+    assert!(!err.is_transient(), "{err}");
+    assert_eq!(ok(store.event_count().await), 0);
+}

@@ -209,3 +209,47 @@ async fn in_flight_lbs_come_from_unfinished_lb_keys() {
     assert!(ok(s.lb_has_events_after("b", a.id).await));
     assert!(!ok(s.lb_has_events_after("b", b.id).await));
 }
+
+/// A dispatcher batch with several outcomes: each event gets its own state and
+/// reason, and its attempt counted once.
+#[tokio::test]
+async fn a_batch_of_mixed_outcomes_finishes_each_event_as_told() {
+    let (s, _d) = fixture("journal_batch").await;
+    let hint = KeyHint::Loadbalancer("lb".into());
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let obj = ("member", format!("m{i}"));
+        ids.push(
+            ok(
+                s.accept_event("member_create", "{}", (obj.0, &obj.1), &hint, None)
+                    .await,
+            )
+            .id,
+        );
+    }
+    ok(s.finish_events(
+        &[
+            (ids[0], EventState::Done, None),
+            (ids[1], EventState::Failed, Some("refused")),
+            (ids[2], EventState::Done, None),
+            (ids[3], EventState::Failed, Some("other")),
+        ],
+        &[],
+    )
+    .await);
+    let got: Vec<(EventState, Option<String>, i64)> = ok(s.list_events(None, 10).await)
+        .into_iter()
+        .rev()
+        .map(|e| (e.state, e.reason, e.attempts))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (EventState::Done, None, 1),
+            (EventState::Failed, Some("refused".into()), 1),
+            (EventState::Done, None, 1),
+            (EventState::Failed, Some("other".into()), 1),
+        ]
+    );
+    assert!(ok(s.unfinished_events().await).is_empty());
+}
