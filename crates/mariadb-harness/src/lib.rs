@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 
+mod galera;
+pub use galera::GaleraCluster;
+
 /// Where Debian's mariadb-server puts the server and the bootstrap tool.
 const MARIADBD: &str = "/usr/sbin/mariadbd";
 const INSTALL_DB: &str = "/usr/bin/mariadb-install-db";
@@ -120,7 +123,12 @@ impl MariaDb {
         // A free port can be taken between our probe and the server's bind.
         for _ in 0..5 {
             let port = free_port()?;
-            match launch(dir.path(), port)? {
+            let mut args = server_args(dir.path(), port);
+            args.push(format!(
+                "--init-file={}",
+                dir.path().join("init.sql").display()
+            ));
+            match launch(dir.path(), &args)? {
                 Launched::Ready(child, pid) => {
                     return Ok(MariaDb {
                         admin_url: format!("mysql://root@127.0.0.1:{port}"),
@@ -158,6 +166,25 @@ impl MariaDb {
     /// mariadbd's pid (for SIGSTOP/SIGKILL in HA tests); None for an existing server.
     pub fn pid(&self) -> Option<u32> {
         self.pid
+    }
+
+    /// Stop the server cleanly (SIGTERM) and wait until it is gone, at most 60 s.
+    /// (Tests that need it stopped hard send SIGKILL or SIGSTOP to [`MariaDb::pid`].)
+    pub fn terminate(&self) -> Result<(), HarnessError> {
+        let Some(pid) = self.pid else {
+            return Err(HarnessError::Start("not a harness server".into()));
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while process_alive(pid) {
+            if Instant::now() > deadline {
+                return Err(HarnessError::Start(format!("mariadbd {pid} still running")));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
     }
 
     /// The server's unix socket; None for an existing server.
@@ -214,7 +241,7 @@ impl MariaDb {
 
 impl Drop for MariaDb {
     fn drop(&mut self) {
-        if let Some(pid) = self.pid {
+        if let Some(pid) = self.pid.filter(|p| process_alive(*p)) {
             // SIGKILL also ends a server a test left stopped (SIGSTOP).
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
         }
@@ -225,6 +252,15 @@ impl Drop for MariaDb {
             }
         }
     }
+}
+
+/// Whether `pid` runs (a zombie, reaped by the watchdog soon, does not).
+fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| !r.trim_start().starts_with('Z'))
+    })
 }
 
 /// A port the kernel reports free on 127.0.0.1 right now.
@@ -296,8 +332,9 @@ kill -9 "$m" 2>/dev/null
 if ! kill -0 "$parent" 2>/dev/null; then rm -rf "$dir"; fi
 "#;
 
-/// Start mariadbd on `port` through the watchdog and wait until it is ready.
-fn launch(dir: &Path, port: u16) -> Result<Launched, HarnessError> {
+/// Start mariadbd with `args` through the watchdog and wait
+/// until it is ready.
+fn launch(dir: &Path, args: &[String]) -> Result<Launched, HarnessError> {
     let log = dir.join("server.log");
     let _ = std::fs::remove_file(&log);
     let mut cmd = Command::new("sh");
@@ -307,7 +344,7 @@ fn launch(dir: &Path, port: u16) -> Result<Launched, HarnessError> {
         .arg(std::process::id().to_string())
         .arg(dir)
         .arg(MARIADBD)
-        .args(server_args(dir, port))
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -359,7 +396,6 @@ fn server_args(dir: &Path, port: u16) -> Vec<String> {
         format!("--datadir={d}/data"),
         format!("--socket={d}/mysqld.sock"),
         format!("--pid-file={d}/mysqld.pid"),
-        format!("--init-file={d}/init.sql"),
         format!("--tmpdir={d}/tmp"),
         format!("--port={port}"),
         "--bind-address=127.0.0.1".into(),

@@ -161,3 +161,6 @@ where
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod galera_tests;
