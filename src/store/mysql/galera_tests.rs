@@ -1,6 +1,7 @@
-//! The store on a real two-node Galera cluster: writers on both nodes accepting
-//! events of the same load balancers conflict at certification (error 1213 at
-//! COMMIT), and every acceptance still succeeds, once, in order per caller.
+//! The store on a real two-node Galera cluster: two daemons opening an empty database
+//! at once both start; writers on both nodes accepting events of the same load
+//! balancers conflict at certification (error 1213 at COMMIT), and every acceptance
+//! still succeeds, once, in order per caller.
 
 use std::time::{Duration, Instant};
 
@@ -10,18 +11,23 @@ use super::*;
 use crate::store::contract::ok;
 use crate::store::KeyHint;
 
-/// Open `url`, waiting while the database created on the other node replicates.
-async fn open_when_replicated(url: &str) -> MysqlStore {
+/// Wait until the database of `url` exists on its node (created on the other one).
+async fn wait_replicated(url: &str) {
+    let (server_url, db) = url.rsplit_once('/').unwrap_or_else(|| panic!("{url}"));
     let deadline = Instant::now() + Duration::from_secs(10);
+    let mut conn = ok(<sqlx::MySqlConnection as sqlx::Connection>::connect(server_url).await);
     loop {
-        match MysqlStore::open(url, None, 4).await {
-            Ok(store) => return store,
-            Err(e) if Instant::now() < deadline => {
-                tracing::debug!(error = %e, "not replicated yet");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("{url}: {e}"),
+        let rows = ok(sqlx::query(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = ?",
+        )
+        .bind(db)
+        .fetch_all(&mut conn)
+        .await);
+        if !rows.is_empty() {
+            return;
         }
+        assert!(Instant::now() < deadline, "{db} not replicated");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -46,9 +52,14 @@ async fn conflicts(stores: &[MysqlStore]) -> i64 {
 async fn acceptances_on_two_nodes_survive_certification_conflicts() {
     let cluster = GaleraCluster::start(2).unwrap_or_else(|e| panic!("{e}"));
     let urls = ok(cluster.fresh_database("galera_journal").await);
-    let first = open_when_replicated(&urls[0]).await;
-    let second = open_when_replicated(&urls[1]).await;
-    let stores = [first, second];
+    wait_replicated(&urls[1]).await;
+    // Both daemons start at once on the empty database: one creates the schema,
+    // the other (its migration lock is per node) waits for it.
+    let (first, second) = tokio::join!(
+        MysqlStore::open(&urls[0], None, 4),
+        MysqlStore::open(&urls[1], None, 4)
+    );
+    let stores = [ok(first), ok(second)];
     let mut tasks = Vec::new();
     for (node, store) in stores.iter().enumerate() {
         for t in 0..3 {

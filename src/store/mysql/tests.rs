@@ -273,3 +273,29 @@ async fn a_value_too_long_for_its_column_is_a_permanent_error() {
     assert!(!err.is_transient(), "{err}");
     assert_eq!(ok(store.event_count().await), 0);
 }
+
+/// A daemon that died after claiming the schema's creation, before creating
+/// anything, blocks the database only until its claim is old: a later start takes
+/// over and creates the schema.
+#[tokio::test]
+async fn a_dead_claimers_old_claim_is_taken_over() {
+    let url = ok(server().fresh_database("stale_claim").await);
+    let mut conn = ok(<sqlx::MySqlConnection as sqlx::Connection>::connect(&url).await);
+    ok(sqlx::query(
+        "CREATE TABLE schema_claim (id INT NOT NULL PRIMARY KEY, claimed_at BIGINT NOT NULL)",
+    )
+    .execute(&mut conn)
+    .await);
+    ok(sqlx::query("INSERT INTO schema_claim VALUES (1, 0)")
+        .execute(&mut conn)
+        .await);
+    let started = Instant::now();
+    let first = MysqlStore::open(&url, None, 1).await;
+    assert!(
+        first.is_err(),
+        "the claim is another daemon's while it may be alive"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(9));
+    let store = ok(MysqlStore::open(&url, None, 1).await);
+    assert_eq!(ok(store.event_count().await), 0);
+}
