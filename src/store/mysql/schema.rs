@@ -117,11 +117,9 @@ const STALE_CLAIM_MS: i64 = 60_000;
 /// The `migrate` step: apply what is missing; refuse a newer schema.
 pub(super) async fn migrate(conn: &mut MySqlConnection) -> Result<(), StoreError> {
     let expected = expected();
-    if let Some(found) = found(conn).await? {
-        if found > expected {
-            return Err(StoreError::SchemaVersion { found, expected });
-        }
+    match found(conn).await? {
+        None => create(conn, expected).await,
+        Some(found) if found > expected => Err(StoreError::SchemaVersion { found, expected }),
+        Some(_) => Ok(MIGRATOR.run(&mut *conn).await?),
     }
-    MIGRATOR.run(&mut *conn).await?;
-    Ok(())
 }
