@@ -8,9 +8,13 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::api::{self, *};
+use super::mysql::MysqlStore;
 use super::{Backend, Store, StoreError};
 
-/// `Store::name(args) -> ret` calls `Trait::name(backend, args)` on the backend.
+/// For each method of each trait: `Store::name(args)` calls `Trait::name` on the
+/// open backend, and the MySQL backend's trait implementation calls its inherent
+/// method of the same name (its methods are grouped by statement shape rather than
+/// by trait, so the trait impls are generated here).
 macro_rules! forward {
     ($($trait:ident { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )* })*) => {
         impl Store { $($(
@@ -18,9 +22,17 @@ macro_rules! forward {
             pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                 match &self.backend {
                     Backend::Sqlite(b) => api::$trait::$name(b $(, $arg)*).await,
+                    Backend::Mysql(b) => api::$trait::$name(b.as_ref() $(, $arg)*).await,
                 }
             }
         )*)* }
+        $(
+            impl api::$trait for MysqlStore { $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    MysqlStore::$name(self $(, $arg)*).await
+                }
+            )* }
+        )*
     };
 }
 

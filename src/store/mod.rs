@@ -7,8 +7,11 @@
 //! no caller knows which database answers.
 
 pub mod api;
+#[cfg(test)]
+mod contract;
 mod error;
 mod facade;
+pub mod mysql;
 pub mod sqlite;
 
 pub use api::{
@@ -22,6 +25,7 @@ pub use sqlite::{files, instance_lock};
 
 use std::path::Path;
 
+use mysql::MysqlStore;
 use sqlite::SqliteStore;
 
 /// Handle to the database; cheap to clone.
@@ -34,6 +38,8 @@ pub struct Store {
 #[derive(Clone, Debug)]
 enum Backend {
     Sqlite(SqliteStore),
+    /// Boxed: the MySQL handle is larger, and most daemons run on SQLite.
+    Mysql(Box<MysqlStore>),
 }
 
 /// Milliseconds since the Unix epoch, the time unit of every table.
@@ -77,6 +83,7 @@ impl Store {
     pub fn path(&self) -> Option<&Path> {
         match &self.backend {
             Backend::Sqlite(b) => Some(b.path()),
+            Backend::Mysql(_) => None,
         }
     }
 
@@ -85,6 +92,15 @@ impl Store {
     pub(crate) fn sqlite(&self) -> &SqliteStore {
         match &self.backend {
             Backend::Sqlite(b) => b,
+            Backend::Mysql(_) => panic!("not a SQLite store"),
+        }
+    }
+}
+
+impl From<MysqlStore> for Store {
+    fn from(b: MysqlStore) -> Self {
+        Store {
+            backend: Backend::Mysql(Box::new(b)),
         }
     }
 }

@@ -12,7 +12,7 @@ use super::SqliteStore;
 use crate::store::now_ms;
 use crate::store::{StoreError, Table};
 
-pub(super) fn parse(body: &str) -> Result<Value, StoreError> {
+pub(crate) fn parse(body: &str) -> Result<Value, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("desired object: {e}")))
 }
 

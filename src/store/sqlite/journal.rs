@@ -19,7 +19,8 @@ use super::write_batch::Stmt;
 use super::SqliteStore;
 use crate::store::{now_ms, StoreError};
 
-const EVENT_COLUMNS: &str = "id, method, args, ordering_key, object_kind, object_id, state, \
+pub(crate) const EVENT_COLUMNS: &str =
+    "id, method, args, ordering_key, object_kind, object_id, state, \
                              reason, attempts, accepted_at, updated_at";
 
 fn record_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EventRecord, StoreError> {

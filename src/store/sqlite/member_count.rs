@@ -26,7 +26,7 @@ use serde::Deserialize;
 use crate::store::StoreError;
 
 /// A member's flags, as far as counting is concerned.
-type Flags = (bool, u16);
+pub(crate) type Flags = (bool, u16);
 
 fn serving(flags: Flags) -> bool {
     flags.0 && flags.1 > 0
@@ -49,12 +49,8 @@ fn current(conn: &Connection, pool_id: &str) -> Result<HashMap<String, Flags>, S
     })?;
     for row in rows {
         let (id, body) = row?;
-        let m: StoredMember = serde_json::from_str(&body)
-            .map_err(|e| StoreError::Corrupt(format!("member {id}: {e}")))?;
-        view.insert(
-            id,
-            (m.admin_state_up.unwrap_or(true), m.weight.unwrap_or(1)),
-        );
+        let flags = stored_flags(&id, &body)?;
+        view.insert(id, flags);
     }
     let mut st = conn.prepare_cached(
         "SELECT c.member_id, c.admin_state_up, c.weight FROM member_changes c \
@@ -69,21 +65,37 @@ fn current(conn: &Connection, pool_id: &str) -> Result<HashMap<String, Flags>, S
         ))
     })?;
     for row in rows {
-        match row? {
-            (None, _, _) => view.clear(),
-            (Some(id), Some(admin), weight) => {
-                view.insert(id, (admin, weight.unwrap_or(1)));
-            }
-            (Some(id), None, _) => {
-                view.remove(&id);
-            }
-        }
+        replay(&mut view, row?);
     }
     Ok(view)
 }
 
+/// A desired member's flags from its stored body (Octavia's defaults: up, weight 1).
+/// Shared with the MySQL store, which reads the same rows its own way.
+pub(crate) fn stored_flags(id: &str, body: &str) -> Result<Flags, StoreError> {
+    let m: StoredMember =
+        serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("member {id}: {e}")))?;
+    Ok((m.admin_state_up.unwrap_or(true), m.weight.unwrap_or(1)))
+}
+
+/// One stored `member_changes` row (member, admin_state_up, weight) replayed onto `view`.
+pub(crate) fn replay(
+    view: &mut HashMap<String, Flags>,
+    row: (Option<String>, Option<bool>, Option<u16>),
+) {
+    match row {
+        (None, _, _) => view.clear(),
+        (Some(id), Some(admin), weight) => {
+            view.insert(id, (admin, weight.unwrap_or(1)));
+        }
+        (Some(id), None, _) => {
+            view.remove(&id);
+        }
+    }
+}
+
 /// A change as it is stored: `None` member = clear, `None` flags = remove.
-type Row = (Option<String>, Option<Flags>);
+pub(crate) type Row = (Option<String>, Option<Flags>);
 
 /// Applies `pc` to the pool's current members. Returns the rows to store, or the
 /// refusal.
@@ -91,7 +103,15 @@ fn resolve(
     conn: &Connection,
     pc: &PoolChanges,
 ) -> Result<Result<Vec<Row>, TooManyMembers>, StoreError> {
-    let mut view = current(conn, &pc.pool_id)?;
+    Ok(apply(current(conn, &pc.pool_id)?, pc))
+}
+
+/// Applies `pc` to `view` (the pool's members as they will be) and judges the result
+/// against its limit. Pure, so both stores count the same way.
+pub(crate) fn apply(
+    mut view: HashMap<String, Flags>,
+    pc: &PoolChanges,
+) -> Result<Vec<Row>, TooManyMembers> {
     let count = |v: &HashMap<String, Flags>| v.values().filter(|f| serving(**f)).count();
     let before = count(&view);
     let mut rows = Vec::with_capacity(pc.changes.len());
@@ -134,13 +154,13 @@ fn resolve(
             Limit::Growth => after > before,
         };
     if refused {
-        return Ok(Err(TooManyMembers {
+        return Err(TooManyMembers {
             field: pc.field.clone(),
             pool_id: pc.pool_id.clone(),
             serving: after,
-        }));
+        });
     }
-    Ok(Ok(rows))
+    Ok(rows)
 }
 
 /// Each pool's rows to record with an accepted event.

@@ -22,18 +22,18 @@
 mod applied;
 mod backlog;
 mod batching;
-mod desired;
+pub(crate) mod desired;
 mod direct;
 pub mod files;
 mod group_commit;
 pub mod instance_lock;
-mod journal;
-mod member_count;
+pub(crate) mod journal;
+pub(crate) mod member_count;
 mod outbox;
 #[cfg(test)]
 mod recovery_tests;
 mod retention;
-mod sync_read;
+pub(crate) mod sync_read;
 mod write_batch;
 
 use std::path::Path;

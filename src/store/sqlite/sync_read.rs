@@ -123,14 +123,15 @@ fn read_tree(c: &rusqlite::Connection, lb: &str) -> Result<Option<LbBodies>, Sto
     Ok(tree.finish())
 }
 
+/// Tree rows (kind, body) assembled into an [`LbBodies`]; shared with the MySQL store.
 #[derive(Default)]
-struct TreeRows {
+pub(crate) struct TreeRows {
     bodies: LbBodies,
     found: bool,
 }
 
 impl TreeRows {
-    fn push(&mut self, kind: i64, body: &str) -> Result<(), StoreError> {
+    pub(crate) fn push(&mut self, kind: i64, body: &str) -> Result<(), StoreError> {
         let v = parse(body)?;
         let b = &mut self.bodies;
         match kind {
@@ -146,7 +147,7 @@ impl TreeRows {
         Ok(())
     }
 
-    fn finish(self) -> Option<LbBodies> {
+    pub(crate) fn finish(self) -> Option<LbBodies> {
         self.found.then_some(self.bodies)
     }
 }
