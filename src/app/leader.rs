@@ -41,6 +41,7 @@ pub async fn start(
     config: &Config,
     store: &Store,
     client: &LoxilbClient,
+    agent: AgentClient,
     shutdown: &Shutdown,
 ) -> Result<Leader, StoreError> {
     let hm = &config.health_monitoring;
@@ -54,7 +55,6 @@ pub async fn start(
             default_max_retries: hm.default_max_retries,
         },
     ));
-    let agent = config.octavia.client();
     let (delivery, delivery_handle) = StatusDelivery::new(
         store.clone(),
         agent.clone(),

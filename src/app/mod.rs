@@ -5,6 +5,7 @@
 //! later) choose the socket; the daemon's `main` binds the configured one.
 
 mod leader;
+mod mode;
 pub mod term;
 
 use std::sync::Arc;
@@ -14,7 +15,6 @@ use tokio::net::{TcpListener, UnixListener};
 use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::dispatch::Intake;
 use crate::ingress::{self, ApiState, BearerToken, Readiness};
 use crate::loxilb::{ClientOptions, LoxilbClient, LoxilbError};
 use crate::serve;
@@ -63,7 +63,13 @@ impl Readiness for LoxilbReadiness {
 }
 
 /// Build the LoxiLB client from the configuration.
-pub fn loxilb_client(config: &Config) -> Result<LoxilbClient, AppError> {
+/// `fence` gates its changes (always open for a single instance); `instance` names
+/// a cluster member in the User-Agent.
+pub fn loxilb_client(
+    config: &Config,
+    fence: crate::fence::Fence,
+    instance: Option<String>,
+) -> Result<LoxilbClient, AppError> {
     let hm = &config.health_monitoring;
     let lx = &config.loxilb;
     LoxilbClient::new(ClientOptions {
@@ -80,8 +86,8 @@ pub fn loxilb_client(config: &Config) -> Result<LoxilbClient, AppError> {
         },
         backoff_min: Duration::from_millis(100),
         backoff_max: Duration::from_secs(5),
-        fence: crate::fence::Fence::always(),
-        instance: None,
+        fence,
+        instance,
     })
     .map_err(|e| AppError::Loxilb(Box::new(e)))
 }
@@ -94,17 +100,13 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), AppError> {
     config.validate()?;
-    let gid = config.database.file_gid().and_then(Result::ok);
-    let store =
-        Store::open_exclusive(&config.database.url, config.database.max_connections, gid).await?;
-    let client = loxilb_client(&config)?;
-    let leader = leader::start(&config, &store, &client, &shutdown).await?;
-    let replayed = leader.dispatcher.replay().await?;
-    if replayed > 0 {
-        info!(events = replayed, "replaying unfinished journal entries");
-    }
-    let intake = Intake::Local(leader.dispatcher.clone());
-    let admin = leader.admin.clone();
+    let mode::Mode {
+        store,
+        client,
+        intake,
+        leader_routes: admin,
+        cluster,
+    } = mode::start(&config, &shutdown).await?;
     let hm = &config.health_monitoring;
     let state = ApiState {
         store: store.clone(),
@@ -112,7 +114,8 @@ pub async fn run(
         readiness: Arc::new(LoxilbReadiness(client.clone())),
         wait_for_outcome: !hm.async_processing,
         sync_timeout: Duration::from_secs(config.ingress.sync_timeout),
-        health: Some(leader.health.clone()),
+        // The status routes come with the leader's routes (`admin`).
+        health: None,
         nat_mode: config.loxilb.nat_mode,
         uuid_ids: config.ingress.require_uuid_ids,
     };
@@ -129,9 +132,9 @@ pub async fn run(
             intake: intake.clone(),
         };
         let limits = crate::metrics::server::limits(config.ingress.conn_limits());
-        shutdown.spawn(crate::metrics::server::serve(
+        shutdown.spawn(crate::metrics::server::serve_router(
             l,
-            sources,
+            crate::metrics::server::router_for(sources, cluster.clone()),
             limits,
             shutdown.clone(),
         ));
@@ -155,6 +158,7 @@ pub async fn run(
         IngressListener::Tcp(l) => (serve::Listener::Tcp(l), token, tls.clone()),
     };
     let app = ingress::router_with(state.clone(), max_body, admin.clone(), first_token);
+    let app = ingress::with_cluster(app, cluster.clone());
     servers.spawn(serve::serve(
         first,
         app,
@@ -169,6 +173,7 @@ pub async fn run(
             (None, _) => {}
         }
         let app = ingress::router_with(state.clone(), max_body, admin.clone(), Some(t));
+        let app = ingress::with_cluster(app, cluster.clone());
         servers.spawn(serve::serve(
             serve::Listener::Tcp(l),
             app,

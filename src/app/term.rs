@@ -98,6 +98,8 @@ pub struct Terms {
     pub config: Arc<Config>,
     pub store: Store,
     pub client: LoxilbClient,
+    /// The driver agent's client, fenced like `client`.
+    pub agent: crate::octavia::DriverAgentClient,
     pub roles: watch::Receiver<Role>,
     pub local: LocalLeader,
     pub routes: LeaderRoutes,
@@ -154,7 +156,8 @@ impl Terms {
 
     async fn begin(&self, epoch: u64, shutdown: &Shutdown) -> Option<(Shutdown, u64)> {
         let child = shutdown.child();
-        match leader::start(&self.config, &self.store, &self.client, &child).await {
+        let agent = self.agent.clone();
+        match leader::start(&self.config, &self.store, &self.client, agent, &child).await {
             Ok(l) => {
                 info!(
                     epoch,
@@ -230,7 +233,9 @@ mod tests {
         let mut config = Config::default();
         config.loxilb.nodes = vec!["http://127.0.0.1:9".into()];
         config.octavia.status_socket = dir.path().join("status.sock");
-        let client = crate::app::loxilb_client(&config).unwrap_or_else(|e| panic!("{e}"));
+        let client = crate::app::loxilb_client(&config, crate::fence::Fence::always(), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let agent = config.octavia.client();
         let (tx, roles) = watch::channel(Role::Follower {
             leader: None,
             epoch: 0,
@@ -241,6 +246,7 @@ mod tests {
             config: Arc::new(config),
             store,
             client,
+            agent,
             roles,
             local: local.clone(),
             routes: routes.clone(),

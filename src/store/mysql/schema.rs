@@ -74,7 +74,7 @@ async fn create(conn: &mut MySqlConnection, expected: i64) -> Result<(), StoreEr
     .execute(&mut *conn)
     .await;
     match claimed {
-        Ok(_) => Ok(MIGRATOR.run(&mut *conn).await?),
+        Ok(_) => Ok(MIGRATOR.run_direct(&mut *conn).await?),
         Err(e) => created_by_another(conn, expected, e.into()).await,
     }
 }
@@ -120,6 +120,6 @@ pub(super) async fn migrate(conn: &mut MySqlConnection) -> Result<(), StoreError
     match found(conn).await? {
         None => create(conn, expected).await,
         Some(found) if found > expected => Err(StoreError::SchemaVersion { found, expected }),
-        Some(_) => Ok(MIGRATOR.run(&mut *conn).await?),
+        Some(_) => Ok(MIGRATOR.run_direct(&mut *conn).await?),
     }
 }
