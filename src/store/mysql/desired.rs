@@ -4,7 +4,7 @@ use serde_json::Value;
 use sqlx::mysql::MySqlTransaction;
 
 use super::super::{now_ms, Table};
-use super::rows::texts;
+use super::rows::{text, texts};
 use super::{retrying, MysqlStore, StoreError};
 use crate::store::sqlite::desired::parse;
 
@@ -98,12 +98,14 @@ impl MysqlStore {
             return Ok(self.get_object(table, id).await?.map(|b| (b, None)));
         };
         let sql = format!("SELECT body, {col} FROM {} WHERE id = ?", table.name());
-        let row: Option<(String, String)> = sqlx::query_as(&sql)
+        let row = sqlx::query(&sql)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|(body, parent)| Ok((parse(&body)?, Some(parent))))
-            .transpose()
+        match row {
+            Some(r) => Ok(Some((parse(&text(&r, 0)?)?, Some(text(&r, 1)?)))),
+            None => Ok(None),
+        }
     }
 
     /// Children of `parent` in `table`, ordered by id so results are deterministic.
