@@ -272,7 +272,7 @@ async fn killing_the_leader_five_times_loses_nothing() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mut c = Cluster::start(&url, 3).await;
-    let (lbs, members) = (8, 4);
+    let (lbs, members) = (24, 4);
     let events: Vec<Value> = (0..lbs).flat_map(|i| lb_events(i, members)).collect();
     // Interleave the load balancers' streams (each keeps its own order), so the burst
     // touches every load balancer at once.
