@@ -15,6 +15,7 @@ pub mod config;
 pub mod conformance;
 pub mod dispatch;
 pub mod drivers;
+pub mod fence;
 pub mod health;
 pub mod ingress;
 pub mod loxilb;

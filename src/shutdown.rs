@@ -48,6 +48,17 @@ impl Shutdown {
         self.tracker.spawn(fut)
     }
 
+    /// A shutdown for a part of the daemon that can stop on its own (the leader's
+    /// tasks, stopped when leadership is lost): triggered by its own `trigger` or by
+    /// this one's, with its own set of tasks to wait for. Whoever starts the part
+    /// waits for the child's completion before finishing itself.
+    pub fn child(&self) -> Shutdown {
+        Shutdown {
+            token: self.token.child_token(),
+            tracker: TaskTracker::new(),
+        }
+    }
+
     /// Wait until every task spawned through this shutdown has finished.
     /// Call after [`Shutdown::trigger`]; tasks spawned afterwards are still awaited.
     pub async fn wait_complete(&self) {
@@ -62,6 +73,31 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
+
+    /// A child stops with its parent, or alone; stopping it leaves the parent running.
+    #[tokio::test]
+    async fn a_child_stops_alone_or_with_its_parent() {
+        let parent = Shutdown::new();
+        let child = parent.child();
+        child.trigger();
+        assert!(child.is_triggered());
+        assert!(!parent.is_triggered(), "the parent goes on");
+        child.wait_complete().await;
+
+        let second = parent.child();
+        let done = Arc::new(AtomicBool::new(false));
+        let (s, d) = (second.clone(), done.clone());
+        second.spawn(async move {
+            s.triggered().await;
+            d.store(true, Ordering::SeqCst);
+        });
+        parent.trigger();
+        second.wait_complete().await;
+        assert!(
+            done.load(Ordering::SeqCst),
+            "the parent's signal reached the child's task"
+        );
+    }
 
     #[tokio::test]
     async fn waits_for_tasks_to_finish_their_work() {

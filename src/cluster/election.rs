@@ -17,6 +17,7 @@ use tracing::{debug, info, warn};
 
 use super::lease::{decide, Action, Input, LeaseTiming, Local, Observed};
 use super::status::{ClusterStatus, Role};
+use crate::fence::Fence;
 use crate::shutdown::Shutdown;
 
 /// The lease row as read back after an acquire or renewal.
@@ -65,6 +66,9 @@ pub struct Election<S> {
     timing: LeaseTiming,
     role: watch::Sender<Role>,
     changes: Arc<AtomicU64>,
+    /// Opened to the local deadline on each acquire and renewal, closed on leaving:
+    /// the LoxiLB and driver-agent clients check it before every call.
+    fence: Fence,
 }
 
 /// The loop's memory between two decisions.
@@ -108,8 +112,15 @@ impl<S: LeaseStore> Election<S> {
             timing: LeaseTiming::new(lease),
             role: tx,
             changes,
+            fence: Fence::always(),
         };
         (election, status)
+    }
+
+    /// Keep `fence` open exactly while this instance may lead.
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.fence = fence;
+        self
     }
 
     /// Runs until `shutdown`; see the module documentation.
@@ -139,6 +150,7 @@ impl<S: LeaseStore> Election<S> {
                 }
                 Action::StepDown => {
                     warn!(instance_id = %self.me, "leader lease not renewed in time; stepping down");
+                    self.fence.close();
                     st.local = Local::Follower;
                     self.publish_follower(&st, now);
                 }
@@ -173,6 +185,7 @@ impl<S: LeaseStore> Election<S> {
                     .as_ref()
                     .filter(|r| a.won && r.holder.as_deref() == Some(self.me.as_str()));
                 if let Some(row) = mine {
+                    self.open_fence(row.epoch, sent);
                     st.local = Local::Leader {
                         epoch: row.epoch,
                         since: sent,
@@ -206,12 +219,14 @@ impl<S: LeaseStore> Election<S> {
         };
         match result {
             Ok(Ok(a)) if a.won => {
+                self.open_fence(epoch, sent);
                 st.local = Local::Leader { epoch, since: sent };
                 st.seen = a.row.as_ref().map(|r| observed(r, Instant::now()));
                 st.failures = 0;
             }
             Ok(Ok(a)) => {
                 warn!(instance_id = %self.me, epoch, "leader lease lost to another instance; stepping down");
+                self.fence.close();
                 st.seen = a.row.as_ref().map(|r| observed(r, Instant::now()));
                 st.local = Local::Follower;
                 self.publish_follower(st, Instant::now());
@@ -229,6 +244,7 @@ impl<S: LeaseStore> Election<S> {
         let Local::Leader { epoch, .. } = st.local else {
             return;
         };
+        self.fence.close();
         self.publish(Role::Follower {
             leader: None,
             epoch,
@@ -239,6 +255,13 @@ impl<S: LeaseStore> Election<S> {
             Ok(Err(e)) => warn!(error = %e, "lease release failed; it expires by itself"),
             Err(_) => warn!("lease release timed out; it expires by itself"),
         }
+    }
+
+    /// We hold the lease of `epoch` as renewed by a statement sent at `sent`: act
+    /// until the local deadline counted from then (never late, see `observed`).
+    fn open_fence(&self, epoch: u64, sent: Instant) {
+        let epoch = i64::try_from(epoch).unwrap_or(i64::MAX);
+        self.fence.open_until(epoch, sent + self.timing.lead_for());
     }
 
     /// Publishes `Follower` with the leader the last read showed, if still unexpired.

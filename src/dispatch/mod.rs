@@ -10,6 +10,8 @@
 //! for replay instead of losing it.
 
 mod completions;
+mod intake;
+mod tail;
 mod worker;
 
 use std::collections::{HashMap, VecDeque};
@@ -23,6 +25,8 @@ use crate::shutdown::Shutdown;
 use crate::store::{EventRecord, StatusRecord, Store, StoreError};
 
 pub use completions::{Completions, Outcome};
+pub use intake::{Intake, LocalLeader};
+pub use tail::JournalTail;
 
 /// One journaled event on its way to the drivers.
 #[derive(Clone, Debug, PartialEq, Eq)]

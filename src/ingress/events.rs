@@ -164,21 +164,23 @@ pub(super) async fn post_event(
         args: Arc::from(args_json.as_str()),
     };
     if !state.wait_for_outcome {
-        state.dispatcher.submit(job);
+        state.intake.submit(job);
         return Ok((
             StatusCode::ACCEPTED,
             Json(json!({"id": accepted.id, "state": EventState::Queued})),
         ));
     }
-    let waiter = state.dispatcher.completions().register(accepted.id);
-    state.dispatcher.submit(job);
-    match tokio::time::timeout(state.sync_timeout, waiter).await {
-        Ok(Ok(outcome)) => Ok((
+    let outcome = state
+        .intake
+        .submit_and_wait(&state.store, job, state.sync_timeout)
+        .await?;
+    match outcome {
+        Some(outcome) => Ok((
             StatusCode::OK,
             Json(json!({"id": accepted.id, "state": outcome.state, "reason": outcome.reason})),
         )),
         // Timed out (or the daemon is stopping): the event stays journaled.
-        _ => {
+        None => {
             let state_now = state.store.event(accepted.id).await?.map(|r| r.state);
             Ok((
                 StatusCode::ACCEPTED,
@@ -234,7 +236,7 @@ pub(super) async fn retry_event(
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let record = failed_event(&state, id, "retried", state.store.requeue_failed(id)).await?;
-    state.dispatcher.submit(Job::from(&record));
+    state.intake.submit(Job::from(&record));
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"id": id, "state": EventState::Queued})),

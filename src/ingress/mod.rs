@@ -27,7 +27,7 @@ use serde_json::json;
 
 use crate::cluster::ClusterStatus;
 use crate::config::NatMode;
-use crate::dispatch::Dispatcher;
+use crate::dispatch::Intake;
 use crate::health::HealthHandle;
 use crate::store::Store;
 
@@ -57,7 +57,8 @@ fn nodes_json(r: &dyn Readiness) -> serde_json::Value {
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
-    pub dispatcher: Dispatcher,
+    /// Where accepted events go (this process's dispatcher, or the shared journal).
+    pub intake: Intake,
     pub readiness: Arc<dyn Readiness>,
     /// `async_processing = false`: a POST waits for the event's outcome.
     pub wait_for_outcome: bool,

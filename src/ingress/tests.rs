@@ -34,7 +34,7 @@ fn state(store: Store, wait: bool, ready: bool) -> ApiState {
     );
     ApiState {
         store,
-        dispatcher,
+        intake: crate::dispatch::Intake::Local(dispatcher),
         readiness: Arc::new(Ready(ready)),
         wait_for_outcome: wait,
         sync_timeout: Duration::from_secs(5),

@@ -46,6 +46,10 @@ pub struct ClientOptions {
     pub backoff_min: Duration,
     /// Upper bound of the retry delay (before jitter).
     pub backoff_max: Duration,
+    /// Changes go out only while this allows (the leader lease, in a cluster).
+    pub fence: crate::fence::Fence,
+    /// This instance's id in a cluster, sent in the User-Agent.
+    pub instance: Option<String>,
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -64,6 +68,8 @@ impl std::fmt::Debug for ClientOptions {
             )
             .field("backoff_min", &self.backoff_min)
             .field("backoff_max", &self.backoff_max)
+            .field("fence", &self.fence)
+            .field("instance", &self.instance)
             .finish()
     }
 }
@@ -81,7 +87,19 @@ impl Default for ClientOptions {
             credentials: None,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
+            fence: crate::fence::Fence::always(),
+            instance: None,
         }
+    }
+}
+
+/// `loxilb-coordinator/VERSION`, plus `(instance ID)` in a cluster: LoxiLB's access
+/// logs (and the simulator's request log) then tell the instances apart.
+fn user_agent(instance: Option<&str>) -> String {
+    let base = concat!("loxilb-coordinator/", env!("CARGO_PKG_VERSION"));
+    match instance {
+        Some(id) => format!("{base} (instance {id})"),
+        None => base.to_string(),
     }
 }
 
@@ -155,6 +173,7 @@ impl LoxilbClient {
             .ok_or_else(|| LoxilbError::config("", "rate_limit_per_sec must be at least 1"))?;
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
+            .user_agent(user_agent(opts.instance.as_deref()))
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout);
         if let Some(ca) = &opts.ca_file {
@@ -193,6 +212,7 @@ impl LoxilbClient {
                 retries: opts.retries,
                 backoff_min: opts.backoff_min,
                 backoff_max: opts.backoff_max.max(opts.backoff_min),
+                fence: opts.fence,
                 credentials: opts
                     .credentials
                     .map(|(username, password)| Credentials { username, password }),

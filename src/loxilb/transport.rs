@@ -96,6 +96,8 @@ pub(crate) struct Transport {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub credentials: Option<Credentials>,
+    /// Changes (anything but GET) go out only while this allows (see `fence`).
+    pub fence: crate::fence::Fence,
 }
 
 impl Transport {
@@ -114,12 +116,17 @@ impl Transport {
             .build()
             .map(full_jitter as fn(Duration) -> Duration);
         let attempts = AtomicU32::new(0);
+        let fenced = || req.method != Method::GET && !self.fence.may_act();
+        if fenced() {
+            return Err(not_leader(node, req, &path));
+        }
         (|| {
             attempts.fetch_add(1, Ordering::Relaxed);
             self.attempt(node, req, &url, &path)
         })
         .retry(backoff)
-        .when(LoxilbError::is_transient)
+        // A leader that lost its lease between attempts stops retrying at once.
+        .when(|e| e.is_transient() && !fenced())
         .notify(|e: &LoxilbError, delay| {
             debug!(node = %node.url, method = %req.method, path = %path,
                 status = ?e.status, error = %e.detail, delay_ms = delay.as_millis() as u64,
@@ -225,6 +232,9 @@ impl Transport {
         token: Option<&str>,
     ) -> Result<RawReply, LoxilbError> {
         self.limiter.until_ready().await;
+        if req.method != Method::GET && !self.fence.may_act() {
+            return Err(not_leader(node, req, path));
+        }
         let started = Instant::now();
         let mut builder = self.http.request(req.method.clone(), url.clone());
         if let Some(t) = token {
@@ -398,6 +408,13 @@ pub(crate) fn error_for(
         kind,
         detail: String::new(),
     }
+}
+
+/// This instance may not change LoxiLB now (it is not, or no longer, the leader):
+/// transient, so the event stays in the journal for whoever leads next.
+fn not_leader(node: &Node, req: &Request<'_>, path: &str) -> LoxilbError {
+    error_for(node, &req.method, path, ErrorKind::Transient, None, None)
+        .with_detail("not sent: this instance does not hold the leader lease")
 }
 
 impl LoxilbError {

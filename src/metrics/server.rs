@@ -12,7 +12,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::cluster::ClusterStatus;
-use crate::dispatch::Dispatcher;
+use crate::dispatch::Intake;
 use crate::serve::ConnLimits;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -21,7 +21,7 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct Sources {
     pub store: Store,
-    pub dispatcher: Dispatcher,
+    pub intake: Intake,
 }
 
 /// The metrics router; tests drive it with `oneshot`. The role gauges show a single
@@ -46,7 +46,7 @@ async fn scrape(
     let cluster = cluster.map(|Extension(c)| c).unwrap_or_default();
     m.cluster_status(&cluster);
     m.queue_depth
-        .set(i64::try_from(s.dispatcher.queue_depth()).unwrap_or(i64::MAX));
+        .set(i64::try_from(s.intake.queue_depth()).unwrap_or(i64::MAX));
     if let Ok(n) = s.store.outbox_len().await {
         m.outbox_backlog.set(n);
     }
@@ -148,13 +148,16 @@ mod tests {
     async fn metrics_show_the_role_epoch_and_leader() {
         let (store, _d) = crate::store::test_store().await;
         let drivers = DriverSet::from_one(Arc::new(DesiredStateDrivers::new(store.clone())));
-        let dispatcher = Dispatcher::new(
+        let dispatcher = crate::dispatch::Dispatcher::new(
             store.clone(),
             Arc::new(drivers),
             DispatchOptions::default(),
             Shutdown::new(),
         );
-        let sources = Sources { store, dispatcher };
+        let sources = Sources {
+            store,
+            intake: Intake::Local(dispatcher),
+        };
         let (tx, rx) = watch::channel(Role::Follower {
             leader: Some("m-ctl-1".into()),
             epoch: 4,

@@ -58,6 +58,8 @@ pub struct DriverAgentClient {
     stats: PathBuf,
     get: PathBuf,
     options: ClientOptions,
+    /// Statuses and statistics go out only while this allows (see `fence`).
+    fence: crate::fence::Fence,
 }
 
 impl DriverAgentClient {
@@ -85,7 +87,14 @@ impl DriverAgentClient {
             stats,
             get,
             options,
+            fence: crate::fence::Fence::always(),
         }
+    }
+
+    /// Report only while `fence` allows (a cluster's leader lease).
+    pub fn with_fence(mut self, fence: crate::fence::Fence) -> Self {
+        self.fence = fence;
+        self
     }
 
     pub fn options(&self) -> &ClientOptions {
@@ -99,6 +108,11 @@ impl DriverAgentClient {
         if update.is_empty() {
             return Ok(());
         }
+        if !self.fence.may_act() {
+            return Err(OctaviaError::NotLeader {
+                socket: self.status.clone(),
+            });
+        }
         let reply = self.exchange(&self.status, update).await?;
         check_result(&self.status, &reply)
     }
@@ -107,6 +121,11 @@ impl DriverAgentClient {
     pub async fn update_statistics(&self, update: &StatsUpdate) -> Result<(), OctaviaError> {
         if update.listeners.is_empty() {
             return Ok(());
+        }
+        if !self.fence.may_act() {
+            return Err(OctaviaError::NotLeader {
+                socket: self.stats.clone(),
+            });
         }
         let reply = self.exchange(&self.stats, update).await?;
         check_result(&self.stats, &reply)

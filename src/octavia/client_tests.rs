@@ -351,3 +351,20 @@ async fn configured_reply_timeout_bounds_the_wait_for_a_stalled_agent() {
     );
     agent.stop().await;
 }
+
+/// A cluster member without the lease reports nothing to the driver agent; the
+/// error is transient, so the statuses wait in the outbox for the next leader.
+#[tokio::test]
+async fn statuses_go_out_only_while_the_fence_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = driver_agent_sim::spawn(dir.path()).await.unwrap();
+    let fence = crate::fence::Fence::cluster();
+    let client = client_for(&agent, options()).with_fence(fence.clone());
+    let err = client.update_status(&sample_status()).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(agent.control().status_messages().is_empty());
+    fence.open_until(2, tokio::time::Instant::now() + Duration::from_secs(5));
+    client.update_status(&sample_status()).await.unwrap();
+    assert_eq!(agent.control().status_messages().len(), 1);
+    agent.stop().await;
+}

@@ -104,6 +104,12 @@ pub enum OctaviaError {
     AgentFailure(Box<AgentFault>),
     #[error("cannot encode driver agent request: {0}")]
     Encode(#[source] serde_json::Error),
+    /// This instance may not report statuses now (not, or no longer, the leader);
+    /// they stay in the outbox for whoever leads next.
+    #[error(
+        "driver agent socket {socket}: not sent, this instance does not hold the leader lease"
+    )]
+    NotLeader { socket: PathBuf },
 }
 
 impl OctaviaError {
@@ -113,7 +119,8 @@ impl OctaviaError {
             OctaviaError::Connect { .. }
             | OctaviaError::Timeout { .. }
             | OctaviaError::Send { .. }
-            | OctaviaError::AgentFailure(_) => true,
+            | OctaviaError::AgentFailure(_)
+            | OctaviaError::NotLeader { .. } => true,
             OctaviaError::Framing { source, .. } => source.is_disconnect(),
             OctaviaError::BadReply { .. } | OctaviaError::Encode(_) => false,
         }

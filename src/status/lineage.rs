@@ -89,29 +89,16 @@ pub async fn lineage(store: &Store, event: &Event) -> Result<Lineage, StoreError
         Event::MemberBatchUpdate { pool_id, members } => {
             out = under_pool(store, Some(pool_id.clone())).await?;
             let keep: BTreeSet<&str> = members.iter().map(|m| m.member_id.as_str()).collect();
-            out.removed = ids(
-                store,
-                "SELECT id FROM members WHERE pool_id = ? ORDER BY id",
-                pool_id,
-            )
-            .await?
-            .into_iter()
-            .filter(|id| !keep.contains(id.as_str()))
-            .map(|id| (ObjectKind::Member, id))
-            .collect();
+            out.removed = store
+                .child_ids(Table::Members, pool_id)
+                .await?
+                .into_iter()
+                .filter(|id| !keep.contains(id.as_str()))
+                .map(|id| (ObjectKind::Member, id))
+                .collect();
         }
     }
     Ok(out)
-}
-
-/// One parent-column value; the columns always hold the parent, even when the
-/// stored body lacks it (a pool created with only `listener_id`).
-async fn column(store: &Store, sql: &str, id: &str) -> Result<Option<String>, StoreError> {
-    Ok(store.read_strings(sql, id).await?.pop())
-}
-
-async fn ids(store: &Store, sql: &str, parent: &str) -> Result<Vec<String>, StoreError> {
-    store.read_strings(sql, parent).await
 }
 
 async fn listener_lb(
@@ -122,8 +109,11 @@ async fn listener_lb(
     if let Some(lb) = named {
         return Ok(lb);
     }
-    let sql = "SELECT loadbalancer_id FROM listeners WHERE id = ?";
-    Ok(column(store, sql, listener).await?.unwrap_or_default())
+    // The parent column always holds the parent, even when the stored body lacks it.
+    Ok(store
+        .parent_of(Table::Listeners, listener)
+        .await?
+        .unwrap_or_default())
 }
 
 /// The load balancer and the listeners Octavia locks with a pool.
@@ -135,16 +125,8 @@ async fn pool_parents(
 ) -> Result<(String, Vec<String>), StoreError> {
     let mut listeners = BTreeSet::new();
     // The stored pool's body and parent column in one round trip.
-    let stored = store
-        .read_pairs("SELECT body, loadbalancer_id FROM pools WHERE id = ?", pool)
-        .await?
-        .pop();
-    let (stored_body, stored_lb) = match stored {
-        Some((body, lb)) => {
-            let body: Value = serde_json::from_str(&body)
-                .map_err(|e| StoreError::Corrupt(format!("desired object: {e}")))?;
-            (Some(body), Some(lb))
-        }
+    let (stored_body, stored_lb) = match store.get_with_parent(Table::Pools, pool).await? {
+        Some((body, lb)) => (Some(body), lb),
         None => (None, None),
     };
     let stored_listener = stored_body
@@ -179,11 +161,7 @@ async fn child_pool(
     if named.is_some() {
         return Ok(named);
     }
-    let sql = match table {
-        Table::HealthMonitors => "SELECT pool_id FROM health_monitors WHERE id = ?",
-        _ => "SELECT pool_id FROM members WHERE id = ?",
-    };
-    column(store, sql, id).await
+    store.parent_of(table, id).await
 }
 
 async fn under_pool(store: &Store, pool: Option<String>) -> Result<Lineage, StoreError> {
@@ -201,18 +179,13 @@ async fn under_pool(store: &Store, pool: Option<String>) -> Result<Lineage, Stor
 
 async fn pool_children(store: &Store, pool: &str) -> Result<Vec<(ObjectKind, String)>, StoreError> {
     let mut out = Vec::new();
-    for (kind, sql) in [
-        (
-            ObjectKind::Member,
-            "SELECT id FROM members WHERE pool_id = ? ORDER BY id",
-        ),
-        (
-            ObjectKind::HealthMonitor,
-            "SELECT id FROM health_monitors WHERE pool_id = ? ORDER BY id",
-        ),
+    for (kind, table) in [
+        (ObjectKind::Member, Table::Members),
+        (ObjectKind::HealthMonitor, Table::HealthMonitors),
     ] {
         out.extend(
-            ids(store, sql, pool)
+            store
+                .child_ids(table, pool)
                 .await?
                 .into_iter()
                 .map(|id| (kind, id)),
@@ -224,19 +197,14 @@ async fn pool_children(store: &Store, pool: &str) -> Result<Vec<(ObjectKind, Str
 /// Everything a cascade delete of `lb` removes from desired state.
 async fn lb_tree(store: &Store, lb: &str) -> Result<Vec<(ObjectKind, String)>, StoreError> {
     let mut out = Vec::new();
-    let listeners = "SELECT id FROM listeners WHERE loadbalancer_id = ? ORDER BY id";
     out.extend(
-        ids(store, listeners, lb)
+        store
+            .child_ids(Table::Listeners, lb)
             .await?
             .into_iter()
             .map(|id| (ObjectKind::Listener, id)),
     );
-    let pools = ids(
-        store,
-        "SELECT id FROM pools WHERE loadbalancer_id = ? ORDER BY id",
-        lb,
-    )
-    .await?;
+    let pools = store.child_ids(Table::Pools, lb).await?;
     for pool in pools {
         out.extend(pool_children(store, &pool).await?);
         out.push((ObjectKind::Pool, pool));

@@ -30,17 +30,43 @@ pub enum StoreError {
     /// A failure shared by several waiting requests (the original is not `Clone`).
     #[error("database error: {0}")]
     Shared(String),
+    /// The database server could not be reached or refused us (never names the
+    /// password).
+    #[error("cannot connect to the database at {host}: {reason}")]
+    Connect { host: String, reason: String },
+    /// The database's schema is not this binary's.
+    #[error("database schema is version {found}, this binary uses version {expected}: {}", schema_hint(*.found, *.expected))]
+    SchemaVersion { found: i64, expected: i64 },
+}
+
+/// MySQL's data exceptions (SQLSTATE class 22: a value too long for its column, out
+/// of range): the same write fails the same way every time.
+fn is_mysql_data_error(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .and_then(|m| m.code())
+        .is_some_and(|state| state.starts_with("22"))
+}
+
+/// What the operator does about a schema version mismatch.
+fn schema_hint(found: i64, expected: i64) -> &'static str {
+    if found < expected {
+        "run `loxilb-coordinator migrate` first (with every daemon on this database stopped or upgraded)"
+    } else {
+        "the database was migrated by a newer loxilb-coordinator; run that version"
+    }
 }
 
 impl StoreError {
     /// Busy/locked databases, pool timeouts and I/O hiccups can clear up by themselves;
-    /// bad URLs, failed migrations and corrupt rows cannot.
+    /// bad URLs, failed migrations and corrupt rows cannot. Every database error counts
+    /// as transient, among them MySQL's 1213 (a deadlock, and how Galera reports a
+    /// certification conflict at COMMIT) and 1205 (lock wait timeout). A server that
+    /// cannot be reached at open, or a schema of another version, is permanent: the
+    /// operator has to act.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Sql(e) => matches!(
-                e,
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Database(_)
-            ),
+            StoreError::Sql(sqlx::Error::Database(db)) => !is_mysql_data_error(db.as_ref()),
+            StoreError::Sql(e) => matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)),
             // SQLite's own failures (busy, I/O, constraint) are treated like sqlx's
             // `Database` errors; misuse of the API (wrong parameter count) is not.
             StoreError::Direct(e) => matches!(e, rusqlite::Error::SqliteFailure(..)),
@@ -48,7 +74,9 @@ impl StoreError {
             StoreError::Url { .. }
             | StoreError::Migrate(_)
             | StoreError::Corrupt(_)
-            | StoreError::InUse { .. } => false,
+            | StoreError::InUse { .. }
+            | StoreError::Connect { .. }
+            | StoreError::SchemaVersion { .. } => false,
         }
     }
 }

@@ -241,7 +241,7 @@ mod tests {
         assert_eq!(stats.snapshot().dead_letters, 0);
 
         sqlx::query("UPDATE node_backlog SET since = 0, next_attempt_at = 0")
-            .execute(store.pool())
+            .execute(store.sqlite().pool())
             .await
             .unwrap();
         assert_eq!(c.pass(&shutdown).await.unwrap(), 0);

@@ -45,6 +45,8 @@ pub async fn b3(runs: usize, sizes: &[usize]) -> Result<(), String> {
                 credentials: None,
                 backoff_min: Duration::from_millis(10),
                 backoff_max: Duration::from_millis(100),
+                fence: Default::default(),
+                instance: None,
             })
             .map_err(|e| e.to_string())?;
             let node = client.node_ids().next().ok_or("no node")?;

@@ -41,6 +41,10 @@ pub struct RecordedRequest {
     pub body: Option<serde_json::Value>,
     /// Status answered; 0 when the connection was cut without a response.
     pub status: u16,
+    /// The client's User-Agent (the coordinator names its instance there, so a
+    /// test can tell which of several instances sent what). LoxiLB ignores it.
+    #[serde(default)]
+    pub user_agent: Option<String>,
 }
 
 /// Request counters since start (not reset by `restart_empty` or `clear_requests`).

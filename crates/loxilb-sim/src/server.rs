@@ -97,6 +97,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Cut
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
+    let user_agent = req
+        .headers()
+        .get(hyper::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let auth = req
         .headers()
         .get(AUTHORIZATION)
@@ -136,6 +141,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Cut
         query: query.clone(),
         body: recorded_body(&body),
         status: 0,
+        user_agent,
     };
     if roll(shared.knobs.reset_rate()) {
         lock(&shared.log).record(record, &kind);

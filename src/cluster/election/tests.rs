@@ -209,3 +209,31 @@ async fn two_elections_never_lead_at_the_same_time() {
     a_task.await.unwrap();
     b_task.await.unwrap();
 }
+
+/// The fence the LoxiLB and agent clients check opens with the lease and closes by
+/// itself at the local deadline, a margin before the database's expiry, even while
+/// the election is stuck in a hanging renewal.
+#[tokio::test(start_paused = true)]
+async fn the_fence_closes_a_margin_before_the_lease_expires() {
+    let store = FakeLeases::new();
+    let fence = crate::fence::Fence::cluster();
+    let (election, status) = Election::new(store.clone(), "ctl-1", LEASE);
+    let election = election.with_fence(fence.clone());
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(election.run(shutdown.clone()));
+    run_for(Duration::from_millis(1)).await;
+    assert_eq!(status.role(), Role::Leader { epoch: 1 });
+    assert_eq!(fence.epoch(), Some(1));
+    store.set_mode(Mode::Hanging);
+    let expires = store.expires();
+    tokio::time::sleep_until(expires - LEASE / 4 - Duration::from_millis(5)).await;
+    assert!(fence.may_act(), "still inside the local deadline");
+    tokio::time::sleep_until(expires - LEASE / 4 + Duration::from_millis(1)).await;
+    assert!(!fence.may_act(), "closed a margin before the lease expires");
+    store.set_mode(Mode::Up);
+    run_for(secs(10)).await;
+    assert_eq!(fence.epoch(), Some(2), "open again with the new epoch");
+    shutdown.trigger();
+    task.await.unwrap();
+    assert!(!fence.may_act(), "closed when leaving");
+}

@@ -411,3 +411,49 @@ async fn for_each_node_with_one_node_down() {
     assert_eq!(up.control().rules().len(), 1);
     up.shutdown().await;
 }
+
+/// A cluster member without the lease sends no change to LoxiLB (reads still go
+/// out: readiness and health polling are harmless); once it holds the lease it does,
+/// and past the lease's local deadline it stops again, without retrying.
+#[tokio::test]
+async fn changes_go_out_only_while_the_fence_allows() {
+    let sim = sim().await;
+    let fence = crate::fence::Fence::cluster();
+    let c = LoxilbClient::new(ClientOptions {
+        retries: 3,
+        fence: fence.clone(),
+        instance: Some("ctl-1".into()),
+        ..opts(vec![sim.url()])
+    })
+    .unwrap();
+    let err = c.apply_rule(N0, &rule()).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(err.to_string().contains("leader lease"), "{err}");
+    assert!(c.list_rules(N0).await.unwrap().is_empty(), "GETs go out");
+    assert!(
+        statuses(&sim, "POST", "/config/loadbalancer").is_empty(),
+        "no POST reached LoxiLB"
+    );
+    let now = tokio::time::Instant::now();
+    fence.open_until(1, now + std::time::Duration::from_secs(5));
+    assert_eq!(
+        c.apply_rule(N0, &rule()).await.unwrap(),
+        RuleApplied::Applied
+    );
+    let posts: Vec<_> = sim
+        .control()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(
+        posts.iter().all(|r| r
+            .user_agent
+            .as_deref()
+            .is_some_and(|ua| ua.ends_with("(instance ctl-1)"))),
+        "the instance is named in each request: {posts:?}"
+    );
+    fence.open_until(1, now);
+    assert!(c.delete_rule(N0, "10.10.10.1", 80, "tcp").await.is_err());
+    assert_eq!(sim.control().rules().len(), 1, "the rule stays");
+}

@@ -1,0 +1,267 @@
+//! Leadership terms in a cluster: start the leader's tasks when this instance wins
+//! the lease, stop them when it may no longer act, and route the leader-only API
+//! (status, reconcile, orphans, dead letters) to them while they run.
+//!
+//! Why a term is torn down whole: everything the leader's tasks hold in memory
+//! (queues, the health index, caches) was built under one epoch. A new term starts
+//! from the shared database, as a fresh start would, and no state of a term that
+//! another instance may have followed leaks into the next.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::sync::watch;
+use tower::ServiceExt;
+use tracing::{info, warn};
+
+use crate::cluster::Role;
+use crate::config::Config;
+use crate::dispatch::{JournalTail, LocalLeader};
+use crate::loxilb::LoxilbClient;
+use crate::shutdown::Shutdown;
+use crate::store::Store;
+
+use super::leader;
+
+/// Pause before starting a term again after a failed start (the database was
+/// unreachable, say).
+const RETRY: Duration = Duration::from_secs(2);
+
+/// The running term's API, or who leads instead.
+#[derive(Clone, Default)]
+pub struct LeaderRoutes(Arc<RwLock<Slot>>);
+
+#[derive(Default)]
+struct Slot {
+    router: Option<Router>,
+    leader: Option<String>,
+}
+
+impl LeaderRoutes {
+    fn set(&self, router: Option<Router>, leader: Option<String>) {
+        let mut s = self.0.write().unwrap_or_else(|p| p.into_inner());
+        s.router = router;
+        s.leader = leader;
+    }
+
+    /// The leader-only paths, answered by the running term or with 503 naming
+    /// the leader (the CLI and Octavia's operators then know where to ask).
+    pub fn router(&self) -> Router {
+        let paths = [
+            "/v1/reconcile",
+            "/v1/orphans",
+            "/v1/orphans/delete",
+            "/v1/dead-letters",
+            "/v1/health-monitors/validate",
+            "/v1/status/loadbalancers",
+            "/v1/status/loadbalancers/{id}",
+            "/v1/status/pools/{id}",
+            "/v1/status/members/{id}",
+        ];
+        paths
+            .iter()
+            .fold(Router::new(), |r, p| r.route(p, any(forward)))
+            .with_state(self.clone())
+    }
+}
+
+async fn forward(State(routes): State<LeaderRoutes>, req: Request<Body>) -> Response {
+    let (router, leader) = {
+        let s = routes.0.read().unwrap_or_else(|p| p.into_inner());
+        (s.router.clone(), s.leader.clone())
+    };
+    match router {
+        Some(r) => match r.oneshot(req).await {
+            Ok(resp) => resp,
+            Err(never) => match never {},
+        },
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "error": "this instance is not the leader; ask the leader",
+                "leader": leader,
+            })),
+        )
+            .into_response(),
+    }
+}
+
+/// Background task: follows the election and runs the leader's tasks per term.
+pub struct Terms {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub client: LoxilbClient,
+    pub roles: watch::Receiver<Role>,
+    pub local: LocalLeader,
+    pub routes: LeaderRoutes,
+    /// How often the leader reads the shared journal for new events.
+    pub poll: Duration,
+}
+
+impl Terms {
+    pub async fn run(mut self, shutdown: Shutdown) {
+        let mut term: Option<(Shutdown, u64)> = None;
+        loop {
+            let role = self.roles.borrow_and_update().clone();
+            let leading = role.is_leader();
+            term = self.follow(role, term, &shutdown).await;
+            // A leader whose term failed to start tries again while it leads.
+            let retry = leading && term.is_none();
+            tokio::select! {
+                _ = shutdown.triggered() => break,
+                changed = self.roles.changed() => if changed.is_err() { break },
+                _ = tokio::time::sleep(RETRY), if retry => {}
+            }
+        }
+        if let Some((child, _)) = term {
+            self.end(child, None).await;
+        }
+    }
+
+    /// Start, keep or end the term for `role`.
+    async fn follow(
+        &self,
+        role: Role,
+        term: Option<(Shutdown, u64)>,
+        shutdown: &Shutdown,
+    ) -> Option<(Shutdown, u64)> {
+        let epoch = role.epoch();
+        match (role, term) {
+            (Role::Follower { leader, .. }, Some((child, _))) => {
+                self.end(child, leader).await;
+                None
+            }
+            (Role::Follower { leader, .. }, None) => {
+                self.routes.set(None, leader);
+                None
+            }
+            (_, Some((child, e))) if e == epoch => Some((child, e)),
+            (_, old) => {
+                if let Some((child, _)) = old {
+                    self.end(child, None).await;
+                }
+                self.begin(epoch, shutdown).await
+            }
+        }
+    }
+
+    async fn begin(&self, epoch: u64, shutdown: &Shutdown) -> Option<(Shutdown, u64)> {
+        let child = shutdown.child();
+        match leader::start(&self.config, &self.store, &self.client, &child).await {
+            Ok(l) => {
+                info!(
+                    epoch,
+                    "leading: replaying the journal and taking over LoxiLB"
+                );
+                let tail = JournalTail::new(self.store.clone(), l.dispatcher.clone(), self.poll);
+                child.spawn(tail.run(child.clone()));
+                self.local.set(Some(l.dispatcher.clone()));
+                let api = l
+                    .admin
+                    .merge(crate::health::router(l.health, self.store.clone()));
+                self.routes.set(Some(api), None);
+                Some((child, epoch))
+            }
+            Err(e) => {
+                // Retried after `RETRY` while the election keeps the lease.
+                warn!(error = %e, epoch, "cannot start leading");
+                child.trigger();
+                child.wait_complete().await;
+                None
+            }
+        }
+    }
+
+    async fn end(&self, child: Shutdown, leader: Option<String>) {
+        info!("no longer leading: stopping the leader's tasks");
+        self.local.set(None);
+        self.routes.set(None, leader);
+        child.trigger();
+        child.wait_complete().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_store;
+
+    async fn get(routes: &LeaderRoutes, path: &str) -> (StatusCode, serde_json::Value) {
+        let req = Request::builder()
+            .uri(path)
+            .body(Body::empty())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let resp = routes
+            .router()
+            .oneshot(req)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let status = resp.status();
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    async fn wait_for(routes: &LeaderRoutes, want: StatusCode) -> serde_json::Value {
+        for _ in 0..500 {
+            let (status, body) = get(routes, "/v1/dead-letters").await;
+            if status == want {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("/v1/dead-letters never answered {want}");
+    }
+
+    /// Winning the lease starts a term (the leader-only API answers, a dispatcher
+    /// is local); losing it stops the term and the API names the new leader.
+    #[tokio::test]
+    async fn terms_follow_the_election() {
+        let (store, dir) = test_store().await;
+        let mut config = Config::default();
+        config.loxilb.nodes = vec!["http://127.0.0.1:9".into()];
+        config.octavia.status_socket = dir.path().join("status.sock");
+        let client = crate::app::loxilb_client(&config).unwrap_or_else(|e| panic!("{e}"));
+        let (tx, roles) = watch::channel(Role::Follower {
+            leader: None,
+            epoch: 0,
+        });
+        let (local, routes) = (LocalLeader::default(), LeaderRoutes::default());
+        let shutdown = Shutdown::new();
+        let terms = Terms {
+            config: Arc::new(config),
+            store,
+            client,
+            roles,
+            local: local.clone(),
+            routes: routes.clone(),
+            poll: Duration::from_millis(20),
+        };
+        shutdown.spawn(terms.run(shutdown.clone()));
+        wait_for(&routes, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert!(local.get().is_none());
+
+        let _ = tx.send(Role::Leader { epoch: 1 });
+        wait_for(&routes, StatusCode::OK).await;
+        assert!(local.get().is_some(), "the term's dispatcher is local");
+
+        let _ = tx.send(Role::Follower {
+            leader: Some("controller-2".into()),
+            epoch: 1,
+        });
+        let body = wait_for(&routes, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert_eq!(body["leader"], "controller-2");
+        assert!(local.get().is_none());
+        shutdown.trigger();
+        shutdown.wait_complete().await;
+    }
+}

@@ -1,0 +1,159 @@
+//! The event journal: every accepted Octavia event, its ordering key and its outcome,
+//! plus the ownership facts acceptance records (which load balancer a listener or
+//! pool belongs to, a load balancer's flavor) so later events resolve at once.
+
+use super::members::{PoolChanges, TooManyMembers};
+use super::outbox::StatusRecord;
+use crate::store::StoreError;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// Life cycle of a journaled event, as reported by `GET /v1/events/{id}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventState {
+    Queued,
+    Applying,
+    Done,
+    Failed,
+}
+
+impl EventState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventState::Queued => "queued",
+            EventState::Applying => "applying",
+            EventState::Done => "done",
+            EventState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventState> {
+        match s {
+            "queued" => Some(EventState::Queued),
+            "applying" => Some(EventState::Applying),
+            "done" => Some(EventState::Done),
+            "failed" => Some(EventState::Failed),
+            _ => None,
+        }
+    }
+
+    /// Done and failed events are never applied again.
+    pub fn is_final(self) -> bool {
+        matches!(self, EventState::Done | EventState::Failed)
+    }
+}
+
+/// What an event says about the load balancer it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyHint {
+    Loadbalancer(String),
+    Listener(String),
+    Pool(String),
+    /// No parent known (a delete that names only its own id): the event is ordered
+    /// with other events of the same object.
+    Other(String),
+}
+
+/// How a newly created listener or pool names its load balancer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnerRef {
+    Loadbalancer(String),
+    Listener(String),
+}
+
+/// Result of accepting an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    pub id: i64,
+    pub ordering_key: String,
+}
+
+/// One row of the journal.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct EventRecord {
+    pub id: i64,
+    pub method: String,
+    /// The `args` object exactly as received (JSON text).
+    #[serde(skip)]
+    pub args: String,
+    pub ordering_key: String,
+    pub object_kind: String,
+    pub object_id: String,
+    pub state: EventState,
+    pub reason: Option<String>,
+    pub attempts: i64,
+    pub accepted_at: i64,
+    pub updated_at: i64,
+}
+
+/// What an event teaches the ingress checks besides its ordering.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AcceptExtras {
+    /// Its changes to pool member sets, counted before it is journaled.
+    pub members: Vec<PoolChanges>,
+    /// A created load balancer's flavor (JSON), or a deleted one's id (`None`).
+    pub flavor: Option<(String, Option<String>)>,
+}
+
+/// Writing and reading the journal.
+pub trait Journal {
+    /// Journal an event in one transaction. `owner` records which load balancer a
+    /// new listener (`"listener"`) or pool (`"pool"`) belongs to.
+    async fn accept_event(
+        &self,
+        method: &str,
+        args_json: &str,
+        object: (&str, &str),
+        hint: &KeyHint,
+        owner: Option<(&str, &str, &OwnerRef)>,
+    ) -> Result<Accepted, StoreError>;
+
+    /// [`Journal::accept_event`] with the acceptance checks of `extras` (pool member
+    /// counts), done in the same transaction so concurrent events see each other.
+    async fn accept_event_checked(
+        &self,
+        method: &str,
+        args_json: &str,
+        object: (&str, &str),
+        hint: &KeyHint,
+        owner: Option<(&str, &str, &OwnerRef)>,
+        extras: AcceptExtras,
+    ) -> Result<Result<Accepted, TooManyMembers>, StoreError>;
+
+    async fn event(&self, id: i64) -> Result<Option<EventRecord>, StoreError>;
+    /// Queued and applying events in acceptance order (replay).
+    async fn unfinished_events(&self) -> Result<Vec<EventRecord>, StoreError>;
+    async fn oldest_unfinished_at(&self) -> Result<Option<i64>, StoreError>;
+    async fn list_events(
+        &self,
+        state: Option<EventState>,
+        limit: i64,
+    ) -> Result<Vec<EventRecord>, StoreError>;
+    async fn count_events(&self, state: EventState) -> Result<i64, StoreError>;
+    /// An attempt failed transiently: counted, the reason kept, retried later.
+    async fn note_retry(&self, id: i64, reason: &str) -> Result<(), StoreError>;
+    async fn finish_event(
+        &self,
+        id: i64,
+        state: EventState,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Outcomes and the statuses they produce, in one commit.
+    async fn finish_events(
+        &self,
+        events: &[(i64, EventState, Option<&str>)],
+        statuses: &[StatusRecord],
+    ) -> Result<(), StoreError>;
+    /// Queue a failed event again; false when it is not failed.
+    async fn requeue_failed(&self, id: i64) -> Result<bool, StoreError>;
+    async fn event_count(&self) -> Result<i64, StoreError>;
+    /// Load balancers with unfinished events, and the newest event id.
+    async fn lbs_in_flight(&self) -> Result<(BTreeSet<String>, i64), StoreError>;
+    async fn lb_has_events_after(&self, lb: &str, after_id: i64) -> Result<bool, StoreError>;
+    /// The load balancer a listener (`"listener"`) or pool (`"pool"`) was accepted under.
+    async fn owner_of(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError>;
+    /// A load balancer's flavor metadata: as accepted with its create, else from the
+    /// desired state; `None` when the load balancer is unknown or has no flavor.
+    async fn lb_flavor(&self, lb_id: &str) -> Result<Option<Map<String, Value>>, StoreError>;
+}

@@ -1,0 +1,95 @@
+//! The member count at acceptance, on MySQL: the same reads and the same pure
+//! counting as the SQLite `member_count` (shared: `apply`, `replay`,
+//! `stored_flags`), inside the acceptance's transaction. Concurrent acceptances of
+//! one pool hold the same ordering key's row lock (see `journal`), and read at READ
+//! COMMITTED, so each sees the other's committed changes, as under SQLite's single
+//! writer.
+
+use std::collections::HashMap;
+
+use sqlx::mysql::MySqlTransaction;
+
+use super::super::{PoolChanges, TooManyMembers};
+use super::rows::{opt_int, opt_text, text};
+use super::StoreError;
+use crate::store::sqlite::member_count::{apply, replay, stored_flags, Flags, PoolRows};
+
+/// The pool's members as they will be once every unfinished event is applied.
+async fn current(
+    tx: &mut MySqlTransaction<'_>,
+    pool_id: &str,
+) -> Result<HashMap<String, Flags>, StoreError> {
+    let mut view = HashMap::new();
+    let rows = sqlx::query("SELECT id, body FROM members WHERE pool_id = ?")
+        .bind(pool_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    for row in &rows {
+        let id = text(row, 0)?;
+        let flags = stored_flags(&id, &text(row, 1)?)?;
+        view.insert(id, flags);
+    }
+    let rows = sqlx::query(
+        "SELECT c.member_id, c.admin_state_up, c.weight FROM member_changes c \
+         JOIN events e ON e.id = c.event_id \
+         WHERE c.pool_id = ? AND e.state IN ('queued', 'applying') ORDER BY c.event_id, c.seq",
+    )
+    .bind(pool_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    for row in &rows {
+        let weight = opt_int(row, 2)?
+            .map(|w| {
+                u16::try_from(w).map_err(|_| StoreError::Corrupt(format!("member weight {w}")))
+            })
+            .transpose()?;
+        replay(
+            &mut view,
+            (opt_text(row, 0)?, opt_int(row, 1)?.map(|a| a != 0), weight),
+        );
+    }
+    Ok(view)
+}
+
+/// Checks every pool an event changes. Returns the rows to record with the event,
+/// or the refusal.
+pub(super) async fn check(
+    tx: &mut MySqlTransaction<'_>,
+    pools: &[PoolChanges],
+) -> Result<Result<PoolRows, TooManyMembers>, StoreError> {
+    let mut out = Vec::with_capacity(pools.len());
+    for pc in pools {
+        match apply(current(tx, &pc.pool_id).await?, pc) {
+            Ok(rows) => out.push((pc.pool_id.clone(), rows)),
+            Err(refused) => return Ok(Err(refused)),
+        }
+    }
+    Ok(Ok(out))
+}
+
+/// Records an accepted event's rows (same transaction as the event).
+pub(super) async fn record(
+    tx: &mut MySqlTransaction<'_>,
+    event_id: i64,
+    pools: &PoolRows,
+) -> Result<(), StoreError> {
+    let mut seq = 0i64;
+    for (pool_id, rows) in pools {
+        for (member_id, flags) in rows {
+            sqlx::query(
+                "INSERT INTO member_changes (event_id, seq, pool_id, member_id, \
+                 admin_state_up, weight) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(event_id)
+            .bind(seq)
+            .bind(pool_id)
+            .bind(member_id.as_deref())
+            .bind(flags.map(|f| i64::from(f.0)))
+            .bind(flags.map(|f| i64::from(f.1)))
+            .execute(&mut **tx)
+            .await?;
+            seq += 1;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! The MySQL/MariaDB store: the same operations as the SQLite [`Store`](super::Store),
+//! on a database several daemons share (issue 15's cluster mode, on the operator's
+//! Galera cluster). Schema in `migrations/mysql/`.
+//!
+//! One way in: a sqlx MySQL pool. What SQLite got from its single writer, this store
+//! gets from the database:
+//! - connections run at READ COMMITTED, so a transaction that waited for a row lock
+//!   reads what the holder committed (REPEATABLE READ would read its older snapshot,
+//!   and two acceptances could both count a pool's members from before the other);
+//! - the journal serialises acceptances per ordering key on a row of `journal_keys`,
+//!   so per-load-balancer order holds across writers and ids follow commit order
+//!   within a key (never assume dense ids: Galera's auto_increment_increment skips);
+//! - the status outbox takes its seqs from a counter row (`counters`), unique and in
+//!   commit order;
+//! - multi-statement transactions are retried whole when they lose a conflict: error
+//!   1213 (InnoDB deadlock, and how Galera reports a certification failure, at
+//!   COMMIT) or 1205 (lock wait timeout). Single statements are autocommitted, which
+//!   Galera retries itself (`wsrep_retry_autocommit`).
+
+mod applied;
+mod connect;
+mod desired;
+mod journal;
+mod member_count;
+mod outbox;
+mod reads;
+mod recovery;
+mod retention;
+mod rows;
+mod schema;
+
+use std::future::Future;
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use sqlx::Executor;
+
+use super::StoreError;
+
+pub use connect::redact_url;
+
+/// Handle to a MySQL/MariaDB database; cheap to clone.
+#[derive(Clone)]
+pub struct MysqlStore {
+    pool: MySqlPool,
+    /// `host:port/database`, for messages (never the password).
+    target: String,
+}
+
+impl std::fmt::Debug for MysqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the pool: its options hold the password.
+        f.debug_struct("MysqlStore")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long opening waits for the server before naming the reason: sqlx's pool
+/// would retry a refused connection for its whole acquire timeout (30 s) and then
+/// report only "pool timed out".
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whole-transaction attempts when a transaction loses a conflict. On Galera, writers
+/// on three nodes hammering one load balancer's key conflict at each other's commits;
+/// a few attempts with a random pause let them go one after the other.
+const CONFLICT_ATTEMPTS: u32 = 8;
+
+impl MysqlStore {
+    /// Connect to `url` (`mysql://user@host:port/database`; `password` replaces any
+    /// in the URL), create the schema in an empty database, and refuse a database
+    /// whose schema is older or newer than this binary's (see [`MysqlStore::migrate`]).
+    pub async fn open(
+        url: &str,
+        password: Option<&str>,
+        max_connections: u32,
+    ) -> Result<MysqlStore, StoreError> {
+        let opts = connect::options(url, password)?;
+        let target = connect::target(&opts);
+        let mut first = connect::first_connection(&opts, password).await?;
+        schema::check_or_create(&mut first).await?;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy_with(opts);
+        // The checked connection is not reused: it was opened before the pool's
+        // session settings.
+        drop(first);
+        Ok(MysqlStore { pool, target })
+    }
+
+    /// Bring the database at `url` to this binary's schema (the daemon's `migrate`
+    /// step). Refuses a database from a newer binary.
+    pub async fn migrate(url: &str, password: Option<&str>) -> Result<(), StoreError> {
+        let opts = connect::options(url, password)?;
+        let mut conn = connect::first_connection(&opts, password).await?;
+        schema::migrate(&mut conn).await
+    }
+
+    /// `host:port/database` of this store (no credentials).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The connection pool, for tests and tools that keep their own queries.
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    /// Cheap liveness query used by `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Close the pool's connections (nothing to checkpoint on a server).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Whether `e` is a lost conflict, after which the whole transaction may run again.
+pub(crate) fn is_conflict(e: &StoreError) -> bool {
+    match e {
+        StoreError::Sql(sqlx::Error::Database(db)) => db
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .is_some_and(|m| matches!(m.number(), 1213 | 1205)),
+        _ => false,
+    }
+}
+
+/// Run the transaction `attempt` until it does not lose a conflict, a few times
+/// with a short growing pause (random, so the losers do not meet again). A lost
+/// conflict rolled everything back (the transaction is dropped uncommitted), so
+/// running it again is safe.
+pub(crate) async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut n = 0;
+    loop {
+        n += 1;
+        match attempt().await {
+            Err(e) if n < CONFLICT_ATTEMPTS && is_conflict(&e) => {
+                tracing::debug!(error = %e, attempt = n, "transaction lost a conflict; retrying");
+                let pause = 2 * u64::from(n) + rand::random_range(0..=5 * u64::from(n));
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod galera_tests;

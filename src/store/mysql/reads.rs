@@ -1,0 +1,150 @@
+//! What an applier sync and the ingress checks read, on MySQL (see the SQLite
+//! `sync_read` and `ingress_reads`): a load balancer's tree in one statement, its
+//! probe references and applied rules, owners and flavors.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::super::{LbBodies, SyncInputs, Table};
+use super::applied::ref_row;
+use super::rows::{int, text, texts};
+use super::{MysqlStore, StoreError};
+use crate::store::sqlite::desired::parse;
+use crate::store::sqlite::sync_read::TreeRows;
+
+/// The tree of one load balancer (bound five times), `kind` telling rows apart.
+const TREE: &str = "\
+    SELECT 0 AS kind, id, body FROM loadbalancers WHERE id = ? \
+    UNION ALL SELECT 1, id, body FROM listeners WHERE loadbalancer_id = ? \
+    UNION ALL SELECT 2, id, body FROM pools WHERE loadbalancer_id = ? \
+    UNION ALL SELECT 3, m.id, m.body FROM members m \
+      JOIN pools p ON m.pool_id = p.id WHERE p.loadbalancer_id = ? \
+    UNION ALL SELECT 4, h.id, h.body FROM health_monitors h \
+      JOIN pools p ON h.pool_id = p.id WHERE p.loadbalancer_id = ? \
+    ORDER BY kind, id";
+
+/// Every load balancer's tree, grouped by load balancer and ordered like [`TREE`].
+const ALL_TREES: &str = "\
+    SELECT lb, kind, body FROM ( \
+      SELECT id AS lb, 0 AS kind, id AS oid, body FROM loadbalancers \
+      UNION ALL SELECT loadbalancer_id, 1, id, body FROM listeners \
+      UNION ALL SELECT loadbalancer_id, 2, id, body FROM pools \
+      UNION ALL SELECT p.loadbalancer_id, 3, m.id, m.body FROM members m \
+        JOIN pools p ON m.pool_id = p.id \
+      UNION ALL SELECT p.loadbalancer_id, 4, h.id, h.body FROM health_monitors h \
+        JOIN pools p ON h.pool_id = p.id \
+    ) AS t ORDER BY lb, kind, oid";
+
+impl MysqlStore {
+    /// Call `f` with every stored load balancer's id and tree, in id order; rows are
+    /// streamed so only one load balancer's bodies are in memory at a time.
+    pub async fn for_each_lb_tree(
+        &self,
+        mut f: impl FnMut(&str, LbBodies),
+    ) -> Result<(), StoreError> {
+        use futures::TryStreamExt;
+        let mut rows = sqlx::query(ALL_TREES).fetch(&self.pool);
+        let mut current: Option<(String, TreeRows)> = None;
+        while let Some(row) = rows.try_next().await? {
+            let lb = text(&row, 0)?;
+            if current.as_ref().is_some_and(|(id, _)| *id != lb) {
+                if let Some((id, tree)) = current.take() {
+                    if let Some(b) = tree.finish() {
+                        f(&id, b);
+                    }
+                }
+            }
+            let (_, tree) = current.get_or_insert_with(|| (lb, TreeRows::default()));
+            tree.push(int(&row, 1)?, &text(&row, 2)?)?;
+        }
+        if let Some((id, tree)) = current {
+            if let Some(b) = tree.finish() {
+                f(&id, b);
+            }
+        }
+        Ok(())
+    }
+
+    /// Load balancer `lb` and everything below it (each list ordered by id); None
+    /// when it is not stored.
+    pub async fn lb_bodies(&self, lb: &str) -> Result<Option<LbBodies>, StoreError> {
+        let mut q = sqlx::query(TREE);
+        for _ in 0..5 {
+            q = q.bind(lb);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut tree = TreeRows::default();
+        for row in &rows {
+            tree.push(int(row, 0)?, &text(row, 2)?)?;
+        }
+        Ok(tree.finish())
+    }
+
+    /// The desired tree, probe references and applied rules of `lb`.
+    pub async fn sync_inputs(&self, lb: &str) -> Result<SyncInputs, StoreError> {
+        let tree = self.lb_bodies(lb).await?;
+        let rows = sqlx::query(
+            "SELECT probe_key, member_id, pool_id, healthmonitor_id, loadbalancer_id, options \
+             FROM probe_refs WHERE loadbalancer_id = ? ORDER BY probe_key, member_id",
+        )
+        .bind(lb)
+        .fetch_all(&self.pool)
+        .await?;
+        let refs = rows
+            .iter()
+            .map(|r| ref_row(r, 0))
+            .collect::<Result<_, _>>()?;
+        let rows = sqlx::query(
+            "SELECT node, name, body FROM applied_rules WHERE loadbalancer_id = ? \
+             ORDER BY node, name",
+        )
+        .bind(lb)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut applied_rules: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for r in &rows {
+            applied_rules
+                .entry(text(r, 0)?)
+                .or_default()
+                .push((text(r, 1)?, text(r, 2)?));
+        }
+        Ok(SyncInputs {
+            tree,
+            refs,
+            applied_rules,
+        })
+    }
+
+    /// The load balancer a listener (`"listener"`) or pool (`"pool"`) was accepted under.
+    pub async fn owner_of(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT loadbalancer_id FROM object_owners WHERE object_kind = ? AND object_id = ?",
+        )
+        .bind(kind)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(texts(&rows)?.pop())
+    }
+
+    /// A load balancer's flavor metadata: as accepted with its create, else from the
+    /// desired state; `None` when the load balancer is unknown or has no flavor.
+    pub async fn lb_flavor(&self, lb_id: &str) -> Result<Option<Map<String, Value>>, StoreError> {
+        let rows = sqlx::query("SELECT flavor FROM lb_flavors WHERE loadbalancer_id = ?")
+            .bind(lb_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let body = match texts(&rows)?.into_iter().next() {
+            Some(flavor) => parse(&flavor)?,
+            None => match self.get_object(Table::Loadbalancers, lb_id).await? {
+                Some(lb) => lb.get("flavor").cloned().unwrap_or(Value::Null),
+                None => Value::Null,
+            },
+        };
+        Ok(match body {
+            Value::Object(map) => Some(map),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,244 @@
+//! What one applier sync reads, with no hand-off to a database thread.
+//!
+//! Why: every query through sqlx is a hand-off to the connection's worker thread
+//! and back (two thread wake-ups), and under a steady event stream those wake-ups,
+//! not SQLite, were most of the daemon's CPU. A sync needs the load balancer's
+//! desired tree, its probe references and the rules applied for it on each node;
+//! the three statements below (`?1` is the load balancer id in each) run on the
+//! calling thread (`direct::Readers`). The leading `kind` column tells tree rows
+//! apart; the whole-table variant streams every tree through the pool.
+
+use crate::store::api::{self, *};
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use super::applied::ref_row;
+use super::desired::parse;
+use super::{direct, SqliteStore};
+use crate::store::StoreError;
+
+const TREE: &str = "\
+    SELECT 0 AS kind, id, body FROM loadbalancers WHERE id = ?1 \
+    UNION ALL SELECT 1, id, body FROM listeners WHERE loadbalancer_id = ?1 \
+    UNION ALL SELECT 2, id, body FROM pools WHERE loadbalancer_id = ?1 \
+    UNION ALL SELECT 3, m.id, m.body FROM members m \
+      JOIN pools p ON m.pool_id = p.id WHERE p.loadbalancer_id = ?1 \
+    UNION ALL SELECT 4, h.id, h.body FROM health_monitors h \
+      JOIN pools p ON h.pool_id = p.id WHERE p.loadbalancer_id = ?1 \
+    ORDER BY kind, id";
+
+const REFS: &str = "\
+    SELECT 5 AS kind, probe_key, member_id, pool_id, healthmonitor_id, loadbalancer_id, \
+    options FROM probe_refs WHERE loadbalancer_id = ?1 ORDER BY probe_key, member_id";
+
+const RULES: &str = "\
+    SELECT 6 AS kind, node, name, body FROM applied_rules WHERE loadbalancer_id = ?1 \
+    ORDER BY node, name";
+
+/// Every load balancer's tree, grouped by load balancer and ordered like [`TREE`].
+const ALL_TREES: &str = "\
+    SELECT lb, kind, body FROM ( \
+      SELECT id AS lb, 0 AS kind, id AS oid, body FROM loadbalancers \
+      UNION ALL SELECT loadbalancer_id, 1, id, body FROM listeners \
+      UNION ALL SELECT loadbalancer_id, 2, id, body FROM pools \
+      UNION ALL SELECT p.loadbalancer_id, 3, m.id, m.body FROM members m \
+        JOIN pools p ON m.pool_id = p.id \
+      UNION ALL SELECT p.loadbalancer_id, 4, h.id, h.body FROM health_monitors h \
+        JOIN pools p ON h.pool_id = p.id \
+    ) ORDER BY lb, kind, oid";
+
+impl api::SyncReads for SqliteStore {
+    /// Call `f` with every stored load balancer's id and tree, in id order.
+    ///
+    /// Rows are streamed and grouped, so only one load balancer's bodies are in
+    /// memory at a time: with 100k members, reading every table at once held
+    /// hundreds of MB of parsed JSON for a moment, and the allocator kept it.
+    async fn for_each_lb_tree(&self, mut f: impl FnMut(&str, LbBodies)) -> Result<(), StoreError> {
+        use futures::TryStreamExt;
+        let mut rows = sqlx::query(ALL_TREES).fetch(&self.pool);
+        let mut current: Option<(String, TreeRows)> = None;
+        while let Some(row) = rows.try_next().await? {
+            let lb: String = row.try_get("lb")?;
+            if current.as_ref().is_some_and(|(id, _)| *id != lb) {
+                if let Some((id, tree)) = current.take() {
+                    if let Some(b) = tree.finish() {
+                        f(&id, b);
+                    }
+                }
+            }
+            let (_, tree) = current.get_or_insert_with(|| (lb, TreeRows::default()));
+            tree.push(row.try_get("kind")?, row.try_get("body")?)?;
+        }
+        if let Some((id, tree)) = current {
+            if let Some(b) = tree.finish() {
+                f(&id, b);
+            }
+        }
+        Ok(())
+    }
+
+    /// Load balancer `lb` and everything below it (each list ordered by id); None
+    /// when it is not stored.
+    async fn lb_bodies(&self, lb: &str) -> Result<Option<LbBodies>, StoreError> {
+        self.readers.with(|c| read_tree(c, lb))
+    }
+
+    /// The desired tree, probe references and applied rules of `lb`, read on the
+    /// calling thread (see `direct::Readers`) with the statements kept compiled.
+    async fn sync_inputs(&self, lb: &str) -> Result<SyncInputs, StoreError> {
+        self.readers.with(|c| {
+            let tree = read_tree(c, lb)?;
+            let refs = direct::query(c, REFS, true, &[&lb], |r| Ok(ref_row(r, 1)?))?;
+            let mut applied_rules: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+            let rules = direct::query(c, RULES, true, &[&lb], |r| {
+                Ok((
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            for (node, name, body) in rules {
+                applied_rules.entry(node).or_default().push((name, body));
+            }
+            Ok(SyncInputs {
+                tree,
+                refs,
+                applied_rules,
+            })
+        })
+    }
+}
+
+/// The [`TREE`] rows of `lb`, assembled.
+fn read_tree(c: &rusqlite::Connection, lb: &str) -> Result<Option<LbBodies>, StoreError> {
+    let rows = direct::query(c, TREE, true, &[&lb], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(2)?))
+    })?;
+    let mut tree = TreeRows::default();
+    for (kind, body) in &rows {
+        tree.push(*kind, body)?;
+    }
+    Ok(tree.finish())
+}
+
+/// Tree rows (kind, body) assembled into an [`LbBodies`]; shared with the MySQL store.
+#[derive(Default)]
+pub(crate) struct TreeRows {
+    bodies: LbBodies,
+    found: bool,
+}
+
+impl TreeRows {
+    pub(crate) fn push(&mut self, kind: i64, body: &str) -> Result<(), StoreError> {
+        let v = parse(body)?;
+        let b = &mut self.bodies;
+        match kind {
+            0 => {
+                b.loadbalancer = v;
+                self.found = true;
+            }
+            1 => b.listeners.push(v),
+            2 => b.pools.push(v),
+            3 => b.members.push(v),
+            _ => b.monitors.push(v),
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> Option<LbBodies> {
+        self.found.then_some(self.bodies)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{test_store, Table};
+    use serde_json::json;
+
+    fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+        r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn one_query_reads_tree_references_and_applied_rules() {
+        let (s, _d) = test_store().await;
+        for (t, id, parent, body) in [
+            (
+                Table::Loadbalancers,
+                "lb",
+                None,
+                json!({"loadbalancer_id": "lb"}),
+            ),
+            (
+                Table::Listeners,
+                "l1",
+                Some("lb"),
+                json!({"listener_id": "l1"}),
+            ),
+            (Table::Pools, "p1", Some("lb"), json!({"pool_id": "p1"})),
+            (Table::Members, "m2", Some("p1"), json!({"member_id": "m2"})),
+            (Table::Members, "m1", Some("p1"), json!({"member_id": "m1"})),
+            (
+                Table::HealthMonitors,
+                "h1",
+                Some("p1"),
+                json!({"healthmonitor_id": "h1"}),
+            ),
+            (
+                Table::Loadbalancers,
+                "other",
+                None,
+                json!({"loadbalancer_id": "other"}),
+            ),
+        ] {
+            ok(s.put_object(t, id, parent, &body).await);
+        }
+        let r = ProbeRefRow {
+            probe_key: "10.0.0.1_tcp_80".into(),
+            member_id: "m1".into(),
+            pool_id: "p1".into(),
+            healthmonitor_id: "h1".into(),
+            loadbalancer_id: "lb".into(),
+            options: "{}".into(),
+        };
+        ok(s.replace_probe_refs("lb", std::slice::from_ref(&r)).await);
+        ok(s.put_applied_rule("http://n2", "r1", "lb", "{\"n\":2}")
+            .await);
+        ok(s.put_applied_rule("http://n1", "r1", "lb", "{\"n\":1}")
+            .await);
+        ok(s.put_applied_rule("http://n1", "r9", "other", "{}").await);
+
+        let got = ok(s.sync_inputs("lb").await);
+        let tree = LbBodies {
+            loadbalancer: json!({"loadbalancer_id": "lb"}),
+            listeners: vec![json!({"listener_id": "l1"})],
+            pools: vec![json!({"pool_id": "p1"})],
+            members: vec![json!({"member_id": "m1"}), json!({"member_id": "m2"})],
+            monitors: vec![json!({"healthmonitor_id": "h1"})],
+        };
+        assert_eq!(got.tree.as_ref(), Some(&tree));
+        assert_eq!(got.refs, vec![r]);
+        let rules: Vec<(&str, usize)> = got
+            .applied_rules
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.len()))
+            .collect();
+        assert_eq!(rules, [("http://n1", 1), ("http://n2", 1)]);
+        assert_eq!(ok(s.lb_bodies("lb").await), Some(tree.clone()));
+
+        let mut all = Vec::new();
+        ok(s.for_each_lb_tree(|id, b| all.push((id.to_string(), b)))
+            .await);
+        assert_eq!(all.len(), 2, "both load balancers, each once");
+        assert_eq!(all[0], ("lb".to_string(), tree.clone()));
+        assert_eq!(all[1].0, "other");
+        assert!(all[1].1.members.is_empty());
+
+        let gone = ok(s.sync_inputs("missing").await);
+        assert_eq!(gone, SyncInputs::default());
+        assert_eq!(ok(s.lb_bodies("missing").await), None);
+    }
+}
