@@ -27,7 +27,9 @@ use sqlx::mysql::{MySqlConnection, MySqlPool};
 use sqlx::Row;
 
 /// The lease tables. The schema belongs in `migrations/mysql/`; it is here until the
-/// migration takes it. Both tables have a primary key, which Galera requires.
+/// migration takes it. Both tables have a primary key, which Galera requires. The
+/// binary collation (as in the migration) keeps instance ids exact: under a
+/// case-insensitive one, instances `ctl-1` and `CTL-1` could renew each other's lease.
 pub const LEASE_DDL: [&str; 2] = [
     "CREATE TABLE IF NOT EXISTS leases (
         name VARCHAR(64) NOT NULL PRIMARY KEY,
@@ -36,7 +38,7 @@ pub const LEASE_DDL: [&str; 2] = [
         acquired_at DATETIME(6) NULL,
         expires_at DATETIME(6) NOT NULL,
         fenced_writes BIGINT UNSIGNED NOT NULL DEFAULT 0
-    ) ENGINE=InnoDB",
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     "CREATE TABLE IF NOT EXISTS lease_history (
         name VARCHAR(64) NOT NULL,
         epoch BIGINT UNSIGNED NOT NULL,
@@ -44,7 +46,7 @@ pub const LEASE_DDL: [&str; 2] = [
         acquired_at DATETIME(6) NOT NULL,
         expires_at DATETIME(6) NOT NULL,
         PRIMARY KEY (name, epoch)
-    ) ENGINE=InnoDB",
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 ];
 
 /// The name of the lease whose holder runs the leader-only tasks.
@@ -124,7 +126,9 @@ pub async fn read(
     let Some(row) = row else { return Ok(None) };
     let left: i64 = row.try_get("left_us")?;
     Ok(Some(LeaseRow {
-        holder: row.try_get("holder")?,
+        // Unchecked: sqlx types a binary-collated VARCHAR as VARBINARY and refuses it
+        // as a String; the decode still checks that it is UTF-8.
+        holder: row.try_get_unchecked("holder")?,
         epoch: row.try_get("epoch")?,
         remaining: Duration::from_micros(u64::try_from(left).unwrap_or(0)),
     }))
