@@ -307,6 +307,9 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.database != new.database {
         out.push("database");
     }
+    if old.cluster != new.cluster {
+        out.push("cluster");
+    }
     if old.logging.format != new.logging.format {
         out.push("logging.format");
     }
@@ -330,4 +333,20 @@ fn print_events(body: &Value) {
             Some(&["id", "state", "method", "object_id", "reason"])
         )
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reload names every changed section that needs a restart, `[cluster]` too
+    /// (the election runs with the instance id and lease it started with).
+    #[test]
+    fn a_changed_cluster_section_needs_a_restart() {
+        let old = Config::default();
+        let mut new = old.clone();
+        assert!(restart_sections(&old, &new).is_empty());
+        new.cluster.lease_seconds = 30;
+        assert_eq!(restart_sections(&old, &new), vec!["cluster"]);
+    }
 }

@@ -43,6 +43,12 @@ async fn operator_commands_print_tables_json_and_meaningful_exit_codes() {
         loxilb_sim::LoxilbVersion::default()
     );
     assert!(text(&o).contains(&version), "{}", text(&o));
+    // The role: one SQLite instance leads alone, named after the host by default.
+    let role = format!(
+        "role: single (one instance, SQLite), instance {}",
+        loxilb_coordinator::config::host_name()
+    );
+    assert!(text(&o).contains(&role), "{}", text(&o));
 
     // Everything in place: validation passes.
     let o = cli(&w, &["validate-health-monitors"]);

@@ -246,6 +246,39 @@ async fn clean_shutdown_removes_the_ingress_socket() {
     }
 }
 
+/// A MySQL password written into the URL stops start-up with a message that names
+/// the key and where the password belongs, and never shows the password.
+#[test]
+fn a_password_in_a_mysql_url_is_refused_without_being_shown() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = dir.path().join("mysql.toml");
+    std::fs::write(
+        &cfg,
+        "[database]\nurl = \"mysql://lc:Sup3r-s3cret@127.0.0.1:3306/lc\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for sub in ["check-config", "run"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg(sub)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !out.status.success(),
+            "{sub} accepted a password in the URL"
+        );
+        let all = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(all.contains("database.url"), "{sub}: {all}");
+        assert!(all.contains("database.password_file"), "{sub}: {all}");
+        assert!(
+            !all.contains("Sup3r-s3cret"),
+            "{sub} showed the password: {all}"
+        );
+    }
+}
+
 /// An invalid value stops start-up with a message naming the key.
 #[test]
 fn invalid_config_exits_non_zero_naming_the_key() {

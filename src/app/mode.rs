@@ -75,7 +75,12 @@ async fn cluster(config: &Config, shutdown: &Shutdown) -> Result<Mode, AppError>
         db.max_connections,
     )
     .await?;
-    let pool = mysql.pool().clone();
+    // The election gets a small pool of its own: on the store's, its renewals would
+    // queue behind busy connections and could miss the local deadline.
+    let pool = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(config.cluster.lease())
+        .connect_lazy_with((*mysql.pool().connect_options()).clone());
     let store = Store::from(mysql);
     let me = config.cluster.instance_id.clone();
     let fence = Fence::cluster();

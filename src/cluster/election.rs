@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::lease::{decide, Action, Input, LeaseTiming, Local, Observed};
 use super::status::{ClusterStatus, Role};
@@ -76,6 +76,23 @@ struct State {
     local: Local,
     seen: Option<Observed>,
     last_attempt: Option<Instant>,
+    /// Failed attempts in a row, so a database that is down for long is reported
+    /// at the first failure and then every [`WARN_EVERY`] attempts, not every second.
+    failures: u64,
+}
+
+/// See [`State::failures`].
+const WARN_EVERY: u64 = 60;
+
+impl State {
+    fn failed(&mut self, what: &str, error: &dyn std::fmt::Display) {
+        if self.failures.is_multiple_of(WARN_EVERY) {
+            warn!(error = %error, failures_in_a_row = self.failures + 1, "{what}");
+        } else {
+            debug!(error = %error, failures_in_a_row = self.failures + 1, "{what}");
+        }
+        self.failures += 1;
+    }
 }
 
 impl<S: LeaseStore> Election<S> {
@@ -112,6 +129,7 @@ impl<S: LeaseStore> Election<S> {
             local: Local::Follower,
             seen: None,
             last_attempt: None,
+            failures: 0,
         };
         while !shutdown.is_triggered() {
             let now = Instant::now();
@@ -160,6 +178,7 @@ impl<S: LeaseStore> Election<S> {
         };
         match result {
             Ok(Ok(a)) => {
+                st.failures = 0;
                 st.seen = a.row.as_ref().map(|r| observed(r, Instant::now()));
                 let mine = a
                     .row
@@ -177,11 +196,11 @@ impl<S: LeaseStore> Election<S> {
                 }
             }
             Ok(Err(e)) => {
-                warn!(error = %e, "lease acquire failed; trying again");
+                st.failed("lease acquire failed; trying again", &e);
                 st.seen = None;
             }
             Err(_) => {
-                warn!("lease acquire timed out; trying again");
+                st.failed("lease acquire failed; trying again", &"timed out");
                 st.seen = None;
             }
         }
@@ -203,6 +222,7 @@ impl<S: LeaseStore> Election<S> {
                 self.open_fence(epoch, sent);
                 st.local = Local::Leader { epoch, since: sent };
                 st.seen = a.row.as_ref().map(|r| observed(r, Instant::now()));
+                st.failures = 0;
             }
             Ok(Ok(a)) => {
                 warn!(instance_id = %self.me, epoch, "leader lease lost to another instance; stepping down");
@@ -211,10 +231,8 @@ impl<S: LeaseStore> Election<S> {
                 st.local = Local::Follower;
                 self.publish_follower(st, Instant::now());
             }
-            Ok(Err(e)) => {
-                warn!(error = %e, epoch, "lease renewal failed; still leading until the local deadline")
-            }
-            Err(_) => warn!(epoch, "lease renewal timed out at the local deadline"),
+            Ok(Err(e)) => st.failed("lease renewal failed; leading until the local deadline", &e),
+            Err(_) => st.failed("lease renewal failed", &"timed out at the local deadline"),
         }
     }
 

@@ -75,5 +75,3 @@ impl LeaseStore for MysqlLeases {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-pub(crate) mod tmp_mariadb;

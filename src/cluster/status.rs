@@ -51,6 +51,8 @@ pub struct ClusterStatus {
     instance_id: Arc<str>,
     role: watch::Receiver<Role>,
     changes: Arc<AtomicU64>,
+    /// SQLite: no election behind the status, so the role never changes.
+    single: bool,
 }
 
 impl ClusterStatus {
@@ -62,6 +64,7 @@ impl ClusterStatus {
             instance_id: Arc::from(instance_id.into()),
             role: rx,
             changes: Arc::default(),
+            single: true,
         }
     }
 
@@ -75,6 +78,7 @@ impl ClusterStatus {
             instance_id: Arc::from(instance_id),
             role,
             changes,
+            single: false,
         }
     }
 
@@ -88,15 +92,57 @@ impl ClusterStatus {
         &self.instance_id
     }
 
-    /// The role now.
+    /// The role now. In cluster mode an election that is gone (its task ended or
+    /// panicked) leaves a follower: nobody renews the lease any more.
     pub fn role(&self) -> Role {
-        self.role.borrow().clone()
+        let role = self.role.borrow().clone();
+        match role {
+            Role::Leader { epoch } if self.election_gone() => Role::Follower {
+                leader: None,
+                epoch,
+            },
+            other => other,
+        }
+    }
+
+    fn election_gone(&self) -> bool {
+        !self.single && self.role.has_changed().is_err()
     }
 
     /// A receiver that wakes on every role change, for tasks that start and stop with
-    /// leadership.
+    /// leadership. Prefer [`Self::leading`] and [`Self::lost`], which also treat an
+    /// election that is gone as the end of leadership.
     pub fn subscribe(&self) -> watch::Receiver<Role> {
         self.role.clone()
+    }
+
+    /// Waits until this instance may lead and returns the epoch to fence writes with
+    /// (0 for a single instance, at once). Never returns once the election is gone.
+    pub async fn leading(&self) -> u64 {
+        let mut rx = self.role.clone();
+        let epoch = rx
+            .wait_for(Role::is_leader)
+            .await
+            .map(|r| r.epoch())
+            .ok()
+            .filter(|_| !self.election_gone());
+        match epoch {
+            Some(epoch) => epoch,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Resolves when the leadership of `epoch` ends: another role is published or
+    /// the election is gone. Never resolves for a single instance. Leader-only tasks
+    /// run `select! { _ = status.lost(epoch) => stop, _ = work => .. }`.
+    pub async fn lost(&self, epoch: u64) {
+        if self.single {
+            return std::future::pending().await;
+        }
+        let mut rx = self.role.clone();
+        let still = |r: &Role| !(r.is_leader() && r.epoch() == epoch);
+        // Err: the sender is gone, which ends the leadership too.
+        let _ = rx.wait_for(still).await;
     }
 
     /// Times this instance became leader or stopped being leader.
@@ -163,5 +209,64 @@ mod tests {
         let _ = tx.send(Role::Leader { epoch: 5 });
         assert_eq!(s.to_json()["leader"], "ctl-1");
         assert_eq!(s.to_json()["role"], "leader");
+    }
+
+    #[tokio::test]
+    async fn leading_and_lost_follow_the_role() {
+        let (tx, rx) = watch::channel(Role::Follower {
+            leader: None,
+            epoch: 0,
+        });
+        let s = ClusterStatus::from_parts("ctl-1", rx, Arc::default());
+        let waiter = tokio::spawn({
+            let s = s.clone();
+            async move { s.leading().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        let _ = tx.send(Role::Leader { epoch: 3 });
+        assert_eq!(waiter.await.unwrap(), 3);
+        let lost = tokio::spawn({
+            let s = s.clone();
+            async move { s.lost(3).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!lost.is_finished());
+        let _ = tx.send(Role::Follower {
+            leader: Some("ctl-2".into()),
+            epoch: 4,
+        });
+        lost.await.unwrap();
+    }
+
+    /// An election that dies while leading (its sender dropped) ends the leadership:
+    /// nobody renews the lease any more.
+    #[tokio::test]
+    async fn a_dead_election_is_not_a_leader() {
+        let (tx, rx) = watch::channel(Role::Leader { epoch: 2 });
+        let s = ClusterStatus::from_parts("ctl-1", rx, Arc::default());
+        assert!(s.role().is_leader());
+        drop(tx);
+        assert_eq!(
+            s.role(),
+            Role::Follower {
+                leader: None,
+                epoch: 2
+            }
+        );
+        tokio::time::timeout(std::time::Duration::from_secs(1), s.lost(2))
+            .await
+            .unwrap();
+        let pending = tokio::time::timeout(std::time::Duration::from_millis(20), s.leading());
+        assert!(pending.await.is_err(), "a dead election never leads");
+    }
+
+    #[tokio::test]
+    async fn a_single_instance_leads_at_once_and_forever() {
+        let s = ClusterStatus::single("ctl-1");
+        assert_eq!(s.leading().await, 0);
+        let lost = tokio::time::timeout(std::time::Duration::from_millis(20), s.lost(0));
+        assert!(lost.await.is_err());
+        assert_eq!(s.role(), Role::Single);
     }
 }

@@ -1,24 +1,32 @@
-//! The lease statements against a real MariaDB (see [`super::tmp_mariadb`]).
+//! The lease statements against a real MariaDB: the test process's shared server
+//! (`mariadb-harness`), a fresh database per test.
 
 use std::time::{Duration, Instant};
 
-use sqlx::mysql::MySqlPool;
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::Row;
 
 use super::super::lease_mysql::{self as sql, LeaseOutcome};
-use super::tmp_mariadb::TmpMariaDb;
 
 const NAME: &str = sql::LEADER_LEASE;
 const TTL: Duration = Duration::from_secs(10);
 
-async fn setup() -> (TmpMariaDb, MySqlPool, MySqlPool) {
-    let db = TmpMariaDb::start().await;
-    // Two pools: two instances, each with its own connections.
-    let (a, b) = (db.pool(2).await, db.pool(2).await);
-    sql::create_tables(&a)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    (db, a, b)
+/// A pool of `max` connections on database `url`.
+async fn pool(url: &str, max: u32) -> MySqlPool {
+    ok(MySqlPoolOptions::new()
+        .max_connections(max)
+        .connect(url)
+        .await)
+}
+
+/// A fresh database on the test process's shared MariaDB, with the lease tables, and
+/// two pools on it: two instances, each with its own connections.
+async fn setup(name: &str) -> (String, MySqlPool, MySqlPool) {
+    let server = ok(mariadb_harness::MariaDb::shared());
+    let url = ok(server.fresh_database(name).await);
+    let (a, b) = (pool(&url, 2).await, pool(&url, 2).await);
+    ok(sql::create_tables(&a).await);
+    (url, a, b)
 }
 
 fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
@@ -36,7 +44,7 @@ fn winner(o: &LeaseOutcome) -> Option<u64> {
 /// terms that never overlap.
 #[tokio::test]
 async fn two_instances_racing_acquire_get_exactly_one_winner_each_time() {
-    let (_db, pa, pb) = setup().await;
+    let (_url, pa, pb) = setup("lease_race").await;
     let mut last: Option<(&str, u64)> = None;
     let mut wins = [0u32; 2];
     for round in 1..=200u64 {
@@ -117,7 +125,7 @@ async fn check_history(pool: &MySqlPool, terms: u64) {
 /// old holder's renewal then fails, and its fence refuses the writes of the old epoch.
 #[tokio::test]
 async fn an_expired_lease_is_taken_over_and_the_old_epoch_is_fenced() {
-    let (_db, pa, pb) = setup().await;
+    let (_url, pa, pb) = setup("lease_expiry").await;
     let short = Duration::from_millis(400);
     let a = ok(sql::try_acquire(&pa, NAME, "ctl-a", short).await);
     let epoch_a = winner(&a).unwrap_or_else(|| panic!("{a:?}"));
@@ -134,6 +142,8 @@ async fn an_expired_lease_is_taken_over_and_the_old_epoch_is_fenced() {
     let epoch_b = winner(&b).unwrap_or_default();
     assert_eq!(epoch_b, epoch_a + 1);
     assert!(!ok(sql::renew(&pa, NAME, "ctl-a", epoch_a, short).await).won);
+    // Instance ids compare exactly (binary collation): another case is another id.
+    assert!(!ok(sql::renew(&pa, NAME, "CTL-B", epoch_b, short).await).won);
 
     ok(sqlx::query("CREATE TABLE applied (id INT PRIMARY KEY)")
         .execute(&pa)
@@ -160,7 +170,7 @@ async fn an_expired_lease_is_taken_over_and_the_old_epoch_is_fenced() {
 /// waits for its COMMIT, so the old term's writes land before the new term starts.
 #[tokio::test]
 async fn an_open_fenced_transaction_holds_off_a_takeover_until_it_commits() {
-    let (_db, pa, pb) = setup().await;
+    let (_url, pa, pb) = setup("lease_fence_lock").await;
     let a = ok(sql::try_acquire(&pa, NAME, "ctl-a", Duration::from_millis(200)).await);
     let epoch_a = winner(&a).unwrap_or_else(|| panic!("{a:?}"));
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -197,7 +207,7 @@ async fn eventually(what: &str, within: Duration, f: impl Fn() -> bool) {
 async fn elections_on_mariadb_hand_over_on_death_and_on_shutdown() {
     use crate::cluster::{Election, MysqlLeases};
     use crate::shutdown::Shutdown;
-    let (db, pa, pb) = setup().await;
+    let (url, pa, pb) = setup("lease_elections").await;
     let lease = Duration::from_secs(2);
     let (ea, a) = Election::new(MysqlLeases::new(pa), "ctl-a", lease);
     let (eb, b) = Election::new(MysqlLeases::new(pb), "ctl-b", lease);
@@ -228,7 +238,7 @@ async fn elections_on_mariadb_hand_over_on_death_and_on_shutdown() {
     eprintln!("takeover after the leader died: {took:?} (lease {lease:?})");
     assert!(took <= lease + lease / 4, "{took:?}");
     let epoch = next.role().epoch();
-    let (ec, c) = Election::new(MysqlLeases::new(db.pool(2).await), "ctl-c", lease);
+    let (ec, c) = Election::new(MysqlLeases::new(pool(&url, 2).await), "ctl-c", lease);
     let sc = Shutdown::new();
     let tc = tokio::spawn(ec.run(sc.clone()));
     let next_id = next.instance_id().to_owned();
