@@ -124,12 +124,12 @@ impl Store {
     ) -> Result<Store, StoreError> {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::Url {
-                url: url.to_string(),
+                url: mysql::redact_url(url),
                 reason: "only sqlite: URLs are supported (PostgreSQL is planned)".into(),
             });
         }
         let bad_url = |reason: String| StoreError::Url {
-            url: url.to_string(),
+            url: mysql::redact_url(url),
             reason,
         };
         // The store drives a connection of its own beside the pool (see `direct`),
@@ -482,6 +482,16 @@ mod tests {
             .filter_map(Result::ok)
             .collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    /// A URL of another database (a MySQL one given to the SQLite store) is named in
+    /// the refusal without its password.
+    #[tokio::test]
+    async fn a_refused_url_never_shows_its_password() {
+        let err = Store::open("mysql://app:hunter2@db/x", 1).await.err();
+        let msg = err.map(|e| format!("{e} {e:?}")).unwrap_or_default();
+        assert!(msg.contains("mysql://app:***@db/x"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
     }
 
     #[tokio::test]
