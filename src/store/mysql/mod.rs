@@ -9,7 +9,10 @@
 //!   and two acceptances could both count a pool's members from before the other);
 //! - the journal serialises acceptances per ordering key on a row of `journal_keys`,
 //!   so per-load-balancer order holds across writers and ids follow commit order
-//!   within a key (never assume dense ids: Galera's auto_increment_increment skips);
+//!   within a key (never assume dense ids: Galera's auto_increment_increment skips).
+//!   Across keys they do not: an event of another load balancer may commit after a
+//!   higher id, so a reader following the journal must not take "every id above the
+//!   highest seen" for complete (`unfinished_events` is);
 //! - the status outbox takes its seqs from a counter row (`counters`), unique and in
 //!   commit order;
 //! - multi-statement transactions are retried whole when they lose a conflict: error
