@@ -14,6 +14,15 @@
 //!
 //! `LOXILB_TEST_MYSQL_URL` (an admin URL such as `mysql://root:pw@127.0.0.1:3306`)
 //! points the shared server at an existing one instead; its pid is then unknown.
+//!
+//! In short:
+//! - `MariaDb::shared()?.fresh_database("name").await?` -> `mysql://root@127.0.0.1:PORT/name_PID_N`;
+//! - `fresh_database_with_password` -> (URL without the password, password) for a user
+//!   with one ([`PASSWORD_USER`]);
+//! - `MariaDb::start()?` -> a server of its own; `pid()` for SIGSTOP/SIGKILL,
+//!   `terminate()` for a clean stop, dropped = killed;
+//! - [`GaleraCluster::start(n)`](GaleraCluster::start) -> `n` nodes (`nodes()`, each a
+//!   `MariaDb`), `fresh_database` -> its URL on every node.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

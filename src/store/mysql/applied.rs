@@ -9,6 +9,7 @@ use sqlx::QueryBuilder;
 use super::super::{now_ms, AppliedProbe, ProbeRefRow};
 use super::rows::{int, opt_text, text};
 use super::{retrying, MysqlStore, StoreError};
+use crate::store::sqlite::applied::in_shape;
 
 /// Keys per `IN (...)` list.
 const IN_CHUNK: usize = 500;
@@ -24,6 +25,20 @@ pub(super) fn ref_row(r: &MySqlRow, first: usize) -> Result<ProbeRefRow, StoreEr
         loadbalancer_id: text(r, first + 4)?,
         options: text(r, first + 5)?,
     })
+}
+
+/// `keys` as a bound list padded to one of a few lengths (the last key repeated,
+/// which `IN` ignores), so a sync's reads reuse a few prepared statements instead of
+/// preparing one per list length (see the SQLite `in_shape`); long lists are
+/// prepared once and not kept.
+fn push_keys(q: &mut QueryBuilder<'_, sqlx::MySql>, keys: &[&String]) {
+    let (len, _) = in_shape(keys.len());
+    let mut list = q.separated(", ");
+    for i in 0..len.max(keys.len()) {
+        if let Some(k) = keys.get(i).or(keys.last()) {
+            list.push_bind(k.as_str().to_string());
+        }
+    }
 }
 
 fn pairs(rows: &[MySqlRow]) -> Result<Vec<(String, String)>, StoreError> {
@@ -160,12 +175,10 @@ impl MysqlStore {
                 "SELECT probe_key, member_id, pool_id, healthmonitor_id, loadbalancer_id, \
                  options FROM probe_refs WHERE probe_key IN (",
             );
-            let mut list = q.separated(", ");
-            for k in chunk {
-                list.push_bind(k.as_str());
-            }
+            push_keys(&mut q, chunk);
             q.push(") ORDER BY probe_key, member_id");
-            let rows = q.build().fetch_all(&self.pool).await?;
+            let (_, cached) = in_shape(chunk.len());
+            let rows = q.build().persistent(cached).fetch_all(&self.pool).await?;
             for r in &rows {
                 out.push(ref_row(r, 0)?);
             }
@@ -197,12 +210,12 @@ impl MysqlStore {
                 "SELECT probe_key, options FROM {table} WHERE node = "
             ));
             q.push_bind(node).push(" AND probe_key IN (");
-            let mut list = q.separated(", ");
-            for k in chunk {
-                list.push_bind(k.as_str());
-            }
+            push_keys(&mut q, chunk);
             q.push(") ORDER BY probe_key");
-            out.extend(pairs(&q.build().fetch_all(&self.pool).await?)?);
+            let (_, cached) = in_shape(chunk.len());
+            out.extend(pairs(
+                &q.build().persistent(cached).fetch_all(&self.pool).await?,
+            )?);
         }
         Ok(out)
     }

@@ -9,7 +9,10 @@
 //!   and two acceptances could both count a pool's members from before the other);
 //! - the journal serialises acceptances per ordering key on a row of `journal_keys`,
 //!   so per-load-balancer order holds across writers and ids follow commit order
-//!   within a key (never assume dense ids: Galera's auto_increment_increment skips);
+//!   within a key (never assume dense ids: Galera's auto_increment_increment skips).
+//!   Across keys they do not: an event of another load balancer may commit after a
+//!   higher id, so a reader following the journal must not take "every id above the
+//!   highest seen" for complete (`unfinished_events` is);
 //! - the status outbox takes its seqs from a counter row (`counters`), unique and in
 //!   commit order;
 //! - multi-statement transactions are retried whole when they lose a conflict: error
@@ -62,9 +65,15 @@ impl std::fmt::Debug for MysqlStore {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Whole-transaction attempts when a transaction loses a conflict. On Galera, writers
-/// on three nodes hammering one load balancer's key conflict at each other's commits;
-/// a few attempts with a random pause let them go one after the other.
-const CONFLICT_ATTEMPTS: u32 = 8;
+/// on several nodes hammering one load balancer's key conflict at each other's
+/// commits, and each round has one winner: with eight attempts, six writers on two
+/// nodes on a busy machine still ran out (the Galera test). Random pauses growing to
+/// 50 ms spread the losers out; 30 attempts bound a transaction's retries to about a
+/// second.
+const CONFLICT_ATTEMPTS: u32 = 30;
+
+/// The longest pause between attempts.
+const CONFLICT_PAUSE_MAX_MS: u64 = 50;
 
 impl MysqlStore {
     /// Connect to `url` (`mysql://user@host:port/database`; `password` replaces any
@@ -151,7 +160,8 @@ where
         match attempt().await {
             Err(e) if n < CONFLICT_ATTEMPTS && is_conflict(&e) => {
                 tracing::debug!(error = %e, attempt = n, "transaction lost a conflict; retrying");
-                let pause = 2 * u64::from(n) + rand::random_range(0..=5 * u64::from(n));
+                let ceiling = (5 * u64::from(n)).min(CONFLICT_PAUSE_MAX_MS);
+                let pause = rand::random_range(ceiling / 2..=ceiling);
                 tokio::time::sleep(Duration::from_millis(pause)).await;
             }
             other => return other,

@@ -40,7 +40,7 @@ const CACHED_IN_MAX: usize = 64;
 /// in the statement cache: a sync of a 20-member pool compiled its 20-key query afresh
 /// every time (2 % of the daemon's CPU in the soak benchmark). Longer lists are rare
 /// and not cached, so they cannot evict the common shapes.
-fn in_shape(n: usize) -> (usize, bool) {
+pub(crate) fn in_shape(n: usize) -> (usize, bool) {
     if n <= CACHED_IN_MAX {
         (n.max(1).next_power_of_two(), true)
     } else {

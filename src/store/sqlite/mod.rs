@@ -19,7 +19,7 @@
 //! directly (`direct`), because a hand-off to sqlx's worker thread per statement cost
 //! more than the statements. Both open the same file; every write holds `write_lock`.
 
-mod applied;
+pub(crate) mod applied;
 mod backlog;
 mod batching;
 pub(crate) mod desired;
@@ -105,12 +105,12 @@ impl SqliteStore {
     ) -> Result<SqliteStore, StoreError> {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::Url {
-                url: url.to_string(),
+                url: crate::store::mysql::redact_url(url),
                 reason: "only sqlite: URLs are supported (PostgreSQL is planned)".into(),
             });
         }
         let bad_url = |reason: String| StoreError::Url {
-            url: url.to_string(),
+            url: crate::store::mysql::redact_url(url),
             reason,
         };
         // The store drives a connection of its own beside the pool (see `direct`),
