@@ -42,6 +42,28 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
             eprintln!("configuration is valid");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Migrate => {
+            let config = load(config_path)?;
+            if !config.database.is_cluster() {
+                return Err(format!(
+                    "database.url {}: migrate is for mysql:// databases; the daemon migrates \
+                     its SQLite file itself at start",
+                    crate::config::redacted_url(&config.database.url)
+                ));
+            }
+            let password = config.database_password().map_err(|e| e.to_string())?;
+            crate::store::mysql::MysqlStore::migrate(
+                &config.database.url,
+                password.as_ref().map(|p| p.expose()),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            eprintln!(
+                "database {} is at this release's schema",
+                crate::config::redacted_url(&config.database.url)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run => {
             let config = load(config_path.clone())?;
             crate::telemetry::init(&config.logging);

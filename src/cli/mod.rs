@@ -35,6 +35,13 @@ pub enum Command {
         after_help = "Example:\n  loxilb-coordinator --config /etc/loxilb-coordinator/coordinator.toml check-config"
     )]
     CheckConfig,
+    /// Bring a shared MySQL/MariaDB database to this release's schema (cluster
+    /// mode refuses to start on an older one). Run once, before the new release
+    /// starts anywhere; a SQLite database is migrated by the daemon itself.
+    #[command(
+        after_help = "Example:\n  loxilb-coordinator --config /etc/loxilb-coordinator/coordinator.toml migrate"
+    )]
+    Migrate,
     /// List journaled events of the running daemon.
     #[command(after_help = "Example:\n  loxilb-coordinator events --state failed --limit 20")]
     Events {
