@@ -69,12 +69,15 @@ async fn single(config: &Config, shutdown: &Shutdown) -> Result<Mode, AppError> 
 async fn cluster(config: &Config, shutdown: &Shutdown) -> Result<Mode, AppError> {
     let db = &config.database;
     let password = config.database_password()?;
+    let me = config.cluster.instance_id.clone();
+    let fence = Fence::cluster();
     let mysql = MysqlStore::open(
         &db.url,
         password.as_ref().map(|p| p.expose()),
         db.max_connections,
     )
-    .await?;
+    .await?
+    .with_fence(&me, fence.clone());
     // The election gets a small pool of its own: on the store's, its renewals would
     // queue behind busy connections and could miss the local deadline.
     let pool = sqlx::mysql::MySqlPoolOptions::new()
@@ -82,8 +85,6 @@ async fn cluster(config: &Config, shutdown: &Shutdown) -> Result<Mode, AppError>
         .acquire_timeout(config.cluster.lease())
         .connect_lazy_with((*mysql.pool().connect_options()).clone());
     let store = Store::from(mysql);
-    let me = config.cluster.instance_id.clone();
-    let fence = Fence::cluster();
     let client = super::loxilb_client(config, fence.clone(), Some(me.clone()))?;
     let (election, cluster) =
         Election::new(MysqlLeases::new(pool), me.clone(), config.cluster.lease());

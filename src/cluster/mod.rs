@@ -14,11 +14,8 @@ pub mod lease;
 pub mod mysql;
 mod status;
 
-// The MySQL lease statements live with the rest of the store's SQL; the store's
-// module tree is being reorganised, so the file is attached here until the store
-// facade declares it (then: `crate::store::lease_mysql`).
-#[path = "../store/lease_mysql.rs"]
-pub mod lease_mysql;
+// The MySQL lease statements live with the rest of the store's SQL.
+pub use crate::store::lease_mysql;
 
 pub use election::{Election, LeaseStore, LeaseStoreError};
 pub use mysql::MysqlLeases;

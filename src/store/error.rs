@@ -27,6 +27,11 @@ pub enum StoreError {
     /// Another process has the SQLite database (see `instance_lock`).
     #[error("database {file} is in use by {holder}: one loxilb-coordinator per SQLite file; stop the other one, or give this one its own [database] url")]
     InUse { file: String, holder: String },
+    /// A cluster member that does not (or no longer) hold the leader lease tried a
+    /// leader's write: refused, so a deposed leader's late writes change nothing.
+    /// Transient: whoever leads next does the work.
+    #[error("not written: this instance does not hold the leader lease (epoch {epoch:?})")]
+    Fenced { epoch: Option<u64> },
     /// A failure shared by several waiting requests (the original is not `Clone`).
     #[error("database error: {0}")]
     Shared(String),
@@ -70,7 +75,10 @@ impl StoreError {
             // SQLite's own failures (busy, I/O, constraint) are treated like sqlx's
             // `Database` errors; misuse of the API (wrong parameter count) is not.
             StoreError::Direct(e) => matches!(e, rusqlite::Error::SqliteFailure(..)),
-            StoreError::Io { .. } | StoreError::Closed | StoreError::Shared(_) => true,
+            StoreError::Io { .. }
+            | StoreError::Closed
+            | StoreError::Shared(_)
+            | StoreError::Fenced { .. } => true,
             StoreError::Url { .. }
             | StoreError::Migrate(_)
             | StoreError::Corrupt(_)

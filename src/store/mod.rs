@@ -11,6 +11,7 @@ pub mod api;
 mod contract;
 mod error;
 mod facade;
+pub mod lease_mysql;
 pub mod mysql;
 pub mod sqlite;
 

@@ -131,7 +131,7 @@ impl MysqlStore {
     ) -> Result<(), StoreError> {
         let now = now_ms();
         retrying(|| async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_leader().await?;
             sqlx::query("DELETE FROM probe_refs WHERE loadbalancer_id = ?")
                 .bind(lb)
                 .execute(&mut *tx)
@@ -292,7 +292,7 @@ impl MysqlStore {
         }
         let now = now_ms();
         retrying(|| async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_leader().await?;
             for part in probes.chunks(IN_CHUNK) {
                 let mut q = QueryBuilder::new("DELETE FROM probe_intents WHERE node = ");
                 q.push_bind(node).push(" AND probe_key IN (");
@@ -343,7 +343,7 @@ impl MysqlStore {
             return Ok(());
         }
         retrying(|| async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_leader().await?;
             for part in keys.chunks(IN_CHUNK) {
                 for table in ["probes", "probe_intents"] {
                     let mut q = QueryBuilder::new(format!("DELETE FROM {table} WHERE node = "));
@@ -366,7 +366,7 @@ impl MysqlStore {
     /// probes it refers to), so the next sync re-applies all of it: failover.
     pub async fn forget_applied_lb(&self, lb: &str) -> Result<(), StoreError> {
         retrying(|| async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_leader().await?;
             sqlx::query("DELETE FROM applied_rules WHERE loadbalancer_id = ?")
                 .bind(lb)
                 .execute(&mut *tx)

@@ -142,7 +142,7 @@ impl MysqlStore {
         lb_id: &str,
     ) -> Result<Vec<(Table, String)>, StoreError> {
         retrying(|| async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_leader().await?;
             let removed = delete_tree_in(&mut tx, lb_id).await?;
             tx.commit().await?;
             Ok(removed)

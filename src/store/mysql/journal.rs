@@ -361,7 +361,7 @@ async fn finish_once(
     statuses: &[StatusRecord],
 ) -> Result<(), StoreError> {
     let now = now_ms();
-    let mut tx = store.pool.begin().await?;
+    let mut tx = store.begin_leader().await?;
     outbox::enqueue_in(&mut tx, statuses, now).await?;
     let mut groups: Vec<(Outcome<'_>, Vec<i64>)> = Vec::new();
     for (id, state, reason) in events {

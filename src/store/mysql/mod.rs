@@ -48,6 +48,9 @@ pub struct MysqlStore {
     pool: MySqlPool,
     /// `host:port/database`, for messages (never the password).
     target: String,
+    /// In a cluster: this instance's id and its lease fence. The leader's
+    /// transactions then carry the epoch (see [`MysqlStore::begin_leader`]).
+    writer: Option<(std::sync::Arc<str>, crate::fence::Fence)>,
 }
 
 impl std::fmt::Debug for MysqlStore {
@@ -102,7 +105,49 @@ impl MysqlStore {
         // The checked connection is not reused: it was opened before the pool's
         // session settings.
         drop(first);
-        Ok(MysqlStore { pool, target })
+        Ok(MysqlStore {
+            pool,
+            target,
+            writer: None,
+        })
+    }
+
+    /// Fence the leader's transactions with `instance`'s lease (cluster mode).
+    pub fn with_fence(mut self, instance: &str, fence: crate::fence::Fence) -> Self {
+        self.writer = Some((instance.into(), fence));
+        self
+    }
+
+    /// Begin a transaction of the leader's work (outcomes, statuses, applied sets).
+    /// In a cluster it first touches the lease row on the condition that this
+    /// instance still holds the epoch it acts under: a deposed leader's late write
+    /// is refused, and on Galera a concurrent takeover makes one of the two fail
+    /// certification.
+    pub(crate) async fn begin_leader(
+        &self,
+    ) -> Result<sqlx::Transaction<'_, sqlx::MySql>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some((me, fence)) = &self.writer {
+            let epoch = fence.epoch().and_then(|e| u64::try_from(e).ok());
+            let Some(epoch) = epoch else {
+                return Err(StoreError::Fenced { epoch: None });
+            };
+            let held = crate::store::lease_mysql::fence(
+                &mut tx,
+                crate::store::lease_mysql::LEADER_LEASE,
+                me,
+                epoch,
+            )
+            .await
+            .map_err(|e| match e {
+                crate::store::lease_mysql::LeaseDbError::Database(e) => StoreError::Sql(e),
+                other => StoreError::Shared(other.to_string()),
+            })?;
+            if !held {
+                return Err(StoreError::Fenced { epoch: Some(epoch) });
+            }
+        }
+        Ok(tx)
     }
 
     /// Bring the database at `url` to this binary's schema (the daemon's `migrate`

@@ -149,7 +149,7 @@ impl MysqlStore {
         let now = now_ms();
         for part in records.chunks(CHUNK) {
             retrying(|| async {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_leader().await?;
                 enqueue_in(&mut tx, part, now).await?;
                 tx.commit().await?;
                 Ok(())
@@ -191,7 +191,7 @@ impl MysqlStore {
             return Ok(());
         }
         retrying(|| async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_leader().await?;
             for part in delivered.chunks(CHUNK) {
                 ack_in(&mut tx, part).await?;
             }

@@ -105,7 +105,7 @@ impl MysqlStore {
     /// when the event does not exist or is not failed.
     pub async fn clear_failed(&self, id: i64) -> Result<bool, StoreError> {
         retrying(|| async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_leader().await?;
             let res = sqlx::query("DELETE FROM events WHERE id = ? AND state = 'failed'")
                 .bind(id)
                 .execute(&mut *tx)

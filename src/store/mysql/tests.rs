@@ -304,3 +304,51 @@ async fn a_dead_claimers_old_claim_is_taken_over() {
     let store = ok(MysqlStore::open(&url, None, 1).await);
     assert_eq!(ok(store.event_count().await), 0);
 }
+
+/// In a cluster the leader's transactions carry its epoch: refused while the fence
+/// is closed, accepted while this instance holds the lease, and refused again once
+/// another instance took the lease over (a deposed leader's late outcome).
+#[tokio::test]
+async fn the_leaders_writes_carry_its_epoch() {
+    use crate::store::lease_mysql::{renew, try_acquire, LEADER_LEASE};
+    use crate::store::{EventState, KeyHint};
+    let plain = mysql_store("fenced_writes").await;
+    let pool = plain.pool().clone();
+    let fence = crate::fence::Fence::cluster();
+    let store = plain.with_fence("ctl-a", fence.clone());
+    let a = ok(store
+        .accept_event(
+            "loadbalancer_create",
+            "{}",
+            ("loadbalancer", "lb1"),
+            &KeyHint::Loadbalancer("lb1".into()),
+            None,
+        )
+        .await);
+    let outcome = [(a.id, EventState::Done, None)];
+    let finish = || store.finish_events(&outcome, &[]);
+    let refused = finish().await.err();
+    assert!(
+        matches!(refused, Some(StoreError::Fenced { epoch: None })),
+        "{refused:?}"
+    );
+
+    let won = ok(try_acquire(&pool, LEADER_LEASE, "ctl-a", Duration::from_secs(1)).await);
+    let epoch = won.row.map(|r| r.epoch).unwrap_or(0);
+    assert!(won.won && epoch > 0);
+    let until = tokio::time::Instant::now() + Duration::from_secs(30);
+    fence.open_until(i64::try_from(epoch).unwrap_or(0), until);
+    ok(finish().await);
+
+    // The lease lapses and ctl-b takes it; ctl-a's fence (its own clock) is still open.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let b = ok(try_acquire(&pool, LEADER_LEASE, "ctl-b", Duration::from_secs(10)).await);
+    assert!(b.won);
+    assert!(!ok(renew(&pool, LEADER_LEASE, "ctl-a", epoch, Duration::from_secs(1)).await).won);
+    let late = finish().await.err();
+    assert!(
+        matches!(late, Some(StoreError::Fenced { epoch: Some(e) }) if e == epoch),
+        "{late:?}"
+    );
+    assert!(late.is_some_and(|e| e.is_transient()));
+}
