@@ -535,3 +535,35 @@ async fn the_migrate_command_prepares_a_shared_database() {
         "{err}"
     );
 }
+
+/// A mysql:// database that cannot be reached stops the start within seconds, with
+/// the host, the port and the reason, and never the password.
+#[test]
+fn an_unreachable_database_fails_fast_without_showing_the_password() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        l.local_addr().map(|a| a.port()).unwrap_or(1)
+    };
+    let url = format!("mysql://coordinator@127.0.0.1:{port}/loxilb");
+    let cfg = cluster_config(dir.path(), "http://127.0.0.1:9", dir.path(), &url, 0);
+    let started = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .env("LOXILB_COORDINATOR_DATABASE_PASSWORD", "pw-must-not-show")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let took = started.elapsed();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{all}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert!(all.contains(&format!("127.0.0.1:{port}")), "{all}");
+    assert!(all.to_lowercase().contains("refused"), "the reason: {all}");
+    assert!(!all.contains("pw-must-not-show"), "{all}");
+}
