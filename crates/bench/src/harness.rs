@@ -23,6 +23,30 @@ pub struct World {
     pub store: Store,
 }
 
+/// Whether benchmark worlds put the daemon on MariaDB (`--mariadb`).
+static MARIADB: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn use_mariadb(on: bool) {
+    MARIADB.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// With `--mariadb`: a fresh database on this run's MariaDB server, as the daemon's
+/// URL and the `[cluster]` lines of its configuration.
+async fn mariadb_database() -> Result<Option<(String, String)>, String> {
+    if !MARIADB.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(None);
+    }
+    let server = mariadb_harness::MariaDb::shared().map_err(|e| e.to_string())?;
+    let url = server
+        .fresh_database("bench")
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Some((
+        url,
+        "[cluster]\ninstance_id = \"bench-1\"\nlease_seconds = 10\n".to_string(),
+    )))
+}
+
 impl World {
     /// `latency`: the simulator's answer delay per call.
     pub async fn start(latency: Duration) -> Result<World, String> {
@@ -51,7 +75,8 @@ impl World {
              reconciliation_interval = 604800\n",
             batch = batch_size.map_or(String::new(), |b| format!("batch_size = {b}\n")),
         );
-        let config = daemon_config(&DaemonFiles {
+        let shared = mariadb_database().await?;
+        let mut config = daemon_config(&DaemonFiles {
             sim: &sim.url(),
             agent: &agent_dir,
             socket: &socket,
@@ -60,12 +85,24 @@ impl World {
             database: "",
             level: "warn",
         });
+        if let Some((url, cluster)) = &shared {
+            let sqlite = format!("url = \"sqlite://{}\"", db.display());
+            config = config.replace(&sqlite, &format!("url = {url:?}")) + cluster;
+        }
         let config_path = dir.path().join("coordinator.toml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
         let child = spawn_daemon(&config_path, &socket).await?;
-        let store = Store::open(&format!("sqlite://{}", db.display()), 2)
-            .await
-            .map_err(|e| e.to_string())?;
+        let store = match &shared {
+            Some((url, _)) => {
+                let mysql = loxilb_coordinator::store::mysql::MysqlStore::open(url, None, 2)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Store::from(mysql)
+            }
+            None => Store::open(&format!("sqlite://{}", db.display()), 2)
+                .await
+                .map_err(|e| e.to_string())?,
+        };
         Ok(World {
             _dir: dir,
             config_path,

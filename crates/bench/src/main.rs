@@ -28,6 +28,10 @@ struct Args {
     /// B5: steady event rates (events/s) to measure at; one row per rate and size.
     #[arg(long, value_delimiter = ',', default_values_t = [1000u64], global = true)]
     rates: Vec<u64>,
+    /// Run the daemon on a MariaDB (a `mariadbd` process of this run, Debian's
+    /// mariadb-server) in cluster mode instead of its embedded SQLite.
+    #[arg(long, global = true)]
+    mariadb: bool,
 }
 
 #[derive(Subcommand)]
@@ -66,6 +70,7 @@ enum What {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    harness::use_mariadb(args.mariadb);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
