@@ -423,33 +423,6 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn replacing_refs_replaces_one_lbs_rows_and_keeps_other_lbs() {
-        let (s, _d) = test_store().await;
-        s.replace_probe_refs("lb1", &[r("a", "m1", "lb1"), r("b", "m2", "lb1")])
-            .await
-            .unwrap();
-        s.replace_probe_refs("lb2", &[r("b", "m3", "lb2")])
-            .await
-            .unwrap();
-        s.replace_probe_refs("lb1", &[r("c", "m1", "lb1")])
-            .await
-            .unwrap();
-        let abc: BTreeSet<String> = ["a", "b", "c"].iter().map(|k| k.to_string()).collect();
-        let keys: Vec<String> = s
-            .probe_refs_for(&abc)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| format!("{}:{}", r.probe_key, r.loadbalancer_id))
-            .collect();
-        assert_eq!(keys, ["b:lb2", "c:lb1"]);
-        let b: BTreeSet<String> = ["b".to_string()].into();
-        let refs = s.probe_refs_for(&b).await.unwrap();
-        assert_eq!(refs.len(), 1);
-        assert_eq!(refs[0].loadbalancer_id, "lb2");
-    }
-
     #[test]
     fn in_lists_are_padded_to_few_cached_shapes() {
         assert_eq!(in_shape(1), (1, true));
@@ -500,48 +473,5 @@ mod tests {
                 .collect();
             assert_eq!(got, keys.iter().cloned().collect::<Vec<_>>(), "{n} probes");
         }
-    }
-
-    #[tokio::test]
-    async fn applied_rules_and_probes_round_trip_per_node() {
-        let (s, _d) = test_store().await;
-        s.put_applied_rule("n1", "r1", "lb", "{}").await.unwrap();
-        s.put_applied_rule("n2", "r1", "lb", "{\"x\":1}")
-            .await
-            .unwrap();
-        assert_eq!(s.applied_rules("n1", "lb").await.unwrap().len(), 1);
-        s.delete_applied_rule("n1", "r1").await.unwrap();
-        assert!(s.applied_rules("n1", "lb").await.unwrap().is_empty());
-        assert_eq!(s.all_applied_rules("n2").await.unwrap().len(), 1);
-        let names = s.applied_rule_names().await.unwrap();
-        assert_eq!(names.len(), 1);
-        assert_eq!((names[0].0.as_str(), names[0].1.as_str()), ("n2", "r1"));
-        assert!(names[0].2 > 0);
-
-        s.put_applied_probe("n1", "k", "10.0.0.1", "http", 80, "{}")
-            .await
-            .unwrap();
-        let keys: BTreeSet<String> = ["k".to_string(), "z".to_string()].into();
-        assert_eq!(s.applied_probes("n1", &keys).await.unwrap().len(), 1);
-        assert!(s.applied_probes("n2", &keys).await.unwrap().is_empty());
-        s.delete_applied_probe("n1", "k").await.unwrap();
-        assert!(s.all_applied_probes("n1").await.unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn backlog_is_due_until_deferred_and_cleared() {
-        let (s, _d) = test_store().await;
-        s.mark_backlog("n1", "lb", "down").await.unwrap();
-        s.mark_backlog("n1", "lb", "still down").await.unwrap();
-        let due = s.due_backlog(10).await.unwrap();
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].reason, "still down");
-        s.defer_backlog("n1", "lb", "again", now_ms() + 60_000)
-            .await
-            .unwrap();
-        assert!(s.due_backlog(10).await.unwrap().is_empty());
-        assert_eq!(s.backlog_len().await.unwrap(), 1);
-        s.clear_backlog("n1", "lb").await.unwrap();
-        assert_eq!(s.backlog_len().await.unwrap(), 0);
     }
 }
