@@ -43,6 +43,8 @@ async fn mariadb_database() -> Result<Option<(String, String)>, String> {
         .map_err(|e| e.to_string())?;
     Ok(Some((
         url,
+        // A networked database needs more than SQLite's 4 connections: the leader's 50
+        // concurrent load balancers each wait for one per query.
         "[cluster]\ninstance_id = \"bench-1\"\nlease_seconds = 10\n".to_string(),
     )))
 }
@@ -87,7 +89,8 @@ impl World {
         });
         if let Some((url, cluster)) = &shared {
             let sqlite = format!("url = \"sqlite://{}\"", db.display());
-            config = config.replace(&sqlite, &format!("url = {url:?}")) + cluster;
+            config =
+                config.replace(&sqlite, &format!("url = {url:?}\nmax_connections = 32")) + cluster;
         }
         let config_path = dir.path().join("coordinator.toml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
