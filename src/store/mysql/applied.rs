@@ -157,7 +157,7 @@ impl MysqlStore {
                 );
                 q.build().execute(&mut *tx).await?;
             }
-            tx.commit().await?;
+            self.commit_leader(tx).await?;
             Ok(())
         })
         .await
@@ -322,7 +322,7 @@ impl MysqlStore {
                 );
                 q.build().execute(&mut *tx).await?;
             }
-            tx.commit().await?;
+            self.commit_leader(tx).await?;
             Ok(())
         })
         .await
@@ -356,7 +356,7 @@ impl MysqlStore {
                     q.build().execute(&mut *tx).await?;
                 }
             }
-            tx.commit().await?;
+            self.commit_leader(tx).await?;
             Ok(())
         })
         .await
@@ -378,7 +378,7 @@ impl MysqlStore {
             .bind(lb)
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
+            self.commit_leader(tx).await?;
             Ok(())
         })
         .await

@@ -144,7 +144,7 @@ impl MysqlStore {
         retrying(|| async {
             let mut tx = self.begin_leader().await?;
             let removed = delete_tree_in(&mut tx, lb_id).await?;
-            tx.commit().await?;
+            self.commit_leader(tx).await?;
             Ok(removed)
         })
         .await

@@ -390,7 +390,7 @@ async fn finish_once(
             }
         }
     }
-    tx.commit().await?;
+    store.commit_leader(tx).await?;
     Ok(())
 }
 

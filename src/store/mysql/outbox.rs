@@ -151,7 +151,7 @@ impl MysqlStore {
             retrying(|| async {
                 let mut tx = self.begin_leader().await?;
                 enqueue_in(&mut tx, part, now).await?;
-                tx.commit().await?;
+                self.commit_leader(tx).await?;
                 Ok(())
             })
             .await?;
@@ -195,7 +195,7 @@ impl MysqlStore {
             for part in delivered.chunks(CHUNK) {
                 ack_in(&mut tx, part).await?;
             }
-            tx.commit().await?;
+            self.commit_leader(tx).await?;
             Ok(())
         })
         .await

@@ -116,7 +116,7 @@ impl MysqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
+            self.commit_leader(tx).await?;
             Ok(res.rows_affected() == 1)
         })
         .await
