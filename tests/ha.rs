@@ -264,6 +264,61 @@ async fn three_instances_share_one_journal_and_one_leader() {
             assert_eq!(prov.as_deref(), Some("ACTIVE"), "lb{i}-m{m}");
         }
     }
+    // Every instance serves the status API: the followers from what the leader
+    // publishes, with the leader's statuses.
+    for path in [
+        "/v1/status/loadbalancers/lb0",
+        "/v1/status/members/lb1-m2",
+        "/v1/status/pools/lb3-p",
+    ] {
+        let want = status_of(&c, leader, path, None).await;
+        for i in 0..3 {
+            status_of(&c, i, path, Some(&want)).await;
+        }
+    }
+    for i in 0..3 {
+        let (code, body) = c.daemons[i]
+            .as_ref()
+            .map(|d| d.api())
+            .unwrap_or_else(|| panic!("ctl-{i} is down"))
+            .call("GET", "/v1/status/loadbalancers", None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<&str> = body["loadbalancers"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|l| l["id"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            (code, ids),
+            (200, vec!["lb0", "lb1", "lb2", "lb3"]),
+            "ctl-{i}"
+        );
+    }
+}
+
+/// The operating status instance `i` answers for `path`, once it answers 200 (and,
+/// with `want`, that status), within ten seconds.
+async fn status_of(c: &Cluster, i: usize, path: &str, want: Option<&Value>) -> Value {
+    let api = c.daemons[i]
+        .as_ref()
+        .map(|d| d.api())
+        .unwrap_or_else(|| panic!("ctl-{i} is down"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = api.call("GET", path, None).await;
+        if let Ok((200, body)) = &got {
+            let status = body["operating_status"].clone();
+            if !status.is_null() && want.is_none_or(|w| *w == status) {
+                return status;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ctl-{i} {path}: {got:?}, want {want:?}\n{}",
+            c.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Kill -9 the leader in the middle of a burst of events, five times in one run.

@@ -90,7 +90,9 @@ async fn cluster(config: &Config, shutdown: &Shutdown) -> Result<Mode, AppError>
         Election::new(MysqlLeases::new(pool), me.clone(), config.cluster.lease());
     shutdown.spawn(election.with_fence(fence.clone()).run(shutdown.clone()));
     let local = LocalLeader::default();
-    let routes = LeaderRoutes::default();
+    let ttl = config.health_monitoring.status_cache_ttl_duration();
+    let routes =
+        LeaderRoutes::with_follower_status(crate::health::follower_router(store.clone(), ttl));
     let terms = Terms {
         config: Arc::new(config.clone()),
         store: store.clone(),

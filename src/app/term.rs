@@ -42,9 +42,19 @@ pub struct LeaderRoutes(Arc<RwLock<Slot>>);
 struct Slot {
     router: Option<Router>,
     leader: Option<String>,
+    /// While following: the status routes answered from the status board.
+    status: Option<Router>,
 }
 
 impl LeaderRoutes {
+    /// Routes whose status paths a follower answers with `status` (the status board,
+    /// see `health::board`) instead of 503.
+    pub fn with_follower_status(status: Option<Router>) -> LeaderRoutes {
+        let routes = LeaderRoutes::default();
+        routes.0.write().unwrap_or_else(|p| p.into_inner()).status = status;
+        routes
+    }
+
     fn set(&self, router: Option<Router>, leader: Option<String>) {
         let mut s = self.0.write().unwrap_or_else(|p| p.into_inner());
         s.router = router;
@@ -75,10 +85,17 @@ impl LeaderRoutes {
 async fn forward(State(routes): State<LeaderRoutes>, req: Request<Body>) -> Response {
     let (router, leader) = {
         let s = routes.0.read().unwrap_or_else(|p| p.into_inner());
-        (s.router.clone(), s.leader.clone())
+        let status = s
+            .status
+            .as_ref()
+            .filter(|_| req.uri().path().starts_with("/v1/status/"));
+        (
+            s.router.clone().or_else(|| status.cloned()),
+            s.leader.clone(),
+        )
     };
     match router {
-        Some(r) => match r.oneshot(req).await {
+        Some(r) => match r.oneshot(without_extensions(req)).await {
             Ok(resp) => resp,
             Err(never) => match never {},
         },
@@ -91,6 +108,16 @@ async fn forward(State(routes): State<LeaderRoutes>, req: Request<Body>) -> Resp
         )
             .into_response(),
     }
+}
+
+/// `req` without its extensions. The outer router's path parameters live there, and
+/// the term's router adds its own: axum then finds two parameters for one `{id}` and
+/// answers 500 (every `/v1/status/.../{id}` did, on a cluster's leader). Nothing the
+/// term's routes read comes from an extension.
+fn without_extensions(req: Request<Body>) -> Request<Body> {
+    let (mut parts, body) = req.into_parts();
+    parts.extensions = axum::http::Extensions::new();
+    Request::from_parts(parts, body)
 }
 
 /// Background task: follows the election and runs the leader's tasks per term.
@@ -166,6 +193,13 @@ impl Terms {
                 let tail = JournalTail::new(self.store.clone(), l.dispatcher.clone(), self.poll);
                 child.spawn(tail.run(child.clone()));
                 self.local.set(Some(l.dispatcher.clone()));
+                if let Some(db) = self.store.mysql() {
+                    let publisher = crate::health::board::BoardPublisher {
+                        health: l.health.clone(),
+                        store: db.clone(),
+                    };
+                    child.spawn(publisher.run(child.clone()));
+                }
                 let api = l
                     .admin
                     .merge(crate::health::router(l.health, self.store.clone()));
@@ -223,6 +257,27 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("/v1/dead-letters never answered {want}");
+    }
+
+    /// A forwarded path keeps exactly its own parameters (it had two, the outer
+    /// router's and the term's, and axum answered 500).
+    #[tokio::test]
+    async fn forwarded_paths_keep_their_parameters() {
+        let echo = |axum::extract::Path(id): axum::extract::Path<String>| async move {
+            Json(json!({ "id": id }))
+        };
+        let leading = Router::new().route("/v1/status/pools/{id}", axum::routing::get(echo));
+        let routes = LeaderRoutes::default();
+        routes.set(Some(leading), None);
+        let (status, body) = get(&routes, "/v1/status/pools/p1").await;
+        assert_eq!((status, body), (StatusCode::OK, json!({"id": "p1"})));
+        // A follower's status board routes are reached the same way.
+        let board = Router::new().route("/v1/status/members/{id}", axum::routing::get(echo));
+        let routes = LeaderRoutes::with_follower_status(Some(board));
+        let (status, body) = get(&routes, "/v1/status/members/m1").await;
+        assert_eq!((status, body), (StatusCode::OK, json!({"id": "m1"})));
+        let (status, _) = get(&routes, "/v1/dead-letters").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "not a status path");
     }
 
     /// Winning the lease starts a term (the leader-only API answers, a dispatcher

@@ -9,10 +9,13 @@
 //!   records), so a listener whose rule is gone is reported ERROR;
 //! - [`compute`] and [`snapshot`]: one cycle's statuses and the diff to the last;
 //! - [`cache`]: `HealthStatusCache`, serving [`api`] without calling LoxiLB;
+//! - [`board`]: the cache published to the shared database in cluster mode, so
+//!   followers answer the status API too;
 //! - [`stats`]: listener statistics from rule counters;
 //! - [`sync`]: the background task ([`HealthSync`]) and its [`HealthHandle`].
 
 pub mod api;
+pub mod board;
 pub mod cache;
 pub mod compute;
 pub mod index;
@@ -24,7 +27,7 @@ pub mod stats;
 pub mod sync;
 pub mod tree;
 
-pub use api::router;
+pub use api::{follower_router, router};
 pub use cache::{Cached, HealthStatusCache};
 pub use snapshot::{diff, Detail, Entry, Kind, Snapshot};
 pub use sync::{HealthHandle, HealthOptions, HealthStats, HealthSync};

@@ -57,7 +57,9 @@ impl HealthState {
 
 /// What the nodes said about one member's probe key: how many nodes saw each
 /// state. Compact (3 bytes) so one per endpoint stays cheap at 100k endpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Observation {
     pub ok: u8,
     pub nok: u8,
@@ -146,7 +148,7 @@ pub fn member_status(
 }
 
 /// Counts of member statuses of one pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MemberCounts {
     pub online: u32,
     pub draining: u32,

@@ -10,14 +10,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rules::{MemberCounts, Observation};
 use crate::octavia::OperatingStatus;
 use crate::store::StatusRecord;
 
 /// The object kinds that carry an operating status we derive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Member,
@@ -47,7 +47,7 @@ impl Kind {
 
 /// Why an object has its status: what LoxiLB said (members) or what it was
 /// aggregated from (pools, load balancers).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "source")]
 pub enum Detail {
     /// Nodes that reported the member's probe in each state, and the probe's name

@@ -88,6 +88,15 @@ impl Store {
         }
     }
 
+    /// The MySQL backend, in cluster mode (its cluster-only tables, such as the
+    /// status board, are not part of the backend-neutral API).
+    pub fn mysql(&self) -> Option<&MysqlStore> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Mysql(b) => Some(b),
+        }
+    }
+
     /// The SQLite backend (tests reach its pool for set-ups no API offers).
     #[cfg(test)]
     pub(crate) fn sqlite(&self) -> &SqliteStore {

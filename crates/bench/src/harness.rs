@@ -21,6 +21,9 @@ pub struct World {
     pub child: Child,
     pub socket: PathBuf,
     pub store: Store,
+    /// With `--instances N` on MariaDB: the other N - 1 daemons, each with its own
+    /// config file and ingress socket, on the same shared database.
+    pub others: Vec<(Child, PathBuf)>,
 }
 
 /// Whether benchmark worlds put the daemon on MariaDB (`--mariadb`).
@@ -28,6 +31,21 @@ static MARIADB: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 
 pub fn use_mariadb(on: bool) {
     MARIADB.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many daemons share the MariaDB database (`--instances`; 1 without `--mariadb`).
+static INSTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+pub fn use_instances(n: usize) {
+    INSTANCES.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+fn instances() -> usize {
+    if MARIADB.load(std::sync::atomic::Ordering::Relaxed) {
+        INSTANCES.load(std::sync::atomic::Ordering::Relaxed)
+    } else {
+        1
+    }
 }
 
 /// With `--mariadb`: a fresh database on this run's MariaDB server, as the daemon's
@@ -45,7 +63,7 @@ async fn mariadb_database() -> Result<Option<(String, String)>, String> {
         url,
         // A networked database needs more than SQLite's 4 connections: the leader's 50
         // concurrent load balancers each wait for one per query.
-        "[cluster]\ninstance_id = \"bench-1\"\nlease_seconds = 10\n".to_string(),
+        "[cluster]\nlease_seconds = 10\n".to_string(),
     )))
 }
 
@@ -93,8 +111,23 @@ impl World {
                 config.replace(&sqlite, &format!("url = {url:?}\nmax_connections = 32")) + cluster;
         }
         let config_path = dir.path().join("coordinator.toml");
-        std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+        let with_id = |i: usize| match &shared {
+            Some(_) => format!("{config}instance_id = \"bench-{i}\"\n"),
+            None => config.clone(),
+        };
+        std::fs::write(&config_path, with_id(1)).map_err(|e| e.to_string())?;
         let child = spawn_daemon(&config_path, &socket).await?;
+        let mut others = Vec::new();
+        for i in 2..=instances() {
+            let sock = dir.path().join(format!("ingress-{i}.sock"));
+            let path = dir.path().join(format!("coordinator-{i}.toml"));
+            let text = with_id(i).replace(
+                &format!("socket_path = \"{}\"", socket.display()),
+                &format!("socket_path = \"{}\"", sock.display()),
+            );
+            std::fs::write(&path, text).map_err(|e| e.to_string())?;
+            others.push((spawn_daemon(&path, &sock).await?, sock));
+        }
         let store = match &shared {
             Some((url, _)) => {
                 let mysql = loxilb_coordinator::store::mysql::MysqlStore::open(url, None, 2)
@@ -114,6 +147,7 @@ impl World {
             child,
             socket,
             store,
+            others,
         })
     }
 
@@ -126,8 +160,15 @@ impl World {
         Ok(())
     }
 
-    pub fn api(&self) -> ApiClient {
-        ApiClient::new(&self.socket).with_timeout(Duration::from_secs(60))
+    /// The ingress of instance `i % N`: events spread round-robin over the daemons,
+    /// as Octavia's API calls land on different controllers.
+    pub fn api_for(&self, i: usize) -> ApiClient {
+        let n = self.others.len() + 1;
+        let socket = match i % n {
+            0 => &self.socket,
+            k => &self.others[k - 1].1,
+        };
+        ApiClient::new(socket).with_timeout(Duration::from_secs(60))
     }
 
     /// POST every event with `concurrency` clients; returns when all are accepted.
@@ -139,8 +180,8 @@ impl World {
             }
             c
         };
-        let tasks = chunks.into_iter().map(|chunk| {
-            let api = self.api();
+        let tasks = chunks.into_iter().enumerate().map(|(i, chunk)| {
+            let api = self.api_for(i);
             async move {
                 for e in chunk {
                     match api.call("POST", "/v1/events", Some(&e)).await {
@@ -208,9 +249,14 @@ impl World {
             .map_or(f64::NAN, |kb| kb / 1024.0)
     }
 
-    /// CPU time (user + system) the daemon process has used, in seconds.
+    /// CPU time (user + system) the daemon processes have used, in seconds.
     pub fn daemon_cpu_secs(&self) -> f64 {
         cpu_secs(self.child.id())
+            + self
+                .others
+                .iter()
+                .map(|(c, _)| cpu_secs(c.id()))
+                .sum::<f64>()
     }
 
     /// LoxiLB mutations the simulator has seen since its counters were reset.
@@ -228,6 +274,10 @@ impl Drop for World {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for (c, _) in &mut self.others {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 

@@ -32,6 +32,10 @@ struct Args {
     /// mariadb-server) in cluster mode instead of its embedded SQLite.
     #[arg(long, global = true)]
     mariadb: bool,
+    /// With `--mariadb`: how many daemons share the database; events go round-robin
+    /// to their ingress sockets.
+    #[arg(long, default_value_t = 1, global = true)]
+    instances: usize,
 }
 
 #[derive(Subcommand)]
@@ -71,6 +75,7 @@ enum What {
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     harness::use_mariadb(args.mariadb);
+    harness::use_instances(args.instances);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -259,7 +259,7 @@ async fn b5_row(runs: usize, size: usize, rate: u64) -> Result<(), String> {
                 let ev = json!({"method": "member_update", "args": {
                     "old_member": {"member_id": format!("lb{lb}-m0"), "pool_id": format!("lb{lb}-p")},
                     "new_member": {"member_id": format!("lb{lb}-m0"), "weight": (i % 200) + 1}}});
-                let api = w.api();
+                let api = w.api_for(i);
                 inflight.push(tokio::spawn(async move {
                     api.call("POST", "/v1/events", Some(&ev))
                         .await

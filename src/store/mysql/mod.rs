@@ -21,6 +21,7 @@
 //!   Galera retries itself (`wsrep_retry_autocommit`).
 
 mod applied;
+mod board;
 mod connect;
 mod desired;
 mod journal;
@@ -40,6 +41,7 @@ use sqlx::Executor;
 
 use super::StoreError;
 
+pub use board::{BoardChange, BoardMeta, BoardRow, BoardSelect};
 pub use connect::redact_url;
 
 /// Handle to a MySQL/MariaDB database; cheap to clone.
@@ -234,3 +236,6 @@ mod tests;
 
 #[cfg(test)]
 mod galera_tests;
+
+#[cfg(test)]
+mod board_tests;
