@@ -42,6 +42,8 @@ forward! {
         fn accept_event_checked(&self, method: &str, args_json: &str, object: (&str, &str), hint: &KeyHint, owner: Option<(&str, &str, &OwnerRef)>, extras: AcceptExtras) -> Result<Result<Accepted, TooManyMembers>, StoreError>;
         fn event(&self, id: i64) -> Result<Option<EventRecord>, StoreError>;
         fn unfinished_events(&self) -> Result<Vec<EventRecord>, StoreError>;
+        fn unfinished_event_ids(&self, after: i64) -> Result<Vec<i64>, StoreError>;
+        fn events_by_ids(&self, ids: &[i64]) -> Result<Vec<EventRecord>, StoreError>;
         fn oldest_unfinished_at(&self) -> Result<Option<i64>, StoreError>;
         fn list_events(&self, state: Option<EventState>, limit: i64) -> Result<Vec<EventRecord>, StoreError>;
         fn count_events(&self, state: EventState) -> Result<i64, StoreError>;

@@ -124,6 +124,11 @@ pub trait Journal {
     async fn event(&self, id: i64) -> Result<Option<EventRecord>, StoreError>;
     /// Queued and applying events in acceptance order (replay).
     async fn unfinished_events(&self) -> Result<Vec<EventRecord>, StoreError>;
+    /// The ids of queued and applying events above `after`, ascending: what a
+    /// journal tail reads each poll (an index scan; no event bodies).
+    async fn unfinished_event_ids(&self, after: i64) -> Result<Vec<i64>, StoreError>;
+    /// The events of `ids` that exist, in id order.
+    async fn events_by_ids(&self, ids: &[i64]) -> Result<Vec<EventRecord>, StoreError>;
     async fn oldest_unfinished_at(&self) -> Result<Option<i64>, StoreError>;
     async fn list_events(
         &self,

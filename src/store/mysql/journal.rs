@@ -233,6 +233,36 @@ impl MysqlStore {
         rows.iter().map(record_from_row).collect()
     }
 
+    /// See [`crate::store::api::Journal::unfinished_event_ids`]: served by the
+    /// `events_by_state (state, id)` index alone.
+    pub async fn unfinished_event_ids(&self, after: i64) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM events WHERE state IN ('queued', 'applying') AND id > ? ORDER BY id",
+        )
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| int(r, 0)).collect()
+    }
+
+    pub async fn events_by_ids(&self, ids: &[i64]) -> Result<Vec<EventRecord>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut q =
+                QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE id IN ("));
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY id");
+            let rows = q.build().fetch_all(&self.pool).await?;
+            for row in &rows {
+                out.push(record_from_row(row)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// When the oldest unfinished event was accepted (ms since the epoch), if any.
     pub async fn oldest_unfinished_at(&self) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query(

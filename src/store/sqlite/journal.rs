@@ -19,6 +19,10 @@ use super::write_batch::Stmt;
 use super::SqliteStore;
 use crate::store::{now_ms, StoreError};
 
+/// Ids per `IN` list (SQLite allows 32,766 bound parameters; small lists keep the
+/// statement cache useful).
+const ID_CHUNK: usize = 500;
+
 pub(crate) const EVENT_COLUMNS: &str =
     "id, method, args, ordering_key, object_kind, object_id, state, \
                              reason, attempts, accepted_at, updated_at";
@@ -121,6 +125,35 @@ impl api::Journal for SqliteStore {
         );
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(record_from_row).collect()
+    }
+
+    async fn unfinished_event_ids(&self, after: i64) -> Result<Vec<i64>, StoreError> {
+        let ids: Vec<(i64,)> = sqlx::query_as(
+            "SELECT id FROM events WHERE state IN ('queued', 'applying') AND id > ? ORDER BY id",
+        )
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn events_by_ids(&self, ids: &[i64]) -> Result<Vec<EventRecord>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ID_CHUNK) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE id IN ("
+            ));
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY id");
+            let rows = q.build().fetch_all(&self.pool).await?;
+            for row in &rows {
+                out.push(record_from_row(row)?);
+            }
+        }
+        Ok(out)
     }
 
     /// When the oldest unfinished event was accepted (ms since the epoch), if any.

@@ -97,6 +97,13 @@ async fn lifecycle_and_replay_set() {
     );
     assert_eq!(pending[0].state, EventState::Applying);
     assert_eq!(pending[0].attempts, 1);
+    // The tail's reads: unfinished ids above a bound, then the bodies of some ids.
+    assert_eq!(ok(s.unfinished_event_ids(0).await), vec![b.id, c.id]);
+    assert_eq!(ok(s.unfinished_event_ids(b.id).await), vec![c.id]);
+    let some = ok(s.events_by_ids(&[c.id, a.id, c.id + 1000]).await);
+    assert_eq!(some.iter().map(|e| e.id).collect::<Vec<_>>(), vec![a.id, c.id]);
+    assert_eq!(some[1], pending[1], "the same records as unfinished_events");
+    assert!(ok(s.events_by_ids(&[]).await).is_empty());
     assert_eq!(pending[0].reason.as_deref(), Some("loxilb down"));
     assert_eq!(pending[1].method, "loadbalancer_delete");
     assert_eq!(
