@@ -1,5 +1,5 @@
 //! The control surface over HTTP under /sim/v1 (for the standalone binary and out-of-process
-//! tests). JSON in, JSON out; mirrors [`crate::Control`].
+//! tests). JSON in, JSON out; mirrors [`Control`].
 
 use std::time::Duration;
 
@@ -7,9 +7,11 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::control::{Control, Fault, ScriptedEndpoint};
-use crate::server::{json_response, Resp};
-use crate::state::Shared;
+use super::control::Control;
+use super::http::{json_response, Resp};
+use super::knobs::Fault;
+use super::shared::Shared;
+use crate::machine::ScriptedEndpoint;
 
 #[derive(Deserialize)]
 struct Latency {

@@ -6,9 +6,9 @@
 
 use std::net::IpAddr;
 
+use super::rules_eps::RuleEp;
 use crate::error::ApiError;
 use crate::model::LoadbalanceEntry;
-use crate::rules_eps::RuleEp;
 
 /// LoxiLB's MaxLBEndPoints, LbMaxInactiveTimeout and its two default inactive timeouts.
 pub(crate) const MAX_ENDPOINTS: usize = 32;
@@ -98,7 +98,7 @@ pub(crate) fn proto_number(p: &str) -> Option<u8> {
 /// `flip` gets one behaviour wrong on purpose (conformance tests only).
 pub(crate) fn check(
     entry: &LoadbalanceEntry,
-    flip: Option<crate::Flip>,
+    flip: Option<crate::flip::Flip>,
 ) -> Result<Candidate, Refusal> {
     let a = &entry.service_arguments;
     let mut s = Serv {
@@ -124,7 +124,7 @@ pub(crate) fn check(
         oper: a.oper,
     };
     let port = a.port as u16;
-    let dsr_flipped = flip == Some(crate::Flip::DsrAcceptsAnySelection);
+    let dsr_flipped = flip == Some(crate::flip::Flip::DsrAcceptsAnySelection);
     if s.mode == MODE_DSR && s.sel != SEL_HASH && !dsr_flipped {
         return Err(Refusal::Result(
             "Error: Only Hash Selection criteria allowed for DSR mode",
@@ -147,7 +147,10 @@ pub(crate) fn check(
             DEFAULT_INACTIVE_NS_TIMEOUT
         };
     }
-    check_probe(&mut s, flip == Some(crate::Flip::RuleAcceptsHttpProbe))?;
+    check_probe(
+        &mut s,
+        flip == Some(crate::flip::Flip::RuleAcceptsHttpProbe),
+    )?;
     if entry.endpoints.is_empty() || entry.endpoints.len() > MAX_ENDPOINTS {
         return Err(bad("endpoints-range error"));
     }
@@ -231,7 +234,7 @@ pub(crate) fn check(
 }
 
 /// AddLbRule's rule-level probe checks; a probetype other than none forces `monitor`.
-/// `accept_http` is the flipped behaviour of [`crate::Flip::RuleAcceptsHttpProbe`].
+/// `accept_http` is the flipped behaviour of [`crate::flip::Flip::RuleAcceptsHttpProbe`].
 fn check_probe(s: &mut Serv, accept_http: bool) -> Result<(), Refusal> {
     if s.probetype.is_empty() {
         if s.probeport != 0 {

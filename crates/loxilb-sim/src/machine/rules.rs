@@ -8,69 +8,76 @@
 //! and the NAT action (dnat or fullnat), so `mode` may be listed as fullnat on a rule that
 //! still does dnat. See rules_check.rs for the checks and rules_eps.rs for endpoints/probes.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use serde_json::json;
+
+use super::answer::{ok_json, success, Answer};
+use super::rule_table::{listed_port_max, NatKind, Rule};
+use super::rules_check::{
+    check, proto_number, Candidate, Refusal, RuleKey, MAX_ENDPOINTS, MODE_FULLPROXY,
+};
+use super::rules_eps::{consolidate, OPER_DETACH};
+use super::sim::Sim;
 use crate::error::ApiError;
-use crate::firewall::{Firewall, Marker};
 use crate::model::LoadbalanceEntry;
-pub(crate) use crate::rules_check::RuleKey;
-use crate::rules_check::{check, Candidate, Refusal, Serv, MAX_ENDPOINTS, MODE_FULLPROXY};
-use crate::rules_eps::{consolidate, ProbeSource, RuleEp, OPER_DETACH};
-use crate::state::State;
 
-/// The datapath action AddLbRule picks at creation (actType); never changed by updates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NatKind {
-    Dnat,
-    FullNat,
-    FullProxy,
-}
-
-impl NatKind {
-    fn of_mode(mode: i64) -> NatKind {
-        match mode {
-            1 | 2 | 5 => NatKind::FullNat,
-            MODE_FULLPROXY => NatKind::FullProxy,
-            _ => NatKind::Dnat,
-        }
-    }
-}
-
-/// A stored rule.
+/// The load-balancer rule calls of the LoxiLB API, already bound from HTTP (path and
+/// query integers cast to LoxiLB's narrower types by the handlers).
 #[derive(Debug, Clone)]
-pub(crate) struct Rule {
-    /// Rule number from LoxiLB's marker (ruleNum).
-    pub num: u64,
-    pub nat: NatKind,
-    pub serv: Serv,
-    pub eps: Vec<RuleEp>,
-    pub sec_ips: Vec<IpAddr>,
-    /// Allowed sources in canonical form (srcList).
-    pub sources: Vec<String>,
+pub(crate) enum RuleOp {
+    /// POST /config/loadbalancer, after swagger validation.
+    Add(Box<LoadbalanceEntry>),
+    /// GET /config/loadbalancer/all.
+    List,
+    /// DELETE /config/loadbalancer/all.
+    DeleteAll,
+    /// DELETE /config/loadbalancer/name/{name}.
+    DeleteName(String),
+    /// DELETE by externalipaddress/port[/portmax]/protocol (+ hosturl, block).
+    Delete {
+        ip: String,
+        port: u16,
+        port_max: u16,
+        proto: String,
+        block: u32,
+        host: String,
+    },
 }
 
-impl Rule {
-    fn probe_source(&self) -> ProbeSource<'_> {
-        let s = &self.serv;
-        ProbeSource {
-            protocol: &s.protocol,
-            probetype: &s.probetype,
-            probeport: s.probeport,
-            probereq: &s.probereq,
-            proberesp: &s.proberesp,
-            probe_timeout: s.probe_timeout,
-            probe_retries: s.probe_retries,
+/// Answer one rule call.
+pub(crate) fn handle(sim: &mut Sim, op: RuleOp) -> Result<Answer, ApiError> {
+    match op {
+        RuleOp::Add(entry) => {
+            let result = sim.lb_post(*entry)?;
+            Ok(ok_json(&json!({ "result": result })))
+        }
+        RuleOp::List => {
+            let body = serde_json::to_vec(&json!({ "lbAttr": sim.lb_entries() }));
+            Ok((200, body.unwrap_or_default()))
+        }
+        RuleOp::DeleteAll => {
+            sim.lb_delete_all();
+            Ok(success())
+        }
+        // ConfigDeleteLoadbalancerByName answers Success whether or not a rule matched.
+        RuleOp::DeleteName(name) => {
+            sim.lb_delete_name(&name);
+            Ok(success())
+        }
+        RuleOp::Delete {
+            ip,
+            port,
+            port_max,
+            proto,
+            block,
+            host,
+        } => {
+            let host = if host == "any" { "" } else { host.as_str() };
+            sim.lb_delete(&ip, port, port_max, &proto, block, host)?;
+            Ok(success())
         }
     }
-}
-
-/// The LB table: rules, their numbers and their firewall side effects.
-#[derive(Debug, Default)]
-pub(crate) struct RuleTable {
-    pub map: BTreeMap<RuleKey, Rule>,
-    pub marker: Marker,
-    pub firewall: Firewall,
 }
 
 /// Whether a rule with this mode/monitor makes its probe entries probe (activateProbe).
@@ -81,10 +88,10 @@ fn activates(mode: i64, monitor: bool) -> bool {
 /// What a successful POST answers: LoxiLB's `result`.
 pub(crate) type Posted = &'static str;
 
-impl State {
+impl Sim {
     /// POST /config/loadbalancer after swagger validation.
     pub fn lb_post(&mut self, entry: LoadbalanceEntry) -> Result<Posted, ApiError> {
-        let c = match check(&entry, self.flip) {
+        let c = match check(&entry, self.flip()) {
             Ok(c) => c,
             Err(Refusal::Result(text)) => return Ok(text),
             Err(Refusal::Error(e)) => return Err(e),
@@ -278,7 +285,7 @@ impl State {
         if port_max != 0 && port_max < port {
             return Err(ApiError::Loxilb("serv-port-args range error".into()));
         }
-        let Some(proto) = crate::rules_check::proto_number(proto) else {
+        let Some(proto) = proto_number(proto) else {
             return Err(ApiError::Loxilb("malformed-proto error".into()));
         };
         let key = RuleKey {
@@ -329,7 +336,7 @@ impl State {
         else {
             return false;
         };
-        let Some(proto) = crate::rules_check::proto_number(proto) else {
+        let Some(proto) = proto_number(proto) else {
             return false;
         };
         let mut hit = false;
@@ -347,15 +354,6 @@ impl State {
             }
         }
         hit
-    }
-}
-
-/// GetLBRule lists portMax 0 when the range is a single port.
-pub(crate) fn listed_port_max(k: &RuleKey) -> u16 {
-    if k.port == k.port_max {
-        0
-    } else {
-        k.port_max
     }
 }
 
