@@ -17,7 +17,7 @@ use super::rule_table::{listed_port_max, NatKind, Rule};
 use super::rules_check::{
     check, proto_number, Candidate, Refusal, RuleKey, MAX_ENDPOINTS, MODE_FULLPROXY,
 };
-use super::rules_eps::{consolidate, OPER_DETACH};
+use super::rules_eps::{consolidate, Merged, OPER_DETACH};
 use super::sim::Sim;
 use crate::error::ApiError;
 use crate::model::LoadbalanceEntry;
@@ -153,29 +153,10 @@ impl Sim {
         }
         let mut m = consolidate(&mut rule.eps, &mut c.eps, c.serv.oper);
         let (o, n) = (&rule.serv, &c.serv);
-        let mut changed = m.changed
-            || o.probetype != n.probetype
-            || o.probeport != n.probeport
-            || o.probereq != n.probereq
-            || o.proberesp != n.proberesp
-            || o.sel != n.sel
-            || o.mode != n.mode
-            || o.ppv2 != n.ppv2
-            || c.sources.len() != rule.sources.len();
-        if c.sources.len() == rule.sources.len() {
-            // LoxiLB flags a change only when no stored prefix differs from a posted one:
-            // with one source, re-posting it is a change and posting another is not.
-            for p in &c.sources {
-                if !rule.sources.iter().any(|s| s != p) {
-                    changed = true;
-                    break;
-                }
-            }
-        }
         let security_differs = o.security != n.security;
         let egress_differs = o.egress != n.egress;
         let fullproxy_differs = (o.mode == MODE_FULLPROXY) != (n.mode == MODE_FULLPROXY);
-        if !changed {
+        if !update_changes(rule, &c, m.changed) {
             return exists("lbrule-exists error");
         }
         if security_differs {
@@ -190,7 +171,7 @@ impl Sim {
         if fullproxy_differs {
             return exists("lbrule-exist error: cant modify fullproxy rule mode");
         }
-        let Some(rule) = self.rules.map.get_mut(&c.key) else {
+        let Some(rule) = self.rules.map.get(&c.key) else {
             return exists("lbrule not-exists error");
         };
         if m.eps.len() > MAX_ENDPOINTS {
@@ -202,30 +183,47 @@ impl Sim {
                 e.ep_created = false;
             }
         }
+        self.replace_sources(&c.key, &c.sources)?;
+        self.store_update(&c, m);
+        Ok(())
+    }
+
+    /// An update's allowed sources replace the rule's (all or nothing).
+    fn replace_sources(&mut self, key: &RuleKey, posted: &[String]) -> Result<(), ApiError> {
+        let Some(rule) = self.rules.map.get_mut(key) else {
+            return Err(ApiError::Loxilb("lbrule not-exists error".into()));
+        };
         let num = rule.num;
         let old_sources = std::mem::take(&mut rule.sources);
         let mut sources = Vec::new();
-        for p in &c.sources {
+        for p in posted {
             match self.rules.firewall.add_source(p, num) {
                 Some(canon) => sources.push(canon),
                 None => {
                     for s in &sources {
                         self.rules.firewall.delete_source(s);
                     }
-                    if let Some(rule) = self.rules.map.get_mut(&c.key) {
+                    if let Some(rule) = self.rules.map.get_mut(key) {
                         rule.sources = old_sources;
                     }
-                    return exists("rule-allowed-src error");
+                    return Err(ApiError::Loxilb("rule-allowed-src error".into()));
                 }
             }
         }
         for s in &old_sources {
             self.rules.firewall.delete_source(s);
         }
+        if let Some(rule) = self.rules.map.get_mut(key) {
+            rule.sources = sources;
+        }
+        Ok(())
+    }
+
+    /// Store what an update changes and move the probe references to the new endpoints.
+    fn store_update(&mut self, c: &Candidate, mut m: Merged) {
         let Some(rule) = self.rules.map.get_mut(&c.key) else {
-            return exists("lbrule not-exists error");
+            return;
         };
-        rule.sources = sources;
         let s = &mut rule.serv;
         s.probetype = c.serv.probetype.clone();
         s.probeport = c.serv.probeport;
@@ -246,7 +244,6 @@ impl Sim {
         if let Some(rule) = self.rules.map.get_mut(&c.key) {
             rule.eps = m.eps;
         }
-        Ok(())
     }
 
     /// DeleteLbRule for a key, with the portMax the caller passed (0 from the routes
@@ -355,6 +352,27 @@ impl Sim {
         }
         hit
     }
+}
+
+/// Whether AddLbRule sees a change in a re-post: the endpoints, probe options, sel,
+/// mode, proxy protocol, or the allowed sources. LoxiLB flags a source change only when
+/// no stored prefix differs from a posted one: with one source, re-posting it is a change
+/// and posting another is not.
+fn update_changes(rule: &Rule, c: &Candidate, eps_changed: bool) -> bool {
+    let (o, n) = (&rule.serv, &c.serv);
+    let changed = eps_changed
+        || o.probetype != n.probetype
+        || o.probeport != n.probeport
+        || o.probereq != n.probereq
+        || o.proberesp != n.proberesp
+        || o.sel != n.sel
+        || o.mode != n.mode
+        || o.ppv2 != n.ppv2
+        || c.sources.len() != rule.sources.len();
+    changed
+        || c.sources
+            .iter()
+            .any(|p| !rule.sources.iter().any(|s| s != p))
 }
 
 /// reflect.DeepEqual of the sorted secondary IP lists (IPv4 and its IPv6-mapped form are

@@ -9,7 +9,6 @@ use serde_json::json;
 
 use super::control::Control;
 use super::http::{json_response, Resp};
-use super::knobs::Fault;
 use super::shared::Shared;
 use crate::machine::ScriptedEndpoint;
 
@@ -65,77 +64,107 @@ pub(crate) fn handle(
     let ctl = Control {
         shared: shared.clone(),
     };
-    let ok = || (200, json!({"ok": true}));
-    let res: Result<Answer, Answer> = (|| {
-        Ok(match (method, rest.trim_end_matches('/')) {
-            ("PUT", "/latency") => {
-                let l: Latency = parse(body)?;
-                ctl.set_latency(Duration::from_millis(l.ms));
-                ok()
-            }
-            ("POST", "/faults") => {
-                let f: Fault = parse(body)?;
-                ctl.add_fault(f);
-                ok()
-            }
-            ("DELETE", "/faults") => {
-                ctl.clear_faults();
-                ok()
-            }
-            ("PUT", "/reset-rate") => {
-                let r: Rate = parse(body)?;
-                ctl.set_reset_rate(r.rate);
-                ok()
-            }
-            ("PUT", "/maintenance") => {
-                let m: OnOff = parse(body)?;
-                ctl.set_maintenance(m.on);
-                ok()
-            }
-            ("POST", "/restart") => {
-                ctl.restart_empty();
-                ok()
-            }
-            ("GET", "/requests") => (200, json!(ctl.requests())),
-            ("DELETE", "/requests") => {
-                ctl.clear_requests();
-                ok()
-            }
-            ("GET", "/counters") => (200, json!(ctl.counters())),
-            ("DELETE", "/counters") => {
-                ctl.reset_counters();
-                ok()
-            }
-            ("GET", "/endpoints") => (200, json!(ctl.endpoints())),
-            ("GET", "/rules") => (200, json!(ctl.rules())),
-            ("GET", "/rule-info") => (200, json!(ctl.rule_info())),
-            ("GET", "/firewall") => (200, json!(ctl.firewall())),
-            ("POST", "/script/endpoints") => {
-                let eps: Vec<ScriptedEndpoint> = parse(body)?;
-                let n = ctl.script_endpoints(eps);
-                (200, json!({"ok": true, "inserted": n}))
-            }
-            ("PUT", "/script/endpoint-state") => {
-                let s: EpState = parse(body)?;
-                found(ctl.set_endpoint_state(&s.key, &s.state))
-            }
-            ("PUT", "/script/counter") => {
-                let c: CounterIn = parse(body)?;
-                found(ctl.set_counter(
-                    &c.external_ip,
-                    c.port,
-                    &c.protocol,
-                    &c.endpoint_ip,
-                    c.packets,
-                    c.bytes,
-                ))
-            }
-            _ => (
-                404,
-                json!({"error": format!("unknown control call {method} /sim/v1{rest}")}),
-            ),
-        })
-    })();
-    let (status, v) = res.unwrap_or_else(|e| e);
+    let path = rest.trim_end_matches('/');
+    let res = match knob_call(&ctl, method, path, body) {
+        Ok(None) => state_call(&ctl, method, path, body),
+        other => other,
+    };
+    let (status, v) = match res {
+        Ok(Some(answer)) | Err(answer) => answer,
+        Ok(None) => (
+            404,
+            json!({"error": format!("unknown control call {method} /sim/v1{rest}")}),
+        ),
+    };
     reply(status, v)
+}
+
+fn ok() -> Answer {
+    (200, json!({"ok": true}))
+}
+
+/// The transport knobs and the request log; Ok(None) when `path` is not one of them.
+fn knob_call(
+    ctl: &Control,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<Option<Answer>, Answer> {
+    Ok(Some(match (method, path) {
+        ("PUT", "/latency") => {
+            let l: Latency = parse(body)?;
+            ctl.set_latency(Duration::from_millis(l.ms));
+            ok()
+        }
+        ("POST", "/faults") => {
+            ctl.add_fault(parse(body)?);
+            ok()
+        }
+        ("DELETE", "/faults") => {
+            ctl.clear_faults();
+            ok()
+        }
+        ("PUT", "/reset-rate") => {
+            let r: Rate = parse(body)?;
+            ctl.set_reset_rate(r.rate);
+            ok()
+        }
+        ("PUT", "/maintenance") => {
+            let m: OnOff = parse(body)?;
+            ctl.set_maintenance(m.on);
+            ok()
+        }
+        ("GET", "/requests") => (200, json!(ctl.requests())),
+        ("DELETE", "/requests") => {
+            ctl.clear_requests();
+            ok()
+        }
+        ("GET", "/counters") => (200, json!(ctl.counters())),
+        ("DELETE", "/counters") => {
+            ctl.reset_counters();
+            ok()
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// The calls on LoxiLB's configuration (restart, views, scripting); Ok(None) when `path`
+/// is not one of them.
+fn state_call(
+    ctl: &Control,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<Option<Answer>, Answer> {
+    Ok(Some(match (method, path) {
+        ("POST", "/restart") => {
+            ctl.restart_empty();
+            ok()
+        }
+        ("GET", "/endpoints") => (200, json!(ctl.endpoints())),
+        ("GET", "/rules") => (200, json!(ctl.rules())),
+        ("GET", "/rule-info") => (200, json!(ctl.rule_info())),
+        ("GET", "/firewall") => (200, json!(ctl.firewall())),
+        ("POST", "/script/endpoints") => {
+            let eps: Vec<ScriptedEndpoint> = parse(body)?;
+            let n = ctl.script_endpoints(eps);
+            (200, json!({"ok": true, "inserted": n}))
+        }
+        ("PUT", "/script/endpoint-state") => {
+            let s: EpState = parse(body)?;
+            found(ctl.set_endpoint_state(&s.key, &s.state))
+        }
+        ("PUT", "/script/counter") => {
+            let c: CounterIn = parse(body)?;
+            found(ctl.set_counter(
+                &c.external_ip,
+                c.port,
+                &c.protocol,
+                &c.endpoint_ip,
+                c.packets,
+                c.bytes,
+            ))
+        }
+        _ => return Ok(None),
+    }))
 }
