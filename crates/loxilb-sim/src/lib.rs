@@ -77,6 +77,7 @@ pub async fn spawn_on(listener: TcpListener, opts: SimOptions) -> std::io::Resul
         auth: opts.auth.clone(),
         token_ttl: opts.token_ttl,
         flip: opts.flip,
+        pid: std::process::id(),
     };
     let shared = Arc::new(Shared {
         sim: Mutex::new(Sim::new(setup, Instant::now())),

@@ -6,7 +6,8 @@
 //! 409 `lbrule-exists error`. An update stores the probe options, sel, mode, inactive timeout
 //! and allowed sources but keeps what creation chose: name, monitor, managed, bgp, privateIP
 //! and the NAT action (dnat or fullnat), so `mode` may be listed as fullnat on a rule that
-//! still does dnat. See rules_check.rs for the checks and rules_eps.rs for endpoints/probes.
+//! still does dnat. See rules_check.rs for the checks, rules_eps.rs and rules_probes.rs for
+//! endpoints and their probes, rule_table.rs for the stored form.
 
 use std::net::IpAddr;
 

@@ -31,6 +31,8 @@ pub(crate) struct Setup {
     pub token_ttl: Duration,
     /// One behaviour to get wrong on purpose (conformance tests only).
     pub flip: Option<Flip>,
+    /// The process id GET /status/process lists for "loxilb" (the simulator's own).
+    pub pid: u32,
 }
 
 /// The state of one simulated LoxiLB.

@@ -56,7 +56,10 @@ pub(crate) fn handle(sim: &mut Sim, op: SystemOp, now: Instant) -> Result<Answer
             "version": sim.setup.version.to_string(),
             "buildInfo": format!("loxilb-sim {}", env!("CARGO_PKG_VERSION")),
         }))),
-        SystemOp::ProcessStatus => Ok(process_status(now.saturating_duration_since(sim.boot))),
+        SystemOp::ProcessStatus => {
+            let up = now.saturating_duration_since(sim.boot);
+            Ok(process_status(sim.setup.pid, up))
+        }
     }
 }
 
@@ -111,10 +114,10 @@ impl Sim {
     }
 }
 
-/// GET /status/process after `up` of process time: LoxiLB parses `top -bn 1`, so it lists
-/// every process of its host (here: an init process and the simulator as "loxilb"), and
-/// nothing else.
-fn process_status(up: Duration) -> Answer {
+/// GET /status/process after `up` of process time: LoxiLB parses `top -bn 1`, so it
+/// lists every process of its host (here: an init process and the simulator, `pid`, as
+/// "loxilb"), and nothing else.
+fn process_status(pid: u32, up: Duration) -> Answer {
     let entry = |pid: String, time: String, command: &str| {
         json!({
             "pid": pid, "user": "root", "priority": "20", "nice": "0",
@@ -125,7 +128,7 @@ fn process_status(up: Duration) -> Answer {
     ok_json(&json!({
         "processAttr": [
             entry("1".into(), top_time(up), "bash"),
-            entry(std::process::id().to_string(), top_time(up), "loxilb"),
+            entry(pid.to_string(), top_time(up), "loxilb"),
         ]
     }))
 }

@@ -21,6 +21,7 @@ fn sim(auth: Option<(&str, &str)>) -> Sim {
         auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
         token_ttl: Duration::from_secs(60),
         flip: None,
+        pid: 4242,
     };
     Sim::new(setup, Instant::now())
 }
