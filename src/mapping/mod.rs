@@ -25,6 +25,7 @@
 //!   `default_pool`, a pool's `healthmonitor`) are ignored: they are snapshots from graph
 //!   creates and go stale as soon as the child rows change.
 
+mod l4;
 mod merge;
 mod node_plan;
 mod plan;
@@ -33,12 +34,12 @@ mod refusals;
 mod rule;
 mod tree;
 
+pub(crate) use l4::pool_rule_proto;
 pub use merge::merge_probe;
 pub use node_plan::{endpoint_keys, plan_node, rule_creates, uncertain_deletes, NodePlan};
 pub use plan::{plan_probes, plan_rules, plan_rules_forcing, ProbeOp, RuleOp};
 pub use probe::{rule_default_probe, rule_referred_probe, ProbeKey, ProbeWant};
 pub use refusals::known_refusal;
-pub(crate) use rule::pool_rule_proto;
 pub use rule::{
     exact_pattern_listener, is_ours_rule, listener_expects_rule, listener_of_rule_name,
     listener_rule_key, rule_name, RULE_NAME_PREFIX,

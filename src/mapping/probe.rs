@@ -23,7 +23,7 @@
 use crate::loxilb::types::{probe_key, EndPoint, ServiceArguments};
 use crate::model::{HealthMonitor, Member, MonitorType};
 
-use super::rule::pool_rule_proto;
+use super::l4::pool_rule_proto;
 use super::tree::LbTree;
 use super::MappingOptions;
 

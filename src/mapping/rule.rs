@@ -32,11 +32,9 @@ use crate::config::NatMode;
 use crate::loxilb::types::{
     AllowedSource, LbEndpoint, LoadbalanceEntry, Mode, Oper, Sel, ServiceArguments,
 };
-use crate::model::{
-    HealthMonitor, LbAlgorithm, Listener, ListenerProtocol, Member, Pool, PoolProtocol,
-    SessionPersistenceType,
-};
+use crate::model::{HealthMonitor, LbAlgorithm, Listener, Member, Pool, SessionPersistenceType};
 
+use super::l4::{listener_l4, pool_l4};
 use super::probe::{self, ProbeSpec};
 use super::tree::LbTree;
 use super::{DesiredRule, MappingOptions};
@@ -81,46 +79,6 @@ fn is_canonical_uuid(s: &str) -> bool {
 /// the coordinator created it: deletions go by records and [`exact_pattern_listener`].
 pub fn is_ours_rule(entry: &LoadbalanceEntry) -> bool {
     listener_of_rule_name(&entry.service_arguments.name).is_some()
-}
-
-/// LoxiLB's rule protocol for a listener protocol. HTTP(S) are served at L4 as tcp.
-pub(crate) fn listener_l4(p: ListenerProtocol) -> &'static str {
-    match p {
-        ListenerProtocol::Udp => "udp",
-        ListenerProtocol::Sctp => "sctp",
-        ListenerProtocol::Tcp
-        | ListenerProtocol::Http
-        | ListenerProtocol::Https
-        | ListenerProtocol::TerminatedHttps
-        | ListenerProtocol::Prometheus => "tcp",
-    }
-}
-
-/// LoxiLB's protocol for a pool protocol (Octavia pairs pools only with listeners of the
-/// same transport, so this agrees with [`listener_l4`]).
-pub(crate) fn pool_l4(p: PoolProtocol) -> &'static str {
-    match p {
-        PoolProtocol::Udp => "udp",
-        PoolProtocol::Sctp => "sctp",
-        PoolProtocol::Tcp
-        | PoolProtocol::Http
-        | PoolProtocol::Https
-        | PoolProtocol::Proxy
-        | PoolProtocol::Proxyv2 => "tcp",
-    }
-}
-
-/// The protocol of the rule(s) a pool serves, which is the protocol part of its members'
-/// probe keys: the protocol of a listener using it as default pool (smallest listener id),
-/// else the pool's own (they agree in any configuration Octavia accepts).
-pub(crate) fn pool_rule_proto(tree: &LbTree, pool: &Pool) -> Option<&'static str> {
-    tree.listeners
-        .iter()
-        .filter(|l| tree.default_pool_of(l).map(|p| p.pool_id.as_str()) == Some(&pool.pool_id))
-        .filter_map(|l| l.protocol.map(|p| (&l.listener_id, listener_l4(p))))
-        .min()
-        .map(|(_, proto)| proto)
-        .or(pool.protocol.map(pool_l4))
 }
 
 /// The LB flavor's `lb_algorithm` when it names one (the provider plugin's

@@ -13,7 +13,7 @@
 
 use serde_json::json;
 
-use crate::LoxilbVersion;
+use loxilb_version::LoxilbVersion;
 
 /// A failed LoxiLB API call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,88 +11,47 @@
 //! endpoints and counters, and a request log.
 //!
 //! It deliberately uses its own serde types so it independently checks the daemon's client.
+//!
+//! Layout: LoxiLB's behaviour is a pure state machine (`machine`: `apply(&mut Sim, Request)
+//! -> (Response, Vec<Effect>)`, one handler per resource, no tokio or I/O), so its fidelity
+//! to LoxiLB's Go source is tested without a network; `runtime` is the thin layer that
+//! reads HTTP, applies the test knobs, calls the machine under a lock and carries out its
+//! effects (probe checkers, https trust pool). Shared leaves: `model` (wire types),
+//! `swagger` (go-swagger's body validation), `error` (LoxiLB's error bodies), `flip`,
+//! `godur`, `options`.
 
-mod api;
-mod control;
-mod control_http;
-mod endpoints;
-mod ep_host;
 mod error;
-mod firewall;
 mod flip;
 mod godur;
-mod interrupt;
+mod machine;
 mod model;
-mod probe;
-mod probers;
-mod rules;
-mod rules_check;
-mod rules_eps;
-mod rules_list;
-mod server;
-mod state;
+mod options;
+mod runtime;
 mod swagger;
-mod tls_roots;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use control::{Control, Counters, Fault, RecordedRequest, ScriptedEndpoint};
 pub use error::ApiError;
-pub use firewall::FirewallEntry;
 pub use flip::{BadFlip, Flip};
-pub use interrupt::Interruption;
 pub use loxilb_version::{BadVersion, LoxilbVersion};
-pub use rules_list::RuleInfo;
-pub use server::BASE_PATH;
-pub use tls_roots::CaCert;
+pub use machine::{FirewallEntry, RuleInfo, ScriptedEndpoint};
+pub use options::{CaCert, SimOptions};
+pub use runtime::control::Control;
+pub use runtime::interrupt::Interruption;
+pub use runtime::knobs::{Counters, Fault, RecordedRequest};
+pub use runtime::server::BASE_PATH;
 
-use state::{lock, Shared};
-
-/// How a simulator instance behaves.
-#[derive(Debug, Clone)]
-pub struct SimOptions {
-    /// Delay before every API call is answered.
-    pub latency: Duration,
-    /// When set, LoxiLB's user service is enabled with this one user: POST /auth/login
-    /// with these credentials yields a token that every other call (except GET /version)
-    /// must send raw in the Authorization header. When None, /auth/login answers 501 and
-    /// no token is needed.
-    pub auth: Option<(String, String)>,
-    /// Lifetime of issued tokens.
-    pub token_ttl: Duration,
-    /// Run real probes for endpoints (default true).
-    pub probing: bool,
-    /// The LoxiLB release to behave as (error shape, failure counting, priority slots).
-    pub version: LoxilbVersion,
-    /// CAs HTTPS probes trust besides the system roots (LoxiLB's /opt/loxilb/cert).
-    pub ca_certs: Vec<CaCert>,
-    /// Period of LoxiLB's endpoint checkers (2 s); all probe scheduling scales with it.
-    pub probe_tick: Duration,
-    /// One behaviour to get wrong on purpose; only for the tests of the daemon's
-    /// `conformance` command (see [`Flip`]). None for a faithful simulator.
-    pub flip: Option<Flip>,
-}
-
-impl Default for SimOptions {
-    fn default() -> Self {
-        SimOptions {
-            latency: Duration::ZERO,
-            auth: None,
-            token_ttl: Duration::from_secs(3600),
-            probing: true,
-            version: LoxilbVersion::default(),
-            ca_certs: Vec::new(),
-            probe_tick: Duration::from_secs(2),
-            flip: None,
-        }
-    }
-}
+use machine::{Setup, Sim};
+use runtime::knobs::{Knobs, RequestLog};
+use runtime::lock::lock;
+use runtime::probing::Probing;
+use runtime::shared::Shared;
 
 /// A running simulator.
 pub struct SimHandle {
@@ -113,9 +72,22 @@ pub async fn spawn(opts: SimOptions) -> std::io::Result<SimHandle> {
 pub async fn spawn_on(listener: TcpListener, opts: SimOptions) -> std::io::Result<SimHandle> {
     let addr = listener.local_addr()?;
     let rt = tokio::runtime::Handle::try_current().map_err(std::io::Error::other)?;
-    let shared = Arc::new_cyclic(|weak| Shared::new(weak, &opts, rt));
+    let setup = Setup {
+        version: opts.version,
+        auth: opts.auth.clone(),
+        token_ttl: opts.token_ttl,
+        flip: opts.flip,
+        pid: std::process::id(),
+    };
+    let shared = Arc::new(Shared {
+        sim: Mutex::new(Sim::new(setup, Instant::now())),
+        probing: Mutex::new(Probing::new(rt, &opts)),
+        knobs: Knobs::new(opts.latency),
+        log: Mutex::new(RequestLog::default()),
+        version: opts.version,
+    });
     let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(server::serve(listener, shared.clone(), rx));
+    let task = tokio::spawn(runtime::server::serve(listener, shared.clone(), rx));
     tracing::info!(%addr, "loxilb simulator listening");
     Ok(SimHandle {
         addr,
@@ -151,14 +123,8 @@ impl SimHandle {
         if let Err(e) = (&mut self.task).await {
             tracing::warn!(error = %e, "simulator task ended abnormally");
         }
-        let guards: Vec<_> = {
-            let mut st = lock(&self.shared.state);
-            st.probe.enabled = false;
-            st.endpoints
-                .values_mut()
-                .filter_map(|e| e.prober.take())
-                .collect()
-        };
-        drop(guards);
+        // Taken under the lock, aborted (dropped) outside it.
+        let stopped = lock(&self.shared.probing).stop();
+        drop(stopped);
     }
 }

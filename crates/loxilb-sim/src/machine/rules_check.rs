@@ -6,9 +6,10 @@
 
 use std::net::IpAddr;
 
+use super::rules_eps::RuleEp;
 use crate::error::ApiError;
-use crate::model::LoadbalanceEntry;
-use crate::rules_eps::RuleEp;
+use crate::flip::Flip;
+use crate::model::{LoadbalanceEntry, ServiceArgs};
 
 /// LoxiLB's MaxLBEndPoints, LbMaxInactiveTimeout and its two default inactive timeouts.
 pub(crate) const MAX_ENDPOINTS: usize = 32;
@@ -94,14 +95,46 @@ pub(crate) fn proto_number(p: &str) -> Option<u8> {
     }
 }
 
-/// ConfigPostLoadbalancer then AddLbRule up to the lookup of the existing rule.
+/// ConfigPostLoadbalancer then AddLbRule up to the lookup of the existing rule, in
+/// LoxiLB's order of checks (each step below keeps its part of that order).
 /// `flip` gets one behaviour wrong on purpose (conformance tests only).
-pub(crate) fn check(
-    entry: &LoadbalanceEntry,
-    flip: Option<crate::Flip>,
-) -> Result<Candidate, Refusal> {
+pub(crate) fn check(entry: &LoadbalanceEntry, flip: Option<Flip>) -> Result<Candidate, Refusal> {
     let a = &entry.service_arguments;
-    let mut s = Serv {
+    let mut s = serv_of(a);
+    let port = a.port as u16;
+    let vip = check_service(&mut s, a, flip)?;
+    check_probe(&mut s, flip == Some(Flip::RuleAcceptsHttpProbe))?;
+    let proto = check_shape(&s, entry, port)?;
+    let sec_ips = check_ports_and_sec_ips(&s, entry, vip, port)?;
+    if s.mode == MODE_HOSTONEARM && !vip.is_unspecified() {
+        return Err(bad("hostarm-args error"));
+    }
+    let eps = check_endpoints(&s, entry, vip, port)?;
+    let key = RuleKey {
+        ip: vip,
+        port,
+        port_max: if s.port_max == 0 { port } else { s.port_max },
+        proto,
+        block: a.block as u32,
+        host: a.host.clone(),
+    };
+    let sources = entry
+        .allowed_sources
+        .iter()
+        .map(|x| x.prefix.clone())
+        .collect();
+    Ok(Candidate {
+        key,
+        serv: s,
+        eps,
+        sec_ips,
+        sources,
+    })
+}
+
+/// The service arguments after the handler's casts to LoxiLB's narrower types.
+fn serv_of(a: &ServiceArgs) -> Serv {
+    Serv {
         protocol: a.protocol.clone(),
         port_max: a.port_max as u16,
         sel: a.sel,
@@ -122,9 +155,12 @@ pub(crate) fn check(
         egress: a.egress,
         ppv2: a.proxyprotocolv2,
         oper: a.oper,
-    };
-    let port = a.port as u16;
-    let dsr_flipped = flip == Some(crate::Flip::DsrAcceptsAnySelection);
+    }
+}
+
+/// The handler's DSR check, then the VIP, private IP and inactivity timeout; returns the VIP.
+fn check_service(s: &mut Serv, a: &ServiceArgs, flip: Option<Flip>) -> Result<IpAddr, Refusal> {
+    let dsr_flipped = flip == Some(Flip::DsrAcceptsAnySelection);
     if s.mode == MODE_DSR && s.sel != SEL_HASH && !dsr_flipped {
         return Err(Refusal::Result(
             "Error: Only Hash Selection criteria allowed for DSR mode",
@@ -147,7 +183,11 @@ pub(crate) fn check(
             DEFAULT_INACTIVE_NS_TIMEOUT
         };
     }
-    check_probe(&mut s, flip == Some(crate::Flip::RuleAcceptsHttpProbe))?;
+    Ok(vip)
+}
+
+/// Endpoint count, icmp port, proxy protocol and protocol; returns the protocol number.
+fn check_shape(s: &Serv, entry: &LoadbalanceEntry, port: u16) -> Result<u8, Refusal> {
     if entry.endpoints.is_empty() || entry.endpoints.len() > MAX_ENDPOINTS {
         return Err(bad("endpoints-range error"));
     }
@@ -157,7 +197,16 @@ pub(crate) fn check(
     if s.ppv2 && s.protocol != "tcp" {
         return Err(bad("proxy-proto-v2 not tcp service error"));
     }
-    let proto = proto_number(&s.protocol).ok_or_else(|| bad("malformed-proto error"))?;
+    proto_number(&s.protocol).ok_or_else(|| bad("malformed-proto error"))
+}
+
+/// N3 selection, secondary IP count, port range, then the secondary IPs (sorted).
+fn check_ports_and_sec_ips(
+    s: &Serv,
+    entry: &LoadbalanceEntry,
+    vip: IpAddr,
+    port: u16,
+) -> Result<Vec<IpAddr>, Refusal> {
     // The handler passes secondary IPs on for sctp rules only.
     let sec_in: Vec<&str> = if s.protocol == "sctp" {
         entry
@@ -186,9 +235,16 @@ pub(crate) fn check(
         sec_ips.push(ip);
     }
     sec_ips.sort_by_key(|ip| sort_key(*ip));
-    if s.mode == MODE_HOSTONEARM && !vip.is_unspecified() {
-        return Err(bad("hostarm-args error"));
-    }
+    Ok(sec_ips)
+}
+
+/// The endpoints (sorted), each checked against the service.
+fn check_endpoints(
+    s: &Serv,
+    entry: &LoadbalanceEntry,
+    vip: IpAddr,
+    port: u16,
+) -> Result<Vec<RuleEp>, Refusal> {
     let mut eps = Vec::with_capacity(entry.endpoints.len());
     for e in &entry.endpoints {
         let ip: IpAddr = e
@@ -208,30 +264,11 @@ pub(crate) fn check(
         eps.push(RuleEp::new(ip, eport, e.weight as u8));
     }
     eps.sort_by_key(|e| sort_key(e.ip));
-    let key = RuleKey {
-        ip: vip,
-        port,
-        port_max: if s.port_max == 0 { port } else { s.port_max },
-        proto,
-        block: a.block as u32,
-        host: a.host.clone(),
-    };
-    let sources = entry
-        .allowed_sources
-        .iter()
-        .map(|x| x.prefix.clone())
-        .collect();
-    Ok(Candidate {
-        key,
-        serv: s,
-        eps,
-        sec_ips,
-        sources,
-    })
+    Ok(eps)
 }
 
 /// AddLbRule's rule-level probe checks; a probetype other than none forces `monitor`.
-/// `accept_http` is the flipped behaviour of [`crate::Flip::RuleAcceptsHttpProbe`].
+/// `accept_http` is the flipped behaviour of [`Flip::RuleAcceptsHttpProbe`].
 fn check_probe(s: &mut Serv, accept_http: bool) -> Result<(), Refusal> {
     if s.probetype.is_empty() {
         if s.probeport != 0 {

@@ -8,8 +8,7 @@
 
 use std::net::IpAddr;
 
-use crate::endpoints::{make_key, ProbeOpts};
-use crate::state::State;
+use super::ep_host::ProbeOpts;
 
 /// LoxiLB's DflLbaInactiveTries, DflHostProbeTimeout, MaxDflLbaInactiveTries, MaxHostProbeTime.
 const DEFAULT_RETRIES: i64 = 2;
@@ -152,7 +151,7 @@ pub(crate) fn key_proto(protocol: &str, ep_port: u16) -> (&'static str, u16) {
 
 /// The options a new entry gets, or None when AddEPHost's validation refuses them (then
 /// the endpoint holds no entry at all).
-fn entry_opts(src: &ProbeSource<'_>, ep_port: u16) -> Option<ProbeOpts> {
+pub(crate) fn entry_opts(src: &ProbeSource<'_>, ep_port: u16) -> Option<ProbeOpts> {
     let retries = if src.probe_retries == 0 {
         DEFAULT_RETRIES
     } else {
@@ -188,40 +187,6 @@ fn entry_opts(src: &ProbeSource<'_>, ep_port: u16) -> Option<ProbeOpts> {
         duration: u32::try_from(duration).unwrap_or(0),
         retries: u32::try_from(retries).unwrap_or(0),
     })
-}
-
-impl State {
-    /// modNatEpHost with doAddOp: endpoints not hidden and not yet holding a reference
-    /// acquire one; hidden endpoints forget theirs.
-    pub(crate) fn eps_acquire(&mut self, src: &ProbeSource<'_>, eps: &mut [RuleEp], live: bool) {
-        for e in eps.iter_mut() {
-            if e.hidden {
-                e.ep_created = false;
-                continue;
-            }
-            if e.ep_created {
-                continue;
-            }
-            let Some(opts) = entry_opts(src, e.port) else {
-                continue;
-            };
-            let (ptype, pport) = key_proto(src.protocol, e.port);
-            let host = e.ip.to_string();
-            self.ep_acquire(&make_key(&host, ptype, pport), &host, &opts, live);
-            e.ep_created = true;
-        }
-    }
-
-    /// modNatEpHost without doAddOp: endpoints holding a reference release it. As in
-    /// LoxiLB, the endpoint keeps its mark when the entry survives (other references).
-    pub(crate) fn eps_release(&mut self, protocol: &str, eps: &mut [RuleEp]) {
-        for e in eps.iter_mut().filter(|e| e.ep_created) {
-            let (ptype, pport) = key_proto(protocol, e.port);
-            if self.ep_release(&make_key(&e.ip.to_string(), ptype, pport)) {
-                e.ep_created = false;
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,74 +1,68 @@
-//! Shared simulator state: LoxiLB's configuration (endpoints, rules), the knobs tests turn
-//! (latency, faults, resets, maintenance), auth tokens and the request log.
+//! The knobs tests turn to shape how API calls are answered (latency, injected faults,
+//! connection resets and cuts, maintenance) and the log of requests seen.
 //!
-//! Everything lives behind `std::sync::Mutex`es that are never held across an `.await`, so the
-//! in-process [`crate::Control`] can be used from any thread or task. LoxiLB's configuration is
-//! one mutex because rules and endpoint probes are updated together (reference counts).
+//! These model the network and the operator around LoxiLB, not LoxiLB itself, so they
+//! live in the runtime, in front of the state machine. Atomics and short-held mutexes
+//! only: the in-process `Control` may turn them from any thread.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
-use crate::control::{Counters, Fault, RecordedRequest};
-use crate::endpoints::Endpoint;
-use crate::probe::ProbeCtx;
-use crate::rules::RuleTable;
+use serde::{Deserialize, Serialize};
+
+use super::interrupt::{matches, spend, Interruption};
+use super::lock::lock;
 
 /// Most requests kept in the log; older ones are dropped first.
 pub(crate) const MAX_RECORDED: usize = 200_000;
 
-/// Lock a mutex, ignoring poisoning: the state stays usable even if a task panicked.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// An injected failure: matching API calls answer `status` with LoxiLB's error body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fault {
+    pub status: u16,
+    /// Probability (0..=1) that a matching request fails.
+    pub rate: f64,
+    /// HTTP method to match (case-insensitive); None matches all.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Path prefix relative to /netlox/v1, e.g. "/config/endpoint"; None matches all.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// How many more times it may fire; None is unlimited.
+    #[serde(default)]
+    pub remaining: Option<u64>,
 }
 
-/// One LoxiLB "process lifetime"; replaced by `restart_empty`. LoxiLB reports no boot
-/// identity; its process time in GET /status/process is the only trace of a restart.
-#[derive(Debug, Clone)]
-pub(crate) struct Boot {
-    pub instant: Instant,
+/// One API request as the simulator saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path relative to /netlox/v1 (e.g. "/config/endpoint"), like [`Fault::path_prefix`].
+    pub path: String,
+    /// Raw query string without '?'.
+    pub query: Option<String>,
+    /// Parsed JSON body; a non-JSON body is kept as a JSON string; None when empty.
+    pub body: Option<serde_json::Value>,
+    /// Status answered; 0 when the connection was cut without a response.
+    pub status: u16,
+    /// The client's User-Agent (the coordinator names its instance there, so a
+    /// test can tell which of several instances sent what). LoxiLB ignores it.
+    #[serde(default)]
+    pub user_agent: Option<String>,
 }
 
-impl Boot {
-    pub fn new() -> Self {
-        Boot {
-            instant: Instant::now(),
-        }
-    }
-}
-
-/// LoxiLB's in-memory configuration.
-pub(crate) struct State {
-    /// Endpoint probes by key (`name`, or `<host>_<type>_<port>`); BTreeMap keeps listing O(n).
-    pub endpoints: BTreeMap<String, Endpoint>,
-    /// LB rules with their numbers and firewall side effects.
-    pub rules: RuleTable,
-    pub boot: Boot,
-    /// Generation counter: every (re)started prober gets a fresh number so a prober of a
-    /// replaced endpoint can tell its results are stale.
-    pub next_gen: u64,
-    pub probe: ProbeCtx,
-    /// A behaviour flipped on purpose (conformance tests only).
-    pub flip: Option<crate::Flip>,
-}
-
-impl State {
-    pub fn new(probe: ProbeCtx) -> Self {
-        State {
-            endpoints: BTreeMap::new(),
-            rules: RuleTable::default(),
-            boot: Boot::new(),
-            next_gen: 1,
-            probe,
-            flip: None,
-        }
-    }
-
-    pub fn gen(&mut self) -> u64 {
-        self.next_gen += 1;
-        self.next_gen
-    }
+/// Request counters since start (not reset by `restart_empty` or `clear_requests`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    pub total: u64,
+    /// Keyed by "METHOD /route/template", e.g. "DELETE /config/endpoint/epipaddress/{ip_address}".
+    pub by_route: BTreeMap<String, u64>,
+    /// Keyed by HTTP status (0 = connection cut).
+    pub by_status: BTreeMap<u16, u64>,
+    /// Requests whose connection was cut.
+    pub resets: u64,
 }
 
 /// Test knobs that shape how API calls are answered.
@@ -77,7 +71,7 @@ pub(crate) struct Knobs {
     reset_rate_bits: AtomicU64,
     maintenance: AtomicBool,
     pub faults: Mutex<Vec<Fault>>,
-    pub interruptions: Mutex<Vec<crate::interrupt::Interruption>>,
+    pub interruptions: Mutex<Vec<Interruption>>,
 }
 
 impl Knobs {
@@ -116,7 +110,7 @@ impl Knobs {
     pub fn fire_fault(&self, method: &str, rel_path: &str) -> Option<u16> {
         let mut faults = lock(&self.faults);
         for f in faults.iter_mut() {
-            let applies = crate::interrupt::matches(
+            let applies = matches(
                 f.method.as_deref(),
                 f.path_prefix.as_deref(),
                 f.remaining,
@@ -126,7 +120,7 @@ impl Knobs {
             if !applies || !roll(f.rate) {
                 continue;
             }
-            crate::interrupt::spend(&mut f.remaining);
+            spend(&mut f.remaining);
             return Some(f.status);
         }
         None
@@ -167,40 +161,6 @@ impl RequestLog {
             self.requests.pop_front();
         }
         self.requests.push_back(req);
-    }
-}
-
-/// Everything the server, the probers and [`crate::Control`] share.
-pub(crate) struct Shared {
-    pub state: Mutex<State>,
-    pub knobs: Knobs,
-    pub log: Mutex<RequestLog>,
-    /// Issued tokens and their expiry.
-    pub tokens: Mutex<HashMap<String, Instant>>,
-    pub auth: Option<(String, String)>,
-    pub token_ttl: Duration,
-    /// The LoxiLB release this instance behaves as.
-    pub version: crate::LoxilbVersion,
-}
-
-impl Shared {
-    pub fn new(
-        weak: &Weak<Shared>,
-        opts: &crate::SimOptions,
-        rt: tokio::runtime::Handle,
-    ) -> Shared {
-        Shared {
-            state: Mutex::new(State {
-                flip: opts.flip,
-                ..State::new(ProbeCtx::new(weak.clone(), rt, opts))
-            }),
-            knobs: Knobs::new(opts.latency),
-            log: Mutex::new(RequestLog::default()),
-            tokens: Mutex::new(HashMap::new()),
-            auth: opts.auth.clone(),
-            token_ttl: opts.token_ttl,
-            version: opts.version,
-        }
     }
 }
 

@@ -7,29 +7,66 @@
 //! the failure count stay, and the next check uses threshold 1 again (`initProberOn`). A
 //! probe referenced by LB rules counts one reference per rule; API DELETE answers 409 while
 //! any rule refers to it, and the last rule's release deletes it whoever created it.
-//! The state machine of one probe is in [`crate::ep_host`], the schedule in [`crate::probe`].
+//! The state machine of one probe is in [`super::ep_host`], when checks are due in
+//! [`super::schedule`]; running them is the runtime's job, asked for with [`Effect`]s.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::{Serialize, Serializer};
 
-pub(crate) use crate::ep_host::{Endpoint, ProbeOpts};
+use super::answer::{success, Answer};
+use super::effect::Effect;
+use super::ep_host::{make_key, Endpoint, ProbeOpts, PROBE_TYPES};
+use super::sim::Sim;
 use crate::error::ApiError;
+use crate::flip::Flip;
 use crate::model::{EndPointHostStateIn, EndPointIn};
-use crate::state::State;
 
-/// Probe types LoxiLB accepts.
-pub(crate) const PROBE_TYPES: [&str; 7] = ["tcp", "udp", "sctp", "ping", "http", "https", "none"];
+/// The endpoint-probe calls of the LoxiLB API, already bound from HTTP.
+#[derive(Debug, Clone)]
+pub(crate) enum EndpointOp {
+    /// POST /config/endpoint. `host_ca` is what the runtime found for an https probe's
+    /// per-host CA (`<certdir>/<host>/rootCA.crt`, each PEM; Err when a file exists but
+    /// cannot be read), so that the machine decides without touching the file system.
+    Add {
+        input: EndPointIn,
+        host_ca: Result<Vec<Vec<u8>>, ()>,
+    },
+    /// GET /config/endpoint/all.
+    List,
+    /// DELETE /config/endpoint/epipaddress/{ip} with its query parameters.
+    Delete {
+        host: String,
+        name: String,
+        probe_type: String,
+        probe_port: u16,
+    },
+    /// POST /config/endpointhoststate.
+    HostState(EndPointHostStateIn),
+}
+
+/// Answer one endpoint-probe call.
+pub(crate) fn handle(sim: &mut Sim, op: EndpointOp) -> Result<Answer, ApiError> {
+    match op {
+        EndpointOp::Add { input, host_ca } => sim.ep_post(input, host_ca).map(|()| success()),
+        EndpointOp::List => Ok((200, sim.ep_list_json())),
+        EndpointOp::Delete {
+            host,
+            name,
+            probe_type,
+            probe_port,
+        } => sim
+            .ep_delete(&host, &name, &probe_type, probe_port)
+            .map(|()| success()),
+        EndpointOp::HostState(input) => sim.ep_host_state(input).map(|()| success()),
+    }
+}
+
 /// LoxiLB's MaxDflLbaInactiveTries.
 const MAX_RETRIES: i64 = 100;
 /// LoxiLB's MaxHostProbeTime (seconds).
 const MAX_PROBE_DURATION: u32 = 86_400;
-
-/// `<host>_<type>_<port>`, the key LoxiLB derives when no name is given.
-pub(crate) fn make_key(host: &str, probe_type: &str, port: u16) -> String {
-    format!("{host}_{probe_type}_{port}")
-}
 
 /// Validate an API endpoint like validateEPHostOpts (same order and texts), after the
 /// handler's integer conversions: probePort is cut to 16 bits and probeDuration to 32
@@ -67,28 +104,36 @@ fn validate(input: &EndPointIn) -> Result<ProbeOpts, ApiError> {
     })
 }
 
-impl State {
+impl Sim {
     /// Hand `ep` to the checkers under a fresh generation (an in-flight check is dropped);
     /// a new endpoint gets its checker round robin, as LoxiLB's lepHID.
     fn restart_prober(&mut self, ep: &mut Endpoint) {
         ep.gen = self.gen();
-        ep.prober = None;
+        self.emit(Effect::CancelCheck {
+            key: ep.key.clone(),
+        });
         if ep.helper.is_none() {
-            ep.helper = Some(self.probe.assign_helper());
+            ep.helper = Some(self.assign_checker());
         }
         ep.probed = true;
-        self.probe.ensure_started();
+        self.emit(Effect::StartCheckers);
     }
 
     /// POST /config/endpoint (AddEPHost with apiCall): create, or update an existing key.
-    /// An API probe is activated unless its type is "none". An https probe first loads the
-    /// per-host CA (see [`crate::tls_roots`]).
-    pub fn ep_post(&mut self, input: EndPointIn) -> Result<(), ApiError> {
+    /// An API probe is activated unless its type is "none". An https probe first appends
+    /// the per-host CA to the pool (a file that exists but cannot be read fails the call).
+    pub fn ep_post(
+        &mut self,
+        input: EndPointIn,
+        host_ca: Result<Vec<Vec<u8>>, ()>,
+    ) -> Result<(), ApiError> {
         let opts = validate(&input)?;
         if opts.probe_type == "https" {
-            self.probe
-                .add_host_ca(&input.host_name)
-                .map_err(|_| ApiError::Status(500, "rootca cert load failed".into()))?;
+            let pems =
+                host_ca.map_err(|()| ApiError::Status(500, "rootca cert load failed".into()))?;
+            for pem in pems {
+                self.emit(Effect::TrustCa { pem });
+            }
         }
         let key = if input.name.is_empty() {
             make_key(&input.host_name, &opts.probe_type, opts.port)
@@ -101,7 +146,7 @@ impl State {
                 // Host name, rule count, state, failure count, checker and last check stay.
                 ep.curr_duration = opts.duration;
                 ep.opts = opts;
-                if self.flip == Some(crate::Flip::ProbeRepostMovesHost) {
+                if self.flip() == Some(Flip::ProbeRepostMovesHost) {
                     ep.host = input.host_name.clone();
                 }
                 ep.init = true;
@@ -132,7 +177,7 @@ impl State {
             None => Err(ApiError::NotFound("host-notfound error".into())),
             Some(ep) if ep.rule_count > 0 => Err(ApiError::Conflict("LB Rule-referred".into())),
             Some(_) => {
-                self.endpoints.remove(&key);
+                self.remove_endpoint(&key);
                 Ok(())
             }
         }
@@ -196,8 +241,8 @@ impl State {
             }
             None => false,
         };
-        if gone && self.flip != Some(crate::Flip::ProbeOutlivesLastRule) {
-            self.endpoints.remove(key);
+        if gone && self.flip() != Some(Flip::ProbeOutlivesLastRule) {
+            self.remove_endpoint(key);
         }
         gone
     }
@@ -205,7 +250,7 @@ impl State {
     /// Insert an endpoint that is never probed (scale tests); replaces an existing key but
     /// keeps its rule references.
     pub fn ep_script(&mut self, mut ep: Endpoint) {
-        if let Some(old) = self.endpoints.get(&ep.key) {
+        if let Some(old) = self.remove_endpoint(&ep.key) {
             ep.rule_count = old.rule_count;
         }
         ep.gen = self.gen();

@@ -1,17 +1,14 @@
-//! Routing and handling of the LoxiLB API under /netlox/v1.
+//! Routing and binding of the LoxiLB API under /netlox/v1: HTTP in, a state-machine
+//! [`Op`] out.
 //!
 //! [`Route::parse`] classifies a request once; the route's template doubles as the counter
-//! key. Handlers answer `Ok((status, json))` or an [`ApiError`]; successful writes answer
-//! 200 `{"result":"Success"}` like LoxiLB's ResultResponse.
-
-use std::time::{Duration, Instant};
+//! key. [`to_op`] then binds path, query and body as go-swagger would, so the machine
+//! never sees HTTP.
 
 use serde::de::DeserializeOwned;
-use serde_json::json;
 
 use crate::error::ApiError;
-use crate::model::{EndPointHostStateIn, EndPointIn, LoginIn};
-use crate::state::{lock, Shared};
+use crate::machine::{EndpointOp, Op, RuleOp, SystemOp};
 
 /// The API operations the simulator knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,24 +170,15 @@ impl Route {
     }
 
     /// Whether the route needs a token when auth is on (swagger: login and version are
-    /// open; go-openapi routes, so unknown paths and methods fail before auth).
+    /// open; go-openapi routes, so unknown paths and methods fail before auth). The machine
+    /// decides from the bound operation; tests check the two agree.
+    #[cfg(test)]
     pub fn needs_auth(&self) -> bool {
         !matches!(
             self,
             Route::Login | Route::Version | Route::WrongMethod(_) | Route::Unknown
         )
     }
-}
-
-/// A successful answer: status and JSON body bytes.
-pub(crate) type Answer = (u16, Vec<u8>);
-
-fn ok_json(v: &serde_json::Value) -> Answer {
-    (200, serde_json::to_vec(v).unwrap_or_default())
-}
-
-fn success() -> Answer {
-    ok_json(&json!({"result": "Success"}))
 }
 
 /// Bind a JSON body as go-swagger does: a body that does not parse is a 400 parse error.
@@ -213,169 +201,97 @@ fn int_param(name: &str, in_: &str, raw: &str) -> Result<i64, ApiError> {
     })
 }
 
-/// go-openapi's API key check of the Authorization header, with LoxiLB's user service
-/// behind it: the header value is the token itself (no "Bearer " prefix). A missing header
-/// is 401; a token the user service does not know (or no longer knows: expired) comes back
-/// as a plain error, which go-openapi answers 500 with the error text.
-pub(crate) fn authorize(shared: &Shared, header: Option<&str>) -> Result<(), ApiError> {
-    if shared.auth.is_none() {
-        return Ok(());
-    }
-    let Some(token) = header.filter(|h| !h.is_empty()) else {
-        return Err(ApiError::Openapi(401, "invalid credentials".into()));
-    };
-    let mut tokens = lock(&shared.tokens);
-    match tokens.get(token) {
-        Some(exp) if *exp > Instant::now() => Ok(()),
-        Some(_) => {
-            tokens.remove(token);
-            Err(ApiError::Openapi(500, "Token not found".into()))
-        }
-        None => Err(ApiError::Openapi(500, "Token not found".into())),
-    }
-}
-
-/// Handle one authorised API call.
-pub(crate) fn handle(
-    shared: &Shared,
-    route: &Route,
-    query: Option<&str>,
-    auth_header: Option<&str>,
-    body: &[u8],
-) -> Result<Answer, ApiError> {
+/// Bind a routed request into the state machine's operation. Binding errors are kept in
+/// the operation: go-openapi checks the token first. A login gets a fresh random token,
+/// the one input the machine cannot draw itself.
+pub(crate) fn to_op(route: Route, query: Option<&str>, body: &[u8], auth: Option<&str>) -> Op {
     match route {
-        Route::Login => login(shared, body),
-        Route::Logout => {
-            if shared.auth.is_none() {
-                return Err(not_implemented("auth.PostAuthLogout"));
-            }
-            if let Some(token) = auth_header {
-                lock(&shared.tokens).remove(token);
-            }
-            Ok((200, Vec::new()))
-        }
-        // handler/version.go: exactly these two fields.
-        Route::Version => Ok(ok_json(&json!({
-            "version": shared.version.to_string(),
-            "buildInfo": format!("loxilb-sim {}", env!("CARGO_PKG_VERSION")),
-        }))),
-        Route::StatusProcess => Ok(process_status(shared)),
-        Route::EpAdd => {
-            let input: EndPointIn = parse_body(body)?;
-            lock(&shared.state).ep_post(input)?;
-            Ok(success())
-        }
-        Route::EpList => Ok((200, lock(&shared.state).ep_list_json())),
-        Route::EpDelete { ip } => {
-            let name = query_param(query, "name").unwrap_or_default();
-            let ptype = query_param(query, "probe_type").unwrap_or_default();
-            let port = match query_param(query, "probe_port") {
-                Some(p) if !p.is_empty() => int_param("probe_port", "query", &p)? as u16,
-                _ => 0,
-            };
-            lock(&shared.state).ep_delete(ip, &name, &ptype, port)?;
-            Ok(success())
-        }
-        Route::EpHostState => {
-            let input: EndPointHostStateIn = parse_body(body)?;
-            lock(&shared.state).ep_host_state(input)?;
-            Ok(success())
-        }
+        Route::Login => Op::System(SystemOp::Login {
+            user: parse_body(body),
+            token: format!("{:032x}", rand::random::<u128>()),
+        }),
+        Route::Logout => Op::System(SystemOp::Logout {
+            token: auth.map(str::to_string),
+        }),
+        Route::Version => Op::System(SystemOp::Version),
+        Route::StatusProcess => Op::System(SystemOp::ProcessStatus),
+        Route::EpAdd => Op::Endpoints(parse_body(body).map(|input| EndpointOp::Add {
+            input,
+            host_ca: Ok(Vec::new()),
+        })),
+        Route::EpList => Op::Endpoints(Ok(EndpointOp::List)),
+        Route::EpDelete { ip } => Op::Endpoints(ep_delete(ip, query)),
+        Route::EpHostState => Op::Endpoints(parse_body(body).map(EndpointOp::HostState)),
         Route::LbAdd => {
-            let input = crate::swagger::loadbalance_entry(body)?;
-            let result = lock(&shared.state).lb_post(input)?;
-            Ok(ok_json(&json!({ "result": result })))
+            Op::Rules(crate::swagger::loadbalance_entry(body).map(|e| RuleOp::Add(Box::new(e))))
         }
-        Route::LbList => {
-            let entries = lock(&shared.state).lb_entries();
-            let body = serde_json::to_vec(&json!({ "lbAttr": entries })).unwrap_or_default();
-            Ok((200, body))
-        }
-        Route::LbDeleteAll => {
-            lock(&shared.state).lb_delete_all();
-            Ok(success())
-        }
-        // ConfigDeleteLoadbalancerByName answers Success whether or not a rule matched.
-        Route::LbDeleteName { name } => {
-            lock(&shared.state).lb_delete_name(name);
-            Ok(success())
-        }
+        Route::LbList => Op::Rules(Ok(RuleOp::List)),
+        Route::LbDeleteAll => Op::Rules(Ok(RuleOp::DeleteAll)),
+        Route::LbDeleteName { name } => Op::Rules(Ok(RuleOp::DeleteName(name))),
         Route::LbDelete {
             ip,
             port,
             port_max,
             proto,
             host,
-        } => {
-            // The handlers cast the int64 parameters to LoxiLB's narrower types.
-            let port = int_param("port", "path", port)? as u16;
-            let port_max = match port_max {
-                Some(p) => int_param("portmax", "path", p)? as u16,
-                None => 0,
-            };
-            let block = match query_param(query, "block") {
-                Some(b) if !b.is_empty() => int_param("block", "query", &b)? as u32,
-                _ => 0,
-            };
-            let host = if host == "any" { "" } else { host.as_str() };
-            lock(&shared.state).lb_delete(ip, port, port_max, proto, block, host)?;
-            Ok(success())
-        }
-        Route::WrongMethod(t) => Err(ApiError::Openapi(
+        } => Op::Rules(lb_delete(
+            ip,
+            &port,
+            port_max.as_deref(),
+            proto,
+            host,
+            query,
+        )),
+        Route::WrongMethod(t) => Op::Refused(ApiError::Openapi(
             405,
             format!("method is not allowed on {t}"),
         )),
-        Route::Unknown => Err(ApiError::Openapi(404, "path was not found".into())),
+        Route::Unknown => Op::Refused(ApiError::Openapi(404, "path was not found".into())),
     }
 }
 
-fn not_implemented(op: &str) -> ApiError {
-    ApiError::NotImplemented(format!("operation {op} has not yet been implemented"))
-}
-
-/// POST /auth/login: registered only with LoxiLB's user service (otherwise go-swagger's
-/// default handler answers 501). A known user with a wrong password gets 200 without a
-/// token; an unknown user is the handler error "User not found".
-fn login(shared: &Shared, body: &[u8]) -> Result<Answer, ApiError> {
-    let Some((u, p)) = &shared.auth else {
-        return Err(not_implemented("auth.PostAuthLogin"));
+/// DELETE /config/endpoint/epipaddress/{ip}: the probe is named by `name`, or by
+/// `probe_type` and `probe_port`.
+fn ep_delete(host: String, query: Option<&str>) -> Result<EndpointOp, ApiError> {
+    let probe_port = match query_param(query, "probe_port") {
+        Some(p) if !p.is_empty() => int_param("probe_port", "query", &p)? as u16,
+        _ => 0,
     };
-    let user: LoginIn = parse_body(body)?;
-    if user.username != *u {
-        return Err(ApiError::Loxilb("User not found".into()));
-    }
-    if user.password != *p {
-        return Ok(ok_json(&json!({})));
-    }
-    let token = format!("{:032x}", rand::random::<u128>());
-    let expiry = Instant::now() + shared.token_ttl.min(Duration::from_secs(10 * 365 * 86_400));
-    lock(&shared.tokens).insert(token.clone(), expiry);
-    Ok(ok_json(&json!({ "token": token })))
+    Ok(EndpointOp::Delete {
+        host,
+        name: query_param(query, "name").unwrap_or_default(),
+        probe_type: query_param(query, "probe_type").unwrap_or_default(),
+        probe_port,
+    })
 }
 
-/// GET /status/process: LoxiLB parses `top -bn 1`, so it lists every process of its host
-/// (here: an init process and the simulator as "loxilb"), and nothing else.
-fn process_status(shared: &Shared) -> Answer {
-    let up = lock(&shared.state).boot.instant.elapsed();
-    let entry = |pid: String, time: String, command: &str| {
-        json!({
-            "pid": pid, "user": "root", "priority": "20", "nice": "0",
-            "virtMemory": "0", "residentSize": "0", "sharedMemory": "0", "status": "S",
-            "CPUUsage": "0.0", "MemoryUsage": "0.0", "time": time, "command": command,
-        })
+/// DELETE by externalipaddress/port[/portmax]/protocol: the handlers cast the int64
+/// parameters to LoxiLB's narrower types.
+fn lb_delete(
+    ip: String,
+    port: &str,
+    port_max: Option<&str>,
+    proto: String,
+    host: String,
+    query: Option<&str>,
+) -> Result<RuleOp, ApiError> {
+    let port = int_param("port", "path", port)? as u16;
+    let port_max = match port_max {
+        Some(p) => int_param("portmax", "path", p)? as u16,
+        None => 0,
     };
-    ok_json(&json!({
-        "processAttr": [
-            entry("1".into(), top_time(up), "bash"),
-            entry(std::process::id().to_string(), top_time(up), "loxilb"),
-        ]
-    }))
-}
-
-/// `top`'s TIME+ format (M:SS.hh).
-fn top_time(d: Duration) -> String {
-    let cs = d.as_millis() / 10;
-    format!("{}:{:02}.{:02}", cs / 6000, (cs / 100) % 60, cs % 100)
+    let block = match query_param(query, "block") {
+        Some(b) if !b.is_empty() => int_param("block", "query", &b)? as u32,
+        _ => 0,
+    };
+    Ok(RuleOp::Delete {
+        ip,
+        port,
+        port_max,
+        proto,
+        block,
+        host,
+    })
 }
 
 #[cfg(test)]
@@ -405,6 +321,36 @@ mod tests {
         assert!(Route::EpList.needs_auth());
     }
 
+    /// The routing table and the machine agree on which calls need a token.
+    #[test]
+    fn bound_ops_need_auth_like_their_routes() {
+        let calls = [
+            ("POST", "/auth/login"),
+            ("POST", "/auth/logout"),
+            ("GET", "/version"),
+            ("GET", "/status/process"),
+            ("POST", "/config/endpoint"),
+            ("GET", "/config/endpoint/all"),
+            ("DELETE", "/config/endpoint/epipaddress/1.2.3.4"),
+            ("POST", "/config/endpointhoststate"),
+            ("POST", "/config/loadbalancer"),
+            ("GET", "/config/loadbalancer/all"),
+            ("DELETE", "/config/loadbalancer/all"),
+            ("DELETE", "/config/loadbalancer/name/x"),
+            (
+                "DELETE",
+                "/config/loadbalancer/externalipaddress/1.1.1.1/port/80/protocol/tcp",
+            ),
+            ("PUT", "/config/endpoint"),
+            ("GET", "/nope"),
+        ];
+        for (m, p) in calls {
+            let route = Route::parse(m, p);
+            let want = route.needs_auth();
+            assert_eq!(to_op(route, None, b"", None).needs_auth(), want, "{m} {p}");
+        }
+    }
+
     #[test]
     fn query_and_percent_decoding() {
         let q = Some("name=a%20b&probe_type=tcp&probe_port=80&x");
@@ -413,6 +359,5 @@ mod tests {
         assert_eq!(query_param(q, "x").as_deref(), Some(""));
         assert_eq!(query_param(q, "y"), None);
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(top_time(Duration::from_millis(61_250)), "1:01.25");
     }
 }

@@ -6,71 +6,79 @@
 //! 409 `lbrule-exists error`. An update stores the probe options, sel, mode, inactive timeout
 //! and allowed sources but keeps what creation chose: name, monitor, managed, bgp, privateIP
 //! and the NAT action (dnat or fullnat), so `mode` may be listed as fullnat on a rule that
-//! still does dnat. See rules_check.rs for the checks and rules_eps.rs for endpoints/probes.
+//! still does dnat. See rules_check.rs for the checks, rules_eps.rs and rules_probes.rs for
+//! endpoints and their probes, rule_table.rs for the stored form.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use serde_json::json;
+
+use super::answer::{ok_json, success, Answer};
+use super::rule_table::{listed_port_max, NatKind, Rule};
+use super::rules_check::{
+    check, proto_number, Candidate, Refusal, RuleKey, MAX_ENDPOINTS, MODE_FULLPROXY,
+};
+use super::rules_eps::{consolidate, Merged, OPER_DETACH};
+use super::sim::Sim;
 use crate::error::ApiError;
-use crate::firewall::{Firewall, Marker};
 use crate::model::LoadbalanceEntry;
-pub(crate) use crate::rules_check::RuleKey;
-use crate::rules_check::{check, Candidate, Refusal, Serv, MAX_ENDPOINTS, MODE_FULLPROXY};
-use crate::rules_eps::{consolidate, ProbeSource, RuleEp, OPER_DETACH};
-use crate::state::State;
 
-/// The datapath action AddLbRule picks at creation (actType); never changed by updates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NatKind {
-    Dnat,
-    FullNat,
-    FullProxy,
-}
-
-impl NatKind {
-    fn of_mode(mode: i64) -> NatKind {
-        match mode {
-            1 | 2 | 5 => NatKind::FullNat,
-            MODE_FULLPROXY => NatKind::FullProxy,
-            _ => NatKind::Dnat,
-        }
-    }
-}
-
-/// A stored rule.
+/// The load-balancer rule calls of the LoxiLB API, already bound from HTTP (path and
+/// query integers cast to LoxiLB's narrower types by the handlers).
 #[derive(Debug, Clone)]
-pub(crate) struct Rule {
-    /// Rule number from LoxiLB's marker (ruleNum).
-    pub num: u64,
-    pub nat: NatKind,
-    pub serv: Serv,
-    pub eps: Vec<RuleEp>,
-    pub sec_ips: Vec<IpAddr>,
-    /// Allowed sources in canonical form (srcList).
-    pub sources: Vec<String>,
+pub(crate) enum RuleOp {
+    /// POST /config/loadbalancer, after swagger validation.
+    Add(Box<LoadbalanceEntry>),
+    /// GET /config/loadbalancer/all.
+    List,
+    /// DELETE /config/loadbalancer/all.
+    DeleteAll,
+    /// DELETE /config/loadbalancer/name/{name}.
+    DeleteName(String),
+    /// DELETE by externalipaddress/port[/portmax]/protocol (+ hosturl, block).
+    Delete {
+        ip: String,
+        port: u16,
+        port_max: u16,
+        proto: String,
+        block: u32,
+        host: String,
+    },
 }
 
-impl Rule {
-    fn probe_source(&self) -> ProbeSource<'_> {
-        let s = &self.serv;
-        ProbeSource {
-            protocol: &s.protocol,
-            probetype: &s.probetype,
-            probeport: s.probeport,
-            probereq: &s.probereq,
-            proberesp: &s.proberesp,
-            probe_timeout: s.probe_timeout,
-            probe_retries: s.probe_retries,
+/// Answer one rule call.
+pub(crate) fn handle(sim: &mut Sim, op: RuleOp) -> Result<Answer, ApiError> {
+    match op {
+        RuleOp::Add(entry) => {
+            let result = sim.lb_post(*entry)?;
+            Ok(ok_json(&json!({ "result": result })))
+        }
+        RuleOp::List => {
+            let body = serde_json::to_vec(&json!({ "lbAttr": sim.lb_entries() }));
+            Ok((200, body.unwrap_or_default()))
+        }
+        RuleOp::DeleteAll => {
+            sim.lb_delete_all();
+            Ok(success())
+        }
+        // ConfigDeleteLoadbalancerByName answers Success whether or not a rule matched.
+        RuleOp::DeleteName(name) => {
+            sim.lb_delete_name(&name);
+            Ok(success())
+        }
+        RuleOp::Delete {
+            ip,
+            port,
+            port_max,
+            proto,
+            block,
+            host,
+        } => {
+            let host = if host == "any" { "" } else { host.as_str() };
+            sim.lb_delete(&ip, port, port_max, &proto, block, host)?;
+            Ok(success())
         }
     }
-}
-
-/// The LB table: rules, their numbers and their firewall side effects.
-#[derive(Debug, Default)]
-pub(crate) struct RuleTable {
-    pub map: BTreeMap<RuleKey, Rule>,
-    pub marker: Marker,
-    pub firewall: Firewall,
 }
 
 /// Whether a rule with this mode/monitor makes its probe entries probe (activateProbe).
@@ -81,10 +89,10 @@ fn activates(mode: i64, monitor: bool) -> bool {
 /// What a successful POST answers: LoxiLB's `result`.
 pub(crate) type Posted = &'static str;
 
-impl State {
+impl Sim {
     /// POST /config/loadbalancer after swagger validation.
     pub fn lb_post(&mut self, entry: LoadbalanceEntry) -> Result<Posted, ApiError> {
-        let c = match check(&entry, self.flip) {
+        let c = match check(&entry, self.flip()) {
             Ok(c) => c,
             Err(Refusal::Result(text)) => return Ok(text),
             Err(Refusal::Error(e)) => return Err(e),
@@ -146,29 +154,10 @@ impl State {
         }
         let mut m = consolidate(&mut rule.eps, &mut c.eps, c.serv.oper);
         let (o, n) = (&rule.serv, &c.serv);
-        let mut changed = m.changed
-            || o.probetype != n.probetype
-            || o.probeport != n.probeport
-            || o.probereq != n.probereq
-            || o.proberesp != n.proberesp
-            || o.sel != n.sel
-            || o.mode != n.mode
-            || o.ppv2 != n.ppv2
-            || c.sources.len() != rule.sources.len();
-        if c.sources.len() == rule.sources.len() {
-            // LoxiLB flags a change only when no stored prefix differs from a posted one:
-            // with one source, re-posting it is a change and posting another is not.
-            for p in &c.sources {
-                if !rule.sources.iter().any(|s| s != p) {
-                    changed = true;
-                    break;
-                }
-            }
-        }
         let security_differs = o.security != n.security;
         let egress_differs = o.egress != n.egress;
         let fullproxy_differs = (o.mode == MODE_FULLPROXY) != (n.mode == MODE_FULLPROXY);
-        if !changed {
+        if !update_changes(rule, &c, m.changed) {
             return exists("lbrule-exists error");
         }
         if security_differs {
@@ -183,7 +172,7 @@ impl State {
         if fullproxy_differs {
             return exists("lbrule-exist error: cant modify fullproxy rule mode");
         }
-        let Some(rule) = self.rules.map.get_mut(&c.key) else {
+        let Some(rule) = self.rules.map.get(&c.key) else {
             return exists("lbrule not-exists error");
         };
         if m.eps.len() > MAX_ENDPOINTS {
@@ -195,30 +184,47 @@ impl State {
                 e.ep_created = false;
             }
         }
+        self.replace_sources(&c.key, &c.sources)?;
+        self.store_update(&c, m);
+        Ok(())
+    }
+
+    /// An update's allowed sources replace the rule's (all or nothing).
+    fn replace_sources(&mut self, key: &RuleKey, posted: &[String]) -> Result<(), ApiError> {
+        let Some(rule) = self.rules.map.get_mut(key) else {
+            return Err(ApiError::Loxilb("lbrule not-exists error".into()));
+        };
         let num = rule.num;
         let old_sources = std::mem::take(&mut rule.sources);
         let mut sources = Vec::new();
-        for p in &c.sources {
+        for p in posted {
             match self.rules.firewall.add_source(p, num) {
                 Some(canon) => sources.push(canon),
                 None => {
                     for s in &sources {
                         self.rules.firewall.delete_source(s);
                     }
-                    if let Some(rule) = self.rules.map.get_mut(&c.key) {
+                    if let Some(rule) = self.rules.map.get_mut(key) {
                         rule.sources = old_sources;
                     }
-                    return exists("rule-allowed-src error");
+                    return Err(ApiError::Loxilb("rule-allowed-src error".into()));
                 }
             }
         }
         for s in &old_sources {
             self.rules.firewall.delete_source(s);
         }
+        if let Some(rule) = self.rules.map.get_mut(key) {
+            rule.sources = sources;
+        }
+        Ok(())
+    }
+
+    /// Store what an update changes and move the probe references to the new endpoints.
+    fn store_update(&mut self, c: &Candidate, mut m: Merged) {
         let Some(rule) = self.rules.map.get_mut(&c.key) else {
-            return exists("lbrule not-exists error");
+            return;
         };
-        rule.sources = sources;
         let s = &mut rule.serv;
         s.probetype = c.serv.probetype.clone();
         s.probeport = c.serv.probeport;
@@ -239,7 +245,6 @@ impl State {
         if let Some(rule) = self.rules.map.get_mut(&c.key) {
             rule.eps = m.eps;
         }
-        Ok(())
     }
 
     /// DeleteLbRule for a key, with the portMax the caller passed (0 from the routes
@@ -278,7 +283,7 @@ impl State {
         if port_max != 0 && port_max < port {
             return Err(ApiError::Loxilb("serv-port-args range error".into()));
         }
-        let Some(proto) = crate::rules_check::proto_number(proto) else {
+        let Some(proto) = proto_number(proto) else {
             return Err(ApiError::Loxilb("malformed-proto error".into()));
         };
         let key = RuleKey {
@@ -329,7 +334,7 @@ impl State {
         else {
             return false;
         };
-        let Some(proto) = crate::rules_check::proto_number(proto) else {
+        let Some(proto) = proto_number(proto) else {
             return false;
         };
         let mut hit = false;
@@ -350,13 +355,25 @@ impl State {
     }
 }
 
-/// GetLBRule lists portMax 0 when the range is a single port.
-pub(crate) fn listed_port_max(k: &RuleKey) -> u16 {
-    if k.port == k.port_max {
-        0
-    } else {
-        k.port_max
-    }
+/// Whether AddLbRule sees a change in a re-post: the endpoints, probe options, sel,
+/// mode, proxy protocol, or the allowed sources. LoxiLB flags a source change only when
+/// no stored prefix differs from a posted one: with one source, re-posting it is a change
+/// and posting another is not.
+fn update_changes(rule: &Rule, c: &Candidate, eps_changed: bool) -> bool {
+    let (o, n) = (&rule.serv, &c.serv);
+    let changed = eps_changed
+        || o.probetype != n.probetype
+        || o.probeport != n.probeport
+        || o.probereq != n.probereq
+        || o.proberesp != n.proberesp
+        || o.sel != n.sel
+        || o.mode != n.mode
+        || o.ppv2 != n.ppv2
+        || c.sources.len() != rule.sources.len();
+    changed
+        || c.sources
+            .iter()
+            .any(|p| !rule.sources.iter().any(|s| s != p))
 }
 
 /// reflect.DeepEqual of the sorted secondary IP lists (IPv4 and its IPv6-mapped form are

@@ -14,6 +14,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
 
+use crate::options::CaCert;
+
 /// LoxiLB's `cmn.CACertFileName`.
 pub const CA_CERT_FILE_NAME: &str = "rootCA.crt";
 
@@ -26,18 +28,6 @@ const SYSTEM_BUNDLES: [&str; 6] = [
     "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
     "/etc/ssl/cert.pem",
 ];
-
-/// A CA the simulated LoxiLB trusts for HTTPS probes, besides the system roots.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CaCert {
-    /// PEM text of one or more CA certificates.
-    Pem(Vec<u8>),
-    /// A PEM file, read when the simulator starts (LoxiLB's `/opt/loxilb/cert/rootCA.crt`).
-    File(PathBuf),
-    /// A directory laid out like LoxiLB's `cmn.CertPath`: `<dir>/rootCA.crt` is read at start
-    /// and `<dir>/<hostName>/rootCA.crt` whenever an https probe for that host is added.
-    CertDir(PathBuf),
-}
 
 /// Why a per-host CA file could not be used (LoxiLB answers "rootca cert load failed").
 #[derive(Debug, thiserror::Error)]
@@ -91,21 +81,25 @@ impl TlsRoots {
         tracing::debug!(added, ignored, "CA certificates appended");
     }
 
-    /// AddEPHost's per-host CA: `<dir>/<host>/rootCA.crt` for each configured cert dir.
-    /// Returns whether the pool grew; an existing but unreadable file is an error.
-    pub fn add_host_ca(&mut self, host: &str) -> Result<bool, CaLoadError> {
-        let mut grew = false;
-        for dir in self.cert_dirs.clone() {
+    /// AddEPHost's per-host CA: the PEM of `<dir>/<host>/rootCA.crt` for each configured
+    /// cert dir where it exists; an existing but unreadable file is an error. Only reads:
+    /// the state machine decides whether the CAs are appended ([`Self::add_pem_grew`]).
+    pub fn read_host_ca(&self, host: &str) -> Result<Vec<Vec<u8>>, CaLoadError> {
+        let mut pems = Vec::new();
+        for dir in &self.cert_dirs {
             let file = dir.join(host).join(CA_CERT_FILE_NAME);
-            if !file.exists() {
-                continue;
+            if file.exists() {
+                pems.push(std::fs::read(&file)?);
             }
-            let pem = std::fs::read(&file)?;
-            let before = self.store.len();
-            self.add_pem(&pem);
-            grew |= self.store.len() > before;
         }
-        Ok(grew)
+        Ok(pems)
+    }
+
+    /// Append a PEM text and say whether the pool grew.
+    pub fn add_pem_grew(&mut self, pem: &[u8]) -> bool {
+        let before = self.store.len();
+        self.add_pem(pem);
+        self.store.len() > before
     }
 
     /// A rustls client configuration trusting exactly this pool.
@@ -145,7 +139,7 @@ mod tests {
         };
         roots.add_pem(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
         assert!(roots.store.is_empty());
-        assert!(matches!(roots.add_host_ca("10.0.0.1"), Ok(false)));
+        assert!(matches!(roots.read_host_ca("10.0.0.1"), Ok(v) if v.is_empty()));
         assert!(roots.client_config().is_some());
     }
 }

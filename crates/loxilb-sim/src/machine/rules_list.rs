@@ -4,13 +4,14 @@
 
 use serde::Serialize;
 
-use crate::endpoints::make_key;
+use super::ep_host::make_key;
+use super::rule_table::{listed_port_max, NatKind, Rule};
+use super::rules_check::RuleKey;
+use super::rules_eps::key_proto;
+use super::sim::Sim;
 use crate::model::{
     AllowedSource, LbEndpointOut, LoadbalanceEntryOut, SecondaryIp, ServiceArgsOut,
 };
-use crate::rules::{listed_port_max, NatKind, Rule, RuleKey};
-use crate::rules_eps::key_proto;
-use crate::state::State;
 
 /// What the simulator knows about a rule beyond the listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,7 +39,7 @@ fn some_if<T>(v: Vec<T>) -> Option<Vec<T>> {
     (!v.is_empty()).then_some(v)
 }
 
-impl State {
+impl Sim {
     fn lb_entry(&self, k: &RuleKey, r: &Rule) -> LoadbalanceEntryOut {
         let s = &r.serv;
         let endpoints = r
@@ -111,7 +112,7 @@ impl State {
             .collect()
     }
 
-    /// Rule internals for [`crate::Control::rule_info`].
+    /// Rule internals for `Control::rule_info`.
     pub fn lb_info(&self) -> Vec<RuleInfo> {
         self.rules
             .map

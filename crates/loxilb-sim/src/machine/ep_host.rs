@@ -2,14 +2,17 @@
 //! (`epCheckNow`, `transitionEPState`), kept apart from the API handlers so the state machine
 //! can be tested without a network.
 
-use std::time::Duration;
-
-use tokio::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::godur::go_duration;
 use crate::model::EndPointGetEntry;
-use crate::probe::ProberGuard;
-use crate::probers::Outcome;
+
+/// Probe types LoxiLB accepts.
+pub(crate) const PROBE_TYPES: [&str; 7] = ["tcp", "udp", "sctp", "ping", "http", "https", "none"];
+/// `<host>_<type>_<port>`, the key LoxiLB derives when no name is given.
+pub(crate) fn make_key(host: &str, probe_type: &str, port: u16) -> String {
+    format!("{host}_{probe_type}_{port}")
+}
 
 /// LoxiLB's DflHostProbeTimeout (seconds); the inactive back-off stops at three times it.
 const DFL_PROBE_SECS: u32 = 60;
@@ -26,6 +29,13 @@ pub(crate) struct ProbeOpts {
     /// Probe interval in seconds.
     pub duration: u32,
     pub retries: u32,
+}
+
+/// The result of one probe attempt; `rtt` is set for ping probes only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub ok: bool,
+    pub rtt: Option<Duration>,
 }
 
 /// Round-trip times of the last ping run (LoxiLB keeps no history).
@@ -55,13 +65,12 @@ pub(crate) struct Endpoint {
     pub delays: Delays,
     /// Changes on every create/update; a check started under another generation is dropped.
     pub gen: u64,
-    /// The in-flight check, aborted when the endpoint is deleted or replaced.
-    pub prober: Option<ProberGuard>,
     /// Scheduled by the checkers (false for scripted endpoints).
     pub probed: bool,
     /// LoxiLB's hID: which checker owns it.
     pub helper: Option<usize>,
-    /// LoxiLB's sT: end of the last check (None: never checked).
+    /// LoxiLB's sT: end of the last check (None: never checked). A std Instant taken from
+    /// the runtime's (pausable) clock, so the machine itself reads no clock.
     pub last_check: Option<Instant>,
     /// LoxiLB's currProbeDuration (seconds): probeDuration plus the inactive back-off.
     pub curr_duration: u32,
@@ -83,7 +92,6 @@ impl Endpoint {
             rule_count: 0,
             delays: Delays::default(),
             gen: 0,
-            prober: None,
             probed: false,
             helper: None,
             last_check: None,

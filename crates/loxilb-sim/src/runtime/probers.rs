@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
-use crate::endpoints::ProbeOpts;
+use crate::machine::{Outcome, ProbeOpts};
 
 /// loxilib's connect timeout for tcp/udp probes.
 const L4_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -46,17 +46,9 @@ const PING_TIMEOUT: Duration = Duration::from_millis(500);
 /// Go's client follows at most 10 redirects.
 const MAX_REDIRECTS: usize = 10;
 
-/// The result of one attempt; `rtt` is set for ping probes only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Outcome {
-    pub ok: bool,
-    pub rtt: Option<Duration>,
-}
-
-impl Outcome {
-    fn plain(ok: bool) -> Self {
-        Outcome { ok, rtt: None }
-    }
+/// An outcome without a round-trip time.
+fn plain(ok: bool) -> Outcome {
+    Outcome { ok, rtt: None }
 }
 
 /// The HTTP clients: `http` trusts the system roots (Go's default client), `https` the
@@ -86,13 +78,13 @@ pub(crate) fn client(tls: Option<rustls::ClientConfig>) -> Option<reqwest::Clien
 /// Run one attempt of `opts.probe_type` against `host`.
 pub(crate) async fn check(clients: &Clients, host: &str, opts: &ProbeOpts) -> Outcome {
     let Ok(ip) = host.parse::<IpAddr>() else {
-        return Outcome::plain(false);
+        return plain(false);
     };
     let addr = SocketAddr::new(ip, opts.port);
     match opts.probe_type.as_str() {
-        "tcp" => Outcome::plain(tcp_probe(addr, &opts.req, &opts.resp).await),
-        "udp" => Outcome::plain(udp_probe(addr, &opts.req, &opts.resp).await),
-        "sctp" => Outcome::plain(host_answers(addr, L4_CONNECT_TIMEOUT).await),
+        "tcp" => plain(tcp_probe(addr, &opts.req, &opts.resp).await),
+        "udp" => plain(udp_probe(addr, &opts.req, &opts.resp).await),
+        "sctp" => plain(host_answers(addr, L4_CONNECT_TIMEOUT).await),
         "ping" => {
             let started = Instant::now();
             let ok = host_answers(SocketAddr::new(ip, 7), PING_TIMEOUT).await;
@@ -101,16 +93,16 @@ pub(crate) async fn check(clients: &Clients, host: &str, opts: &ProbeOpts) -> Ou
                 rtt: ok.then(|| started.elapsed()),
             }
         }
-        "http" => Outcome::plain(match &clients.http {
+        "http" => plain(match &clients.http {
             Some(c) => http_probe(c, &url("http", ip, opts)).await,
             None => false,
         }),
-        "https" => Outcome::plain(match &clients.https {
+        "https" => plain(match &clients.https {
             Some(c) => https_probe(c, &url("https", ip, opts), &opts.resp).await,
             None => false,
         }),
         // epCheckNow treats any other type as passing.
-        _ => Outcome::plain(true),
+        _ => plain(true),
     }
 }
 
