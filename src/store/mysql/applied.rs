@@ -98,28 +98,38 @@ impl MysqlStore {
         lb: &str,
         body: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let guard = self.guard()?;
+        let sql = format!(
             "INSERT INTO applied_rules (node, name, loadbalancer_id, body, updated_at) \
-             VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
+             SELECT ?, ?, ?, ?, ? {} ON DUPLICATE KEY UPDATE \
              loadbalancer_id = VALUES(loadbalancer_id), body = VALUES(body), \
              updated_at = VALUES(updated_at)",
-        )
-        .bind(node)
-        .bind(name)
-        .bind(lb)
-        .bind(body)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
+            super::Guard::from_clause(&guard)
+        );
+        let q = sqlx::query(&sql)
+            .bind(node)
+            .bind(name)
+            .bind(lb)
+            .bind(body)
+            .bind(now_ms());
+        let res = super::Guard::bind(&guard, q).execute(&self.pool).await?;
+        if res.rows_affected() == 0 {
+            self.confirm_guard(&guard).await?;
+        }
         Ok(())
     }
 
     pub async fn delete_applied_rule(&self, node: &str, name: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM applied_rules WHERE node = ? AND name = ?")
-            .bind(node)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
+        let guard = self.guard()?;
+        let sql = format!(
+            "DELETE FROM applied_rules WHERE node = ? AND name = ? AND {}",
+            super::Guard::condition(&guard)
+        );
+        let q = sqlx::query(&sql).bind(node).bind(name);
+        let res = super::Guard::bind(&guard, q).execute(&self.pool).await?;
+        if res.rows_affected() == 0 {
+            self.confirm_guard(&guard).await?;
+        }
         Ok(())
     }
 

@@ -21,40 +21,39 @@ impl MysqlStore {
         let text = body.to_string();
         let now = now_ms();
         let t = table.name();
-        let res = match (table.parent_column(), parent) {
-            (None, _) => {
-                let sql = format!(
-                    "INSERT INTO {t} (id, body, updated_at) VALUES (?, ?, ?) \
+        let guard = self.guard()?;
+        let from = super::Guard::from_clause(&guard);
+        let (sql, parent) = match (table.parent_column(), parent) {
+            (None, _) => (
+                format!(
+                    "INSERT INTO {t} (id, body, updated_at) SELECT ?, ?, ? {from} \
                      ON DUPLICATE KEY UPDATE body = VALUES(body), updated_at = VALUES(updated_at)"
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(&text)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await
-            }
-            (Some(col), Some(parent)) => {
-                let sql = format!(
-                    "INSERT INTO {t} (id, {col}, body, updated_at) VALUES (?, ?, ?, ?) \
+                ),
+                None,
+            ),
+            (Some(col), Some(parent)) => (
+                format!(
+                    "INSERT INTO {t} (id, {col}, body, updated_at) SELECT ?, ?, ?, ? {from} \
                      ON DUPLICATE KEY UPDATE {col} = VALUES({col}), body = VALUES(body), \
                      updated_at = VALUES(updated_at)"
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(parent)
-                    .bind(&text)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await
-            }
+                ),
+                Some(parent),
+            ),
             (Some(col), None) => {
                 return Err(StoreError::Corrupt(format!(
                     "{t} {id} stored without its {col}"
                 )))
             }
         };
-        res?;
+        let mut q = sqlx::query(&sql).bind(id);
+        if let Some(parent) = parent {
+            q = q.bind(parent);
+        }
+        let q = q.bind(&text).bind(now);
+        let res = super::Guard::bind(&guard, q).execute(&self.pool).await?;
+        if res.rows_affected() == 0 {
+            self.confirm_guard(&guard).await?;
+        }
         Ok(())
     }
 
@@ -130,8 +129,17 @@ impl MysqlStore {
 
     /// Remove one object; true when it existed.
     pub async fn delete_object(&self, table: Table, id: &str) -> Result<bool, StoreError> {
-        let sql = format!("DELETE FROM {} WHERE id = ?", table.name());
-        let res = sqlx::query(&sql).bind(id).execute(&self.pool).await?;
+        let guard = self.guard()?;
+        let sql = format!(
+            "DELETE FROM {} WHERE id = ? AND {}",
+            table.name(),
+            super::Guard::condition(&guard)
+        );
+        let q = sqlx::query(&sql).bind(id);
+        let res = super::Guard::bind(&guard, q).execute(&self.pool).await?;
+        if res.rows_affected() == 0 {
+            self.confirm_guard(&guard).await?;
+        }
         Ok(res.rows_affected() > 0)
     }
 

@@ -64,6 +64,50 @@ impl std::fmt::Debug for MysqlStore {
     }
 }
 
+/// The lease a leader's single-statement write must still hold when it runs: the
+/// statement reads the lease row itself (`INSERT ... SELECT ... FROM leases WHERE`,
+/// `DELETE ... AND EXISTS (...)`), so a deposed leader's late write changes nothing,
+/// at no extra round trip. Weaker than a transaction's fence (no row lock: a takeover
+/// committing during the statement is not seen), which the local fence covers: it
+/// closes a margin before the lease can expire.
+#[derive(Debug, Clone)]
+pub(crate) struct Guard {
+    holder: std::sync::Arc<str>,
+    epoch: i64,
+}
+
+impl Guard {
+    /// The `FROM` of an `INSERT ... SELECT` of a guarded write.
+    pub(crate) fn from_clause(guard: &Option<Guard>) -> &'static str {
+        match guard {
+            Some(_) => "FROM leases WHERE name = ? AND holder = ? AND epoch = ?",
+            None => "FROM DUAL",
+        }
+    }
+
+    /// A `WHERE` term of a guarded `DELETE` or `UPDATE`.
+    pub(crate) fn condition(guard: &Option<Guard>) -> &'static str {
+        match guard {
+            Some(_) => "EXISTS (SELECT 1 FROM leases WHERE name = ? AND holder = ? AND epoch = ?)",
+            None => "TRUE",
+        }
+    }
+
+    /// Bind the clause's parameters (none without a guard).
+    pub(crate) fn bind<'q>(
+        guard: &'q Option<Guard>,
+        q: sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments> {
+        match guard {
+            Some(g) => q
+                .bind(crate::store::lease_mysql::LEADER_LEASE)
+                .bind(&*g.holder)
+                .bind(g.epoch),
+            None => q,
+        }
+    }
+}
+
 /// How long opening waits for the server before naming the reason: sqlx's pool
 /// would retry a refused connection for its whole acquire timeout (30 s) and then
 /// report only "pool timed out".
@@ -118,6 +162,40 @@ impl MysqlStore {
     pub fn with_fence(mut self, instance: &str, fence: crate::fence::Fence) -> Self {
         self.writer = Some((instance.into(), fence));
         self
+    }
+
+    /// The lease condition of a leader's autocommitted write (see [`Guard`]): None
+    /// without a fence (one instance, tests, `migrate`); refused at once while the
+    /// fence is closed.
+    pub(crate) fn guard(&self) -> Result<Option<Guard>, StoreError> {
+        let Some((me, fence)) = &self.writer else {
+            return Ok(None);
+        };
+        match fence.epoch() {
+            Some(epoch) => Ok(Some(Guard {
+                holder: me.clone(),
+                epoch,
+            })),
+            None => Err(StoreError::Fenced { epoch: None }),
+        }
+    }
+
+    /// After a guarded statement changed no row: Ok when the lease row still names
+    /// this instance at its epoch (nothing needed changing), else `Fenced`.
+    pub(crate) async fn confirm_guard(&self, guard: &Option<Guard>) -> Result<(), StoreError> {
+        let Some(g) = guard else { return Ok(()) };
+        let held = sqlx::query("SELECT 1 FROM leases WHERE name = ? AND holder = ? AND epoch = ?")
+            .bind(crate::store::lease_mysql::LEADER_LEASE)
+            .bind(&*g.holder)
+            .bind(g.epoch)
+            .fetch_optional(&self.pool)
+            .await?;
+        match held {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Fenced {
+                epoch: u64::try_from(g.epoch).ok(),
+            }),
+        }
     }
 
     /// Begin a transaction of the leader's work (outcomes, statuses, applied sets),

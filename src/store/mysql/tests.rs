@@ -311,8 +311,9 @@ async fn a_dead_claimers_old_claim_is_taken_over() {
 #[tokio::test]
 async fn the_leaders_writes_carry_its_epoch() {
     use crate::store::lease_mysql::{renew, try_acquire, LEADER_LEASE};
-    use crate::store::{EventState, KeyHint};
+    use crate::store::{EventState, KeyHint, Table};
     let plain = mysql_store("fenced_writes").await;
+    let plain_reader = plain.clone();
     let pool = plain.pool().clone();
     let fence = crate::fence::Fence::cluster();
     let store = plain.with_fence("ctl-a", fence.clone());
@@ -339,6 +340,12 @@ async fn the_leaders_writes_carry_its_epoch() {
     let until = tokio::time::Instant::now() + Duration::from_secs(30);
     fence.open_until(i64::try_from(epoch).unwrap_or(0), until);
     ok(finish().await);
+    // Single-statement writes carry it too.
+    let lb = |v: u64| serde_json::json!({"loadbalancer_id": "lb1", "v": v});
+    ok(store
+        .put_object(Table::Loadbalancers, "lb1", None, &lb(1))
+        .await);
+    ok(store.put_applied_rule("n1", "r1", "lb1", "{}").await);
 
     // The lease lapses and ctl-b takes it; ctl-a's fence (its own clock) is still open.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -351,4 +358,31 @@ async fn the_leaders_writes_carry_its_epoch() {
         "{late:?}"
     );
     assert!(late.is_some_and(|e| e.is_transient()));
+    let fenced = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Fenced { epoch: Some(e) }) if e == epoch);
+    assert!(fenced(
+        store
+            .put_object(Table::Loadbalancers, "lb1", None, &lb(2))
+            .await
+    ));
+    assert!(fenced(
+        store
+            .delete_object(Table::Loadbalancers, "lb1")
+            .await
+            .map(|_| ())
+    ));
+    assert!(fenced(
+        store
+            .put_applied_rule("n1", "r1", "lb1", "{\"late\":1}")
+            .await
+    ));
+    assert!(fenced(store.delete_applied_rule("n1", "r1").await));
+    // Nothing the deposed leader wrote landed.
+    assert_eq!(
+        ok(plain_reader.get_object(Table::Loadbalancers, "lb1").await),
+        Some(lb(1))
+    );
+    assert_eq!(
+        ok(plain_reader.applied_rules("n1", "lb1").await),
+        vec![("r1".to_string(), "{}".to_string())]
+    );
 }
