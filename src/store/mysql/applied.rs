@@ -112,11 +112,7 @@ impl MysqlStore {
             .bind(lb)
             .bind(body)
             .bind(now_ms());
-        let res = super::Guard::bind(&guard, q).execute(&self.pool).await?;
-        if res.rows_affected() == 0 {
-            self.confirm_guard(&guard).await?;
-        }
-        Ok(())
+        self.guarded(&guard, q).await
     }
 
     pub async fn delete_applied_rule(&self, node: &str, name: &str) -> Result<(), StoreError> {
@@ -126,11 +122,7 @@ impl MysqlStore {
             super::Guard::condition(&guard)
         );
         let q = sqlx::query(&sql).bind(node).bind(name);
-        let res = super::Guard::bind(&guard, q).execute(&self.pool).await?;
-        if res.rows_affected() == 0 {
-            self.confirm_guard(&guard).await?;
-        }
-        Ok(())
+        self.guarded(&guard, q).await
     }
 
     /// Replace load balancer `lb`'s probe references with `rows`, atomically.

@@ -50,11 +50,7 @@ impl MysqlStore {
             q = q.bind(parent);
         }
         let q = q.bind(&text).bind(now);
-        let res = super::Guard::bind(&guard, q).execute(&self.pool).await?;
-        if res.rows_affected() == 0 {
-            self.confirm_guard(&guard).await?;
-        }
-        Ok(())
+        self.guarded(&guard, q).await
     }
 
     /// One object, or None when we never stored it (or it was deleted).

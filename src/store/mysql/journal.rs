@@ -324,16 +324,14 @@ impl MysqlStore {
 
     /// Record why the last attempt failed while the event waits for another try.
     pub async fn note_retry(&self, id: i64, reason: &str) -> Result<(), StoreError> {
-        sqlx::query(
+        let guard = self.guard()?;
+        let sql = format!(
             "UPDATE events SET state = 'applying', attempts = attempts + 1, reason = ?, \
-             updated_at = ? WHERE id = ?",
-        )
-        .bind(reason)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+             updated_at = ? WHERE id = ? AND {}",
+            super::Guard::condition(&guard)
+        );
+        let q = sqlx::query(&sql).bind(reason).bind(now_ms()).bind(id);
+        self.guarded(&guard, q).await
     }
 
     /// Put a final state on an event (done, or failed with a reason).

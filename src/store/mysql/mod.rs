@@ -180,6 +180,20 @@ impl MysqlStore {
         }
     }
 
+    /// Run a guarded write (see [`Guard`]); `Fenced` when it changed nothing because
+    /// the lease no longer names this instance.
+    pub(crate) async fn guarded<'q>(
+        &self,
+        guard: &'q Option<Guard>,
+        q: sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>,
+    ) -> Result<(), StoreError> {
+        let res = Guard::bind(guard, q).execute(&self.pool).await?;
+        if res.rows_affected() == 0 {
+            self.confirm_guard(guard).await?;
+        }
+        Ok(())
+    }
+
     /// After a guarded statement changed no row: Ok when the lease row still names
     /// this instance at its epoch (nothing needed changing), else `Fenced`.
     pub(crate) async fn confirm_guard(&self, guard: &Option<Guard>) -> Result<(), StoreError> {

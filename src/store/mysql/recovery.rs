@@ -14,24 +14,25 @@ impl MysqlStore {
         let now = now_ms();
         // `dead_at` is assigned last: MySQL evaluates the list left to right on the
         // updated row, and the other assignments read the old dead_at.
-        sqlx::query(
+        let guard = self.guard()?;
+        let sql = format!(
             "INSERT INTO node_backlog (node, loadbalancer_id, reason, attempts, since, \
-             next_attempt_at) VALUES (?, ?, ?, 0, ?, ?) ON DUPLICATE KEY UPDATE \
+             next_attempt_at) SELECT ?, ?, ?, 0, ?, ? {} ON DUPLICATE KEY UPDATE \
              reason = VALUES(reason), \
              attempts = CASE WHEN dead_at IS NULL THEN attempts ELSE 0 END, \
              since = CASE WHEN dead_at IS NULL THEN since ELSE VALUES(since) END, \
              next_attempt_at = CASE WHEN dead_at IS NULL THEN next_attempt_at \
                  ELSE VALUES(next_attempt_at) END, \
              dead_at = NULL",
-        )
-        .bind(node)
-        .bind(lb)
-        .bind(reason)
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+            super::Guard::from_clause(&guard)
+        );
+        let q = sqlx::query(&sql)
+            .bind(node)
+            .bind(lb)
+            .bind(reason)
+            .bind(now)
+            .bind(now);
+        self.guarded(&guard, q).await
     }
 
     /// A failed catch-up attempt: try again at `next_attempt_at` (ms since the epoch).
@@ -42,26 +43,28 @@ impl MysqlStore {
         reason: &str,
         next_attempt_at: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let guard = self.guard()?;
+        let sql = format!(
             "UPDATE node_backlog SET attempts = attempts + 1, reason = ?, next_attempt_at = ? \
-             WHERE node = ? AND loadbalancer_id = ?",
-        )
-        .bind(reason)
-        .bind(next_attempt_at)
-        .bind(node)
-        .bind(lb)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+             WHERE node = ? AND loadbalancer_id = ? AND {}",
+            super::Guard::condition(&guard)
+        );
+        let q = sqlx::query(&sql)
+            .bind(reason)
+            .bind(next_attempt_at)
+            .bind(node)
+            .bind(lb);
+        self.guarded(&guard, q).await
     }
 
     pub async fn clear_backlog(&self, node: &str, lb: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM node_backlog WHERE node = ? AND loadbalancer_id = ?")
-            .bind(node)
-            .bind(lb)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let guard = self.guard()?;
+        let sql = format!(
+            "DELETE FROM node_backlog WHERE node = ? AND loadbalancer_id = ? AND {}",
+            super::Guard::condition(&guard)
+        );
+        let q = sqlx::query(&sql).bind(node).bind(lb);
+        self.guarded(&guard, q).await
     }
 
     /// Live (not dead-lettered) backlog entries due now, oldest first.
@@ -101,17 +104,18 @@ impl MysqlStore {
         lb: &str,
         reason: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let guard = self.guard()?;
+        let sql = format!(
             "UPDATE node_backlog SET dead_at = ?, reason = ?, attempts = attempts + 1 \
-             WHERE node = ? AND loadbalancer_id = ?",
-        )
-        .bind(now_ms())
-        .bind(reason)
-        .bind(node)
-        .bind(lb)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+             WHERE node = ? AND loadbalancer_id = ? AND {}",
+            super::Guard::condition(&guard)
+        );
+        let q = sqlx::query(&sql)
+            .bind(now_ms())
+            .bind(reason)
+            .bind(node)
+            .bind(lb);
+        self.guarded(&guard, q).await
     }
 
     /// Every dead letter, oldest first.

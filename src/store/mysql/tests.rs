@@ -376,6 +376,9 @@ async fn the_leaders_writes_carry_its_epoch() {
             .await
     ));
     assert!(fenced(store.delete_applied_rule("n1", "r1").await));
+    assert!(fenced(store.note_retry(a.id, "late").await));
+    assert!(fenced(store.mark_backlog("n1", "lb1", "late").await));
+    assert!(fenced(store.clear_backlog("n1", "lb1").await));
     // Nothing the deposed leader wrote landed.
     assert_eq!(
         ok(plain_reader.get_object(Table::Loadbalancers, "lb1").await),
