@@ -63,7 +63,9 @@ async fn mariadb_database() -> Result<Option<(String, String)>, String> {
         url,
         // A networked database needs more than SQLite's 4 connections: the leader's 50
         // concurrent load balancers each wait for one per query.
-        "[cluster]\nlease_seconds = 10\n".to_string(),
+        // A short lease: B4's restarted daemon leads within seconds of the kill, so its
+        // "holding" sample is a leader's (with the default 10 s it would still follow).
+        "[cluster]\nlease_seconds = 3\n".to_string(),
     )))
 }
 
