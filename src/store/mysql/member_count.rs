@@ -10,42 +10,46 @@ use std::collections::HashMap;
 use sqlx::mysql::MySqlTransaction;
 
 use super::super::{PoolChanges, TooManyMembers};
-use super::rows::{opt_int, opt_text, text};
+use super::rows::{int, opt_int, opt_text, text};
 use super::StoreError;
 use crate::store::sqlite::member_count::{apply, replay, stored_flags, Flags, PoolRows};
 
-/// The pool's members as they will be once every unfinished event is applied.
+/// The pool's members as they will be once every unfinished event is applied: the
+/// stored members, then the changes of unfinished events in order. One statement
+/// (two took one more round trip inside the acceptance, which holds the key's lock).
+const CURRENT: &str = "\
+    SELECT 0 AS part, id, body, NULL AS admin_state_up, NULL AS weight, \
+      0 AS event_id, 0 AS seq FROM members WHERE pool_id = ? \
+    UNION ALL SELECT 1, c.member_id, NULL, c.admin_state_up, c.weight, c.event_id, c.seq \
+      FROM member_changes c JOIN events e ON e.id = c.event_id \
+      WHERE c.pool_id = ? AND e.state IN ('queued', 'applying') \
+    ORDER BY part, event_id, seq";
+
 async fn current(
     tx: &mut MySqlTransaction<'_>,
     pool_id: &str,
 ) -> Result<HashMap<String, Flags>, StoreError> {
     let mut view = HashMap::new();
-    let rows = sqlx::query("SELECT id, body FROM members WHERE pool_id = ?")
+    let rows = sqlx::query(CURRENT)
+        .bind(pool_id)
         .bind(pool_id)
         .fetch_all(&mut **tx)
         .await?;
     for row in &rows {
-        let id = text(row, 0)?;
-        let flags = stored_flags(&id, &text(row, 1)?)?;
-        view.insert(id, flags);
-    }
-    let rows = sqlx::query(
-        "SELECT c.member_id, c.admin_state_up, c.weight FROM member_changes c \
-         JOIN events e ON e.id = c.event_id \
-         WHERE c.pool_id = ? AND e.state IN ('queued', 'applying') ORDER BY c.event_id, c.seq",
-    )
-    .bind(pool_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    for row in &rows {
-        let weight = opt_int(row, 2)?
+        if int(row, 0)? == 0 {
+            let id = text(row, 1)?;
+            let flags = stored_flags(&id, &text(row, 2)?)?;
+            view.insert(id, flags);
+            continue;
+        }
+        let weight = opt_int(row, 4)?
             .map(|w| {
                 u16::try_from(w).map_err(|_| StoreError::Corrupt(format!("member weight {w}")))
             })
             .transpose()?;
         replay(
             &mut view,
-            (opt_text(row, 0)?, opt_int(row, 1)?.map(|a| a != 0), weight),
+            (opt_text(row, 1)?, opt_int(row, 3)?.map(|a| a != 0), weight),
         );
     }
     Ok(view)
