@@ -39,7 +39,7 @@ impl Default for ClusterConfig {
         ClusterConfig {
             instance_id: host_name(),
             lease_seconds: 10,
-            poll_ms: 50,
+            poll_ms: 20,
         }
     }
 }
@@ -113,6 +113,6 @@ mod tests {
             assert_eq!(id, from_proc);
         }
         assert_eq!(ClusterConfig::default().lease(), Duration::from_secs(10));
-        assert_eq!(ClusterConfig::default().poll(), Duration::from_millis(50));
+        assert_eq!(ClusterConfig::default().poll(), Duration::from_millis(20));
     }
 }
