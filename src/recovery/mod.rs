@@ -19,6 +19,7 @@
 //! The comparison itself is pure (`diff`, `orphans`) and table-tested; the rest is I/O.
 
 pub mod admin;
+mod ctx;
 pub mod diff;
 pub mod guard;
 mod node;
