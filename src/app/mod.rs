@@ -120,7 +120,7 @@ pub struct App {
 
 impl App {
     /// Open the database the configuration names and start this instance's part
-    /// (see `mode`) under `shutdown`.
+    /// (see `mode`) under `shutdown`. `config` is taken as validated (`run` does it).
     pub async fn build(config: &Config, shutdown: &Shutdown) -> Result<App, AppError> {
         let mode::Mode {
             store,
