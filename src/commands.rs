@@ -42,66 +42,10 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
             eprintln!("configuration is valid");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate => {
-            let config = load(config_path)?;
-            if !config.database.is_cluster() {
-                return Err(format!(
-                    "database.url {}: migrate is for mysql:// databases; the daemon migrates \
-                     its SQLite file itself at start",
-                    crate::config::redacted_url(&config.database.url)
-                ));
-            }
-            let password = config.database_password().map_err(|e| e.to_string())?;
-            crate::store::mysql::MysqlStore::migrate(
-                &config.database.url,
-                password.as_ref().map(|p| p.expose()),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            eprintln!(
-                "database {} is at this release's schema",
-                crate::config::redacted_url(&config.database.url)
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Run => {
-            let config = load(config_path.clone())?;
-            crate::telemetry::init(&config.logging);
-            preflight(&config)?;
-            let socket = config.ingress.socket_path.clone();
-            let listener = bind_unix(&socket, config.ingress.socket_mode)
-                .await
-                .map_err(|e| e.to_string())?;
-            let shutdown = Shutdown::new();
-            spawn_signal_handler(shutdown.clone());
-            spawn_reload_handler(config_path.clone(), config.clone());
-            if let Err(e) = app::run(IngressListener::Unix(listener), config, shutdown).await {
-                // Nobody serves it any more: a socket left behind would only make
-                // the next start probe it.
-                remove_socket(&socket);
-                return Err(e.to_string());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Migrate => migrate(&load(config_path)?).await,
+        Command::Run => run_daemon(config_path).await,
         Command::Events { state, limit, json } => {
-            let config = load(config_path)?;
-            let mut path = format!("/v1/events?limit={limit}");
-            if let Some(s) = state {
-                path.push_str(&format!("&state={s}"));
-            }
-            let (code, body) = ApiClient::new(&config.ingress.socket_path)
-                .call("GET", &path, None)
-                .await
-                .map_err(|e| e.to_string())?;
-            if code != 200 {
-                return Err(format!("daemon answered {code}: {body}"));
-            }
-            if json {
-                println!("{body}");
-            } else {
-                print_events(&body);
-            }
-            Ok(ExitCode::SUCCESS)
+            events(&load(config_path)?, state, limit, json).await
         }
         Command::HealthStatus {
             loadbalancer,
@@ -110,27 +54,7 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
             json,
         } => {
             let config = load(config_path)?;
-            let tree = loadbalancer.is_some();
-            let all = loadbalancer.is_none() && pool.is_none() && member.is_none();
-            let path = match (loadbalancer, pool, member) {
-                (Some(id), _, _) => format!("/v1/status/loadbalancers/{id}"),
-                (_, Some(id), _) => format!("/v1/status/pools/{id}"),
-                (_, _, Some(id)) => format!("/v1/status/members/{id}"),
-                _ => "/v1/status/loadbalancers".to_string(),
-            };
-            let (code, body) = admin::call(&config.ingress.socket_path, "GET", &path).await?;
-            if (200..300).contains(&code) && !json {
-                let text = if tree {
-                    crate::cli::status_tree::render(&body)
-                } else if all {
-                    crate::cli::status_tree::render_list(&body)
-                } else {
-                    crate::cli::status_tree::render_one(&body)
-                };
-                println!("{text}");
-                return Ok(ExitCode::SUCCESS);
-            }
-            admin::finish(code, &body, json, false)
+            health_status(&config, loadbalancer, pool, member, json).await
         }
         Command::ValidateHealthMonitors { json } => {
             let config = load(config_path)?;
@@ -157,93 +81,203 @@ pub async fn execute(command: Command, config_path: Option<PathBuf>) -> Result<E
             delete,
             confirm,
             json,
-        } => {
-            let config = load(config_path)?;
-            let delete = delete || confirm;
-            let (method, path) = match (delete, confirm) {
-                (_, true) => ("POST", "/v1/orphans/delete?confirm=true"),
-                (true, false) => ("POST", "/v1/orphans/delete"),
-                (false, false) => ("GET", "/v1/orphans"),
-            };
-            let (code, body) = admin::call(&config.ingress.socket_path, method, path).await?;
-            // The answer lists orphans per node (`nodes[].orphans`); a flat
-            // `orphans` list counts too.
-            let non_empty = |v: &Value| {
-                v.get("orphans")
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| !a.is_empty())
-            };
-            let held = body
-                .get("held_loadbalancers")
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty());
-            let found = non_empty(&body)
-                || held
-                || body
-                    .get("nodes")
-                    .and_then(Value::as_array)
-                    .is_some_and(|nodes| nodes.iter().any(non_empty));
-            // Deletions the blast-radius limit held are a problem even after --delete.
-            let blocked = body
-                .get("nodes")
-                .and_then(Value::as_array)
-                .is_some_and(|nodes| nodes.iter().any(|n| n["held"] == true));
-            admin::finish(code, &body, json, (found && !delete) || blocked)
-        }
-        Command::Health { ready } => {
-            let config = load(config_path)?;
-            let path = if ready { "/readyz" } else { "/healthz" };
-            let (code, body) = ApiClient::new(&config.ingress.socket_path)
-                .call("GET", path, None)
-                .await
-                .map_err(|e| format!("daemon not reachable: {e}"))?;
-            if code != 200 {
-                return Err(format!("{path}: {code} {body}"));
-            }
-            println!("{path}: ok");
-            if let Some(line) = crate::cli::health::cluster_line(&body) {
-                println!("{line}");
-            }
-            for node in body
-                .get("loxilb_nodes")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let url = node.get("url").and_then(Value::as_str).unwrap_or("?");
-                let version = node
-                    .get("version")
-                    .and_then(Value::as_str)
-                    .unwrap_or("not reached yet");
-                println!("LoxiLB {url}: version {version}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => orphans(&load(config_path)?, delete, confirm, json).await,
+        Command::Health { ready } => health(&load(config_path)?, ready).await,
         Command::Retry { event_id } => {
-            let config = load(config_path)?;
-            let (code, body) = ApiClient::new(&config.ingress.socket_path)
-                .call("POST", &format!("/v1/events/{event_id}/retry"), None)
-                .await
-                .map_err(|e| e.to_string())?;
-            if code != 202 {
-                return Err(format!("daemon answered {code}: {body}"));
-            }
+            let path = format!("/v1/events/{event_id}/retry");
+            journal_call(&load(config_path)?, "POST", &path, 202).await?;
             println!("event {event_id} queued again");
             Ok(ExitCode::SUCCESS)
         }
         Command::ClearEvent { event_id } => {
-            let config = load(config_path)?;
-            let (code, body) = ApiClient::new(&config.ingress.socket_path)
-                .call("DELETE", &format!("/v1/events/{event_id}"), None)
-                .await
-                .map_err(|e| e.to_string())?;
-            if code != 200 {
-                return Err(format!("daemon answered {code}: {body}"));
-            }
+            let path = format!("/v1/events/{event_id}");
+            journal_call(&load(config_path)?, "DELETE", &path, 200).await?;
             println!("event {event_id} cleared from the journal");
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `migrate`: bring a mysql:// database to this release's schema.
+async fn migrate(config: &Config) -> Result<ExitCode, String> {
+    if !config.database.is_cluster() {
+        return Err(format!(
+            "database.url {}: migrate is for mysql:// databases; the daemon migrates \
+             its SQLite file itself at start",
+            crate::config::redacted_url(&config.database.url)
+        ));
+    }
+    let password = config.database_password().map_err(|e| e.to_string())?;
+    crate::store::mysql::MysqlStore::migrate(
+        &config.database.url,
+        password.as_ref().map(|p| p.expose()),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    eprintln!(
+        "database {} is at this release's schema",
+        crate::config::redacted_url(&config.database.url)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `run`: the daemon itself, on the configured socket, until SIGTERM or SIGINT.
+async fn run_daemon(config_path: Option<PathBuf>) -> Result<ExitCode, String> {
+    let config = load(config_path.clone())?;
+    crate::telemetry::init(&config.logging);
+    preflight(&config)?;
+    let socket = config.ingress.socket_path.clone();
+    let listener = bind_unix(&socket, config.ingress.socket_mode)
+        .await
+        .map_err(|e| e.to_string())?;
+    let shutdown = Shutdown::new();
+    spawn_signal_handler(shutdown.clone());
+    spawn_reload_handler(config_path, config.clone());
+    if let Err(e) = app::run(IngressListener::Unix(listener), config, shutdown).await {
+        // Nobody serves it any more: a socket left behind would only make
+        // the next start probe it.
+        remove_socket(&socket);
+        return Err(e.to_string());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `events`: the journal's latest events, as a table or JSON.
+async fn events(
+    config: &Config,
+    state: Option<String>,
+    limit: u32,
+    json: bool,
+) -> Result<ExitCode, String> {
+    let mut path = format!("/v1/events?limit={limit}");
+    if let Some(s) = state {
+        path.push_str(&format!("&state={s}"));
+    }
+    let body = journal_call(config, "GET", &path, 200).await?;
+    if json {
+        println!("{body}");
+    } else {
+        print_events(&body);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A call to the journal's routes that must answer `want`; its body otherwise.
+async fn journal_call(
+    config: &Config,
+    method: &str,
+    path: &str,
+    want: u16,
+) -> Result<Value, String> {
+    let (code, body) = ApiClient::new(&config.ingress.socket_path)
+        .call(method, path, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    if code != want {
+        return Err(format!("daemon answered {code}: {body}"));
+    }
+    Ok(body)
+}
+
+/// `health-status`: one object's status, a load balancer's tree, or the list.
+async fn health_status(
+    config: &Config,
+    loadbalancer: Option<String>,
+    pool: Option<String>,
+    member: Option<String>,
+    json: bool,
+) -> Result<ExitCode, String> {
+    let tree = loadbalancer.is_some();
+    let all = loadbalancer.is_none() && pool.is_none() && member.is_none();
+    let path = match (loadbalancer, pool, member) {
+        (Some(id), _, _) => format!("/v1/status/loadbalancers/{id}"),
+        (_, Some(id), _) => format!("/v1/status/pools/{id}"),
+        (_, _, Some(id)) => format!("/v1/status/members/{id}"),
+        _ => "/v1/status/loadbalancers".to_string(),
+    };
+    let (code, body) = admin::call(&config.ingress.socket_path, "GET", &path).await?;
+    if (200..300).contains(&code) && !json {
+        let text = if tree {
+            crate::cli::status_tree::render(&body)
+        } else if all {
+            crate::cli::status_tree::render_list(&body)
+        } else {
+            crate::cli::status_tree::render_one(&body)
+        };
+        println!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    admin::finish(code, &body, json, false)
+}
+
+/// `orphans`: list (or delete) what LoxiLB holds that no record explains; exit 2
+/// while any is left, or a deletion was held by the blast-radius limit.
+async fn orphans(
+    config: &Config,
+    delete: bool,
+    confirm: bool,
+    json: bool,
+) -> Result<ExitCode, String> {
+    let delete = delete || confirm;
+    let (method, path) = match (delete, confirm) {
+        (_, true) => ("POST", "/v1/orphans/delete?confirm=true"),
+        (true, false) => ("POST", "/v1/orphans/delete"),
+        (false, false) => ("GET", "/v1/orphans"),
+    };
+    let (code, body) = admin::call(&config.ingress.socket_path, method, path).await?;
+    // The answer lists orphans per node (`nodes[].orphans`); a flat
+    // `orphans` list counts too.
+    let non_empty = |v: &Value| {
+        v.get("orphans")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    };
+    let held = body
+        .get("held_loadbalancers")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    let found = non_empty(&body)
+        || held
+        || body
+            .get("nodes")
+            .and_then(Value::as_array)
+            .is_some_and(|nodes| nodes.iter().any(non_empty));
+    // Deletions the blast-radius limit held are a problem even after --delete.
+    let blocked = body
+        .get("nodes")
+        .and_then(Value::as_array)
+        .is_some_and(|nodes| nodes.iter().any(|n| n["held"] == true));
+    admin::finish(code, &body, json, (found && !delete) || blocked)
+}
+
+/// `health`: `/healthz` (or `/readyz`), the cluster role and each LoxiLB node's version.
+async fn health(config: &Config, ready: bool) -> Result<ExitCode, String> {
+    let path = if ready { "/readyz" } else { "/healthz" };
+    let (code, body) = ApiClient::new(&config.ingress.socket_path)
+        .call("GET", path, None)
+        .await
+        .map_err(|e| format!("daemon not reachable: {e}"))?;
+    if code != 200 {
+        return Err(format!("{path}: {code} {body}"));
+    }
+    println!("{path}: ok");
+    if let Some(line) = crate::cli::health::cluster_line(&body) {
+        println!("{line}");
+    }
+    for node in body
+        .get("loxilb_nodes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let url = node.get("url").and_then(Value::as_str).unwrap_or("?");
+        let version = node
+            .get("version")
+            .and_then(Value::as_str)
+            .unwrap_or("not reached yet");
+        println!("LoxiLB {url}: version {version}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load(path: Option<PathBuf>) -> Result<Config, String> {

@@ -28,5 +28,4 @@ pub mod serve;
 pub mod shutdown;
 pub mod status;
 pub mod store;
-pub mod tasks;
 pub mod telemetry;

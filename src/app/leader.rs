@@ -21,11 +21,13 @@ use crate::ingress;
 use crate::loxilb::LoxilbClient;
 use crate::mapping::MappingOptions;
 use crate::octavia::DriverAgentClient as AgentClient;
-use crate::recovery::{self, Reconciler, ReconcilerOptions, RecoveryStats, StartupSnapshot};
+use crate::recovery::{
+    self, DeadLetterPolicy, NodeCatchUp, Reconciler, ReconcilerOptions, RecoveryStats,
+    StartupSnapshot,
+};
 use crate::shutdown::Shutdown;
 use crate::status::{DeliveryHandle, DeliveryOptions, StatusDelivery};
-use crate::store::{Store, StoreError};
-use crate::tasks::{DeadLetterPolicy, JournalPruner, NodeCatchUp};
+use crate::store::{JournalPruner, Store, StoreError};
 
 /// The handles the rest of the daemon uses while this term lasts.
 pub struct Leader {
@@ -33,6 +35,16 @@ pub struct Leader {
     pub health: HealthHandle,
     /// Operator routes that act on LoxiLB (reconcile now, ...).
     pub admin: Router,
+}
+
+impl Leader {
+    /// The leader-only API: the operator routes and the status routes (answered
+    /// from this term's health index).
+    pub fn api(&self, store: &Store) -> Router {
+        self.admin
+            .clone()
+            .merge(crate::health::router(self.health.clone(), store.clone()))
+    }
 }
 
 /// Start the leader's tasks under `shutdown`. Unfinished events are not submitted

@@ -1,25 +1,36 @@
-//! Wiring: open the store, build the LoxiLB client, start the leader's tasks
-//! (`leader`), replay the journal, serve the ingress API, and shut down in order.
+//! Wiring. [`App::build`] opens the store, builds the LoxiLB client and starts this
+//! instance's tasks (`mode`: alone, or per leadership term in a cluster; `leader`:
+//! the tasks themselves), without binding anything. [`run`] binds the listeners,
+//! serves them the same way (`servers`), tells systemd (`systemd`) and shuts down in
+//! order.
 //!
 //! [`run`] takes an already-bound listener so tests (and systemd socket hand-over
 //! later) choose the socket; the daemon's `main` binds the configured one.
 
 mod leader;
 mod mode;
+mod servers;
+mod systemd;
 pub mod term;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use tokio::net::{TcpListener, UnixListener};
 use tracing::{info, warn};
 
+use crate::cluster::ClusterStatus;
 use crate::config::Config;
+use crate::dispatch::Intake;
 use crate::ingress::{self, ApiState, BearerToken, Readiness};
 use crate::loxilb::{ClientOptions, LoxilbClient, LoxilbError};
 use crate::serve;
 use crate::shutdown::Shutdown;
 use crate::store::{Store, StoreError};
+use servers::Servers;
 
 /// The listener the ingress API is served on.
 pub enum IngressListener {
@@ -92,6 +103,95 @@ pub fn loxilb_client(
     .map_err(|e| AppError::Loxilb(Box::new(e)))
 }
 
+/// The daemon built from its configuration: the store opened, this instance's tasks
+/// started under the `Shutdown` given to [`App::build`], and the routers each listener
+/// serves. Nothing is bound: [`run`] binds and serves; tests drive the routers with
+/// `oneshot`, as axum's examples test their `app()`.
+pub struct App {
+    pub store: Store,
+    pub client: LoxilbClient,
+    pub intake: Intake,
+    pub cluster: ClusterStatus,
+    state: ApiState,
+    /// Status, reconcile, orphans, dead letters, validation.
+    leader_routes: Router,
+    max_body: usize,
+}
+
+impl App {
+    /// Open the database the configuration names and start this instance's part
+    /// (see `mode`) under `shutdown`. `config` is taken as validated (`run` does it).
+    pub async fn build(config: &Config, shutdown: &Shutdown) -> Result<App, AppError> {
+        let mode::Mode {
+            store,
+            client,
+            intake,
+            leader_routes,
+            cluster,
+        } = mode::start(config, shutdown).await?;
+        let state = ApiState {
+            store: store.clone(),
+            intake: intake.clone(),
+            readiness: Arc::new(LoxilbReadiness(client.clone())),
+            wait_for_outcome: !config.health_monitoring.async_processing,
+            sync_timeout: Duration::from_secs(config.ingress.sync_timeout),
+            // The status routes come with the leader's routes.
+            health: None,
+            nat_mode: config.loxilb.nat_mode,
+            uuid_ids: config.ingress.require_uuid_ids,
+        };
+        Ok(App {
+            store,
+            client,
+            intake,
+            cluster,
+            state,
+            leader_routes,
+            max_body: config.ingress.max_body_bytes,
+        })
+    }
+
+    /// The ingress API, behind the bearer-token check when `token` is given.
+    pub fn ingress(&self, token: Option<BearerToken>) -> Router {
+        let app = ingress::router_with(
+            self.state.clone(),
+            self.max_body,
+            self.leader_routes.clone(),
+            token,
+        );
+        ingress::with_cluster(app, self.cluster.clone())
+    }
+
+    /// `/metrics`, with this instance's cluster role.
+    pub fn metrics(&self) -> Router {
+        let sources = crate::metrics::server::Sources {
+            store: self.store.clone(),
+            intake: self.intake.clone(),
+        };
+        crate::metrics::server::router_for(sources, self.cluster.clone())
+    }
+
+    /// Whether a LoxiLB node answers now.
+    pub async fn loxilb_reachable(&self) -> bool {
+        LoxilbReadiness(self.client.clone())
+            .loxilb_reachable()
+            .await
+    }
+
+    /// After the servers closed: wait for every task, then close the store.
+    async fn stop(self, shutdown: &Shutdown) {
+        shutdown.wait_complete().await;
+        let left = self.intake.queue_depth();
+        if left > 0 {
+            info!(
+                events = left,
+                "events left in the journal for the next start"
+            );
+        }
+        self.store.close().await;
+    }
+}
+
 /// Run the daemon until `shutdown` is triggered; returns once every task finished
 /// or left its work in the journal.
 pub async fn run(
@@ -100,48 +200,18 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), AppError> {
     config.validate()?;
-    let mode::Mode {
-        store,
-        client,
-        intake,
-        leader_routes: admin,
-        cluster,
-    } = mode::start(&config, &shutdown).await?;
-    let hm = &config.health_monitoring;
-    let state = ApiState {
-        store: store.clone(),
-        intake: intake.clone(),
-        readiness: Arc::new(LoxilbReadiness(client.clone())),
-        wait_for_outcome: !hm.async_processing,
-        sync_timeout: Duration::from_secs(config.ingress.sync_timeout),
-        // The status routes come with the leader's routes (`admin`).
-        health: None,
-        nat_mode: config.loxilb.nat_mode,
-        uuid_ids: config.ingress.require_uuid_ids,
-    };
-    let max_body = config.ingress.max_body_bytes;
+    let app = App::build(&config, &shutdown).await?;
     let token = config.tcp_token()?.map(|t| BearerToken::new(t.expose()));
-
+    let limits = config.ingress.conn_limits();
+    let mut servers = Servers::new(&shutdown);
     // Metrics first: once the ingress answers, /metrics must answer too (a client
     // that waits for the ingress, as tests and start-up probes do, found it unbound).
     if let Some(addr) = config.metrics.address {
         let l = TcpListener::bind(addr).await?;
         info!(%addr, "Prometheus metrics at /metrics");
-        let sources = crate::metrics::server::Sources {
-            store: store.clone(),
-            intake: intake.clone(),
-        };
-        let limits = crate::metrics::server::limits(config.ingress.conn_limits());
-        shutdown.spawn(crate::metrics::server::serve_router(
-            l,
-            crate::metrics::server::router_for(sources, cluster.clone()),
-            limits,
-            shutdown.clone(),
-        ));
+        let metrics_limits = crate::metrics::server::limits(limits);
+        servers.serve(serve::Listener::Tcp(l), app.metrics(), metrics_limits, None);
     }
-
-    let mut servers = tokio::task::JoinSet::new();
-    let limits = config.ingress.conn_limits();
     let tls = tcp_tls(&config)?;
     // Every listener is bound before any is served: a client that waits for the
     // Unix socket to answer then finds the TCP listener bound too.
@@ -153,72 +223,43 @@ pub async fn run(
         IngressListener::Unix(l) => ingress::listen::SocketFile::of(l),
         IngressListener::Tcp(_) => None,
     };
-    let (first, first_token, first_tls) = match listener {
-        IngressListener::Unix(l) => (serve::Listener::Unix(l), None, None),
-        IngressListener::Tcp(l) => (serve::Listener::Tcp(l), token, tls.clone()),
-    };
-    let app = ingress::router_with(state.clone(), max_body, admin.clone(), first_token);
-    let app = ingress::with_cluster(app, cluster.clone());
-    servers.spawn(serve::serve(
-        first,
-        app,
-        limits,
-        first_tls,
-        shutdown.clone(),
-    ));
+    match listener {
+        IngressListener::Unix(l) => {
+            servers.serve(serve::Listener::Unix(l), app.ingress(None), limits, None)
+        }
+        IngressListener::Tcp(l) => servers.serve(
+            serve::Listener::Tcp(l),
+            app.ingress(token),
+            limits,
+            tls.clone(),
+        ),
+    }
     if let Some((l, addr, t)) = tcp {
         match (&tls, config.ingress.tls_client_ca_file.is_some()) {
             (Some(_), true) => info!(%addr, "ingress also on TCP: mutual TLS and bearer token"),
             (Some(_), false) => info!(%addr, "ingress also on TCP: TLS and bearer token"),
             (None, _) => {}
         }
-        let app = ingress::router_with(state.clone(), max_body, admin.clone(), Some(t));
-        let app = ingress::with_cluster(app, cluster.clone());
-        servers.spawn(serve::serve(
-            serve::Listener::Tcp(l),
-            app,
-            limits,
-            tls,
-            shutdown.clone(),
-        ));
+        servers.serve(serve::Listener::Tcp(l), app.ingress(Some(t)), limits, tls);
     }
     // systemd: READY once the database, the ingress and a first LoxiLB contact are
     // done. An unreachable LoxiLB does not block start-up: events wait in the journal.
-    if !LoxilbReadiness(client.clone()).loxilb_reachable().await {
+    if !app.loxilb_reachable().await {
         warn!("no LoxiLB node answered at start; events wait in the journal until one does");
     }
-    notify_systemd(&[sd_notify::NotifyState::Ready]);
-    start_watchdog(store.clone(), &shutdown);
+    systemd::notify(&[sd_notify::NotifyState::Ready]);
+    systemd::start_watchdog(app.store.clone(), &shutdown);
     info!(nodes = ?config.loxilb.nodes, "loxilb-coordinator running");
 
-    // Serve until shutdown; a server that dies on its own also stops the daemon.
-    let mut result = Ok(());
-    tokio::select! {
-        _ = shutdown.triggered() => {}
-        Some(done) = servers.join_next() => {
-            if let Ok(Err(e)) = done {
-                warn!(error = %e, "ingress server stopped");
-                result = Err(AppError::Serve(e));
-            }
-            shutdown.trigger();
-        }
-    }
-    notify_systemd(&[sd_notify::NotifyState::Stopping]);
-    while servers.join_next().await.is_some() {}
+    let result = servers.until_shutdown().await.map_err(AppError::Serve);
+    systemd::notify(&[sd_notify::NotifyState::Stopping]);
+    servers.closed().await;
     // Nobody serves the socket any more: remove it, so the next start finds no
     // stale file and clients get "no such file" rather than "refused".
     if let Some(file) = &socket_file {
         file.remove().await;
     }
-    shutdown.wait_complete().await;
-    let left = intake.queue_depth();
-    if left > 0 {
-        info!(
-            events = left,
-            "events left in the journal for the next start"
-        );
-    }
-    store.close().await;
+    app.stop(&shutdown).await;
     info!("loxilb-coordinator stopped");
     result
 }
@@ -238,36 +279,4 @@ pub fn tcp_tls(config: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>, App
             Ok(None)
         }
     }
-}
-
-/// Tell systemd (when started by it) about our state; a no-op otherwise.
-fn notify_systemd(state: &[sd_notify::NotifyState]) {
-    if let Err(e) = sd_notify::notify(false, state) {
-        warn!(error = %e, "cannot notify systemd");
-    }
-}
-
-/// With `WatchdogSec=` set, ping systemd at half the interval, but only while the
-/// database answers: a daemon that cannot journal is better restarted.
-fn start_watchdog(store: Store, shutdown: &Shutdown) {
-    let mut usec = 0u64;
-    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
-        return;
-    }
-    let every = Duration::from_micros(usec / 2).max(Duration::from_millis(10));
-    let stop = shutdown.clone();
-    shutdown.spawn(async move {
-        loop {
-            tokio::select! {
-                _ = stop.triggered() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
-            match store.ping().await {
-                Ok(()) => notify_systemd(&[sd_notify::NotifyState::Watchdog]),
-                Err(e) => {
-                    warn!(error = %e, "database does not answer; withholding the watchdog ping")
-                }
-            }
-        }
-    });
 }

@@ -52,9 +52,7 @@ async fn single(config: &Config, shutdown: &Shutdown) -> Result<Mode, AppError> 
     if replayed > 0 {
         info!(events = replayed, "replaying unfinished journal entries");
     }
-    let leader_routes = leader
-        .admin
-        .merge(crate::health::router(leader.health, store.clone()));
+    let leader_routes = leader.api(&store);
     Ok(Mode {
         store,
         client,

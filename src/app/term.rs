@@ -200,10 +200,7 @@ impl Terms {
                     };
                     child.spawn(publisher.run(child.clone()));
                 }
-                let api = l
-                    .admin
-                    .merge(crate::health::router(l.health, self.store.clone()));
-                self.routes.set(Some(api), None);
+                self.routes.set(Some(l.api(&self.store)), None);
                 Some((child, epoch))
             }
             Err(e) => {

@@ -45,7 +45,7 @@ pub struct Attempt {
 pub struct LeaseStoreError(pub String);
 
 /// The lease operations the election needs. Implemented for MySQL in
-/// [`super::mysql::MysqlLeases`] and by an in-memory fake in the tests.
+/// `cluster::mysql::MysqlLeases` and by an in-memory fake in the tests.
 #[async_trait::async_trait]
 pub trait LeaseStore: Send + Sync + 'static {
     /// Take the lease if it has expired by the database's clock; raises the epoch.

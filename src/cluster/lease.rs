@@ -11,7 +11,7 @@
 //!   own clocks, so another node may see our row expire a little early, and a deposed
 //!   leader needs a moment to stop its in-flight calls.
 //!
-//! No I/O here: the election task (see [`super::election`]) feeds observations in and
+//! No I/O here: the election task (the `election` module) feeds observations in and
 //! carries the decisions out, and the tables below test every rule.
 
 use std::time::Duration;

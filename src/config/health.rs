@@ -136,56 +136,33 @@ impl HealthMonitoring {
         Duration::from_secs(self.stats_interval)
     }
 
+    /// Every key's rule, in the order the file lists them (problems are reported
+    /// in that order).
     pub(crate) fn validate(&self, p: &mut Problems) {
-        const S: &str = "health_monitoring";
-        p.range(
-            &format!("{S}.default_delay"),
-            self.default_delay.into(),
-            1,
-            86_400,
-        );
-        // Compare with default_delay only when that is itself valid, to avoid a
-        // second, derived complaint about an unchanged default_timeout.
-        let delay_ok = (1..=86_400).contains(&self.default_delay);
-        if self.default_timeout < 1 || (delay_ok && self.default_timeout >= self.default_delay) {
-            p.push(
-                &format!("{S}.default_timeout"),
-                self.default_timeout,
-                format!(
-                    "must be at least 1 and less than {S}.default_delay ({}): LoxiLB needs the probe timeout below the probe interval",
-                    self.default_delay
+        self.validate_probe_defaults(p);
+        ranges(
+            p,
+            &[
+                (
+                    "max_concurrent_checks",
+                    self.max_concurrent_checks as u64,
+                    1,
+                    10_000,
                 ),
-            );
-        }
-        p.range(
-            &format!("{S}.default_max_retries"),
-            self.default_max_retries.into(),
-            1,
-            10,
-        );
-        p.range(
-            &format!("{S}.max_concurrent_checks"),
-            self.max_concurrent_checks as u64,
-            1,
-            10_000,
-        );
-        p.range(
-            &format!("{S}.coordination_timeout"),
-            self.coordination_timeout,
-            1,
-            3600,
-        );
-        p.range(
-            &format!("{S}.coordination_retries"),
-            self.coordination_retries.into(),
-            0,
-            10,
-        );
-        p.range(
-            &format!("{S}.status_update_interval"),
-            self.status_update_interval,
-            1,
-            86_400,
+                ("coordination_timeout", self.coordination_timeout, 1, 3600),
+                (
+                    "coordination_retries",
+                    self.coordination_retries.into(),
+                    0,
+                    10,
+                ),
+                (
+                    "status_update_interval",
+                    self.status_update_interval,
+                    1,
+                    86_400,
+                ),
+            ],
         );
         let interval_ok = (1..=86_400).contains(&self.status_update_interval);
         if (interval_ok && self.status_cache_ttl < self.status_update_interval)
@@ -200,32 +177,27 @@ impl HealthMonitoring {
                 ),
             );
         }
-        p.range(
-            &format!("{S}.reconciliation_interval"),
-            self.reconciliation_interval,
-            60,
-            MAX_INTERVAL_SECS,
+        ranges(
+            p,
+            &[
+                (
+                    "reconciliation_interval",
+                    self.reconciliation_interval,
+                    60,
+                    MAX_INTERVAL_SECS,
+                ),
+                ("batch_size", self.batch_size as u64, 1, 1000),
+                ("retry_max_age", self.retry_max_age, 60, MAX_INTERVAL_SECS),
+                ("rate_limit_calls", self.rate_limit_calls.into(), 1, 100_000),
+                (
+                    "stale_cycles_before_error",
+                    self.stale_cycles_before_error.into(),
+                    1,
+                    100,
+                ),
+                ("stats_interval", self.stats_interval, 1, 3600),
+            ],
         );
-        p.range(&format!("{S}.batch_size"), self.batch_size as u64, 1, 1000);
-        p.range(
-            &format!("{S}.retry_max_age"),
-            self.retry_max_age,
-            60,
-            MAX_INTERVAL_SECS,
-        );
-        p.range(
-            &format!("{S}.rate_limit_calls"),
-            self.rate_limit_calls.into(),
-            1,
-            100_000,
-        );
-        p.range(
-            &format!("{S}.stale_cycles_before_error"),
-            self.stale_cycles_before_error.into(),
-            1,
-            100,
-        );
-        p.range(&format!("{S}.stats_interval"), self.stats_interval, 1, 3600);
         if !(0.0..=1.0).contains(&self.orphan_max_fraction) {
             p.push(
                 &format!("{S}.orphan_max_fraction"),
@@ -233,12 +205,50 @@ impl HealthMonitoring {
                 "must be between 0.0 and 1.0 (0.1 is 10 %)",
             );
         }
-        p.range(
-            &format!("{S}.orphan_max_count"),
-            self.orphan_max_count,
-            0,
-            100_000,
+        ranges(
+            p,
+            &[("orphan_max_count", self.orphan_max_count, 0, 100_000)],
         );
+    }
+
+    /// The probe defaults: delay, timeout below it, retries.
+    fn validate_probe_defaults(&self, p: &mut Problems) {
+        ranges(
+            p,
+            &[("default_delay", self.default_delay.into(), 1, 86_400)],
+        );
+        // Compare with default_delay only when that is itself valid, to avoid a
+        // second, derived complaint about an unchanged default_timeout.
+        let delay_ok = (1..=86_400).contains(&self.default_delay);
+        if self.default_timeout < 1 || (delay_ok && self.default_timeout >= self.default_delay) {
+            p.push(
+                &format!("{S}.default_timeout"),
+                self.default_timeout,
+                format!(
+                    "must be at least 1 and less than {S}.default_delay ({}): LoxiLB needs the probe timeout below the probe interval",
+                    self.default_delay
+                ),
+            );
+        }
+        ranges(
+            p,
+            &[(
+                "default_max_retries",
+                self.default_max_retries.into(),
+                1,
+                10,
+            )],
+        );
+    }
+}
+
+/// The section's name in the file.
+const S: &str = "health_monitoring";
+
+/// `(key, value, min, max)` rows checked in order.
+fn ranges(p: &mut Problems, rows: &[(&str, u64, u64, u64)]) {
+    for &(key, value, lo, hi) in rows {
+        p.range(&format!("{S}.{key}"), value, lo, hi);
     }
 }
 

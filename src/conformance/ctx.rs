@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::api::{Api, Reply};
 use super::checks::Expect;
 use super::guard::{Guard, ProbeRef, RuleRef};
-use super::ConformanceError;
+use super::{neighbour_port, ConformanceError};
 
 /// Shorthand for a case's result.
 pub type Res<T> = Result<T, ConformanceError>;
@@ -136,22 +136,5 @@ impl Ctx {
         self.api
             .call(Method::GET, "/config/endpoint/all", None)
             .await
-    }
-}
-
-/// `port + i`, or `port - i` near the top of the port space.
-pub fn neighbour_port(port: u16, i: u16) -> u16 {
-    port.checked_add(i)
-        .unwrap_or_else(|| port.saturating_sub(i))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn neighbours_stay_in_the_port_space() {
-        assert_eq!(neighbour_port(8080, 3), 8083);
-        assert_eq!(neighbour_port(65535, 2), 65533);
     }
 }

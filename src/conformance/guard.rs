@@ -9,8 +9,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::api::{Api, Reply};
-use super::ctx::neighbour_port;
-use super::{ConformanceError, PortRange};
+use super::{neighbour_port, ConformanceError, PortRange};
 
 /// Extra endpoints a case may put on a backend's neighbouring ports (33-endpoint case).
 pub const NEIGHBOURS: u16 = 32;

@@ -85,6 +85,12 @@ pub struct Args {
     pub config: Option<PathBuf>,
 }
 
+/// `port + i`, or `port - i` near the top of the port space.
+pub fn neighbour_port(port: u16, i: u16) -> u16 {
+    port.checked_add(i)
+        .unwrap_or_else(|| port.saturating_sub(i))
+}
+
 /// An inclusive port range `A-B`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortRange {
@@ -188,5 +194,11 @@ mod tests {
         assert!("10-9".parse::<PortRange>().is_err());
         assert!("10".parse::<PortRange>().is_err());
         assert!("a-b".parse::<PortRange>().is_err());
+    }
+
+    #[test]
+    fn neighbours_stay_in_the_port_space() {
+        assert_eq!(neighbour_port(8080, 3), 8083);
+        assert_eq!(neighbour_port(65535, 2), 65533);
     }
 }

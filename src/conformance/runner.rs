@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::Value;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use super::api::{Api, Auth, Body, Tls};
 use super::catalog::{CaseId, CaseInfo, CASES};
@@ -17,7 +17,7 @@ use super::guard::{self, Guard};
 use super::report::{Report, Row, Summary};
 use super::{
     cases_api, cases_probes, cases_rules, cases_update, exit_code, Args, ConformanceError,
-    NAME_PREFIX,
+    PortRange, NAME_PREFIX,
 };
 
 /// Run `conformance` as the command line asked; Err is printed by `main` (exit 1).
@@ -38,28 +38,11 @@ async fn run_inner(args: Args) -> Result<ExitCode, ConformanceError> {
         }
         return cleanup_only(&api, id).await;
     }
-    let vip = args.vip.ok_or_else(|| {
-        ConformanceError::Usage(
-            "conformance needs an explicit --vip ADDR: the address its test rules use (no rule may exist on it within --port-range)".into(),
-        )
-    })?;
-    let range = args.port_range.ok_or_else(|| {
-        ConformanceError::Usage(
-            "conformance needs an explicit --port-range A-B: the ports of --vip its test rules may use (one per case)".into(),
-        )
-    })?;
-    let run_id = match &args.run_id {
-        Some(id) => {
-            check_run_id(id)?;
-            id.clone()
-        }
-        None => format!("{:08x}", rand::random::<u32>()),
-    };
+    let (vip, range, run_id) = targets(&args)?;
     let name = format!("{NAME_PREFIX}{run_id}");
     // Registered now, not when first awaited, so a Ctrl-C during the first calls is
     // caught too and leads to clean-up instead of the default exit.
-    let mut int = signal(SignalKind::interrupt()).map_err(signal_error)?;
-    let mut term = signal(SignalKind::terminate()).map_err(signal_error)?;
+    let mut signals = Signals::new()?;
 
     if let Some((u, p)) = &credentials {
         api.login(u, p).await?;
@@ -98,12 +81,81 @@ async fn run_inner(args: Args) -> Result<ExitCode, ConformanceError> {
         version_reply: (!args.dry_run).then_some(version_reply),
     };
     let pause = Duration::from_millis(args.pause_between_cases);
+    let stop = run_cases(&mut ctx, &mut report, &mut signals, range, pause).await;
+    tidy(&mut ctx, &mut report).await;
+    match guard::sweep(&ctx.api, &name).await {
+        Ok(s) => report.left_behind.extend(s.left),
+        Err(e) => report.left_behind.push(format!("final sweep failed: {e}")),
+    }
+    if let Some(stop) = stop {
+        return Err(stopped(stop, &run_id, &report));
+    }
+    finish(report, &args)
+}
+
+/// The run's VIP, port range and id: the first two the operator must name.
+fn targets(args: &Args) -> Result<(std::net::IpAddr, PortRange, String), ConformanceError> {
+    let vip = args.vip.ok_or_else(|| {
+        ConformanceError::Usage(
+            "conformance needs an explicit --vip ADDR: the address its test rules use (no rule may exist on it within --port-range)".into(),
+        )
+    })?;
+    let range = args.port_range.ok_or_else(|| {
+        ConformanceError::Usage(
+            "conformance needs an explicit --port-range A-B: the ports of --vip its test rules may use (one per case)".into(),
+        )
+    })?;
+    let run_id = match &args.run_id {
+        Some(id) => {
+            check_run_id(id)?;
+            id.clone()
+        }
+        None => format!("{:08x}", rand::random::<u32>()),
+    };
+    Ok((vip, range, run_id))
+}
+
+/// SIGINT and SIGTERM, registered for the whole run.
+struct Signals {
+    int: Signal,
+    term: Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, ConformanceError> {
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).map_err(signal_error)?,
+            term: signal(SignalKind::terminate()).map_err(signal_error)?,
+        })
+    }
+
+    /// Returns once either arrives.
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+}
+
+/// Why the cases stopped before the last one.
+enum Stop {
+    Interrupted,
+    Failed(ConformanceError),
+}
+
+/// Every case in catalogue order, each from a clean node; `Some` if they stopped early.
+async fn run_cases(
+    ctx: &mut Ctx,
+    report: &mut Report,
+    signals: &mut Signals,
+    range: PortRange,
+    pause: Duration,
+) -> Option<Stop> {
     let mut ports = range.first..=range.last;
     let needed = CASES.iter().filter(|c| c.port).count();
-    let mut interrupted = false;
-    let mut failure: Option<ConformanceError> = None;
     for info in CASES {
-        if let Some(reason) = skip_reason(info, &ctx) {
+        if let Some(reason) = skip_reason(info, ctx) {
             report
                 .cases
                 .push(Row::new(info, Verdict::skip(info.row, reason)));
@@ -122,55 +174,51 @@ async fn run_inner(args: Args) -> Result<ExitCode, ConformanceError> {
             }
         }
         let outcome = tokio::select! {
-            r = run_case(&mut ctx, info.id) => Some(r),
-            _ = int.recv() => None,
-            _ = term.recv() => None,
+            r = run_case(ctx, info.id) => Some(r),
+            _ = signals.recv() => None,
         };
         // Each case starts from a clean node: what the previous one made is gone.
-        tidy(&mut ctx, &mut report).await;
+        tidy(ctx, report).await;
         match outcome {
-            None => {
-                interrupted = true;
-                break;
-            }
-            Some(Err(e)) => {
-                failure = Some(e);
-                break;
-            }
+            None => return Some(Stop::Interrupted),
+            Some(Err(e)) => return Some(Stop::Failed(e)),
             Some(Ok(v)) => report.cases.push(Row::new(info, v)),
         }
         if !pause.is_zero() {
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
-                _ = int.recv() => { interrupted = true; break; }
-                _ = term.recv() => { interrupted = true; break; }
+                _ = signals.recv() => return Some(Stop::Interrupted),
             }
         }
     }
-    tidy(&mut ctx, &mut report).await;
-    match guard::sweep(&ctx.api, &name).await {
-        Ok(s) => report.left_behind.extend(s.left),
-        Err(e) => report.left_behind.push(format!("final sweep failed: {e}")),
+    None
+}
+
+/// The error of a run that stopped early, saying what it left behind.
+fn stopped(stop: Stop, run_id: &str, report: &Report) -> ConformanceError {
+    let left = if report.left_behind.is_empty() {
+        "everything it created was removed".to_string()
+    } else {
+        format!(
+            "left behind: {} (remove with --cleanup {run_id})",
+            report.left_behind.join(", ")
+        )
+    };
+    match stop {
+        Stop::Failed(e) => ConformanceError::Stopped(format!("run {run_id} stopped: {e}; {left}")),
+        Stop::Interrupted => {
+            ConformanceError::Interrupted(format!("run {run_id} interrupted; {left}"))
+        }
     }
-    if interrupted || failure.is_some() {
-        let left = if report.left_behind.is_empty() {
-            "everything it created was removed".to_string()
-        } else {
-            format!(
-                "left behind: {} (remove with --cleanup {run_id})",
-                report.left_behind.join(", ")
-            )
-        };
-        return Err(match failure {
-            Some(e) => ConformanceError::Stopped(format!("run {run_id} stopped: {e}; {left}")),
-            None => ConformanceError::Interrupted(format!("run {run_id} interrupted; {left}")),
-        });
-    }
+}
+
+/// Print the report of a finished run and choose the exit code.
+fn finish(mut report: Report, args: &Args) -> Result<ExitCode, ConformanceError> {
     report.tally();
     if args.dry_run {
         println!(
-            "dry run {run_id}: the calls above would be made; nothing was sent (expectations of v{})",
-            report.expected_release
+            "dry run {}: the calls above would be made; nothing was sent (expectations of v{})",
+            report.run_id, report.expected_release
         );
         return Ok(ExitCode::SUCCESS);
     }

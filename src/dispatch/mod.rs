@@ -1,4 +1,4 @@
-//! The dispatcher: journal → per-load-balancer FIFO queues → the driver applier.
+//! The dispatcher: journal → per-load-balancer FIFO queues → the job handler (the drivers).
 //!
 //! Why this shape: Octavia locks a load balancer while one of its objects is
 //! PENDING, but our ingress answers at once, so several events of one load balancer
@@ -24,6 +24,9 @@ use tokio::sync::Semaphore;
 use crate::shutdown::Shutdown;
 use crate::store::{EventRecord, StatusRecord, Store, StoreError};
 
+/// The former names, still used by `drivers` and the journal tail's tests, which
+/// are being rewritten in parallel; they move to the new names with those changes.
+pub use self::{JobError as ApplyError, JobHandler as Apply};
 pub use completions::{Completions, Outcome};
 pub use intake::{Intake, LocalLeader};
 pub use tail::JournalTail;
@@ -49,9 +52,9 @@ impl From<&EventRecord> for Job {
     }
 }
 
-/// How applying an event failed.
+/// How handling a job failed, as the dispatcher acts on it (retry or fail).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ApplyError {
+pub enum JobError {
     /// Might succeed later (LoxiLB unreachable, 5xx, timeouts): retried with backoff,
     /// and the load balancer's later events wait behind it.
     #[error("transient: {0}")]
@@ -62,20 +65,22 @@ pub enum ApplyError {
     Permanent(String),
 }
 
-/// Applies events. Implemented by the driver set; tests use recorders.
+/// What the dispatcher hands each job to: the driver set; tests use recorders.
+/// (Named apart from `apply::Applier`, which changes LoxiLB: this is the
+/// dispatcher's side of the boundary.)
 #[async_trait::async_trait]
-pub trait Apply: Send + Sync + 'static {
-    async fn apply(&self, job: &Job) -> Result<(), ApplyError>;
+pub trait JobHandler: Send + Sync + 'static {
+    async fn apply(&self, job: &Job) -> Result<(), JobError>;
 
     /// Apply jobs of one ordering key that were waiting together, in order. The
     /// result has one entry per job handled; a `Transient` entry ends the list: the
     /// jobs before it are final, it and the rest are retried later. Implementations
     /// override this to merge the jobs' LoxiLB calls (coalescing).
-    async fn apply_batch(&self, jobs: &[Job]) -> Vec<Result<(), ApplyError>> {
+    async fn apply_batch(&self, jobs: &[Job]) -> Vec<Result<(), JobError>> {
         let mut out = Vec::with_capacity(jobs.len());
         for job in jobs {
             let r = self.apply(job).await;
-            let stop = matches!(r, Err(ApplyError::Transient(_)));
+            let stop = matches!(r, Err(JobError::Transient(_)));
             out.push(r);
             if stop {
                 break;
@@ -84,7 +89,7 @@ pub trait Apply: Send + Sync + 'static {
         out
     }
 
-    /// The statuses this applier computed for the outcomes of `ids` (taken: asked
+    /// The statuses this handler computed for the outcomes of `ids` (taken: asked
     /// once per outcome). The dispatcher journals them in the same commit as the
     /// outcomes, so an outcome is never stored without its statuses and an event
     /// costs one commit at its end, not two.
@@ -105,7 +110,7 @@ pub struct DispatchOptions {
     /// First and largest pause between attempts of a transiently failing event.
     pub backoff_min: Duration,
     pub backoff_max: Duration,
-    /// Most jobs of one key handed to the applier at once (`batch_size`).
+    /// Most jobs of one key handed to the handler at once (`batch_size`).
     pub batch_max: usize,
 }
 
@@ -130,7 +135,7 @@ pub(crate) struct Inner {
     queues: Mutex<HashMap<String, VecDeque<Job>>>,
     depth: AtomicUsize,
     permits: Semaphore,
-    applier: Arc<dyn Apply>,
+    handler: Arc<dyn JobHandler>,
     store: Store,
     completions: Completions,
     shutdown: Shutdown,
@@ -140,7 +145,7 @@ pub(crate) struct Inner {
 impl Dispatcher {
     pub fn new(
         store: Store,
-        applier: Arc<dyn Apply>,
+        handler: Arc<dyn JobHandler>,
         opts: DispatchOptions,
         shutdown: Shutdown,
     ) -> Dispatcher {
@@ -149,7 +154,7 @@ impl Dispatcher {
                 queues: Mutex::new(HashMap::new()),
                 depth: AtomicUsize::new(0),
                 permits: Semaphore::new(opts.max_concurrent.max(1)),
-                applier,
+                handler,
                 store,
                 completions: Completions::default(),
                 shutdown,

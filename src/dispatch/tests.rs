@@ -18,21 +18,21 @@ struct Recorder {
 }
 
 #[async_trait::async_trait]
-impl Apply for Recorder {
-    async fn apply(&self, job: &Job) -> Result<(), ApplyError> {
+impl JobHandler for Recorder {
+    async fn apply(&self, job: &Job) -> Result<(), JobError> {
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_running.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(self.sleep_ms)).await;
         self.running.fetch_sub(1, Ordering::SeqCst);
         if job.method == "permanent" {
-            return Err(ApplyError::Permanent("rejected by loxilb".into()));
+            return Err(JobError::Permanent("rejected by loxilb".into()));
         }
         if self
             .transient_failures_left
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
-            return Err(ApplyError::Transient("loxilb unreachable".into()));
+            return Err(JobError::Transient("loxilb unreachable".into()));
         }
         lock(&self.applied).push((job.ordering_key.clone(), job.id));
         Ok(())
@@ -244,13 +244,13 @@ struct Batcher {
 }
 
 #[async_trait::async_trait]
-impl Apply for Batcher {
-    async fn apply(&self, job: &Job) -> Result<(), ApplyError> {
+impl JobHandler for Batcher {
+    async fn apply(&self, job: &Job) -> Result<(), JobError> {
         lock(&self.batches).push(vec![job.id]);
         Ok(())
     }
 
-    async fn apply_batch(&self, jobs: &[Job]) -> Vec<Result<(), ApplyError>> {
+    async fn apply_batch(&self, jobs: &[Job]) -> Vec<Result<(), JobError>> {
         lock(&self.batches).push(jobs.iter().map(|j| j.id).collect());
         let fail_at = {
             let mut slot = lock(&self.transient_once_at);
@@ -263,9 +263,9 @@ impl Apply for Batcher {
         jobs.iter()
             .map(|j| {
                 if Some(j.id) == fail_at {
-                    Err(ApplyError::Transient("once".into()))
+                    Err(JobError::Transient("once".into()))
                 } else if j.method == "permanent" {
-                    Err(ApplyError::Permanent("no".into()))
+                    Err(JobError::Permanent("no".into()))
                 } else {
                     Ok(())
                 }
@@ -274,7 +274,7 @@ impl Apply for Batcher {
                 if *stop {
                     return None;
                 }
-                *stop = matches!(r, Err(ApplyError::Transient(_)));
+                *stop = matches!(r, Err(JobError::Transient(_)));
                 Some(r)
             })
             .collect()

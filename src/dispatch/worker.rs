@@ -7,13 +7,13 @@ use std::time::Duration;
 use rand::Rng;
 use tracing::{debug, info, warn};
 
-use super::{lock, ApplyError, Inner, Job, Outcome};
+use super::{lock, Inner, Job, JobError, Outcome};
 use crate::store::EventState;
 
 /// Drain the queue of `key`. Exits when the queue is empty (removing the key under
 /// the lock, so a concurrent submit starts a new worker) or on shutdown (leaving the
 /// remaining jobs journaled for replay). Jobs waiting together are handed to the
-/// applier as one batch of at most `batch_max`.
+/// handler as one batch of at most `batch_max`.
 pub(crate) async fn run(inner: Arc<Inner>, key: String) {
     let batch_max = inner.opts.batch_max.max(1);
     loop {
@@ -45,7 +45,7 @@ pub(crate) async fn run(inner: Arc<Inner>, key: String) {
     }
 }
 
-/// Apply `jobs`, retrying transient failures with jittered exponential backoff.
+/// JobHandler `jobs`, retrying transient failures with jittered exponential backoff.
 /// Returns how many of them (from the front) reached a journaled final state; fewer
 /// than all only when shutdown interrupted, or a transient failure stopped the batch
 /// part-way (the rest is taken up again by the caller).
@@ -63,9 +63,9 @@ async fn apply_until_final(inner: &Inner, jobs: &[Job]) -> usize {
             // per event. The attempt is counted with its outcome (or its retry note),
             // and an unfinished event is replayed after a crash either way.
             if jobs.len() == 1 {
-                vec![inner.applier.apply(&jobs[0]).await]
+                vec![inner.handler.apply(&jobs[0]).await]
             } else {
-                inner.applier.apply_batch(jobs).await
+                inner.handler.apply_batch(jobs).await
             }
         };
         let mut finals: Vec<(&Job, Outcome)> = Vec::new();
@@ -75,11 +75,11 @@ async fn apply_until_final(inner: &Inner, jobs: &[Job]) -> usize {
                     state: EventState::Done,
                     reason: None,
                 },
-                Err(ApplyError::Permanent(reason)) => Outcome {
+                Err(JobError::Permanent(reason)) => Outcome {
                     state: EventState::Failed,
                     reason: Some(reason),
                 },
-                Err(ApplyError::Transient(reason)) => {
+                Err(JobError::Transient(reason)) => {
                     warn!(event_id = job.id, method = %job.method, key = %job.ordering_key,
                           %reason, retry_in_ms = delay.as_millis() as u64, "event apply failed, will retry");
                     crate::metrics::global().retries.inc();
@@ -120,7 +120,7 @@ async fn journal_outcomes(inner: &Inner, finals: &[(&Job, Outcome)], delay: &mut
         .map(|(job, o)| (job.id, o.state, o.reason.as_deref()))
         .collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let statuses = inner.applier.take_statuses(&ids);
+    let statuses = inner.handler.take_statuses(&ids);
     loop {
         match inner.store.finish_events(&rows, &statuses).await {
             Ok(()) => break,
@@ -132,7 +132,7 @@ async fn journal_outcomes(inner: &Inner, finals: &[(&Job, Outcome)], delay: &mut
             }
         }
     }
-    inner.applier.outcomes_committed();
+    inner.handler.outcomes_committed();
     for (job, outcome) in finals {
         match outcome.state {
             EventState::Failed => info!(event_id = job.id, method = %job.method,

@@ -12,87 +12,8 @@ use serde_json::{json, Value};
 use super::{dsr, members, ApiError, ApiState};
 use crate::dispatch::Job;
 use crate::model::strict::{self, StrictJsonError};
-use crate::model::{limits, parse_envelope, Event, EventError};
-use crate::store::{EventRecord, EventState, KeyHint, OwnerRef};
-
-/// Where an event belongs in the ordering, and which owner facts it teaches.
-fn ordering(event: &Event) -> (KeyHint, Option<(&'static str, String, OwnerRef)>) {
-    let pool_hint = |pool_id: Option<&String>, kind: &str, id: &str| match pool_id {
-        Some(p) => KeyHint::Pool(p.clone()),
-        None => KeyHint::Other(format!("{kind}:{id}")),
-    };
-    match event {
-        Event::LoadbalancerCreate { loadbalancer }
-        | Event::LoadbalancerDelete { loadbalancer, .. } => (
-            KeyHint::Loadbalancer(loadbalancer.loadbalancer_id.clone()),
-            None,
-        ),
-        Event::LoadbalancerUpdate { old, .. } => {
-            (KeyHint::Loadbalancer(old.loadbalancer_id.clone()), None)
-        }
-        Event::LoadbalancerFailover { loadbalancer_id } => {
-            (KeyHint::Loadbalancer(loadbalancer_id.clone()), None)
-        }
-        Event::ListenerCreate { listener } => {
-            let hint = match &listener.loadbalancer_id {
-                Some(lb) => KeyHint::Loadbalancer(lb.clone()),
-                None => KeyHint::Listener(listener.listener_id.clone()),
-            };
-            let owner = listener.loadbalancer_id.as_ref().map(|lb| {
-                (
-                    "listener",
-                    listener.listener_id.clone(),
-                    OwnerRef::Loadbalancer(lb.clone()),
-                )
-            });
-            (hint, owner)
-        }
-        Event::ListenerDelete { listener } | Event::ListenerUpdate { old: listener, .. } => {
-            match &listener.loadbalancer_id {
-                Some(lb) => (KeyHint::Loadbalancer(lb.clone()), None),
-                None => (KeyHint::Listener(listener.listener_id.clone()), None),
-            }
-        }
-        Event::PoolCreate { pool }
-        | Event::PoolDelete { pool }
-        | Event::PoolUpdate { old: pool, .. } => {
-            let owner_ref = match (&pool.loadbalancer_id, &pool.listener_id) {
-                (Some(lb), _) => Some(OwnerRef::Loadbalancer(lb.clone())),
-                (None, Some(l)) => Some(OwnerRef::Listener(l.clone())),
-                (None, None) => None,
-            };
-            let hint = match (&pool.loadbalancer_id, &pool.listener_id) {
-                (Some(lb), _) => KeyHint::Loadbalancer(lb.clone()),
-                (None, Some(l)) => KeyHint::Listener(l.clone()),
-                (None, None) => KeyHint::Pool(pool.pool_id.clone()),
-            };
-            let owner = match event {
-                Event::PoolCreate { .. } => owner_ref.map(|o| ("pool", pool.pool_id.clone(), o)),
-                _ => None,
-            };
-            (hint, owner)
-        }
-        Event::MemberCreate { member }
-        | Event::MemberDelete { member }
-        | Event::MemberUpdate { old: member, .. } => (
-            pool_hint(member.pool_id.as_ref(), "member", &member.member_id),
-            None,
-        ),
-        Event::MemberBatchUpdate { pool_id, .. } => (KeyHint::Pool(pool_id.clone()), None),
-        Event::HealthMonitorCreate { healthmonitor }
-        | Event::HealthMonitorDelete { healthmonitor }
-        | Event::HealthMonitorUpdate {
-            old: healthmonitor, ..
-        } => (
-            pool_hint(
-                healthmonitor.pool_id.as_ref(),
-                "healthmonitor",
-                &healthmonitor.healthmonitor_id,
-            ),
-            None,
-        ),
-    }
-}
+use crate::model::{limits, ordering, parse_envelope, EventError};
+use crate::store::{EventRecord, EventState};
 
 fn record_json(r: &EventRecord) -> Value {
     json!({
@@ -139,16 +60,19 @@ pub(super) async fn post_event(
     strict::check_args(&args, state.uuid_ids)?;
     let args_json = args.to_string();
     dsr::check(&state.store, state.nat_mode, &event).await?;
-    let (hint, owner) = ordering(&event);
+    let order = ordering(&event);
     let (kind, id) = event.object();
-    let owner_ref = owner.as_ref().map(|(k, i, o)| (*k, i.as_str(), o));
+    let owner_ref = order
+        .owner
+        .as_ref()
+        .map(|f| (f.kind, f.id.as_str(), &f.owner));
     let accepted = state
         .store
         .accept_event_checked(
             event.method(),
             &args_json,
             (kind.as_str(), id),
-            &hint,
+            &order.key,
             owner_ref,
             members::extras(&event),
         )

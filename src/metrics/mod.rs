@@ -156,7 +156,17 @@ impl Metrics {
         m
     }
 
+    /// Every metric, by area, in the order they are exposed.
     fn register(&mut self) {
+        self.register_journal();
+        self.register_loxilb();
+        self.register_status();
+        self.register_recovery();
+        self.register_cluster();
+    }
+
+    /// The journal: events, their latency and retention.
+    fn register_journal(&mut self) {
         let r = &mut self.registry;
         r.register(
             "events",
@@ -188,6 +198,11 @@ impl Metrics {
             "Size of the database file in use (pages in use times page size), after the last pruning pass",
             self.database_bytes.clone(),
         );
+    }
+
+    /// LoxiLB: requests, nodes, and the rules and probes changed.
+    fn register_loxilb(&mut self) {
+        let r = &mut self.registry;
         r.register(
             "loxilb_requests",
             "LoxiLB API requests by node, method and status class",
@@ -233,6 +248,11 @@ impl Metrics {
             "LoxiLB endpoint probes deleted",
             self.probes_deleted.clone(),
         );
+    }
+
+    /// Coordination, health polling, status delivery and retries.
+    fn register_status(&mut self) {
+        let r = &mut self.registry;
         r.register(
             "coordination",
             "Load balancer syncs by outcome (success, partial, refused, unreachable)",
@@ -273,6 +293,11 @@ impl Metrics {
             "Coordination work given up after its retry budget",
             self.dead_letters.clone(),
         );
+    }
+
+    /// Reconciliation, guarded deletions and the health status cache.
+    fn register_recovery(&mut self) {
+        let r = &mut self.registry;
         r.register(
             "reconcile_repairs",
             "Drift repaired by reconciliation",
@@ -303,6 +328,11 @@ impl Metrics {
             "Health status cache lookups not in the cache",
             self.cache_misses.clone(),
         );
+    }
+
+    /// Cluster roles and the lease.
+    fn register_cluster(&mut self) {
+        let r = &mut self.registry;
         r.register(
             "leadership_changes",
             "Times this instance became leader or stopped being leader (cluster mode)",

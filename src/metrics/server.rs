@@ -1,5 +1,6 @@
 //! The `/metrics` endpoint on its own TCP address (`[metrics] address`), apart from
 //! the ingress API so that a scraper never needs the ingress socket or its token.
+//! `app::run` serves [`router_for`] like every other listener.
 
 use std::time::Duration;
 
@@ -9,12 +10,10 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Extension;
 use axum::Router;
-use tokio::net::TcpListener;
 
 use crate::cluster::ClusterStatus;
 use crate::dispatch::Intake;
 use crate::serve::ConnLimits;
-use crate::shutdown::Shutdown;
 use crate::store::Store;
 
 /// What the scrape-time gauges are read from.
@@ -79,36 +78,6 @@ pub fn limits(ingress: ConnLimits) -> ConnLimits {
     }
 }
 
-/// Serve `/metrics` on `listener` until shutdown, for a single instance.
-pub async fn serve(
-    listener: TcpListener,
-    sources: Sources,
-    limits: ConnLimits,
-    shutdown: Shutdown,
-) {
-    serve_router(listener, router(sources), limits, shutdown).await
-}
-
-/// Serve `app` (from [`router`] or [`router_for`]) on `listener` until shutdown.
-pub async fn serve_router(
-    listener: TcpListener,
-    app: Router,
-    limits: ConnLimits,
-    shutdown: Shutdown,
-) {
-    if let Err(e) = crate::serve::serve(
-        crate::serve::Listener::Tcp(listener),
-        app,
-        limits,
-        None,
-        shutdown,
-    )
-    .await
-    {
-        tracing::warn!(error = %e, "metrics endpoint stopped");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -123,6 +92,7 @@ mod tests {
     use crate::cluster::Role;
     use crate::dispatch::DispatchOptions;
     use crate::drivers::{DesiredStateDrivers, DriverSet};
+    use crate::shutdown::Shutdown;
 
     async fn scrape_text(app: &Router) -> String {
         let req = Request::get("/metrics")

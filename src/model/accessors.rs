@@ -1,8 +1,8 @@
-//! Read-only views of an `Event`: its method name, primary object,
-//! ordering hint, and its ingress-shaped envelope (for journalling).
+//! Read-only views of an `Event`: its method name, primary object and its
+//! ingress-shaped envelope (for journalling). Its ordering is `ordering`'s.
 
 use super::event::Event;
-use super::kind::{ObjectKind, OrderingHint};
+use super::kind::ObjectKind;
 use serde_json::{Map, Value};
 
 impl Event {
@@ -73,50 +73,6 @@ impl Event {
             Event::HealthMonitorCreate { healthmonitor: h }
             | Event::HealthMonitorDelete { healthmonitor: h }
             | Event::HealthMonitorUpdate { new: h, .. } => (K::HealthMonitor, &h.healthmonitor_id),
-        }
-    }
-
-    /// Which load balancer this event belongs to, as far as it says itself
-    /// (for updates the old object's link wins, then the new one's).
-    pub fn ordering_hint(&self) -> OrderingHint {
-        let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
-        let (kind, id) = self.object();
-        let fallback = || OrderingHint::Object(kind, id.to_owned());
-        let (lb_id, listener_id, pool_id) = match self {
-            Event::LoadbalancerCreate { .. }
-            | Event::LoadbalancerDelete { .. }
-            | Event::LoadbalancerUpdate { .. }
-            | Event::LoadbalancerFailover { .. } => (Some(id.to_owned()), None, None),
-            Event::ListenerCreate { listener: l } | Event::ListenerDelete { listener: l } => {
-                (l.loadbalancer_id.clone(), None, None)
-            }
-            Event::ListenerUpdate { old, new } => {
-                (pick(&old.loadbalancer_id, &new.loadbalancer_id), None, None)
-            }
-            Event::PoolCreate { pool: p } | Event::PoolDelete { pool: p } => {
-                (p.loadbalancer_id.clone(), p.listener_id.clone(), None)
-            }
-            Event::PoolUpdate { old, new } => (
-                pick(&old.loadbalancer_id, &new.loadbalancer_id),
-                pick(&old.listener_id, &new.listener_id),
-                None,
-            ),
-            Event::MemberCreate { member: m } | Event::MemberDelete { member: m } => {
-                (None, None, m.pool_id.clone())
-            }
-            Event::MemberUpdate { old, new } => (None, None, pick(&old.pool_id, &new.pool_id)),
-            Event::MemberBatchUpdate { pool_id, .. } => (None, None, Some(pool_id.clone())),
-            Event::HealthMonitorCreate { healthmonitor: h }
-            | Event::HealthMonitorDelete { healthmonitor: h } => (None, None, h.pool_id.clone()),
-            Event::HealthMonitorUpdate { old, new } => {
-                (None, None, pick(&old.pool_id, &new.pool_id))
-            }
-        };
-        match (lb_id, listener_id, pool_id) {
-            (Some(lb), _, _) => OrderingHint::Loadbalancer(lb),
-            (None, Some(l), _) => OrderingHint::Listener(l),
-            (None, None, Some(p)) => OrderingHint::Pool(p),
-            (None, None, None) => fallback(),
         }
     }
 }

@@ -218,14 +218,29 @@ fn parse_batch(args: &Map<String, Value>) -> Result<Event, EventError> {
     Ok(Event::MemberBatchUpdate { pool_id, members })
 }
 
-/// Parses an event method whose name is known to be in `EVENT_METHODS`.
+/// Parses an event method whose name is known to be in `EVENT_METHODS`: by the
+/// object it is about, one function each.
 fn parse_event(method: &str, a: &Map<String, Value>) -> Result<Event, EventError> {
+    match method.split('_').next() {
+        Some("loadbalancer") => parse_loadbalancer(method, a),
+        Some("listener") => parse_listener(method, a),
+        Some("pool") => parse_pool(method, a),
+        Some("member") => parse_member(method, a),
+        Some("health") => parse_health_monitor(method, a),
+        _ => Err(unknown_method(method)),
+    }
+}
+
+fn unknown_method(method: &str) -> EventError {
+    EventError::UnknownMethod {
+        method: echo(method),
+    }
+}
+
+/// The load balancer events.
+fn parse_loadbalancer(method: &str, a: &Map<String, Value>) -> Result<Event, EventError> {
     use Mode::{Create, Existing, UpdateNew};
     let lb = |key: &str| LoadBalancer::read(arg(a, key)?, key, false);
-    let ls = |key: &str| Listener::read(arg(a, key)?, key, false);
-    let pl = |key: &str| Pool::read(arg(a, key)?, key, false);
-    let mb = |key: &str| Member::read(arg(a, key)?, key, false);
-    let hm = |key: &str| HealthMonitor::read(arg(a, key)?, key, false);
     let event = match method {
         "loadbalancer_create" => {
             let loadbalancer = lb("loadbalancer")?;
@@ -252,6 +267,16 @@ fn parse_event(method: &str, a: &Map<String, Value>) -> Result<Event, EventError
         "loadbalancer_failover" => Event::LoadbalancerFailover {
             loadbalancer_id: id_arg(a, "loadbalancer_id")?,
         },
+        other => return Err(unknown_method(other)),
+    };
+    Ok(event)
+}
+
+/// The listener events.
+fn parse_listener(method: &str, a: &Map<String, Value>) -> Result<Event, EventError> {
+    use Mode::{Create, Existing, UpdateNew};
+    let ls = |key: &str| Listener::read(arg(a, key)?, key, false);
+    let event = match method {
         "listener_create" => {
             let listener = ls("listener")?;
             validate::listener(&listener, "listener", Create)?;
@@ -268,6 +293,16 @@ fn parse_event(method: &str, a: &Map<String, Value>) -> Result<Event, EventError
             validate::listener(&new, "new_listener", UpdateNew)?;
             Event::ListenerUpdate { old, new }
         }
+        other => return Err(unknown_method(other)),
+    };
+    Ok(event)
+}
+
+/// The pool events.
+fn parse_pool(method: &str, a: &Map<String, Value>) -> Result<Event, EventError> {
+    use Mode::{Create, Existing, UpdateNew};
+    let pl = |key: &str| Pool::read(arg(a, key)?, key, false);
+    let event = match method {
         "pool_create" => {
             let pool = pl("pool")?;
             validate::pool(&pool, "pool", Create)?;
@@ -284,6 +319,16 @@ fn parse_event(method: &str, a: &Map<String, Value>) -> Result<Event, EventError
             validate::pool(&new, "new_pool", UpdateNew)?;
             Event::PoolUpdate { old, new }
         }
+        other => return Err(unknown_method(other)),
+    };
+    Ok(event)
+}
+
+/// The member events.
+fn parse_member(method: &str, a: &Map<String, Value>) -> Result<Event, EventError> {
+    use Mode::{Create, Existing, UpdateNew};
+    let mb = |key: &str| Member::read(arg(a, key)?, key, false);
+    let event = match method {
         "member_create" => {
             let member = mb("member")?;
             validate::member(&member, "member", Create)?;
@@ -301,6 +346,16 @@ fn parse_event(method: &str, a: &Map<String, Value>) -> Result<Event, EventError
             Event::MemberUpdate { old, new }
         }
         "member_batch_update" => parse_batch(a)?,
+        other => return Err(unknown_method(other)),
+    };
+    Ok(event)
+}
+
+/// The health monitor events.
+fn parse_health_monitor(method: &str, a: &Map<String, Value>) -> Result<Event, EventError> {
+    use Mode::{Create, Existing, UpdateNew};
+    let hm = |key: &str| HealthMonitor::read(arg(a, key)?, key, false);
+    let event = match method {
         "health_monitor_create" => {
             let healthmonitor = hm("healthmonitor")?;
             validate::healthmonitor(&healthmonitor, "healthmonitor", Create, None)?;
@@ -319,11 +374,7 @@ fn parse_event(method: &str, a: &Map<String, Value>) -> Result<Event, EventError
             validate::healthmonitor(&new, "new_healthmonitor", UpdateNew, Some(&old))?;
             Event::HealthMonitorUpdate { old, new }
         }
-        other => {
-            return Err(EventError::UnknownMethod {
-                method: echo(other),
-            })
-        }
+        other => return Err(unknown_method(other)),
     };
     Ok(event)
 }

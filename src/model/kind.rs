@@ -38,19 +38,3 @@ impl ObjectKind {
         }
     }
 }
-
-/// Which load balancer an event must be ordered under, as far as the event
-/// itself can tell. Anything but `Loadbalancer` needs a lookup in the store.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum OrderingHint {
-    /// The event names its load balancer.
-    Loadbalancer(String),
-    /// The load balancer owning this listener (a pool created with only
-    /// `listener_id`).
-    Listener(String),
-    /// The load balancer owning this pool (member/health-monitor events).
-    Pool(String),
-    /// The event names no parent (Octavia always sends one; kept so a
-    /// sparse delete still orders): look the object itself up.
-    Object(ObjectKind, String),
-}

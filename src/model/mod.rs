@@ -10,7 +10,8 @@
 //!
 //! Layout: `fields` (type-checked reading with field paths), one file per
 //! Octavia object, `rules` (ranges/formats), `unsupported` (LoxiLB limits),
-//! `validate` (which rule applies to which event), `event` (the entry point).
+//! `validate` (which rule applies to which event), `event` (the entry point),
+//! `ordering` (where an event is ordered and which owner it names).
 
 mod accessors;
 mod cleared;
@@ -26,6 +27,7 @@ pub mod limits;
 mod listener;
 mod loadbalancer;
 mod member;
+mod ordering;
 mod pool;
 pub mod rules;
 mod serde_util;
@@ -51,8 +53,9 @@ pub use event::{
 pub use expected_codes::{CodeSpec, ExpectedCodes, ExpectedCodesError};
 pub use graph::{split_graph, GraphParts};
 pub use healthmonitor::HealthMonitor;
-pub use kind::{ObjectKind, OrderingHint};
+pub use kind::ObjectKind;
 pub use listener::Listener;
 pub use loadbalancer::LoadBalancer;
 pub use member::Member;
+pub use ordering::{ordering, KeyHint, Ordering, OwnerFact, OwnerRef};
 pub use pool::{Pool, SessionPersistence};

@@ -30,62 +30,7 @@ fn member_create_is_typed() {
     assert_eq!(member.weight, None);
     assert_eq!(ev.method(), "member_create");
     assert_eq!(ev.object(), (ObjectKind::Member, "m1"));
-    assert_eq!(ev.ordering_hint(), OrderingHint::Pool("p1".into()));
-}
-
-#[test]
-fn ordering_hints_name_the_closest_known_parent() {
-    let lb = json!({"loadbalancer_id": "lb1", "vip_address": "127.0.0.9"});
-    let hint = |m: &str, a: Value| parse(m, a).ordering_hint();
-    assert_eq!(
-        hint("loadbalancer_create", json!({"loadbalancer": lb})),
-        OrderingHint::Loadbalancer("lb1".into())
-    );
-    assert_eq!(
-        hint("loadbalancer_failover", json!({"loadbalancer_id": "lb1"})),
-        OrderingHint::Loadbalancer("lb1".into())
-    );
-    assert_eq!(
-        hint(
-            "listener_delete",
-            json!({"listener": {"listener_id": "l1", "loadbalancer_id": "lb1"}})
-        ),
-        OrderingHint::Loadbalancer("lb1".into())
-    );
-    assert_eq!(
-        hint(
-            "pool_create",
-            json!({"pool": {"pool_id": "p1", "listener_id": "l1",
-            "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}})
-        ),
-        OrderingHint::Listener("l1".into())
-    );
-    assert_eq!(
-        hint(
-            "pool_update",
-            json!({"old_pool": {"pool_id": "p1", "loadbalancer_id": "lb1"},
-            "new_pool": {"pool_id": "p1", "name": "x"}})
-        ),
-        OrderingHint::Loadbalancer("lb1".into())
-    );
-    assert_eq!(
-        hint(
-            "health_monitor_delete",
-            json!({"healthmonitor": {"healthmonitor_id": "h1", "pool_id": "p1"}})
-        ),
-        OrderingHint::Pool("p1".into())
-    );
-    assert_eq!(
-        hint(
-            "member_batch_update",
-            json!({"pool_id": "p1", "members": []})
-        ),
-        OrderingHint::Pool("p1".into())
-    );
-    assert_eq!(
-        hint("member_delete", json!({"member": {"member_id": "m1"}})),
-        OrderingHint::Object(ObjectKind::Member, "m1".into())
-    );
+    assert_eq!(ordering(&ev).key, KeyHint::Pool("p1".into()));
 }
 
 #[test]

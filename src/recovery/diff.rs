@@ -73,19 +73,21 @@ pub struct Findings {
 /// name rules) are never reported, whatever their key.
 pub fn compare(v: &NodeView<'_>) -> Findings {
     let mut f = Findings::default();
+    let recorded_rules: BTreeSet<&str> =
+        v.applied_rules.iter().map(|(_, n, _)| n.as_str()).collect();
+    rule_drift(v, &recorded_rules, &mut f);
+    probe_findings(v, &mut f);
+    unrecorded_rules(v, &recorded_rules, &mut f);
+    f
+}
+
+/// Each recorded rule missing or different on the node.
+fn rule_drift(v: &NodeView<'_>, recorded_rules: &BTreeSet<&str>, f: &mut Findings) {
     let observed_rules: BTreeMap<&str, &LoadbalanceEntry> = v
         .observed_rules
         .iter()
         .map(|r| (r.service_arguments.name.as_str(), r))
         .collect();
-    let observed_probes: BTreeMap<&str, &EndPointGetEntry> = v
-        .observed_probes
-        .iter()
-        .map(|p| (p.name.as_str(), p))
-        .collect();
-
-    let recorded_rules: BTreeSet<&str> =
-        v.applied_rules.iter().map(|(_, n, _)| n.as_str()).collect();
     let unrecorded_by_key: BTreeMap<RuleKey<'_>, &LoadbalanceEntry> = v
         .observed_rules
         .iter()
@@ -112,6 +114,15 @@ pub fn compare(v: &NodeView<'_>) -> Findings {
             });
         }
     }
+}
+
+/// Each recorded probe missing or different on the node, or no longer referenced.
+fn probe_findings(v: &NodeView<'_>, f: &mut Findings) {
+    let observed_probes: BTreeMap<&str, &EndPointGetEntry> = v
+        .observed_probes
+        .iter()
+        .map(|p| (p.name.as_str(), p))
+        .collect();
 
     // Probe candidates come only from our records: a probe we never recorded is not
     // ours, even when its key is one we use.
@@ -140,7 +151,10 @@ pub fn compare(v: &NodeView<'_>) -> Findings {
         };
         f.drift.push(probe_drift(key, difference));
     }
+}
 
+/// Rules of ours on the node that we hold no record of and Octavia no longer wants.
+fn unrecorded_rules(v: &NodeView<'_>, recorded_rules: &BTreeSet<&str>, f: &mut Findings) {
     // Unrecorded rules are candidates only under exactly our name pattern: other
     // drivers use the `octavia-` prefix too, and their rules are never ours.
     for r in v.observed_rules {
@@ -158,7 +172,6 @@ pub fn compare(v: &NodeView<'_>) -> Findings {
             });
         }
     }
-    f
 }
 
 /// LoxiLB's identity of a rule: VIP, port and protocol (its `ruleKey`; block and

@@ -81,6 +81,13 @@ const K: &str = "10.1.0.1_tcp_80";
 const GONE: &str = "octavia-0b6e3f1a-0000-4000-8000-00000000dead";
 
 fn cases() -> Vec<Case> {
+    let mut all = drift_cases();
+    all.extend(orphan_cases());
+    all
+}
+
+/// Recorded objects compared with the node's.
+fn drift_cases() -> Vec<Case> {
     let r1 = rule("octavia-l1", 80, &[("10.1.0.1", 80)]);
     let p1 = ep(K, 5);
     vec![
@@ -141,6 +148,14 @@ fn cases() -> Vec<Case> {
             drift: &[],
             orphans: &[],
         },
+    ]
+}
+
+/// Unrecorded and unreferenced objects: orphans only when ours.
+fn orphan_cases() -> Vec<Case> {
+    let r1 = rule("octavia-l1", 80, &[("10.1.0.1", 80)]);
+    let p1 = ep(K, 5);
+    vec![
         Case {
             name:
                 "our unrecorded rule of a deleted listener and our unreferenced probe are orphans",

@@ -14,11 +14,13 @@
 //! - Both kinds of deletion are guarded: a pass that would delete more than the
 //!   blast-radius limit, or that rests on a "not found" from an agent that answers
 //!   nothing else, deletes nothing and holds the candidates for `--confirm`.
-//! - Dead letters of the retry worker (`tasks::catchup`) are listed by the admin API.
+//! - Dead letters of the retry worker (`catchup`) are listed by the admin API.
 //!
 //! The comparison itself is pure (`diff`, `orphans`) and table-tested; the rest is I/O.
 
 pub mod admin;
+mod catchup;
+mod ctx;
 pub mod diff;
 pub mod guard;
 mod node;
@@ -29,6 +31,7 @@ mod startup;
 mod stats;
 
 pub use admin::router;
+pub use catchup::{DeadLetterPolicy, NodeCatchUp};
 pub use diff::{compare, Drift, Findings, NodeView, ObjectKind, Orphan};
 pub use guard::BlastRadius;
 pub use node::{NodeReport, OrphanReport, Pass};

@@ -8,21 +8,19 @@
 //! event in flight is never reported or "repaired" as drift.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tracing::{error, info, warn};
 
+use super::ctx::Ctx;
 use super::diff::{self, Drift, NodeView, ObjectKind, Orphan};
-use super::guard::{BlastRadius, Decision, DeletionLog};
+use super::guard::Decision;
 use super::orphans::OrphanMemory;
 use super::ownership;
 use super::stats::RecoveryStats;
-use crate::apply::Applier;
 use crate::loxilb::{ErrorKind, LoxilbError, NodeId};
 use crate::mapping::{self, listener_of_rule_name, ProbeKey};
-use crate::octavia::DriverAgentClient;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// What a pass may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,35 +100,6 @@ pub struct NodeReport {
     /// (it knows the listener, or could not be trusted): left alone, listed for the
     /// operator.
     pub not_ours: Vec<String>,
-}
-
-/// What the node pass needs.
-#[derive(Clone)]
-pub(crate) struct Ctx {
-    pub store: Store,
-    pub applier: Arc<Applier>,
-    pub stats: Arc<RecoveryStats>,
-    /// Octavia's get socket, the judge of whether an unrecorded rule's listener exists.
-    pub agent: DriverAgentClient,
-    pub limit: BlastRadius,
-    /// Unconfirmed guarded deletions of the rate window, shared by orphan removal and
-    /// the start-up check.
-    pub deletions: Arc<Mutex<DeletionLog>>,
-}
-
-impl Ctx {
-    /// Unconfirmed guarded deletions within the rate window.
-    pub fn recent_deletions(&self) -> usize {
-        // The lock guards plain bookkeeping; a panic elsewhere cannot leave it torn.
-        let mut log = self.deletions.lock().unwrap_or_else(|e| e.into_inner());
-        log.recent(std::time::Instant::now())
-    }
-
-    /// Count `n` unconfirmed guarded deletions made now.
-    pub fn record_deletions(&self, n: usize) {
-        let mut log = self.deletions.lock().unwrap_or_else(|e| e.into_inner());
-        log.record(std::time::Instant::now(), n);
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -225,25 +194,38 @@ async fn run(
                "orphan removal would exceed the blast-radius limit; nothing deleted. Check `loxilb-coordinator orphans`, then `orphans --confirm`");
         crate::metrics::global().guarded_deletions_blocked.inc();
     } else if pass.remove_orphans {
-        for o in report.orphans.iter_mut().filter(|o| o.confirmed) {
-            match remove_orphan(ctx, n, &url, &o.orphan).await {
-                Ok(()) => {
-                    o.removed = true;
-                    if o.orphan.kind == ObjectKind::Rule && !pass.confirm {
-                        ctx.record_deletions(1);
-                    }
-                    memory.forget(&url, &o.orphan);
-                    RecoveryStats::bump(&ctx.stats.orphans_removed, 1);
-                    crate::metrics::global().orphans_removed.inc();
+        remove_confirmed(ctx, n, &url, pass.confirm, memory, report).await;
+    }
+    Ok(())
+}
+
+/// Remove the confirmed orphans of `report`, marking each removed; a failure is
+/// counted and left for the next pass.
+async fn remove_confirmed(
+    ctx: &Ctx,
+    n: NodeId,
+    url: &str,
+    confirmed_by_operator: bool,
+    memory: &mut OrphanMemory,
+    report: &mut NodeReport,
+) {
+    for o in report.orphans.iter_mut().filter(|o| o.confirmed) {
+        match remove_orphan(ctx, n, url, &o.orphan).await {
+            Ok(()) => {
+                o.removed = true;
+                if o.orphan.kind == ObjectKind::Rule && !confirmed_by_operator {
+                    ctx.record_deletions(1);
                 }
-                Err(e) => {
-                    RecoveryStats::bump(&ctx.stats.repair_failures, 1);
-                    warn!(node = %url, kind = ?o.orphan.kind, object = %o.orphan.name, error = %e, "orphan removal failed; next pass retries");
-                }
+                memory.forget(url, &o.orphan);
+                RecoveryStats::bump(&ctx.stats.orphans_removed, 1);
+                crate::metrics::global().orphans_removed.inc();
+            }
+            Err(e) => {
+                RecoveryStats::bump(&ctx.stats.repair_failures, 1);
+                warn!(node = %url, kind = ?o.orphan.kind, object = %o.orphan.name, error = %e, "orphan removal failed; next pass retries");
             }
         }
     }
-    Ok(())
 }
 
 /// The drift that holds when looked at again with the load balancers and probes

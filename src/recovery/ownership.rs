@@ -13,9 +13,9 @@ use futures::StreamExt;
 use serde_json::Value;
 use tracing::debug;
 
+use super::ctx::Ctx;
 use super::diff::{ObjectKind, Orphan};
 use super::guard::{unrecorded_rule_is_ours, OctaviaAnswer};
-use super::node::Ctx;
 use crate::mapping::exact_pattern_listener;
 use crate::octavia::{self, DriverAgentClient};
 

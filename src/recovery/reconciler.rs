@@ -15,8 +15,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tracing::{info, warn};
 
+use super::ctx::Ctx;
 use super::guard::BlastRadius;
-use super::node::{node_pass, Ctx, NodeReport, Pass};
+use super::node::{node_pass, NodeReport, Pass};
 use super::orphans::OrphanMemory;
 use super::startup::{self, StartupSnapshot};
 use super::stats::{RecoveryStats, StatsSnapshot};

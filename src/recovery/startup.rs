@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use futures::StreamExt;
 use tracing::{error, info, warn};
 
+use super::ctx::Ctx;
 use super::guard::{Decision, OctaviaAnswer};
-use super::node::Ctx;
 use super::ownership::answer;
 use super::stats::RecoveryStats;
 use crate::octavia::{DriverAgentClient, ObjectKind};

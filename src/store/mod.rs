@@ -13,6 +13,7 @@ mod error;
 mod facade;
 pub mod lease_mysql;
 pub mod mysql;
+mod pruner;
 pub mod sqlite;
 
 pub use api::{
@@ -22,6 +23,7 @@ pub use api::{
     SyncInputs, Table, TooManyMembers, BATCH as RETENTION_BATCH,
 };
 pub use error::StoreError;
+pub use pruner::JournalPruner;
 pub use sqlite::{files, instance_lock};
 
 use std::path::Path;

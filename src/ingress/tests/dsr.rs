@@ -100,7 +100,7 @@ fn app_fullnat(store: &Store) -> Router {
 }
 
 #[tokio::test]
-async fn a_dsr_flavor_is_honoured_in_graphs_and_for_later_events() {
+async fn a_dsr_flavor_is_honoured_in_graphs_and_for_later_events_of_its_lb() {
     let (store, _d) = test_store().await;
     let app = app_fullnat(&store);
     let graph = |member_port: u16| {
@@ -135,7 +135,14 @@ async fn a_dsr_flavor_is_honoured_in_graphs_and_for_later_events() {
                              "lb_algorithm": "ROUND_ROBIN"}});
     let (s, body) = send(&app, "POST", "/v1/events", post("pool_create", rr), None).await;
     refused(s, &body, "pool.lb_algorithm");
-    // Objects created one by one: the members are checked against the listener.
+}
+
+/// Objects created one by one: the members are checked against the listener of the
+/// DSR load balancer's pool.
+#[tokio::test]
+async fn a_dsr_flavor_is_honoured_for_objects_created_one_by_one() {
+    let (store, _d) = test_store().await;
+    let app = app_fullnat(&store);
     let lb2 = json!({"loadbalancer": {"loadbalancer_id": "lb2", "vip_address": "127.0.0.11",
                                       "flavor": {"nat_mode": "dsr"}}});
     let l2 = json!({"listener": {"listener_id": "l2", "loadbalancer_id": "lb2",

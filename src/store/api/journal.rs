@@ -44,23 +44,9 @@ impl EventState {
     }
 }
 
-/// What an event says about the load balancer it belongs to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeyHint {
-    Loadbalancer(String),
-    Listener(String),
-    Pool(String),
-    /// No parent known (a delete that names only its own id): the event is ordered
-    /// with other events of the same object.
-    Other(String),
-}
-
-/// How a newly created listener or pool names its load balancer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OwnerRef {
-    Loadbalancer(String),
-    Listener(String),
-}
+/// The ordering hint and owner an event names: the model's (see `model::ordering`);
+/// the journal resolves them to an ordering key.
+pub use crate::model::{KeyHint, OwnerRef};
 
 /// Result of accepting an event.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use sqlx::Row;
 
-use super::write_batch::Stmt;
+use super::stmt::Stmt;
 use super::{direct, SqliteStore};
 use crate::store::{now_ms, StoreError};
 

@@ -137,3 +137,16 @@ impl api::NodeBacklog for SqliteStore {
             .collect()
     }
 }
+
+#[cfg(test)]
+impl SqliteStore {
+    /// Tests: every backlog entry as old and as due as it can be (a retry budget
+    /// spent without waiting for it).
+    pub(crate) async fn age_backlog_for_tests(&self) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        sqlx::query("UPDATE node_backlog SET since = 0, next_attempt_at = 0")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -7,7 +7,7 @@ use crate::store::api;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-use super::write_batch::Stmt;
+use super::stmt::Stmt;
 use super::SqliteStore;
 use crate::store::now_ms;
 use crate::store::{StoreError, Table};

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Statement};
 
-use super::write_batch::{Arg, Stmt};
+use super::stmt::{Arg, Stmt};
 use crate::store::StoreError;
 
 /// Statements kept compiled per connection (the hot path has a few dozen shapes).

@@ -15,7 +15,7 @@ use sqlx::Row;
 
 use super::member_count;
 use super::outbox::outbox_inserts;
-use super::write_batch::Stmt;
+use super::stmt::Stmt;
 use super::SqliteStore;
 use crate::store::{now_ms, StoreError};
 

@@ -33,6 +33,7 @@ mod outbox;
 #[cfg(test)]
 mod recovery_tests;
 mod retention;
+mod stmt;
 pub(crate) mod sync_read;
 mod write_batch;
 
@@ -46,6 +47,9 @@ use sqlx::sqlite::{
 use sqlx::SqlitePool;
 
 use super::StoreError;
+
+/// The scratch directory of an in-memory database (see `connect_options`).
+type Scratch = Option<std::sync::Arc<tempfile::TempDir>>;
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
@@ -63,7 +67,7 @@ pub struct SqliteStore {
     path: std::path::PathBuf,
     /// For `sqlite::memory:`: the directory of the stand-in file, removed when the
     /// last handle goes.
-    _scratch: Option<std::sync::Arc<tempfile::TempDir>>,
+    _scratch: Scratch,
     /// The daemon's claim on the file (see `instance_lock`), released with the last
     /// handle.
     _instance: Option<std::sync::Arc<instance_lock::InstanceLock>>,
@@ -103,6 +107,40 @@ impl SqliteStore {
         gid: Option<u32>,
         exclusive: bool,
     ) -> Result<SqliteStore, StoreError> {
+        let (opts, scratch) = Self::connect_options(url)?;
+        let file = opts.get_filename().to_path_buf();
+        let instance = Self::prepare_file(&file, gid, exclusive && scratch.is_none()).await?;
+        // No ping before handing out a connection: the database is a local file, a
+        // ping cannot find anything a query would not, and it costs a round trip to
+        // the connection's worker thread per query (a third of all hops under load).
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .test_before_acquire(false)
+            .connect_with(opts.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let write_lock: std::sync::Arc<tokio::sync::Mutex<()>> = Default::default();
+        let primary = std::sync::Arc::new(std::sync::Mutex::new(direct::open(&file)?));
+        let writes = write_batch::WriteBatch::start(primary.clone(), write_lock.clone())?;
+        Ok(SqliteStore {
+            pool,
+            // The journal's own connection, fsyncing every commit.
+            group_commit: group_commit::GroupCommit::start(
+                direct::open_durable(&file)?,
+                write_lock.clone(),
+            )?,
+            writes,
+            write_lock,
+            readers: std::sync::Arc::new(direct::Readers::new(&file, Some(primary))),
+            path: file,
+            _scratch: scratch,
+            _instance: instance,
+        })
+    }
+
+    /// The pool's options for `url`, and the scratch directory holding the file of
+    /// an in-memory database.
+    fn connect_options(url: &str) -> Result<(SqliteConnectOptions, Scratch), StoreError> {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::Url {
                 url: crate::store::mysql::redact_url(url),
@@ -143,7 +181,16 @@ impl SqliteStore {
             // saw it climb for minutes as each connection filled its cache).
             .pragma("cache_size", format!("-{}", direct::PAGE_CACHE_KIB))
             .busy_timeout(Duration::from_secs(10));
-        let file = opts.get_filename().to_path_buf();
+        Ok((opts, scratch))
+    }
+
+    /// Make the file's directory, take the instance lock (when `exclusive`), make the
+    /// file private and convert it to incremental vacuum.
+    async fn prepare_file(
+        file: &Path,
+        gid: Option<u32>,
+        exclusive: bool,
+    ) -> Result<Option<std::sync::Arc<instance_lock::InstanceLock>>, StoreError> {
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
                 path: dir.display().to_string(),
@@ -151,49 +198,24 @@ impl SqliteStore {
             })?;
         }
         // Before anything touches the file: a second daemon must not even migrate it.
-        let instance = if exclusive && scratch.is_none() {
+        let instance = if exclusive {
             Some(std::sync::Arc::new(instance_lock::InstanceLock::acquire(
-                &file,
+                file,
             )?))
         } else {
             None
         };
-        files::make_private(&file, gid).map_err(|e| StoreError::Io {
+        files::make_private(file, gid).map_err(|e| StoreError::Io {
             path: file.display().to_string(),
             source: e,
         })?;
         {
-            let file = file.clone();
+            let file = file.to_path_buf();
             tokio::task::spawn_blocking(move || ensure_incremental_vacuum(&file))
                 .await
                 .map_err(|e| StoreError::Shared(format!("database conversion stopped: {e}")))??;
         }
-        // No ping before handing out a connection: the database is a local file, a
-        // ping cannot find anything a query would not, and it costs a round trip to
-        // the connection's worker thread per query (a third of all hops under load).
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .test_before_acquire(false)
-            .connect_with(opts.clone())
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let write_lock: std::sync::Arc<tokio::sync::Mutex<()>> = Default::default();
-        let primary = std::sync::Arc::new(std::sync::Mutex::new(direct::open(&file)?));
-        let writes = write_batch::WriteBatch::start(primary.clone(), write_lock.clone())?;
-        Ok(SqliteStore {
-            pool,
-            // The journal's own connection, fsyncing every commit.
-            group_commit: group_commit::GroupCommit::start(
-                direct::open_durable(&file)?,
-                write_lock.clone(),
-            )?,
-            writes,
-            write_lock,
-            readers: std::sync::Arc::new(direct::Readers::new(&file, Some(primary))),
-            path: file,
-            _scratch: scratch,
-            _instance: instance,
-        })
+        Ok(instance)
     }
 
     /// The database file.

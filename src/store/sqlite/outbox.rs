@@ -7,7 +7,7 @@
 
 use crate::store::api::{self, *};
 
-use super::write_batch::Stmt;
+use super::stmt::Stmt;
 use super::{direct, SqliteStore};
 use crate::store::{now_ms, StoreError};
 

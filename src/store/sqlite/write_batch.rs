@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, Mutex};
 
 use super::batching::{spawn_writer, submit, Bounds, SharedConn};
 use super::direct;
+use super::stmt::Stmt;
 use crate::store::StoreError;
 
 /// Most writes committed together.
@@ -28,60 +29,6 @@ const MAX_GROUP: usize = 128;
 /// Bound values per combined commit (a write bigger than this goes alone): bounds
 /// how long one commit holds the write lock and the memory its statements take.
 const MAX_ARGS: usize = 4000;
-
-/// One bound value.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Arg {
-    Text(String),
-    Int(i64),
-    Null,
-}
-
-impl From<&str> for Arg {
-    fn from(s: &str) -> Arg {
-        Arg::Text(s.to_string())
-    }
-}
-
-impl From<String> for Arg {
-    fn from(s: String) -> Arg {
-        Arg::Text(s)
-    }
-}
-
-impl From<i64> for Arg {
-    fn from(v: i64) -> Arg {
-        Arg::Int(v)
-    }
-}
-
-impl From<Option<&str>> for Arg {
-    fn from(v: Option<&str>) -> Arg {
-        v.map_or(Arg::Null, Arg::from)
-    }
-}
-
-/// One statement with positional (`?`) parameters. Its text should not vary with
-/// its input: each distinct text is kept compiled (see `direct`).
-#[derive(Clone, Debug)]
-pub(crate) struct Stmt {
-    pub sql: String,
-    pub args: Vec<Arg>,
-}
-
-impl Stmt {
-    pub fn new(sql: impl Into<String>) -> Stmt {
-        Stmt {
-            sql: sql.into(),
-            args: Vec::new(),
-        }
-    }
-
-    pub fn arg(mut self, a: impl Into<Arg>) -> Stmt {
-        self.args.push(a.into());
-        self
-    }
-}
 
 type Reply = super::batching::Reply<()>;
 

@@ -1,47 +1,39 @@
 // Contract cases: desired state.
 
+/// lb with listener l1 and pool p1; p1 with members m2, m1 and monitor h1.
+async fn put_tree(s: &S) {
+    let rows = [
+        (
+            Table::Loadbalancers,
+            "lb",
+            None,
+            json!({"loadbalancer_id": "lb"}),
+        ),
+        (
+            Table::Listeners,
+            "l1",
+            Some("lb"),
+            json!({"listener_id": "l1"}),
+        ),
+        (Table::Pools, "p1", Some("lb"), json!({"pool_id": "p1"})),
+        (Table::Members, "m2", Some("p1"), json!({"member_id": "m2"})),
+        (Table::Members, "m1", Some("p1"), json!({"member_id": "m1"})),
+        (
+            Table::HealthMonitors,
+            "h1",
+            Some("p1"),
+            json!({"healthmonitor_id": "h1"}),
+        ),
+    ];
+    for (table, id, parent, body) in rows {
+        ok(s.put_object(table, id, parent, &body).await);
+    }
+}
+
 #[tokio::test]
 async fn put_get_children_and_cascade() {
     let (s, _d) = fixture("desired_tree").await;
-    ok(s.put_object(
-        Table::Loadbalancers,
-        "lb",
-        None,
-        &json!({"loadbalancer_id": "lb"}),
-    )
-    .await);
-    ok(s.put_object(
-        Table::Listeners,
-        "l1",
-        Some("lb"),
-        &json!({"listener_id": "l1"}),
-    )
-    .await);
-    ok(
-        s.put_object(Table::Pools, "p1", Some("lb"), &json!({"pool_id": "p1"}))
-            .await,
-    );
-    ok(s.put_object(
-        Table::Members,
-        "m2",
-        Some("p1"),
-        &json!({"member_id": "m2"}),
-    )
-    .await);
-    ok(s.put_object(
-        Table::Members,
-        "m1",
-        Some("p1"),
-        &json!({"member_id": "m1"}),
-    )
-    .await);
-    ok(s.put_object(
-        Table::HealthMonitors,
-        "h1",
-        Some("p1"),
-        &json!({"healthmonitor_id": "h1"}),
-    )
-    .await);
+    put_tree(&s).await;
     let members = ok(s.children(Table::Members, "p1").await);
     assert_eq!(
         members,

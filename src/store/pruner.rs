@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tracing::{debug, info, warn};
 
+use super::{Retention, Store};
 use crate::shutdown::Shutdown;
-use crate::store::{Retention, Store};
 
 /// The pruning task.
 pub struct JournalPruner {

@@ -18,8 +18,8 @@ use std::time::Duration;
 use rand::Rng;
 use tracing::{info, warn};
 
+use super::stats::RecoveryStats;
 use crate::apply::Applier;
-use crate::recovery::RecoveryStats;
 use crate::shutdown::Shutdown;
 use crate::status::DeliveryHandle;
 use crate::store::{BacklogEntry, StatusRecord, Store};
@@ -240,10 +240,7 @@ mod tests {
         );
         assert_eq!(stats.snapshot().dead_letters, 0);
 
-        sqlx::query("UPDATE node_backlog SET since = 0, next_attempt_at = 0")
-            .execute(store.sqlite().pool())
-            .await
-            .unwrap();
+        store.sqlite().age_backlog_for_tests().await.unwrap();
         assert_eq!(c.pass(&shutdown).await.unwrap(), 0);
         let dead = store.dead_letters().await.unwrap();
         assert_eq!(dead.len(), 1);
