@@ -116,6 +116,9 @@ pub(crate) struct Run<'a> {
     applied: &'a BTreeMap<String, Vec<(String, String)>>,
     merged: &'a BTreeMap<String, EndPoint>,
     keys: &'a BTreeSet<String>,
+    /// This load balancer's references before the sync: any probe they name may be on
+    /// a node without our record (a crash after its POST).
+    referred: &'a [ProbeRefRow],
 }
 
 /// Applies desired state to the LoxiLB nodes; cheap to share behind an `Arc`.
@@ -241,6 +244,7 @@ impl Applier {
                 applied: &inputs.applied_rules,
                 merged: &merged,
                 keys: &keys,
+                referred: &[],
             };
             return Ok(self.run_nodes(nodes, &run).await);
         }
@@ -291,6 +295,7 @@ impl Applier {
             applied: &inputs.applied_rules,
             merged: &merged,
             keys: &keys,
+            referred: old,
         };
         Ok(self.run_nodes(nodes, &run).await)
     }
@@ -336,6 +341,26 @@ impl Applier {
         let refs = self.store.probe_refs_for(keys).await?;
         Ok(merge_refs(refs))
     }
+}
+
+/// A body (enough to delete the probe) for each key of `refs` that is neither in
+/// `desired` nor in `applied`; only those references are parsed, usually none.
+fn unrecorded_referred(
+    refs: &[ProbeRefRow],
+    desired: &BTreeMap<String, EndPoint>,
+    applied: &BTreeMap<String, EndPoint>,
+) -> BTreeMap<String, EndPoint> {
+    let mut bodies = BTreeMap::new();
+    for r in refs {
+        let k = &r.probe_key;
+        if bodies.contains_key(k) || desired.contains_key(k) || applied.contains_key(k) {
+            continue;
+        }
+        if let Ok(stored) = serde_json::from_str::<StoredWant>(&r.options) {
+            bodies.insert(r.probe_key.clone(), stored.endpoint);
+        }
+    }
+    bodies
 }
 
 /// Merge references into one probe body per key (see `mapping::merge_probe`).

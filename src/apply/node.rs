@@ -42,12 +42,11 @@ pub(super) async fn apply(
         .filter(|(k, _)| keys.contains(*k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    // Probes posted without a record (a crash in between): see migration 0008.
-    let uncertain =
-        bodies(a.store.probe_intents(&url, keys).await).map_err(|e| rules_phase(e.into()))?;
     let mut plan = mapping::plan_node(rules, &applied_rules, &desired_probes, &applied_probes);
+    // A probe this load balancer referred to may be on the node without our record of
+    // it (a crash between its POST and the record): see `mapping::uncertain_deletes`.
     plan.probes_after.extend(mapping::uncertain_deletes(
-        &uncertain,
+        &super::unrecorded_referred(run.referred, &desired_probes, &applied_probes),
         &desired_probes,
         &applied_probes,
     ));
@@ -361,18 +360,10 @@ async fn post_probes(
     eps: Vec<EndPoint>,
 ) -> Result<(), NodeError> {
     use futures::StreamExt;
-    // Before the POSTs: a crash between a POST and its record must not leave a probe
-    // nobody knows about (see migration 0008).
-    let intents: Vec<(String, String)> = eps
-        .iter()
-        .map(|ep| {
-            (
-                ep.name.clone(),
-                serde_json::to_string(ep).unwrap_or_default(),
-            )
-        })
-        .collect();
-    a.store.put_probe_intents(url, &intents).await?;
+    // No write before the POSTs: the probe references that name these keys were
+    // recorded before the sync began calling, and a later sync deletes a referred key
+    // it neither wants nor has a record of, so a crash between a POST and its record
+    // cannot leak the probe.
     let results: Vec<(EndPoint, Result<(), crate::loxilb::LoxilbError>)> =
         futures::stream::iter(eps)
             .map(|ep| async move {

@@ -252,3 +252,55 @@ async fn leftover_probes_are_looked_for_only_after_something_went_wrong() {
     // Still there: every sync keeps looking until a scan finds none.
     assert_eq!(left.find(&store).await.map(|k| k.len()).ok(), Some(1));
 }
+
+/// A crash between a probe POST and its applied record leaves the probe on the node,
+/// the load balancer's reference to it, and no record. Once nothing wants the probe,
+/// the next sync deletes it from the reference alone (no intent is written first).
+#[tokio::test]
+async fn a_probe_posted_but_never_recorded_is_deleted_once_unwanted() {
+    let (a, store, sim, _d) = setup().await;
+    lb_with_members(&store, "lb", "10.1.0.6", &[7400, 7401]).await;
+    monitor(&store, "lb", 5).await;
+    let nodes = a.all_nodes();
+    let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert!(o.all_ok(), "{o:?}");
+    let url = a.client().node_url(nodes[0]).to_string();
+    let keys: BTreeSet<String> = ["127.0.0.1_tcp_7400", "127.0.0.1_tcp_7401"]
+        .map(String::from)
+        .into();
+    assert!(
+        store
+            .probe_intents(&url, &keys)
+            .await
+            .expect("intents")
+            .is_empty(),
+        "the POSTs wrote no intent"
+    );
+    let on_node = |name: &str| sim.control().endpoints().iter().any(|e| e["name"] == name);
+    assert!(
+        on_node("127.0.0.1_tcp_7400"),
+        "{:?}",
+        sim.control().endpoints()
+    );
+
+    // The crash: the probe is on the node, its record is not.
+    store
+        .delete_applied_probes(&url, &["127.0.0.1_tcp_7400".to_string()])
+        .await
+        .expect("forget");
+    store
+        .delete_object(Table::Members, "lb-m7400")
+        .await
+        .expect("delete");
+    let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert!(o.all_ok(), "{o:?}");
+    assert!(
+        !on_node("127.0.0.1_tcp_7400"),
+        "{:?}",
+        sim.control().endpoints()
+    );
+    assert!(on_node("127.0.0.1_tcp_7401"), "the wanted probe stays");
+    // Nothing is left to do: the next sync makes no call.
+    let again = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert_eq!(again.calls(), 0, "{again:?}");
+}
