@@ -20,6 +20,7 @@
 mod error;
 mod locks;
 mod node;
+mod records;
 pub mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,6 +36,7 @@ use crate::store::{LbBodies, ProbeRefRow, Store, SyncInputs};
 pub use error::{NodeError, SyncError};
 use locks::Stripes;
 pub use node::probe_defaults_restorable;
+use records::Records;
 
 /// What one sync did on each node.
 #[derive(Debug, Default)]
@@ -124,6 +126,8 @@ pub(crate) struct Run<'a> {
 /// Applies desired state to the LoxiLB nodes; cheap to share behind an `Arc`.
 pub struct Applier {
     store: Store,
+    /// Probe references and applied records, cached for this term (see `records`).
+    records: Records,
     client: LoxilbClient,
     opts: MappingOptions,
     lb_locks: Stripes,
@@ -178,6 +182,7 @@ impl Leftovers {
 impl Applier {
     pub fn new(store: Store, client: LoxilbClient, opts: MappingOptions) -> Applier {
         Applier {
+            records: Records::new(store.clone()),
             store,
             client,
             opts,
@@ -209,6 +214,41 @@ impl Applier {
         }
     }
 
+    /// Failover: forget what was applied for `lb`, so its next sync applies it all.
+    pub async fn forget_applied_lb(&self, lb: &str) -> Result<(), crate::store::StoreError> {
+        self.records.forget_applied_lb(lb).await
+    }
+
+    /// Forget the record of rule `name` on node `url` (the reconciler saw it differ).
+    /// Written outside the sync locks, so the whole cache goes (a sync reading the
+    /// same record meanwhile cannot keep the old value).
+    pub async fn forget_applied_rule(
+        &self,
+        url: &str,
+        name: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        let written = self.store.delete_applied_rule(url, name).await;
+        self.records.changed_elsewhere();
+        written
+    }
+
+    /// Forget the record of probe `key` on node `url` (as [`Self::forget_applied_rule`]).
+    pub async fn forget_applied_probe(
+        &self,
+        url: &str,
+        key: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        let written = self.store.delete_applied_probe(url, key).await;
+        self.records.changed_elsewhere();
+        written
+    }
+
+    /// Applied records or probe references were changed without the applier: read
+    /// them from the store again.
+    pub fn records_changed_elsewhere(&self) {
+        self.records.changed_elsewhere();
+    }
+
     /// Every node, in configuration order.
     pub fn all_nodes(&self) -> Vec<NodeId> {
         self.client.node_ids().collect()
@@ -234,7 +274,7 @@ impl Applier {
         let _lb_guard = self.lb_locks.lock_one(lb).await;
         // Read once, under the load balancer lock: only syncs of `lb` write its
         // probe references and applied rules, so these stay current.
-        let inputs = self.store.sync_inputs(lb).await?;
+        let inputs = self.records.sync_inputs(lb).await?;
         let desired = self.desired(inputs.tree.as_ref())?;
         if !touch_probes {
             let (merged, keys) = (BTreeMap::new(), BTreeSet::new());
@@ -282,7 +322,7 @@ impl Applier {
         keys.extend(leftovers);
         let _probe_guards = self.probe_locks.lock_all(keys.iter()).await;
         if *old != rows {
-            self.store.replace_probe_refs(lb, &rows).await?;
+            self.records.replace_probe_refs(lb, old, &rows).await?;
         }
         let merged = if keys.is_empty() {
             BTreeMap::new()
@@ -338,7 +378,7 @@ impl Applier {
         &self,
         keys: &BTreeSet<String>,
     ) -> Result<BTreeMap<String, EndPoint>, SyncError> {
-        let refs = self.store.probe_refs_for(keys).await?;
+        let refs = self.records.probe_refs_for(keys).await?;
         Ok(merge_refs(refs))
     }
 }

@@ -36,7 +36,7 @@ pub(super) async fn apply(
         })
         .collect();
     let applied_probes =
-        bodies(a.store.applied_probes(&url, keys).await).map_err(|e| rules_phase(e.into()))?;
+        bodies(a.records.applied_probes(&url, keys).await).map_err(|e| rules_phase(e.into()))?;
     let desired_probes: BTreeMap<String, EndPoint> = merged
         .iter()
         .filter(|(k, _)| keys.contains(*k))
@@ -179,7 +179,7 @@ impl Recreating {
                 match a.client.apply_rule(n, &body).await {
                     Ok(_) => {
                         let text = serde_json::to_string(&body).unwrap_or_default();
-                        if let Err(e) = a.store.put_applied_rule(&url, &name, lb, &text).await {
+                        if let Err(e) = a.records.put_applied_rule(&url, &name, lb, &text).await {
                             warn!(node = %url, rule = %name, error = %e, "rule restored but not recorded; the reconciler will see it");
                         }
                         restored = true;
@@ -203,7 +203,7 @@ impl Recreating {
 /// Forget applied probe records before a call that may make LoxiLB drop the probes.
 async fn forget_probes(a: &Applier, url: &str, keys: &[String]) -> Result<(), NodeError> {
     if !keys.is_empty() {
-        a.store.delete_applied_probes(url, keys).await?;
+        a.records.delete_applied_probes(url, keys).await?;
     }
     Ok(())
 }
@@ -226,7 +226,7 @@ async fn run_rule_ops(
                 gap.created(&name);
                 crate::metrics::global().rules_applied.inc();
                 let body = serde_json::to_string(&entry).unwrap_or_default();
-                a.store.put_applied_rule(&url, &name, lb, &body).await?;
+                a.records.put_applied_rule(&url, &name, lb, &body).await?;
                 debug!(node = %url, loadbalancer_id = %lb, rule = %name, endpoints = entry.endpoints.len(), ?outcome, "LoxiLB rule applied");
             }
             RuleOp::Detach { detach, leaves } => {
@@ -241,7 +241,7 @@ async fn run_rule_ops(
                     other => other?,
                 };
                 let body = serde_json::to_string(&leaves).unwrap_or_default();
-                a.store.put_applied_rule(&url, &name, lb, &body).await?;
+                a.records.put_applied_rule(&url, &name, lb, &body).await?;
                 debug!(node = %url, loadbalancer_id = %lb, rule = %name, detached = detach.endpoints.len(), ?outcome, "LoxiLB rule endpoints detached");
             }
             RuleOp::Delete {
@@ -255,7 +255,7 @@ async fn run_rule_ops(
                     .delete_rule(n, &external_ip, port, &protocol)
                     .await?;
                 gap.deleted(&name);
-                a.store.delete_applied_rule(&url, &name).await?;
+                a.records.delete_applied_rule(&url, &name).await?;
                 debug!(node = %url, loadbalancer_id = %lb, rule = %name, ?outcome, "LoxiLB rule deleted");
             }
         }
@@ -319,7 +319,9 @@ async fn run_probe_ops(
                     }
                     Err(e) => return Err(e.into()),
                 }
-                a.store.delete_applied_probe(&url, &name).await?;
+                a.records
+                    .delete_applied_probes(&url, std::slice::from_ref(&name))
+                    .await?;
             }
         }
     }
@@ -405,6 +407,6 @@ async fn record_probes(a: &Applier, url: &str, eps: &[EndPoint]) -> Result<(), N
             options: serde_json::to_string(ep).unwrap_or_default(),
         })
         .collect();
-    a.store.put_applied_probes(url, &records).await?;
+    a.records.put_applied_probes(url, &records).await?;
     Ok(())
 }

@@ -304,3 +304,33 @@ async fn a_probe_posted_but_never_recorded_is_deleted_once_unwanted() {
     let again = a.sync_lb("lb", &nodes, true).await.expect("sync");
     assert_eq!(again.calls(), 0, "{again:?}");
 }
+
+/// The applier reads its records from the store once per term: a record changed
+/// behind its back is not seen until it is told (failover and the reconciler's
+/// repairs go through the applier, which does).
+#[tokio::test]
+async fn applied_records_are_read_once_until_changed_elsewhere() {
+    let (a, store, _sim, _d) = setup().await;
+    lb_with_members(&store, "lb", "10.1.0.7", &[7500]).await;
+    monitor(&store, "lb", 5).await;
+    let nodes = a.all_nodes();
+    let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert!(o.all_ok() && o.calls() > 0, "{o:?}");
+
+    store.forget_applied_lb("lb").await.expect("forget");
+    let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert_eq!(o.calls(), 0, "the cached records still say applied: {o:?}");
+    a.records_changed_elsewhere();
+    let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert!(
+        o.all_ok() && o.calls() > 0,
+        "read again, applied again: {o:?}"
+    );
+
+    // Failover through the applier forgets the records in the store and here.
+    a.forget_applied_lb("lb").await.expect("forget");
+    let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert!(o.all_ok() && o.calls() > 0, "{o:?}");
+    let again = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert_eq!(again.calls(), 0, "{again:?}");
+}
