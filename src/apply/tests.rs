@@ -254,8 +254,10 @@ async fn leftover_probes_are_looked_for_only_after_something_went_wrong() {
 }
 
 /// A crash between a probe POST and its applied record leaves the probe on the node,
-/// the load balancer's reference to it, and no record. Once nothing wants the probe,
-/// the next sync deletes it from the reference alone (no intent is written first).
+/// the load balancer's references (written before any call) naming it, and no
+/// record; an HTTP probe is posted before its rule, so no rule holds it either. Once
+/// nothing wants it, the next sync deletes it from the reference alone: no intent is
+/// written before the POSTs.
 #[tokio::test]
 async fn a_probe_posted_but_never_recorded_is_deleted_once_unwanted() {
     let (a, store, sim, _d) = setup().await;
@@ -265,9 +267,8 @@ async fn a_probe_posted_but_never_recorded_is_deleted_once_unwanted() {
     let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
     assert!(o.all_ok(), "{o:?}");
     let url = a.client().node_url(nodes[0]).to_string();
-    let keys: BTreeSet<String> = ["127.0.0.1_tcp_7400", "127.0.0.1_tcp_7401"]
-        .map(String::from)
-        .into();
+    let key = "127.0.0.1_tcp_7400";
+    let keys: BTreeSet<String> = [key.to_string()].into();
     assert!(
         store
             .probe_intents(&url, &keys)
@@ -276,32 +277,38 @@ async fn a_probe_posted_but_never_recorded_is_deleted_once_unwanted() {
             .is_empty(),
         "the POSTs wrote no intent"
     );
-    let on_node = |name: &str| sim.control().endpoints().iter().any(|e| e["name"] == name);
-    assert!(
-        on_node("127.0.0.1_tcp_7400"),
-        "{:?}",
-        sim.control().endpoints()
-    );
-
-    // The crash: the probe is on the node, its record is not.
-    store
-        .delete_applied_probes(&url, &["127.0.0.1_tcp_7400".to_string()])
-        .await
-        .expect("forget");
+    let with_member = store.sync_inputs("lb").await.expect("inputs").refs;
+    let ep = with_member
+        .iter()
+        .find(|r| r.probe_key == key)
+        .and_then(|r| serde_json::from_str::<StoredWant>(&r.options).ok())
+        .map(|w| w.endpoint)
+        .expect("the member's reference");
     store
         .delete_object(Table::Members, "lb-m7400")
         .await
         .expect("delete");
-    let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert!(a.sync_lb("lb", &nodes, true).await.expect("sync").all_ok());
+    let on_node = |name: &str| sim.control().endpoints().iter().any(|e| e["name"] == name);
+    assert!(!on_node(key));
+
+    // The crash: a sync that still wanted the member wrote its references and posted
+    // the probe, then the process died. A new applier (a restart) syncs again.
+    store
+        .replace_probe_refs("lb", &with_member)
+        .await
+        .expect("refs");
+    a.client()
+        .create_endpoint(nodes[0], &ep)
+        .await
+        .expect("post");
+    assert!(on_node(key));
+    let restarted = applier_for(&store, vec![sim.url()]);
+    let o = restarted.sync_lb("lb", &nodes, true).await.expect("sync");
     assert!(o.all_ok(), "{o:?}");
-    assert!(
-        !on_node("127.0.0.1_tcp_7400"),
-        "{:?}",
-        sim.control().endpoints()
-    );
+    assert!(!on_node(key), "{:?}", sim.control().endpoints());
     assert!(on_node("127.0.0.1_tcp_7401"), "the wanted probe stays");
-    // Nothing is left to do: the next sync makes no call.
-    let again = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    let again = restarted.sync_lb("lb", &nodes, true).await.expect("sync");
     assert_eq!(again.calls(), 0, "{again:?}");
 }
 
