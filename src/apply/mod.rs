@@ -20,6 +20,7 @@
 mod error;
 mod locks;
 mod node;
+mod records;
 pub mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,6 +36,7 @@ use crate::store::{LbBodies, ProbeRefRow, Store, SyncInputs};
 pub use error::{NodeError, SyncError};
 use locks::Stripes;
 pub use node::probe_defaults_restorable;
+use records::Records;
 
 /// What one sync did on each node.
 #[derive(Debug, Default)]
@@ -116,11 +118,16 @@ pub(crate) struct Run<'a> {
     applied: &'a BTreeMap<String, Vec<(String, String)>>,
     merged: &'a BTreeMap<String, EndPoint>,
     keys: &'a BTreeSet<String>,
+    /// This load balancer's references before the sync: any probe they name may be on
+    /// a node without our record (a crash after its POST).
+    referred: &'a [ProbeRefRow],
 }
 
 /// Applies desired state to the LoxiLB nodes; cheap to share behind an `Arc`.
 pub struct Applier {
     store: Store,
+    /// Probe references and applied records, cached for this term (see `records`).
+    records: Records,
     client: LoxilbClient,
     opts: MappingOptions,
     lb_locks: Stripes,
@@ -175,6 +182,7 @@ impl Leftovers {
 impl Applier {
     pub fn new(store: Store, client: LoxilbClient, opts: MappingOptions) -> Applier {
         Applier {
+            records: Records::new(store.clone()),
             store,
             client,
             opts,
@@ -206,6 +214,41 @@ impl Applier {
         }
     }
 
+    /// Failover: forget what was applied for `lb`, so its next sync applies it all.
+    pub async fn forget_applied_lb(&self, lb: &str) -> Result<(), crate::store::StoreError> {
+        self.records.forget_applied_lb(lb).await
+    }
+
+    /// Forget the record of rule `name` on node `url` (the reconciler saw it differ).
+    /// Written outside the sync locks, so the whole cache goes (a sync reading the
+    /// same record meanwhile cannot keep the old value).
+    pub async fn forget_applied_rule(
+        &self,
+        url: &str,
+        name: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        let written = self.store.delete_applied_rule(url, name).await;
+        self.records.changed_elsewhere();
+        written
+    }
+
+    /// Forget the record of probe `key` on node `url` (as [`Self::forget_applied_rule`]).
+    pub async fn forget_applied_probe(
+        &self,
+        url: &str,
+        key: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        let written = self.store.delete_applied_probe(url, key).await;
+        self.records.changed_elsewhere();
+        written
+    }
+
+    /// Applied records or probe references were changed without the applier: read
+    /// them from the store again.
+    pub fn records_changed_elsewhere(&self) {
+        self.records.changed_elsewhere();
+    }
+
     /// Every node, in configuration order.
     pub fn all_nodes(&self) -> Vec<NodeId> {
         self.client.node_ids().collect()
@@ -231,7 +274,7 @@ impl Applier {
         let _lb_guard = self.lb_locks.lock_one(lb).await;
         // Read once, under the load balancer lock: only syncs of `lb` write its
         // probe references and applied rules, so these stay current.
-        let inputs = self.store.sync_inputs(lb).await?;
+        let inputs = self.records.sync_inputs(lb).await?;
         let desired = self.desired(inputs.tree.as_ref())?;
         if !touch_probes {
             let (merged, keys) = (BTreeMap::new(), BTreeSet::new());
@@ -241,6 +284,7 @@ impl Applier {
                 applied: &inputs.applied_rules,
                 merged: &merged,
                 keys: &keys,
+                referred: &[],
             };
             return Ok(self.run_nodes(nodes, &run).await);
         }
@@ -278,7 +322,7 @@ impl Applier {
         keys.extend(leftovers);
         let _probe_guards = self.probe_locks.lock_all(keys.iter()).await;
         if *old != rows {
-            self.store.replace_probe_refs(lb, &rows).await?;
+            self.records.replace_probe_refs(lb, old, &rows).await?;
         }
         let merged = if keys.is_empty() {
             BTreeMap::new()
@@ -291,6 +335,7 @@ impl Applier {
             applied: &inputs.applied_rules,
             merged: &merged,
             keys: &keys,
+            referred: old,
         };
         Ok(self.run_nodes(nodes, &run).await)
     }
@@ -333,9 +378,29 @@ impl Applier {
         &self,
         keys: &BTreeSet<String>,
     ) -> Result<BTreeMap<String, EndPoint>, SyncError> {
-        let refs = self.store.probe_refs_for(keys).await?;
+        let refs = self.records.probe_refs_for(keys).await?;
         Ok(merge_refs(refs))
     }
+}
+
+/// A body (enough to delete the probe) for each key of `refs` that is neither in
+/// `desired` nor in `applied`; only those references are parsed, usually none.
+fn unrecorded_referred(
+    refs: &[ProbeRefRow],
+    desired: &BTreeMap<String, EndPoint>,
+    applied: &BTreeMap<String, EndPoint>,
+) -> BTreeMap<String, EndPoint> {
+    let mut bodies = BTreeMap::new();
+    for r in refs {
+        let k = &r.probe_key;
+        if bodies.contains_key(k) || desired.contains_key(k) || applied.contains_key(k) {
+            continue;
+        }
+        if let Ok(stored) = serde_json::from_str::<StoredWant>(&r.options) {
+            bodies.insert(r.probe_key.clone(), stored.endpoint);
+        }
+    }
+    bodies
 }
 
 /// Merge references into one probe body per key (see `mapping::merge_probe`).

@@ -36,18 +36,17 @@ pub(super) async fn apply(
         })
         .collect();
     let applied_probes =
-        bodies(a.store.applied_probes(&url, keys).await).map_err(|e| rules_phase(e.into()))?;
+        bodies(a.records.applied_probes(&url, keys).await).map_err(|e| rules_phase(e.into()))?;
     let desired_probes: BTreeMap<String, EndPoint> = merged
         .iter()
         .filter(|(k, _)| keys.contains(*k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    // Probes posted without a record (a crash in between): see migration 0008.
-    let uncertain =
-        bodies(a.store.probe_intents(&url, keys).await).map_err(|e| rules_phase(e.into()))?;
     let mut plan = mapping::plan_node(rules, &applied_rules, &desired_probes, &applied_probes);
+    // A probe this load balancer referred to may be on the node without our record of
+    // it (a crash between its POST and the record): see `mapping::uncertain_deletes`.
     plan.probes_after.extend(mapping::uncertain_deletes(
-        &uncertain,
+        &super::unrecorded_referred(run.referred, &desired_probes, &applied_probes),
         &desired_probes,
         &applied_probes,
     ));
@@ -180,7 +179,7 @@ impl Recreating {
                 match a.client.apply_rule(n, &body).await {
                     Ok(_) => {
                         let text = serde_json::to_string(&body).unwrap_or_default();
-                        if let Err(e) = a.store.put_applied_rule(&url, &name, lb, &text).await {
+                        if let Err(e) = a.records.put_applied_rule(&url, &name, lb, &text).await {
                             warn!(node = %url, rule = %name, error = %e, "rule restored but not recorded; the reconciler will see it");
                         }
                         restored = true;
@@ -204,7 +203,7 @@ impl Recreating {
 /// Forget applied probe records before a call that may make LoxiLB drop the probes.
 async fn forget_probes(a: &Applier, url: &str, keys: &[String]) -> Result<(), NodeError> {
     if !keys.is_empty() {
-        a.store.delete_applied_probes(url, keys).await?;
+        a.records.delete_applied_probes(url, keys).await?;
     }
     Ok(())
 }
@@ -227,7 +226,7 @@ async fn run_rule_ops(
                 gap.created(&name);
                 crate::metrics::global().rules_applied.inc();
                 let body = serde_json::to_string(&entry).unwrap_or_default();
-                a.store.put_applied_rule(&url, &name, lb, &body).await?;
+                a.records.put_applied_rule(&url, &name, lb, &body).await?;
                 debug!(node = %url, loadbalancer_id = %lb, rule = %name, endpoints = entry.endpoints.len(), ?outcome, "LoxiLB rule applied");
             }
             RuleOp::Detach { detach, leaves } => {
@@ -242,7 +241,7 @@ async fn run_rule_ops(
                     other => other?,
                 };
                 let body = serde_json::to_string(&leaves).unwrap_or_default();
-                a.store.put_applied_rule(&url, &name, lb, &body).await?;
+                a.records.put_applied_rule(&url, &name, lb, &body).await?;
                 debug!(node = %url, loadbalancer_id = %lb, rule = %name, detached = detach.endpoints.len(), ?outcome, "LoxiLB rule endpoints detached");
             }
             RuleOp::Delete {
@@ -256,7 +255,7 @@ async fn run_rule_ops(
                     .delete_rule(n, &external_ip, port, &protocol)
                     .await?;
                 gap.deleted(&name);
-                a.store.delete_applied_rule(&url, &name).await?;
+                a.records.delete_applied_rule(&url, &name).await?;
                 debug!(node = %url, loadbalancer_id = %lb, rule = %name, ?outcome, "LoxiLB rule deleted");
             }
         }
@@ -320,7 +319,9 @@ async fn run_probe_ops(
                     }
                     Err(e) => return Err(e.into()),
                 }
-                a.store.delete_applied_probe(&url, &name).await?;
+                a.records
+                    .delete_applied_probes(&url, std::slice::from_ref(&name))
+                    .await?;
             }
         }
     }
@@ -361,18 +362,10 @@ async fn post_probes(
     eps: Vec<EndPoint>,
 ) -> Result<(), NodeError> {
     use futures::StreamExt;
-    // Before the POSTs: a crash between a POST and its record must not leave a probe
-    // nobody knows about (see migration 0008).
-    let intents: Vec<(String, String)> = eps
-        .iter()
-        .map(|ep| {
-            (
-                ep.name.clone(),
-                serde_json::to_string(ep).unwrap_or_default(),
-            )
-        })
-        .collect();
-    a.store.put_probe_intents(url, &intents).await?;
+    // No write before the POSTs: the probe references that name these keys were
+    // recorded before the sync began calling, and a later sync deletes a referred key
+    // it neither wants nor has a record of, so a crash between a POST and its record
+    // cannot leak the probe.
     let results: Vec<(EndPoint, Result<(), crate::loxilb::LoxilbError>)> =
         futures::stream::iter(eps)
             .map(|ep| async move {
@@ -414,6 +407,6 @@ async fn record_probes(a: &Applier, url: &str, eps: &[EndPoint]) -> Result<(), N
             options: serde_json::to_string(ep).unwrap_or_default(),
         })
         .collect();
-    a.store.put_applied_probes(url, &records).await?;
+    a.records.put_applied_probes(url, &records).await?;
     Ok(())
 }

@@ -252,3 +252,92 @@ async fn leftover_probes_are_looked_for_only_after_something_went_wrong() {
     // Still there: every sync keeps looking until a scan finds none.
     assert_eq!(left.find(&store).await.map(|k| k.len()).ok(), Some(1));
 }
+
+/// A crash between a probe POST and its applied record leaves the probe on the node,
+/// the load balancer's references (written before any call) naming it, and no
+/// record; an HTTP probe is posted before its rule, so no rule holds it either. Once
+/// nothing wants it, the next sync deletes it from the reference alone: no intent is
+/// written before the POSTs.
+#[tokio::test]
+async fn a_probe_posted_but_never_recorded_is_deleted_once_unwanted() {
+    let (a, store, sim, _d) = setup().await;
+    lb_with_members(&store, "lb", "10.1.0.6", &[7400, 7401]).await;
+    monitor(&store, "lb", 5).await;
+    let nodes = a.all_nodes();
+    let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert!(o.all_ok(), "{o:?}");
+    let url = a.client().node_url(nodes[0]).to_string();
+    let key = "127.0.0.1_tcp_7400";
+    let keys: BTreeSet<String> = [key.to_string()].into();
+    assert!(
+        store
+            .probe_intents(&url, &keys)
+            .await
+            .expect("intents")
+            .is_empty(),
+        "the POSTs wrote no intent"
+    );
+    let with_member = store.sync_inputs("lb").await.expect("inputs").refs;
+    let ep = with_member
+        .iter()
+        .find(|r| r.probe_key == key)
+        .and_then(|r| serde_json::from_str::<StoredWant>(&r.options).ok())
+        .map(|w| w.endpoint)
+        .expect("the member's reference");
+    store
+        .delete_object(Table::Members, "lb-m7400")
+        .await
+        .expect("delete");
+    assert!(a.sync_lb("lb", &nodes, true).await.expect("sync").all_ok());
+    let on_node = |name: &str| sim.control().endpoints().iter().any(|e| e["name"] == name);
+    assert!(!on_node(key));
+
+    // The crash: a sync that still wanted the member wrote its references and posted
+    // the probe, then the process died. A new applier (a restart) syncs again.
+    store
+        .replace_probe_refs("lb", &with_member)
+        .await
+        .expect("refs");
+    a.client()
+        .create_endpoint(nodes[0], &ep)
+        .await
+        .expect("post");
+    assert!(on_node(key));
+    let restarted = applier_for(&store, vec![sim.url()]);
+    let o = restarted.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert!(o.all_ok(), "{o:?}");
+    assert!(!on_node(key), "{:?}", sim.control().endpoints());
+    assert!(on_node("127.0.0.1_tcp_7401"), "the wanted probe stays");
+    let again = restarted.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert_eq!(again.calls(), 0, "{again:?}");
+}
+
+/// The applier reads its records from the store once per term: a record changed
+/// behind its back is not seen until it is told (failover and the reconciler's
+/// repairs go through the applier, which does).
+#[tokio::test]
+async fn applied_records_are_read_once_until_changed_elsewhere() {
+    let (a, store, _sim, _d) = setup().await;
+    lb_with_members(&store, "lb", "10.1.0.7", &[7500]).await;
+    monitor(&store, "lb", 5).await;
+    let nodes = a.all_nodes();
+    let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert!(o.all_ok() && o.calls() > 0, "{o:?}");
+
+    store.forget_applied_lb("lb").await.expect("forget");
+    let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert_eq!(o.calls(), 0, "the cached records still say applied: {o:?}");
+    a.records_changed_elsewhere();
+    let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert!(
+        o.all_ok() && o.calls() > 0,
+        "read again, applied again: {o:?}"
+    );
+
+    // Failover through the applier forgets the records in the store and here.
+    a.forget_applied_lb("lb").await.expect("forget");
+    let o = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert!(o.all_ok() && o.calls() > 0, "{o:?}");
+    let again = a.sync_lb("lb", &nodes, true).await.expect("sync");
+    assert_eq!(again.calls(), 0, "{again:?}");
+}

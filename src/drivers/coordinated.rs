@@ -298,7 +298,7 @@ impl CoordinatedDrivers {
         self.desired.route(&event).await.map_err(driver_error)?;
         if let Event::LoadbalancerFailover { .. } = event {
             // Failover re-applies everything: forget what we believe is applied.
-            self.store
+            self.applier
                 .forget_applied_lb(&lb)
                 .await
                 .map_err(|e| store_error(&e))?;

@@ -222,10 +222,13 @@ fn same_host(a: &str, b: &str) -> bool {
     }
 }
 
-/// Deletions for probes that may exist on the node without our record of them (an
-/// intent left by a crash between a POST and its record): those neither wanted nor
-/// recorded as applied. Deleting a probe that is not there is harmless; leaving one
-/// that is would leak it for ever, since nothing else attributes it to us.
+/// Deletions for probes that may exist on the node without our record of them: of
+/// the keys the load balancer referred to before this sync (`uncertain`; references
+/// are written before any POST, so a crash between a POST and its applied record
+/// leaves the key among them), those neither wanted nor recorded as applied. Deleting
+/// a probe that is not there is harmless; leaving one that is would leak it for ever,
+/// since nothing else attributes it to us. This replaces an intent written before
+/// every run of POSTs, which cost a commit per run.
 pub fn uncertain_deletes(
     uncertain: &BTreeMap<String, EndPoint>,
     desired: &BTreeMap<String, EndPoint>,

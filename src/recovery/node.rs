@@ -296,11 +296,11 @@ async fn repair(
               difference = %d.difference, "LoxiLB differs from what we applied; repairing");
         let owners = match d.kind {
             ObjectKind::Rule => {
-                ctx.store.delete_applied_rule(url, &d.name).await?;
+                ctx.applier.forget_applied_rule(url, &d.name).await?;
                 BTreeSet::from([d.loadbalancer_id.clone()])
             }
             ObjectKind::Probe => {
-                ctx.store.delete_applied_probe(url, &d.name).await?;
+                ctx.applier.forget_applied_probe(url, &d.name).await?;
                 ctx.store.lbs_of_probe_key(&d.name).await?
             }
         };
@@ -395,7 +395,7 @@ async fn remove_orphan(ctx: &Ctx, n: NodeId, url: &str, o: &Orphan) -> Result<()
                 }
                 Err(e) => return Err(Box::new(e).into()),
             }
-            ctx.store.delete_applied_probe(url, &o.name).await?;
+            ctx.applier.forget_applied_probe(url, &o.name).await?;
         }
     }
     Ok(())
