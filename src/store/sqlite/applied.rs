@@ -359,7 +359,7 @@ impl api::AppliedRecords for SqliteStore {
     /// probes it refers to), so the next sync re-applies all of it: failover.
     async fn forget_applied_lb(&self, lb: &str) -> Result<(), StoreError> {
         let _w = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         sqlx::query("DELETE FROM applied_rules WHERE loadbalancer_id = ?")
             .bind(lb)
             .execute(&mut *tx)

@@ -137,7 +137,7 @@ impl api::DesiredState for SqliteStore {
         lb_id: &str,
     ) -> Result<Vec<(Table, String)>, StoreError> {
         let _w = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         let mut removed = Vec::new();
         let pools: Vec<(String,)> =
             sqlx::query_as("SELECT id FROM pools WHERE loadbalancer_id = ?")

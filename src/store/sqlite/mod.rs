@@ -278,6 +278,18 @@ fn ensure_incremental_vacuum(file: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Begin a transaction that will write, taking SQLite's write lock at once
+/// (`BEGIN IMMEDIATE`, waiting out the busy timeout for it). A deferred `BEGIN` takes
+/// a read snapshot at its first read and fails with SQLITE_BUSY_SNAPSHOT (517,
+/// "database is locked", not retried by the busy timeout) at its first write when
+/// another connection committed in between: the start-up removal of a load balancer
+/// Octavia deleted failed that way under load.
+pub(super) async fn begin_write(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
+
 /// `sqlite::memory:`, `sqlite://:memory:` (with or without `?options`), `sqlite:`.
 fn is_memory(url: &str) -> bool {
     let rest = url.strip_prefix("sqlite:").unwrap_or(url);
@@ -300,6 +312,46 @@ pub(crate) async fn test_store() -> (crate::store::Store, tempfile::TempDir) {
 mod tests {
     use super::*;
     use crate::store::*;
+
+    /// A write transaction that reads first survives another connection's commit
+    /// while it runs (that writer waits for it); with a deferred BEGIN its first
+    /// write failed with SQLITE_BUSY_SNAPSHOT (517).
+    #[tokio::test]
+    async fn a_write_transaction_keeps_its_lock_from_the_start() {
+        let (store, dir) = test_store().await;
+        let pool = store.sqlite().pool().clone();
+        let ok = |r: Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>| {
+            r.unwrap_or_else(|e| panic!("{e}"))
+        };
+        let mut tx = begin_write(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+        let _: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM loadbalancers")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Another connection (another process, say) writes meanwhile.
+        let file = dir.path().join("t.db");
+        let other = tokio::task::spawn_blocking(move || {
+            let conn = rusqlite::Connection::open(file)?;
+            conn.busy_timeout(Duration::from_secs(10))?;
+            conn.execute(
+                "INSERT INTO loadbalancers (id, body, updated_at) VALUES ('other', '{}', 0)",
+                [],
+            )
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        ok(sqlx::query(
+            "INSERT INTO loadbalancers (id, body, updated_at) VALUES ('mine', '{}', 0)",
+        )
+        .execute(&mut *tx)
+        .await);
+        tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+        let inserted = other.await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(inserted.unwrap_or_else(|e| panic!("{e}")), 1);
+        for id in ["mine", "other"] {
+            let got = store.get_object(Table::Loadbalancers, id).await;
+            assert!(got.is_ok_and(|b| b.is_some()), "{id} missing");
+        }
+    }
 
     #[tokio::test]
     async fn opens_in_wal_mode_and_migrates() {

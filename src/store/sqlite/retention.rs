@@ -134,7 +134,7 @@ impl api::Maintenance for SqliteStore {
     /// be applied. Returns false when the event does not exist or is not failed.
     async fn clear_failed(&self, id: i64) -> Result<bool, StoreError> {
         let _w = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         let res = sqlx::query("DELETE FROM events WHERE id = ? AND state = 'failed'")
             .bind(id)
             .execute(&mut *tx)
