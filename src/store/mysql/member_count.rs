@@ -16,26 +16,34 @@ use crate::store::sqlite::member_count::{apply, replay, stored_flags, Flags, Poo
 
 /// The pool's members as they will be once every unfinished event is applied: the
 /// stored members, then the changes of unfinished events in order. One statement
-/// (two took one more round trip inside the acceptance, which holds the key's lock).
-const CURRENT: &str = "\
+/// (two took one more round trip inside the acceptance, which holds the key's lock),
+/// unordered (an `ORDER BY` over a `UNION ALL` with a TEXT column is a temporary
+/// table on disk, see `reads::TREE`): sorted here.
+pub(super) const CURRENT: &str = "\
     SELECT 0 AS part, id, body, NULL AS admin_state_up, NULL AS weight, \
       0 AS event_id, 0 AS seq FROM members WHERE pool_id = ? \
     UNION ALL SELECT 1, c.member_id, NULL, c.admin_state_up, c.weight, c.event_id, c.seq \
       FROM member_changes c JOIN events e ON e.id = c.event_id \
-      WHERE c.pool_id = ? AND e.state IN ('queued', 'applying') \
-    ORDER BY part, event_id, seq";
+      WHERE c.pool_id = ? AND e.state IN ('queued', 'applying')";
 
 async fn current(
     tx: &mut MySqlTransaction<'_>,
     pool_id: &str,
 ) -> Result<HashMap<String, Flags>, StoreError> {
     let mut view = HashMap::new();
-    let rows = sqlx::query(CURRENT)
+    let mut rows = sqlx::query(CURRENT)
         .bind(pool_id)
         .bind(pool_id)
         .fetch_all(&mut **tx)
         .await?;
+    // Stored members first, then the changes in acceptance order.
+    let mut order = Vec::with_capacity(rows.len());
     for row in &rows {
+        order.push((int(row, 0)?, int(row, 5)?, int(row, 6)?));
+    }
+    let mut keyed: Vec<_> = order.into_iter().zip(rows.drain(..)).collect();
+    keyed.sort_by_key(|(k, _)| *k);
+    for (_, row) in &keyed {
         if int(row, 0)? == 0 {
             let id = text(row, 1)?;
             let flags = stored_flags(&id, &text(row, 2)?)?;

@@ -331,3 +331,6 @@ mod galera_tests;
 
 #[cfg(test)]
 mod board_tests;
+
+#[cfg(test)]
+mod reads_tests;
