@@ -187,11 +187,8 @@ mod tests {
         ids
     }
 
-    /// Events accepted "elsewhere" (straight into the journal) are applied once
-    /// each, in id order per load balancer, however often the tail reads.
-    #[tokio::test]
-    async fn submits_each_journaled_event_once_in_order() {
-        let (store, _dir) = test_store().await;
+    /// A dispatcher whose applier records the ids it applies.
+    fn recording_dispatcher(store: &Store) -> (Shutdown, Arc<Recorder>, Dispatcher) {
         let shutdown = Shutdown::new();
         let rec = Arc::new(Recorder::default());
         let d = Dispatcher::new(
@@ -200,6 +197,15 @@ mod tests {
             DispatchOptions::default(),
             shutdown.clone(),
         );
+        (shutdown, rec, d)
+    }
+
+    /// Events accepted "elsewhere" (straight into the journal) are applied once
+    /// each, in id order per load balancer, however often the tail reads.
+    #[tokio::test]
+    async fn submits_each_journaled_event_once_in_order() {
+        let (store, _dir) = test_store().await;
+        let (shutdown, rec, d) = recording_dispatcher(&store);
         let mut tail = JournalTail::new(store.clone(), d.clone(), Duration::from_millis(5));
         let mut want = accept(&store, "lb1", 5).await;
         assert_eq!(tail.pass().await.unwrap_or(0), 5);
@@ -237,14 +243,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_pass_finds_what_is_below_the_bound() {
         let (store, _dir) = test_store().await;
-        let shutdown = Shutdown::new();
-        let rec = Arc::new(Recorder::default());
-        let d = Dispatcher::new(
-            store.clone(),
-            rec.clone(),
-            DispatchOptions::default(),
-            shutdown.clone(),
-        );
+        let (shutdown, rec, d) = recording_dispatcher(&store);
         let full_every = Duration::from_millis(400);
         let mut tail = JournalTail::new(store.clone(), d.clone(), Duration::from_millis(5))
             .with_windows(Duration::ZERO, full_every);
