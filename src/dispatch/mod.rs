@@ -26,7 +26,6 @@ use crate::store::{EventRecord, StatusRecord, Store, StoreError};
 
 /// The former names, still used by `drivers` and the journal tail's tests, which
 /// are being rewritten in parallel; they move to the new names with those changes.
-pub use self::{JobError as ApplyError, JobHandler as Apply};
 pub use completions::{Completions, Outcome};
 pub use intake::{Intake, LocalLeader};
 pub use tail::JournalTail;

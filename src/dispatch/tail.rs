@@ -150,7 +150,7 @@ impl JournalTail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dispatch::{Apply, ApplyError, DispatchOptions};
+    use crate::dispatch::{DispatchOptions, JobError, JobHandler};
     use crate::store::{test_store, KeyHint};
     use std::sync::{Arc, Mutex};
 
@@ -159,8 +159,8 @@ mod tests {
     struct Recorder(Mutex<Vec<i64>>);
 
     #[async_trait::async_trait]
-    impl Apply for Recorder {
-        async fn apply(&self, job: &Job) -> Result<(), ApplyError> {
+    impl JobHandler for Recorder {
+        async fn apply(&self, job: &Job) -> Result<(), JobError> {
             self.0
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

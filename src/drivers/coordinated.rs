@@ -13,7 +13,7 @@
 //!   node) and the object goes to ERROR with LoxiLB's reason.
 //!
 //! The statuses of an outcome are not written here: they are kept until the
-//! dispatcher takes them (`Apply::take_statuses`) and journals them with the outcome,
+//! dispatcher takes them (`JobHandler::take_statuses`) and journals them with the outcome,
 //! in one commit.
 
 use std::collections::HashMap;
@@ -25,7 +25,7 @@ use tracing::{debug, info, warn};
 
 use super::{DesiredStateDrivers, DriverError, DriverSet};
 use crate::apply::{Applier, SyncOutcome};
-use crate::dispatch::{Apply, ApplyError, Job};
+use crate::dispatch::{Job, JobError, JobHandler};
 use crate::health::HealthHandle;
 use crate::model::Event;
 use crate::status::{lineage, provisioning_statuses, DeliveryHandle, Lineage, Outcome};
@@ -161,15 +161,15 @@ impl CoordinatedDrivers {
         Ok(())
     }
 
-    async fn sync(&self, lb: &str, touch_probes: bool) -> Result<SyncOutcome, ApplyError> {
+    async fn sync(&self, lb: &str, touch_probes: bool) -> Result<SyncOutcome, JobError> {
         self.applier
             .sync_lb(lb, &self.applier.all_nodes(), touch_probes)
             .await
             .map_err(|e| {
                 if e.is_transient() {
-                    ApplyError::Transient(e.to_string())
+                    JobError::Transient(e.to_string())
                 } else {
-                    ApplyError::Permanent(e.to_string())
+                    JobError::Permanent(e.to_string())
                 }
             })
     }
@@ -197,18 +197,18 @@ async fn put_back<T: Serialize>(
     Ok(())
 }
 
-fn store_error(e: &crate::store::StoreError) -> ApplyError {
+fn store_error(e: &crate::store::StoreError) -> JobError {
     if e.is_transient() {
-        ApplyError::Transient(e.to_string())
+        JobError::Transient(e.to_string())
     } else {
-        ApplyError::Permanent(e.to_string())
+        JobError::Permanent(e.to_string())
     }
 }
 
-fn driver_error(e: DriverError) -> ApplyError {
+fn driver_error(e: DriverError) -> JobError {
     match e {
-        DriverError::Transient(m) => ApplyError::Transient(m),
-        DriverError::Permanent(m) => ApplyError::Permanent(m),
+        DriverError::Transient(m) => JobError::Transient(m),
+        DriverError::Permanent(m) => JobError::Permanent(m),
     }
 }
 
@@ -278,11 +278,11 @@ fn is_member_event(e: &Event) -> bool {
 
 impl CoordinatedDrivers {
     /// Parse the journaled event, find its parents, update desired state.
-    async fn prepare(&self, job: &Job) -> Result<Prepared, ApplyError> {
+    async fn prepare(&self, job: &Job) -> Result<Prepared, JobError> {
         let args: serde_json::Value = serde_json::from_str(&job.args)
-            .map_err(|e| ApplyError::Permanent(format!("journaled args unreadable: {e}")))?;
+            .map_err(|e| JobError::Permanent(format!("journaled args unreadable: {e}")))?;
         let event = Event::parse(&job.method, &args)
-            .map_err(|e| ApplyError::Permanent(format!("journaled event invalid: {e}")))?;
+            .map_err(|e| JobError::Permanent(format!("journaled event invalid: {e}")))?;
         // Parents are looked up before the change: a delete removes the rows.
         let lineage = lineage(&self.store, &event)
             .await
@@ -310,7 +310,7 @@ impl CoordinatedDrivers {
     async fn sync_all(
         &self,
         prepared: &[&Prepared],
-    ) -> Result<Vec<(String, SyncOutcome)>, ApplyError> {
+    ) -> Result<Vec<(String, SyncOutcome)>, JobError> {
         let touch_probes =
             self.coordinate_probes || prepared.iter().any(|p| !is_member_event(&p.event));
         let mut lbs: Vec<&str> = Vec::new();
@@ -350,7 +350,7 @@ impl CoordinatedDrivers {
     }
 
     /// Undo the events' desired changes (newest first) and sync back.
-    async fn roll_back(&self, prepared: &[&Prepared]) -> Result<(), ApplyError> {
+    async fn roll_back(&self, prepared: &[&Prepared]) -> Result<(), JobError> {
         for p in prepared.iter().rev() {
             self.undo(&p.event).await.map_err(driver_error)?;
         }
@@ -365,8 +365,8 @@ impl CoordinatedDrivers {
 }
 
 #[async_trait]
-impl Apply for CoordinatedDrivers {
-    async fn apply(&self, job: &Job) -> Result<(), ApplyError> {
+impl JobHandler for CoordinatedDrivers {
+    async fn apply(&self, job: &Job) -> Result<(), JobError> {
         let p = self.prepare(job).await?;
         if p.lb.is_empty() {
             // Nothing on LoxiLB can depend on an object outside any load balancer
@@ -397,9 +397,9 @@ impl Apply for CoordinatedDrivers {
                 warn!(event_id = job.id, method = %job.method, loadbalancer_id = %p.lb, %reason, "LoxiLB refused the change; undoing it");
                 self.roll_back(&[&p]).await?;
                 self.report(job.id, &p.event, &p.lineage, Outcome::Failed(&reason));
-                Err(ApplyError::Permanent(reason))
+                Err(JobError::Permanent(reason))
             }
-            Decision::Unreachable(reason) => Err(ApplyError::Transient(reason)),
+            Decision::Unreachable(reason) => Err(JobError::Transient(reason)),
         }
     }
 
@@ -420,11 +420,11 @@ impl Apply for CoordinatedDrivers {
     /// update and one call per changed probe instead of one round per event. When a
     /// node refuses the combined change, the batch is undone and its events are
     /// applied one by one, so only the culprit ends in ERROR.
-    async fn apply_batch(&self, jobs: &[Job]) -> Vec<Result<(), ApplyError>> {
-        let mut prepared: Vec<Result<Prepared, ApplyError>> = Vec::with_capacity(jobs.len());
+    async fn apply_batch(&self, jobs: &[Job]) -> Vec<Result<(), JobError>> {
+        let mut prepared: Vec<Result<Prepared, JobError>> = Vec::with_capacity(jobs.len());
         for job in jobs {
             match self.prepare(job).await {
-                Err(ApplyError::Transient(m)) => return vec![Err(ApplyError::Transient(m))],
+                Err(JobError::Transient(m)) => return vec![Err(JobError::Transient(m))],
                 r => prepared.push(r),
             }
         }
@@ -434,7 +434,7 @@ impl Apply for CoordinatedDrivers {
             Err(e) => return vec![Err(e)],
         };
         match self.decide_all(&ready, &outcomes) {
-            Decision::Unreachable(reason) => vec![Err(ApplyError::Transient(reason))],
+            Decision::Unreachable(reason) => vec![Err(JobError::Transient(reason))],
             Decision::Refused(reason) => {
                 info!(events = jobs.len(), %reason, "combined change refused; applying the events one by one");
                 if let Err(e) = self.roll_back(&ready).await {
@@ -443,7 +443,7 @@ impl Apply for CoordinatedDrivers {
                 let mut out = Vec::with_capacity(jobs.len());
                 for job in jobs {
                     let r = self.apply(job).await;
-                    let stop = matches!(r, Err(ApplyError::Transient(_)));
+                    let stop = matches!(r, Err(JobError::Transient(_)));
                     out.push(r);
                     if stop {
                         break;

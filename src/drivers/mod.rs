@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::dispatch::{Apply, ApplyError, Job};
+use crate::dispatch::{Job, JobError, JobHandler};
 use crate::model::{Event, HealthMonitor, Listener, LoadBalancer, Member, Pool};
 use crate::store::StoreError;
 
@@ -146,17 +146,17 @@ impl DriverSet {
 }
 
 #[async_trait]
-impl Apply for DriverSet {
-    async fn apply(&self, job: &Job) -> Result<(), ApplyError> {
+impl JobHandler for DriverSet {
+    async fn apply(&self, job: &Job) -> Result<(), JobError> {
         // The journal holds what passed validation; a row that no longer parses
         // (schema drift after an upgrade) can never succeed.
         let args: serde_json::Value = serde_json::from_str(&job.args)
-            .map_err(|e| ApplyError::Permanent(format!("journaled args unreadable: {e}")))?;
+            .map_err(|e| JobError::Permanent(format!("journaled args unreadable: {e}")))?;
         let event = Event::parse(&job.method, &args)
-            .map_err(|e| ApplyError::Permanent(format!("journaled event invalid: {e}")))?;
+            .map_err(|e| JobError::Permanent(format!("journaled event invalid: {e}")))?;
         self.route(&event).await.map_err(|e| match e {
-            DriverError::Transient(m) => ApplyError::Transient(m),
-            DriverError::Permanent(m) => ApplyError::Permanent(m),
+            DriverError::Transient(m) => JobError::Transient(m),
+            DriverError::Permanent(m) => JobError::Permanent(m),
         })
     }
 }
