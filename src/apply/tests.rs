@@ -341,3 +341,6 @@ async fn applied_records_are_read_once_until_changed_elsewhere() {
     let again = a.sync_lb("lb", &nodes, true).await.expect("sync");
     assert_eq!(again.calls(), 0, "{again:?}");
 }
+
+#[path = "restore_tests.rs"]
+mod restore;
