@@ -208,6 +208,25 @@ struct Prepared {
     lb: String,
 }
 
+/// Whether [`CoordinatedDrivers::undo`] can take `e`'s change out of desired state:
+/// creates and updates. Deletes stay deleted (leftovers on LoxiLB are the
+/// reconciler's); a failover or a batch update has no single previous state.
+fn undoable(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::LoadbalancerCreate { .. }
+            | Event::ListenerCreate { .. }
+            | Event::PoolCreate { .. }
+            | Event::MemberCreate { .. }
+            | Event::HealthMonitorCreate { .. }
+            | Event::LoadbalancerUpdate { .. }
+            | Event::ListenerUpdate { .. }
+            | Event::PoolUpdate { .. }
+            | Event::MemberUpdate { .. }
+            | Event::HealthMonitorUpdate { .. }
+    )
+}
+
 fn is_member_event(e: &Event) -> bool {
     matches!(
         e,
@@ -288,6 +307,10 @@ struct UndoEvents<'a> {
 
 #[async_trait]
 impl Undo for UndoEvents<'_> {
+    fn possible(&self) -> bool {
+        self.events.iter().all(|e| undoable(e))
+    }
+
     async fn undo(&self) -> Result<(), SyncError> {
         for e in self.events.iter().rev() {
             self.drivers.undo(e).await?;
@@ -479,4 +502,39 @@ fn log_applied(event: &Event, event_id: i64) -> bool {
         _ => return false,
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::undoable;
+    use crate::model::Event;
+    use serde_json::json;
+
+    fn event(method: &str, args: serde_json::Value) -> Event {
+        Event::parse(method, &args).unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    /// A refusal returns the nodes to what they held only for a change that can also
+    /// be taken out of desired state: a failover's forgotten records would otherwise
+    /// make the "return" delete every rule it just put back.
+    #[test]
+    fn only_creates_and_updates_are_undone() {
+        let m =
+            json!({"member_id": "m", "pool_id": "p", "address": "127.0.0.1", "protocol_port": 80});
+        let lb = json!({"loadbalancer_id": "lb"});
+        assert!(undoable(&event("member_create", json!({"member": m}))));
+        assert!(undoable(&event(
+            "member_update",
+            json!({"old_member": m, "new_member": m})
+        )));
+        assert!(!undoable(&event("member_delete", json!({"member": m}))));
+        assert!(!undoable(&event(
+            "loadbalancer_failover",
+            json!({"loadbalancer_id": "lb"})
+        )));
+        assert!(!undoable(&event(
+            "loadbalancer_delete",
+            json!({"loadbalancer": lb, "cascade": true})
+        )));
+    }
 }

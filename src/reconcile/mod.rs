@@ -70,6 +70,10 @@ pub fn action(outcome: &SyncOutcome, only_member_deletes: bool) -> Action {
 /// Takes a refused change out of desired state.
 #[async_trait]
 pub trait Undo: Send + Sync {
+    /// Whether the change can be taken out. When it cannot (a delete stays deleted, a
+    /// failover has no previous state), the nodes are not returned to what they held
+    /// either: desired state would then ask for what they no longer hold.
+    fn possible(&self) -> bool;
     async fn undo(&self) -> Result<(), SyncError>;
 }
 
@@ -118,6 +122,9 @@ pub async fn reconcile(lb: &str, ctx: &Ctx<'_>, undo: &dyn Undo) -> Result<Recon
         (Action::Refused(_), Some(restored)) if !restored.all_ok() => {
             mark_backlog(ctx.store, lb, restored).await;
         }
+        // Not undone: the refusing nodes catch up (and are dead-lettered, their
+        // failure being permanent, so the load balancer shows ERROR).
+        (Action::Refused(_), None) => mark_backlog(ctx.store, lb, &r.outcome).await,
         _ => {}
     }
     Ok(Reconciled {
@@ -139,10 +146,11 @@ struct Hook<'a> {
 #[async_trait]
 impl OnRefusal for Hook<'_> {
     fn refused(&self, outcome: &SyncOutcome) -> bool {
-        matches!(
-            action(outcome, self.ctx.only_member_deletes),
-            Action::Refused(_)
-        )
+        self.undo.possible()
+            && matches!(
+                action(outcome, self.ctx.only_member_deletes),
+                Action::Refused(_)
+            )
     }
 
     async fn undo_desired(&self) -> Result<(), SyncError> {
