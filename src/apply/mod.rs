@@ -23,6 +23,7 @@ mod node;
 mod records;
 pub mod validate;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -141,10 +142,10 @@ impl Target<'_> {
         &self,
         url: &str,
         keys: &BTreeSet<String>,
-    ) -> (Vec<DesiredRule>, BTreeMap<String, EndPoint>) {
+    ) -> (Cow<'_, [DesiredRule]>, BTreeMap<String, EndPoint>) {
         match self {
             Target::Desired { rules, merged } => (
-                rules.to_vec(),
+                Cow::Borrowed(*rules),
                 merged
                     .iter()
                     .filter(|(k, _)| keys.contains(*k))
@@ -152,7 +153,7 @@ impl Target<'_> {
                     .collect(),
             ),
             Target::Before(before) => before.get(url).map_or_else(Default::default, |b| {
-                let rules = b
+                let rules: Vec<DesiredRule> = b
                     .rules
                     .values()
                     .map(|entry| DesiredRule {
@@ -161,7 +162,7 @@ impl Target<'_> {
                         entry: entry.clone(),
                     })
                     .collect();
-                (rules, b.probes.clone())
+                (Cow::Owned(rules), b.probes.clone())
             }),
         }
     }
