@@ -226,12 +226,10 @@ impl Terms {
 mod tests {
     use super::*;
     use crate::store::test_store;
+    use crate::test_support::TestResult;
 
-    async fn get(routes: &LeaderRoutes, path: &str) -> (StatusCode, serde_json::Value) {
-        let req = Request::builder()
-            .uri(path)
-            .body(Body::empty())
-            .unwrap_or_else(|e| panic!("{e}"));
+    async fn get(routes: &LeaderRoutes, path: &str) -> TestResult<(StatusCode, serde_json::Value)> {
+        let req = Request::builder().uri(path).body(Body::empty())?;
         let resp = routes
             .router()
             .oneshot(req)
@@ -242,14 +240,14 @@ mod tests {
             .await
             .map(|c| c.to_bytes())
             .unwrap_or_default();
-        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or_default()))
     }
 
-    async fn wait_for(routes: &LeaderRoutes, want: StatusCode) -> serde_json::Value {
+    async fn wait_for(routes: &LeaderRoutes, want: StatusCode) -> TestResult<serde_json::Value> {
         for _ in 0..500 {
-            let (status, body) = get(routes, "/v1/dead-letters").await;
+            let (status, body) = get(routes, "/v1/dead-letters").await?;
             if status == want {
-                return body;
+                return Ok(body);
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -259,34 +257,34 @@ mod tests {
     /// A forwarded path keeps exactly its own parameters (it had two, the outer
     /// router's and the term's, and axum answered 500).
     #[tokio::test]
-    async fn forwarded_paths_keep_their_parameters() {
+    async fn forwarded_paths_keep_their_parameters() -> TestResult {
         let echo = |axum::extract::Path(id): axum::extract::Path<String>| async move {
             Json(json!({ "id": id }))
         };
         let leading = Router::new().route("/v1/status/pools/{id}", axum::routing::get(echo));
         let routes = LeaderRoutes::default();
         routes.set(Some(leading), None);
-        let (status, body) = get(&routes, "/v1/status/pools/p1").await;
+        let (status, body) = get(&routes, "/v1/status/pools/p1").await?;
         assert_eq!((status, body), (StatusCode::OK, json!({"id": "p1"})));
         // A follower's status board routes are reached the same way.
         let board = Router::new().route("/v1/status/members/{id}", axum::routing::get(echo));
         let routes = LeaderRoutes::with_follower_status(Some(board));
-        let (status, body) = get(&routes, "/v1/status/members/m1").await;
+        let (status, body) = get(&routes, "/v1/status/members/m1").await?;
         assert_eq!((status, body), (StatusCode::OK, json!({"id": "m1"})));
-        let (status, _) = get(&routes, "/v1/dead-letters").await;
+        let (status, _) = get(&routes, "/v1/dead-letters").await?;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "not a status path");
+        Ok(())
     }
 
     /// Winning the lease starts a term (the leader-only API answers, a dispatcher
     /// is local); losing it stops the term and the API names the new leader.
     #[tokio::test]
-    async fn terms_follow_the_election() {
+    async fn terms_follow_the_election() -> TestResult {
         let (store, dir) = test_store().await;
         let mut config = Config::default();
         config.loxilb.nodes = vec!["http://127.0.0.1:9".into()];
         config.octavia.status_socket = dir.path().join("status.sock");
-        let client = crate::app::loxilb_client(&config, crate::fence::Fence::always(), None)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let client = crate::app::loxilb_client(&config, crate::fence::Fence::always(), None)?;
         let agent = config.octavia.client();
         let (tx, roles) = watch::channel(Role::Follower {
             leader: None,
@@ -305,21 +303,22 @@ mod tests {
             poll: Duration::from_millis(20),
         };
         shutdown.spawn(terms.run(shutdown.clone()));
-        wait_for(&routes, StatusCode::SERVICE_UNAVAILABLE).await;
+        wait_for(&routes, StatusCode::SERVICE_UNAVAILABLE).await?;
         assert!(local.get().is_none());
 
         let _ = tx.send(Role::Leader { epoch: 1 });
-        wait_for(&routes, StatusCode::OK).await;
+        wait_for(&routes, StatusCode::OK).await?;
         assert!(local.get().is_some(), "the term's dispatcher is local");
 
         let _ = tx.send(Role::Follower {
             leader: Some("controller-2".into()),
             epoch: 1,
         });
-        let body = wait_for(&routes, StatusCode::SERVICE_UNAVAILABLE).await;
+        let body = wait_for(&routes, StatusCode::SERVICE_UNAVAILABLE).await?;
         assert_eq!(body["leader"], "controller-2");
         assert!(local.get().is_none());
         shutdown.trigger();
         shutdown.wait_complete().await;
+        Ok(())
     }
 }
