@@ -142,7 +142,10 @@ async fn all_down_admin_down_drained_and_unmonitored() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quiet_cycles_send_nothing_and_the_ttl_sends_one_full_message() -> TestResult {
     let b = Backend::start().await?;
-    let w = World::start("status_cache_ttl = 8").await?;
+    // A TTL of 5 s leaves 1.5 s between the end of the quiet window (3.5 s after a
+    // full refresh was seen) and the next refresh, which can only come later than
+    // 5 s after the previous one (cycles drift late, never early).
+    let w = World::start("status_cache_ttl = 5").await?;
     w.apply_ok(&scenario("q", "127.0.0.34", &[&b], true))
         .await?;
     let ids = ["q", "q-l", "q-p", "q-m0"];
@@ -164,7 +167,7 @@ async fn quiet_cycles_send_nothing_and_the_ttl_sends_one_full_message() -> TestR
     tokio::time::sleep(Duration::from_millis(3500)).await;
     let quiet = w.status_messages()[after_full..].to_vec();
     assert!(quiet.is_empty(), "unexpected messages: {quiet:?}");
-    // The TTL (8 s) passes: exactly one message, carrying every status.
+    // The TTL (5 s) passes: exactly one message, carrying every status.
     w.wait_for("the next full refresh", Duration::from_secs(10), || {
         w.status_messages().len() > after_full
     })
