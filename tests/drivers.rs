@@ -369,7 +369,7 @@ async fn two_nodes_get_the_same_state_and_a_down_node_is_caught_up() -> TestResu
     let (ca, cb) = (w.sims[0].control(), w.sims[1].control());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while config_view(&ca) != config_view(&cb) && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(common::POLL).await;
     }
     assert_eq!(config_view(&ca), config_view(&cb), "node b not caught up");
     Ok(())

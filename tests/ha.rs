@@ -79,7 +79,7 @@ impl Cluster {
                 "no single leader: {leaders:?}\n{}",
                 self.logs()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(common::POLL).await;
         }
     }
 
@@ -319,7 +319,7 @@ async fn status_of(c: &Cluster, i: usize, path: &str, want: Option<&Value>) -> V
             "ctl-{i} {path}: {got:?}, want {want:?}\n{}",
             c.logs()
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(common::POLL).await;
     }
 }
 

@@ -400,6 +400,6 @@ async fn wait_held(w: &World, n: usize) -> TestResult<Vec<String>> {
             "held {held:?}\n{}",
             w.daemon.log()
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(common::POLL).await;
     }
 }

@@ -358,7 +358,7 @@ async fn a_permanent_error_is_dead_lettered_and_reported_error() -> TestResult {
             "no dead letter\n{}",
             w.daemon.log()
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(common::POLL).await;
     };
     let entry = &dead["dead_letters"][0];
     assert_eq!(entry["loadbalancer_id"], "lb1", "{dead}");

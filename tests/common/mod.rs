@@ -12,6 +12,12 @@ use serde_json::Value;
 pub mod result;
 pub use result::{Context, TestResult};
 
+/// How often the harness polls for a condition (the daemon's health, an event's
+/// state, a status message): short, so that a wait ends soon after its condition
+/// holds, and not shorter, since a poll copies the agent's message list and the
+/// daemon under test shares the machine's two cores.
+pub const POLL: Duration = Duration::from_millis(25);
+
 /// A daemon process started from the built binary.
 pub struct Daemon {
     pub child: Child,
@@ -150,7 +156,7 @@ impl Daemon {
                 "daemon did not become healthy; log:\n{}",
                 self.log()
             );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            tokio::time::sleep(POLL).await;
         }
     }
 
@@ -205,7 +211,7 @@ impl Daemon {
                 "event {id} still {state}: {rec}\nlog:\n{}",
                 self.log()
             );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            tokio::time::sleep(POLL).await;
         }
     }
 }

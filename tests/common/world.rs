@@ -149,7 +149,7 @@ impl World {
         Ok(())
     }
 
-    /// Wait until `f` holds, polling every 50 ms.
+    /// Wait until `f` holds, polling every [`super::POLL`].
     pub async fn wait_for<F: FnMut() -> bool>(&self, what: &str, timeout: Duration, mut f: F) {
         let deadline = tokio::time::Instant::now() + timeout;
         while !f() {
@@ -158,7 +158,7 @@ impl World {
                 "timed out waiting for {what}\nlog:\n{}",
                 self.daemon.log()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(super::POLL).await;
         }
     }
 
@@ -362,7 +362,7 @@ impl World {
                 "timed out waiting for {what}: got {last:?}\nlog:\n{}",
                 self.daemon.log()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(super::POLL).await;
         }
     }
 }
