@@ -23,6 +23,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod model;
 pub mod octavia;
+pub mod reconcile;
 pub mod recovery;
 pub mod serve;
 pub mod shutdown;

@@ -47,6 +47,19 @@ impl Leader {
     }
 }
 
+/// Every path of [`Leader::api`], as the routers that serve them list them: the
+/// paths a cluster instance forwards to its running term (`term::LeaderRoutes`).
+pub fn api_paths() -> impl Iterator<Item = &'static str> {
+    [
+        &recovery::admin::PATHS[..],
+        &ingress::admin::PATHS[..],
+        &crate::health::api::PATHS[..],
+    ]
+    .into_iter()
+    .flatten()
+    .copied()
+}
+
 /// Start the leader's tasks under `shutdown`. Unfinished events are not submitted
 /// here: the caller replays them (single instance) or its journal tail does.
 pub async fn start(

@@ -61,22 +61,11 @@ impl LeaderRoutes {
         s.leader = leader;
     }
 
-    /// The leader-only paths, answered by the running term or with 503 naming
-    /// the leader (the CLI and Octavia's operators then know where to ask).
+    /// The leader-only paths (every path of the leader's API, see
+    /// [`leader::api_paths`]), answered by the running term or with 503 naming the
+    /// leader (the CLI and Octavia's operators then know where to ask).
     pub fn router(&self) -> Router {
-        let paths = [
-            "/v1/reconcile",
-            "/v1/orphans",
-            "/v1/orphans/delete",
-            "/v1/dead-letters",
-            "/v1/health-monitors/validate",
-            "/v1/status/loadbalancers",
-            "/v1/status/loadbalancers/{id}",
-            "/v1/status/pools/{id}",
-            "/v1/status/members/{id}",
-        ];
-        paths
-            .iter()
+        leader::api_paths()
             .fold(Router::new(), |r, p| r.route(p, any(forward)))
             .with_state(self.clone())
     }
@@ -273,6 +262,44 @@ mod tests {
         assert_eq!((status, body), (StatusCode::OK, json!({"id": "m1"})));
         let (status, _) = get(&routes, "/v1/dead-letters").await?;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "not a status path");
+        Ok(())
+    }
+
+    /// The paths `router` serves, read from its `Debug` output: axum lists them
+    /// there and nowhere public.
+    fn served_paths(router: &Router) -> std::collections::BTreeSet<String> {
+        format!("{router:?}")
+            .split('"')
+            .filter(|s| s.starts_with("/v1/"))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Every route of the leader's API is forwarded: a route added to a leader
+    /// router without its path in that router's `PATHS` fails here.
+    #[tokio::test]
+    async fn every_leader_route_is_forwarded() -> TestResult {
+        let (store, dir) = test_store().await;
+        let mut config = Config::default();
+        config.loxilb.nodes = vec!["http://127.0.0.1:9".into()];
+        config.octavia.status_socket = dir.path().join("status.sock");
+        let client = crate::app::loxilb_client(&config, crate::fence::Fence::always(), None)?;
+        let shutdown = Shutdown::new();
+        let leader =
+            leader::start(&config, &store, &client, config.octavia.client(), &shutdown).await?;
+        let served = served_paths(&leader.api(&store));
+        let forwarded: std::collections::BTreeSet<String> =
+            leader::api_paths().map(str::to_string).collect();
+        assert_eq!(served, forwarded);
+        // No term runs: each forwarded path answers 503 naming the leader, not 404.
+        let routes = LeaderRoutes::default();
+        for path in &served {
+            let (status, body) = get(&routes, &path.replace("{id}", "x")).await?;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+            assert!(body.get("leader").is_some(), "{path}: {body}");
+        }
+        shutdown.trigger();
+        shutdown.wait_complete().await;
         Ok(())
     }
 

@@ -29,8 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
-use crate::loxilb::{EndPoint, LoxilbClient, NodeId};
-use crate::mapping::{self, DesiredLb, LbTree, MappingOptions, ProbeKey, ProbeWant};
+use crate::loxilb::{EndPoint, LoadbalanceEntry, LoxilbClient, NodeId};
+use crate::mapping::{self, DesiredLb, DesiredRule, LbTree, MappingOptions, ProbeKey, ProbeWant};
 use crate::store::{LbBodies, ProbeRefRow, Store, SyncInputs};
 
 pub use error::{NodeError, SyncError};
@@ -110,17 +110,103 @@ struct StoredWant {
     endpoint: EndPoint,
 }
 
-/// One sync's inputs, shared by its per-node runs.
+/// One run's inputs, shared by its per-node runs.
 pub(crate) struct Run<'a> {
     lb: &'a str,
-    desired: &'a DesiredLb,
+    /// What each node should hold at the end of the run.
+    target: Target<'a>,
     /// Applied rules per node URL: (name, body).
     applied: &'a BTreeMap<String, Vec<(String, String)>>,
-    merged: &'a BTreeMap<String, EndPoint>,
     keys: &'a BTreeSet<String>,
     /// This load balancer's references before the sync: any probe they name may be on
     /// a node without our record (a crash after its POST).
     referred: &'a [ProbeRefRow],
+}
+
+/// Where a run takes each node.
+pub(crate) enum Target<'a> {
+    /// The desired state: the same rules and merged probes on every node.
+    Desired {
+        rules: &'a [DesiredRule],
+        merged: &'a BTreeMap<String, EndPoint>,
+    },
+    /// What each node held before a refused sync (node URL → records): the last
+    /// state LoxiLB accepted.
+    Before(&'a BTreeMap<String, NodeBefore>),
+}
+
+impl Target<'_> {
+    /// The rules and the probes (among `keys`) node `url` should hold.
+    fn for_node(
+        &self,
+        url: &str,
+        keys: &BTreeSet<String>,
+    ) -> (Vec<DesiredRule>, BTreeMap<String, EndPoint>) {
+        match self {
+            Target::Desired { rules, merged } => (
+                rules.to_vec(),
+                merged
+                    .iter()
+                    .filter(|(k, _)| keys.contains(*k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            Target::Before(before) => before.get(url).map_or_else(Default::default, |b| {
+                let rules = b
+                    .rules
+                    .values()
+                    .map(|entry| DesiredRule {
+                        listener_id: String::new(),
+                        pool_id: String::new(),
+                        entry: entry.clone(),
+                    })
+                    .collect();
+                (rules, b.probes.clone())
+            }),
+        }
+    }
+}
+
+/// One node's records for a load balancer as a run found them: its applied rules
+/// and its applied probes among the run's keys.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NodeBefore {
+    rules: BTreeMap<String, LoadbalanceEntry>,
+    probes: BTreeMap<String, EndPoint>,
+}
+
+/// What the caller of [`Applier::reconcile_lb`] decides about a sync's outcome, and
+/// does while the load balancer is still held.
+#[async_trait::async_trait]
+pub trait OnRefusal: Send + Sync {
+    /// Whether `outcome` is a refusal to undo: every node is then returned to what
+    /// it held before the sync.
+    fn refused(&self, outcome: &SyncOutcome) -> bool;
+    /// Take the refused change out of desired state; runs after the nodes are
+    /// restored and before the load balancer is released, so no other sync of it
+    /// (a catch-up, a drift repair) sees the refused change in between.
+    async fn undo_desired(&self) -> Result<(), SyncError>;
+}
+
+/// A sync that never undoes anything (the catch-up and drift repairs).
+struct KeepAll;
+
+#[async_trait::async_trait]
+impl OnRefusal for KeepAll {
+    fn refused(&self, _: &SyncOutcome) -> bool {
+        false
+    }
+    async fn undo_desired(&self) -> Result<(), SyncError> {
+        Ok(())
+    }
+}
+
+/// A sync's outcome and, when it was refused, the outcome of returning every node
+/// to what it held before.
+#[derive(Debug)]
+pub struct Reconciled {
+    pub outcome: SyncOutcome,
+    pub restored: Option<SyncOutcome>,
 }
 
 /// Applies desired state to the LoxiLB nodes; cheap to share behind an `Arc`.
@@ -271,30 +357,53 @@ impl Applier {
         nodes: &[NodeId],
         touch_probes: bool,
     ) -> Result<SyncOutcome, SyncError> {
+        Ok(self
+            .reconcile_lb(lb, nodes, touch_probes, &KeepAll)
+            .await?
+            .outcome)
+    }
+
+    /// [`Self::sync_lb`], and when `on_refusal` says the outcome is a refusal, return
+    /// every node to what our records say it held before (the last state LoxiLB
+    /// accepted, never an earlier desired state that may never have applied) and let
+    /// the caller undo its desired change, all under the load balancer's lock.
+    pub async fn reconcile_lb(
+        &self,
+        lb: &str,
+        nodes: &[NodeId],
+        touch_probes: bool,
+        on_refusal: &dyn OnRefusal,
+    ) -> Result<Reconciled, SyncError> {
         let _lb_guard = self.lb_locks.lock_one(lb).await;
         // Read once, under the load balancer lock: only syncs of `lb` write its
         // probe references and applied rules, so these stay current.
         let inputs = self.records.sync_inputs(lb).await?;
         let desired = self.desired(inputs.tree.as_ref())?;
         if !touch_probes {
-            let (merged, keys) = (BTreeMap::new(), BTreeSet::new());
+            let keys = BTreeSet::new();
             let run = Run {
                 lb,
-                desired: &desired,
+                target: Target::Desired {
+                    rules: &desired.rules,
+                    merged: &BTreeMap::new(),
+                },
                 applied: &inputs.applied_rules,
-                merged: &merged,
                 keys: &keys,
                 referred: &[],
             };
-            return Ok(self.run_nodes(nodes, &run).await);
+            let (outcome, before) = self.run_nodes(nodes, &run).await;
+            return self
+                .settle(&run, nodes, outcome, before, None, on_refusal)
+                .await;
         }
-
-        let result = self.sync_with_probes(lb, nodes, &desired, &inputs).await;
+        let result = self
+            .sync_with_probes(lb, nodes, &desired, &inputs, on_refusal)
+            .await;
         // A sync that did not finish everywhere may leave probes whose references are
         // gone (their removal failed, or a node was not part of it): let the next
         // sync look for them.
         let everywhere = nodes.len() >= self.client.node_ids().count();
-        if !everywhere || !result.as_ref().is_ok_and(SyncOutcome::all_ok) {
+        if !everywhere || !result.as_ref().is_ok_and(|r| r.outcome.all_ok()) {
             self.leftovers.may_exist();
         }
         result
@@ -306,7 +415,8 @@ impl Applier {
         nodes: &[NodeId],
         desired: &DesiredLb,
         inputs: &SyncInputs,
-    ) -> Result<SyncOutcome, SyncError> {
+        on_refusal: &dyn OnRefusal,
+    ) -> Result<Reconciled, SyncError> {
         let mut rows = desired
             .probes
             .iter()
@@ -331,27 +441,96 @@ impl Applier {
         };
         let run = Run {
             lb,
-            desired,
+            target: Target::Desired {
+                rules: &desired.rules,
+                merged: &merged,
+            },
             applied: &inputs.applied_rules,
-            merged: &merged,
             keys: &keys,
             referred: old,
         };
-        Ok(self.run_nodes(nodes, &run).await)
+        let (outcome, before) = self.run_nodes(nodes, &run).await;
+        let refs = (old.as_slice(), rows.as_slice());
+        self.settle(&run, nodes, outcome, before, Some(refs), on_refusal)
+            .await
     }
 
-    async fn run_nodes(&self, nodes: &[NodeId], run: &Run<'_>) -> SyncOutcome {
+    /// After a sync's calls: keep the outcome, or (a refusal) put back the old probe
+    /// references, return every node to what it held and undo the desired change.
+    async fn settle(
+        &self,
+        run: &Run<'_>,
+        nodes: &[NodeId],
+        outcome: SyncOutcome,
+        before: BTreeMap<String, NodeBefore>,
+        refs: Option<(&[ProbeRefRow], &[ProbeRefRow])>,
+        on_refusal: &dyn OnRefusal,
+    ) -> Result<Reconciled, SyncError> {
+        if !on_refusal.refused(&outcome) {
+            return Ok(Reconciled {
+                outcome,
+                restored: None,
+            });
+        }
+        if let Some((old, new)) = refs {
+            if old != new {
+                self.records.replace_probe_refs(run.lb, new, old).await?;
+            }
+        }
+        // Keys only the leftover scan brought in are not put back: nobody wants them.
+        let before = match refs {
+            Some((old, new)) => without_leftovers(before, old, new),
+            None => before,
+        };
+        // What the sync changed is in our records now: plan back from them. A probe
+        // POST whose answer was lost is unrecorded; the new references name it, so
+        // it is deleted unless the node held it before.
+        let current = self.records.sync_inputs(run.lb).await?;
+        let restore = Run {
+            lb: run.lb,
+            target: Target::Before(&before),
+            applied: &current.applied_rules,
+            keys: run.keys,
+            referred: refs.map_or(&[][..], |(_, new)| new),
+        };
+        let known: Vec<NodeId> = nodes
+            .iter()
+            .copied()
+            .filter(|n| before.contains_key(self.client.node_url(*n)))
+            .collect();
+        let (restored, _) = self.run_nodes(&known, &restore).await;
+        on_refusal.undo_desired().await?;
+        Ok(Reconciled {
+            outcome,
+            restored: Some(restored),
+        })
+    }
+
+    /// Run `run` on every node at once; also returns what each node held before
+    /// (nodes whose records could not be read are missing).
+    async fn run_nodes(
+        &self,
+        nodes: &[NodeId],
+        run: &Run<'_>,
+    ) -> (SyncOutcome, BTreeMap<String, NodeBefore>) {
         let calls = nodes.iter().map(|n| {
             let n = *n;
             async move {
                 let url = self.client.node_url(n).to_string();
                 let applied = run.applied.get(&url).map_or(&[][..], Vec::as_slice);
-                let r = node::apply(self, n, run, applied).await;
-                (url, r)
+                let (before, r) = node::apply(self, n, run, applied).await;
+                (url, before, r)
             }
         });
-        let nodes = futures::future::join_all(calls).await;
-        SyncOutcome { nodes }
+        let mut before = BTreeMap::new();
+        let mut outcome = SyncOutcome::default();
+        for (url, b, r) in futures::future::join_all(calls).await {
+            if let Some(b) = b {
+                before.insert(url.clone(), b);
+            }
+            outcome.nodes.push((url, r));
+        }
+        (outcome, before)
     }
 
     /// The load balancer's desired LoxiLB objects; empty once it is deleted.
@@ -381,6 +560,23 @@ impl Applier {
         let refs = self.records.probe_refs_for(keys).await?;
         Ok(merge_refs(refs))
     }
+}
+
+/// `before` without the probes neither `old` nor `new` references name.
+fn without_leftovers(
+    mut before: BTreeMap<String, NodeBefore>,
+    old: &[ProbeRefRow],
+    new: &[ProbeRefRow],
+) -> BTreeMap<String, NodeBefore> {
+    let named: BTreeSet<&str> = old
+        .iter()
+        .chain(new)
+        .map(|r| r.probe_key.as_str())
+        .collect();
+    for b in before.values_mut() {
+        b.probes.retain(|k, _| named.contains(k.as_str()));
+    }
+    before
 }
 
 /// A body (enough to delete the probe) for each key of `refs` that is neither in

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use tracing::{debug, info, warn};
 
-use super::{Applier, NodeCalls, NodeError, NodeFailure, Phase, Run};
+use super::{Applier, NodeBefore, NodeCalls, NodeError, NodeFailure, Phase, Run};
 use crate::loxilb::{EndPoint, ErrorKind, LoadbalanceEntry, LoxilbClient, NodeId};
-use crate::mapping::{self, ProbeKey, ProbeOp, RuleOp};
+use crate::mapping::{self, DesiredRule, ProbeKey, ProbeOp, RuleOp};
 use crate::store::{AppliedProbe, Store};
 
 pub(super) async fn apply(
@@ -18,14 +18,33 @@ pub(super) async fn apply(
     n: NodeId,
     run: &Run<'_>,
     applied: &[(String, String)],
-) -> Result<NodeCalls, NodeFailure> {
-    let (lb, rules, merged, keys) = (run.lb, &run.desired.rules, run.merged, run.keys);
+) -> (Option<NodeBefore>, Result<NodeCalls, NodeFailure>) {
     let url = a.client.node_url(n).to_string();
-    let rules_phase = |error| NodeFailure {
+    let before = match read_before(a, &url, run.keys, applied).await {
+        Ok(b) => b,
+        Err(e) => return (None, Err(rules_phase(e.into()))),
+    };
+    let (rules, desired_probes) = run.target.for_node(&url, run.keys);
+    let r = execute(a, n, run, &url, &before, &rules, &desired_probes).await;
+    (Some(before), r)
+}
+
+fn rules_phase(error: NodeError) -> NodeFailure {
+    NodeFailure {
         phase: Phase::Rules,
         error,
-    };
-    let applied_rules: BTreeMap<String, LoadbalanceEntry> = applied
+    }
+}
+
+/// What the node holds for this load balancer before the run, as our records say:
+/// the plan's starting point, and what a refused sync returns the node to.
+async fn read_before(
+    a: &Applier,
+    url: &str,
+    keys: &BTreeSet<String>,
+    applied: &[(String, String)],
+) -> Result<NodeBefore, crate::store::StoreError> {
+    let rules = applied
         .iter()
         .filter_map(|(name, body)| match serde_json::from_str(body) {
             Ok(entry) => Some((name.clone(), entry)),
@@ -35,22 +54,69 @@ pub(super) async fn apply(
             }
         })
         .collect();
-    let applied_probes =
-        bodies(a.records.applied_probes(&url, keys).await).map_err(|e| rules_phase(e.into()))?;
-    let desired_probes: BTreeMap<String, EndPoint> = merged
-        .iter()
-        .filter(|(k, _)| keys.contains(*k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let mut plan = mapping::plan_node(rules, &applied_rules, &desired_probes, &applied_probes);
+    let probes = bodies(a.records.applied_probes(url, keys).await)?;
+    Ok(NodeBefore { rules, probes })
+}
+
+/// Plan `url` from `before` to the target (`rules`, `desired_probes`) and make the calls.
+async fn execute(
+    a: &Applier,
+    n: NodeId,
+    run: &Run<'_>,
+    url: &str,
+    before: &NodeBefore,
+    rules: &[DesiredRule],
+    desired_probes: &BTreeMap<String, EndPoint>,
+) -> Result<NodeCalls, NodeFailure> {
+    let lb = run.lb;
+    let (applied_rules, applied_probes) = (&before.rules, &before.probes);
+    let mut plan = mapping::plan_node(rules, applied_rules, desired_probes, applied_probes);
     // A probe this load balancer referred to may be on the node without our record of
     // it (a crash between its POST and the record): see `mapping::uncertain_deletes`.
     plan.probes_after.extend(mapping::uncertain_deletes(
-        &super::unrecorded_referred(run.referred, &desired_probes, &applied_probes),
-        &desired_probes,
-        &applied_probes,
+        &super::unrecorded_referred(run.referred, desired_probes, applied_probes),
+        desired_probes,
+        applied_probes,
     ));
-    // Check before deleting: a body LoxiLB would refuse stops the sync before any call.
+    refuse_known(&plan)?;
+    let mut calls = NodeCalls::default();
+    // Everything up to the rules carries traffic (a probe posted first is what the
+    // rule will refer to): a failure there is a rule failure.
+    forget_probes(a, url, &plan.forget_before_deletes)
+        .await
+        .map_err(rules_phase)?;
+    // Rules deleted to be created anew: until their successor is in place the listener
+    // has no rule, so any failure before that puts the old body back.
+    let mut gap = Recreating::new(&plan, applied_rules);
+    let rules_done = async {
+        run_rule_ops(a, n, lb, plan.rule_deletes, &mut calls, &mut gap).await?;
+        run_probe_ops(a, n, plan.probes_before, &mut calls).await?;
+        forget_probes(a, url, &plan.forget_before_applies).await?;
+        run_rule_ops(a, n, lb, plan.rule_applies, &mut calls, &mut gap).await
+    }
+    .await;
+    if let Err(error) = rules_done {
+        gap.restore(a, n, lb).await;
+        return Err(rules_phase(error));
+    }
+    if !plan.created_by_rules.is_empty() {
+        // The rules just applied made LoxiLB create exactly these probes.
+        record_probes(a, url, &plan.created_by_rules)
+            .await
+            .map_err(rules_phase)?;
+        debug!(node = %url, probes = plan.created_by_rules.len(), "probes created by their rules");
+    }
+    run_probe_ops(a, n, plan.probes_after, &mut calls)
+        .await
+        .map_err(|error| NodeFailure {
+            phase: Phase::Probes,
+            error,
+        })?;
+    Ok(calls)
+}
+
+/// Check before deleting: a body LoxiLB would refuse stops the sync before any call.
+fn refuse_known(plan: &mapping::NodePlan) -> Result<(), NodeFailure> {
     for op in &plan.rule_applies {
         let entry = match op {
             RuleOp::Apply(e) | RuleOp::Detach { detach: e, .. } => e,
@@ -63,41 +129,7 @@ pub(super) async fn apply(
             }));
         }
     }
-
-    let mut calls = NodeCalls::default();
-    // Everything up to the rules carries traffic (a probe posted first is what the
-    // rule will refer to): a failure there is a rule failure.
-    forget_probes(a, &url, &plan.forget_before_deletes)
-        .await
-        .map_err(rules_phase)?;
-    // Rules deleted to be created anew: until their successor is in place the listener
-    // has no rule, so any failure before that puts the old body back.
-    let mut gap = Recreating::new(&plan, &applied_rules);
-    let rules_done = async {
-        run_rule_ops(a, n, lb, plan.rule_deletes, &mut calls, &mut gap).await?;
-        run_probe_ops(a, n, plan.probes_before, &mut calls).await?;
-        forget_probes(a, &url, &plan.forget_before_applies).await?;
-        run_rule_ops(a, n, lb, plan.rule_applies, &mut calls, &mut gap).await
-    }
-    .await;
-    if let Err(error) = rules_done {
-        gap.restore(a, n, lb).await;
-        return Err(rules_phase(error));
-    }
-    if !plan.created_by_rules.is_empty() {
-        // The rules just applied made LoxiLB create exactly these probes.
-        record_probes(a, &url, &plan.created_by_rules)
-            .await
-            .map_err(rules_phase)?;
-        debug!(node = %url, probes = plan.created_by_rules.len(), "probes created by their rules");
-    }
-    run_probe_ops(a, n, plan.probes_after, &mut calls)
-        .await
-        .map_err(|error| NodeFailure {
-            phase: Phase::Probes,
-            error,
-        })?;
-    Ok(calls)
+    Ok(())
 }
 
 /// Probe rows (key, stored body) as bodies; an unreadable body is skipped (its key

@@ -348,3 +348,6 @@ async fn applied_records_are_read_once_until_changed_elsewhere() -> TestResult {
     assert_eq!(again.calls(), 0, "{again:?}");
     Ok(())
 }
+
+#[path = "restore_tests.rs"]
+mod restore;

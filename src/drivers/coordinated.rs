@@ -8,9 +8,9 @@
 //!   on the nodes that answered, and the others are put in the catch-up backlog;
 //! - no node reachable → the event stays queued and is retried with backoff (the
 //!   objects stay PENDING in Octavia; nothing is lost);
-//! - a node refused a call (4xx) → the event's change is undone in desired state,
-//!   the load balancer is synced back (removing what this event created on every
-//!   node) and the object goes to ERROR with LoxiLB's reason.
+//! - a node refused a call (4xx) → every node is returned to what it held before
+//!   (`reconcile`), the event's change is taken out of desired state, and the
+//!   object goes to ERROR with LoxiLB's reason.
 //!
 //! The statuses of an outcome are not written here: they are kept until the
 //! dispatcher takes them (`JobHandler::take_statuses`) and journals them with the outcome,
@@ -24,10 +24,11 @@ use serde::Serialize;
 use tracing::{debug, info, warn};
 
 use super::{DesiredStateDrivers, DriverError, DriverSet};
-use crate::apply::{Applier, SyncOutcome};
+use crate::apply::{Applier, SyncError};
 use crate::dispatch::{Job, JobError, JobHandler};
 use crate::health::HealthHandle;
 use crate::model::Event;
+use crate::reconcile::{reconcile, Action, Ctx, Reconciled, Undo};
 use crate::status::{lineage, provisioning_statuses, DeliveryHandle, Lineage, Outcome};
 use crate::store::{StatusRecord, Store, Table};
 
@@ -94,7 +95,7 @@ impl CoordinatedDrivers {
     }
 
     /// Put desired state back as it was before a refused event.
-    async fn undo(&self, event: &Event) -> Result<(), DriverError> {
+    async fn undo(&self, event: &Event) -> Result<(), SyncError> {
         match event {
             Event::LoadbalancerCreate { loadbalancer } => {
                 self.store
@@ -160,19 +161,6 @@ impl CoordinatedDrivers {
         }
         Ok(())
     }
-
-    async fn sync(&self, lb: &str, touch_probes: bool) -> Result<SyncOutcome, JobError> {
-        self.applier
-            .sync_lb(lb, &self.applier.all_nodes(), touch_probes)
-            .await
-            .map_err(|e| {
-                if e.is_transient() {
-                    JobError::Transient(e.to_string())
-                } else {
-                    JobError::Permanent(e.to_string())
-                }
-            })
-    }
 }
 
 async fn put_back<T: Serialize>(
@@ -181,9 +169,9 @@ async fn put_back<T: Serialize>(
     id: &str,
     parent: Option<&str>,
     obj: &T,
-) -> Result<(), DriverError> {
+) -> Result<(), SyncError> {
     let body = serde_json::to_value(obj)
-        .map_err(|e| DriverError::Permanent(format!("cannot encode object: {e}")))?;
+        .map_err(|e| SyncError::Desired(format!("cannot encode object: {e}")))?;
     let parent = match (parent, store.get_object(table, id).await?) {
         (Some(p), _) => Some(p.to_string()),
         (None, Some(cur)) => ["loadbalancer_id", "pool_id"]
@@ -220,50 +208,23 @@ struct Prepared {
     lb: String,
 }
 
-/// What a sync outcome means for the events it carried.
-enum Decision {
-    /// Applied (on at least one node; `backlog` when some node must catch up).
-    Applied { backlog: bool },
-    /// A node refused a call: undo, report ERROR.
-    Refused(String),
-    /// No node reachable: retry the events later.
-    Unreachable(String),
-}
-
-fn decide(outcome: &SyncOutcome, only_member_deletes: bool) -> Decision {
-    let d = decide_inner(outcome, only_member_deletes);
-    crate::metrics::global().coordination(match &d {
-        Decision::Applied { backlog: false } => "success",
-        Decision::Applied { backlog: true } => "partial",
-        Decision::Refused(_) => "refused",
-        Decision::Unreachable(_) => "unreachable",
-    });
-    d
-}
-
-fn decide_inner(outcome: &SyncOutcome, only_member_deletes: bool) -> Decision {
-    // Seed semantics: a member delete succeeds even when removing its probes fails;
-    // the failure is logged and kept for retry (the catch-up backlog).
-    if only_member_deletes && !outcome.all_ok() && outcome.rules_ok() {
-        warn!("health monitor coordination failed; probe removal queued for retry");
-        return Decision::Applied { backlog: true };
-    }
-    if let Some(err) = outcome.permanent_error() {
-        return Decision::Refused(err.to_string());
-    }
-    if !outcome.any_ok() {
-        let reason = outcome
-            .nodes
-            .iter()
-            .filter_map(|(_, r)| r.as_ref().err())
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Decision::Unreachable(reason);
-    }
-    Decision::Applied {
-        backlog: !outcome.all_ok(),
-    }
+/// Whether [`CoordinatedDrivers::undo`] can take `e`'s change out of desired state:
+/// creates and updates. Deletes stay deleted (leftovers on LoxiLB are the
+/// reconciler's); a failover or a batch update has no single previous state.
+fn undoable(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::LoadbalancerCreate { .. }
+            | Event::ListenerCreate { .. }
+            | Event::PoolCreate { .. }
+            | Event::MemberCreate { .. }
+            | Event::HealthMonitorCreate { .. }
+            | Event::LoadbalancerUpdate { .. }
+            | Event::ListenerUpdate { .. }
+            | Event::PoolUpdate { .. }
+            | Event::MemberUpdate { .. }
+            | Event::HealthMonitorUpdate { .. }
+    )
 }
 
 fn is_member_event(e: &Event) -> bool {
@@ -306,59 +267,53 @@ impl CoordinatedDrivers {
         Ok(Prepared { event, lineage, lb })
     }
 
-    /// Sync each distinct load balancer of `prepared` once.
-    async fn sync_all(
-        &self,
-        prepared: &[&Prepared],
-    ) -> Result<Vec<(String, SyncOutcome)>, JobError> {
-        let touch_probes =
-            self.coordinate_probes || prepared.iter().any(|p| !is_member_event(&p.event));
-        let mut lbs: Vec<&str> = Vec::new();
-        for p in prepared {
-            if !p.lb.is_empty() && !lbs.contains(&p.lb.as_str()) {
-                lbs.push(&p.lb);
-            }
-        }
-        let mut out = Vec::new();
-        for lb in lbs {
-            out.push((lb.to_string(), self.sync(lb, touch_probes).await?));
-        }
-        Ok(out)
-    }
-
-    /// Combine the decisions of every synced load balancer.
-    fn decide_all(&self, prepared: &[&Prepared], outcomes: &[(String, SyncOutcome)]) -> Decision {
-        let only_deletes = prepared
-            .iter()
-            .all(|p| matches!(p.event, Event::MemberDelete { .. }));
-        let mut backlog = false;
-        for (_, o) in outcomes {
-            match decide(o, only_deletes) {
-                Decision::Applied { backlog: b } => backlog |= b,
-                other => return other,
-            }
-        }
-        Decision::Applied { backlog }
-    }
-
-    async fn backlog_all(&self, outcomes: &[(String, SyncOutcome)]) {
-        for (lb, o) in outcomes {
-            if !o.all_ok() {
-                mark_backlog(&self.store, lb, o).await;
-            }
+    /// The reconcile context for `prepared` events.
+    fn ctx(&self, prepared: &[&Prepared]) -> Ctx<'_> {
+        Ctx {
+            applier: &self.applier,
+            store: &self.store,
+            touch_probes: self.coordinate_probes
+                || prepared.iter().any(|p| !is_member_event(&p.event)),
+            only_member_deletes: prepared
+                .iter()
+                .all(|p| matches!(p.event, Event::MemberDelete { .. })),
         }
     }
 
-    /// Undo the events' desired changes (newest first) and sync back.
-    async fn roll_back(&self, prepared: &[&Prepared]) -> Result<(), JobError> {
-        for p in prepared.iter().rev() {
-            self.undo(&p.event).await.map_err(driver_error)?;
-        }
-        match self.sync_all(prepared).await {
-            Ok(outcomes) => self.backlog_all(&outcomes).await,
-            Err(e) => {
-                warn!(error = %e, "undo sync failed; the catch-up and reconciler will retry")
-            }
+    /// Reconcile `lb` for `prepared` (events of that load balancer, in order); a
+    /// refusal takes their changes out of desired state again, newest first.
+    async fn reconcile(&self, lb: &str, prepared: &[&Prepared]) -> Result<Reconciled, JobError> {
+        let undo = UndoEvents {
+            drivers: self,
+            events: prepared.iter().map(|p| &p.event).collect(),
+        };
+        reconcile(lb, &self.ctx(prepared), &undo)
+            .await
+            .map_err(|e| {
+                if e.is_transient() {
+                    JobError::Transient(e.to_string())
+                } else {
+                    JobError::Permanent(e.to_string())
+                }
+            })
+    }
+}
+
+/// Takes events' desired changes out again (see [`CoordinatedDrivers::undo`]).
+struct UndoEvents<'a> {
+    drivers: &'a CoordinatedDrivers,
+    events: Vec<&'a Event>,
+}
+
+#[async_trait]
+impl Undo for UndoEvents<'_> {
+    fn possible(&self) -> bool {
+        self.events.iter().all(|e| undoable(e))
+    }
+
+    async fn undo(&self) -> Result<(), SyncError> {
+        for e in self.events.iter().rev() {
+            self.drivers.undo(e).await?;
         }
         Ok(())
     }
@@ -378,28 +333,25 @@ impl JobHandler for CoordinatedDrivers {
             self.report(job.id, &p.event, &p.lineage, Outcome::Applied);
             return Ok(());
         }
-        let outcomes = self.sync_all(&[&p]).await?;
-        match self.decide_all(&[&p], &outcomes) {
-            Decision::Applied { backlog } => {
-                if backlog {
-                    self.backlog_all(&outcomes).await;
-                }
+        let r = self.reconcile(&p.lb, &[&p]).await?;
+        match r.action {
+            Action::Done | Action::CatchUp => {
                 // One INFO line per event: its operation line, or this one.
                 if !log_applied(&p.event, job.id) {
                     info!(event_id = job.id, method = %job.method, loadbalancer_id = %p.lb,
-                          calls = outcomes.iter().map(|(_, o)| o.calls()).sum::<usize>(), "event applied to LoxiLB");
+                          calls = r.calls, "event applied to LoxiLB");
                 }
                 self.changed(&[&p.lb]);
                 self.report(job.id, &p.event, &p.lineage, Outcome::Applied);
                 Ok(())
             }
-            Decision::Refused(reason) => {
-                warn!(event_id = job.id, method = %job.method, loadbalancer_id = %p.lb, %reason, "LoxiLB refused the change; undoing it");
-                self.roll_back(&[&p]).await?;
+            Action::Refused(reason) => {
+                warn!(event_id = job.id, method = %job.method, loadbalancer_id = %p.lb, %reason,
+                      "LoxiLB refused the change; every node keeps what it had and the change is undone");
                 self.report(job.id, &p.event, &p.lineage, Outcome::Failed(&reason));
                 Err(JobError::Permanent(reason))
             }
-            Decision::Unreachable(reason) => Err(JobError::Transient(reason)),
+            Action::Requeue(reason) => Err(JobError::Transient(reason)),
         }
     }
 
@@ -416,10 +368,11 @@ impl JobHandler for CoordinatedDrivers {
     }
 
     /// Coalescing: the desired changes of all waiting events are made first, then
-    /// each load balancer is synced once, so a burst of member events costs one rule
-    /// update and one call per changed probe instead of one round per event. When a
-    /// node refuses the combined change, the batch is undone and its events are
-    /// applied one by one, so only the culprit ends in ERROR.
+    /// their load balancer is reconciled once, so a burst of member events costs one
+    /// rule update and one call per changed probe instead of one round per event.
+    /// When a node refuses the combined change, the nodes are returned to what they
+    /// held, the batch's changes are undone, and its events are applied one by one,
+    /// so only the culprit ends in ERROR.
     async fn apply_batch(&self, jobs: &[Job]) -> Vec<Result<(), JobError>> {
         let mut prepared: Vec<Result<Prepared, JobError>> = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -429,55 +382,86 @@ impl JobHandler for CoordinatedDrivers {
             }
         }
         let ready: Vec<&Prepared> = prepared.iter().filter_map(|r| r.as_ref().ok()).collect();
-        let outcomes = match self.sync_all(&ready).await {
-            Ok(o) => o,
-            Err(e) => return vec![Err(e)],
-        };
-        match self.decide_all(&ready, &outcomes) {
-            Decision::Unreachable(reason) => vec![Err(JobError::Transient(reason))],
-            Decision::Refused(reason) => {
-                info!(events = jobs.len(), %reason, "combined change refused; applying the events one by one");
-                if let Err(e) = self.roll_back(&ready).await {
-                    return vec![Err(e)];
+        let mut calls = 0;
+        let mut refused = Vec::new();
+        for lb in distinct_lbs(&ready) {
+            let of_lb: Vec<&Prepared> = ready.iter().copied().filter(|p| p.lb == lb).collect();
+            let r = match self.reconcile(lb, &of_lb).await {
+                Ok(r) => r,
+                Err(e) => return vec![Err(e)],
+            };
+            calls += r.calls;
+            match r.action {
+                Action::Done | Action::CatchUp => {}
+                Action::Requeue(reason) => return vec![Err(JobError::Transient(reason))],
+                Action::Refused(reason) => {
+                    info!(loadbalancer_id = %lb, events = of_lb.len(), %reason, "combined change refused; applying the events one by one");
+                    refused.push(lb);
                 }
-                let mut out = Vec::with_capacity(jobs.len());
-                for job in jobs {
-                    let r = self.apply(job).await;
-                    let stop = matches!(r, Err(JobError::Transient(_)));
-                    out.push(r);
-                    if stop {
-                        break;
-                    }
-                }
-                out
             }
-            Decision::Applied { backlog } => {
-                if backlog {
-                    self.backlog_all(&outcomes).await;
+        }
+        let lbs: Vec<&str> = distinct_lbs(&ready)
+            .into_iter()
+            .filter(|lb| !refused.contains(lb))
+            .collect();
+        self.changed(&lbs);
+        self.log_batch(jobs, &prepared, &refused, calls);
+        let mut out = Vec::with_capacity(jobs.len());
+        for (job, p) in jobs.iter().zip(&prepared) {
+            let r = match p {
+                Err(e) => Err(e.clone()),
+                // Its changes were undone with the whole batch's: apply it alone.
+                Ok(p) if refused.contains(&p.lb.as_str()) => self.apply(job).await,
+                Ok(p) => {
+                    self.report(job.id, &p.event, &p.lineage, Outcome::Applied);
+                    Ok(())
                 }
-                let calls: usize = outcomes.iter().map(|(_, o)| o.calls()).sum();
-                let lbs: Vec<&str> = outcomes.iter().map(|(lb, _)| lb.as_str()).collect();
-                self.changed(&lbs);
-                // At most one INFO line per event: the events' operation lines, and
-                // the batch line only when none of them had one.
-                let mut logged = false;
-                for (job, p) in jobs.iter().zip(&prepared) {
-                    if let Ok(p) = p {
-                        logged |= log_applied(&p.event, job.id);
-                    }
-                }
-                if logged {
-                    debug!(events = jobs.len(), calls, "batch applied to LoxiLB");
-                } else {
-                    info!(events = jobs.len(), calls, "batch applied to LoxiLB");
-                }
-                for (job, p) in jobs.iter().zip(&prepared) {
-                    if let Ok(p) = p {
-                        self.report(job.id, &p.event, &p.lineage, Outcome::Applied);
-                    }
-                }
-                prepared.into_iter().map(|r| r.map(|_| ())).collect()
+            };
+            let stop = matches!(r, Err(JobError::Transient(_)));
+            out.push(r);
+            if stop {
+                break;
             }
+        }
+        out
+    }
+}
+
+/// The load balancers of `prepared`, in first-seen order (usually one: a batch holds
+/// the events of one ordering key); events outside any load balancer are skipped.
+fn distinct_lbs<'a>(prepared: &[&'a Prepared]) -> Vec<&'a str> {
+    let mut lbs: Vec<&str> = Vec::new();
+    for p in prepared {
+        if !p.lb.is_empty() && !lbs.contains(&p.lb.as_str()) {
+            lbs.push(&p.lb);
+        }
+    }
+    lbs
+}
+
+impl CoordinatedDrivers {
+    /// At most one INFO line per applied event: the events' operation lines, and the
+    /// batch line only when none of them had one.
+    fn log_batch(
+        &self,
+        jobs: &[Job],
+        prepared: &[Result<Prepared, JobError>],
+        refused: &[&str],
+        calls: usize,
+    ) {
+        let (mut logged, mut applied) = (false, 0);
+        for (job, p) in jobs.iter().zip(prepared) {
+            if let Ok(p) = p {
+                if !refused.contains(&p.lb.as_str()) {
+                    applied += 1;
+                    logged |= log_applied(&p.event, job.id);
+                }
+            }
+        }
+        if logged {
+            debug!(events = applied, calls, "batch applied to LoxiLB");
+        } else if applied > 0 {
+            info!(events = applied, calls, "batch applied to LoxiLB");
         }
     }
 }
@@ -520,14 +504,37 @@ fn log_applied(event: &Event, event_id: i64) -> bool {
     true
 }
 
-/// Put every node that failed into the catch-up backlog.
-pub(crate) async fn mark_backlog(store: &Store, lb: &str, outcome: &SyncOutcome) {
-    for (node, r) in &outcome.nodes {
-        if let Err(e) = r {
-            warn!(node = %node, loadbalancer_id = %lb, error = %e, "node missed a change; queued for catch-up");
-            if let Err(se) = store.mark_backlog(node, lb, &e.to_string()).await {
-                warn!(node = %node, loadbalancer_id = %lb, error = %se, "could not record the catch-up; the reconciler will find the drift");
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::undoable;
+    use crate::model::Event;
+    use serde_json::json;
+
+    fn event(method: &str, args: serde_json::Value) -> Event {
+        Event::parse(method, &args).unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    /// A refusal returns the nodes to what they held only for a change that can also
+    /// be taken out of desired state: a failover's forgotten records would otherwise
+    /// make the "return" delete every rule it just put back.
+    #[test]
+    fn only_creates_and_updates_are_undone() {
+        let m =
+            json!({"member_id": "m", "pool_id": "p", "address": "127.0.0.1", "protocol_port": 80});
+        let lb = json!({"loadbalancer_id": "lb"});
+        assert!(undoable(&event("member_create", json!({"member": m}))));
+        assert!(undoable(&event(
+            "member_update",
+            json!({"old_member": m, "new_member": m})
+        )));
+        assert!(!undoable(&event("member_delete", json!({"member": m}))));
+        assert!(!undoable(&event(
+            "loadbalancer_failover",
+            json!({"loadbalancer_id": "lb"})
+        )));
+        assert!(!undoable(&event(
+            "loadbalancer_delete",
+            json!({"loadbalancer": lb, "cascade": true})
+        )));
     }
 }

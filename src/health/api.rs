@@ -86,12 +86,22 @@ pub fn follower_router(store: Store, ttl: Duration) -> Option<Router> {
     }))
 }
 
+const LOADBALANCERS: &str = "/v1/status/loadbalancers";
+const LOADBALANCER: &str = "/v1/status/loadbalancers/{id}";
+const POOL: &str = "/v1/status/pools/{id}";
+const MEMBER: &str = "/v1/status/members/{id}";
+
+/// Every path [`router`] (and [`follower_router`]) serves. The leader answers them
+/// from its own cache; a cluster instance forwards exactly these to its running term
+/// (`app::term`), so a route is listed here only.
+pub const PATHS: [&str; 4] = [LOADBALANCERS, LOADBALANCER, POOL, MEMBER];
+
 fn routes(state: StatusState) -> Router {
     Router::new()
-        .route("/v1/status/loadbalancers", get(loadbalancers))
-        .route("/v1/status/loadbalancers/{id}", get(loadbalancer))
-        .route("/v1/status/pools/{id}", get(pool))
-        .route("/v1/status/members/{id}", get(member))
+        .route(LOADBALANCERS, get(loadbalancers))
+        .route(LOADBALANCER, get(loadbalancer))
+        .route(POOL, get(pool))
+        .route(MEMBER, get(member))
         .with_state(state)
 }
 

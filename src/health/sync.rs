@@ -15,7 +15,7 @@
 //! A poke polls everything: LoxiLB has no per-endpoint status call, and the two
 //! listings cost the same for one endpoint or all.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -28,7 +28,7 @@ use super::cache::HealthStatusCache;
 use super::compute::compute;
 use super::index::DesiredIndex;
 use super::observe::{listener_bytes, observe, NodeReport};
-use super::presence::{by_node, RuleMemory};
+use super::presence::{by_node, Names, Recorded, RuleMemory};
 use super::snapshot::{diff, Snapshot};
 use super::stats::StatsTracker;
 use crate::loxilb::LoxilbClient;
@@ -239,36 +239,80 @@ impl HealthSync {
         }
     }
 
-    /// One poll cycle (public for tests that drive cycles by hand).
+    /// One poll cycle (public for tests that drive cycles by hand): the steps of the
+    /// module docs, in order.
     pub async fn cycle(&mut self) {
         self.shared.cycles.fetch_add(1, Ordering::Relaxed);
         let Some(index) = self.refresh_index().await else {
             return;
         };
-        let with_rules = self
+        let with_rules = self.rules_due();
+        // Read before the listings, so a record change during them counts as newer.
+        let recorded = self.recorded_rules().await;
+        let reports = self.poll_nodes(with_rules).await;
+        let present = self.rule_presence(&index, &reports, recorded.as_ref());
+        let answered: Vec<&NodeReport> = reports.iter().flatten().collect();
+        record_health_checks(&answered);
+        let seen = (!answered.is_empty()).then(|| observe(&answered));
+        self.count_poll(seen.is_some());
+        let snap = compute(
+            &index,
+            seen.as_ref(),
+            present.as_ref(),
+            &self.sent,
+            self.failed_polls,
+            self.opts.stale_cycles_before_error,
+        );
+        self.publish(snap).await;
+        let by_key = index.listeners_by_rule_key();
+        for (i, r) in reports.iter().enumerate() {
+            if let Some(rules) = r.as_ref().and_then(|r| r.rules.as_ref()) {
+                self.stats.record(i, listener_bytes(rules, &by_key));
+            }
+        }
+        self.send_stats(&index).await;
+    }
+
+    /// Whether this cycle also lists the rules (see `stats_interval`); marks it done.
+    fn rules_due(&mut self) -> bool {
+        let due = self
             .last_rules
             .is_none_or(|t| t.elapsed() >= self.opts.stats_interval);
-        if with_rules {
+        if due {
             self.last_rules = Some(Instant::now());
         }
-        // Read before the listings, so a record change during them counts as newer.
-        let recorded = match self.store.applied_rule_names().await {
+        due
+    }
+
+    /// Node → applied rule records, `None` when they cannot be read (rule presence
+    /// then comes from the listings alone).
+    async fn recorded_rules(&self) -> Option<HashMap<String, Recorded>> {
+        match self.store.applied_rule_names().await {
             Ok(rows) => Some(by_node(rows)),
             Err(e) => {
                 warn!(error = %e, "cannot read applied rules; rule presence from the listings alone");
                 None
             }
-        };
-        let reports = self.poll_nodes(with_rules).await;
+        }
+    }
+
+    /// Remember every rule listing of this cycle and tell which rules are on LoxiLB
+    /// (see [`RuleMemory`]); `None` when that cannot be known.
+    fn rule_presence(
+        &mut self,
+        index: &DesiredIndex,
+        reports: &[Option<NodeReport>],
+        recorded: Option<&HashMap<String, Recorded>>,
+    ) -> Option<Names> {
         let nodes: Vec<String> = self
             .client
             .node_ids()
             .map(|n| self.client.node_url(n).to_string())
             .collect();
-        for (url, r) in nodes.iter().zip(&reports) {
+        for (url, r) in nodes.iter().zip(reports) {
             if let Some(rules) = r.as_ref().and_then(|r| r.rules.as_ref()) {
                 let listed = index.listed_rule_names(rules);
-                let then = match &recorded {
+                let then = match recorded {
                     Some(rec) => rec.get(url).cloned().unwrap_or_default(),
                     // Unknown: take the listing as what was recorded (at time 0, so
                     // any record read later counts as a newer change).
@@ -277,13 +321,14 @@ impl HealthSync {
                 self.rule_memory.listed(url, listed, then);
             }
         }
-        let present = self
-            .rule_memory
-            .present(nodes.iter().map(String::as_str), recorded.as_ref());
-        let answered: Vec<&NodeReport> = reports.iter().flatten().collect();
-        record_health_checks(&answered);
-        let seen = (!answered.is_empty()).then(|| observe(&answered));
-        if seen.is_some() {
+        self.rule_memory
+            .present(nodes.iter().map(String::as_str), recorded)
+    }
+
+    /// Count a poll in which some node answered (`answered`) or none did; member
+    /// statuses turn stale after `stale_cycles_before_error` failed ones in a row.
+    fn count_poll(&mut self, answered: bool) {
+        if answered {
             if self.failed_polls > 0 {
                 info!(failed_polls = self.failed_polls, "LoxiLB answers again");
             }
@@ -297,14 +342,12 @@ impl HealthSync {
                 "no LoxiLB node answered the status poll; member statuses kept"
             );
         }
-        let snap = compute(
-            &index,
-            seen.as_ref(),
-            present.as_ref(),
-            &self.sent,
-            self.failed_polls,
-            self.opts.stale_cycles_before_error,
-        );
+    }
+
+    /// Queue the changes since what Octavia was told (everything, once per TTL) and,
+    /// once queued, make `snap` the cache and the base of the next diff. When queueing
+    /// fails both stay as they were, so the next cycle queues the same changes again.
+    async fn publish(&mut self, snap: Snapshot) {
         let now = Instant::now();
         let full = self
             .last_full
@@ -314,7 +357,7 @@ impl HealthSync {
         } else {
             enqueue_in_chunks(&self.store, diff(&self.sent, &snap).into_iter()).await
         };
-        let sent_ok = match queued {
+        match queued {
             Ok(n) => {
                 if n > 0 {
                     self.delivery.notify();
@@ -323,31 +366,21 @@ impl HealthSync {
                 self.shared
                     .records_sent
                     .fetch_add(n as u64, Ordering::Relaxed);
-                true
             }
             Err(e) => {
                 warn!(error = %e, "cannot queue operating statuses; retrying next cycle");
-                false
-            }
-        };
-        if sent_ok {
-            if full {
-                self.last_full = Some(now);
-                self.shared.full_refreshes.fetch_add(1, Ordering::Relaxed);
-            }
-            {
-                let mut cache = self.shared.cache.write().unwrap_or_else(|p| p.into_inner());
-                cache.refresh(&snap, now.into_std());
-            }
-            self.sent = snap;
-        }
-        let by_key = index.listeners_by_rule_key();
-        for (i, r) in reports.iter().enumerate() {
-            if let Some(rules) = r.as_ref().and_then(|r| r.rules.as_ref()) {
-                self.stats.record(i, listener_bytes(rules, &by_key));
+                return;
             }
         }
-        self.send_stats(&index).await;
+        if full {
+            self.last_full = Some(now);
+            self.shared.full_refreshes.fetch_add(1, Ordering::Relaxed);
+        }
+        {
+            let mut cache = self.shared.cache.write().unwrap_or_else(|p| p.into_inner());
+            cache.refresh(&snap, now.into_std());
+        }
+        self.sent = snap;
     }
 
     /// The index to use this cycle: rebuilt when dirty or older than the TTL.

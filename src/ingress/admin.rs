@@ -10,10 +10,16 @@ use serde_json::{json, Value};
 
 use crate::apply::Applier;
 
+const VALIDATE: &str = "/v1/health-monitors/validate";
+
+/// Every path [`router`] serves. They are leader-only: a cluster instance forwards
+/// exactly these to its running term (`app::term`), so a route is listed here only.
+pub const PATHS: [&str; 1] = [VALIDATE];
+
 /// `GET /v1/health-monitors/validate`: every probe our monitors need, on every node.
 pub fn router(applier: Arc<Applier>) -> Router {
     Router::new()
-        .route("/v1/health-monitors/validate", get(validate))
+        .route(VALIDATE, get(validate))
         .with_state(applier)
 }
 

@@ -66,6 +66,11 @@ pub fn endpoint_keys(entry: &LoadbalanceEntry) -> BTreeSet<String> {
 
 /// Plan one node: `desired_probes` and `applied_probes` hold the probes of this sync's
 /// keys only (a probe key is shared by every rule with that endpoint).
+///
+/// The steps follow the module docs: rules holding a probe whose host moves are
+/// re-created; what the rule deletions take with them decides which probes are posted
+/// before the rules and which the rules make themselves; probes a detach drops are
+/// posted again after the rules, then probes no longer wanted are deleted.
 pub fn plan_node(
     desired_rules: &[DesiredRule],
     applied_rules: &BTreeMap<String, LoadbalanceEntry>,
@@ -77,38 +82,106 @@ pub fn plan_node(
         .map(|(name, e)| (name.as_str(), endpoint_keys(e)))
         .collect();
     let moves = host_moves(desired_probes, applied_probes, &applied_keys);
-    let recreate: BTreeSet<String> = applied_keys
-        .iter()
-        .filter(|(_, keys)| keys.iter().any(|k| moves.contains(k)))
-        .map(|(name, _)| name.to_string())
-        .collect();
+    let recreate = holders(&applied_keys, &moves);
     let (rule_deletes, rule_applies): (Vec<RuleOp>, Vec<RuleOp>) =
         plan_rules_forcing(desired_rules, applied_rules, &recreate)
             .into_iter()
             .partition(|op| matches!(op, RuleOp::Delete { .. }));
+    let after = AfterDeletes::new(&applied_keys, &rule_deletes);
+    let creating = newly_taken_keys(&rule_applies, &applied_keys, &after.deleted);
+    let (probes_before, created_by_rules) =
+        probes_before(desired_probes, applied_probes, &moves, &after, &creating);
+    let mut plan = NodePlan {
+        forget_before_deletes: after
+            .gone
+            .iter()
+            .filter(|k| desired_probes.contains_key(**k) && applied_probes.contains_key(**k))
+            .map(|k| k.to_string())
+            .collect(),
+        rule_deletes,
+        probes_before,
+        created_by_rules,
+        ..NodePlan::default()
+    };
+    for key in &detached_keys(&rule_applies, &applied_keys, &after.deleted) {
+        if let Some(ep) = desired_probes.get(key) {
+            plan.probes_after.push(ProbeOp::Post(ep.clone()));
+            if applied_probes.contains_key(key) {
+                plan.forget_before_applies.push(key.clone());
+            }
+        }
+    }
+    plan.rule_applies = rule_applies;
+    plan.probes_after.extend(
+        plan_probes(desired_probes, applied_probes)
+            .into_iter()
+            .filter(|op| matches!(op, ProbeOp::Delete { .. })),
+    );
+    plan
+}
 
-    let deleted: BTreeSet<String> = rule_deletes
+/// Names of the applied rules holding any of `keys`: re-creating them is the only way
+/// to free a probe whose host must change (LoxiLB keeps a held probe as it is).
+fn holders(
+    applied_keys: &BTreeMap<&str, BTreeSet<String>>,
+    keys: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    applied_keys
         .iter()
-        .filter_map(|op| match op {
-            RuleOp::Delete { name, .. } => Some(name.clone()),
-            RuleOp::Apply(_) | RuleOp::Detach { .. } => None,
-        })
-        .collect();
-    let held_after_deletes: BTreeSet<&String> = applied_keys
-        .iter()
-        .filter(|(name, _)| !deleted.contains(**name))
-        .flat_map(|(_, keys)| keys)
-        .collect();
-    // Probes LoxiLB may just have deleted with the last rule that held them.
-    let gone: BTreeSet<&String> = applied_keys
-        .iter()
-        .filter(|(name, _)| deleted.contains(**name))
-        .flat_map(|(_, keys)| keys)
-        .filter(|k| !held_after_deletes.contains(k))
-        .collect();
-    // Each rule to be posted with the endpoint keys it newly takes: only for those does
-    // LoxiLB create a probe (an endpoint it already had keeps its probe as it is).
-    let creating: Vec<(&LoadbalanceEntry, BTreeSet<String>)> = rule_applies
+        .filter(|(_, held)| held.iter().any(|k| keys.contains(k)))
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+/// The probe keys the node's rules hold once the planned rule deletions ran.
+#[derive(Debug, PartialEq)]
+struct AfterDeletes<'a> {
+    /// Names of the rules deleted (no longer wanted, or re-created).
+    deleted: BTreeSet<String>,
+    /// Keys a rule that stays still holds: LoxiLB keeps their probes.
+    held: BTreeSet<&'a String>,
+    /// Keys only deleted rules held: LoxiLB may just have deleted their probes with
+    /// the last rule that held them.
+    gone: BTreeSet<&'a String>,
+}
+
+impl<'a> AfterDeletes<'a> {
+    fn new(applied_keys: &'a BTreeMap<&str, BTreeSet<String>>, rule_deletes: &[RuleOp]) -> Self {
+        let deleted: BTreeSet<String> = rule_deletes
+            .iter()
+            .filter_map(|op| match op {
+                RuleOp::Delete { name, .. } => Some(name.clone()),
+                RuleOp::Apply(_) | RuleOp::Detach { .. } => None,
+            })
+            .collect();
+        let held: BTreeSet<&String> = applied_keys
+            .iter()
+            .filter(|(name, _)| !deleted.contains(**name))
+            .flat_map(|(_, keys)| keys)
+            .collect();
+        let gone: BTreeSet<&String> = applied_keys
+            .iter()
+            .filter(|(name, _)| deleted.contains(**name))
+            .flat_map(|(_, keys)| keys)
+            .filter(|k| !held.contains(k))
+            .collect();
+        AfterDeletes {
+            deleted,
+            held,
+            gone,
+        }
+    }
+}
+
+/// Each rule to be posted with the endpoint keys it newly takes: only for those does
+/// LoxiLB create a probe (an endpoint it already had keeps its probe as it is). A rule
+/// deleted first takes all its keys anew.
+fn newly_taken_keys<'r>(
+    rule_applies: &'r [RuleOp],
+    applied_keys: &BTreeMap<&str, BTreeSet<String>>,
+    deleted: &BTreeSet<String>,
+) -> Vec<(&'r LoadbalanceEntry, BTreeSet<String>)> {
+    rule_applies
         .iter()
         .filter_map(|op| match op {
             RuleOp::Apply(e) => Some(e),
@@ -122,44 +195,54 @@ pub fn plan_node(
             }
             (e, keys)
         })
-        .collect();
+        .collect()
+}
 
-    let mut plan = NodePlan {
-        forget_before_deletes: gone
-            .iter()
-            .filter(|k| desired_probes.contains_key(**k) && applied_probes.contains_key(**k))
-            .map(|k| k.to_string())
-            .collect(),
-        rule_deletes,
-        ..NodePlan::default()
-    };
+/// The probe calls before the rule applies (deletions that free a moving probe's host,
+/// then posts), and the wanted probes a rule will create exactly as wanted instead.
+fn probes_before(
+    desired_probes: &BTreeMap<String, EndPoint>,
+    applied_probes: &BTreeMap<String, EndPoint>,
+    moves: &BTreeSet<String>,
+    after: &AfterDeletes<'_>,
+    creating: &[(&LoadbalanceEntry, BTreeSet<String>)],
+) -> (Vec<ProbeOp>, Vec<EndPoint>) {
+    let (mut before, mut made_by_rules) = (Vec::new(), Vec::new());
     for (key, ep) in applied_probes {
-        if moves.contains(key) && !gone.contains(key) && !held_after_deletes.contains(key) {
-            plan.probes_before.push(delete_op(key, ep));
+        if moves.contains(key) && !after.gone.contains(key) && !after.held.contains(key) {
+            before.push(delete_op(key, ep));
         }
     }
     for (key, ep) in desired_probes {
-        let maybe_gone = gone.contains(key) || moves.contains(key);
+        let maybe_gone = after.gone.contains(key) || moves.contains(key);
         if applied_probes.get(key) == Some(ep) && !maybe_gone {
             continue;
         }
         // LoxiLB has no probe under the key: the rule will make it.
-        let absent = gone.contains(key)
-            || (!applied_probes.contains_key(key) && !held_after_deletes.contains(key));
+        let absent = after.gone.contains(key)
+            || (!applied_probes.contains_key(key) && !after.held.contains(key));
         let made = creating
             .iter()
             .any(|(r, new_keys)| new_keys.contains(key) && rule_creates(r, ep));
         if absent && !moves.contains(key) && made {
-            plan.created_by_rules.push(ep.clone());
+            made_by_rules.push(ep.clone());
         } else {
-            plan.probes_before.push(ProbeOp::Post(ep.clone()));
+            before.push(ProbeOp::Post(ep.clone()));
         }
     }
+    (before, made_by_rules)
+}
 
-    // Endpoints a detach removes: LoxiLB drops their probes unless another rule holds
-    // them, so those still wanted (a drained member) are posted again afterwards.
-    let mut again: BTreeSet<String> = BTreeSet::new();
-    for op in &rule_applies {
+/// Keys of the endpoints the detaches among `rule_applies` remove and no other rule
+/// that stays holds: LoxiLB drops their probes, so those still wanted (a drained
+/// member) are posted again afterwards.
+fn detached_keys(
+    rule_applies: &[RuleOp],
+    applied_keys: &BTreeMap<&str, BTreeSet<String>>,
+    deleted: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let mut dropped = BTreeSet::new();
+    for op in rule_applies {
         let RuleOp::Detach { detach, .. } = op else {
             continue;
         };
@@ -169,27 +252,13 @@ pub fn plan_node(
                 *other != name && !deleted.contains(*other) && keys.contains(k)
             })
         };
-        again.extend(
+        dropped.extend(
             endpoint_keys(detach)
                 .into_iter()
                 .filter(|k| !held_elsewhere(k)),
         );
     }
-    plan.rule_applies = rule_applies;
-    for key in &again {
-        if let Some(ep) = desired_probes.get(key) {
-            plan.probes_after.push(ProbeOp::Post(ep.clone()));
-            if applied_probes.contains_key(key) {
-                plan.forget_before_applies.push(key.clone());
-            }
-        }
-    }
-    plan.probes_after.extend(
-        plan_probes(desired_probes, applied_probes)
-            .into_iter()
-            .filter(|op| matches!(op, ProbeOp::Delete { .. })),
-    );
-    plan
+    dropped
 }
 
 /// Keys whose wanted host differs from the host LoxiLB has: the recorded probe's host,

@@ -36,13 +36,22 @@ struct ConfirmQuery {
     confirm: bool,
 }
 
+const RECONCILE: &str = "/v1/reconcile";
+const ORPHANS: &str = "/v1/orphans";
+const DELETE_ORPHANS: &str = "/v1/orphans/delete";
+const DEAD_LETTERS: &str = "/v1/dead-letters";
+
+/// Every path [`router`] serves. They are leader-only: a cluster instance forwards
+/// exactly these to its running term (`app::term`), so a route is listed here only.
+pub const PATHS: [&str; 4] = [RECONCILE, ORPHANS, DELETE_ORPHANS, DEAD_LETTERS];
+
 /// The recovery routes.
 pub fn router(handle: ReconcilerHandle) -> Router {
     Router::new()
-        .route("/v1/reconcile", post(reconcile))
-        .route("/v1/orphans", get(orphans))
-        .route("/v1/orphans/delete", post(delete_orphans))
-        .route("/v1/dead-letters", get(dead_letters))
+        .route(RECONCILE, post(reconcile))
+        .route(ORPHANS, get(orphans))
+        .route(DELETE_ORPHANS, post(delete_orphans))
+        .route(DEAD_LETTERS, get(dead_letters))
         .with_state(handle)
 }
 

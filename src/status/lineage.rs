@@ -18,87 +18,154 @@ use super::provisioning::Lineage;
 
 /// Parents and removed children of `event`'s object; unknown parents stay empty.
 pub async fn lineage(store: &Store, event: &Event) -> Result<Lineage, StoreError> {
-    let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
-    let mut out = Lineage::default();
-    match event {
-        Event::LoadbalancerCreate { .. }
-        | Event::LoadbalancerUpdate { .. }
-        | Event::LoadbalancerFailover { .. } => {
-            out.loadbalancer_id = event.object().1.to_string();
+    match place(event) {
+        Place::Loadbalancer { id, delete } => Ok(Lineage {
+            loadbalancer_id: id.to_string(),
+            removed: if delete {
+                lb_tree(store, id).await?
+            } else {
+                Vec::new()
+            },
+            ..Lineage::default()
+        }),
+        Place::Listener { id, lb } => Ok(Lineage {
+            loadbalancer_id: listener_lb(store, id, lb).await?,
+            ..Lineage::default()
+        }),
+        Place::Pool {
+            id,
+            lb,
+            listener,
+            delete,
+        } => {
+            let (lb, listeners) = pool_parents(store, id, lb, listener).await?;
+            let removed = if delete {
+                pool_children(store, id).await?
+            } else {
+                Vec::new()
+            };
+            Ok(Lineage {
+                loadbalancer_id: lb,
+                listener_ids: listeners,
+                pool_id: None,
+                removed,
+            })
         }
-        Event::LoadbalancerDelete { loadbalancer, .. } => {
-            let lb = &loadbalancer.loadbalancer_id;
-            out.loadbalancer_id = lb.clone();
-            out.removed = lb_tree(store, lb).await?;
+        Place::PoolChild { table, id, pool } => {
+            let pool = child_pool(store, table, id, pool).await?;
+            under_pool(store, pool).await
         }
-        Event::ListenerCreate { listener: l } | Event::ListenerDelete { listener: l } => {
-            out.loadbalancer_id =
-                listener_lb(store, &l.listener_id, l.loadbalancer_id.clone()).await?;
-        }
-        Event::ListenerUpdate { old, new } => {
-            let named = pick(&old.loadbalancer_id, &new.loadbalancer_id);
-            out.loadbalancer_id = listener_lb(store, &old.listener_id, named).await?;
-        }
-        Event::PoolCreate { pool: p } | Event::PoolDelete { pool: p } => {
-            let (lb, listeners) = pool_parents(
-                store,
-                &p.pool_id,
-                p.loadbalancer_id.clone(),
-                p.listener_id.clone(),
-            )
-            .await?;
-            out.loadbalancer_id = lb;
-            out.listener_ids = listeners;
-            if matches!(event, Event::PoolDelete { .. }) {
-                out.removed = pool_children(store, &p.pool_id).await?;
-            }
-        }
-        Event::PoolUpdate { old, new } => {
-            let lb = pick(&old.loadbalancer_id, &new.loadbalancer_id);
-            let listener = pick(&old.listener_id, &new.listener_id);
-            let (lb, listeners) = pool_parents(store, &old.pool_id, lb, listener).await?;
-            out.loadbalancer_id = lb;
-            out.listener_ids = listeners;
-        }
-        Event::MemberCreate { member: m } | Event::MemberDelete { member: m } => {
-            let pool = child_pool(store, Table::Members, &m.member_id, m.pool_id.clone()).await?;
-            out = under_pool(store, pool).await?;
-        }
-        Event::MemberUpdate { old, new } => {
-            let named = pick(&old.pool_id, &new.pool_id);
-            let pool = child_pool(store, Table::Members, &old.member_id, named).await?;
-            out = under_pool(store, pool).await?;
-        }
-        Event::HealthMonitorCreate { healthmonitor: h }
-        | Event::HealthMonitorDelete { healthmonitor: h } => {
-            let pool = child_pool(
-                store,
-                Table::HealthMonitors,
-                &h.healthmonitor_id,
-                h.pool_id.clone(),
-            )
-            .await?;
-            out = under_pool(store, pool).await?;
-        }
-        Event::HealthMonitorUpdate { old, new } => {
-            let named = pick(&old.pool_id, &new.pool_id);
-            let pool =
-                child_pool(store, Table::HealthMonitors, &old.healthmonitor_id, named).await?;
-            out = under_pool(store, pool).await?;
-        }
-        Event::MemberBatchUpdate { pool_id, members } => {
-            out = under_pool(store, Some(pool_id.clone())).await?;
-            let keep: BTreeSet<&str> = members.iter().map(|m| m.member_id.as_str()).collect();
+        Place::Batch { pool, keep } => {
+            let mut out = under_pool(store, Some(pool.to_string())).await?;
             out.removed = store
-                .child_ids(Table::Members, pool_id)
+                .child_ids(Table::Members, pool)
                 .await?
                 .into_iter()
                 .filter(|id| !keep.contains(id.as_str()))
                 .map(|id| (ObjectKind::Member, id))
                 .collect();
+            Ok(out)
         }
     }
-    Ok(out)
+}
+
+/// Where an event's object sits as far as the event's own fields tell; desired
+/// state fills the gaps (`None` parents).
+#[derive(Debug, PartialEq, Eq)]
+enum Place<'a> {
+    /// A load balancer event; a delete removes the load balancer's whole tree.
+    Loadbalancer {
+        id: &'a str,
+        delete: bool,
+    },
+    Listener {
+        id: &'a str,
+        lb: Option<String>,
+    },
+    /// A pool event; a delete removes the pool's members and monitor.
+    Pool {
+        id: &'a str,
+        lb: Option<String>,
+        listener: Option<String>,
+        delete: bool,
+    },
+    /// A member or health monitor (stored in `table`) under `pool`.
+    PoolChild {
+        table: Table,
+        id: &'a str,
+        pool: Option<String>,
+    },
+    /// A member batch update: the pool's members not in `keep` go.
+    Batch {
+        pool: &'a str,
+        keep: BTreeSet<&'a str>,
+    },
+}
+
+/// The event's own view of its object's place. An update's `new` body holds only
+/// the fields that changed, so a parent comes from `old`, else from `new`; the
+/// object's id always comes from `old`.
+fn place(event: &Event) -> Place<'_> {
+    let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
+    match event {
+        Event::LoadbalancerCreate { .. }
+        | Event::LoadbalancerUpdate { .. }
+        | Event::LoadbalancerFailover { .. } => Place::Loadbalancer {
+            id: event.object().1,
+            delete: false,
+        },
+        Event::LoadbalancerDelete { loadbalancer, .. } => Place::Loadbalancer {
+            id: &loadbalancer.loadbalancer_id,
+            delete: true,
+        },
+        Event::ListenerCreate { listener: l } | Event::ListenerDelete { listener: l } => {
+            Place::Listener {
+                id: &l.listener_id,
+                lb: l.loadbalancer_id.clone(),
+            }
+        }
+        Event::ListenerUpdate { old, new } => Place::Listener {
+            id: &old.listener_id,
+            lb: pick(&old.loadbalancer_id, &new.loadbalancer_id),
+        },
+        Event::PoolCreate { pool: p } | Event::PoolDelete { pool: p } => Place::Pool {
+            id: &p.pool_id,
+            lb: p.loadbalancer_id.clone(),
+            listener: p.listener_id.clone(),
+            delete: matches!(event, Event::PoolDelete { .. }),
+        },
+        Event::PoolUpdate { old, new } => Place::Pool {
+            id: &old.pool_id,
+            lb: pick(&old.loadbalancer_id, &new.loadbalancer_id),
+            listener: pick(&old.listener_id, &new.listener_id),
+            delete: false,
+        },
+        Event::MemberCreate { member: m } | Event::MemberDelete { member: m } => Place::PoolChild {
+            table: Table::Members,
+            id: &m.member_id,
+            pool: m.pool_id.clone(),
+        },
+        Event::MemberUpdate { old, new } => Place::PoolChild {
+            table: Table::Members,
+            id: &old.member_id,
+            pool: pick(&old.pool_id, &new.pool_id),
+        },
+        Event::HealthMonitorCreate { healthmonitor: h }
+        | Event::HealthMonitorDelete { healthmonitor: h } => Place::PoolChild {
+            table: Table::HealthMonitors,
+            id: &h.healthmonitor_id,
+            pool: h.pool_id.clone(),
+        },
+        Event::HealthMonitorUpdate { old, new } => Place::PoolChild {
+            table: Table::HealthMonitors,
+            id: &old.healthmonitor_id,
+            pool: pick(&old.pool_id, &new.pool_id),
+        },
+        Event::MemberBatchUpdate { pool_id, members } => Place::Batch {
+            pool: pool_id,
+            keep: members.iter().map(|m| m.member_id.as_str()).collect(),
+        },
+    }
 }
 
 async fn listener_lb(
@@ -420,5 +487,29 @@ mod tests {
         assert_eq!(got.removed, vec![k(M, "m1")]);
         assert_eq!(got.pool_id.as_deref(), Some("p1"));
         assert_eq!(got.loadbalancer_id, "lb");
+    }
+
+    /// An update's `new` body holds only changed fields: a parent the old body names
+    /// wins, the new body's fills in when the old has none, and the id is the old one.
+    #[test]
+    fn an_update_names_the_old_parent_else_the_new() {
+        let update = |old: Option<&str>, new: Option<&str>| Event::MemberUpdate {
+            old: member("m1", old),
+            new: member("", new),
+        };
+        let child = |pool: Option<&str>| Place::PoolChild {
+            table: Table::Members,
+            id: "m1",
+            pool: pool.map(Into::into),
+        };
+        let cases = [
+            (Some("p1"), Some("p2"), Some("p1")),
+            (None, Some("p2"), Some("p2")),
+            (Some("p1"), None, Some("p1")),
+            (None, None, None),
+        ];
+        for (old, new, want) in cases {
+            assert_eq!(place(&update(old, new)), child(want), "{old:?} {new:?}");
+        }
     }
 }

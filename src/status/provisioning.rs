@@ -60,7 +60,8 @@ pub enum Outcome<'a> {
     Failed(&'a str),
 }
 
-/// Final statuses for `event`, in the order described in the module docs.
+/// Final statuses for `event`, in the order described in the module docs: the
+/// objects the event acted on, then the parents Octavia locked with them.
 pub fn provisioning_statuses(
     event: &Event,
     lineage: &Lineage,
@@ -68,6 +69,15 @@ pub fn provisioning_statuses(
 ) -> Vec<StatusRecord> {
     let ok = outcome == Outcome::Applied;
     let mut out = Statuses::default();
+    object_statuses(&mut out, event, lineage, ok);
+    parent_statuses(&mut out, event, lineage);
+    out.records
+}
+
+/// The end state of the event's own object and of what goes with it: children a
+/// delete removes (leaves first, only when it applied: Octavia did not lock them),
+/// the nested objects of a graph create, the members of a batch update.
+fn object_statuses(out: &mut Statuses, event: &Event, lineage: &Lineage, ok: bool) {
     let (kind, id) = event.object();
     match event {
         Event::LoadbalancerDelete { loadbalancer, .. } => {
@@ -90,24 +100,7 @@ pub fn provisioning_statuses(
         | Event::MemberDelete { .. }
         | Event::HealthMonitorDelete { .. } => out.finish(kind, id, ok, true),
         Event::LoadbalancerCreate { loadbalancer } => {
-            // A graph create: Octavia locked every nested object PENDING_CREATE.
-            let parts = split_graph(loadbalancer);
-            for h in &parts.monitors {
-                if ok {
-                    out.monitor_active(&h.healthmonitor_id, monitor_enabled(None, h));
-                } else {
-                    out.finish(ObjectKind::HealthMonitor, &h.healthmonitor_id, false, false);
-                }
-            }
-            for m in &parts.members {
-                out.finish(ObjectKind::Member, &m.member_id, ok, false);
-            }
-            for p in &parts.pools {
-                out.finish(ObjectKind::Pool, &p.pool_id, ok, false);
-            }
-            for l in &parts.listeners {
-                out.finish(ObjectKind::Listener, &l.listener_id, ok, false);
-            }
+            graph_create(out, loadbalancer, ok);
             out.finish(kind, id, ok, false);
         }
         Event::HealthMonitorCreate { healthmonitor } if ok => {
@@ -126,8 +119,37 @@ pub fn provisioning_statuses(
         }
         _ => out.finish(kind, id, ok, false),
     }
-    // Parents, nearest first. For a batch update the pool is the event's object
-    // but Octavia only locked it as a parent, so it goes back to ACTIVE too.
+}
+
+/// A graph create: Octavia locked every nested object PENDING_CREATE, so each
+/// ends like the load balancer, leaves first (the load balancer itself is the
+/// caller's).
+fn graph_create(out: &mut Statuses, loadbalancer: &LoadBalancer, ok: bool) {
+    let parts = split_graph(loadbalancer);
+    for h in &parts.monitors {
+        if ok {
+            out.monitor_active(&h.healthmonitor_id, monitor_enabled(None, h));
+        } else {
+            out.finish(ObjectKind::HealthMonitor, &h.healthmonitor_id, false, false);
+        }
+    }
+    for m in &parts.members {
+        out.finish(ObjectKind::Member, &m.member_id, ok, false);
+    }
+    for p in &parts.pools {
+        out.finish(ObjectKind::Pool, &p.pool_id, ok, false);
+    }
+    for l in &parts.listeners {
+        out.finish(ObjectKind::Listener, &l.listener_id, ok, false);
+    }
+}
+
+/// Parents, nearest first, back to ACTIVE whatever the outcome: a failed child
+/// does not break its parent, and a parent left PENDING_* locks the whole tree.
+/// For a batch update the pool is the event's object but Octavia only locked it
+/// as a parent, so it goes back to ACTIVE too.
+fn parent_statuses(out: &mut Statuses, event: &Event, lineage: &Lineage) {
+    let (kind, id) = event.object();
     if matches!(kind, ObjectKind::Member | ObjectKind::HealthMonitor) {
         if let Some(pool) = &lineage.pool_id {
             out.active(ObjectKind::Pool, pool);
@@ -147,7 +169,6 @@ pub fn provisioning_statuses(
     if kind != ObjectKind::Loadbalancer {
         out.active(ObjectKind::Loadbalancer, &lineage.loadbalancer_id);
     }
-    out.records
 }
 
 /// Whether a monitor is enabled after a create (`old` None) or an update.
@@ -386,144 +407,156 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn every_method_ends_every_locked_object() {
-        let lbp = ["loadbalancers/lb=ACTIVE"];
-        let poolp = ["listeners/l=ACTIVE", "loadbalancers/lb=ACTIVE"];
-        let up = |old, new| (old, new);
-        #[allow(clippy::type_complexity)]
-        let cases: Vec<(Event, Lineage, Vec<String>, Vec<String>)> = vec![
-            (
+    /// One row of the table: an event with its lineage, and the statuses it must
+    /// produce when it applied and when it failed.
+    struct Case {
+        event: Event,
+        lineage: Lineage,
+        applied: Vec<String>,
+        failed: Vec<String>,
+    }
+
+    fn case(event: Event, lineage: Lineage, applied: Vec<String>, failed: Vec<String>) -> Case {
+        Case {
+            event,
+            lineage,
+            applied,
+            failed,
+        }
+    }
+
+    const LB_PARENT: [&str; 1] = ["loadbalancers/lb=ACTIVE"];
+    const PARENTS_OF_POOL: [&str; 2] = ["listeners/l=ACTIVE", "loadbalancers/lb=ACTIVE"];
+
+    fn loadbalancer_cases() -> Vec<Case> {
+        let applied = || with("loadbalancers/lb=ACTIVE", &[]);
+        let failed = || with("loadbalancers/lb=ERROR", &[]);
+        vec![
+            case(
                 Event::LoadbalancerCreate {
                     loadbalancer: lb("lb"),
                 },
                 under_lb(),
-                with("loadbalancers/lb=ACTIVE", &[]),
-                with("loadbalancers/lb=ERROR", &[]),
+                applied(),
+                failed(),
             ),
-            (
-                {
-                    let (old, new) = up(lb("lb"), lb("lb"));
-                    Event::LoadbalancerUpdate { old, new }
+            case(
+                Event::LoadbalancerUpdate {
+                    old: lb("lb"),
+                    new: lb("lb"),
                 },
                 under_lb(),
-                with("loadbalancers/lb=ACTIVE", &[]),
-                with("loadbalancers/lb=ERROR", &[]),
+                applied(),
+                failed(),
             ),
-            (
+            case(
                 Event::LoadbalancerFailover {
                     loadbalancer_id: "lb".into(),
                 },
                 under_lb(),
-                with("loadbalancers/lb=ACTIVE", &[]),
-                with("loadbalancers/lb=ERROR", &[]),
+                applied(),
+                failed(),
             ),
-            (
+            case(
                 Event::LoadbalancerDelete {
                     loadbalancer: lb("lb"),
                     cascade: false,
                 },
                 under_lb(),
                 with("loadbalancers/lb=DELETED/OFFLINE", &[]),
-                with("loadbalancers/lb=ERROR", &[]),
+                failed(),
             ),
-            (
+        ]
+    }
+
+    fn listener_cases() -> Vec<Case> {
+        let failed = || with("listeners/l=ERROR", &LB_PARENT);
+        vec![
+            case(
                 Event::ListenerCreate {
                     listener: listener("l"),
                 },
                 under_lb(),
-                with("listeners/l=ACTIVE", &lbp),
-                with("listeners/l=ERROR", &lbp),
+                with("listeners/l=ACTIVE", &LB_PARENT),
+                failed(),
             ),
-            (
+            case(
                 Event::ListenerUpdate {
                     old: listener("l"),
                     new: listener("l"),
                 },
                 under_lb(),
-                with("listeners/l=ACTIVE", &lbp),
-                with("listeners/l=ERROR", &lbp),
+                with("listeners/l=ACTIVE", &LB_PARENT),
+                failed(),
             ),
-            (
+            case(
                 Event::ListenerDelete {
                     listener: listener("l"),
                 },
                 under_lb(),
-                with("listeners/l=DELETED/OFFLINE", &lbp),
-                with("listeners/l=ERROR", &lbp),
+                with("listeners/l=DELETED/OFFLINE", &LB_PARENT),
+                failed(),
             ),
-            (
+        ]
+    }
+
+    fn pool_cases() -> Vec<Case> {
+        let failed = || with("pools/p=ERROR", &PARENTS_OF_POOL);
+        vec![
+            case(
                 Event::PoolCreate { pool: pool("p") },
                 pool_lineage(),
-                with("pools/p=ACTIVE", &poolp),
-                with("pools/p=ERROR", &poolp),
+                with("pools/p=ACTIVE", &PARENTS_OF_POOL),
+                failed(),
             ),
-            (
+            case(
                 Event::PoolUpdate {
                     old: pool("p"),
                     new: pool("p"),
                 },
                 pool_lineage(),
-                with("pools/p=ACTIVE", &poolp),
-                with("pools/p=ERROR", &poolp),
+                with("pools/p=ACTIVE", &PARENTS_OF_POOL),
+                failed(),
             ),
-            (
+            case(
                 Event::PoolDelete { pool: pool("p") },
                 pool_lineage(),
-                with("pools/p=DELETED/OFFLINE", &poolp),
-                with("pools/p=ERROR", &poolp),
+                with("pools/p=DELETED/OFFLINE", &PARENTS_OF_POOL),
+                failed(),
             ),
-            (
+        ]
+    }
+
+    fn member_cases() -> Vec<Case> {
+        let failed = || with("members/m=ERROR", &PARENTS_OF_POOL_CHILD);
+        let strings = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+        vec![
+            case(
                 Event::MemberCreate {
                     member: member("m"),
                 },
                 under_pool(),
                 with("members/m=ACTIVE", &PARENTS_OF_POOL_CHILD),
-                with("members/m=ERROR", &PARENTS_OF_POOL_CHILD),
+                failed(),
             ),
-            (
+            case(
                 Event::MemberUpdate {
                     old: member("m"),
                     new: member("m"),
                 },
                 under_pool(),
                 with("members/m=ACTIVE", &PARENTS_OF_POOL_CHILD),
-                with("members/m=ERROR", &PARENTS_OF_POOL_CHILD),
+                failed(),
             ),
-            (
+            case(
                 Event::MemberDelete {
                     member: member("m"),
                 },
                 under_pool(),
                 with("members/m=DELETED/OFFLINE", &PARENTS_OF_POOL_CHILD),
-                with("members/m=ERROR", &PARENTS_OF_POOL_CHILD),
+                failed(),
             ),
-            (
-                Event::HealthMonitorCreate {
-                    healthmonitor: hm("h"),
-                },
-                under_pool(),
-                with("healthmonitors/h=ACTIVE/ONLINE", &PARENTS_OF_POOL_CHILD),
-                with("healthmonitors/h=ERROR", &PARENTS_OF_POOL_CHILD),
-            ),
-            (
-                Event::HealthMonitorUpdate {
-                    old: hm("h"),
-                    new: hm("h"),
-                },
-                under_pool(),
-                with("healthmonitors/h=ACTIVE/ONLINE", &PARENTS_OF_POOL_CHILD),
-                with("healthmonitors/h=ERROR", &PARENTS_OF_POOL_CHILD),
-            ),
-            (
-                Event::HealthMonitorDelete {
-                    healthmonitor: hm("h"),
-                },
-                under_pool(),
-                with("healthmonitors/h=DELETED/OFFLINE", &PARENTS_OF_POOL_CHILD),
-                with("healthmonitors/h=ERROR", &PARENTS_OF_POOL_CHILD),
-            ),
-            (
+            case(
                 Event::MemberBatchUpdate {
                     pool_id: "p".into(),
                     members: vec![member("m1"), member("m2")],
@@ -532,48 +565,112 @@ mod tests {
                     removed: vec![(ObjectKind::Member, "m0".into())],
                     ..under_pool()
                 },
-                vec![
+                strings(&[
                     "members/m1=ACTIVE",
                     "members/m2=ACTIVE",
                     "members/m0=DELETED/OFFLINE",
                     "pools/p=ACTIVE",
                     "listeners/l=ACTIVE",
                     "loadbalancers/lb=ACTIVE",
-                ]
-                .into_iter()
-                .map(String::from)
-                .collect(),
-                vec![
+                ]),
+                strings(&[
                     "members/m1=ERROR",
                     "members/m2=ERROR",
                     "members/m0=ERROR",
                     "pools/p=ACTIVE",
                     "listeners/l=ACTIVE",
                     "loadbalancers/lb=ACTIVE",
-                ]
-                .into_iter()
-                .map(String::from)
-                .collect(),
+                ]),
             ),
+        ]
+    }
+
+    fn monitor_cases() -> Vec<Case> {
+        let failed = || with("healthmonitors/h=ERROR", &PARENTS_OF_POOL_CHILD);
+        vec![
+            case(
+                Event::HealthMonitorCreate {
+                    healthmonitor: hm("h"),
+                },
+                under_pool(),
+                with("healthmonitors/h=ACTIVE/ONLINE", &PARENTS_OF_POOL_CHILD),
+                failed(),
+            ),
+            case(
+                Event::HealthMonitorUpdate {
+                    old: hm("h"),
+                    new: hm("h"),
+                },
+                under_pool(),
+                with("healthmonitors/h=ACTIVE/ONLINE", &PARENTS_OF_POOL_CHILD),
+                failed(),
+            ),
+            case(
+                Event::HealthMonitorDelete {
+                    healthmonitor: hm("h"),
+                },
+                under_pool(),
+                with("healthmonitors/h=DELETED/OFFLINE", &PARENTS_OF_POOL_CHILD),
+                failed(),
+            ),
+        ]
+    }
+
+    /// The table's rows: the event's object ends applied or failed, every parent
+    /// ends ACTIVE, and nothing is left in a PENDING_* status.
+    fn check(cases: &[Case]) {
+        for c in cases {
+            let method = c.event.method();
+            let applied = provisioning_statuses(&c.event, &c.lineage, Outcome::Applied);
+            assert_eq!(render(&applied), c.applied, "{method} applied");
+            let failed = provisioning_statuses(&c.event, &c.lineage, Outcome::Failed("boom"));
+            assert_eq!(render(&failed), c.failed, "{method} failed");
+            assert!(failed.iter().chain(applied.iter()).all(|r| r
+                .provisioning_status
+                .as_deref()
+                .is_some_and(|p| ["ACTIVE", "DELETED", "ERROR"].contains(&p))));
+        }
+    }
+
+    #[test]
+    fn every_method_has_a_case() {
+        let cases = [
+            loadbalancer_cases(),
+            listener_cases(),
+            pool_cases(),
+            member_cases(),
+            monitor_cases(),
         ];
-        let mut methods: Vec<&str> = cases.iter().map(|c| c.0.method()).collect();
+        let mut methods: Vec<&str> = cases.iter().flatten().map(|c| c.event.method()).collect();
         methods.sort_unstable();
         let mut all = crate::model::EVENT_METHODS.to_vec();
         all.sort_unstable();
         assert_eq!(methods, all, "one case per event method");
-        for (event, lineage, applied, failed) in &cases {
-            let got = provisioning_statuses(event, lineage, Outcome::Applied);
-            assert_eq!(&render(&got), applied, "{} applied", event.method());
-            let got = provisioning_statuses(event, lineage, Outcome::Failed("boom"));
-            assert_eq!(&render(&got), failed, "{} failed", event.method());
-            assert!(got
-                .iter()
-                .chain(provisioning_statuses(event, lineage, Outcome::Applied).iter())
-                .all(|r| r
-                    .provisioning_status
-                    .as_deref()
-                    .is_some_and(|p| { ["ACTIVE", "DELETED", "ERROR"].contains(&p) })));
-        }
+    }
+
+    #[test]
+    fn every_loadbalancer_method_ends_every_locked_object() {
+        check(&loadbalancer_cases());
+    }
+
+    #[test]
+    fn every_listener_method_ends_every_locked_object() {
+        check(&listener_cases());
+    }
+
+    #[test]
+    fn every_pool_method_ends_every_locked_object() {
+        check(&pool_cases());
+    }
+
+    #[test]
+    fn every_member_method_ends_every_locked_object() {
+        check(&member_cases());
+    }
+
+    #[test]
+    fn every_monitor_method_ends_every_locked_object() {
+        check(&monitor_cases());
     }
 
     /// Octavia's amphora driver marks a monitor ONLINE when enabled and

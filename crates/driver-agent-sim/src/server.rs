@@ -218,32 +218,44 @@ async fn reply(stream: &mut UnixStream, socket: Socket, value: &Value) {
     }
 }
 
-async fn serve(
+/// One request off `stream`, or `None` when it is malformed, does not arrive within
+/// [`REQUEST_READ_TIMEOUT`] (both logged) or the agent stops first.
+async fn read_request(
     socket: Socket,
-    mut stream: UnixStream,
-    control: AgentControl,
-    mut shutdown: watch::Receiver<bool>,
-) {
+    stream: &mut UnixStream,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Value> {
     let read = tokio::select! {
         r = tokio::time::timeout(
             REQUEST_READ_TIMEOUT,
-            wire::read_request(&mut stream, MAX_REQUEST_BYTES),
+            wire::read_request(stream, MAX_REQUEST_BYTES),
         ) => r,
-        _ = stopped(&mut shutdown) => return,
+        _ = stopped(shutdown) => return None,
     };
-    let msg = match read {
-        Ok(Ok(msg)) => msg,
+    match read {
+        Ok(Ok(msg)) => Some(msg),
         Ok(Err(e)) => {
             warn!(socket = socket.as_str(), "dropping malformed request: {e}");
-            return;
+            None
         }
         Err(_) => {
             warn!(
                 socket = socket.as_str(),
                 "request not received within {REQUEST_READ_TIMEOUT:?}"
             );
-            return;
+            None
         }
+    }
+}
+
+async fn serve(
+    socket: Socket,
+    mut stream: UnixStream,
+    control: AgentControl,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Some(msg) = read_request(socket, &mut stream, &mut shutdown).await else {
+        return;
     };
     let mode = control.mode(socket);
     if let Mode::Fail(fault) = &mode {
@@ -286,18 +298,20 @@ async fn serve(
                 debug!(socket = socket.as_str(), "client went away: {e}");
             }
         }
-        Mode::Stall => {
-            // Hold the connection until the client hangs up or the agent stops.
-            let mut sink = [0u8; 256];
-            loop {
-                tokio::select! {
-                    read = stream.read(&mut sink) => match read {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {}
-                    },
-                    _ = stopped(&mut shutdown) => break,
-                }
-            }
+        Mode::Stall => stall(&mut stream, &mut shutdown).await,
+    }
+}
+
+/// Hold the connection until the client hangs up or the agent stops.
+async fn stall(stream: &mut UnixStream, shutdown: &mut watch::Receiver<bool>) {
+    let mut sink = [0u8; 256];
+    loop {
+        tokio::select! {
+            read = stream.read(&mut sink) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
+            _ = stopped(shutdown) => break,
         }
     }
 }

@@ -247,3 +247,49 @@ fn an_unrecorded_probe_is_deleted_only_when_nothing_wants_it() {
     assert_eq!(deletes(&ops), ["127.0.0.1_tcp_8080"]);
     assert!(uncertain_deletes(&uncertain, &uncertain, &BTreeMap::new()).is_empty());
 }
+
+fn keys(ks: &[&str]) -> BTreeSet<String> {
+    ks.iter().map(|k| k.to_string()).collect()
+}
+
+fn delete(name: &str) -> RuleOp {
+    RuleOp::Delete {
+        external_ip: "10.0.0.1".into(),
+        port: 80,
+        protocol: "tcp".into(),
+        name: name.into(),
+    }
+}
+
+/// A probe survives a rule deletion while any rule that stays holds its key (LoxiLB
+/// deletes it only with the last reference): such a key is held, not gone.
+#[test]
+fn a_key_another_rule_holds_is_not_gone_with_a_deleted_rule() {
+    let applied: BTreeMap<&str, BTreeSet<String>> =
+        BTreeMap::from([("octavia-a", keys(&[M1, M2])), ("octavia-b", keys(&[M2]))]);
+    let after = AfterDeletes::new(&applied, &[delete("octavia-a")]);
+    assert_eq!(after.deleted, keys(&["octavia-a"]));
+    assert_eq!(
+        after.gone.into_iter().cloned().collect::<BTreeSet<_>>(),
+        keys(&[M1])
+    );
+    assert_eq!(
+        after.held.into_iter().cloned().collect::<BTreeSet<_>>(),
+        keys(&[M2])
+    );
+}
+
+/// Every rule holding a moving probe's key is re-created, and only those.
+#[test]
+fn only_rules_holding_a_moving_probe_are_recreated() {
+    let applied: BTreeMap<&str, BTreeSet<String>> = BTreeMap::from([
+        ("octavia-a", keys(&[M1])),
+        ("octavia-b", keys(&[M1, M2])),
+        ("octavia-c", keys(&[M2])),
+    ]);
+    assert_eq!(
+        holders(&applied, &keys(&[M1])),
+        keys(&["octavia-a", "octavia-b"])
+    );
+    assert!(holders(&applied, &BTreeSet::new()).is_empty());
+}
