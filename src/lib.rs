@@ -30,3 +30,5 @@ pub mod shutdown;
 pub mod status;
 pub mod store;
 pub mod telemetry;
+#[cfg(test)]
+pub(crate) mod test_support;

@@ -3,6 +3,9 @@
 //! leaves nothing behind, and the safety refusals, `--cleanup` and `--dry-run` hold.
 //! The binary runs as a child process, as an operator runs it.
 
+mod common;
+
+use common::{Context, TestResult};
 use std::net::SocketAddr;
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -25,21 +28,21 @@ struct Backends {
 impl Backends {
     /// One backend on 127.0.0.1 and one on 127.0.0.2 (the probe host case needs two
     /// addresses).
-    async fn start() -> Backends {
+    async fn start() -> TestResult<Backends> {
         let mut addrs = Vec::new();
         let mut tasks = Vec::new();
         for ip in ["127.0.0.1", "127.0.0.2"] {
             let l = TcpListener::bind((ip, 0))
                 .await
-                .unwrap_or_else(|e| panic!("bind {ip}: {e}"));
-            addrs.push(l.local_addr().unwrap_or_else(|e| panic!("{e}")));
+                .context(format!("bind {ip}"))?;
+            addrs.push(l.local_addr()?);
             tasks.push(tokio::spawn(async move {
                 while let Ok((s, _)) = l.accept().await {
                     drop(s);
                 }
             }));
         }
-        Backends { addrs, tasks }
+        Ok(Backends { addrs, tasks })
     }
 
     fn args(&self) -> Vec<String> {
@@ -58,16 +61,16 @@ impl Drop for Backends {
     }
 }
 
-async fn sim(version: &str, auth: bool, flip: Option<Flip>) -> SimHandle {
+async fn sim(version: &str, auth: bool, flip: Option<Flip>) -> TestResult<SimHandle> {
     loxilb_sim::spawn(SimOptions {
-        version: version.parse().unwrap_or_else(|e| panic!("{e}")),
+        version: version.parse()?,
         auth: auth.then(|| ("admin".to_string(), "s3cret-pw".to_string())),
         probe_tick: Duration::from_millis(200),
         flip,
         ..SimOptions::default()
     })
     .await
-    .unwrap_or_else(|e| panic!("sim: {e}"))
+    .context("sim")
 }
 
 fn base_args(sim: &SimHandle) -> Vec<String> {
@@ -85,7 +88,7 @@ fn base_args(sim: &SimHandle) -> Vec<String> {
     .collect()
 }
 
-async fn run(args: &[String]) -> Output {
+async fn run(args: &[String]) -> TestResult<Output> {
     Command::new(BIN)
         .args(args)
         .env_remove("LOXILB_COORDINATOR_CONFIG")
@@ -93,7 +96,7 @@ async fn run(args: &[String]) -> Output {
         .stdin(Stdio::null())
         .output()
         .await
-        .unwrap_or_else(|e| panic!("run {BIN}: {e}"))
+        .context(format!("run {BIN}"))
 }
 
 fn text(o: &Output) -> String {
@@ -105,8 +108,8 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn report(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(o)))
+fn report(o: &Output) -> TestResult<Value> {
+    serde_json::from_slice(&o.stdout).map_err(|e| format!("not JSON ({e}): {}", text(o)).into())
 }
 
 /// (case, verdict) of every row.
@@ -142,8 +145,8 @@ fn assert_empty(sim: &SimHandle, context: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_case_passes_against_the_simulator_in_each_release_mode() {
-    let backends = Backends::start().await;
+async fn every_case_passes_against_the_simulator_in_each_release_mode() -> TestResult {
+    let backends = Backends::start().await?;
     // Errors as 200 (<= v0.9.8.4), status codes with accumulating failures (v0.9.8.5,
     // v0.9.8.6), failure reset and 16 slots (>= v0.9.8.7), the newest; with and without
     // LoxiLB's user service.
@@ -153,28 +156,28 @@ async fn every_case_passes_against_the_simulator_in_each_release_mode() {
         ("v0.9.8.7", false),
         ("v0.9.8.8", true),
     ] {
-        let sim = sim(version, auth, None).await;
+        let sim = sim(version, auth, None).await?;
         let mut args = base_args(&sim);
         args.extend(backends.args());
         args.push("--json".into());
         // Credentials from the flags, or (newest release) from the daemon's own
         // configuration file, as an operator would pass it.
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir()?;
         if auth && version == "v0.9.8.8" {
             let path = dir.path().join("coordinator.toml");
             let toml = format!(
                 "[loxilb]\nnodes = [\"{}\"]\nusername = \"admin\"\npassword = \"s3cret-pw\"\n",
                 sim.url()
             );
-            std::fs::write(&path, toml).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(&path, toml)?;
             args.extend(["--config".into(), path.display().to_string()]);
         } else if auth {
             args.extend(["--username".into(), "admin".into()]);
             args.extend(["--password".into(), "s3cret-pw".into()]);
         }
-        let o = run(&args).await;
+        let o = run(&args).await?;
         assert_eq!(o.status.code(), Some(0), "{version}: {}", text(&o));
-        let r = report(&o);
+        let r = report(&o)?;
         assert_eq!(
             r["loxilb_version"].as_str(),
             Some(version.trim_start_matches('v')),
@@ -192,11 +195,12 @@ async fn every_case_passes_against_the_simulator_in_each_release_mode() {
         assert_empty(&sim, &format!("{version}: {}", text(&o)));
         sim.shutdown().await;
     }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_flipped_behaviour_makes_exactly_its_case_differ() {
-    let backends = Backends::start().await;
+async fn each_flipped_behaviour_makes_exactly_its_case_differ() -> TestResult {
+    let backends = Backends::start().await?;
     // The cases that check each behaviour: one each, except the deletion of a probe with
     // its last rule, which both probe-sharing cases observe.
     let owners = |f: Flip| -> &'static [&'static str] {
@@ -211,13 +215,13 @@ async fn each_flipped_behaviour_makes_exactly_its_case_differ() {
         }
     };
     for flip in Flip::ALL {
-        let sim = sim("v0.9.8.8", false, Some(flip)).await;
+        let sim = sim("v0.9.8.8", false, Some(flip)).await?;
         let mut args = base_args(&sim);
         args.extend(backends.args());
         args.push("--json".into());
-        let o = run(&args).await;
+        let o = run(&args).await?;
         assert_eq!(o.status.code(), Some(2), "{flip}: {}", text(&o));
-        let r = report(&o);
+        let r = report(&o)?;
         let diffs: Vec<&Value> = r["cases"]
             .as_array()
             .into_iter()
@@ -245,7 +249,7 @@ async fn each_flipped_behaviour_makes_exactly_its_case_differ() {
         // The table form names the row and the consequence too.
         if flip == Flip::ProbeRepostMovesHost {
             args.pop();
-            let o = run(&args).await;
+            let o = run(&args).await?;
             assert_eq!(o.status.code(), Some(2), "{}", text(&o));
             let out = String::from_utf8_lossy(&o.stdout);
             assert!(
@@ -262,12 +266,13 @@ async fn each_flipped_behaviour_makes_exactly_its_case_differ() {
         }
         sim.shutdown().await;
     }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_mid_run_removes_everything_the_run_created() {
-    let backends = Backends::start().await;
-    let sim = sim("v0.9.8.8", false, None).await;
+async fn ctrl_c_mid_run_removes_everything_the_run_created() -> TestResult {
+    let backends = Backends::start().await?;
+    let sim = sim("v0.9.8.8", false, None).await?;
     // Slow answers keep each rule alive long enough to interrupt while it exists.
     sim.control().set_latency(Duration::from_millis(120));
     let mut args = base_args(&sim);
@@ -278,8 +283,7 @@ async fn ctrl_c_mid_run_removes_everything_the_run_created() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .spawn()?;
     let pid = child.id().unwrap_or_else(|| panic!("no pid"));
     let control = sim.control();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -299,12 +303,11 @@ async fn ctrl_c_mid_run_removes_everything_the_run_created() {
     let sent = std::process::Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status()
-        .unwrap_or_else(|e| panic!("kill: {e}"));
+        .context("kill")?;
     assert!(sent.success());
     let o = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
-        .unwrap_or_else(|_| panic!("the run did not stop after SIGINT"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|_| panic!("the run did not stop after SIGINT"))?;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains("interrupted") && text(&o).contains("everything it created was removed"),
@@ -312,49 +315,50 @@ async fn ctrl_c_mid_run_removes_everything_the_run_created() {
         text(&o)
     );
     assert_empty(&sim, &text(&o));
+    Ok(())
 }
 
 /// POST a rule named `name` on VIP:port with one endpoint (no monitor: no probing).
-async fn post_rule(sim: &SimHandle, name: &str, port: u16, ep_port: u16) {
+async fn post_rule(sim: &SimHandle, name: &str, port: u16, ep_port: u16) -> TestResult {
     let body = json!({"serviceArguments": {"externalIP": VIP, "port": port, "protocol": "tcp", "name": name},
         "endpoints": [{"endpointIP": "127.0.0.1", "targetPort": ep_port, "weight": 1}]});
     let r = reqwest::Client::new()
         .post(format!("{}/netlox/v1/config/loadbalancer", sim.url()))
         .json(&body)
         .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
     assert_eq!(r.status().as_u16(), 200);
+    Ok(())
 }
 
-async fn post_probe(sim: &SimHandle, body: Value) {
+async fn post_probe(sim: &SimHandle, body: Value) -> TestResult {
     let r = reqwest::Client::new()
         .post(format!("{}/netlox/v1/config/endpoint", sim.url()))
         .json(&body)
         .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
     assert_eq!(r.status().as_u16(), 200);
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cleanup_removes_only_the_leftovers_of_that_run() {
-    let sim = sim("v0.9.8.8", false, None).await;
-    post_rule(&sim, "octavia-conformance-left1", 40000, 9).await;
-    post_rule(&sim, "octavia-conformance-left1-renamed", 40001, 9).await;
-    post_rule(&sim, "octavia-conformance-left12", 40002, 10).await;
-    post_rule(&sim, "lb-other", 40003, 10).await;
-    post_probe(&sim, json!({"hostName": "127.0.0.1", "name": "octavia-conformance-left1-none", "probeType": "none"})).await;
+async fn cleanup_removes_only_the_leftovers_of_that_run() -> TestResult {
+    let sim = sim("v0.9.8.8", false, None).await?;
+    post_rule(&sim, "octavia-conformance-left1", 40000, 9).await?;
+    post_rule(&sim, "octavia-conformance-left1-renamed", 40001, 9).await?;
+    post_rule(&sim, "octavia-conformance-left12", 40002, 10).await?;
+    post_rule(&sim, "lb-other", 40003, 10).await?;
+    post_probe(&sim, json!({"hostName": "127.0.0.1", "name": "octavia-conformance-left1-none", "probeType": "none"})).await?;
     post_probe(
         &sim,
         json!({"hostName": "127.0.0.1", "name": "other", "probeType": "none"}),
     )
-    .await;
+    .await?;
     let args: Vec<String> = ["conformance", "--node", &sim.url(), "--cleanup", "left1"]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let o = run(&args).await;
+    let o = run(&args).await?;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
         text(&o).contains("removed 2 rules and 1 probes"),
@@ -381,17 +385,18 @@ async fn cleanup_removes_only_the_leftovers_of_that_run() {
             .any(|p| p.starts_with("octavia-conformance-left1-")),
         "{probes:?}"
     );
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dry_run_prints_the_calls_and_sends_none() {
-    let backends = Backends::start().await;
-    let sim = sim("v0.9.8.8", false, None).await;
+async fn dry_run_prints_the_calls_and_sends_none() -> TestResult {
+    let backends = Backends::start().await?;
+    let sim = sim("v0.9.8.8", false, None).await?;
     let mut args = base_args(&sim);
     args.extend(backends.args());
     args.extend(["--dry-run".into(), "--username".into(), "admin".into()]);
     args.extend(["--password".into(), "s3cret-pw".into()]);
-    let o = run(&args).await;
+    let o = run(&args).await?;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     let api = format!("{}/netlox/v1", sim.url());
@@ -414,12 +419,13 @@ async fn dry_run_prints_the_calls_and_sends_none() {
         "a dry run sends nothing"
     );
     assert_eq!(sim.control().counters().total, 0);
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refuses_without_vip_or_range_and_where_it_could_touch_others() {
-    let backends = Backends::start().await;
-    let sim = sim("v0.9.8.8", false, None).await;
+async fn refuses_without_vip_or_range_and_where_it_could_touch_others() -> TestResult {
+    let backends = Backends::start().await?;
+    let sim = sim("v0.9.8.8", false, None).await?;
     let node = sim.url();
     let o = run(&[
         "conformance".into(),
@@ -428,7 +434,7 @@ async fn refuses_without_vip_or_range_and_where_it_could_touch_others() {
         "--port-range".into(),
         RANGE.into(),
     ])
-    .await;
+    .await?;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("--vip"),
@@ -442,7 +448,7 @@ async fn refuses_without_vip_or_range_and_where_it_could_touch_others() {
         "--vip".into(),
         VIP.into(),
     ])
-    .await;
+    .await?;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("--port-range"),
@@ -461,7 +467,7 @@ async fn refuses_without_vip_or_range_and_where_it_could_touch_others() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let o = run(&bad_range).await;
+    let o = run(&bad_range).await?;
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -480,11 +486,11 @@ async fn refuses_without_vip_or_range_and_where_it_could_touch_others() {
     );
 
     // Someone else's rule within the range: refused, nothing created.
-    post_rule(&sim, "lb-someone", 40020, 9).await;
+    post_rule(&sim, "lb-someone", 40020, 9).await?;
     sim.control().clear_requests();
     let mut args = base_args(&sim);
     args.extend(backends.args());
-    let o = run(&args).await;
+    let o = run(&args).await?;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("refusing to run")
@@ -514,8 +520,8 @@ async fn refuses_without_vip_or_range_and_where_it_could_touch_others() {
         json!({"hostName": b.ip().to_string(), "probeType": "tcp", "probePort": b.port(),
         "probeDuration": 60, "inactiveReTries": 2}),
     )
-    .await;
-    let o = run(&args).await;
+    .await?;
+    let o = run(&args).await?;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains(&format!("{}_tcp_{}", b.ip(), b.port())),
@@ -523,16 +529,17 @@ async fn refuses_without_vip_or_range_and_where_it_could_touch_others() {
         text(&o)
     );
     assert!(sim.control().rules().is_empty());
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_backends_the_cases_that_need_them_are_skipped() {
-    let sim = sim("v0.9.8.8", false, None).await;
+async fn without_backends_the_cases_that_need_them_are_skipped() -> TestResult {
+    let sim = sim("v0.9.8.8", false, None).await?;
     let mut args = base_args(&sim);
     args.push("--json".into());
-    let o = run(&args).await;
+    let o = run(&args).await?;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let r = report(&o);
+    let r = report(&o)?;
     for c in loxilb_coordinator::conformance::catalog::CASES {
         let verdict = verdicts(&r)
             .into_iter()
@@ -543,4 +550,5 @@ async fn without_backends_the_cases_that_need_them_are_skipped() {
     }
     assert_eq!(r["summary"]["diff"], 0);
     assert_empty(&sim, &text(&o));
+    Ok(())
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use common::{closed_port_url, write_config, Daemon};
+use common::{closed_port_url, write_config, Context, Daemon, TestResult};
 
 const CONNECTIONS: usize = 20_000;
 
@@ -50,21 +50,20 @@ fn reap(held: &mut Vec<UnixStream>) {
 /// Opens `n` connections that each send half a request and stop. Sockets the
 /// daemon closed are let go only when this process nears its file limit
 /// (`budget`); returns the ones still held.
-fn flood(socket: &Path, n: usize, budget: usize) -> Vec<UnixStream> {
+fn flood(socket: &Path, n: usize, budget: usize) -> TestResult<Vec<UnixStream>> {
     let mut held = Vec::new();
     for i in 0..n {
         if held.len() + 1 >= budget {
             reap(&mut held);
         }
         let mut s = UnixStream::connect(socket)
-            .unwrap_or_else(|e| panic!("connection {i}: {e} ({} held)", held.len()));
+            .map_err(|e| format!("connection {i}: {e} ({} held)", held.len()))?;
         s.write_all(b"POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: appl")
-            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
-        s.set_nonblocking(true)
-            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+            .context(format!("connection {i}"))?;
+        s.set_nonblocking(true).context(format!("connection {i}"))?;
         held.push(s);
     }
-    held
+    Ok(held)
 }
 
 /// `GET /healthz` as a client would: a connection refused for a full accept
@@ -101,12 +100,12 @@ fn rss_kb(pid: u32) -> (u64, u64) {
 static ONE_FLOOD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_thousand_idle_connections_leave_healthz_answering_and_rss_small() {
+async fn twenty_thousand_idle_connections_leave_healthz_answering_and_rss_small() -> TestResult {
     let _one = ONE_FLOOD.lock().await;
     let limit = raise_nofile();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = write_config(dir.path(), &[closed_port_url()], dir.path(), "");
-    let d = Daemon::start(&cfg).await;
+    let dir = tempfile::tempdir()?;
+    let cfg = write_config(dir.path(), &[closed_port_url()?], dir.path(), "")?;
+    let d = Daemon::start(&cfg).await?;
     let pid = d.child.id();
     let socket = d.socket.clone();
     let (before, _) = rss_kb(pid);
@@ -115,9 +114,7 @@ async fn twenty_thousand_idle_connections_leave_healthz_answering_and_rss_small(
         .unwrap_or(usize::MAX)
         .saturating_sub(200);
     let started = Instant::now();
-    let held = tokio::task::spawn_blocking(move || flood(&socket, CONNECTIONS, budget))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let held = tokio::task::spawn_blocking(move || flood(&socket, CONNECTIONS, budget)).await??;
     let flood_time = started.elapsed();
 
     let (code, healthz_time) = healthz(&d).await;
@@ -128,7 +125,7 @@ async fn twenty_thousand_idle_connections_leave_healthz_answering_and_rss_small(
     );
     let event = json!({"method": "loadbalancer_create", "args": {"loadbalancer": {
         "loadbalancer_id": "7d0c2a3e-5b1f-4c6a-9e0d-1f2a3b4c5d6e", "vip_address": "127.0.0.10"}}});
-    let (code, reply) = d.post(&event).await;
+    let (code, reply) = d.post(&event).await?;
     assert_eq!(code, 202, "{reply}");
 
     let (rss, peak) = rss_kb(pid);
@@ -145,17 +142,18 @@ async fn twenty_thousand_idle_connections_leave_healthz_answering_and_rss_small(
     let warnings = d.log().matches("listener full").count();
     assert_eq!(warnings, 1, "a full listener is reported once a minute");
     drop(held);
+    Ok(())
 }
 
 /// The measured failure: with 1024 descriptors, a flood used to leave
 /// `/healthz` and every POST unanswered. The cap keeps the daemon below it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_does_not_exhaust_a_1024_descriptor_daemon() {
+async fn a_flood_does_not_exhaust_a_1024_descriptor_daemon() -> TestResult {
     let _one = ONE_FLOOD.lock().await;
     let limit = raise_nofile();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = write_config(dir.path(), &[closed_port_url()], dir.path(), "");
-    let d = Daemon::start(&cfg).await;
+    let dir = tempfile::tempdir()?;
+    let cfg = write_config(dir.path(), &[closed_port_url()?], dir.path(), "")?;
+    let d = Daemon::start(&cfg).await?;
     let pid = d.child.id();
     let low = libc::rlimit {
         rlim_cur: 1024,
@@ -181,14 +179,12 @@ async fn a_flood_does_not_exhaust_a_1024_descriptor_daemon() {
     let budget = usize::try_from(limit)
         .unwrap_or(usize::MAX)
         .saturating_sub(200);
-    let held = tokio::task::spawn_blocking(move || flood(&socket, 5_000, budget))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let held = tokio::task::spawn_blocking(move || flood(&socket, 5_000, budget)).await??;
     let (code, _) = healthz(&d).await;
     assert_eq!(code, 200);
     let event = json!({"method": "loadbalancer_create", "args": {"loadbalancer": {
         "loadbalancer_id": "7d0c2a3e-5b1f-4c6a-9e0d-1f2a3b4c5d6f", "vip_address": "127.0.0.11"}}});
-    let (code, reply) = d.post(&event).await;
+    let (code, reply) = d.post(&event).await?;
     assert_eq!(code, 202, "{reply}");
     assert!(
         !d.log().contains("cannot accept"),
@@ -196,4 +192,5 @@ async fn a_flood_does_not_exhaust_a_1024_descriptor_daemon() {
         d.log()
     );
     drop(held);
+    Ok(())
 }

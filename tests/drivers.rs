@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::world::*;
+use common::{Context, TestResult};
 use loxilb_coordinator::mapping::rule_name;
 use serde_json::{json, Value};
 
@@ -21,16 +22,16 @@ fn scenario_on(lb_id: &str, vip: &str, vip_port: u16, backends: &[&Backend]) -> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn monitored_pool_follows_its_probes_and_reports_active() {
+async fn monitored_pool_follows_its_probes_and_reports_active() -> TestResult {
     let backends = [
-        Backend::start().await,
-        Backend::start().await,
-        Backend::start().await,
+        Backend::start().await?,
+        Backend::start().await?,
+        Backend::start().await?,
     ];
-    let w = World::start("").await;
+    let w = World::start("").await?;
     let refs: Vec<&Backend> = backends.iter().collect();
     w.apply_ok(&scenario_on("lb1", "127.0.0.10", 8080, &refs))
-        .await;
+        .await?;
 
     let rules = w.sim().rules();
     let eps = rule_endpoints(&rules, &rule_name("lb1-l"));
@@ -96,33 +97,34 @@ async fn monitored_pool_follows_its_probes_and_reports_active() {
     // Disabling the monitor turns it OFFLINE (and enabling it, ONLINE again).
     for (up, want) in [(false, "OFFLINE"), (true, "ONLINE")] {
         let update = monitor_update("lb1-p", "lb1-hm", json!({"admin_state_up": up}));
-        w.apply_ok(&[update]).await;
+        w.apply_ok(&[update]).await?;
         w.wait_for(want, Duration::from_secs(10), || {
             last_operating(&w.status_messages(), "lb1-hm").as_deref() == Some(want)
         })
         .await;
     }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn member_delete_removes_probe_and_shared_probe_keeps_the_other_monitor() {
-    let shared = Backend::start().await;
-    let other = Backend::start().await;
-    let w = World::start("").await;
+async fn member_delete_removes_probe_and_shared_probe_keeps_the_other_monitor() -> TestResult {
+    let shared = Backend::start().await?;
+    let other = Backend::start().await?;
+    let w = World::start("").await?;
     // Two load balancers whose pools share the backend address, protocol and port.
     w.apply_ok(&scenario_on("a", "127.0.0.20", 80, &[&shared, &other]))
-        .await;
+        .await?;
     let mut b = scenario_on("b", "127.0.0.21", 80, &[&shared]);
     b.pop();
     b.push(http_monitor("b-p", "b-hm", 5));
-    w.apply_ok(&b).await;
+    w.apply_ok(&b).await?;
 
     // The faster monitor (a, delay 1) wins the shared probe.
     let sim = w.sim();
     let duration =
         |port: u16| probe(&sim.endpoints(), &key(port)).map(|p| p["probeDuration"].clone());
     let fast = duration(shared.port());
-    w.apply_ok(&[monitor_delete("a-p", "a-hm")]).await;
+    w.apply_ok(&[monitor_delete("a-p", "a-hm")]).await?;
     let slow = duration(shared.port());
     assert_ne!(
         fast, slow,
@@ -133,7 +135,7 @@ async fn member_delete_removes_probe_and_shared_probe_keeps_the_other_monitor() 
     // Deleting b's member that is only in b: the probe stays for nobody else → gone
     // (or back to LoxiLB's own defaults while a's rule still refers to it).
     w.apply_ok(&[member_delete("a-p", "a-m1", other.port())])
-        .await;
+        .await?;
     assert!(
         rule_endpoints(&sim.rules(), &rule_name("a-l"))
             .iter()
@@ -145,15 +147,16 @@ async fn member_delete_removes_probe_and_shared_probe_keeps_the_other_monitor() 
         "probe of the deleted member left behind: {:?}",
         sim.endpoints()
     );
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn monitor_changes_update_probes_in_place_or_replace_them() {
-    let backends = [Backend::start().await, Backend::start().await];
-    let w = World::start("").await;
+async fn monitor_changes_update_probes_in_place_or_replace_them() -> TestResult {
+    let backends = [Backend::start().await?, Backend::start().await?];
+    let w = World::start("").await?;
     let refs: Vec<&Backend> = backends.iter().collect();
     w.apply_ok(&scenario_on("lb", "127.0.0.30", 81, &refs))
-        .await;
+        .await?;
     let sim = w.sim();
 
     // Options only: one POST per probe, nothing deleted.
@@ -163,7 +166,7 @@ async fn monitor_changes_update_probes_in_place_or_replace_them() {
         "lb-hm",
         json!({"delay": 3, "url_path": "/ready"}),
     )])
-    .await;
+    .await?;
     let reqs = sim.requests();
     let posts = reqs
         .iter()
@@ -184,7 +187,7 @@ async fn monitor_changes_update_probes_in_place_or_replace_them() {
     // Type change: the probe behind the rule's key becomes a TCP probe; no HTTP probe
     // for that member remains.
     w.apply_ok(&[monitor_update("lb-p", "lb-hm", json!({"type": "TCP"}))])
-        .await;
+        .await?;
     let all = sim.endpoints();
     for b in &backends {
         let probes: Vec<&Value> = all
@@ -194,20 +197,21 @@ async fn monitor_changes_update_probes_in_place_or_replace_them() {
         assert_eq!(probes.len(), 1, "{all:?}");
         assert_eq!(probes[0]["probeType"], "tcp", "{all:?}");
     }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_monitor_create_leaves_loxilb_clean_and_reports_error() {
+async fn refused_monitor_create_leaves_loxilb_clean_and_reports_error() -> TestResult {
     let backends = [
-        Backend::start().await,
-        Backend::start().await,
-        Backend::start().await,
+        Backend::start().await?,
+        Backend::start().await?,
+        Backend::start().await?,
     ];
-    let w = World::start("").await;
+    let w = World::start("").await?;
     let refs: Vec<&Backend> = backends.iter().collect();
     let mut ev = scenario_on("lb", "127.0.0.40", 82, &refs);
     let monitor = ev.pop().unwrap_or_default();
-    w.apply_ok(&ev).await;
+    w.apply_ok(&ev).await?;
     let sim = w.sim();
     let before = config_view(&sim);
 
@@ -220,7 +224,7 @@ async fn refused_monitor_create_leaves_loxilb_clean_and_reports_error() {
         path_prefix: Some("/config/loadbalancer".into()),
         remaining: Some(1),
     });
-    let recs = w.apply(&[monitor]).await;
+    let recs = w.apply(&[monitor]).await?;
     assert_eq!(recs[0]["state"], "failed", "{}", recs[0]);
     let reason = recs[0]["reason"].as_str().unwrap_or("");
     assert!(reason.contains("403"), "{reason}");
@@ -235,19 +239,20 @@ async fn refused_monitor_create_leaves_loxilb_clean_and_reports_error() {
             .any(|(_, id, s)| id == "lb-hm" && s == "ERROR")
     })
     .await;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replaying_a_scenario_twice_gives_identical_loxilb_state() {
-    let backends = [Backend::start().await, Backend::start().await];
-    let w = World::start("").await;
+async fn replaying_a_scenario_twice_gives_identical_loxilb_state() -> TestResult {
+    let backends = [Backend::start().await?, Backend::start().await?];
+    let w = World::start("").await?;
     let refs: Vec<&Backend> = backends.iter().collect();
     let ev = scenario_on("lb", "127.0.0.50", 83, &refs);
-    w.apply_ok(&ev).await;
+    w.apply_ok(&ev).await?;
     let sim = w.sim();
     let first = config_view(&sim);
     sim.clear_requests();
-    w.apply_ok(&ev).await;
+    w.apply_ok(&ev).await?;
     assert_eq!(config_view(&sim), first);
     let mutations = sim.requests().iter().filter(|r| r.method != "GET").count();
     assert_eq!(
@@ -256,25 +261,20 @@ async fn replaying_a_scenario_twice_gives_identical_loxilb_state() {
         "a replay must not call LoxiLB: {:?}",
         sim.requests()
     );
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn statuses_reach_the_agent_in_order_even_after_it_was_down() {
-    let backends = [Backend::start().await];
-    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+async fn statuses_reach_the_agent_in_order_even_after_it_was_down() -> TestResult {
+    let backends = [Backend::start().await?];
+    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default()).await?;
     let nodes = vec![sim.url()];
-    let mut w = World::start_with(vec![sim], &nodes, "", false).await;
+    let mut w = World::start_with(vec![sim], &nodes, "", false).await?;
     let refs: Vec<&Backend> = backends.iter().collect();
     w.apply_ok(&scenario_on("lb", "127.0.0.60", 84, &refs))
-        .await;
+        .await?;
     // The agent comes up late: nothing was lost meanwhile.
-    w.agent = Some(
-        driver_agent_sim::spawn(&w.agent_dir)
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
-    );
+    w.agent = Some(driver_agent_sim::spawn(&w.agent_dir).await?);
     w.wait_for("all statuses", Duration::from_secs(30), || {
         let got = provisioning(&w.status_messages());
         ["lb", "lb-l", "lb-p", "lb-m0", "lb-hm"]
@@ -284,7 +284,7 @@ async fn statuses_reach_the_agent_in_order_even_after_it_was_down() {
     .await;
     // Later events arrive after earlier ones.
     w.apply_ok(&[member_delete("lb-p", "lb-m0", backends[0].port())])
-        .await;
+        .await?;
     w.wait_for("member DELETED", Duration::from_secs(10), || {
         provisioning(&w.status_messages())
             .iter()
@@ -299,12 +299,13 @@ async fn statuses_reach_the_agent_in_order_even_after_it_was_down() {
         .iter()
         .position(|(_, i, s)| i == "lb-m0" && s == "DELETED");
     assert!(active < deleted, "{got:?}");
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_request_matches_the_loxilb_swagger() {
-    let backends = [Backend::start().await, Backend::start().await];
-    let w = World::start("").await;
+async fn every_request_matches_the_loxilb_swagger() -> TestResult {
+    let backends = [Backend::start().await?, Backend::start().await?];
+    let w = World::start("").await?;
     let refs: Vec<&Backend> = backends.iter().collect();
     // One step at a time, so that coalescing does not merge the steps away.
     let steps = [
@@ -316,12 +317,12 @@ async fn every_request_matches_the_loxilb_swagger() {
             "loadbalancer": {"loadbalancer_id": "lb"}, "cascade": true}})],
     ];
     for step in &steps {
-        w.apply_ok(step).await;
+        w.apply_ok(step).await?;
     }
     // LoxiLB's API description, as far as the daemon's requests go, is kept in the
     // repository (crates/swagger-check/loxilb-swagger-subset.yml).
     let path = std::path::PathBuf::from(swagger_check::LOXILB_SUBSET);
-    let spec = swagger_check::SwaggerSpec::load(&path).unwrap_or_else(|e| panic!("swagger: {e}"));
+    let spec = swagger_check::SwaggerSpec::load(&path).context("swagger")?;
     let reqs = w.sim().requests();
     assert!(reqs.len() > 5, "{reqs:?}");
     for r in reqs {
@@ -334,23 +335,22 @@ async fn every_request_matches_the_loxilb_swagger() {
     }
     // Cascade delete left nothing of ours behind.
     assert!(w.sim().rules().is_empty(), "{:?}", w.sim().rules());
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_get_the_same_state_and_a_down_node_is_caught_up() {
-    let backends = [Backend::start().await, Backend::start().await];
-    let a = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+async fn two_nodes_get_the_same_state_and_a_down_node_is_caught_up() -> TestResult {
+    let backends = [Backend::start().await?, Backend::start().await?];
+    let a = loxilb_sim::spawn(loxilb_sim::SimOptions::default()).await?;
     // Node b's address is reserved, but nothing listens there yet.
-    let b_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let b_addr = b_listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let b_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let b_addr = b_listener.local_addr()?;
     drop(b_listener);
     let nodes = vec![a.url(), format!("http://{b_addr}")];
-    let mut w = World::start_with(vec![a], &nodes, "", true).await;
+    let mut w = World::start_with(vec![a], &nodes, "", true).await?;
     let refs: Vec<&Backend> = backends.iter().collect();
     w.apply_ok(&scenario_on("lb", "127.0.0.80", 86, &refs))
-        .await;
+        .await?;
     assert_eq!(
         rule_endpoints(&w.sim().rules(), &rule_name("lb-l")).len(),
         2
@@ -363,23 +363,20 @@ async fn two_nodes_get_the_same_state_and_a_down_node_is_caught_up() {
     })
     .await;
 
-    let listener = tokio::net::TcpListener::bind(b_addr)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let b = loxilb_sim::spawn_on(listener, loxilb_sim::SimOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind(b_addr).await?;
+    let b = loxilb_sim::spawn_on(listener, loxilb_sim::SimOptions::default()).await?;
     w.sims.push(b);
     let (ca, cb) = (w.sims[0].control(), w.sims[1].control());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while config_view(&ca) != config_view(&cb) && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(common::POLL).await;
     }
     assert_eq!(config_view(&ca), config_view(&cb), "node b not caught up");
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_of_member_events_is_coalesced() {
+async fn a_burst_of_member_events_is_coalesced() -> TestResult {
     // LoxiLB answering in 20 ms (a real node's order) keeps the daemon busy while the
     // burst arrives, as in production; with an instant simulator, coalescing depended
     // on how the test's posts and the applier were scheduled (1.28 calls per event in
@@ -392,11 +389,11 @@ async fn a_burst_of_member_events_is_coalesced() {
         "",
         "",
     )
-    .await;
+    .await?;
     let mut setup = scenario_on("lb", "127.0.0.90", 87, &[]);
     let hm = setup.pop().unwrap_or_default();
     setup.push(hm);
-    w.apply_ok(&setup).await;
+    w.apply_ok(&setup).await?;
     let sim = w.sim();
     sim.clear_requests();
     // At most 32 endpoints per rule (AddLbRule: "endpoints-range error").
@@ -404,7 +401,7 @@ async fn a_burst_of_member_events_is_coalesced() {
     let events: Vec<Value> = (0..n)
         .map(|i| member("lb-p", &format!("m{i}"), 21000 + i))
         .collect();
-    w.apply_ok(&events).await;
+    w.apply_ok(&events).await?;
     let mutations = sim.requests().iter().filter(|r| r.method != "GET").count();
     let per_event = mutations as f64 / f64::from(n);
     println!("burst of {n} member_create: {mutations} LoxiLB calls, {per_event:.2} per event");
@@ -421,15 +418,16 @@ async fn a_burst_of_member_events_is_coalesced() {
     // One probe POST per member is the floor for HTTP monitors (LoxiLB refuses http on
     // a rule); the rule updates are coalesced on top.
     assert!(per_event <= 1.25, "{per_event} calls per event");
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn member_delete_succeeds_when_probe_removal_fails_and_is_retried() {
-    let backends = [Backend::start().await, Backend::start().await];
-    let w = World::start("").await;
+async fn member_delete_succeeds_when_probe_removal_fails_and_is_retried() -> TestResult {
+    let backends = [Backend::start().await?, Backend::start().await?];
+    let w = World::start("").await?;
     let refs: Vec<&Backend> = backends.iter().collect();
     w.apply_ok(&scenario_on("lb", "127.0.0.91", 88, &refs))
-        .await;
+        .await?;
     let sim = w.sim();
     // Every probe removal fails (503 maintenance-like) a few times.
     sim.add_fault(loxilb_sim::Fault {
@@ -440,7 +438,7 @@ async fn member_delete_succeeds_when_probe_removal_fails_and_is_retried() {
         remaining: Some(4),
     });
     let port = backends[1].port();
-    w.apply_ok(&[member_delete("lb-p", "lb-m1", port)]).await;
+    w.apply_ok(&[member_delete("lb-p", "lb-m1", port)]).await?;
     w.wait_for("member DELETED", Duration::from_secs(10), || {
         provisioning(&w.status_messages())
             .iter()
@@ -466,19 +464,20 @@ async fn member_delete_succeeds_when_probe_removal_fails_and_is_retried() {
         w.daemon.log().contains("node caught up")
     })
     .await;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_coordination_member_events_leave_probes_alone() {
-    let backends = [Backend::start().await, Backend::start().await];
-    let w = World::start("enable_coordination = false").await;
+async fn without_coordination_member_events_leave_probes_alone() -> TestResult {
+    let backends = [Backend::start().await?, Backend::start().await?];
+    let w = World::start("enable_coordination = false").await?;
     let refs: Vec<&Backend> = backends.iter().collect();
     w.apply_ok(&scenario_on("lb", "127.0.0.92", 89, &refs))
-        .await;
+        .await?;
     let sim = w.sim();
     sim.clear_requests();
     w.apply_ok(&[member_delete("lb-p", "lb-m1", backends[1].port())])
-        .await;
+        .await?;
     let probe_calls: Vec<_> = sim
         .requests()
         .into_iter()
@@ -486,20 +485,21 @@ async fn without_coordination_member_events_leave_probes_alone() {
         .collect();
     assert!(probe_calls.is_empty(), "{probe_calls:?}");
     assert_eq!(rule_endpoints(&sim.rules(), &rule_name("lb-l")).len(), 1);
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn listener_client_timeout_change_reaches_the_rule() {
-    let backends = [Backend::start().await];
-    let w = World::start("").await;
+async fn listener_client_timeout_change_reaches_the_rule() -> TestResult {
+    let backends = [Backend::start().await?];
+    let w = World::start("").await?;
     let refs: Vec<&Backend> = backends.iter().collect();
     w.apply_ok(&scenario_on("lb", "127.0.0.93", 94, &refs))
-        .await;
+        .await?;
     w.apply_ok(&[json!({"method": "listener_update", "args": {
         "old_listener": {"listener_id": "lb-l", "loadbalancer_id": "lb"},
         "new_listener": {"listener_id": "lb-l", "loadbalancer_id": "lb",
                          "timeout_client_data": 90000}}})])
-        .await;
+        .await?;
     let rules = w.sim().rules();
     let rule = rules
         .iter()
@@ -512,15 +512,16 @@ async fn listener_client_timeout_change_reaches_the_rule() {
         Some(1),
         "{rule}"
     );
+    Ok(())
 }
 
 /// Octavia's single-call create: one `loadbalancer_create` carrying the listener,
 /// its default pool (also listed under the load balancer), members and a monitor.
 /// Every object gets onto LoxiLB and every object Octavia locked ends ACTIVE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_graph_create_applies_and_activates_every_nested_object() {
-    let backends = [Backend::start().await, Backend::start().await];
-    let w = World::start("").await;
+async fn a_graph_create_applies_and_activates_every_nested_object() -> TestResult {
+    let backends = [Backend::start().await?, Backend::start().await?];
+    let w = World::start("").await?;
     let members: Vec<Value> = backends
         .iter()
         .enumerate()
@@ -540,7 +541,7 @@ async fn a_graph_create_applies_and_activates_every_nested_object() {
         "listeners": [{"listener_id": "g-l", "protocol": "TCP", "protocol_port": 8080,
             "admin_state_up": true, "default_pool_id": "g-p", "default_pool": pool}],
         "pools": [pool]}}});
-    w.apply_ok(&[graph]).await;
+    w.apply_ok(&[graph]).await?;
 
     let eps = rule_endpoints(&w.sim().rules(), &rule_name("g-l"));
     assert_eq!(eps.len(), 2, "{:?}", w.sim().rules());
@@ -564,4 +565,5 @@ async fn a_graph_create_applies_and_activates_every_nested_object() {
         last_operating(&w.status_messages(), "g-hm").as_deref(),
         Some("ONLINE")
     );
+    Ok(())
 }

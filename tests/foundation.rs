@@ -7,7 +7,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::{closed_port_url, write_config, Daemon};
+use common::{closed_port_url, write_config, Context, Daemon, TestResult};
 use serde_json::{json, Value};
 
 fn lb_create(lb: &str, vip: &str) -> Value {
@@ -27,33 +27,33 @@ fn listener_rename(lb: &str, id: &str, name: &str) -> Value {
         "new_listener": {"listener_id": id, "loadbalancer_id": lb, "name": name}}})
 }
 
-async fn all_events(d: &Daemon) -> Vec<Value> {
+async fn all_events(d: &Daemon) -> TestResult<Vec<Value>> {
     let (code, body) = d
         .api()
         .call("GET", "/v1/events?limit=1000", None)
         .await
-        .unwrap_or_else(|e| panic!("list events: {e}"));
+        .context("list events")?;
     assert_eq!(code, 200, "{body}");
-    body["events"].as_array().cloned().unwrap_or_default()
+    Ok(body["events"].as_array().cloned().unwrap_or_default())
 }
 
 /// Events accepted while LoxiLB is unreachable are in the journal before the 202; a
 /// SIGKILL loses none of them and the restarted daemon applies every one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accepted_events_survive_kill9_and_are_applied_after_restart() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+async fn accepted_events_survive_kill9_and_are_applied_after_restart() -> TestResult {
+    let dir = tempfile::tempdir()?;
     let agent = driver_agent_sim::spawn(&dir.path().join("agent"))
         .await
-        .unwrap_or_else(|e| panic!("agent: {e}"));
+        .context("agent")?;
     let agent_dir = dir.path().join("agent");
-    let down = closed_port_url();
-    let cfg = write_config(dir.path(), &[down], &agent_dir, "");
-    let mut d = Daemon::start(&cfg).await;
+    let down = closed_port_url()?;
+    let cfg = write_config(dir.path(), &[down], &agent_dir, "")?;
+    let mut d = Daemon::start(&cfg).await?;
 
     let mut ids = Vec::new();
     for lb in 0..4u8 {
         let lb_id = format!("lb-{lb}");
-        let (code, r) = d.post(&lb_create(&lb_id, &format!("10.0.0.{lb}"))).await;
+        let (code, r) = d.post(&lb_create(&lb_id, &format!("10.0.0.{lb}"))).await?;
         assert_eq!(code, 202, "{r}");
         ids.push(r["id"].as_i64().unwrap_or(0));
         let mut events = Vec::new();
@@ -68,7 +68,7 @@ async fn accepted_events_survive_kill9_and_are_applied_after_restart() {
             "member_id": format!("m-{lb}"), "pool_id": pool, "address": "127.0.0.1",
             "protocol_port": 9000}}}));
         for ev in &events {
-            let (code, r) = d.post(ev).await;
+            let (code, r) = d.post(ev).await?;
             assert_eq!(code, 202, "{r}");
             ids.push(r["id"].as_i64().unwrap_or(0));
         }
@@ -77,14 +77,14 @@ async fn accepted_events_survive_kill9_and_are_applied_after_restart() {
 
     let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
         .await
-        .unwrap_or_else(|e| panic!("sim: {e}"));
-    let cfg = write_config(dir.path(), &[sim.url()], &agent_dir, "");
-    let d = Daemon::start(&cfg).await;
+        .context("sim")?;
+    let cfg = write_config(dir.path(), &[sim.url()], &agent_dir, "")?;
+    let d = Daemon::start(&cfg).await?;
     for id in &ids {
-        let rec = d.wait_final(*id, Duration::from_secs(60)).await;
+        let rec = d.wait_final(*id, Duration::from_secs(60)).await?;
         assert_eq!(rec["state"], "done", "{rec}");
     }
-    let events = all_events(&d).await;
+    let events = all_events(&d).await?;
     assert_eq!(events.len(), ids.len(), "journal lost or duplicated events");
     // Applied on LoxiLB: one rule per load balancer (its first listener has the pool).
     let rules = sim.control().rules();
@@ -93,26 +93,25 @@ async fn accepted_events_survive_kill9_and_are_applied_after_restart() {
         assert_eq!(r["endpoints"].as_array().map(Vec::len), Some(1), "{r}");
     }
     drop(agent);
+    Ok(())
 }
 
 /// Events of one load balancer finish in the order they were accepted; two load
 /// balancers are worked on side by side.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_of_one_load_balancer_apply_in_order() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+async fn events_of_one_load_balancer_apply_in_order() -> TestResult {
+    let dir = tempfile::tempdir()?;
     let agent_dir = dir.path().join("agent");
-    let _agent = driver_agent_sim::spawn(&agent_dir)
-        .await
-        .unwrap_or_else(|e| panic!("agent: {e}"));
+    let _agent = driver_agent_sim::spawn(&agent_dir).await.context("agent")?;
     let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
         .await
-        .unwrap_or_else(|e| panic!("sim: {e}"));
-    let cfg = write_config(dir.path(), &[sim.url()], &agent_dir, "");
-    let d = Daemon::start(&cfg).await;
+        .context("sim")?;
+    let cfg = write_config(dir.path(), &[sim.url()], &agent_dir, "")?;
+    let d = Daemon::start(&cfg).await?;
 
     for lb in ["lb-a", "lb-b"] {
-        d.post(&lb_create(lb, "10.0.1.1")).await;
-        d.post(&listener_create(lb, &format!("{lb}-l"), 80)).await;
+        d.post(&lb_create(lb, "10.0.1.1")).await?;
+        d.post(&listener_create(lb, &format!("{lb}-l"), 80)).await?;
     }
     // Post the renames concurrently from two tasks, one per load balancer.
     let mut tasks = Vec::new();
@@ -122,23 +121,20 @@ async fn events_of_one_load_balancer_apply_in_order() {
             let mut ids = Vec::new();
             for i in 0..25 {
                 let ev = listener_rename(lb, &format!("{lb}-l"), &format!("n{i}"));
-                let (_, r) = api
-                    .call("POST", "/v1/events", Some(&ev))
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
+                let (_, r) = api.call("POST", "/v1/events", Some(&ev)).await?;
                 ids.push(r["id"].as_i64().unwrap_or(0));
             }
-            ids
+            TestResult::Ok(ids)
         }));
     }
     let mut per_lb = Vec::new();
     for t in tasks {
-        per_lb.push(t.await.unwrap_or_else(|e| panic!("{e}")));
+        per_lb.push(t.await??);
     }
     for ids in &per_lb {
         let mut last_update = 0;
         for id in ids {
-            let rec = d.wait_final(*id, Duration::from_secs(30)).await;
+            let rec = d.wait_final(*id, Duration::from_secs(30)).await?;
             assert_eq!(rec["state"], "done", "{rec}");
             let updated = rec["updated_at_ms"].as_i64().unwrap_or(0);
             assert!(
@@ -148,7 +144,7 @@ async fn events_of_one_load_balancer_apply_in_order() {
             last_update = updated;
         }
     }
-    let events = all_events(&d).await;
+    let events = all_events(&d).await?;
     let keys: std::collections::BTreeSet<_> = events
         .iter()
         .filter_map(|e| e["ordering_key"].as_str().map(str::to_owned))
@@ -157,23 +153,23 @@ async fn events_of_one_load_balancer_apply_in_order() {
         keys.contains("lb:lb-a") && keys.contains("lb:lb-b"),
         "{keys:?}"
     );
+    Ok(())
 }
 
 /// The Unix socket gets the configured mode; the TCP listener demands the bearer
 /// token; SIGTERM ends the daemon with exit code 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unix_socket_mode_tcp_token_and_graceful_sigterm() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+async fn unix_socket_mode_tcp_token_and_graceful_sigterm() -> TestResult {
+    let dir = tempfile::tempdir()?;
     let agent_dir = dir.path().join("agent");
     let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "s3cret-token\n").unwrap_or_else(|e| panic!("{e}"));
-    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600))
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&token_file, "s3cret-token\n")?;
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600))?;
     let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
         l.local_addr().map(|a| a.port()).unwrap_or(0)
     };
-    let cfg = write_config(dir.path(), &[closed_port_url()], &agent_dir, "");
+    let cfg = write_config(dir.path(), &[closed_port_url()?], &agent_dir, "")?;
     let text = std::fs::read_to_string(&cfg).unwrap_or_default().replace(
         "[ingress]\n",
         &format!(
@@ -181,8 +177,8 @@ async fn unix_socket_mode_tcp_token_and_graceful_sigterm() {
             token_file.display()
         ),
     );
-    std::fs::write(&cfg, text).unwrap_or_else(|e| panic!("{e}"));
-    let mut d = Daemon::start(&cfg).await;
+    std::fs::write(&cfg, text)?;
+    let mut d = Daemon::start(&cfg).await?;
 
     let mode = std::fs::metadata(&d.socket)
         .map(|m| m.permissions().mode() & 0o777)
@@ -191,79 +187,61 @@ async fn unix_socket_mode_tcp_token_and_graceful_sigterm() {
 
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/v1/events");
-    let no_token = http
-        .get(&url)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let no_token = http.get(&url).send().await?;
     assert_eq!(no_token.status(), 401);
-    let wrong = http
-        .get(&url)
-        .bearer_auth("s3cret-tokeX")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let wrong = http.get(&url).bearer_auth("s3cret-tokeX").send().await?;
     assert_eq!(wrong.status(), 401);
-    let right = http
-        .get(&url)
-        .bearer_auth("s3cret-token")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let right = http.get(&url).bearer_auth("s3cret-token").send().await?;
     assert_eq!(right.status(), 200);
 
-    let code = tokio::task::spawn_blocking(move || d.terminate())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let code = tokio::task::spawn_blocking(move || d.terminate()).await?;
     assert_eq!(code, Some(0));
+    Ok(())
 }
 
 /// A clean stop (SIGTERM) removes the ingress socket file, so the next start
 /// finds nothing to replace (no "stale socket" warning).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clean_shutdown_removes_the_ingress_socket() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+async fn clean_shutdown_removes_the_ingress_socket() -> TestResult {
+    let dir = tempfile::tempdir()?;
     let cfg = write_config(
         dir.path(),
-        &[closed_port_url()],
+        &[closed_port_url()?],
         &dir.path().join("agent"),
         "",
-    );
+    )?;
     for run in 0..2 {
-        let mut d = Daemon::start(&cfg).await;
+        let mut d = Daemon::start(&cfg).await?;
         assert!(d.socket.exists());
         let log = d.log();
         assert!(!log.contains("stale ingress socket"), "run {run}: {log}");
         let socket = d.socket.clone();
-        let code = tokio::task::spawn_blocking(move || d.terminate())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let code = tokio::task::spawn_blocking(move || d.terminate()).await?;
         assert_eq!(code, Some(0));
         assert!(
             !socket.exists(),
             "run {run}: socket left after a clean stop"
         );
     }
+    Ok(())
 }
 
 /// A MySQL password written into the URL stops start-up with a message that names
 /// the key and where the password belongs, and never shows the password.
 #[test]
-fn a_password_in_a_mysql_url_is_refused_without_being_shown() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+fn a_password_in_a_mysql_url_is_refused_without_being_shown() -> TestResult {
+    let dir = tempfile::tempdir()?;
     let cfg = dir.path().join("mysql.toml");
     std::fs::write(
         &cfg,
         "[database]\nurl = \"mysql://lc:Sup3r-s3cret@127.0.0.1:3306/lc\"\n",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    )?;
     for sub in ["check-config", "run"] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
             .arg("--config")
             .arg(&cfg)
             .arg(sub)
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
+            .output()?;
         assert!(
             !out.status.success(),
             "{sub} accepted a password in the URL"
@@ -277,23 +255,24 @@ fn a_password_in_a_mysql_url_is_refused_without_being_shown() {
             "{sub} showed the password: {all}"
         );
     }
+    Ok(())
 }
 
 /// An invalid value stops start-up with a message naming the key.
 #[test]
-fn invalid_config_exits_non_zero_naming_the_key() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+fn invalid_config_exits_non_zero_naming_the_key() -> TestResult {
+    let dir = tempfile::tempdir()?;
     let cfg = dir.path().join("bad.toml");
-    std::fs::write(&cfg, "[health_monitoring]\nbatch_size = 0\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&cfg, "[health_monitoring]\nbatch_size = 0\n")?;
     for sub in ["check-config", "run"] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
             .arg("--config")
             .arg(&cfg)
             .arg(sub)
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
+            .output()?;
         assert!(!out.status.success(), "{sub} accepted a bad config");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("batch_size"), "{sub}: {err}");
     }
+    Ok(())
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::world::{lb, listener, member, pool};
-use common::{write_config_with, Daemon};
+use common::{write_config_with, Context, Daemon, TestResult};
 use serde_json::{json, Value};
 
 /// Short leases keep the failover tests quick; the rules are the same at 10 s.
@@ -25,33 +25,31 @@ struct Cluster {
 }
 
 impl Cluster {
-    async fn start(url: &str, n: usize) -> Cluster {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    async fn start(url: &str, n: usize) -> TestResult<Cluster> {
+        let dir = tempfile::tempdir()?;
         let agent_dir = dir.path().join("agent");
-        std::fs::create_dir_all(&agent_dir).unwrap_or_else(|e| panic!("{e}"));
-        let agent = driver_agent_sim::spawn(&agent_dir)
-            .await
-            .unwrap_or_else(|e| panic!("agent: {e}"));
+        std::fs::create_dir_all(&agent_dir)?;
+        let agent = driver_agent_sim::spawn(&agent_dir).await.context("agent")?;
         let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
             .await
-            .unwrap_or_else(|e| panic!("sim: {e}"));
+            .context("sim")?;
         let mut configs = Vec::new();
         for i in 0..n {
             let d = dir.path().join(format!("c{i}"));
-            std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
-            configs.push(cluster_config(&d, &sim.url(), &agent_dir, url, i));
+            std::fs::create_dir_all(&d)?;
+            configs.push(cluster_config(&d, &sim.url(), &agent_dir, url, i)?);
         }
         let mut daemons = Vec::new();
         for cfg in &configs {
-            daemons.push(Some(Daemon::start(cfg).await));
+            daemons.push(Some(Daemon::start(cfg).await?));
         }
-        Cluster {
+        Ok(Cluster {
             _dir: dir,
             agent,
             sim,
             configs,
             daemons,
-        }
+        })
     }
 
     fn up(&self) -> impl Iterator<Item = (usize, &Daemon)> {
@@ -81,32 +79,32 @@ impl Cluster {
                 "no single leader: {leaders:?}\n{}",
                 self.logs()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(common::POLL).await;
         }
     }
 
     /// POST `event` to instance `i` (one of those up); the event's id.
-    async fn post(&self, i: usize, event: &Value) -> i64 {
+    async fn post(&self, i: usize, event: &Value) -> TestResult<i64> {
         let d = self.daemons[i]
             .as_ref()
             .unwrap_or_else(|| panic!("instance {i} is down"));
-        let (code, body) = d.post(event).await;
+        let (code, body) = d.post(event).await?;
         assert!(code == 202 || code == 200, "{code}: {body}");
-        body["id"]
+        Ok(body["id"]
             .as_i64()
-            .unwrap_or_else(|| panic!("no id: {body}"))
+            .unwrap_or_else(|| panic!("no id: {body}")))
     }
 
     /// Wait until every event of `ids` is final on the shared journal; returns the
     /// states by id.
-    async fn wait_all(&self, ids: &[i64], timeout: Duration) -> BTreeMap<i64, String> {
+    async fn wait_all(&self, ids: &[i64], timeout: Duration) -> TestResult<BTreeMap<i64, String>> {
         let (_, d) = self.up().next().unwrap_or_else(|| panic!("none up"));
         let mut out = BTreeMap::new();
         for id in ids {
-            let rec = d.wait_final(*id, timeout).await;
+            let rec = d.wait_final(*id, timeout).await?;
             out.insert(*id, rec["state"].as_str().unwrap_or("").to_string());
         }
-        out
+        Ok(out)
     }
 
     fn kill9(&mut self, i: usize) {
@@ -115,8 +113,9 @@ impl Cluster {
         }
     }
 
-    async fn restart(&mut self, i: usize) {
-        self.daemons[i] = Some(Daemon::start(&self.configs[i]).await);
+    async fn restart(&mut self, i: usize) -> TestResult {
+        self.daemons[i] = Some(Daemon::start(&self.configs[i]).await?);
+        Ok(())
     }
 
     fn logs(&self) -> String {
@@ -127,8 +126,14 @@ impl Cluster {
 }
 
 /// A daemon configuration in `dir` for instance `ctl-{i}` of a cluster on `url`.
-fn cluster_config(dir: &Path, sim: &str, agent_dir: &Path, url: &str, i: usize) -> PathBuf {
-    let cfg = write_config_with(dir, &[sim.to_string()], agent_dir, "", "");
+fn cluster_config(
+    dir: &Path,
+    sim: &str,
+    agent_dir: &Path,
+    url: &str,
+    i: usize,
+) -> TestResult<PathBuf> {
+    let cfg = write_config_with(dir, &[sim.to_string()], agent_dir, "", "")?;
     let text = std::fs::read_to_string(&cfg).unwrap_or_default();
     let sqlite = format!("url = \"sqlite://{}/coordinator.db\"", dir.display());
     assert!(text.contains(&sqlite), "{text}");
@@ -136,8 +141,8 @@ fn cluster_config(dir: &Path, sim: &str, agent_dir: &Path, url: &str, i: usize) 
         + &format!(
             "\n[cluster]\ninstance_id = \"ctl-{i}\"\nlease_seconds = {LEASE_SECONDS}\npoll_ms = 20\n"
         );
-    std::fs::write(&cfg, text).unwrap_or_else(|e| panic!("{e}"));
-    cfg
+    std::fs::write(&cfg, text)?;
+    Ok(cfg)
 }
 
 /// A member update event setting `weight`.
@@ -211,24 +216,21 @@ fn at_final_weights(got: Option<BTreeMap<u64, u64>>, members: usize) -> bool {
 /// the three sockets all apply, in order per load balancer, and every object ends
 /// ACTIVE in the driver agent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_instances_share_one_journal_and_one_leader() {
-    let server = mariadb_harness::MariaDb::shared().unwrap_or_else(|e| panic!("{e}"));
-    let url = server
-        .fresh_database("ha_three")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let c = Cluster::start(&url, 3).await;
+async fn three_instances_share_one_journal_and_one_leader() -> TestResult {
+    let server = mariadb_harness::MariaDb::shared()?;
+    let url = server.fresh_database("ha_three").await?;
+    let c = Cluster::start(&url, 3).await?;
     let leader = c.leader(Duration::from_secs(20)).await;
     let (lbs, members) = (4, 3);
     let mut ids = Vec::new();
     let mut rr = 0;
     for i in 0..lbs {
         for ev in lb_events(i, members) {
-            ids.push(c.post(rr % 3, &ev).await);
+            ids.push(c.post(rr % 3, &ev).await?);
             rr += 1;
         }
     }
-    let states = c.wait_all(&ids, Duration::from_secs(60)).await;
+    let states = c.wait_all(&ids, Duration::from_secs(60)).await?;
     let failed: Vec<_> = states.iter().filter(|(_, s)| *s != "done").collect();
     assert!(failed.is_empty(), "{failed:?}\n{}", c.logs());
     let sim = c.sim.control();
@@ -282,8 +284,7 @@ async fn three_instances_share_one_journal_and_one_leader() {
             .map(|d| d.api())
             .unwrap_or_else(|| panic!("ctl-{i} is down"))
             .call("GET", "/v1/status/loadbalancers", None)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
         let ids: Vec<&str> = body["loadbalancers"]
             .as_array()
             .map(|a| a.iter().filter_map(|l| l["id"].as_str()).collect())
@@ -294,6 +295,7 @@ async fn three_instances_share_one_journal_and_one_leader() {
             "ctl-{i}"
         );
     }
+    Ok(())
 }
 
 /// The operating status instance `i` answers for `path`, once it answers 200 (and,
@@ -317,7 +319,7 @@ async fn status_of(c: &Cluster, i: usize, path: &str, want: Option<&Value>) -> V
             "ctl-{i} {path}: {got:?}, want {want:?}\n{}",
             c.logs()
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(common::POLL).await;
     }
 }
 
@@ -325,13 +327,10 @@ async fn status_of(c: &Cluster, i: usize, path: &str, want: Option<&Value>) -> V
 /// No accepted event is lost, LoxiLB ends exactly at the desired state, and a new
 /// leader applies again within 2 × lease of each kill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn killing_the_leader_five_times_loses_nothing() {
-    let server = mariadb_harness::MariaDb::shared().unwrap_or_else(|e| panic!("{e}"));
-    let url = server
-        .fresh_database("ha_kill")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut c = Cluster::start(&url, 3).await;
+async fn killing_the_leader_five_times_loses_nothing() -> TestResult {
+    let server = mariadb_harness::MariaDb::shared()?;
+    let url = server.fresh_database("ha_kill").await?;
+    let mut c = Cluster::start(&url, 3).await?;
     let (lbs, members) = (24, 4);
     let events: Vec<Value> = (0..lbs).flat_map(|i| lb_events(i, members)).collect();
     // Interleave the load balancers' streams (each keeps its own order), so the burst
@@ -350,7 +349,7 @@ async fn killing_the_leader_five_times_loses_nothing() {
     for (n, batch) in order.chunks(chunk).enumerate() {
         for (k, ev) in batch.iter().enumerate() {
             let target = c.up().map(|(i, _)| i).nth(k % 2).unwrap_or(0);
-            ids.push(c.post(target, ev).await);
+            ids.push(c.post(target, ev).await?);
         }
         if n < 5 {
             // Kill the leader while it applies the batch just posted. The baseline
@@ -373,10 +372,10 @@ async fn killing_the_leader_five_times_loses_nothing() {
             } else {
                 eprintln!("kill {n}: the leader had applied everything; not timed");
             }
-            c.restart(leader).await;
+            c.restart(leader).await?;
         }
     }
-    let states = c.wait_all(&ids, Duration::from_secs(120)).await;
+    let states = c.wait_all(&ids, Duration::from_secs(120)).await?;
     let not_done: Vec<_> = states.iter().filter(|(_, s)| *s != "done").collect();
     assert!(not_done.is_empty(), "{not_done:?}\n{}", c.logs());
     assert_eq!(
@@ -394,7 +393,7 @@ async fn killing_the_leader_five_times_loses_nothing() {
         let got = rule_weights(&sim, i);
         assert!(at_final_weights(got.clone(), members), "lb{i}: {got:?}");
     }
-    never_two_leaders(&url, &sim).await;
+    never_two_leaders(&url, &sim).await?;
     let limit = Duration::from_secs(2 * LEASE_SECONDS);
     eprintln!("failover times: {failovers:?}");
     assert!(failovers.len() >= 3, "{failovers:?}");
@@ -402,6 +401,7 @@ async fn killing_the_leader_five_times_loses_nothing() {
         failovers.iter().all(|t| *t < limit),
         "{failovers:?} (limit {limit:?})"
     );
+    Ok(())
 }
 
 /// Events done, as the journal counts them (through any instance).
@@ -422,11 +422,9 @@ async fn done_count(c: &Cluster) -> usize {
 /// never overlap, and LoxiLB saw each instance's changes in one run per term (an
 /// instance that went on changing LoxiLB after another took over would interleave
 /// with it and make more runs than there were terms).
-async fn never_two_leaders(url: &str, sim: &loxilb_sim::Control) {
+async fn never_two_leaders(url: &str, sim: &loxilb_sim::Control) -> TestResult {
     use sqlx::{Connection, Row};
-    let mut conn = sqlx::MySqlConnection::connect(url)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = sqlx::MySqlConnection::connect(url).await?;
     let rows = sqlx::query(
         "SELECT epoch, CAST(holder AS CHAR), \
          CAST(UNIX_TIMESTAMP(acquired_at) * 1000000 AS SIGNED), \
@@ -434,8 +432,7 @@ async fn never_two_leaders(url: &str, sim: &loxilb_sim::Control) {
          FROM lease_history WHERE name = 'leader' ORDER BY epoch",
     )
     .fetch_all(&mut conn)
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .await?;
     let terms: Vec<(u64, String, i64, i64)> = rows
         .iter()
         .map(|r| {
@@ -469,36 +466,35 @@ async fn never_two_leaders(url: &str, sim: &loxilb_sim::Control) {
         runs.len(),
         terms.len()
     );
+    Ok(())
 }
 
 /// The leader loses the database for longer than its lease (mariadbd stopped with
 /// SIGSTOP): it stops changing LoxiLB within the lease, an instance leads once the
 /// database is back, and every event ends applied once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_leader_without_its_database_stops_within_the_lease() {
-    let server = mariadb_harness::MariaDb::start().unwrap_or_else(|e| panic!("{e}"));
+async fn a_leader_without_its_database_stops_within_the_lease() -> TestResult {
+    let server = mariadb_harness::MariaDb::start()?;
     let pid = server.pid().unwrap_or_else(|| panic!("no pid"));
-    let url = server
-        .fresh_database("ha_dbloss")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let c = Cluster::start(&url, 2).await;
+    let url = server.fresh_database("ha_dbloss").await?;
+    let c = Cluster::start(&url, 2).await?;
     c.leader(Duration::from_secs(20)).await;
     let (lbs, members) = (6, 4);
     let mut ids = Vec::new();
     for i in 0..lbs {
         for ev in lb_events(i, members) {
-            ids.push(c.post(i % 2, &ev).await);
+            ids.push(c.post(i % 2, &ev).await?);
         }
     }
     // The burst is journaled; stop the database while the leader applies it.
-    let signal = |sig: &str| {
+    let signal = |sig: &str| -> TestResult {
         std::process::Command::new("kill")
             .args([sig, &pid.to_string()])
             .status()
-            .unwrap_or_else(|e| panic!("kill: {e}"));
+            .context("kill")?;
+        Ok(())
     };
-    signal("-STOP");
+    signal("-STOP")?;
     let stopped = Instant::now();
     let changes = || {
         c.sim
@@ -515,16 +511,12 @@ async fn a_leader_without_its_database_stops_within_the_lease() {
     let roles: Vec<String> = {
         let mut v = Vec::new();
         for (_, d) in c.up() {
-            let (_, body) = d
-                .api()
-                .call("GET", "/healthz", None)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            let (_, body) = d.api().call("GET", "/healthz", None).await?;
             v.push(body["cluster"]["role"].as_str().unwrap_or("").to_string());
         }
         v
     };
-    signal("-CONT");
+    signal("-CONT")?;
     assert_eq!(
         at_lease,
         later,
@@ -536,7 +528,7 @@ async fn a_leader_without_its_database_stops_within_the_lease() {
         "nobody leads without the database: {roles:?}"
     );
     c.leader(Duration::from_secs(30)).await;
-    let states = c.wait_all(&ids, Duration::from_secs(120)).await;
+    let states = c.wait_all(&ids, Duration::from_secs(120)).await?;
     let not_done: Vec<_> = states.iter().filter(|(_, s)| *s != "done").collect();
     assert!(not_done.is_empty(), "{not_done:?}\n{}", c.logs());
     let sim = c.sim.control();
@@ -545,71 +537,68 @@ async fn a_leader_without_its_database_stops_within_the_lease() {
         let got = rule_weights(&sim, i);
         assert!(at_final_weights(got.clone(), members), "lb{i}: {got:?}");
     }
-    never_two_leaders(&url, &sim).await;
+    never_two_leaders(&url, &sim).await?;
+    Ok(())
 }
 
 /// `migrate` brings an empty shared database to the schema (twice is harmless) and
 /// refuses a SQLite configuration, naming the key.
 #[tokio::test]
-async fn the_migrate_command_prepares_a_shared_database() {
-    let server = mariadb_harness::MariaDb::shared().unwrap_or_else(|e| panic!("{e}"));
-    let url = server
-        .fresh_database("ha_migrate")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+async fn the_migrate_command_prepares_a_shared_database() -> TestResult {
+    let server = mariadb_harness::MariaDb::shared()?;
+    let url = server.fresh_database("ha_migrate").await?;
+    let dir = tempfile::tempdir()?;
     let run = |cfg: &Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
             .arg("--config")
             .arg(cfg)
             .arg("migrate")
             .output()
-            .unwrap_or_else(|e| panic!("{e}"))
     };
-    let cfg = cluster_config(dir.path(), "http://127.0.0.1:9", dir.path(), &url, 0);
+    let cfg = cluster_config(dir.path(), "http://127.0.0.1:9", dir.path(), &url, 0)?;
     for _ in 0..2 {
-        let out = run(&cfg);
+        let out = run(&cfg)?;
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{err}");
         assert!(err.contains("at this release's schema"), "{err}");
     }
     let sqlite_dir = dir.path().join("single");
-    std::fs::create_dir_all(&sqlite_dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&sqlite_dir)?;
     let cfg = write_config_with(
         &sqlite_dir,
         &["http://127.0.0.1:9".into()],
         dir.path(),
         "",
         "",
-    );
-    let out = run(&cfg);
+    )?;
+    let out = run(&cfg)?;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
         err.contains("database.url") && err.contains("mysql://"),
         "{err}"
     );
+    Ok(())
 }
 
 /// A mysql:// database that cannot be reached stops the start within seconds, with
 /// the host, the port and the reason, and never the password.
 #[test]
-fn an_unreachable_database_fails_fast_without_showing_the_password() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+fn an_unreachable_database_fails_fast_without_showing_the_password() -> TestResult {
+    let dir = tempfile::tempdir()?;
     let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
         l.local_addr().map(|a| a.port()).unwrap_or(1)
     };
     let url = format!("mysql://coordinator@127.0.0.1:{port}/loxilb");
-    let cfg = cluster_config(dir.path(), "http://127.0.0.1:9", dir.path(), &url, 0);
+    let cfg = cluster_config(dir.path(), "http://127.0.0.1:9", dir.path(), &url, 0)?;
     let started = Instant::now();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
         .arg("--config")
         .arg(&cfg)
         .arg("run")
         .env("LOXILB_COORDINATOR_DATABASE_PASSWORD", "pw-must-not-show")
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .output()?;
     let took = started.elapsed();
     let all = format!(
         "{}{}",
@@ -621,4 +610,5 @@ fn an_unreachable_database_fails_fast_without_showing_the_password() {
     assert!(all.contains(&format!("127.0.0.1:{port}")), "{all}");
     assert!(all.to_lowercase().contains("refused"), "the reason: {all}");
     assert!(!all.contains("pw-must-not-show"), "{all}");
+    Ok(())
 }

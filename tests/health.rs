@@ -7,7 +7,9 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use common::result::ok;
 use common::world::*;
+use common::TestResult;
 use serde_json::{json, Value};
 
 /// lb → TCP listener → pool with one member per backend (+ HTTP monitor, delay 1 s,
@@ -33,12 +35,12 @@ fn scenario(lb_id: &str, vip: &str, backends: &[&Backend], monitored: bool) -> V
 const DETECT: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn backend_down_degrades_then_recovers() {
-    let mut b0 = Backend::start().await;
-    let b1 = Backend::start().await;
-    let w = World::start("").await;
+async fn backend_down_degrades_then_recovers() -> TestResult {
+    let mut b0 = Backend::start().await?;
+    let b1 = Backend::start().await?;
+    let w = World::start("").await?;
     w.apply_ok(&scenario("lb1", "127.0.0.30", &[&b0, &b1], true))
-        .await;
+        .await?;
     let online = [
         ("lb1-m0", "ONLINE"),
         ("lb1-m1", "ONLINE"),
@@ -58,7 +60,7 @@ async fn backend_down_degrades_then_recovers() {
     w.wait_operating("member ERROR, pool and LB DEGRADED", DETECT, &degraded)
         .await;
 
-    b0.restart().await;
+    b0.restart().await?;
     w.wait_operating("ONLINE again", DETECT, &online).await;
 
     // The status API answers from the cache, with the LoxiLB facts behind it.
@@ -66,8 +68,7 @@ async fn backend_down_degrades_then_recovers() {
         .daemon
         .api()
         .call("GET", "/v1/status/members/lb1-m0", None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["operating_status"], "ONLINE", "{body}");
     assert_eq!(body["loxilb"]["nodes"]["ok"], 1, "{body}");
@@ -79,8 +80,7 @@ async fn backend_down_degrades_then_recovers() {
         .daemon
         .api()
         .call("GET", "/v1/status/pools/lb1-p", None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
     assert_eq!(
         (code, &body["operating_status"]),
         (200, &json!("ONLINE")),
@@ -90,33 +90,33 @@ async fn backend_down_degrades_then_recovers() {
         .daemon
         .api()
         .call("GET", "/v1/status/loadbalancers/nope", None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
     assert_eq!(code, 404);
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn all_down_admin_down_drained_and_unmonitored() {
-    let healthy = Backend::start().await;
-    let dead = Backend::start().await;
+async fn all_down_admin_down_drained_and_unmonitored() -> TestResult {
+    let healthy = Backend::start().await?;
+    let dead = Backend::start().await?;
     dead.stop().await;
-    let w = World::start("").await;
+    let w = World::start("").await?;
 
     let (drained, disabled, plain) = (
-        Backend::start().await,
-        Backend::start().await,
-        Backend::start().await,
+        Backend::start().await?,
+        Backend::start().await?,
+        Backend::start().await?,
     );
     // a: one healthy member, one drained (weight 0), one admin down.
     let mut a = scenario("a", "127.0.0.31", &[&healthy, &drained, &disabled], true);
     a[4]["args"]["member"]["weight"] = json!(0);
     a[5]["args"]["member"]["admin_state_up"] = json!(false);
-    w.apply_ok(&a).await;
+    w.apply_ok(&a).await?;
     // b: no health monitor. c: its only member's backend is down.
     w.apply_ok(&scenario("b", "127.0.0.32", &[&plain], false))
-        .await;
+        .await?;
     w.apply_ok(&scenario("c", "127.0.0.33", &[&dead], true))
-        .await;
+        .await?;
 
     w.wait_operating(
         "per-member statuses",
@@ -136,13 +136,18 @@ async fn all_down_admin_down_drained_and_unmonitored() {
         ],
     )
     .await;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quiet_cycles_send_nothing_and_the_ttl_sends_one_full_message() {
-    let b = Backend::start().await;
-    let w = World::start("status_cache_ttl = 8").await;
-    w.apply_ok(&scenario("q", "127.0.0.34", &[&b], true)).await;
+async fn quiet_cycles_send_nothing_and_the_ttl_sends_one_full_message() -> TestResult {
+    let b = Backend::start().await?;
+    // A TTL of 5 s leaves 1.5 s between the end of the quiet window (3.5 s after a
+    // full refresh was seen) and the next refresh, which can only come later than
+    // 5 s after the previous one (cycles drift late, never early).
+    let w = World::start("status_cache_ttl = 5").await?;
+    w.apply_ok(&scenario("q", "127.0.0.34", &[&b], true))
+        .await?;
     let ids = ["q", "q-l", "q-p", "q-m0"];
     let online: Vec<(&str, &str)> = ids.iter().map(|i| (*i, "ONLINE")).collect();
     w.wait_operating("all ONLINE", DETECT, &online).await;
@@ -162,7 +167,7 @@ async fn quiet_cycles_send_nothing_and_the_ttl_sends_one_full_message() {
     tokio::time::sleep(Duration::from_millis(3500)).await;
     let quiet = w.status_messages()[after_full..].to_vec();
     assert!(quiet.is_empty(), "unexpected messages: {quiet:?}");
-    // The TTL (8 s) passes: exactly one message, carrying every status.
+    // The TTL (5 s) passes: exactly one message, carrying every status.
     w.wait_for("the next full refresh", Duration::from_secs(10), || {
         w.status_messages().len() > after_full
     })
@@ -171,13 +176,15 @@ async fn quiet_cycles_send_nothing_and_the_ttl_sends_one_full_message() {
     let refresh = w.status_messages()[after_full..].to_vec();
     assert_eq!(refresh.len(), 1, "{refresh:?}");
     assert!(is_full(&refresh[0]), "{refresh:?}");
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unreachable_loxilb_keeps_members_then_errors_the_lb_then_recovers() {
-    let b = Backend::start().await;
-    let w = World::start("stale_cycles_before_error = 3").await;
-    w.apply_ok(&scenario("u", "127.0.0.35", &[&b], true)).await;
+async fn unreachable_loxilb_keeps_members_then_errors_the_lb_then_recovers() -> TestResult {
+    let b = Backend::start().await?;
+    let w = World::start("stale_cycles_before_error = 3").await?;
+    w.apply_ok(&scenario("u", "127.0.0.35", &[&b], true))
+        .await?;
     w.wait_operating("ONLINE", DETECT, &[("u-m0", "ONLINE"), ("u", "ONLINE")])
         .await;
     let before = w.status_messages().len();
@@ -186,10 +193,7 @@ async fn unreachable_loxilb_keeps_members_then_errors_the_lb_then_recovers() {
     let api = w.daemon.api();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, body) = api
-            .call("GET", "/v1/status/loadbalancers/u", None)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, body) = api.call("GET", "/v1/status/loadbalancers/u", None).await?;
         if body["loxilb"]["failed_polls"].as_u64().unwrap_or(0) >= 2 {
             break;
         }
@@ -212,17 +216,18 @@ async fn unreachable_loxilb_keeps_members_then_errors_the_lb_then_recovers() {
     w.sim().set_maintenance(false);
     w.wait_operating("recovered", DETECT, &[("u", "ONLINE"), ("u-m0", "ONLINE")])
         .await;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn listener_statistics_match_the_simulator_counters() {
-    let b0 = Backend::start().await;
-    let b1 = Backend::start().await;
+async fn listener_statistics_match_the_simulator_counters() -> TestResult {
+    let b0 = Backend::start().await?;
+    let b1 = Backend::start().await?;
     // Rules (and their counters) are read every `stats_interval`: at the default 10 s
     // the counter could only show at the very end of the 10 s wait (failed under load).
-    let w = World::start("stats_interval = 1").await;
+    let w = World::start("stats_interval = 1").await?;
     w.apply_ok(&scenario("s", "127.0.0.36", &[&b0, &b1], true))
-        .await;
+        .await?;
     // Both members share 127.0.0.1: the counter is set per endpoint address.
     assert!(w
         .sim()
@@ -245,12 +250,13 @@ async fn listener_statistics_match_the_simulator_counters() {
         (json!(0), json!(0)),
         "{last}"
     );
+    Ok(())
 }
 
 /// Lib level against the simulator (the daemon adds nothing here but time): 100k
 /// scripted endpoints, one poll, 10 flips, the next poll's diff holds only those.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hundred_thousand_scripted_endpoints_ten_changes() {
+async fn hundred_thousand_scripted_endpoints_ten_changes() -> TestResult {
     use loxilb_coordinator::health::{
         compute::compute, diff, index::DesiredIndex, observe::*, Snapshot,
     };
@@ -259,9 +265,7 @@ async fn hundred_thousand_scripted_endpoints_ten_changes() {
 
     const N: usize = 100_000;
     let addr = |i: usize| format!("10.{}.{}.{}", i / 62_500, (i / 250) % 250, i % 250 + 1);
-    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default()).await?;
     let scripted = (0..N)
         .map(|i| loxilb_sim::ScriptedEndpoint {
             host: addr(i),
@@ -277,24 +281,21 @@ async fn hundred_thousand_scripted_endpoints_ten_changes() {
         .collect();
     let tree = LbTree::from_bodies(
         &json!({"loadbalancer_id": "lb"}),
-        &[json!({"listener_id": "l", "protocol": "TCP", "protocol_port": 80, "default_pool_id": "p"})],
+        &[
+            json!({"listener_id": "l", "protocol": "TCP", "protocol_port": 80, "default_pool_id": "p"}),
+        ],
         &[json!({"pool_id": "p", "protocol": "TCP"})],
         &members,
         &[json!({"healthmonitor_id": "h", "pool_id": "p", "type": "TCP"})],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    )?;
     let index = DesiredIndex::from_trees(&[tree]);
     let client = LoxilbClient::new(ClientOptions {
         nodes: vec![sim.url()],
         timeout: Duration::from_secs(60),
         ..ClientOptions::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    })?;
     let poll = || async {
-        let endpoints = client
-            .list_endpoints(NodeId(0))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let endpoints = ok(client.list_endpoints(NodeId(0)).await);
         assert_eq!(endpoints.len(), N);
         observe(&[&NodeReport {
             endpoints,
@@ -328,6 +329,7 @@ async fn hundred_thousand_scripted_endpoints_ten_changes() {
         .all(|r| flipped.contains_key(&r.id) && r.operating_status.as_deref() == Some("ERROR")));
     // Plus the pool and the load balancer going DEGRADED.
     assert_eq!(changes.len(), 12, "{changes:?}");
+    Ok(())
 }
 
 /// A listener whose rule is deleted behind the daemon's back (an operator's loxicmd,
@@ -338,11 +340,11 @@ async fn hundred_thousand_scripted_endpoints_ten_changes() {
 /// again, a reconcile puts the rule back and both return to ONLINE. Before issue 22
 /// the listener stayed ONLINE with no rule.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rule_deleted_behind_our_back_makes_the_listener_error_until_restored() {
-    let b = Backend::start().await;
-    let w = World::start("stats_interval = 2").await;
+async fn a_rule_deleted_behind_our_back_makes_the_listener_error_until_restored() -> TestResult {
+    let b = Backend::start().await?;
+    let w = World::start("stats_interval = 2").await?;
     w.apply_ok(&scenario("gone", "127.0.0.38", &[&b], true))
-        .await;
+        .await?;
     let online = [
         ("gone-m0", "ONLINE"),
         ("gone-l", "ONLINE"),
@@ -373,14 +375,10 @@ async fn a_rule_deleted_behind_our_back_makes_the_listener_error_until_restored(
     );
     w.sim().clear_faults();
 
-    let (code, body) = w
-        .daemon
-        .api()
-        .call("POST", "/v1/reconcile", None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (code, body) = w.daemon.api().call("POST", "/v1/reconcile", None).await?;
     assert_eq!(code, 200, "{body}");
     w.wait_operating("ONLINE again", Duration::from_secs(20), &online)
         .await;
     assert_eq!(rule_endpoints(&w.sim().rules(), &rule).len(), 1);
+    Ok(())
 }

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::result::lock;
 use common::world::*;
+use common::{Context, TestResult};
 use loxilb_coordinator::mapping::rule_name;
 use loxilb_sim::{CaCert, LoxilbVersion, SimOptions};
 use serde_json::{json, Value};
@@ -31,7 +33,7 @@ fn fast() -> SimOptions {
     }
 }
 
-async fn fast_world() -> World {
+async fn fast_world() -> TestResult<World> {
     World::start_custom(fast(), "", "").await
 }
 
@@ -53,11 +55,11 @@ impl Drop for Recording {
 }
 
 impl Recording {
-    async fn start(ip: &str) -> Recording {
+    async fn start(ip: &str) -> TestResult<Recording> {
         let listener = tokio::net::TcpListener::bind((ip, 0))
             .await
-            .unwrap_or_else(|e| panic!("backend bind {ip}: {e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+            .context(format!("backend bind {ip}"))?;
+        let addr = listener.local_addr()?;
         let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
         let health = Arc::new(AtomicU16::new(200));
         let (s, h) = (seen.clone(), health.clone());
@@ -75,9 +77,7 @@ impl Recording {
                     } else {
                         axum::http::StatusCode::NOT_FOUND
                     };
-                    seen.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((method.to_string(), raw));
+                    lock(&seen).push((method.to_string(), raw));
                     (status, [(axum::http::header::CONNECTION, "close")], "ok\n")
                 }
             },
@@ -85,12 +85,12 @@ impl Recording {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Recording {
+        Ok(Recording {
             addr,
             seen,
             health,
             task,
-        }
+        })
     }
 
     fn port(&self) -> u16 {
@@ -98,7 +98,7 @@ impl Recording {
     }
 
     fn seen(&self) -> Vec<(String, String)> {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        lock(&self.seen).clone()
     }
 
     fn set_health(&self, status: u16) {
@@ -119,10 +119,10 @@ impl Drop for UdpEcho {
 }
 
 impl UdpEcho {
-    async fn start() -> UdpEcho {
+    async fn start() -> TestResult<UdpEcho> {
         let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
             .await
-            .unwrap_or_else(|e| panic!("udp bind: {e}"));
+            .context("udp bind")?;
         let port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
         let task = tokio::spawn(async move {
             let mut buf = [0u8; 2048];
@@ -130,7 +130,7 @@ impl UdpEcho {
                 let _ = sock.send_to(&buf[..n], from).await;
             }
         });
-        UdpEcho { port, task }
+        Ok(UdpEcho { port, task })
     }
 }
 
@@ -146,6 +146,8 @@ mod tls {
     use tokio::net::TcpListener;
     use tokio::task::JoinHandle;
     use tokio_rustls::rustls;
+
+    use crate::common::{Context, TestResult};
     use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
     /// A server certificate for 127.0.0.1 and the PEM of the CA that signed it (itself
@@ -156,36 +158,33 @@ mod tls {
         pub ca_pem: String,
     }
 
-    pub fn ca_signed() -> ServerCert {
-        let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("ca key: {e}"));
-        let mut ca = CertificateParams::new(Vec::<String>::new())
-            .unwrap_or_else(|e| panic!("ca params: {e}"));
+    pub fn ca_signed() -> TestResult<ServerCert> {
+        let ca_key = KeyPair::generate().context("ca key")?;
+        let mut ca = CertificateParams::new(Vec::<String>::new()).context("ca params")?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca.distinguished_name
             .push(DnType::CommonName, "loxilb-fidelity test CA");
-        let ca_cert = ca
-            .self_signed(&ca_key)
-            .unwrap_or_else(|e| panic!("ca cert: {e}"));
-        let key = KeyPair::generate().unwrap_or_else(|e| panic!("key: {e}"));
+        let ca_cert = ca.self_signed(&ca_key).context("ca cert")?;
+        let key = KeyPair::generate().context("key")?;
         let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
-            .unwrap_or_else(|e| panic!("params: {e}"))
+            .context("params")?
             .signed_by(&key, &ca_cert, &ca_key)
-            .unwrap_or_else(|e| panic!("leaf: {e}"));
-        ServerCert {
+            .context("leaf")?;
+        Ok(ServerCert {
             chain: vec![leaf.der().clone()],
             key: key.serialize_der(),
             ca_pem: ca_cert.pem(),
-        }
+        })
     }
 
-    pub fn self_signed() -> ServerCert {
-        let c = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
-            .unwrap_or_else(|e| panic!("cert: {e}"));
-        ServerCert {
+    pub fn self_signed() -> TestResult<ServerCert> {
+        let c =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).context("cert")?;
+        Ok(ServerCert {
             chain: vec![c.cert.der().clone()],
             key: c.key_pair.serialize_der(),
             ca_pem: c.cert.pem(),
-        }
+        })
     }
 
     pub struct TlsBackend {
@@ -200,20 +199,18 @@ mod tls {
     }
 
     impl TlsBackend {
-        pub async fn start(cert: &ServerCert) -> TlsBackend {
+        pub async fn start(cert: &ServerCert) -> TestResult<TlsBackend> {
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key.clone()));
             let cfg = rustls::ServerConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
-                .unwrap_or_else(|e| panic!("versions: {e}"))
+                .context("versions")?
                 .with_no_client_auth()
                 .with_single_cert(cert.chain.clone(), key)
-                .unwrap_or_else(|e| panic!("server config: {e}"));
+                .context("server config")?;
             let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-            let listener = TcpListener::bind("127.0.0.1:0")
-                .await
-                .unwrap_or_else(|e| panic!("bind: {e}"));
-            let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+            let listener = TcpListener::bind("127.0.0.1:0").await.context("bind")?;
+            let addr = listener.local_addr()?;
             let task = tokio::spawn(async move {
                 while let Ok((tcp, _)) = listener.accept().await {
                     let acceptor = acceptor.clone();
@@ -236,7 +233,7 @@ mod tls {
                     });
                 }
             });
-            TlsBackend { addr, task }
+            Ok(TlsBackend { addr, task })
         }
 
         pub fn port(&self) -> u16 {
@@ -336,15 +333,14 @@ fn posts_to(sim: &loxilb_sim::Control, prefix: &str) -> Vec<loxilb_sim::Recorded
         .collect()
 }
 
-async fn events_count(w: &World) -> usize {
+async fn events_count(w: &World) -> TestResult<usize> {
     let (code, body) = w
         .daemon
         .api()
         .call("GET", "/v1/events?limit=10000", None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
     assert_eq!(code, 200, "{body}");
-    body["events"].as_array().map(Vec::len).unwrap_or(0)
+    Ok(body["events"].as_array().map(Vec::len).unwrap_or(0))
 }
 
 // ---- tests ----
@@ -357,13 +353,13 @@ async fn events_count(w: &World) -> usize {
 /// which LoxiLB refuses with malformed-service-ptype error, and its probeReq "/health"
 /// would have requested "//health" (404 here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http_monitor_sends_head_to_url_path_and_follows_the_status() {
-    let b = Recording::start("127.0.0.1").await;
-    let w = fast_world().await;
+async fn http_monitor_sends_head_to_url_path_and_follows_the_status() -> TestResult {
+    let b = Recording::start("127.0.0.1").await?;
+    let w = fast_world().await?;
     let mut ev = lb_listener_pool("h", "127.0.0.60", 8080);
     ev.push(member("h-p", "h-m0", b.port()));
     ev.push(http_monitor("h-p", "h-hm", 1));
-    w.apply_ok(&ev).await;
+    w.apply_ok(&ev).await?;
     w.wait_operating("member ONLINE", DETECT, &[("h-m0", "ONLINE")])
         .await;
 
@@ -383,6 +379,7 @@ async fn http_monitor_sends_head_to_url_path_and_follows_the_status() {
     b.set_health(500);
     w.wait_operating("member ERROR after 500", DETECT, &[("h-m0", "ERROR")])
         .await;
+    Ok(())
 }
 
 /// LoxiLB's HTTPS probe (pkg/utils/net.go HTTPSProber) is a GET that verifies the
@@ -391,20 +388,20 @@ async fn http_monitor_sends_head_to_url_path_and_follows_the_status() {
 /// The old daemon put probetype https on the rule (AddLbRule refuses it with
 /// malformed-service-ptype error), so no member got a status from an HTTPS probe.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn https_monitor_trusts_only_certificates_signed_by_loxilbs_ca() {
-    let (signed, self_signed) = (tls::ca_signed(), tls::self_signed());
-    let good = tls::TlsBackend::start(&signed).await;
-    let bad = tls::TlsBackend::start(&self_signed).await;
+async fn https_monitor_trusts_only_certificates_signed_by_loxilbs_ca() -> TestResult {
+    let (signed, self_signed) = (tls::ca_signed()?, tls::self_signed()?);
+    let good = tls::TlsBackend::start(&signed).await?;
+    let bad = tls::TlsBackend::start(&self_signed).await?;
     let opts = SimOptions {
         ca_certs: vec![CaCert::Pem(signed.ca_pem.clone().into_bytes())],
         ..fast()
     };
-    let w = World::start_custom(opts, "", "").await;
+    let w = World::start_custom(opts, "", "").await?;
     let mut ev = lb_listener_pool("s", "127.0.0.61", 443);
     ev.push(member("s-p", "s-self", bad.port()));
     ev.push(member("s-p", "s-ca", good.port()));
     ev.push(monitor("s-p", "s-hm", "HTTPS"));
-    w.apply_ok(&ev).await;
+    w.apply_ok(&ev).await?;
     w.wait_operating(
         "self-signed ERROR, CA-signed ONLINE",
         DETECT,
@@ -419,7 +416,7 @@ async fn https_monitor_trusts_only_certificates_signed_by_loxilbs_ca() {
 
     // Configuration matches (exit 0), and the failing probe is listed with why: LoxiLB
     // verifies backend certificates, which Octavia's amphora does not.
-    let o = cli(&w, &["validate-health-monitors", "--json"]);
+    let o = cli(&w, &["validate-health-monitors", "--json"])?;
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
     let down = v["down"].as_array().cloned().unwrap_or_default();
     let self_signed = format!("127.0.0.1_tcp_{}", bad.port());
@@ -433,9 +430,10 @@ async fn https_monitor_trusts_only_certificates_signed_by_loxilbs_ca() {
         "{}",
         text(&o)
     );
-    let o = cli(&w, &["validate-health-monitors"]);
+    let o = cli(&w, &["validate-health-monitors"])?;
     assert!(text(&o).contains("certificate"), "{}", text(&o));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    Ok(())
 }
 
 /// Rule-side probe types (rules.go AddLbRule accepts probetype tcp/udp/sctp/ping/none;
@@ -446,18 +444,18 @@ async fn https_monitor_trusts_only_certificates_signed_by_loxilbs_ca() {
 /// no delete ever removes (addLbRuleWithFW / deleteLbRuleWithFW): the firewall check
 /// fails on it. The probe types themselves it already got right.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tcp_udp_and_ping_monitors_are_rule_probes() {
-    let tcp_b = Recording::start("127.0.0.1").await;
-    let ping_b = Recording::start("127.0.0.1").await;
-    let udp_b = UdpEcho::start().await;
-    let w = fast_world().await;
+async fn tcp_udp_and_ping_monitors_are_rule_probes() -> TestResult {
+    let tcp_b = Recording::start("127.0.0.1").await?;
+    let ping_b = Recording::start("127.0.0.1").await?;
+    let udp_b = UdpEcho::start().await?;
+    let w = fast_world().await?;
     let sim = w.sim();
 
     sim.clear_requests();
     let mut t = lb_listener_pool("t", "127.0.0.62", 80);
     t.push(member("t-p", "t-m0", tcp_b.port()));
     t.push(monitor("t-p", "t-hm", "TCP"));
-    w.apply_ok(&t).await;
+    w.apply_ok(&t).await?;
     let probe_posts = posts_to(&sim, "/config/endpoint");
     assert!(probe_posts.is_empty(), "{probe_posts:?}");
     let rule = rule_of(&sim, "t-l");
@@ -481,8 +479,8 @@ async fn tcp_udp_and_ping_monitors_are_rule_probes() {
     let mut g = lb_listener_pool("g", "127.0.0.64", 81);
     g.push(member("g-p", "g-m0", ping_b.port()));
     g.push(monitor("g-p", "g-hm", "PING"));
-    w.apply_ok(&u).await;
-    w.apply_ok(&g).await;
+    w.apply_ok(&u).await?;
+    w.apply_ok(&g).await?;
 
     let up = format!("127.0.0.1_udp_{}", udp_b.port);
     assert_eq!(
@@ -516,6 +514,7 @@ async fn tcp_udp_and_ping_monitors_are_rule_probes() {
         &[("t-m0", "ONLINE"), ("u-m0", "ONLINE"), ("g-m0", "ONLINE")],
     )
     .await;
+    Ok(())
 }
 
 /// A rule holds 1..=32 endpoints (rules.go AddLbRule, MaxLBEndPoints: "endpoints-range
@@ -523,29 +522,30 @@ async fn tcp_udp_and_ping_monitors_are_rule_probes() {
 /// unsupported before journaling. The old daemon accepted it (202) and the rule update
 /// then failed at LoxiLB with endpoints-range error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thirty_two_members_fit_and_the_thirty_third_is_refused_at_ingress() {
-    let w = fast_world().await;
+async fn thirty_two_members_fit_and_the_thirty_third_is_refused_at_ingress() -> TestResult {
+    let w = fast_world().await?;
     let mut ev = lb_listener_pool("c", "127.0.0.65", 80);
     for i in 0..32u16 {
         ev.push(member("c-p", &format!("c-m{i}"), 20001 + i));
     }
-    w.apply_ok(&ev).await;
+    w.apply_ok(&ev).await?;
     let sim = w.sim();
     assert_eq!(endpoint_ports(&rule_of(&sim, "c-l")).len(), 32);
 
-    let before = events_count(&w).await;
-    let (code, body) = w.daemon.post(&member("c-p", "c-m32", 20033)).await;
+    let before = events_count(&w).await?;
+    let (code, body) = w.daemon.post(&member("c-p", "c-m32", 20033)).await?;
     assert_eq!(code, 400, "{body}");
     assert_eq!(body["error"], "unsupported", "{body}");
     assert_eq!(body["field"], "member", "{body}");
     let msg = body["message"].as_str().unwrap_or("");
     assert!(msg.contains("at most 32 members"), "{body}");
     assert_eq!(
-        events_count(&w).await,
+        events_count(&w).await?,
         before,
         "the refused event was journaled"
     );
     assert_eq!(endpoint_ports(&rule_of(&sim, "c-l")).len(), 32);
+    Ok(())
 }
 
 /// POSTing an existing probe key keeps its hostName (rules.go AddEPHost), and a rule
@@ -555,22 +555,22 @@ async fn thirty_two_members_fit_and_the_thirty_third_is_refused_at_ingress() {
 /// The old daemon posted probes after the rule, so LoxiLB kept the rule-made probe on
 /// the member address (127.0.0.1, where nothing listens) and the member went ERROR.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn monitor_address_probes_the_monitor_host_also_when_set_later() {
+async fn monitor_address_probes_the_monitor_host_also_when_set_later() -> TestResult {
     // Backends on 127.0.0.2 whose port is free on the member address 127.0.0.1 (a
     // port taken there by another process would answer the probes this test expects
     // to fail; seen in a full run beside a benchmark holding 1000 loopback ports).
-    async fn unshadowed() -> Recording {
+    async fn unshadowed() -> TestResult<Recording> {
         for _ in 0..50 {
-            let b = Recording::start("127.0.0.2").await;
+            let b = Recording::start("127.0.0.2").await?;
             if std::net::TcpListener::bind(("127.0.0.1", b.port())).is_ok() {
-                return b;
+                return Ok(b);
             }
         }
         panic!("no port free on both 127.0.0.1 and 127.0.0.2");
     }
-    let b0 = unshadowed().await;
-    let b1 = unshadowed().await;
-    let w = fast_world().await;
+    let b0 = unshadowed().await?;
+    let b1 = unshadowed().await?;
+    let w = fast_world().await?;
     let mut ev = lb_listener_pool("a", "127.0.0.66", 80);
     ev.push(member_with(
         "a-p",
@@ -579,7 +579,7 @@ async fn monitor_address_probes_the_monitor_host_also_when_set_later() {
         json!({"monitor_address": "127.0.0.2"}),
     ));
     ev.push(http_monitor("a-p", "a-hm", 1));
-    w.apply_ok(&ev).await;
+    w.apply_ok(&ev).await?;
     let sim = w.sim();
     let key0 = format!("127.0.0.1_tcp_{}", b0.port());
     assert_eq!(probe_at(&sim, &key0)["hostName"], "127.0.0.2");
@@ -595,14 +595,14 @@ async fn monitor_address_probes_the_monitor_host_also_when_set_later() {
 
     // Created without monitor_address: probed on 127.0.0.1, where nothing listens.
     let m1 = member("a-p", "a-m1", b1.port());
-    w.apply_ok(std::slice::from_ref(&m1)).await;
+    w.apply_ok(std::slice::from_ref(&m1)).await?;
     let key1 = format!("127.0.0.1_tcp_{}", b1.port());
     assert_eq!(probe_at(&sim, &key1)["hostName"], "127.0.0.1");
     w.wait_operating("member ERROR", DETECT, &[("a-m1", "ERROR")])
         .await;
 
     w.apply_ok(&[member_update(&m1, json!({"monitor_address": "127.0.0.2"}))])
-        .await;
+        .await?;
     let p = probe_at(&sim, &key1);
     assert_eq!(p["hostName"], "127.0.0.2", "{p}");
     assert_eq!(p["probeType"], "http", "{p}");
@@ -614,6 +614,7 @@ async fn monitor_address_probes_the_monitor_host_also_when_set_later() {
     )
     .await;
     assert_eq!(endpoint_ports(&rule_of(&sim, "a-l")).len(), 2);
+    Ok(())
 }
 
 /// Dropping an endpoint releases its probe, which LoxiLB deletes at zero references even
@@ -623,16 +624,16 @@ async fn monitor_address_probes_the_monitor_host_also_when_set_later() {
 /// The old daemon left the drained member out of an oper-0 post (hidden endpoint) and did
 /// not re-post the probe, so the drained member's HTTP probe was gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn drain_and_undrain_keep_the_http_probe_and_leave_nothing_hidden() {
-    let b0 = Recording::start("127.0.0.1").await;
-    let b1 = Recording::start("127.0.0.1").await;
-    let w = fast_world().await;
+async fn drain_and_undrain_keep_the_http_probe_and_leave_nothing_hidden() -> TestResult {
+    let b0 = Recording::start("127.0.0.1").await?;
+    let b1 = Recording::start("127.0.0.1").await?;
+    let w = fast_world().await?;
     let mut ev = lb_listener_pool("d", "127.0.0.67", 80);
     let m1 = member("d-p", "d-m1", b1.port());
     ev.push(member("d-p", "d-m0", b0.port()));
     ev.push(m1.clone());
     ev.push(http_monitor("d-p", "d-hm", 1));
-    w.apply_ok(&ev).await;
+    w.apply_ok(&ev).await?;
     w.wait_operating(
         "both ONLINE",
         DETECT,
@@ -644,7 +645,7 @@ async fn drain_and_undrain_keep_the_http_probe_and_leave_nothing_hidden() {
     let before = probe_config(&probe_at(&sim, &key1));
 
     w.apply_ok(&[member_update(&m1, json!({"weight": 0}))])
-        .await;
+        .await?;
     assert_eq!(
         endpoint_ports(&rule_of(&sim, "d-l")),
         vec![i64::from(b0.port())]
@@ -657,7 +658,7 @@ async fn drain_and_undrain_keep_the_http_probe_and_leave_nothing_hidden() {
         .await;
 
     w.apply_ok(&[member_update(&m1, json!({"weight": 1}))])
-        .await;
+        .await?;
     let mut want = vec![i64::from(b0.port()), i64::from(b1.port())];
     want.sort_unstable();
     assert_eq!(endpoint_ports(&rule_of(&sim, "d-l")), want);
@@ -670,6 +671,7 @@ async fn drain_and_undrain_keep_the_http_probe_and_leave_nothing_hidden() {
     assert!(hidden.is_empty(), "hidden endpoints: {hidden:?}");
     w.wait_operating("ONLINE again", DETECT, &[("d-m1", "ONLINE")])
         .await;
+    Ok(())
 }
 
 /// A re-post differing only in inactiveTimeOut is 409 "lbrule-exists error" (rules.go
@@ -679,13 +681,13 @@ async fn drain_and_undrain_keep_the_http_probe_and_leave_nothing_hidden() {
 /// The old daemon re-created the rule without re-posting: the new rule made default TCP
 /// probes, so probeType http and probeReq were lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn listener_timeout_change_recreates_the_rule_and_keeps_http_probes() {
-    let b = Recording::start("127.0.0.1").await;
-    let w = fast_world().await;
+async fn listener_timeout_change_recreates_the_rule_and_keeps_http_probes() -> TestResult {
+    let b = Recording::start("127.0.0.1").await?;
+    let w = fast_world().await?;
     let mut ev = lb_listener_pool("t7", "127.0.0.68", 80);
     ev.push(member("t7-p", "t7-m0", b.port()));
     ev.push(http_monitor("t7-p", "t7-hm", 1));
-    w.apply_ok(&ev).await;
+    w.apply_ok(&ev).await?;
     w.wait_operating("ONLINE", DETECT, &[("t7-m0", "ONLINE")])
         .await;
     let sim = w.sim();
@@ -697,7 +699,7 @@ async fn listener_timeout_change_recreates_the_rule_and_keeps_http_probes() {
         "old_listener": {"listener_id": "t7-l", "loadbalancer_id": "t7"},
         "new_listener": {"listener_id": "t7-l", "loadbalancer_id": "t7",
                          "timeout_client_data": 90000}}})])
-        .await;
+        .await?;
     let rule = rule_of(&sim, "t7-l");
     assert_eq!(rule["serviceArguments"]["inactiveTimeOut"], 90, "{rule}");
     let deleted = sim
@@ -716,6 +718,7 @@ async fn listener_timeout_change_recreates_the_rule_and_keeps_http_probes() {
         &[("t7-m0", "ERROR")],
     )
     .await;
+    Ok(())
 }
 
 /// DSR (mode 3) accepts only hash selection: handler/loadbalancer.go
@@ -724,20 +727,20 @@ async fn listener_timeout_change_recreates_the_rule_and_keeps_http_probes() {
 /// The old daemon accepted the ROUND_ROBIN pool (202) and, taking LoxiLB's 200 for
 /// success, reported ACTIVE for a rule that does not exist.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dsr_rules_use_hash_and_round_robin_is_refused_at_ingress() {
-    let w = World::start_custom(fast(), "", "nat_mode = \"dsr\"").await;
+async fn dsr_rules_use_hash_and_round_robin_is_refused_at_ingress() -> TestResult {
+    let w = World::start_custom(fast(), "", "nat_mode = \"dsr\"").await?;
     let mut ev = lb_listener_pool("ds", "127.0.0.69", 8081);
     ev[2]["args"]["pool"]["lb_algorithm"] = json!("SOURCE_IP");
     ev.push(member("ds-p", "ds-m0", 8081));
-    w.apply_ok(&ev).await;
+    w.apply_ok(&ev).await?;
     let rule = rule_of(&w.sim(), "ds-l");
     assert_eq!(rule["serviceArguments"]["mode"], 3, "{rule}");
     assert_eq!(rule["serviceArguments"]["sel"], 1, "{rule}");
 
     let ev = lb_listener_pool("rr", "127.0.0.70", 8082);
-    w.apply_ok(&ev[..2]).await;
-    let before = events_count(&w).await;
-    let (code, body) = w.daemon.post(&ev[2]).await;
+    w.apply_ok(&ev[..2]).await?;
+    let before = events_count(&w).await?;
+    let (code, body) = w.daemon.post(&ev[2]).await?;
     assert_eq!(code, 400, "{body}");
     assert_eq!(body["error"], "unsupported", "{body}");
     assert_eq!(body["field"], "pool.lb_algorithm", "{body}");
@@ -746,38 +749,39 @@ async fn dsr_rules_use_hash_and_round_robin_is_refused_at_ingress() {
         msg.contains("DSR") && msg.contains("SOURCE_IP") && msg.contains("ROUND_ROBIN"),
         "message does not say why: {body}"
     );
-    assert_eq!(events_count(&w).await, before);
+    assert_eq!(events_count(&w).await?, before);
+    Ok(())
 }
 
 /// Runs the allowed-sources refusal on a simulator of `version`: 28 rules without
 /// allowed sources, then a listener with allowed_cidrs whose rule gets number 29.
 /// Returns the final event record of that listener_create and the status LoxiLB
 /// answered its rule POST with.
-async fn allowed_src_refusal(version: &str) -> (World, Value, Vec<u16>) {
+async fn allowed_src_refusal(version: &str) -> TestResult<(World, Value, Vec<u16>)> {
     let opts = SimOptions {
         version: version
             .parse::<LoxilbVersion>()
-            .unwrap_or_else(|e| panic!("{version}: {e:?}")),
+            .map_err(|e| format!("{version}: {e:?}"))?,
         ..fast()
     };
-    let w = World::start_custom(opts, "", "").await;
+    let w = World::start_custom(opts, "", "").await?;
     let mut ev = lb_listener_pool("r", "127.0.0.71", 1000);
     ev.push(member("r-p", "r-m0", 30000));
     for i in 1..28u16 {
         ev.push(listener("r", &format!("r-l{i}"), 1000 + i, "r-p"));
     }
-    w.apply_ok(&ev).await;
+    w.apply_ok(&ev).await?;
     let sim = w.sim();
     assert_eq!(sim.rules().len(), 28, "{:?}", sim.rules());
     sim.clear_requests();
     let mut last = listener("r", "r-l28", 1028, "r-p");
     last["args"]["listener"]["allowed_cidrs"] = json!(["127.0.0.0/8"]);
-    let rec = w.apply(&[last]).await.remove(0);
+    let rec = w.apply(&[last]).await?.remove(0);
     let statuses = posts_to(&sim, "/config/loadbalancer")
         .iter()
         .map(|r| r.status)
         .collect();
-    (w, rec, statuses)
+    Ok((w, rec, statuses))
 }
 
 /// allowedSources work only on rules numbered ≤ 28 (rules.go addAllowedLbSrc,
@@ -787,12 +791,12 @@ async fn allowed_src_refusal(version: &str) -> (World, Value, Vec<u16>) {
 /// The old daemon took any 2xx as success: on v0.9.8.4 the listener went ACTIVE
 /// without a rule.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refusals_answered_as_200_fail_the_event_like_400s() {
+async fn refusals_answered_as_200_fail_the_event_like_400s() -> TestResult {
     for (version, status) in [
         ("v0.9.8.4", 200u16),
         (&*LoxilbVersion::default().to_string(), 400),
     ] {
-        let (w, rec, statuses) = allowed_src_refusal(version).await;
+        let (w, rec, statuses) = allowed_src_refusal(version).await?;
         assert_eq!(rec["state"], "failed", "{version}: {rec}");
         let reason = rec["reason"].as_str().unwrap_or("");
         assert!(reason.contains("rule-allowed-src"), "{version}: {reason}");
@@ -818,6 +822,7 @@ async fn refusals_answered_as_200_fail_the_event_like_400s() {
             "{version}: refused rule exists"
         );
     }
+    Ok(())
 }
 
 /// Endpoint weights only matter with selection priority (sel 2), LoxiLB's weighted
@@ -825,12 +830,12 @@ async fn refusals_answered_as_200_fail_the_event_like_400s() {
 /// branch). The old daemon sent rr (sel 0) with the raw weights 1 and 3, which LoxiLB
 /// ignores: traffic was split evenly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn differing_member_weights_become_priority_percentages() {
-    let w = fast_world().await;
+async fn differing_member_weights_become_priority_percentages() -> TestResult {
+    let w = fast_world().await?;
     let mut ev = lb_listener_pool("wt", "127.0.0.72", 80);
     ev.push(member_with("wt-p", "wt-m0", 20001, json!({"weight": 1})));
     ev.push(member_with("wt-p", "wt-m1", 20002, json!({"weight": 3})));
-    w.apply_ok(&ev).await;
+    w.apply_ok(&ev).await?;
     let rule = rule_of(&w.sim(), "wt-l");
     assert_eq!(rule["serviceArguments"]["sel"], 2, "{rule}");
     let mut weights: Vec<(i64, i64)> = rule["endpoints"]
@@ -846,4 +851,5 @@ async fn differing_member_weights_become_priority_percentages() {
         .collect();
     weights.sort_unstable();
     assert_eq!(weights, vec![(20001, 25), (20002, 75)], "{rule}");
+    Ok(())
 }

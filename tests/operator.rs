@@ -5,11 +5,11 @@ mod common;
 use std::time::Duration;
 
 use common::world::*;
-use common::{write_config, Daemon};
+use common::{write_config, Daemon, TestResult};
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    l.local_addr().map(|a| a.port()).unwrap_or(0)
+fn free_port() -> TestResult<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr().map(|a| a.port()).unwrap_or(0))
 }
 
 /// Minimal check of the text exposition format: comments, then `name{labels} value`
@@ -50,31 +50,27 @@ fn sample(text: &str, prefix: &str) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_parse_and_counters_move_with_events() {
-    let port = free_port();
-    let w = World::start("").await;
+async fn metrics_parse_and_counters_move_with_events() -> TestResult {
+    let port = free_port()?;
+    let w = World::start("").await?;
     // Rewrite the config with a metrics address and restart on it.
     let cfg = w.daemon.config_path.clone();
     let text = std::fs::read_to_string(&cfg).unwrap_or_default()
         + &format!("\n[metrics]\naddress = \"127.0.0.1:{port}\"\n");
-    std::fs::write(&cfg, text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&cfg, text)?;
     let mut w = w;
     w.daemon.kill9();
-    w.daemon = Daemon::start(&cfg).await;
+    w.daemon = Daemon::start(&cfg).await?;
 
     let url = format!("http://127.0.0.1:{port}/metrics");
     let get = || async {
-        reqwest::get(&url)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .text()
-            .await
-            .unwrap_or_default()
+        let resp = reqwest::get(&url).await?;
+        TestResult::Ok(resp.text().await.unwrap_or_default())
     };
-    let before = get().await;
+    let before = get().await?;
     assert_valid_exposition(&before);
 
-    let backend = Backend::start().await;
+    let backend = Backend::start().await?;
     w.apply_ok(&[
         lb("lb", "127.0.0.100"),
         listener("lb", "lb-l", 90, "lb-p"),
@@ -82,8 +78,8 @@ async fn metrics_parse_and_counters_move_with_events() {
         member("lb-p", "m1", backend.port()),
         http_monitor("lb-p", "hm", 1),
     ])
-    .await;
-    let after = get().await;
+    .await?;
+    let after = get().await?;
     assert_valid_exposition(&after);
     let events = |t: &str| sample(t, "loxilb_coordinator_events_total{");
     assert_eq!(events(&after) - events(&before), 5.0, "{after}");
@@ -110,32 +106,29 @@ async fn metrics_parse_and_counters_move_with_events() {
         !w.status_messages().is_empty()
     })
     .await;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_secret_ever_reaches_the_log() {
+async fn no_secret_ever_reaches_the_log() -> TestResult {
     const PASSWORD: &str = "pw-Zq81-never-log-me";
     const TOKEN: &str = "tok-Hh27-never-log-me";
     let sim = loxilb_sim::spawn(loxilb_sim::SimOptions {
         auth: Some(("admin".into(), PASSWORD.into())),
         ..Default::default()
     })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    .await?;
+    let dir = tempfile::tempdir()?;
     let agent_dir = dir.path().join("agent");
-    let _agent = driver_agent_sim::spawn(&agent_dir)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let _agent = driver_agent_sim::spawn(&agent_dir).await?;
     let token_file = dir.path().join("token");
-    std::fs::write(&token_file, TOKEN).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&token_file, TOKEN)?;
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600))
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600))?;
     }
-    let port = free_port();
-    let cfg = write_config(dir.path(), &[sim.url()], &agent_dir, "");
+    let port = free_port()?;
+    let cfg = write_config(dir.path(), &[sim.url()], &agent_dir, "")?;
     let text = std::fs::read_to_string(&cfg)
         .unwrap_or_default()
         .replace(
@@ -153,11 +146,11 @@ async fn no_secret_ever_reaches_the_log() {
             "level = \"info,loxilb_coordinator=debug\"",
             "level = \"trace\"",
         );
-    std::fs::write(&cfg, text).unwrap_or_else(|e| panic!("{e}"));
-    let d = Daemon::start(&cfg).await;
+    std::fs::write(&cfg, text)?;
+    let d = Daemon::start(&cfg).await?;
 
     // Work that logs in to LoxiLB and uses the TCP token (right and wrong).
-    let backend = Backend::start().await;
+    let backend = Backend::start().await?;
     let events = [
         lb("lb", "127.0.0.101"),
         listener("lb", "lb-l", 91, "lb-p"),
@@ -171,16 +164,14 @@ async fn no_secret_ever_reaches_the_log() {
             .bearer_auth(TOKEN)
             .json(e)
             .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
         assert_eq!(r.status(), 202);
     }
     let bad = http
         .get(format!("http://127.0.0.1:{port}/v1/events"))
         .bearer_auth(format!("{TOKEN}x"))
         .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
     assert_eq!(bad.status(), 401);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while sim.control().rules().is_empty() {
@@ -191,8 +182,7 @@ async fn no_secret_ever_reaches_the_log() {
         .arg("--config")
         .arg(&cfg)
         .arg("check-config")
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .output()?;
     let printed = String::from_utf8_lossy(&check.stdout).to_string()
         + &String::from_utf8_lossy(&check.stderr);
     let log = d.log();
@@ -201,22 +191,18 @@ async fn no_secret_ever_reaches_the_log() {
         assert!(!log.contains(secret), "secret in the daemon log");
         assert!(!printed.contains(secret), "secret printed by check-config");
     }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn systemd_notify_watchdog_and_sighup_reload() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+async fn systemd_notify_watchdog_and_sighup_reload() -> TestResult {
+    let dir = tempfile::tempdir()?;
     let notify_path = dir.path().join("notify.sock");
-    let notify =
-        std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap_or_else(|e| panic!("{e}"));
-    notify
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path)?;
+    notify.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default()).await?;
     let agent_dir = dir.path().join("agent");
-    let cfg = write_config(dir.path(), &[sim.url()], &agent_dir, "");
+    let cfg = write_config(dir.path(), &[sim.url()], &agent_dir, "")?;
     let mut d = Daemon::start_with_env(
         &cfg,
         &[
@@ -224,7 +210,7 @@ async fn systemd_notify_watchdog_and_sighup_reload() {
             ("WATCHDOG_USEC", "200000".to_string()),
         ],
     )
-    .await;
+    .await?;
     let messages = tokio::task::spawn_blocking(move || {
         let mut got = Vec::new();
         let mut buf = [0u8; 512];
@@ -254,7 +240,7 @@ async fn systemd_notify_watchdog_and_sighup_reload() {
             "level = \"warn\"",
         )
         .replace("request_timeout = 2\n", "request_timeout = 3\n");
-    std::fs::write(&cfg, text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&cfg, text)?;
     d.signal("HUP");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !d.log().contains("restart the daemon to apply it") {
@@ -268,9 +254,14 @@ async fn systemd_notify_watchdog_and_sighup_reload() {
         "{log}"
     );
     // An invalid file on SIGHUP changes nothing and the daemon stays up.
-    std::fs::write(&cfg, "[health_monitoring]\nbatch_size = 0\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&cfg, "[health_monitoring]\nbatch_size = 0\n")?;
     d.signal("HUP");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Polled, not slept: the daemon says when it has read (and refused) the file.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !d.log().contains("configuration invalid, nothing changed") {
+        assert!(tokio::time::Instant::now() < deadline, "{}", d.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(
         d.api()
             .call("GET", "/healthz", None)
@@ -280,24 +271,21 @@ async fn systemd_notify_watchdog_and_sighup_reload() {
         Some(200)
     );
     assert_eq!(d.terminate(), Some(0));
+    Ok(())
 }
 
 /// At INFO the steady state writes at most one line per event (issue 20: it was 3.4):
 /// the seed's operation line (monitor created/updated/deleted, probes cleaned up for
 /// a deleted member) or "event applied to LoxiLB", never "event accepted" as well.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn info_logs_at_most_one_line_per_event() {
-    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+async fn info_logs_at_most_one_line_per_event() -> TestResult {
+    let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default()).await?;
+    let dir = tempfile::tempdir()?;
     let agent_dir = dir.path().join("agent");
-    let _agent = driver_agent_sim::spawn(&agent_dir)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let cfg = write_config(dir.path(), &[sim.url()], &agent_dir, "");
-    let daemon = Daemon::start_with_env(&cfg, &[("RUST_LOG", "info".to_string())]).await;
-    let backends = [Backend::start().await, Backend::start().await];
+    let _agent = driver_agent_sim::spawn(&agent_dir).await?;
+    let cfg = write_config(dir.path(), &[sim.url()], &agent_dir, "")?;
+    let daemon = Daemon::start_with_env(&cfg, &[("RUST_LOG", "info".to_string())]).await?;
+    let backends = [Backend::start().await?, Backend::start().await?];
     let ports: Vec<u16> = backends.iter().map(Backend::port).collect();
     let mut events = scenario("lb-log", "10.9.9.9", 80, &ports);
     for w in 1..=6 {
@@ -314,12 +302,12 @@ async fn info_logs_at_most_one_line_per_event() {
     events.push(member("lb-log-p", "lb-log-m2", ports[1]));
     let mut ids = Vec::new();
     for e in &events {
-        let (code, r) = daemon.post(e).await;
+        let (code, r) = daemon.post(e).await?;
         assert_eq!(code, 202, "{e} -> {r}");
         ids.push(r["id"].as_i64().unwrap_or(0));
     }
     for id in &ids {
-        let rec = daemon.wait_final(*id, Duration::from_secs(30)).await;
+        let rec = daemon.wait_final(*id, Duration::from_secs(30)).await?;
         assert_eq!(rec["state"], "done", "{rec}");
     }
     let log = daemon.log();
@@ -353,4 +341,5 @@ async fn info_logs_at_most_one_line_per_event() {
     ] {
         assert!(log.contains(line), "no {line:?} line:\n{log}");
     }
+    Ok(())
 }

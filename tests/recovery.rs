@@ -8,18 +8,18 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::world::*;
-use common::Daemon;
+use common::{Context, Daemon, TestResult};
 use loxilb_coordinator::mapping::rule_name;
 use serde_json::{json, Value};
 
-async fn admin(d: &Daemon, method: &str, path: &str) -> Value {
+async fn admin(d: &Daemon, method: &str, path: &str) -> TestResult<Value> {
     let (code, body) = d
         .api()
         .call(method, path, None)
         .await
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        .context(format!("{method} {path}"))?;
     assert_eq!(code, 200, "{method} {path} -> {body}");
-    body
+    Ok(body)
 }
 
 /// Send a request straight to the simulator's LoxiLB API (someone else's change).
@@ -28,26 +28,24 @@ async fn loxilb(
     method: reqwest::Method,
     path: &str,
     body: Option<Value>,
-) {
+) -> TestResult {
     let url = format!("{}/netlox/v1{path}", sim.url());
     let mut req = reqwest::Client::new().request(method.clone(), &url);
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let resp = req
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let resp = req.send().await.context(format!("{method} {url}"))?;
     assert!(
         resp.status().is_success(),
         "{method} {url}: {}",
         resp.status()
     );
+    Ok(())
 }
 
-async fn event_count(d: &Daemon) -> usize {
-    let v = admin(d, "GET", "/v1/events?limit=10000").await;
-    v["events"].as_array().map_or(0, Vec::len)
+async fn event_count(d: &Daemon) -> TestResult<usize> {
+    let v = admin(d, "GET", "/v1/events?limit=10000").await?;
+    Ok(v["events"].as_array().map_or(0, Vec::len))
 }
 
 /// A listener Octavia does not know, named as Octavia names listeners.
@@ -72,15 +70,15 @@ fn orphans_of(report: &Value) -> Vec<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restarted_loxilb_is_restored_within_a_poll_without_event_replay() {
-    let (a, b) = (Backend::start().await, Backend::start().await);
-    let w = World::start("").await;
+async fn restarted_loxilb_is_restored_within_a_poll_without_event_replay() -> TestResult {
+    let (a, b) = (Backend::start().await?, Backend::start().await?);
+    let w = World::start("").await?;
     w.apply_ok(&scenario("lb1", "127.0.0.10", 8080, &[a.port(), b.port()]))
-        .await;
+        .await?;
     let sim = w.sim();
     let before = config_view(&sim);
     assert_eq!(sim.rules().len(), 1);
-    let events = event_count(&w.daemon).await;
+    let events = event_count(&w.daemon).await?;
 
     sim.restart_empty();
     assert!(sim.rules().is_empty());
@@ -92,7 +90,7 @@ async fn restarted_loxilb_is_restored_within_a_poll_without_event_replay() {
     .await;
     let took = started.elapsed();
     assert_eq!(
-        event_count(&w.daemon).await,
+        event_count(&w.daemon).await?,
         events,
         "no event was replayed"
     );
@@ -100,14 +98,15 @@ async fn restarted_loxilb_is_restored_within_a_poll_without_event_replay() {
     assert!(log.contains("LoxiLB node lost state"), "{log}");
     assert!(log.contains("rule missing on the node"), "{log}");
     eprintln!("restored in {took:?}");
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn drift_behind_our_back_is_reported_repaired_and_logged() {
-    let a = Backend::start().await;
-    let w = World::start("").await;
+async fn drift_behind_our_back_is_reported_repaired_and_logged() -> TestResult {
+    let a = Backend::start().await?;
+    let w = World::start("").await?;
     w.apply_ok(&scenario("lb1", "127.0.0.11", 8081, &[a.port()]))
-        .await;
+        .await?;
     let sim = w.sim();
     let before = config_view(&sim);
     let key = format!("127.0.0.1_tcp_{}", a.port());
@@ -125,10 +124,10 @@ async fn drift_behind_our_back_is_reported_repaired_and_logged() {
         "/config/endpoint",
         Some(changed),
     )
-    .await;
+    .await?;
     assert_ne!(config_view(&sim), before);
 
-    let dry = admin(&w.daemon, "POST", "/v1/reconcile?dry_run=true").await;
+    let dry = admin(&w.daemon, "POST", "/v1/reconcile?dry_run=true").await?;
     let drift = drift_of(&dry);
     assert_eq!(drift.len(), 1, "{dry}");
     assert_eq!(drift[0]["name"], key.as_str());
@@ -145,7 +144,7 @@ async fn drift_behind_our_back_is_reported_repaired_and_logged() {
         "dry run changed nothing"
     );
 
-    let real = admin(&w.daemon, "POST", "/v1/reconcile?dry_run=false").await;
+    let real = admin(&w.daemon, "POST", "/v1/reconcile?dry_run=false").await?;
     assert_eq!(real["nodes"][0]["repaired"], 1, "{real}");
     assert_eq!(config_view(&sim), before);
 
@@ -156,7 +155,7 @@ async fn drift_behind_our_back_is_reported_repaired_and_logged() {
         &format!("/config/loadbalancer/name/{}", rule_name("lb1-l")),
         None,
     )
-    .await;
+    .await?;
     assert!(sim.rules().is_empty());
     w.wait_for("rule restored", Duration::from_secs(5), || {
         config_view(&sim) == before
@@ -165,16 +164,18 @@ async fn drift_behind_our_back_is_reported_repaired_and_logged() {
     let log = w.daemon.log();
     assert!(log.contains("LoxiLB differs from what we applied"), "{log}");
     assert!(log.contains(&rule_name("lb1-l")), "{log}");
-    let after = admin(&w.daemon, "POST", "/v1/reconcile?dry_run=true").await;
+    let after = admin(&w.daemon, "POST", "/v1/reconcile?dry_run=true").await?;
     assert!(drift_of(&after).is_empty(), "{after}");
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ours_orphans_go_after_two_scans_foreign_objects_stay_dry_run_removes_nothing() {
-    let a = Backend::start().await;
+async fn ours_orphans_go_after_two_scans_foreign_objects_stay_dry_run_removes_nothing() -> TestResult
+{
+    let a = Backend::start().await?;
     // One orphan beside one load balancer is 100 %: open the blast-radius limit, this
     // test is about ownership and the two-scan rule (tests/ownership.rs has the limit).
-    let w = World::start("orphan_max_fraction = 1.0").await;
+    let w = World::start("orphan_max_fraction = 1.0").await?;
     // Octavia knows our listener (so its "not found" for the orphan's is believed).
     if let Some(agent) = &w.agent {
         agent.control().set_fixture(
@@ -185,7 +186,7 @@ async fn ours_orphans_go_after_two_scans_foreign_objects_stay_dry_run_removes_no
     }
     let gone = rule_name(GONE_LISTENER);
     w.apply_ok(&scenario("lb1", "127.0.0.12", 8082, &[a.port()]))
-        .await;
+        .await?;
     let sim = w.sim();
     let h = &w.sims[0];
     let rule = |name: &str, port: u16| {
@@ -201,7 +202,7 @@ async fn ours_orphans_go_after_two_scans_foreign_objects_stay_dry_run_removes_no
         "/config/loadbalancer",
         Some(rule(&gone, 7001)),
     )
-    .await;
+    .await?;
     // Someone else's rule, and their probe under a key of the form we use.
     loxilb(
         h,
@@ -209,7 +210,7 @@ async fn ours_orphans_go_after_two_scans_foreign_objects_stay_dry_run_removes_no
         "/config/loadbalancer",
         Some(rule("someone-else", 7002)),
     )
-    .await;
+    .await?;
     let foreign_key = "127.0.0.1_tcp_9";
     loxilb(
         h,
@@ -219,7 +220,7 @@ async fn ours_orphans_go_after_two_scans_foreign_objects_stay_dry_run_removes_no
         "name": foreign_key, "probeType": "tcp", "probePort": 9, "probeDuration": 30,
         "inactiveReTries": 3})),
     )
-    .await;
+    .await?;
     // What someone configured on the probe; its result (currState, delays) is LoxiLB's
     // own and changes as it probes.
     let configured = |p: Option<&Value>| {
@@ -250,20 +251,20 @@ async fn ours_orphans_go_after_two_scans_foreign_objects_stay_dry_run_removes_no
     assert_eq!(all.len(), 3, "{all:?}");
 
     for _ in 0..3 {
-        let dry = admin(&w.daemon, "POST", "/v1/reconcile?dry_run=true").await;
+        let dry = admin(&w.daemon, "POST", "/v1/reconcile?dry_run=true").await?;
         let orphans = orphans_of(&dry);
         assert_eq!(orphans.len(), 1, "{dry}");
         assert_eq!(orphans[0]["name"], gone.as_str());
         assert_eq!(orphans[0]["removed"], false);
     }
-    let listed = admin(&w.daemon, "GET", "/v1/orphans").await;
+    let listed = admin(&w.daemon, "GET", "/v1/orphans").await?;
     assert_eq!(orphans_of(&listed).len(), 1, "{listed}");
     assert_eq!(names(&sim), all, "dry runs and listings remove nothing");
 
-    let first = admin(&w.daemon, "POST", "/v1/reconcile").await;
+    let first = admin(&w.daemon, "POST", "/v1/reconcile").await?;
     assert_eq!(orphans_of(&first)[0]["confirmed"], false, "{first}");
     assert_eq!(names(&sim), all, "one scan is not enough");
-    let second = admin(&w.daemon, "POST", "/v1/orphans/delete").await;
+    let second = admin(&w.daemon, "POST", "/v1/orphans/delete").await?;
     assert_eq!(orphans_of(&second)[0]["removed"], true, "{second}");
     let left = names(&sim);
     assert_eq!(left, vec![rule_name("lb1-l"), "someone-else".to_string()]);
@@ -272,17 +273,18 @@ async fn ours_orphans_go_after_two_scans_foreign_objects_stay_dry_run_removes_no
         foreign_probe,
         "foreign probe untouched"
     );
-    let again = admin(&w.daemon, "POST", "/v1/reconcile").await;
+    let again = admin(&w.daemon, "POST", "/v1/reconcile").await?;
     assert!(orphans_of(&again).is_empty(), "{again}");
     assert!(w.daemon.log().contains("orphaned LoxiLB rule removed"));
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn probes_of_members_deleted_while_loxilb_was_down_go_once_it_returns() {
-    let (a, b) = (Backend::start().await, Backend::start().await);
-    let w = World::start("").await;
+async fn probes_of_members_deleted_while_loxilb_was_down_go_once_it_returns() -> TestResult {
+    let (a, b) = (Backend::start().await?, Backend::start().await?);
+    let w = World::start("").await?;
     w.apply_ok(&scenario("lb1", "127.0.0.13", 8083, &[a.port(), b.port()]))
-        .await;
+        .await?;
     let sim = w.sim();
     let gone_key = format!("127.0.0.1_tcp_{}", b.port());
     assert!(probe(&sim.endpoints(), &gone_key).is_some());
@@ -298,12 +300,12 @@ async fn probes_of_members_deleted_while_loxilb_was_down_go_once_it_returns() {
     });
     // And then the whole node goes down while a second member is deleted.
     w.apply_ok(&[member_delete("lb1-p", "lb1-m1", b.port())])
-        .await;
+        .await?;
     sim.set_maintenance(true);
     let (code, r) = w
         .daemon
         .post(&member_delete("lb1-p", "lb1-m0", a.port()))
-        .await;
+        .await?;
     assert_eq!(code, 202, "{r}");
     let id = r["id"].as_i64().unwrap_or(0);
     w.wait_for("a refused attempt", Duration::from_secs(10), || {
@@ -312,28 +314,29 @@ async fn probes_of_members_deleted_while_loxilb_was_down_go_once_it_returns() {
     .await;
     sim.set_maintenance(false);
     sim.clear_faults();
-    let rec = w.daemon.wait_final(id, Duration::from_secs(30)).await;
+    let rec = w.daemon.wait_final(id, Duration::from_secs(30)).await?;
     assert_eq!(rec["state"], "done", "{rec}");
     w.wait_for("every probe removed", Duration::from_secs(10), || {
         sim.endpoints().is_empty() && sim.rules().is_empty()
     })
     .await;
     // Our records agree with LoxiLB again, and nothing was dead-lettered.
-    let report = admin(&w.daemon, "POST", "/v1/reconcile?dry_run=true").await;
+    let report = admin(&w.daemon, "POST", "/v1/reconcile?dry_run=true").await?;
     assert!(
         drift_of(&report).is_empty() && orphans_of(&report).is_empty(),
         "{report}"
     );
-    let dead = admin(&w.daemon, "GET", "/v1/dead-letters").await;
+    let dead = admin(&w.daemon, "GET", "/v1/dead-letters").await?;
     assert_eq!(dead["dead_letters"], json!([]), "{dead}");
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_permanent_error_is_dead_lettered_and_reported_error() {
-    let (a, b) = (Backend::start().await, Backend::start().await);
-    let w = World::start("").await;
+async fn a_permanent_error_is_dead_lettered_and_reported_error() -> TestResult {
+    let (a, b) = (Backend::start().await?, Backend::start().await?);
+    let w = World::start("").await?;
     w.apply_ok(&scenario("lb1", "127.0.0.14", 8084, &[a.port(), b.port()]))
-        .await;
+        .await?;
     let sim = w.sim();
     sim.add_fault(loxilb_sim::Fault {
         status: 400,
@@ -343,10 +346,10 @@ async fn a_permanent_error_is_dead_lettered_and_reported_error() {
         remaining: None,
     });
     w.apply_ok(&[member_delete("lb1-p", "lb1-m1", b.port())])
-        .await;
+        .await?;
     let deadline = Instant::now() + Duration::from_secs(10);
     let dead = loop {
-        let d = admin(&w.daemon, "GET", "/v1/dead-letters").await;
+        let d = admin(&w.daemon, "GET", "/v1/dead-letters").await?;
         if d["dead_letters"].as_array().is_some_and(|l| !l.is_empty()) {
             break d;
         }
@@ -355,7 +358,7 @@ async fn a_permanent_error_is_dead_lettered_and_reported_error() {
             "no dead letter\n{}",
             w.daemon.log()
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(common::POLL).await;
     };
     let entry = &dead["dead_letters"][0];
     assert_eq!(entry["loadbalancer_id"], "lb1", "{dead}");
@@ -374,16 +377,17 @@ async fn a_permanent_error_is_dead_lettered_and_reported_error() {
     let refused = sim.counters().by_status.get(&400).copied().unwrap_or(0);
     assert_eq!(refused, 2, "{:?}", sim.counters());
     assert!(w.daemon.log().contains("dead-lettered"));
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn load_balancers_octavia_deleted_while_we_were_down_are_removed_at_start() {
-    let a = Backend::start().await;
+async fn load_balancers_octavia_deleted_while_we_were_down_are_removed_at_start() -> TestResult {
+    let a = Backend::start().await?;
     // One of two is 50 %: within this test's blast-radius limit.
-    let mut w = World::start("orphan_max_fraction = 0.5").await;
+    let mut w = World::start("orphan_max_fraction = 0.5").await?;
     let mut events = scenario("keep", "127.0.0.15", 8085, &[a.port()]);
     events.extend(scenario("gone", "127.0.0.16", 8086, &[a.port()]));
-    w.apply_ok(&events).await;
+    w.apply_ok(&events).await?;
     assert_eq!(w.sim().rules().len(), 2);
     w.daemon.kill9();
     // Octavia knows "keep" only.
@@ -397,7 +401,7 @@ async fn load_balancers_octavia_deleted_while_we_were_down_are_removed_at_start(
         "keep",
         json!({"loadbalancer_id": "keep", "provisioning_status": "ACTIVE"}),
     );
-    w.daemon = Daemon::start(&w.dir.path().join("coordinator.toml")).await;
+    w.daemon = Daemon::start(&w.dir.path().join("coordinator.toml")).await?;
     let sim = w.sim();
     w.wait_for(
         "deleted load balancer removed",
@@ -413,9 +417,9 @@ async fn load_balancers_octavia_deleted_while_we_were_down_are_removed_at_start(
         .daemon
         .api()
         .call("GET", "/v1/events?limit=1000", None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
     assert_eq!(code, 200, "{body}");
+    Ok(())
 }
 
 #[path = "recovery_crash/mod.rs"]
@@ -428,9 +432,9 @@ mod crash;
 /// between looked like drift ("LoxiLB differs from what we applied") and was
 /// "repaired" with whichever value it had read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconcile_during_a_stream_of_updates_reports_no_drift() {
-    let backends = [Backend::start().await, Backend::start().await];
-    let w = World::start("").await;
+async fn reconcile_during_a_stream_of_updates_reports_no_drift() -> TestResult {
+    let backends = [Backend::start().await?, Backend::start().await?];
+    let w = World::start("").await?;
     w.apply_ok(&[
         lb("race", "127.0.0.130"),
         listener("race", "race-l", 96, "race-p"),
@@ -438,7 +442,7 @@ async fn reconcile_during_a_stream_of_updates_reports_no_drift() {
         member("race-p", "m0", backends[0].port()),
         member("race-p", "m1", backends[1].port()),
     ])
-    .await;
+    .await?;
     let stream = {
         let api = w.daemon.api();
         let port = backends[0].port();
@@ -448,18 +452,16 @@ async fn reconcile_during_a_stream_of_updates_reports_no_drift() {
                     "old_member": {"member_id": "m0", "pool_id": "race-p",
                         "address": "127.0.0.1", "protocol_port": port, "weight": 1},
                     "new_member": {"member_id": "m0", "weight": 2 + i % 50}}});
-                let (code, body) = api
-                    .call("POST", "/v1/events", Some(&ev))
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
+                let (code, body) = api.call("POST", "/v1/events", Some(&ev)).await?;
                 assert_eq!(code, 202, "{body}");
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
+            TestResult::Ok(())
         })
     };
     let mut passes = 0;
     while !stream.is_finished() {
-        let report = admin(&w.daemon, "POST", "/v1/reconcile?dry_run=true").await;
+        let report = admin(&w.daemon, "POST", "/v1/reconcile?dry_run=true").await?;
         let drift: Vec<&Value> = report["nodes"]
             .as_array()
             .into_iter()
@@ -472,9 +474,10 @@ async fn reconcile_during_a_stream_of_updates_reports_no_drift() {
         );
         passes += 1;
     }
-    stream.await.unwrap_or_else(|e| panic!("{e}"));
+    stream.await??;
     assert!(
         passes >= 5,
         "only {passes} reconcile passes ran during the stream"
     );
+    Ok(())
 }

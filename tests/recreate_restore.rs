@@ -32,6 +32,7 @@ mod common;
 use std::time::Duration;
 
 use common::world::*;
+use common::TestResult;
 use loxilb_coordinator::mapping::rule_name;
 use serde_json::{json, Value};
 
@@ -42,23 +43,27 @@ const POOL: &str = "rr-p";
 /// A world with `extra` health lines (plus a 1 s rule listing and a metrics port), one
 /// HTTP-monitored listener serving through its rule, probes ok; returns the config
 /// view of that state and the metrics URL.
-async fn serving(extra: &str, vip: &str) -> (World, Backend, Value, String) {
+async fn serving(extra: &str, vip: &str) -> TestResult<(World, Backend, Value, String)> {
     serving_with(extra, vip, true).await
 }
 
 /// [`serving`], with the HTTP monitor only when `monitored`.
-async fn serving_with(extra: &str, vip: &str, monitored: bool) -> (World, Backend, Value, String) {
-    let backend = Backend::start().await;
-    let port = free_port();
+async fn serving_with(
+    extra: &str,
+    vip: &str,
+    monitored: bool,
+) -> TestResult<(World, Backend, Value, String)> {
+    let backend = Backend::start().await?;
+    let port = free_port()?;
     let w = World::start(&format!(
         "stats_interval = 1\n{extra}\n[metrics]\naddress = \"127.0.0.1:{port}\"\n"
     ))
-    .await;
+    .await?;
     let mut events = scenario(LB, vip, 80, &[backend.port()]);
     if !monitored {
         events.pop();
     }
-    w.apply_ok(&events).await;
+    w.apply_ok(&events).await?;
     let sim = w.sim();
     let probe_key = format!("127.0.0.1_tcp_{}", backend.port());
     w.wait_for("the probe ok", Duration::from_secs(15), || {
@@ -77,17 +82,17 @@ async fn serving_with(extra: &str, vip: &str, monitored: bool) -> (World, Backen
         1,
         "{before}"
     );
-    (
+    Ok((
         w,
         backend,
         before,
         format!("http://127.0.0.1:{port}/metrics"),
-    )
+    ))
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    l.local_addr().map(|a| a.port()).unwrap_or(0)
+fn free_port() -> TestResult<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr().map(|a| a.port()).unwrap_or(0))
 }
 
 /// A listener update that only changes the client timeout (a re-create of its rule).
@@ -142,25 +147,22 @@ fn assert_restored_at_once(sim: &loxilb_sim::Control, new: i64, failed: u16, res
     );
 }
 
-async fn metric(url: &str, prefix: &str) -> f64 {
-    let text = reqwest::get(url)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
-    text.lines()
+async fn metric(url: &str, prefix: &str) -> TestResult<f64> {
+    let text = reqwest::get(url).await?.text().await.unwrap_or_default();
+    Ok(text
+        .lines()
         .filter(|l| l.starts_with(prefix))
         .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
-        .sum()
+        .sum())
 }
 
-async fn print_gap(url: &str, case: &str) {
+async fn print_gap(url: &str, case: &str) -> TestResult {
     let name = "loxilb_coordinator_rule_recreate_gap_seconds";
-    let count = metric(url, &format!("{name}_count")).await;
-    let sum = metric(url, &format!("{name}_sum")).await;
+    let count = metric(url, &format!("{name}_count")).await?;
+    let sum = metric(url, &format!("{name}_sum")).await?;
     eprintln!("{case}: recreate gaps observed = {count}, total = {sum:.4} s");
     assert!(count >= 1.0, "{case}: no recreate gap observed");
+    Ok(())
 }
 
 /// The listener keeps ONLINE (its rule is back) over a few rule listings.
@@ -183,8 +185,8 @@ async fn listener_stays_online(w: &World) {
 /// failed with the listener rule-less; now the restore's second attempt lands, and
 /// the roll-back has nothing left to do on the rule.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_create_puts_the_previous_rule_back_and_fails_the_event() {
-    let (w, _b, before, metrics) = serving("", "127.0.0.60").await;
+async fn refused_create_puts_the_previous_rule_back_and_fails_the_event() -> TestResult {
+    let (w, _b, before, metrics) = serving("", "127.0.0.60").await?;
     let sim = w.sim();
     sim.clear_requests();
     sim.add_fault(loxilb_sim::Fault {
@@ -192,13 +194,14 @@ async fn refused_create_puts_the_previous_rule_back_and_fails_the_event() {
         remaining: Some(2),
         ..rule_posts()
     });
-    let recs = w.apply(&[timeout_change(7)]).await;
+    let recs = w.apply(&[timeout_change(7)]).await?;
     assert_eq!(recs[0]["state"], "failed", "{}", recs[0]);
     assert_restored_at_once(&sim, 7, 400, &[400, 200]);
     assert_eq!(rule_calls(&sim).len(), 4, "{:?}", rule_calls(&sim));
     assert_eq!(config_view(&sim), before, "LoxiLB not as before the event");
     listener_stays_online(&w).await;
-    print_gap(&metrics, "400").await;
+    print_gap(&metrics, "400").await?;
+    Ok(())
 }
 
 /// (a') Adding a monitor re-creates the rule with monitoring on; LoxiLB refuses it
@@ -207,26 +210,27 @@ async fn refused_create_puts_the_previous_rule_back_and_fails_the_event() {
 /// desired state, see `undo` in src/drivers/coordinated.rs, so its roll-back sync
 /// applies the removal; it is not a case of "the previous rule back".)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_monitor_create_keeps_the_unmonitored_rule_and_its_probes() {
-    let (w, _b, before, _) = serving_with("", "127.0.0.61", false).await;
+async fn refused_monitor_create_keeps_the_unmonitored_rule_and_its_probes() -> TestResult {
+    let (w, _b, before, _) = serving_with("", "127.0.0.61", false).await?;
     let sim = w.sim();
     sim.add_fault(loxilb_sim::Fault {
         status: 400,
         remaining: Some(2),
         ..rule_posts()
     });
-    let recs = w.apply(&[http_monitor(POOL, "rr-hm", 1)]).await;
+    let recs = w.apply(&[http_monitor(POOL, "rr-hm", 1)]).await?;
     assert_eq!(recs[0]["state"], "failed", "{}", recs[0]);
     assert_eq!(config_view(&sim), before, "LoxiLB not as before the event");
     listener_stays_online(&w).await;
+    Ok(())
 }
 
 /// A refused monitor update (the probe post answered 400) leaves the previous
 /// working rule and probes in place, and the member ONLINE. No rule is re-created
 /// here, so this guards the roll-back path (it held before the fix too).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_monitor_update_leaves_the_working_rule_and_probes() {
-    let (w, _b, before, _) = serving("", "127.0.0.62").await;
+async fn refused_monitor_update_leaves_the_working_rule_and_probes() -> TestResult {
+    let (w, _b, before, _) = serving("", "127.0.0.62").await?;
     let sim = w.sim();
     sim.add_fault(loxilb_sim::Fault {
         status: 400,
@@ -242,7 +246,7 @@ async fn refused_monitor_update_leaves_the_working_rule_and_probes() {
     new["url_path"] = json!("/other");
     let update = json!({"method": "health_monitor_update", "args": {
         "old_healthmonitor": old, "new_healthmonitor": new}});
-    let recs = w.apply(&[update]).await;
+    let recs = w.apply(&[update]).await?;
     assert_eq!(recs[0]["state"], "failed", "{}", recs[0]);
     assert_eq!(config_view(&sim), before, "LoxiLB not as before the event");
     listener_stays_online(&w).await;
@@ -250,6 +254,7 @@ async fn refused_monitor_update_leaves_the_working_rule_and_probes() {
         last_operating(&w.status_messages(), "rr-m0").as_deref(),
         Some("ONLINE")
     );
+    Ok(())
 }
 
 /// After a transient failure the event is retried and ends done: the new rule, the
@@ -274,19 +279,20 @@ fn assert_new_rule_same_probes(sim: &loxilb_sim::Control, before: &Value, timeou
 /// then the dispatcher retries the event, which applies the new rule. Before the fix
 /// the listener had no rule until that retry (indefinitely, if LoxiLB kept failing).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_error_on_create_restores_then_the_retry_applies() {
-    let (w, _b, before, metrics) = serving("coordination_retries = 0", "127.0.0.63").await;
+async fn server_error_on_create_restores_then_the_retry_applies() -> TestResult {
+    let (w, _b, before, metrics) = serving("coordination_retries = 0", "127.0.0.63").await?;
     let sim = w.sim();
     sim.clear_requests();
     sim.add_fault(loxilb_sim::Fault {
         status: 500,
         ..rule_posts()
     });
-    w.apply_ok(&[timeout_change(7)]).await;
+    w.apply_ok(&[timeout_change(7)]).await?;
     assert_restored_at_once(&sim, 7, 500, &[200]);
     assert_new_rule_same_probes(&sim, &before, 7);
     listener_stays_online(&w).await;
-    print_gap(&metrics, "500").await;
+    print_gap(&metrics, "500").await?;
+    Ok(())
 }
 
 /// (b') LoxiLB keeps failing the create and the old body cannot be put back either:
@@ -294,15 +300,15 @@ async fn server_error_on_create_restores_then_the_retry_applies() {
 /// failure stops and the retried event creates the new rule. Before issue 22 the
 /// listener stayed ONLINE without a rule.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rule_that_cannot_be_restored_shows_as_error_until_the_retry_lands() {
-    let (w, _b, before, _) = serving("coordination_retries = 0", "127.0.0.64").await;
+async fn a_rule_that_cannot_be_restored_shows_as_error_until_the_retry_lands() -> TestResult {
+    let (w, _b, before, _) = serving("coordination_retries = 0", "127.0.0.64").await?;
     let sim = w.sim();
     sim.add_fault(loxilb_sim::Fault {
         status: 500,
         remaining: None,
         ..rule_posts()
     });
-    let (code, r) = w.daemon.post(&timeout_change(7)).await;
+    let (code, r) = w.daemon.post(&timeout_change(7)).await?;
     assert_eq!(code, 202, "{r}");
     w.wait_for("the rule gone", Duration::from_secs(10), || {
         rule_endpoints(&sim.rules(), &rule_name(LISTENER)).is_empty()
@@ -321,7 +327,7 @@ async fn a_rule_that_cannot_be_restored_shows_as_error_until_the_retry_lands() {
     );
     sim.clear_faults();
     let id = r["id"].as_i64().unwrap_or(0);
-    let rec = w.daemon.wait_final(id, Duration::from_secs(30)).await;
+    let rec = w.daemon.wait_final(id, Duration::from_secs(30)).await?;
     assert_eq!(rec["state"], "done", "{rec}");
     assert_new_rule_same_probes(&sim, &before, 7);
     w.wait_operating(
@@ -330,12 +336,13 @@ async fn a_rule_that_cannot_be_restored_shows_as_error_until_the_retry_lands() {
         &[(LISTENER, "ONLINE"), (LB, "ONLINE")],
     )
     .await;
+    Ok(())
 }
 
 /// (c) The create's connection is reset. Same as (b): restored at once, then retried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connection_reset_on_create_restores_then_the_retry_applies() {
-    let (w, _b, before, metrics) = serving("coordination_retries = 0", "127.0.0.65").await;
+async fn connection_reset_on_create_restores_then_the_retry_applies() -> TestResult {
+    let (w, _b, before, metrics) = serving("coordination_retries = 0", "127.0.0.65").await?;
     let sim = w.sim();
     sim.clear_requests();
     sim.add_interruption(loxilb_sim::Interruption {
@@ -344,11 +351,12 @@ async fn connection_reset_on_create_restores_then_the_retry_applies() {
         remaining: Some(1),
         restart: false,
     });
-    w.apply_ok(&[timeout_change(7)]).await;
+    w.apply_ok(&[timeout_change(7)]).await?;
     assert_restored_at_once(&sim, 7, 0, &[200]);
     assert_new_rule_same_probes(&sim, &before, 7);
     listener_stays_online(&w).await;
-    print_gap(&metrics, "reset").await;
+    print_gap(&metrics, "reset").await?;
+    Ok(())
 }
 
 /// (d) LoxiLB restarts empty between the delete and the create (the create's
@@ -357,8 +365,8 @@ async fn connection_reset_on_create_restores_then_the_retry_applies() {
 /// the new rule: in the end the same probes as before (HTTP, not the defaults a bare
 /// rule would create) and the new rule.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_between_delete_and_create_ends_with_rule_and_probes() {
-    let (w, _b, before, _) = serving("coordination_retries = 0", "127.0.0.66").await;
+async fn restart_between_delete_and_create_ends_with_rule_and_probes() -> TestResult {
+    let (w, _b, before, _) = serving("coordination_retries = 0", "127.0.0.66").await?;
     let sim = w.sim();
     sim.clear_requests();
     sim.add_interruption(loxilb_sim::Interruption {
@@ -367,7 +375,7 @@ async fn restart_between_delete_and_create_ends_with_rule_and_probes() {
         remaining: Some(1),
         restart: true,
     });
-    w.apply_ok(&[timeout_change(7)]).await;
+    w.apply_ok(&[timeout_change(7)]).await?;
     assert_restored_at_once(&sim, 7, 0, &[200]);
     w.wait_for(
         "the new rule and the previous probes",
@@ -384,4 +392,5 @@ async fn restart_between_delete_and_create_ends_with_rule_and_probes() {
     .await;
     assert_new_rule_same_probes(&sim, &before, 7);
     listener_stays_online(&w).await;
+    Ok(())
 }

@@ -215,12 +215,10 @@ impl Terms {
 mod tests {
     use super::*;
     use crate::store::test_store;
+    use crate::test_support::TestResult;
 
-    async fn get(routes: &LeaderRoutes, path: &str) -> (StatusCode, serde_json::Value) {
-        let req = Request::builder()
-            .uri(path)
-            .body(Body::empty())
-            .unwrap_or_else(|e| panic!("{e}"));
+    async fn get(routes: &LeaderRoutes, path: &str) -> TestResult<(StatusCode, serde_json::Value)> {
+        let req = Request::builder().uri(path).body(Body::empty())?;
         let resp = routes
             .router()
             .oneshot(req)
@@ -231,14 +229,14 @@ mod tests {
             .await
             .map(|c| c.to_bytes())
             .unwrap_or_default();
-        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or_default()))
     }
 
-    async fn wait_for(routes: &LeaderRoutes, want: StatusCode) -> serde_json::Value {
+    async fn wait_for(routes: &LeaderRoutes, want: StatusCode) -> TestResult<serde_json::Value> {
         for _ in 0..500 {
-            let (status, body) = get(routes, "/v1/dead-letters").await;
+            let (status, body) = get(routes, "/v1/dead-letters").await?;
             if status == want {
-                return body;
+                return Ok(body);
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -248,22 +246,23 @@ mod tests {
     /// A forwarded path keeps exactly its own parameters (it had two, the outer
     /// router's and the term's, and axum answered 500).
     #[tokio::test]
-    async fn forwarded_paths_keep_their_parameters() {
+    async fn forwarded_paths_keep_their_parameters() -> TestResult {
         let echo = |axum::extract::Path(id): axum::extract::Path<String>| async move {
             Json(json!({ "id": id }))
         };
         let leading = Router::new().route("/v1/status/pools/{id}", axum::routing::get(echo));
         let routes = LeaderRoutes::default();
         routes.set(Some(leading), None);
-        let (status, body) = get(&routes, "/v1/status/pools/p1").await;
+        let (status, body) = get(&routes, "/v1/status/pools/p1").await?;
         assert_eq!((status, body), (StatusCode::OK, json!({"id": "p1"})));
         // A follower's status board routes are reached the same way.
         let board = Router::new().route("/v1/status/members/{id}", axum::routing::get(echo));
         let routes = LeaderRoutes::with_follower_status(Some(board));
-        let (status, body) = get(&routes, "/v1/status/members/m1").await;
+        let (status, body) = get(&routes, "/v1/status/members/m1").await?;
         assert_eq!((status, body), (StatusCode::OK, json!({"id": "m1"})));
-        let (status, _) = get(&routes, "/v1/dead-letters").await;
+        let (status, _) = get(&routes, "/v1/dead-letters").await?;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "not a status path");
+        Ok(())
     }
 
     /// The paths `router` serves, read from its `Debug` output: axum lists them
@@ -279,17 +278,15 @@ mod tests {
     /// Every route of the leader's API is forwarded: a route added to a leader
     /// router without its path in that router's `PATHS` fails here.
     #[tokio::test]
-    async fn every_leader_route_is_forwarded() {
+    async fn every_leader_route_is_forwarded() -> TestResult {
         let (store, dir) = test_store().await;
         let mut config = Config::default();
         config.loxilb.nodes = vec!["http://127.0.0.1:9".into()];
         config.octavia.status_socket = dir.path().join("status.sock");
-        let client = crate::app::loxilb_client(&config, crate::fence::Fence::always(), None)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let client = crate::app::loxilb_client(&config, crate::fence::Fence::always(), None)?;
         let shutdown = Shutdown::new();
-        let leader = leader::start(&config, &store, &client, config.octavia.client(), &shutdown)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let leader =
+            leader::start(&config, &store, &client, config.octavia.client(), &shutdown).await?;
         let served = served_paths(&leader.api(&store));
         let forwarded: std::collections::BTreeSet<String> =
             leader::api_paths().map(str::to_string).collect();
@@ -297,24 +294,24 @@ mod tests {
         // No term runs: each forwarded path answers 503 naming the leader, not 404.
         let routes = LeaderRoutes::default();
         for path in &served {
-            let (status, body) = get(&routes, &path.replace("{id}", "x")).await;
+            let (status, body) = get(&routes, &path.replace("{id}", "x")).await?;
             assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
             assert!(body.get("leader").is_some(), "{path}: {body}");
         }
         shutdown.trigger();
         shutdown.wait_complete().await;
+        Ok(())
     }
 
     /// Winning the lease starts a term (the leader-only API answers, a dispatcher
     /// is local); losing it stops the term and the API names the new leader.
     #[tokio::test]
-    async fn terms_follow_the_election() {
+    async fn terms_follow_the_election() -> TestResult {
         let (store, dir) = test_store().await;
         let mut config = Config::default();
         config.loxilb.nodes = vec!["http://127.0.0.1:9".into()];
         config.octavia.status_socket = dir.path().join("status.sock");
-        let client = crate::app::loxilb_client(&config, crate::fence::Fence::always(), None)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let client = crate::app::loxilb_client(&config, crate::fence::Fence::always(), None)?;
         let agent = config.octavia.client();
         let (tx, roles) = watch::channel(Role::Follower {
             leader: None,
@@ -333,21 +330,22 @@ mod tests {
             poll: Duration::from_millis(20),
         };
         shutdown.spawn(terms.run(shutdown.clone()));
-        wait_for(&routes, StatusCode::SERVICE_UNAVAILABLE).await;
+        wait_for(&routes, StatusCode::SERVICE_UNAVAILABLE).await?;
         assert!(local.get().is_none());
 
         let _ = tx.send(Role::Leader { epoch: 1 });
-        wait_for(&routes, StatusCode::OK).await;
+        wait_for(&routes, StatusCode::OK).await?;
         assert!(local.get().is_some(), "the term's dispatcher is local");
 
         let _ = tx.send(Role::Follower {
             leader: Some("controller-2".into()),
             epoch: 1,
         });
-        let body = wait_for(&routes, StatusCode::SERVICE_UNAVAILABLE).await;
+        let body = wait_for(&routes, StatusCode::SERVICE_UNAVAILABLE).await?;
         assert_eq!(body["leader"], "controller-2");
         assert!(local.get().is_none());
         shutdown.trigger();
         shutdown.wait_complete().await;
+        Ok(())
     }
 }

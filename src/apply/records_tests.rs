@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use super::*;
 use crate::store::test_store;
+use crate::test_support::ok;
 
 fn r(key: &str, member: &str, lb: &str) -> ProbeRefRow {
     ProbeRefRow {
@@ -29,10 +30,6 @@ fn probe(key: &str, options: &str) -> AppliedProbe {
         port: 80,
         options: options.into(),
     }
-}
-
-fn ok<T>(r: Result<T, StoreError>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// What the cache answers equals what the store answers.

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::loxilb::ClientOptions;
 use crate::store::{test_store, Table};
+use crate::test_support::TestResult;
 
 /// An applier over `nodes` with fast, retry-free calls.
 fn applier_for(store: &Store, nodes: Vec<String>) -> Applier {
@@ -110,7 +111,7 @@ fn probe_duration(sim: &loxilb_sim::SimHandle, name: &str) -> Option<Value> {
 }
 
 #[tokio::test]
-async fn a_second_sync_makes_no_call() {
+async fn a_second_sync_makes_no_call() -> TestResult {
     let (a, store, sim, _d) = setup().await;
     lb_with_members(&store, "lb", "10.1.0.1", &[7001, 7002]).await;
     monitor(&store, "lb", 5).await;
@@ -147,10 +148,11 @@ async fn a_second_sync_makes_no_call() {
     let second = a.sync_lb("lb", &nodes, true).await.expect("sync");
     assert_eq!(second.calls(), 0, "{second:?}");
     assert!(sim.control().requests().is_empty());
+    Ok(())
 }
 
 #[tokio::test]
-async fn shared_probe_takes_the_fastest_monitor_and_falls_back_when_it_goes() {
+async fn shared_probe_takes_the_fastest_monitor_and_falls_back_when_it_goes() -> TestResult {
     let (a, store, sim, _d) = setup().await;
     lb_with_members(&store, "a", "10.1.0.2", &[7100]).await;
     lb_with_members(&store, "b", "10.1.0.3", &[7100]).await;
@@ -168,10 +170,11 @@ async fn shared_probe_takes_the_fastest_monitor_and_falls_back_when_it_goes() {
     let o = a.sync_lb("a", &nodes, true).await.expect("sync a");
     assert!(o.all_ok(), "{o:?}");
     assert_eq!(probe_duration(&sim, "127.0.0.1_tcp_7100"), Some(json!(9)));
+    Ok(())
 }
 
 #[tokio::test]
-async fn last_reference_gone_while_a_rule_refers_restores_rule_defaults() {
+async fn last_reference_gone_while_a_rule_refers_restores_rule_defaults() -> TestResult {
     let (a, store, sim, _d) = setup().await;
     lb_with_members(&store, "lb", "10.1.0.4", &[7200]).await;
     monitor(&store, "lb", 7).await;
@@ -208,10 +211,11 @@ async fn last_reference_gone_while_a_rule_refers_restores_rule_defaults() {
         .await
         .expect("probes")
         .is_empty());
+    Ok(())
 }
 
 #[tokio::test]
-async fn unreachable_node_is_reported_and_the_other_node_is_applied() {
+async fn unreachable_node_is_reported_and_the_other_node_is_applied() -> TestResult {
     let (store, _dir) = test_store().await;
     let sim = loxilb_sim::spawn(loxilb_sim::SimOptions {
         probing: false,
@@ -229,28 +233,29 @@ async fn unreachable_node_is_reported_and_the_other_node_is_applied() {
     assert!(o.any_ok() && !o.all_ok(), "{o:?}");
     assert!(o.permanent_error().is_none());
     assert_eq!(sim.control().rules().len(), 1);
+    Ok(())
 }
 
 /// Probes without references are looked for on the first sync after start and
 /// after a sync that did not finish everywhere, not on every sync (the scan reads
 /// every probe record).
 #[tokio::test]
-async fn leftover_probes_are_looked_for_only_after_something_went_wrong() {
+async fn leftover_probes_are_looked_for_only_after_something_went_wrong() -> TestResult {
     let (store, _dir) = test_store().await;
     let left = Leftovers::new();
-    let found = left.find(&store).await.unwrap_or_else(|e| panic!("{e}"));
+    let found = left.find(&store).await?;
     assert!(found.is_empty(), "nothing left over in an empty store");
     store
         .put_applied_probe("http://n1", "10.0.0.1_tcp_80", "10.0.0.1", "tcp", 80, "{}")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let found = left.find(&store).await.unwrap_or_else(|e| panic!("{e}"));
+        .await?;
+    let found = left.find(&store).await?;
     assert!(found.is_empty(), "a clean scan is trusted until a failure");
     left.may_exist();
-    let found = left.find(&store).await.unwrap_or_else(|e| panic!("{e}"));
+    let found = left.find(&store).await?;
     assert_eq!(found.into_iter().collect::<Vec<_>>(), ["10.0.0.1_tcp_80"]);
     // Still there: every sync keeps looking until a scan finds none.
     assert_eq!(left.find(&store).await.map(|k| k.len()).ok(), Some(1));
+    Ok(())
 }
 
 /// A crash between a probe POST and its applied record leaves the probe on the node,
@@ -259,7 +264,7 @@ async fn leftover_probes_are_looked_for_only_after_something_went_wrong() {
 /// nothing wants it, the next sync deletes it from the reference alone: no intent is
 /// written before the POSTs.
 #[tokio::test]
-async fn a_probe_posted_but_never_recorded_is_deleted_once_unwanted() {
+async fn a_probe_posted_but_never_recorded_is_deleted_once_unwanted() -> TestResult {
     let (a, store, sim, _d) = setup().await;
     lb_with_members(&store, "lb", "10.1.0.6", &[7400, 7401]).await;
     monitor(&store, "lb", 5).await;
@@ -310,13 +315,14 @@ async fn a_probe_posted_but_never_recorded_is_deleted_once_unwanted() {
     assert!(on_node("127.0.0.1_tcp_7401"), "the wanted probe stays");
     let again = restarted.sync_lb("lb", &nodes, true).await.expect("sync");
     assert_eq!(again.calls(), 0, "{again:?}");
+    Ok(())
 }
 
 /// The applier reads its records from the store once per term: a record changed
 /// behind its back is not seen until it is told (failover and the reconciler's
 /// repairs go through the applier, which does).
 #[tokio::test]
-async fn applied_records_are_read_once_until_changed_elsewhere() {
+async fn applied_records_are_read_once_until_changed_elsewhere() -> TestResult {
     let (a, store, _sim, _d) = setup().await;
     lb_with_members(&store, "lb", "10.1.0.7", &[7500]).await;
     monitor(&store, "lb", 5).await;
@@ -340,6 +346,7 @@ async fn applied_records_are_read_once_until_changed_elsewhere() {
     assert!(o.all_ok() && o.calls() > 0, "{o:?}");
     let again = a.sync_lb("lb", &nodes, true).await.expect("sync");
     assert_eq!(again.calls(), 0, "{again:?}");
+    Ok(())
 }
 
 #[path = "restore_tests.rs"]

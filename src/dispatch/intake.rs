@@ -97,11 +97,12 @@ impl Intake {
 mod tests {
     use super::*;
     use crate::store::{test_store, EventState, KeyHint};
+    use crate::test_support::TestResult;
 
     /// In a cluster, a synchronous POST learns the outcome the leader (another
     /// process) journals, and gives up at its timeout while the event is unfinished.
     #[tokio::test]
-    async fn a_journal_intake_waits_for_the_outcome_in_the_journal() {
+    async fn a_journal_intake_waits_for_the_outcome_in_the_journal() -> TestResult {
         let (store, _dir) = test_store().await;
         let intake = Intake::Journal {
             poll: Duration::from_millis(5),
@@ -115,8 +116,7 @@ mod tests {
                 &KeyHint::Loadbalancer("lb1".into()),
                 None,
             )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
         let job = Job {
             id: a.id,
             ordering_key: a.ordering_key.clone(),
@@ -125,8 +125,7 @@ mod tests {
         };
         let waited = intake
             .submit_and_wait(&store, job.clone(), Duration::from_millis(30))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
         assert_eq!(waited, None, "unfinished: the POST answers 202");
         let leader = store.clone();
         tokio::spawn(async move {
@@ -135,9 +134,9 @@ mod tests {
         });
         let waited = intake
             .submit_and_wait(&store, job, Duration::from_secs(5))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
         assert_eq!(waited.map(|o| o.state), Some(EventState::Done));
         assert_eq!(intake.queue_depth(), 0, "nothing queued in this process");
+        Ok(())
     }
 }

@@ -152,6 +152,7 @@ mod tests {
     use super::*;
     use crate::dispatch::{DispatchOptions, JobError, JobHandler};
     use crate::store::{test_store, KeyHint};
+    use crate::test_support::{ok, TestResult};
     use std::sync::{Arc, Mutex};
 
     /// Records the ids it applies and fails none.
@@ -169,7 +170,7 @@ mod tests {
         }
     }
 
-    async fn accept(store: &Store, lb: &str, n: usize) -> Vec<i64> {
+    async fn accept(store: &Store, lb: &str, n: usize) -> TestResult<Vec<i64>> {
         let mut ids = Vec::new();
         for i in 0..n {
             let a = store
@@ -180,11 +181,10 @@ mod tests {
                     &KeyHint::Loadbalancer(lb.into()),
                     None,
                 )
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+                .await?;
             ids.push(a.id);
         }
-        ids
+        Ok(ids)
     }
 
     /// A dispatcher whose applier records the ids it applies.
@@ -203,62 +203,63 @@ mod tests {
     /// Events accepted "elsewhere" (straight into the journal) are applied once
     /// each, in id order per load balancer, however often the tail reads.
     #[tokio::test]
-    async fn submits_each_journaled_event_once_in_order() {
+    async fn submits_each_journaled_event_once_in_order() -> TestResult {
         let (store, _dir) = test_store().await;
         let (shutdown, rec, d) = recording_dispatcher(&store);
         let mut tail = JournalTail::new(store.clone(), d.clone(), Duration::from_millis(5));
-        let mut want = accept(&store, "lb1", 5).await;
+        let mut want = accept(&store, "lb1", 5).await?;
         assert_eq!(tail.pass().await.unwrap_or(0), 5);
         // A second read before the outcomes are journaled submits nothing again.
         assert_eq!(tail.pass().await.unwrap_or(9), 0);
-        want.extend(accept(&store, "lb1", 3).await);
+        want.extend(accept(&store, "lb1", 3).await?);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while rec.0.lock().map(|v| v.len()).unwrap_or(0) < want.len() {
-            tail.pass().await.unwrap_or_else(|e| panic!("{e}"));
+            tail.pass().await?;
             assert!(tokio::time::Instant::now() < deadline, "not all applied");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         for _ in 0..5 {
-            tail.pass().await.unwrap_or_else(|e| panic!("{e}"));
+            tail.pass().await?;
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let got = rec.0.lock().map(|v| v.clone()).unwrap_or_default();
         assert_eq!(got, want, "each once, in acceptance order");
         shutdown.trigger();
         shutdown.wait_complete().await;
+        Ok(())
     }
 
-    async fn wait_applied(rec: &Recorder, n: usize, tail: &mut JournalTail) {
+    async fn wait_applied(rec: &Recorder, n: usize, tail: &mut JournalTail) -> TestResult {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while rec.0.lock().map(|v| v.len()).unwrap_or(0) < n {
-            tail.pass().await.unwrap_or_else(|e| panic!("{e}"));
+            tail.pass().await?;
             assert!(tokio::time::Instant::now() < deadline, "not all applied");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        Ok(())
     }
 
     /// An unfinished event below the bound of the short passes (here a failed event
     /// an operator queued again; in a cluster also an acceptance slower than the
     /// settle window) is submitted by the next full pass, and only then.
     #[tokio::test]
-    async fn a_full_pass_finds_what_is_below_the_bound() {
+    async fn a_full_pass_finds_what_is_below_the_bound() -> TestResult {
         let (store, _dir) = test_store().await;
         let (shutdown, rec, d) = recording_dispatcher(&store);
         let full_every = Duration::from_millis(400);
         let mut tail = JournalTail::new(store.clone(), d.clone(), Duration::from_millis(5))
             .with_windows(Duration::ZERO, full_every);
-        let ids = accept(&store, "lb1", 3).await;
-        wait_applied(&rec, 3, &mut tail).await;
+        let ids = accept(&store, "lb1", 3).await?;
+        wait_applied(&rec, 3, &mut tail).await?;
         // A newer event moves the bound above the first ones.
-        let later = accept(&store, "lb2", 1).await;
-        wait_applied(&rec, 4, &mut tail).await;
-        let ok = |r: Result<(), crate::store::StoreError>| r.unwrap_or_else(|e| panic!("{e}"));
+        let later = accept(&store, "lb2", 1).await?;
+        wait_applied(&rec, 4, &mut tail).await?;
         ok(store
             .finish_event(ids[0], crate::store::EventState::Failed, Some("test"))
             .await);
         assert!(store.requeue_failed(ids[0]).await.unwrap_or(false));
         let requeued_at = tokio::time::Instant::now();
-        wait_applied(&rec, 5, &mut tail).await;
+        wait_applied(&rec, 5, &mut tail).await?;
         assert!(
             requeued_at.elapsed() + Duration::from_millis(50) >= full_every / 2,
             "submitted by a full pass, not a bounded one"
@@ -270,5 +271,6 @@ mod tests {
         assert_eq!(got, want);
         shutdown.trigger();
         shutdown.wait_complete().await;
+        Ok(())
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::store::{test_store, EventState, KeyHint};
+use crate::test_support::TestResult;
 
 /// Records applied jobs; sleeps a little so overlaps are observable; fails on demand.
 #[derive(Default)]
@@ -48,7 +49,7 @@ fn opts(max: usize) -> DispatchOptions {
     }
 }
 
-async fn accept(store: &Store, lb: &str, method: &str) -> Job {
+async fn accept(store: &Store, lb: &str, method: &str) -> TestResult<Job> {
     let a = store
         .accept_event(
             method,
@@ -57,26 +58,25 @@ async fn accept(store: &Store, lb: &str, method: &str) -> Job {
             &KeyHint::Loadbalancer(lb.into()),
             None,
         )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    Job {
+        .await?;
+    Ok(Job {
         id: a.id,
         ordering_key: a.ordering_key,
         method: method.into(),
         args: Arc::from("{}"),
-    }
+    })
 }
 
-async fn wait_all_final(store: &Store, ids: &[i64]) {
+async fn wait_all_final(store: &Store, ids: &[i64]) -> TestResult {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let mut all = true;
         for id in ids {
-            let rec = store.event(*id).await.unwrap_or_else(|e| panic!("{e}"));
+            let rec = store.event(*id).await?;
             all &= rec.is_some_and(|r| r.state.is_final());
         }
         if all {
-            return;
+            return Ok(());
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -87,7 +87,7 @@ async fn wait_all_final(store: &Store, ids: &[i64]) {
 }
 
 #[tokio::test]
-async fn one_load_balancer_in_order_two_in_parallel() {
+async fn one_load_balancer_in_order_two_in_parallel() -> TestResult {
     let (store, _d) = test_store().await;
     let rec = Arc::new(Recorder {
         sleep_ms: 15,
@@ -98,15 +98,13 @@ async fn one_load_balancer_in_order_two_in_parallel() {
     // Submit from concurrent tasks; acceptance order (journal id) defines the order.
     for i in 0..10 {
         for lb in ["a", "b"] {
-            let job = accept(&store, lb, &format!("e{i}")).await;
+            let job = accept(&store, lb, &format!("e{i}")).await?;
             ids.push(job.id);
             let d2 = d.clone();
-            tokio::spawn(async move { d2.submit(job) })
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            tokio::spawn(async move { d2.submit(job) }).await?;
         }
     }
-    wait_all_final(&store, &ids).await;
+    wait_all_final(&store, &ids).await?;
     let applied = lock(&rec.applied).clone();
     for lb in ["lb:a", "lb:b"] {
         let seq: Vec<i64> = applied
@@ -124,10 +122,11 @@ async fn one_load_balancer_in_order_two_in_parallel() {
         "two load balancers never overlapped"
     );
     assert_eq!(d.queue_depth(), 0);
+    Ok(())
 }
 
 #[tokio::test]
-async fn concurrency_is_bounded() {
+async fn concurrency_is_bounded() -> TestResult {
     let (store, _d) = test_store().await;
     let rec = Arc::new(Recorder {
         sleep_ms: 10,
@@ -136,26 +135,27 @@ async fn concurrency_is_bounded() {
     let d = Dispatcher::new(store.clone(), rec.clone(), opts(3), Shutdown::new());
     let mut ids = vec![];
     for i in 0..12 {
-        let job = accept(&store, &format!("lb{i}"), "x").await;
+        let job = accept(&store, &format!("lb{i}"), "x").await?;
         ids.push(job.id);
         d.submit(job);
     }
-    wait_all_final(&store, &ids).await;
+    wait_all_final(&store, &ids).await?;
     assert!(rec.max_running.load(Ordering::SeqCst) <= 3);
+    Ok(())
 }
 
 #[tokio::test]
-async fn transient_failures_retry_and_block_later_events_of_the_same_lb() {
+async fn transient_failures_retry_and_block_later_events_of_the_same_lb() -> TestResult {
     let (store, _d) = test_store().await;
     let rec = Arc::new(Recorder::default());
     rec.transient_failures_left.store(3, Ordering::SeqCst);
     let d = Dispatcher::new(store.clone(), rec.clone(), opts(4), Shutdown::new());
-    let first = accept(&store, "a", "create").await;
-    let second = accept(&store, "a", "update").await;
+    let first = accept(&store, "a", "create").await?;
+    let second = accept(&store, "a", "update").await?;
     let (i1, i2) = (first.id, second.id);
     d.submit(first);
     d.submit(second);
-    wait_all_final(&store, &[i1, i2]).await;
+    wait_all_final(&store, &[i1, i2]).await?;
     assert_eq!(
         lock(&rec.applied)
             .iter()
@@ -163,48 +163,41 @@ async fn transient_failures_retry_and_block_later_events_of_the_same_lb() {
             .collect::<Vec<_>>(),
         vec![i1, i2]
     );
-    let r1 = store
-        .event(i1)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!());
+    let r1 = store.event(i1).await?.unwrap_or_else(|| panic!());
     assert_eq!(r1.state, EventState::Done);
     assert_eq!(r1.attempts, 4);
+    Ok(())
 }
 
 #[tokio::test]
-async fn permanent_failure_is_journaled_and_reported_to_waiters() {
+async fn permanent_failure_is_journaled_and_reported_to_waiters() -> TestResult {
     let (store, _d) = test_store().await;
     let rec = Arc::new(Recorder::default());
     let d = Dispatcher::new(store.clone(), rec, opts(4), Shutdown::new());
-    let job = accept(&store, "a", "permanent").await;
+    let job = accept(&store, "a", "permanent").await?;
     let id = job.id;
     let rx = d.completions().register(id);
     d.submit(job);
     let outcome = tokio::time::timeout(Duration::from_secs(5), rx)
         .await
-        .unwrap_or_else(|_| panic!("no outcome"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|_| panic!("no outcome"))?;
     assert_eq!(outcome.state, EventState::Failed);
     assert_eq!(outcome.reason.as_deref(), Some("rejected by loxilb"));
-    let r = store
-        .event(id)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!());
+    let r = store.event(id).await?.unwrap_or_else(|| panic!());
     assert_eq!(r.reason.as_deref(), Some("rejected by loxilb"));
+    Ok(())
 }
 
 #[tokio::test]
-async fn shutdown_leaves_unapplied_events_for_replay() {
+async fn shutdown_leaves_unapplied_events_for_replay() -> TestResult {
     let (store, _d) = test_store().await;
     let rec = Arc::new(Recorder::default());
     rec.transient_failures_left
         .store(usize::MAX, Ordering::SeqCst);
     let shutdown = Shutdown::new();
     let d = Dispatcher::new(store.clone(), rec.clone(), opts(4), shutdown.clone());
-    let a = accept(&store, "a", "create").await;
-    let b = accept(&store, "a", "update").await;
+    let a = accept(&store, "a", "create").await?;
+    let b = accept(&store, "a", "update").await?;
     let (ia, ib) = (a.id, b.id);
     d.submit(a);
     d.submit(b);
@@ -215,8 +208,7 @@ async fn shutdown_leaves_unapplied_events_for_replay() {
         .unwrap_or_else(|_| panic!("shutdown hung"));
     let pending: Vec<i64> = store
         .unfinished_events()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .await?
         .iter()
         .map(|r| r.id)
         .collect();
@@ -225,8 +217,8 @@ async fn shutdown_leaves_unapplied_events_for_replay() {
     // A new dispatcher (the restarted daemon) replays both, in order.
     rec.transient_failures_left.store(0, Ordering::SeqCst);
     let d2 = Dispatcher::new(store.clone(), rec.clone(), opts(4), Shutdown::new());
-    assert_eq!(d2.replay().await.unwrap_or_else(|e| panic!("{e}")), 2);
-    wait_all_final(&store, &[ia, ib]).await;
+    assert_eq!(d2.replay().await?, 2);
+    wait_all_final(&store, &[ia, ib]).await?;
     assert_eq!(
         lock(&rec.applied)
             .iter()
@@ -234,6 +226,7 @@ async fn shutdown_leaves_unapplied_events_for_replay() {
             .collect::<Vec<_>>(),
         vec![ia, ib]
     );
+    Ok(())
 }
 
 /// Records the batches it is handed.
@@ -282,7 +275,7 @@ impl JobHandler for Batcher {
 }
 
 #[tokio::test]
-async fn waiting_jobs_are_batched_and_a_transient_failure_retries_only_the_rest() {
+async fn waiting_jobs_are_batched_and_a_transient_failure_retries_only_the_rest() -> TestResult {
     let (store, _d) = test_store().await;
     let rec = Arc::new(Batcher::default());
     let shutdown = Shutdown::new();
@@ -292,20 +285,21 @@ async fn waiting_jobs_are_batched_and_a_transient_failure_retries_only_the_rest(
     let mut jobs = Vec::new();
     for i in 0..7 {
         let method = if i == 1 { "permanent" } else { "ok" };
-        jobs.push(accept(&store, "a", method).await);
+        jobs.push(accept(&store, "a", method).await?);
     }
     *lock(&rec.transient_once_at) = Some(jobs[4].id);
     let d = Dispatcher::new(store.clone(), rec.clone(), o, shutdown.clone());
-    let replayed = d.replay().await.unwrap_or_else(|e| panic!("{e}"));
+    let replayed = d.replay().await?;
     assert_eq!(replayed, 7);
     let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
-    wait_all_final(&store, &ids).await;
+    wait_all_final(&store, &ids).await?;
     let batches = lock(&rec.batches).clone();
     assert_eq!(batches[0], ids[0..3].to_vec(), "{batches:?}");
     // The transient failure at job 4 finished job 3 and retried from job 4.
     assert_eq!(batches[1], ids[3..6].to_vec(), "{batches:?}");
     assert_eq!(batches[2][0], ids[4], "{batches:?}");
-    let failed = store.event(ids[1]).await.unwrap_or_else(|e| panic!("{e}"));
+    let failed = store.event(ids[1]).await?;
     assert_eq!(failed.map(|r| r.state), Some(EventState::Failed));
     assert_eq!(d.queue_depth(), 0);
+    Ok(())
 }

@@ -268,10 +268,11 @@ fn lb_entry(tree: &LbTree) -> LbEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TestResult;
     use serde_json::json;
 
     #[test]
-    fn index_carries_probe_keys_and_admin_state() {
+    fn index_carries_probe_keys_and_admin_state() -> TestResult {
         let tree = LbTree::from_bodies(
             &json!({"loadbalancer_id": "lb", "vip_address": "10.1.1.1"}),
             &[json!({"listener_id": "l", "protocol": "TCP", "protocol_port": 80, "default_pool_id": "p"})],
@@ -305,12 +306,13 @@ mod tests {
             lb.listeners[0].rule_key,
             Some(("10.1.1.1".to_string(), 80, "tcp"))
         );
+        Ok(())
     }
 
     /// A rule taken over from another driver keeps that driver's name; at our key it
     /// counts as our listener's rule. Another port or protocol is another key.
     #[test]
-    fn a_rule_at_our_key_under_another_name_counts_as_ours() {
+    fn a_rule_at_our_key_under_another_name_counts_as_ours() -> TestResult {
         use crate::loxilb::types::ServiceArguments;
         let tree = LbTree::from_bodies(
             &json!({"loadbalancer_id": "lb", "vip_address": "10.1.1.1"}),
@@ -345,12 +347,14 @@ mod tests {
         assert_eq!(listed("octavia-l", 80, "tcp"), ["octavia-l"]);
         assert_eq!(listed("other", 81, "tcp"), ["other"]);
         assert_eq!(listed("other", 80, "udp"), ["other"]);
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod reload_tests {
     use super::*;
+    use crate::test_support::TestResult;
     use serde_json::json;
 
     fn entry(lb: &str, members: usize) -> LbEntry {
@@ -378,7 +382,7 @@ mod reload_tests {
     /// Changing some load balancers replaces, adds and removes exactly those, keeps
     /// id order, and shares the untouched entries with the previous index.
     #[test]
-    fn changes_touch_only_the_named_load_balancers() {
+    fn changes_touch_only_the_named_load_balancers() -> TestResult {
         let base = DesiredIndex::default().with_changes(vec![
             ("b".into(), Some(entry("b", 1))),
             ("d".into(), Some(entry("d", 1))),
@@ -404,21 +408,19 @@ mod reload_tests {
             ("b".into(), Some(entry("b", 3))),
         ]);
         assert_eq!(next, fresh);
+        Ok(())
     }
 
     /// `reload` reads only the named load balancers, and agrees with a full load.
     #[tokio::test]
-    async fn reload_reads_the_named_load_balancers_again() {
+    async fn reload_reads_the_named_load_balancers_again() -> TestResult {
         use crate::store::Table;
         let (store, _dir) = crate::store::test_store().await;
         let put = |t: Table, id: &str, parent: Option<&str>, body: serde_json::Value| {
             let store = store.clone();
             let (id, parent) = (id.to_string(), parent.map(str::to_string));
             async move {
-                store
-                    .put_object(t, &id, parent.as_deref(), &body)
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"))
+                crate::test_support::ok(store.put_object(t, &id, parent.as_deref(), &body).await)
             }
         };
         for lb in ["a", "b"] {
@@ -440,9 +442,7 @@ mod reload_tests {
             put(Table::Members, &format!("{lb}-m0"), Some(&pool),
                 json!({"member_id": format!("{lb}-m0"), "pool_id": pool, "address": "10.0.0.1", "protocol_port": 80})).await;
         }
-        let first = DesiredIndex::load(&store)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let first = DesiredIndex::load(&store).await?;
         assert_eq!(first.member_count(), 2);
         // b gains a member, a is deleted, c appears; only b and c are named.
         put(Table::Members, "b-m1", Some("b-p"),
@@ -454,28 +454,15 @@ mod reload_tests {
             json!({"loadbalancer_id": "c", "vip_address": "10.1.1.2"}),
         )
         .await;
-        store
-            .delete_loadbalancer_tree("a")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        store.delete_loadbalancer_tree("a").await?;
         let named: BTreeSet<String> = ["b".to_string(), "c".to_string()].into();
-        let next = first
-            .reload(&store, &named)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let next = first.reload(&store, &named).await?;
         assert_eq!(ids(&next), ["a", "b", "c"], "a was not named, so it stays");
         assert!(Arc::ptr_eq(&first.lbs[0], &next.lbs[0]));
         assert_eq!(next.lbs[1].pools[0].members.len(), 2);
         let all: BTreeSet<String> = ["a".to_string(), "b".to_string(), "c".to_string()].into();
-        let next = first
-            .reload(&store, &all)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            next,
-            DesiredIndex::load(&store)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-        );
+        let next = first.reload(&store, &all).await?;
+        assert_eq!(next, DesiredIndex::load(&store).await?);
+        Ok(())
     }
 }

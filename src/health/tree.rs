@@ -137,13 +137,14 @@ fn pool(tree: &LbTree, p: &Pool, cache: &HealthStatusCache, prov: &str) -> Value
 
 #[cfg(test)]
 mod tests {
+    use crate::test_support::TestResult;
     use std::time::{Duration, Instant};
 
     use super::*;
     use crate::health::snapshot::{Detail, Entry};
     use crate::octavia::OperatingStatus;
 
-    fn tree() -> LbTree {
+    fn tree() -> TestResult<LbTree> {
         let lb = json!({"loadbalancer_id": "lb", "name": "web", "admin_state_up": true});
         let listeners = [json!({"listener_id": "l", "loadbalancer_id": "lb",
             "protocol": "HTTP", "protocol_port": 80, "default_pool_id": "p",
@@ -162,12 +163,13 @@ mod tests {
             json!({"healthmonitor_id": "hm", "pool_id": "p", "type": "HTTP",
             "delay": 5, "timeout": 3, "max_retries": 3, "admin_state_up": true}),
         ];
-        LbTree::from_bodies(&lb, &listeners, &pools, &members, &monitors)
-            .unwrap_or_else(|e| panic!("{e}"))
+        Ok(LbTree::from_bodies(
+            &lb, &listeners, &pools, &members, &monitors,
+        )?)
     }
 
     #[test]
-    fn the_tree_nests_pools_under_their_listener_and_keeps_spare_pools() {
+    fn the_tree_nests_pools_under_their_listener_and_keeps_spare_pools() -> TestResult {
         let mut cache = HealthStatusCache::new(Duration::from_secs(60));
         let online = Entry {
             status: OperatingStatus::Online,
@@ -175,7 +177,7 @@ mod tests {
         };
         cache.update(Kind::Member, "m".into(), online.clone(), Instant::now());
         cache.update(Kind::Loadbalancer, "lb".into(), online, Instant::now());
-        let v = build(&tree(), &cache, false);
+        let v = build(&tree()?, &cache, false);
         assert_eq!(v["operating_status"], "ONLINE", "{v}");
         assert_eq!(v["fresh"], true, "{v}");
         let pool = &v["listeners"][0]["pools"][0];
@@ -186,7 +188,8 @@ mod tests {
         // Not polled yet: no status rather than a guess.
         assert!(pool["operating_status"].is_null(), "{v}");
         assert_eq!(v["pools"][0]["id"], "spare", "{v}");
-        let pending = build(&tree(), &cache, true);
+        let pending = build(&tree()?, &cache, true);
         assert_eq!(pending["provisioning_status"], "PENDING_UPDATE");
+        Ok(())
     }
 }

@@ -139,18 +139,14 @@ pub fn remove_socket(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TestResult;
 
     #[tokio::test]
-    async fn applies_mode_replaces_stale_and_refuses_live() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    async fn applies_mode_replaces_stale_and_refuses_live() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("sub/ingress.sock");
-        let live = bind_unix(&path, 0o640)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mode = std::fs::metadata(&path)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .permissions()
-            .mode();
+        let live = bind_unix(&path, 0o640).await?;
+        let mode = std::fs::metadata(&path)?.permissions().mode();
         assert_eq!(mode & 0o777, 0o640);
         // A live listener is not stolen.
         let err = bind_unix(&path, 0o660)
@@ -163,13 +159,14 @@ mod tests {
         drop(live);
         let again = bind_unix(&path, 0o660).await;
         assert!(again.is_ok());
+        Ok(())
     }
 
     #[tokio::test]
-    async fn refuses_to_remove_a_regular_file() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    async fn refuses_to_remove_a_regular_file() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("not-a-socket");
-        std::fs::write(&path, b"data").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, b"data")?;
         let err = bind_unix(&path, 0o660)
             .await
             .err()
@@ -177,32 +174,28 @@ mod tests {
             .unwrap_or_default();
         assert!(err.contains("not a socket"), "{err}");
         assert!(path.exists());
+        Ok(())
     }
 
     /// The bound socket is removed; a socket bound at the same path by someone
     /// else afterwards is left alone.
     #[tokio::test]
-    async fn socket_file_removes_only_the_socket_it_bound() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    async fn socket_file_removes_only_the_socket_it_bound() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("ingress.sock");
-        let first = bind_unix(&path, 0o600)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let first = bind_unix(&path, 0o600).await?;
         let file = SocketFile::of(&first).unwrap_or_else(|| panic!("no socket file"));
         assert_eq!(file.path(), path);
         drop(first);
         file.remove().await;
         assert!(!path.exists(), "socket file left behind");
 
-        let first = bind_unix(&path, 0o600)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let first = bind_unix(&path, 0o600).await?;
         let file = SocketFile::of(&first).unwrap_or_else(|| panic!("no socket file"));
         drop(first);
-        let _second = bind_unix(&path, 0o600)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let _second = bind_unix(&path, 0o600).await?;
         file.remove().await;
         assert!(path.exists(), "removed a socket another listener bound");
+        Ok(())
     }
 }

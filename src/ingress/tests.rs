@@ -14,6 +14,7 @@ use crate::dispatch::{DispatchOptions, Dispatcher};
 use crate::drivers::{DesiredStateDrivers, DriverSet};
 use crate::shutdown::Shutdown;
 use crate::store::test_store;
+use crate::test_support::TestResult;
 
 struct Ready(bool);
 
@@ -50,7 +51,7 @@ async fn send(
     uri: &str,
     body: Vec<u8>,
     token: Option<&str>,
-) -> (StatusCode, Value) {
+) -> TestResult<(StatusCode, Value)> {
     let mut req = Request::builder()
         .method(method)
         .uri(uri)
@@ -58,21 +59,12 @@ async fn send(
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
-    let req = req.body(Body::from(body)).unwrap_or_else(|e| panic!("{e}"));
-    let resp = app
-        .clone()
-        .oneshot(req)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let req = req.body(Body::from(body))?;
+    let resp = app.clone().oneshot(req).await?;
     let status = resp.status();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .to_bytes();
+    let bytes = resp.into_body().collect().await?.to_bytes();
     let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, value)
+    Ok((status, value))
 }
 
 const LB1: &str = "8d7c2a3e-5b1f-4c6a-9e0d-1f2a3b4c5d6e";
@@ -94,11 +86,11 @@ fn lb_create(id: &str) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn every_bad_body_in_the_fixture_is_rejected_and_nothing_is_journaled() {
+async fn every_bad_body_in_the_fixture_is_rejected_and_nothing_is_journaled() -> TestResult {
     let (store, _d) = test_store().await;
     let app = router(state(store.clone(), false, true), 1 << 20);
     let text = include_str!("../../tests/fixtures/bad_events.json");
-    let cases: Vec<Value> = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+    let cases: Vec<Value> = serde_json::from_str(text)?;
     assert!(cases.len() >= 30, "fixture has only {} cases", cases.len());
     for case in &cases {
         let name = case["name"].as_str().unwrap_or("?");
@@ -109,7 +101,7 @@ async fn every_bad_body_in_the_fixture_is_rejected_and_nothing_is_journaled() {
             case["body"].to_string().into_bytes(),
             None,
         )
-        .await;
+        .await?;
         assert!(status.is_client_error(), "{name}: got {status} {body}");
         let expect = case["expect"].as_str().unwrap_or("");
         let got = body["error"].as_str().unwrap_or("");
@@ -137,7 +129,7 @@ async fn every_bad_body_in_the_fixture_is_rejected_and_nothing_is_journaled() {
         }
     }
     // Not JSON at all.
-    let (status, body) = send(&app, "POST", "/v1/events", b"{not json".to_vec(), None).await;
+    let (status, body) = send(&app, "POST", "/v1/events", b"{not json".to_vec(), None).await?;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "bad_request");
     assert_eq!(
@@ -145,20 +137,21 @@ async fn every_bad_body_in_the_fixture_is_rejected_and_nothing_is_journaled() {
         0,
         "a rejected event was journaled"
     );
+    Ok(())
 }
 
 #[tokio::test]
-async fn a_valid_event_is_journaled_and_reported() {
+async fn a_valid_event_is_journaled_and_reported() -> TestResult {
     let (store, _d) = test_store().await;
     let app = router(state(store.clone(), false, true), 1 << 20);
-    let (status, body) = send(&app, "POST", "/v1/events", lb_create(LB1), None).await;
+    let (status, body) = send(&app, "POST", "/v1/events", lb_create(LB1), None).await?;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let id = body["id"]
         .as_i64()
         .unwrap_or_else(|| panic!("no id in {body}"));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let (s, rec) = send(&app, "GET", &format!("/v1/events/{id}"), vec![], None).await;
+        let (s, rec) = send(&app, "GET", &format!("/v1/events/{id}"), vec![], None).await?;
         assert_eq!(s, StatusCode::OK);
         if rec["state"] == "done" {
             assert_eq!(rec["method"], "loadbalancer_create");
@@ -168,12 +161,12 @@ async fn a_valid_event_is_journaled_and_reported() {
         assert!(tokio::time::Instant::now() < deadline, "not applied: {rec}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let (s, _) = send(&app, "GET", "/v1/events/999999", vec![], None).await;
+    let (s, _) = send(&app, "GET", "/v1/events/999999", vec![], None).await?;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, list) = send(&app, "GET", "/v1/events?state=done", vec![], None).await;
+    let (s, list) = send(&app, "GET", "/v1/events?state=done", vec![], None).await?;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list["events"].as_array().map(Vec::len), Some(1));
-    let (s, _) = send(&app, "GET", "/v1/events?state=bogus", vec![], None).await;
+    let (s, _) = send(&app, "GET", "/v1/events?state=bogus", vec![], None).await?;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = send(
         &app,
@@ -182,11 +175,11 @@ async fn a_valid_event_is_journaled_and_reported() {
         vec![],
         None,
     )
-    .await;
+    .await?;
     assert_eq!(s, StatusCode::CONFLICT, "only failed events can be retried");
-    let (s, _) = send(&app, "DELETE", &format!("/v1/events/{id}"), vec![], None).await;
+    let (s, _) = send(&app, "DELETE", &format!("/v1/events/{id}"), vec![], None).await?;
     assert_eq!(s, StatusCode::CONFLICT, "only failed events can be cleared");
-    let (s, _) = send(&app, "DELETE", "/v1/events/999999", vec![], None).await;
+    let (s, _) = send(&app, "DELETE", "/v1/events/999999", vec![], None).await?;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // A failed event is cleared once, and is gone.
     let failed = store
@@ -197,59 +190,61 @@ async fn a_valid_event_is_journaled_and_reported() {
             &crate::store::KeyHint::Other("m-gone".into()),
             None,
         )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
     store
         .finish_event(failed.id, crate::store::EventState::Failed, Some("refused"))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
     let path = format!("/v1/events/{}", failed.id);
-    let (s, body) = send(&app, "DELETE", &path, vec![], None).await;
+    let (s, body) = send(&app, "DELETE", &path, vec![], None).await?;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["cleared"], true);
-    let (s, _) = send(&app, "GET", &path, vec![], None).await;
+    let (s, _) = send(&app, "GET", &path, vec![], None).await?;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    Ok(())
 }
 
 #[tokio::test]
-async fn synchronous_mode_answers_with_the_outcome() {
+async fn synchronous_mode_answers_with_the_outcome() -> TestResult {
     let (store, _d) = test_store().await;
     let app = router(state(store, true, true), 1 << 20);
-    let (status, body) = send(&app, "POST", "/v1/events", lb_create(LB2), None).await;
+    let (status, body) = send(&app, "POST", "/v1/events", lb_create(LB2), None).await?;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "done");
+    Ok(())
 }
 
 #[tokio::test]
-async fn oversized_bodies_are_refused() {
+async fn oversized_bodies_are_refused() -> TestResult {
     let (store, _d) = test_store().await;
     let app = router(state(store.clone(), false, true), 64);
-    let (status, _) = send(&app, "POST", "/v1/events", lb_create(LB1), None).await;
+    let (status, _) = send(&app, "POST", "/v1/events", lb_create(LB1), None).await?;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(store.event_count().await.unwrap_or(-1), 0);
+    Ok(())
 }
 
 #[tokio::test]
-async fn tcp_router_requires_the_bearer_token() {
+async fn tcp_router_requires_the_bearer_token() -> TestResult {
     let (store, _d) = test_store().await;
     let app = router_with_token(
         state(store.clone(), false, true),
         1 << 20,
         BearerToken::new("s3cret"),
     );
-    let (s, _) = send(&app, "GET", "/healthz", vec![], None).await;
+    let (s, _) = send(&app, "GET", "/healthz", vec![], None).await?;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, _) = send(&app, "GET", "/healthz", vec![], Some("s3cre")).await;
+    let (s, _) = send(&app, "GET", "/healthz", vec![], Some("s3cre")).await?;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, _) = send(&app, "POST", "/v1/events", lb_create(LB2), Some("wrong!")).await;
+    let (s, _) = send(&app, "POST", "/v1/events", lb_create(LB2), Some("wrong!")).await?;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(store.event_count().await.unwrap_or(-1), 0);
-    let (s, _) = send(&app, "GET", "/healthz", vec![], Some("s3cret")).await;
+    let (s, _) = send(&app, "GET", "/healthz", vec![], Some("s3cret")).await?;
     assert_eq!(s, StatusCode::OK);
+    Ok(())
 }
 
 #[tokio::test]
-async fn readiness_reflects_loxilb_reachability() {
+async fn readiness_reflects_loxilb_reachability() -> TestResult {
     let (store, _d) = test_store().await;
     let (s, body) = send(
         &router(state(store.clone(), false, false), 1024),
@@ -258,7 +253,7 @@ async fn readiness_reflects_loxilb_reachability() {
         vec![],
         None,
     )
-    .await;
+    .await?;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["database"], true);
     assert_eq!(body["loxilb"], false);
@@ -271,14 +266,15 @@ async fn readiness_reflects_loxilb_reachability() {
         vec![],
         None,
     )
-    .await;
+    .await?;
     assert_eq!(s, StatusCode::OK);
+    Ok(())
 }
 
 /// `/readyz` and `/healthz` show the role, the epoch and the leader's id handed in
 /// with `with_cluster`; a follower is still ready (it journals events).
 #[tokio::test]
-async fn readyz_and_healthz_show_the_cluster_role() {
+async fn readyz_and_healthz_show_the_cluster_role() -> TestResult {
     let (store, _d) = test_store().await;
     let (tx, rx) = tokio::sync::watch::channel(crate::cluster::Role::Follower {
         leader: Some("ctl-1".into()),
@@ -286,7 +282,7 @@ async fn readyz_and_healthz_show_the_cluster_role() {
     });
     let status = crate::cluster::ClusterStatus::for_tests("ctl-2", rx);
     let app = with_cluster(router(state(store, false, true), 1024), status);
-    let (s, body) = send(&app, "GET", "/readyz", vec![], None).await;
+    let (s, body) = send(&app, "GET", "/readyz", vec![], None).await?;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         body["cluster"],
@@ -294,14 +290,15 @@ async fn readyz_and_healthz_show_the_cluster_role() {
                "instance_id": "ctl-2", "leadership_changes": 0})
     );
     let _ = tx.send(crate::cluster::Role::Leader { epoch: 8 });
-    let (_, body) = send(&app, "GET", "/healthz", vec![], None).await;
+    let (_, body) = send(&app, "GET", "/healthz", vec![], None).await?;
     assert_eq!(body["cluster"]["role"], "leader");
     assert_eq!(body["cluster"]["epoch"], 8);
     assert_eq!(body["cluster"]["leader"], "ctl-2");
+    Ok(())
 }
 
 #[tokio::test]
-async fn status_routes_are_merged_and_behind_the_token() {
+async fn status_routes_are_merged_and_behind_the_token() -> TestResult {
     use crate::health::{HealthOptions, HealthSync};
     let (store, _d) = test_store().await;
     let agent = crate::octavia::DriverAgentClient::new(
@@ -318,8 +315,7 @@ async fn status_routes_are_merged_and_behind_the_token() {
     let client = crate::loxilb::LoxilbClient::new(crate::loxilb::ClientOptions {
         nodes: vec!["http://127.0.0.1:9".into()],
         ..Default::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    })?;
     let (_sync, health) = HealthSync::new(
         store.clone(),
         client,
@@ -331,12 +327,13 @@ async fn status_routes_are_merged_and_behind_the_token() {
     st.health = Some(health);
     let app = router_with_token(st.clone(), 1 << 20, BearerToken::new("s3cret"));
     let uri = "/v1/status/members/m1";
-    let (s, _) = send(&app, "GET", uri, vec![], None).await;
+    let (s, _) = send(&app, "GET", uri, vec![], None).await?;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, body) = send(&app, "GET", uri, vec![], Some("s3cret")).await;
+    let (s, body) = send(&app, "GET", uri, vec![], Some("s3cret")).await?;
     assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
-    let (s, _) = send(&router(st, 1024), "GET", "/v1/status/pools/p", vec![], None).await;
+    let (s, _) = send(&router(st, 1024), "GET", "/v1/status/pools/p", vec![], None).await?;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    Ok(())
 }
 
 mod desired;

@@ -90,10 +90,11 @@ pub fn acceptor(files: &TlsFiles<'_>) -> Result<TlsAcceptor, TlsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TestResult;
 
     #[test]
-    fn missing_and_mismatched_files_name_the_key() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    fn missing_and_mismatched_files_name_the_key() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let cert = dir.path().join("cert.pem");
         let key = dir.path().join("key.pem");
         let files = TlsFiles {
@@ -106,21 +107,19 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.starts_with("ingress.tls_cert_file"), "{err}");
-        let a = rcgen::generate_simple_self_signed(vec!["localhost".into()])
-            .unwrap_or_else(|e| panic!("{e}"));
-        let b = rcgen::generate_simple_self_signed(vec!["localhost".into()])
-            .unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(&cert, a.cert.pem()).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(&key, b.key_pair.serialize_pem()).unwrap_or_else(|e| panic!("{e}"));
+        let a = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+        let b = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+        std::fs::write(&cert, a.cert.pem())?;
+        std::fs::write(&key, b.key_pair.serialize_pem())?;
         let err = acceptor(&files)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.starts_with("ingress.tls_key_file"), "{err}");
-        std::fs::write(&key, a.key_pair.serialize_pem()).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&key, a.key_pair.serialize_pem())?;
         assert!(acceptor(&files).is_ok());
         let ca = dir.path().join("ca.pem");
-        std::fs::write(&ca, "not pem").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&ca, "not pem")?;
         let with_ca = TlsFiles {
             client_ca: Some(&ca),
             ..files
@@ -130,5 +129,6 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.starts_with("ingress.tls_client_ca_file"), "{err}");
+        Ok(())
     }
 }

@@ -80,6 +80,7 @@ pub fn limits(ingress: ConnLimits) -> ConnLimits {
 
 #[cfg(test)]
 mod tests {
+    use crate::test_support::TestResult;
     use std::sync::Arc;
 
     use axum::body::Body;
@@ -94,28 +95,17 @@ mod tests {
     use crate::drivers::{DesiredStateDrivers, DriverSet};
     use crate::shutdown::Shutdown;
 
-    async fn scrape_text(app: &Router) -> String {
-        let req = Request::get("/metrics")
-            .body(Body::empty())
-            .unwrap_or_else(|e| panic!("{e}"));
-        let resp = app
-            .clone()
-            .oneshot(req)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .to_bytes();
-        String::from_utf8_lossy(&bytes).into_owned()
+    async fn scrape_text(app: &Router) -> TestResult<String> {
+        let req = Request::get("/metrics").body(Body::empty())?;
+        let resp = app.clone().oneshot(req).await?;
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// The role gauges follow the status at every scrape, one `cluster_role` series
     /// per instance; the default is a single instance that leads.
     #[tokio::test]
-    async fn metrics_show_the_role_epoch_and_leader() {
+    async fn metrics_show_the_role_epoch_and_leader() -> TestResult {
         let (store, _d) = crate::store::test_store().await;
         let drivers = DriverSet::from_one(Arc::new(DesiredStateDrivers::new(store.clone())));
         let dispatcher = crate::dispatch::Dispatcher::new(
@@ -134,7 +124,7 @@ mod tests {
         });
         let status = ClusterStatus::for_tests("m-ctl-2", rx);
         let app = router_for(sources.clone(), status);
-        let text = scrape_text(&app).await;
+        let text = scrape_text(&app).await?;
         for needle in [
             "loxilb_coordinator_is_leader{instance_id=\"m-ctl-2\"} 0",
             "loxilb_coordinator_lease_epoch{instance_id=\"m-ctl-2\"} 4",
@@ -145,7 +135,7 @@ mod tests {
         }
         let _ = tx.send(Role::Leader { epoch: 5 });
         super::super::global().leadership_changed("m-ctl-2");
-        let text = scrape_text(&app).await;
+        let text = scrape_text(&app).await?;
         for needle in [
             "loxilb_coordinator_is_leader{instance_id=\"m-ctl-2\"} 1",
             "loxilb_coordinator_lease_epoch{instance_id=\"m-ctl-2\"} 5",
@@ -158,9 +148,10 @@ mod tests {
             !text.contains("role=\"follower\",leader=\"m-ctl-1\""),
             "stale series:\n{text}"
         );
-        let single = scrape_text(&router(sources)).await;
+        let single = scrape_text(&router(sources)).await?;
         let host = crate::config::host_name();
         let needle = format!("role=\"single\",leader=\"{host}\"}} 1");
         assert!(single.contains(&needle), "missing {needle}:\n{single}");
+        Ok(())
     }
 }

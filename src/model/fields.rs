@@ -188,12 +188,13 @@ impl<'a> Fields<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TestResult;
     use serde_json::json;
 
     #[test]
-    fn reads_types_and_names_the_failing_field() {
+    fn reads_types_and_names_the_failing_field() -> TestResult {
         let v = json!({"port": 80, "bad": "x", "n": null, "list": [1, null]});
-        let mut f = Fields::new(&v, "member", true).unwrap_or_else(|e| panic!("{e}"));
+        let mut f = Fields::new(&v, "member", true)?;
         assert_eq!(f.opt::<u16>("port"), Ok(Some(80)));
         assert_eq!(f.opt::<u16>("absent"), Ok(None));
         assert_eq!(f.opt::<u16>("n"), Ok(None));
@@ -202,19 +203,22 @@ mod tests {
         let err = f.required_string("id").err();
         assert_eq!(err.as_ref().and_then(|e| e.field()), Some("member.id"));
         assert_eq!(f.finish(), vec!["n".to_owned()]);
+        Ok(())
     }
 
     #[test]
-    fn non_objects_are_invalid() {
+    fn non_objects_are_invalid() -> TestResult {
         let err = Fields::new(&json!([1]), "pool", false).err();
         assert_eq!(err.as_ref().and_then(|e| e.field()), Some("pool"));
+        Ok(())
     }
 
     #[test]
-    fn parsed_list_reports_the_index() {
+    fn parsed_list_reports_the_index() -> TestResult {
         let v = json!({"cidrs": ["10.0.0.0/8", "nope"]});
-        let mut f = Fields::new(&v, "", false).unwrap_or_else(|e| panic!("{e}"));
+        let mut f = Fields::new(&v, "", false)?;
         let err = f.parsed_list::<ipnet::IpNet>("cidrs").err();
         assert_eq!(err.as_ref().and_then(|e| e.field()), Some("cidrs[1]"));
+        Ok(())
     }
 }

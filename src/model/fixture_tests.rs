@@ -4,6 +4,7 @@
 //! with the expected class and, for `invalid`, the expected field.
 
 use super::*;
+use crate::test_support::{Context, TestResult};
 use serde_json::Value;
 
 const GOOD: &str = include_str!("../../tests/fixtures/good_events.json");
@@ -21,27 +22,28 @@ fn name(case: &Value) -> &str {
 }
 
 #[test]
-fn good_events_all_parse_and_round_trip() {
+fn good_events_all_parse_and_round_trip() -> TestResult {
     let cases = cases(GOOD);
     assert!(cases.len() >= 20);
     for case in &cases {
         let event = parse_envelope(&case["body"])
-            .unwrap_or_else(|e| panic!("{}: rejected: {e:?}", name(case)));
+            .map_err(|e| format!("{}: rejected: {e:?}", name(case)))?;
         let envelope = event
             .to_envelope()
-            .unwrap_or_else(|e| panic!("{}: to_envelope: {e}", name(case)));
+            .context(format!("{}: to_envelope", name(case)))?;
         let again = parse_envelope(&envelope)
-            .unwrap_or_else(|e| panic!("{}: envelope re-parse: {e:?}", name(case)));
+            .map_err(|e| format!("{}: envelope re-parse: {e:?}", name(case)))?;
         assert_eq!(again, event, "{}: envelope round trip", name(case));
         let json = serde_json::to_value(&event).unwrap_or_default();
-        let back: Event = serde_json::from_value(json)
-            .unwrap_or_else(|e| panic!("{}: serde round trip: {e}", name(case)));
+        let back: Event =
+            serde_json::from_value(json).context(format!("{}: serde round trip", name(case)))?;
         assert_eq!(back, event, "{}: serde round trip", name(case));
     }
+    Ok(())
 }
 
 #[test]
-fn bad_events_fail_with_the_expected_error() {
+fn bad_events_fail_with_the_expected_error() -> TestResult {
     let cases = cases(BAD);
     assert!(cases.len() >= 40);
     for case in &cases {
@@ -73,10 +75,11 @@ fn bad_events_fail_with_the_expected_error() {
             );
         }
     }
+    Ok(())
 }
 
 #[test]
-fn bad_fixture_covers_every_error_class() {
+fn bad_fixture_covers_every_error_class() -> TestResult {
     let cases = cases(BAD);
     for class in [
         "bad_request",
@@ -96,4 +99,5 @@ fn bad_fixture_covers_every_error_class() {
             "no case for {method}"
         );
     }
+    Ok(())
 }

@@ -2,10 +2,11 @@
 //! (ids, hints, cleared fields, serialization shape).
 
 use super::*;
+use crate::test_support::TestResult;
 use serde_json::{json, Value};
 
-fn parse(method: &str, args: Value) -> Event {
-    Event::parse(method, &args).unwrap_or_else(|e| panic!("{method} rejected: {e:?}"))
+fn parse(method: &str, args: Value) -> TestResult<Event> {
+    Event::parse(method, &args).map_err(|e| format!("{method} rejected: {e:?}").into())
 }
 
 fn err(method: &str, args: Value) -> EventError {
@@ -20,8 +21,8 @@ fn member(id: &str, port: u16) -> Value {
 }
 
 #[test]
-fn member_create_is_typed() {
-    let ev = parse("member_create", json!({"member": member("m1", 8081)}));
+fn member_create_is_typed() -> TestResult {
+    let ev = parse("member_create", json!({"member": member("m1", 8081)}))?;
     let Event::MemberCreate { member } = &ev else {
         panic!("wrong variant {ev:?}");
     };
@@ -31,15 +32,16 @@ fn member_create_is_typed() {
     assert_eq!(ev.method(), "member_create");
     assert_eq!(ev.object(), (ObjectKind::Member, "m1"));
     assert_eq!(ordering(&ev).key, KeyHint::Pool("p1".into()));
+    Ok(())
 }
 
 #[test]
-fn update_records_fields_reset_to_null() {
+fn update_records_fields_reset_to_null() -> TestResult {
     let ev = parse(
         "member_update",
         json!({"old_member": member("m1", 80),
                "new_member": {"member_id": "m1", "monitor_address": null, "weight": 0}}),
-    );
+    )?;
     let Event::MemberUpdate { old, new } = &ev else {
         panic!("wrong variant {ev:?}");
     };
@@ -53,29 +55,31 @@ fn update_records_fields_reset_to_null() {
         json!({"member_id": "m1", "weight": 0, "monitor_address": null})
     );
     assert_eq!(ev.object(), (ObjectKind::Member, "m1"));
+    Ok(())
 }
 
 #[test]
-fn create_dicts_with_nulls_do_not_record_cleared_fields() {
+fn create_dicts_with_nulls_do_not_record_cleared_fields() -> TestResult {
     let ev = parse(
         "member_create",
         json!({"member": {"member_id": "m1", "pool_id": "p1", "address": "::1",
                "protocol_port": 80, "monitor_address": null, "name": null}}),
-    );
+    )?;
     let Event::MemberCreate { member } = ev else {
         panic!("wrong variant");
     };
     assert!(member.cleared.is_empty());
     assert_eq!(member.monitor_address, None);
+    Ok(())
 }
 
 #[test]
-fn serialization_omits_unset_fields_and_names_type() {
+fn serialization_omits_unset_fields_and_names_type() -> TestResult {
     let ev = parse(
         "health_monitor_create",
         json!({"healthmonitor": {"healthmonitor_id": "h1", "pool_id": "p1", "type": "UDP-CONNECT",
                "delay": 5, "timeout": 5, "max_retries": 3, "url_path": null, "future": 1}}),
-    );
+    )?;
     let Event::HealthMonitorCreate { healthmonitor } = &ev else {
         panic!("wrong variant");
     };
@@ -88,15 +92,16 @@ fn serialization_omits_unset_fields_and_names_type() {
     let env = ev.to_envelope().unwrap_or_default();
     assert_eq!(env["method"], "health_monitor_create");
     assert_eq!(env["args"]["healthmonitor"]["type"], "UDP-CONNECT");
+    Ok(())
 }
 
 #[test]
-fn to_envelope_uses_octavia_argument_names() {
+fn to_envelope_uses_octavia_argument_names() -> TestResult {
     let ev = parse(
         "listener_update",
         json!({"old_listener": {"listener_id": "l1"}, "new_listener": {"listener_id": "l1",
                "allowed_cidrs": ["10.0.0.0/8"], "default_pool_id": null}}),
-    );
+    )?;
     let env = ev.to_envelope().unwrap_or_default();
     assert_eq!(
         env,
@@ -107,33 +112,35 @@ fn to_envelope_uses_octavia_argument_names() {
     let lb = parse(
         "loadbalancer_delete",
         json!({"loadbalancer": {"loadbalancer_id": "lb1"}}),
-    );
+    )?;
     assert_eq!(
         lb.to_envelope().unwrap_or_default(),
         json!({"method": "loadbalancer_delete",
                "args": {"loadbalancer": {"loadbalancer_id": "lb1"}, "cascade": false}})
     );
+    Ok(())
 }
 
 #[test]
-fn graph_create_keeps_children() {
+fn graph_create_keeps_children() -> TestResult {
     let ev = parse(
         "loadbalancer_create",
         json!({"loadbalancer": {"loadbalancer_id": "lb1", "vip_address": "127.0.0.5",
             "listeners": [{"listener_id": "l1", "protocol": "TCP", "protocol_port": 80,
                 "default_pool": {"pool_id": "p1", "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN",
                     "members": [member("m1", 81), null]}}]}}),
-    );
+    )?;
     let Event::LoadbalancerCreate { loadbalancer } = ev else {
         panic!("wrong variant");
     };
     let listeners = loadbalancer.listeners.unwrap_or_default();
     let pool = listeners.first().and_then(|l| l.default_pool.clone());
     assert_eq!(pool.and_then(|p| p.members).map(|m| m.len()), Some(1));
+    Ok(())
 }
 
 #[test]
-fn monitor_update_checks_timeout_against_the_resulting_delay() {
+fn monitor_update_checks_timeout_against_the_resulting_delay() -> TestResult {
     let old = json!({"healthmonitor_id": "h1", "pool_id": "p1", "type": "TCP",
                      "delay": 10, "timeout": 5, "max_retries": 3});
     let update = |new: Value| {
@@ -148,10 +155,11 @@ fn monitor_update_checks_timeout_against_the_resulting_delay() {
     assert!(update(json!({"healthmonitor_id": "h1", "delay": 4, "timeout": 4})).is_ok());
     // A cleared delay is unknown here, so only the ranges apply.
     assert!(update(json!({"healthmonitor_id": "h1", "delay": null, "timeout": 11})).is_ok());
+    Ok(())
 }
 
 #[test]
-fn deletes_check_ids_only() {
+fn deletes_check_ids_only() -> TestResult {
     for (method, args) in [
         (
             "listener_delete",
@@ -174,13 +182,14 @@ fn deletes_check_ids_only() {
             json!({"loadbalancer": {"loadbalancer_id": "lb1", "additional_vips": [{}]}, "cascade": true}),
         ),
     ] {
-        let ev = parse(method, args);
+        let ev = parse(method, args)?;
         assert_eq!(ev.method(), method);
     }
+    Ok(())
 }
 
 #[test]
-fn unsupported_errors_explain_to_user_and_operator() {
+fn unsupported_errors_explain_to_user_and_operator() -> TestResult {
     let e = err(
         "pool_create",
         json!({"pool": {"pool_id": "p1", "loadbalancer_id": "lb1", "protocol": "HTTP",
@@ -203,20 +212,22 @@ fn unsupported_errors_explain_to_user_and_operator() {
     );
     let e = err("l7rule_update", json!({}));
     assert_eq!(e.kind(), "unsupported");
+    Ok(())
 }
 
 #[test]
-fn invalid_comes_before_unsupported() {
+fn invalid_comes_before_unsupported() -> TestResult {
     let e = err(
         "member_create",
         json!({"member": {"member_id": "m1", "pool_id": "p1", "address": "127.0.0.1",
                "protocol_port": 0, "backup": true}}),
     );
     assert_eq!(e.field(), Some("member.protocol_port"));
+    Ok(())
 }
 
 #[test]
-fn envelope_classifies_before_requiring_args() {
+fn envelope_classifies_before_requiring_args() -> TestResult {
     let e = parse_envelope(&json!({"method": "validate_flavor"}));
     assert_eq!(e.err().map(|e| e.kind()), Some("not_an_event"));
     let e = parse_envelope(&json!({"method": "l7policy_create", "args": null}));
@@ -232,10 +243,11 @@ fn envelope_classifies_before_requiring_args() {
         panic!("expected UnknownMethod");
     };
     assert_eq!(method.len(), 80);
+    Ok(())
 }
 
 #[test]
-fn structs_deserialize_through_the_same_checks() {
+fn structs_deserialize_through_the_same_checks() -> TestResult {
     let m: Result<Member, _> = serde_json::from_value(json!({"member_id": "m1", "weight": "x"}));
     let msg = m.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(msg.contains("weight"), "{msg}");
@@ -246,10 +258,11 @@ fn structs_deserialize_through_the_same_checks() {
         cidrs.first().map(|c| c.to_string()),
         Some("10.1.0.0/16".into())
     );
+    Ok(())
 }
 
 #[test]
-fn object_kind_names() {
+fn object_kind_names() -> TestResult {
     assert_eq!(ObjectKind::HealthMonitor.as_str(), "healthmonitor");
     assert_eq!(ObjectKind::HealthMonitor.status_key(), "healthmonitors");
     assert_eq!(ObjectKind::Loadbalancer.status_key(), "loadbalancers");
@@ -257,4 +270,5 @@ fn object_kind_names() {
         serde_json::to_value(ObjectKind::HealthMonitor).unwrap_or_default(),
         json!("healthmonitor")
     );
+    Ok(())
 }

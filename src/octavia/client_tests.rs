@@ -175,7 +175,7 @@ async fn stalled_agent_times_out_within_reply_timeout() {
     let agent = driver_agent_sim::spawn(dir.path()).await.unwrap();
     let client = client_for(&agent, options());
     agent.control().set_mode(Socket::Status, Mode::Stall);
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let err = client.update_status(&sample_status()).await.unwrap_err();
     let took = started.elapsed();
     assert!(
@@ -322,8 +322,10 @@ async fn concurrent_requests_are_independent() {
 }
 
 /// `[octavia] reply_timeout` is how long the daemon waits for the agent's answer
-/// (it used to be validated and then ignored, the wait fixed at 30 s).
-#[tokio::test]
+/// (it used to be validated and then ignored, the wait fixed at 30 s). On paused
+/// time: the stalled agent leaves the runtime idle, so the clock jumps to the
+/// reply timeout, and `took` is the timer's own length, not a real 2 s wait.
+#[tokio::test(start_paused = true)]
 async fn configured_reply_timeout_bounds_the_wait_for_a_stalled_agent() {
     let dir = tempfile::tempdir().unwrap();
     let agent = driver_agent_sim::spawn(dir.path()).await.unwrap();
@@ -337,7 +339,7 @@ async fn configured_reply_timeout_bounds_the_wait_for_a_stalled_agent() {
     let client = config.client();
     assert_eq!(client.options().connect_timeout, Duration::from_secs(1));
     agent.control().set_mode(Socket::Status, Mode::Stall);
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let err = client.update_status(&sample_status()).await.unwrap_err();
     let took = started.elapsed();
     assert!(

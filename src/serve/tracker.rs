@@ -210,9 +210,10 @@ impl Drop for BusyGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TestResult;
 
     #[tokio::test]
-    async fn the_longest_idle_connection_goes_first_and_busy_ones_stay() {
+    async fn the_longest_idle_connection_goes_first_and_busy_ones_stay() -> TestResult {
         let t = Tracker::new(3);
         let a = t.register();
         let b = t.register();
@@ -236,8 +237,7 @@ mod tests {
         b.release();
         let closed = tokio::time::timeout(Duration::from_secs(2), room)
             .await
-            .unwrap_or_else(|_| panic!("no room after the close"))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap_or_else(|_| panic!("no room after the close"))?;
         assert!(closed);
         assert_eq!(t.len(), 2);
         assert_eq!(a.idle_for(), None);
@@ -248,10 +248,11 @@ mod tests {
         a.release();
         c.release();
         assert!(t.is_empty());
+        Ok(())
     }
 
     #[tokio::test]
-    async fn a_full_listener_of_busy_connections_waits_for_one_to_finish() {
+    async fn a_full_listener_of_busy_connections_waits_for_one_to_finish() -> TestResult {
         let t = Tracker::new(1);
         let a = t.register();
         let busy = a.busy();
@@ -269,8 +270,8 @@ mod tests {
         a.release();
         tokio::time::timeout(Duration::from_secs(2), waiter)
             .await
-            .unwrap_or_else(|_| panic!("no room after the request finished"))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap_or_else(|_| panic!("no room after the request finished"))?;
         assert!(t.is_empty());
+        Ok(())
     }
 }

@@ -12,6 +12,7 @@ use super::delivery::{DeliveryHandle, DeliveryOptions, StatusDelivery};
 use crate::octavia::{ClientOptions, DriverAgentClient};
 use crate::shutdown::Shutdown;
 use crate::store::{test_store, StatusRecord, Store};
+use crate::test_support::TestResult;
 
 const WAIT: Duration = Duration::from_secs(10);
 const SHORT: Duration = Duration::from_millis(300);
@@ -49,11 +50,9 @@ fn rec(c: &str, id: &str, p: &str) -> StatusRecord {
     }
 }
 
-async fn enqueue(store: &Store, records: &[StatusRecord]) {
-    store
-        .enqueue_statuses(records)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+async fn enqueue(store: &Store, records: &[StatusRecord]) -> TestResult {
+    store.enqueue_statuses(records).await?;
+    Ok(())
 }
 
 /// Polls `check` until it holds; panics with `what` after [`WAIT`].
@@ -101,12 +100,12 @@ fn start(store: &Store, dir: &Path, opts: DeliveryOptions) -> Running {
 }
 
 impl Running {
-    async fn stop(self) {
+    async fn stop(self) -> TestResult {
         self.shutdown.trigger();
         tokio::time::timeout(WAIT, self.task)
             .await
-            .unwrap_or_else(|_| panic!("delivery did not stop"))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap_or_else(|_| panic!("delivery did not stop"))?;
+        Ok(())
     }
 }
 
@@ -134,15 +133,13 @@ fn entries(c: &AgentControl) -> Vec<Vec<String>> {
 }
 
 #[tokio::test]
-async fn delivers_in_order_in_bounded_batches() {
+async fn delivers_in_order_in_bounded_batches() -> TestResult {
     let (store, _db) = test_store().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let agent = driver_agent_sim::spawn(dir.path())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir()?;
+    let agent = driver_agent_sim::spawn(dir.path()).await?;
     let ids = ["m5", "m3", "m1", "m4", "m2"];
     for id in ids {
-        enqueue(&store, &[rec("members", id, "ACTIVE")]).await;
+        enqueue(&store, &[rec("members", id, "ACTIVE")]).await?;
     }
     let run = start(&store, dir.path(), opts(2));
     until("outbox drained", || drained(&store)).await;
@@ -161,7 +158,7 @@ async fn delivers_in_order_in_bounded_batches() {
         &store,
         &[rec("members", "m1", "DELETED"), rec("pools", "p", "ACTIVE")],
     )
-    .await;
+    .await?;
     run.handle.notify();
     let c = agent.control();
     assert!(c.wait_until(|c| c.status_messages().len() == 4, WAIT).await);
@@ -170,19 +167,20 @@ async fn delivers_in_order_in_bounded_batches() {
         vec!["pools/p=ACTIVE", "members/m1=DELETED"],
         "grouped by collection in one message"
     );
-    run.stop().await;
+    run.stop().await?;
     agent.stop().await;
+    Ok(())
 }
 
 #[tokio::test]
-async fn agent_down_then_up_loses_nothing_and_latest_wins() {
+async fn agent_down_then_up_loses_nothing_and_latest_wins() -> TestResult {
     let (store, _db) = test_store().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir()?;
     enqueue(
         &store,
         &[rec("members", "m1", "ACTIVE"), rec("pools", "p1", "ACTIVE")],
     )
-    .await;
+    .await?;
     // No agent yet: the socket does not exist.
     let run = start(&store, dir.path(), opts(10));
     until("failed attempts", || async {
@@ -190,28 +188,25 @@ async fn agent_down_then_up_loses_nothing_and_latest_wins() {
     })
     .await;
     // While the agent is down the member is deleted: only that is reported.
-    enqueue(&store, &[rec("members", "m1", "DELETED")]).await;
+    enqueue(&store, &[rec("members", "m1", "DELETED")]).await?;
     run.handle.notify();
     assert_eq!(store.outbox_len().await.ok(), Some(2));
-    let agent = driver_agent_sim::spawn(dir.path())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let agent = driver_agent_sim::spawn(dir.path()).await?;
     until("outbox drained", || drained(&store)).await;
     let c = agent.control();
     let all: Vec<String> = entries(&c).into_iter().flatten().collect();
     assert_eq!(all, vec!["pools/p1=ACTIVE", "members/m1=DELETED"]);
     counted(&run, 2, 0).await;
-    run.stop().await;
+    run.stop().await?;
     agent.stop().await;
+    Ok(())
 }
 
 #[tokio::test]
-async fn agent_failures_keep_everything_until_it_recovers() {
+async fn agent_failures_keep_everything_until_it_recovers() -> TestResult {
     let (store, _db) = test_store().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let agent = driver_agent_sim::spawn(dir.path())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir()?;
+    let agent = driver_agent_sim::spawn(dir.path()).await?;
     let c = agent.control();
     // The real agent answers 500 naming the first record when its database is
     // down; the rest fails the same way, so nothing may be dropped.
@@ -220,7 +215,7 @@ async fn agent_failures_keep_everything_until_it_recovers() {
         &store,
         &[rec("members", "m1", "ACTIVE"), rec("pools", "p1", "ACTIVE")],
     )
-    .await;
+    .await?;
     let run = start(&store, dir.path(), opts(10));
     until("several failed rounds", || async {
         run.handle.stats().failed_attempts >= 2 * u64::from(super::delivery::EVIDENT_STRIKES) + 2
@@ -234,17 +229,16 @@ async fn agent_failures_keep_everything_until_it_recovers() {
         vec!["pools/p1=ACTIVE", "members/m1=ACTIVE"]
     );
     assert_eq!(run.handle.stats().dropped, 0);
-    run.stop().await;
+    run.stop().await?;
     agent.stop().await;
+    Ok(())
 }
 
 #[tokio::test]
-async fn a_rejected_record_does_not_block_the_queue() {
+async fn a_rejected_record_does_not_block_the_queue() -> TestResult {
     let (store, _db) = test_store().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let agent = driver_agent_sim::spawn(dir.path())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir()?;
+    let agent = driver_agent_sim::spawn(dir.path()).await?;
     // The agent refuses a record without an id, naming it.
     enqueue(
         &store,
@@ -254,7 +248,7 @@ async fn a_rejected_record_does_not_block_the_queue() {
             rec("pools", "p1", "ACTIVE"),
         ],
     )
-    .await;
+    .await?;
     let run = start(&store, dir.path(), opts(10));
     let c = agent.control();
     // The others go through at once, before the bad record is given up on.
@@ -269,7 +263,7 @@ async fn a_rejected_record_does_not_block_the_queue() {
     .await;
     assert!(drained(&store).await);
     // Later statuses flow normally.
-    enqueue(&store, &[rec("members", "m2", "ACTIVE")]).await;
+    enqueue(&store, &[rec("members", "m2", "ACTIVE")]).await?;
     run.handle.notify();
     until("outbox drained", || drained(&store)).await;
     assert_eq!(
@@ -277,17 +271,16 @@ async fn a_rejected_record_does_not_block_the_queue() {
         Some("ACTIVE")
     );
     counted(&run, 3, 1).await;
-    run.stop().await;
+    run.stop().await?;
     agent.stop().await;
+    Ok(())
 }
 
 #[tokio::test]
-async fn rows_the_agent_cannot_take_are_dropped_locally() {
+async fn rows_the_agent_cannot_take_are_dropped_locally() -> TestResult {
     let (store, _db) = test_store().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let agent = driver_agent_sim::spawn(dir.path())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir()?;
+    let agent = driver_agent_sim::spawn(dir.path()).await?;
     enqueue(
         &store,
         &[
@@ -296,27 +289,26 @@ async fn rows_the_agent_cannot_take_are_dropped_locally() {
             rec("members", "m2", "ACTIVE"),
         ],
     )
-    .await;
+    .await?;
     let run = start(&store, dir.path(), opts(10));
     until("outbox drained", || drained(&store)).await;
     assert_eq!(entries(&agent.control()), vec![vec!["members/m2=ACTIVE"]]);
     counted(&run, 1, 2).await;
-    run.stop().await;
+    run.stop().await?;
     agent.stop().await;
+    Ok(())
 }
 
 #[tokio::test]
-async fn shutdown_makes_a_last_attempt_then_returns() {
+async fn shutdown_makes_a_last_attempt_then_returns() -> TestResult {
     let (store, _db) = test_store().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let agent = driver_agent_sim::spawn(dir.path())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir()?;
+    let agent = driver_agent_sim::spawn(dir.path()).await?;
     let run = start(&store, dir.path(), opts(10));
     // Not notified and the poll interval is an hour: only shutdown sends it.
-    enqueue(&store, &[rec("loadbalancers", "lb", "ACTIVE")]).await;
+    enqueue(&store, &[rec("loadbalancers", "lb", "ACTIVE")]).await?;
     let started = Instant::now();
-    run.stop().await;
+    run.stop().await?;
     assert!(started.elapsed() < super::delivery::FINAL_ATTEMPT);
     assert!(drained(&store).await);
     assert_eq!(
@@ -328,25 +320,24 @@ async fn shutdown_makes_a_last_attempt_then_returns() {
         Some("ACTIVE")
     );
     agent.stop().await;
+    Ok(())
 }
 
 #[tokio::test]
-async fn shutdown_with_a_stalled_agent_is_bounded_and_keeps_rows() {
+async fn shutdown_with_a_stalled_agent_is_bounded_and_keeps_rows() -> TestResult {
     let (store, _db) = test_store().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let agent = driver_agent_sim::spawn(dir.path())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir()?;
+    let agent = driver_agent_sim::spawn(dir.path()).await?;
     let c = agent.control();
     c.set_mode(Socket::Status, Mode::Stall);
-    enqueue(&store, &[rec("members", "m1", "ACTIVE")]).await;
+    enqueue(&store, &[rec("members", "m1", "ACTIVE")]).await?;
     let run = start(&store, dir.path(), opts(10));
     assert!(
         c.wait_until(|c| !c.status_messages().is_empty(), WAIT)
             .await
     );
     let started = Instant::now();
-    run.stop().await;
+    run.stop().await?;
     assert!(
         started.elapsed() < super::delivery::FINAL_ATTEMPT + Duration::from_secs(1),
         "took {:?}",
@@ -358,15 +349,17 @@ async fn shutdown_with_a_stalled_agent_is_bounded_and_keeps_rows() {
         "kept for next start"
     );
     agent.stop().await;
+    Ok(())
 }
 
 #[tokio::test]
-async fn idle_task_stops_at_once() {
+async fn idle_task_stops_at_once() -> TestResult {
     let (store, _db) = test_store().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir()?;
     let run = start(&store, dir.path(), opts(10));
     tokio::task::yield_now().await;
     let started = Instant::now();
-    run.stop().await;
+    run.stop().await?;
     assert!(started.elapsed() < Duration::from_millis(500));
+    Ok(())
 }

@@ -288,11 +288,8 @@ mod tests {
     use super::*;
     use crate::model::{HealthMonitor, Listener, LoadBalancer, Member, Pool};
     use crate::store::test_store;
+    use crate::test_support::ok;
     use serde_json::json;
-
-    fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-        r.unwrap_or_else(|e| panic!("{e}"))
-    }
 
     /// lb ─ listeners l1, l3 (default pool p1), l2; pools p1 (created via
     /// listener l2, body without loadbalancer_id), p2; p1 ─ members m1, m2, monitor h1.

@@ -75,11 +75,12 @@ impl JournalPruner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{EventState, KeyHint};
+    use crate::store::{EventState, KeyHint, StoreError};
+    use crate::test_support::{Context, TestResult};
 
     /// The task prunes at start and then every interval, and stops on shutdown.
     #[tokio::test]
-    async fn prunes_at_start_and_every_interval_until_shutdown() {
+    async fn prunes_at_start_and_every_interval_until_shutdown() -> TestResult {
         let (store, _dir) = crate::store::test_store().await;
         let accept = |i: usize| {
             let store = store.clone();
@@ -92,16 +93,13 @@ mod tests {
                         &KeyHint::Loadbalancer("x".into()),
                         None,
                     )
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
-                store
-                    .finish_event(a.id, EventState::Done, None)
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
+                    .await?;
+                store.finish_event(a.id, EventState::Done, None).await?;
+                Ok::<(), StoreError>(())
             }
         };
         for i in 0..5 {
-            accept(i).await;
+            accept(i).await?;
         }
         let keep_two = Retention {
             max_age: Duration::from_secs(3600),
@@ -117,7 +115,7 @@ mod tests {
         }
         assert_eq!(count().await, 2, "first pass at start");
         for i in 5..8 {
-            accept(i).await;
+            accept(i).await?;
         }
         while count().await != 2 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -126,7 +124,7 @@ mod tests {
         shutdown.trigger();
         tokio::time::timeout(Duration::from_secs(5), handle)
             .await
-            .unwrap_or_else(|e| panic!("task did not stop: {e}"))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .context("task did not stop")??;
+        Ok(())
     }
 }

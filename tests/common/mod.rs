@@ -9,6 +9,15 @@ use std::time::Duration;
 use loxilb_coordinator::cli::api_client::ApiClient;
 use serde_json::Value;
 
+pub mod result;
+pub use result::{Context, TestResult};
+
+/// How often the harness polls for a condition (the daemon's health, an event's
+/// state, a status message): short, so that a wait ends soon after its condition
+/// holds, and not shorter, since a poll copies the agent's message list and the
+/// daemon under test shares the machine's two cores.
+pub const POLL: Duration = Duration::from_millis(25);
+
 /// A daemon process started from the built binary.
 pub struct Daemon {
     pub child: Child,
@@ -19,7 +28,12 @@ pub struct Daemon {
 
 /// Write a TOML config for a daemon living in `dir`. `extra` goes into
 /// `[health_monitoring]` and overrides the defaults set here for the same keys.
-pub fn write_config(dir: &Path, loxilb_nodes: &[String], agent_dir: &Path, extra: &str) -> PathBuf {
+pub fn write_config(
+    dir: &Path,
+    loxilb_nodes: &[String],
+    agent_dir: &Path,
+    extra: &str,
+) -> TestResult<PathBuf> {
     write_config_with(dir, loxilb_nodes, agent_dir, extra, "")
 }
 
@@ -31,7 +45,7 @@ pub fn write_config_with(
     agent_dir: &Path,
     extra: &str,
     loxilb_extra: &str,
-) -> PathBuf {
+) -> TestResult<PathBuf> {
     let defaults: String = [
         "coordination_timeout = 2",
         "coordination_retries = 1",
@@ -83,25 +97,25 @@ level = "info,loxilb_coordinator=debug"
         dir = dir.display(),
     );
     let path = dir.join("coordinator.toml");
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write config: {e}"));
-    path
+    std::fs::write(&path, text).context("write config")?;
+    Ok(path)
 }
 
 impl Daemon {
     /// Start the daemon binary with `config_path` and wait until its socket answers.
-    pub async fn start(config_path: &Path) -> Daemon {
+    pub async fn start(config_path: &Path) -> TestResult<Daemon> {
         Self::start_with_env(config_path, &[]).await
     }
 
     /// Like `start`, with extra environment variables for the process.
-    pub async fn start_with_env(config_path: &Path, env: &[(&str, String)]) -> Daemon {
+    pub async fn start_with_env(config_path: &Path, env: &[(&str, String)]) -> TestResult<Daemon> {
         let dir = config_path.parent().unwrap_or_else(|| Path::new("."));
         let log_path = dir.join(format!("daemon-{}.log", std::process::id()));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
-            .unwrap_or_else(|e| panic!("log file: {e}"));
+            .context("log file")?;
         // Through `sh -c exec` so that WATCHDOG_PID can name the daemon's own pid, as
         // systemd sets it (exec keeps the pid).
         let child = Command::new("/bin/sh")
@@ -116,7 +130,7 @@ impl Daemon {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn daemon: {e}"));
+            .context("spawn daemon")?;
         let daemon = Daemon {
             child,
             socket: dir.join("ingress.sock"),
@@ -124,7 +138,7 @@ impl Daemon {
             log_path,
         };
         daemon.wait_healthy().await;
-        daemon
+        Ok(daemon)
     }
 
     pub fn api(&self) -> ApiClient {
@@ -142,7 +156,7 @@ impl Daemon {
                 "daemon did not become healthy; log:\n{}",
                 self.log()
             );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            tokio::time::sleep(POLL).await;
         }
     }
 
@@ -172,32 +186,32 @@ impl Daemon {
     }
 
     /// POST an event envelope; returns (status, reply).
-    pub async fn post(&self, event: &Value) -> (u16, Value) {
+    pub async fn post(&self, event: &Value) -> TestResult<(u16, Value)> {
         self.api()
             .call("POST", "/v1/events", Some(event))
             .await
-            .unwrap_or_else(|e| panic!("post event: {e}"))
+            .context("post event")
     }
 
     /// Wait until event `id` is done or failed; returns its record.
-    pub async fn wait_final(&self, id: i64, timeout: Duration) -> Value {
+    pub async fn wait_final(&self, id: i64, timeout: Duration) -> TestResult<Value> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let (_, rec) = self
                 .api()
                 .call("GET", &format!("/v1/events/{id}"), None)
                 .await
-                .unwrap_or_else(|e| panic!("get event: {e}"));
+                .context("get event")?;
             let state = rec["state"].as_str().unwrap_or("");
             if state == "done" || state == "failed" {
-                return rec;
+                return Ok(rec);
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "event {id} still {state}: {rec}\nlog:\n{}",
                 self.log()
             );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            tokio::time::sleep(POLL).await;
         }
     }
 }
@@ -210,10 +224,10 @@ impl Drop for Daemon {
 }
 
 /// A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
-pub fn closed_port_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+pub fn closed_port_url() -> TestResult<String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     let port = l.local_addr().map(|a| a.port()).unwrap_or(1);
     drop(l);
-    format!("http://127.0.0.1:{port}")
+    Ok(format!("http://127.0.0.1:{port}"))
 }
 pub mod world;

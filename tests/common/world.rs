@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use super::{write_config_with, Daemon};
+use super::{write_config_with, Context, Daemon, TestResult};
 
 /// An HTTP backend answering 200 on every path until stopped.
 pub struct Backend {
@@ -18,23 +18,24 @@ pub struct Backend {
 }
 
 impl Backend {
-    pub async fn start() -> Backend {
+    pub async fn start() -> TestResult<Backend> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
-            .unwrap_or_else(|e| panic!("backend bind: {e}"));
+            .context("backend bind")?;
         Self::serve(listener)
     }
 
     /// Serve again on the same address (after `stop`).
-    pub async fn restart(&mut self) {
+    pub async fn restart(&mut self) -> TestResult {
         let listener = TcpListener::bind(self.addr)
             .await
-            .unwrap_or_else(|e| panic!("backend rebind: {e}"));
-        *self = Self::serve(listener);
+            .context("backend rebind")?;
+        *self = Self::serve(listener)?;
+        Ok(())
     }
 
-    fn serve(listener: TcpListener) -> Backend {
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    fn serve(listener: TcpListener) -> TestResult<Backend> {
+        let addr = listener.local_addr()?;
         // `Connection: close`: a stopped backend must not keep answering probes on a
         // kept-alive connection.
         let app = axum::Router::new()
@@ -42,7 +43,7 @@ impl Backend {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Backend { addr, task }
+        Ok(Backend { addr, task })
     }
 
     /// Close the listening socket: connections are refused from now on.
@@ -66,10 +67,10 @@ pub struct World {
 
 impl World {
     /// One simulator node, the agent, the daemon.
-    pub async fn start(extra_config: &str) -> World {
+    pub async fn start(extra_config: &str) -> TestResult<World> {
         let sim = loxilb_sim::spawn(loxilb_sim::SimOptions::default())
             .await
-            .unwrap_or_else(|e| panic!("sim: {e}"));
+            .context("sim")?;
         let nodes = vec![sim.url()];
         Self::start_with(vec![sim], &nodes, extra_config, true).await
     }
@@ -80,10 +81,8 @@ impl World {
         opts: loxilb_sim::SimOptions,
         extra_config: &str,
         loxilb_config: &str,
-    ) -> World {
-        let sim = loxilb_sim::spawn(opts)
-            .await
-            .unwrap_or_else(|e| panic!("sim: {e}"));
+    ) -> TestResult<World> {
+        let sim = loxilb_sim::spawn(opts).await.context("sim")?;
         let nodes = vec![sim.url()];
         Self::start_full(vec![sim], &nodes, extra_config, loxilb_config, true).await
     }
@@ -93,7 +92,7 @@ impl World {
         nodes: &[String],
         extra_config: &str,
         with_agent: bool,
-    ) -> World {
+    ) -> TestResult<World> {
         Self::start_full(sims, nodes, extra_config, "", with_agent).await
     }
 
@@ -103,28 +102,24 @@ impl World {
         extra_config: &str,
         loxilb_config: &str,
         with_agent: bool,
-    ) -> World {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    ) -> TestResult<World> {
+        let dir = tempfile::tempdir()?;
         let agent_dir = dir.path().join("agent");
-        std::fs::create_dir_all(&agent_dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(&agent_dir)?;
         let agent = if with_agent {
-            Some(
-                driver_agent_sim::spawn(&agent_dir)
-                    .await
-                    .unwrap_or_else(|e| panic!("agent: {e}")),
-            )
+            Some(driver_agent_sim::spawn(&agent_dir).await.context("agent")?)
         } else {
             None
         };
-        let cfg = write_config_with(dir.path(), nodes, &agent_dir, extra_config, loxilb_config);
-        let daemon = Daemon::start(&cfg).await;
-        World {
+        let cfg = write_config_with(dir.path(), nodes, &agent_dir, extra_config, loxilb_config)?;
+        let daemon = Daemon::start(&cfg).await?;
+        Ok(World {
             dir,
             agent_dir,
             agent,
             sims,
             daemon,
-        }
+        })
     }
 
     pub fn sim(&self) -> loxilb_sim::Control {
@@ -132,28 +127,29 @@ impl World {
     }
 
     /// Post events one by one (each must be accepted) and wait until all are final.
-    pub async fn apply(&self, events: &[Value]) -> Vec<Value> {
+    pub async fn apply(&self, events: &[Value]) -> TestResult<Vec<Value>> {
         let mut ids = Vec::new();
         for e in events {
-            let (code, r) = self.daemon.post(e).await;
+            let (code, r) = self.daemon.post(e).await?;
             assert_eq!(code, 202, "{e} -> {r}");
             ids.push(r["id"].as_i64().unwrap_or(0));
         }
         let mut out = Vec::new();
         for id in ids {
-            out.push(self.daemon.wait_final(id, Duration::from_secs(30)).await);
+            out.push(self.daemon.wait_final(id, Duration::from_secs(30)).await?);
         }
-        out
+        Ok(out)
     }
 
     /// Post and require every event to end `done`.
-    pub async fn apply_ok(&self, events: &[Value]) {
-        for rec in self.apply(events).await {
+    pub async fn apply_ok(&self, events: &[Value]) -> TestResult {
+        for rec in self.apply(events).await? {
             assert_eq!(rec["state"], "done", "{rec}\nlog:\n{}", self.daemon.log());
         }
+        Ok(())
     }
 
-    /// Wait until `f` holds, polling every 50 ms.
+    /// Wait until `f` holds, polling every [`super::POLL`].
     pub async fn wait_for<F: FnMut() -> bool>(&self, what: &str, timeout: Duration, mut f: F) {
         let deadline = tokio::time::Instant::now() + timeout;
         while !f() {
@@ -162,7 +158,7 @@ impl World {
                 "timed out waiting for {what}\nlog:\n{}",
                 self.daemon.log()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(super::POLL).await;
         }
     }
 
@@ -366,19 +362,19 @@ impl World {
                 "timed out waiting for {what}: got {last:?}\nlog:\n{}",
                 self.daemon.log()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(super::POLL).await;
         }
     }
 }
 
 /// Run the daemon's CLI against the world's daemon (its config file).
-pub fn cli(w: &World, args: &[&str]) -> std::process::Output {
+pub fn cli(w: &World, args: &[&str]) -> TestResult<std::process::Output> {
     std::process::Command::new(env!("CARGO_BIN_EXE_loxilb-coordinator"))
         .arg("--config")
         .arg(&w.daemon.config_path)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("{e}"))
+        .context("run the CLI")
 }
 
 /// A CLI run's stdout and stderr as one text.

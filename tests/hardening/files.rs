@@ -11,15 +11,15 @@ use std::time::Duration;
 use loxilb_coordinator::cli::api_client::ApiClient;
 use serde_json::json;
 
-use crate::common::{closed_port_url, write_config};
+use crate::common::{closed_port_url, write_config, Context, TestResult};
 
-fn mode(p: &Path) -> u32 {
+fn mode(p: &Path) -> TestResult<u32> {
     std::fs::metadata(p)
         .map(|m| m.permissions().mode() & 0o777)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .context(p.display())
 }
 
-fn add_to_section(cfg: &Path, section: &str, lines: &str) {
+fn add_to_section(cfg: &Path, section: &str, lines: &str) -> TestResult {
     let text = std::fs::read_to_string(cfg).unwrap_or_default();
     let text = if text.contains(&format!("[{section}]\n")) {
         text.replace(
@@ -29,7 +29,8 @@ fn add_to_section(cfg: &Path, section: &str, lines: &str) {
     } else {
         format!("{text}\n[{section}]\n{lines}\n")
     };
-    std::fs::write(cfg, text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(cfg, text)?;
+    Ok(())
 }
 
 /// The daemon binary under umask 000 (the loosest there is).
@@ -58,64 +59,67 @@ async fn wait_healthy(socket: &Path) {
 /// Starts the daemon under umask 000, writes one event, stops it; returns the
 /// modes of the database, -wal, -shm and socket while it ran, and the gid of the
 /// database file.
-async fn modes_of_a_run(dir: &Path, cfg: &Path) -> ([u32; 4], u32) {
+async fn modes_of_a_run(dir: &Path, cfg: &Path) -> TestResult<([u32; 4], u32)> {
     let mut child = under_umask_000(cfg, "run")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .spawn()?;
     let socket = dir.join("ingress.sock");
     wait_healthy(&socket).await;
     let event = json!({"method": "loadbalancer_create", "args": {"loadbalancer": {
         "loadbalancer_id": "6d0c2a3e-5b1f-4c6a-9e0d-1f2a3b4c5d6e", "vip_address": "127.0.0.10"}}});
     let (code, _) = ApiClient::new(&socket)
         .call("POST", "/v1/events", Some(&event))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
     assert_eq!(code, 202);
     let db = dir.join("coordinator.db");
     let modes = [
-        mode(&db),
-        mode(&dir.join("coordinator.db-wal")),
-        mode(&dir.join("coordinator.db-shm")),
-        mode(&socket),
+        mode(&db)?,
+        mode(&dir.join("coordinator.db-wal"))?,
+        mode(&dir.join("coordinator.db-shm"))?,
+        mode(&socket)?,
     ];
     let gid = std::fs::metadata(&db).map(|m| m.gid()).unwrap_or(u32::MAX);
     let _ = child.kill();
     let _ = child.wait();
-    (modes, gid)
+    Ok((modes, gid))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn database_files_are_private_whatever_the_umask() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = write_config(dir.path(), &[closed_port_url()], dir.path(), "");
-    let (modes, _) = modes_of_a_run(dir.path(), &cfg).await;
+async fn database_files_are_private_whatever_the_umask() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let cfg = write_config(dir.path(), &[closed_port_url()?], dir.path(), "")?;
+    let (modes, _) = modes_of_a_run(dir.path(), &cfg).await?;
     assert_eq!(modes, [0o600, 0o600, 0o600, 0o660], "db, wal, shm, socket");
 
     // With a group (ours, so the daemon may chown to it): 0640, that group.
-    let group_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = write_config(group_dir.path(), &[closed_port_url()], group_dir.path(), "");
+    let group_dir = tempfile::tempdir()?;
+    let cfg = write_config(
+        group_dir.path(),
+        &[closed_port_url()?],
+        group_dir.path(),
+        "",
+    )?;
     // SAFETY: getegid has no preconditions.
     let gid = unsafe { libc::getegid() };
-    add_to_section(&cfg, "database", &format!("file_group = \"{gid}\""));
-    let (modes, file_gid) = modes_of_a_run(group_dir.path(), &cfg).await;
+    add_to_section(&cfg, "database", &format!("file_group = \"{gid}\""))?;
+    let (modes, file_gid) = modes_of_a_run(group_dir.path(), &cfg).await?;
     assert_eq!(modes, [0o640, 0o640, 0o640, 0o660], "db, wal, shm, socket");
     assert_eq!(file_gid, gid);
+    Ok(())
 }
 
-fn output(mut c: Command) -> Output {
-    c.output().unwrap_or_else(|e| panic!("{e}"))
+fn output(mut c: Command) -> TestResult<Output> {
+    Ok(c.output()?)
 }
 
 #[test]
-fn check_config_refuses_the_token_file_run_refuses() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = write_config(dir.path(), &[closed_port_url()], dir.path(), "");
+fn check_config_refuses_the_token_file_run_refuses() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let cfg = write_config(dir.path(), &[closed_port_url()?], dir.path(), "")?;
     let token = dir.path().join("token");
-    std::fs::write(&token, "t0ken\n").unwrap_or_else(|e| panic!("{e}"));
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o640))
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&token, "t0ken\n")?;
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o640))?;
     add_to_section(
         &cfg,
         "ingress",
@@ -123,9 +127,9 @@ fn check_config_refuses_the_token_file_run_refuses() {
             "tcp_address = \"127.0.0.1:1\"\ntcp_token_file = \"{}\"\ninsecure = true",
             token.display()
         ),
-    );
+    )?;
     for sub in ["check-config", "run"] {
-        let out = output(under_umask_000(&cfg, sub));
+        let out = output(under_umask_000(&cfg, sub))?;
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success(),
@@ -140,17 +144,18 @@ fn check_config_refuses_the_token_file_run_refuses() {
         !dir.path().join("ingress.sock").exists(),
         "run left its socket"
     );
+    Ok(())
 }
 
 #[test]
-fn a_start_that_fails_after_binding_removes_its_socket() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = write_config(dir.path(), &[closed_port_url()], dir.path(), "");
+fn a_start_that_fails_after_binding_removes_its_socket() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let cfg = write_config(dir.path(), &[closed_port_url()?], dir.path(), "")?;
     // The metrics address is taken: the daemon fails after binding its socket.
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let addr = taken.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    add_to_section(&cfg, "metrics", &format!("address = \"{addr}\""));
-    let out = output(under_umask_000(&cfg, "run"));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = taken.local_addr()?;
+    add_to_section(&cfg, "metrics", &format!("address = \"{addr}\""))?;
+    let out = output(under_umask_000(&cfg, "run"))?;
     assert!(
         !out.status.success(),
         "the daemon started on a taken address"
@@ -161,6 +166,7 @@ fn a_start_that_fails_after_binding_removes_its_socket() {
         !dir.path().join("ingress.sock").exists(),
         "the socket was left behind"
     );
+    Ok(())
 }
 
 /// Two daemons on one SQLite file would replay each other's events and fight over
@@ -168,25 +174,29 @@ fn a_start_that_fails_after_binding_removes_its_socket() {
 /// leaves the first one's socket and database alone. After the first dies (even
 /// by SIGKILL, leaving its lock file behind) a new daemon starts on that file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_daemon_on_the_same_database_refuses_to_start() {
-    let first_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let first_cfg = write_config(first_dir.path(), &[closed_port_url()], first_dir.path(), "");
+async fn a_second_daemon_on_the_same_database_refuses_to_start() -> TestResult {
+    let first_dir = tempfile::tempdir()?;
+    let first_cfg = write_config(
+        first_dir.path(),
+        &[closed_port_url()?],
+        first_dir.path(),
+        "",
+    )?;
     let mut first = under_umask_000(&first_cfg, "run")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .spawn()?;
     let first_socket = first_dir.path().join("ingress.sock");
     wait_healthy(&first_socket).await;
 
     // Its own socket, the first one's database.
-    let second_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let second_dir = tempfile::tempdir()?;
     let second_cfg = write_config(
         second_dir.path(),
-        &[closed_port_url()],
+        &[closed_port_url()?],
         second_dir.path(),
         "",
-    );
+    )?;
     let db = first_dir.path().join("coordinator.db");
     let text = std::fs::read_to_string(&second_cfg)
         .unwrap_or_default()
@@ -197,8 +207,8 @@ async fn a_second_daemon_on_the_same_database_refuses_to_start() {
             ),
             &format!("sqlite://{}", db.display()),
         );
-    std::fs::write(&second_cfg, text).unwrap_or_else(|e| panic!("{e}"));
-    let out = exits_within(under_umask_000(&second_cfg, "run"), Duration::from_secs(10))
+    std::fs::write(&second_cfg, text)?;
+    let out = exits_within(under_umask_000(&second_cfg, "run"), Duration::from_secs(10))?
         .unwrap_or_else(|| panic!("a second daemon started on {}", db.display()));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -214,8 +224,7 @@ async fn a_second_daemon_on_the_same_database_refuses_to_start() {
     );
     let (code, _) = ApiClient::new(&first_socket)
         .call("GET", "/healthz", None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
     assert_eq!(code, 200, "the first daemon was disturbed");
 
     let _ = first.kill();
@@ -224,28 +233,24 @@ async fn a_second_daemon_on_the_same_database_refuses_to_start() {
     let mut next = under_umask_000(&second_cfg, "run")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .spawn()?;
     wait_healthy(&second_dir.path().join("ingress.sock")).await;
     let _ = next.kill();
     let _ = next.wait();
+    Ok(())
 }
 
 /// The output of `c` if it exits within `limit`; None (after killing it) if not.
-fn exits_within(mut c: Command, limit: Duration) -> Option<Output> {
-    let mut child = c
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+fn exits_within(mut c: Command, limit: Duration) -> TestResult<Option<Output>> {
+    let mut child = c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
     let deadline = std::time::Instant::now() + limit;
     while std::time::Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
-            return child.wait_with_output().ok();
+            return Ok(child.wait_with_output().ok());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = child.kill();
     let _ = child.wait();
-    None
+    Ok(None)
 }

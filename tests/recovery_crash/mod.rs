@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use super::{config_view, Daemon, World};
+use super::{config_view, Daemon, TestResult, World};
 use crate::common::world::{
     http_monitor, lb, listener, member, member_delete, monitor_update, pool,
 };
@@ -158,9 +158,9 @@ impl Model {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_during_a_burst_of_1000_events_loses_and_duplicates_nothing() {
+async fn sigkill_during_a_burst_of_1000_events_loses_and_duplicates_nothing() -> TestResult {
     let started = Instant::now();
-    let mut w = World::start("").await;
+    let mut w = World::start("").await?;
     let agent = w
         .agent
         .as_ref()
@@ -202,7 +202,7 @@ async fn sigkill_during_a_burst_of_1000_events_loses_and_duplicates_nothing() {
     let mut kills = 0usize;
     for batch in &batches {
         for e in batch {
-            let (code, r) = w.daemon.post(e).await;
+            let (code, r) = w.daemon.post(e).await?;
             assert_eq!(code, 202, "{e} -> {r}");
             accepted.push(r["id"].as_i64().unwrap_or(0));
             posted += 1;
@@ -211,13 +211,13 @@ async fn sigkill_during_a_burst_of_1000_events_loses_and_duplicates_nothing() {
                 tokio::time::sleep(Duration::from_millis(rng.random_range(0..40))).await;
                 w.daemon.kill9();
                 kills += 1;
-                w.daemon = Daemon::start(&cfg).await;
+                w.daemon = Daemon::start(&cfg).await?;
             }
         }
     }
     assert!(kills >= 20, "{kills} kills");
     for id in &accepted {
-        let rec = w.daemon.wait_final(*id, Duration::from_secs(30)).await;
+        let rec = w.daemon.wait_final(*id, Duration::from_secs(30)).await?;
         if rec["state"] == "failed" {
             assert!(
                 rec["reason"].as_str().is_some_and(|r| !r.is_empty()),
@@ -225,7 +225,7 @@ async fn sigkill_during_a_burst_of_1000_events_loses_and_duplicates_nothing() {
             );
         }
     }
-    let all = super::admin(&w.daemon, "GET", "/v1/events?limit=10000").await;
+    let all = super::admin(&w.daemon, "GET", "/v1/events?limit=10000").await?;
     let n = all["events"].as_array().map_or(0, Vec::len);
     assert_eq!(n, accepted.len(), "journal lost or duplicated events");
     let failed: Vec<&Value> = all["events"]
@@ -237,12 +237,12 @@ async fn sigkill_during_a_burst_of_1000_events_loses_and_duplicates_nothing() {
     assert!(failed.is_empty(), "unexpected failures: {failed:?}");
 
     // The expectation: a fresh daemon building only the final state.
-    let fresh = World::start("").await;
+    let fresh = World::start("").await?;
     let mut final_events = Vec::new();
     for (id, m) in &model.lbs {
         final_events.extend(create_events(id, m));
     }
-    fresh.apply_ok(&final_events).await;
+    fresh.apply_ok(&final_events).await?;
     let want = config_view(&fresh.sim());
     let sim = w.sim();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -305,4 +305,5 @@ async fn sigkill_during_a_burst_of_1000_events_loses_and_duplicates_nothing() {
         accepted.len(),
         started.elapsed()
     );
+    Ok(())
 }

@@ -180,45 +180,34 @@ mod tests {
     use super::*;
     use sqlx::Connection;
 
+    /// What a test returns: `?` ends it with the failing step's error.
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
     /// A row written on one node is read on the other: the nodes form one cluster.
     #[tokio::test]
-    async fn two_nodes_replicate_each_others_writes() {
-        let cluster = GaleraCluster::start(2).unwrap_or_else(|e| panic!("{e}"));
-        let urls = cluster
-            .fresh_database("galera")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut a = sqlx::MySqlConnection::connect(&urls[0])
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+    async fn two_nodes_replicate_each_others_writes() -> TestResult {
+        let cluster = GaleraCluster::start(2)?;
+        let urls = cluster.fresh_database("galera").await?;
+        let mut a = sqlx::MySqlConnection::connect(&urls[0]).await?;
         sqlx::query("CREATE TABLE t (id INT PRIMARY KEY)")
             .execute(&mut a)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
         sqlx::query("INSERT INTO t VALUES (7)")
             .execute(&mut a)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut b = sqlx::MySqlConnection::connect(&urls[1])
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
+        let mut b = sqlx::MySqlConnection::connect(&urls[1]).await?;
         // Causal reads: wait until this node applied what the cluster committed.
         sqlx::query("SET SESSION wsrep_sync_wait = 1")
             .execute(&mut b)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let (n,): (i32,) = sqlx::query_as("SELECT id FROM t")
-            .fetch_one(&mut b)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
+        let (n,): (i32,) = sqlx::query_as("SELECT id FROM t").fetch_one(&mut b).await?;
         assert_eq!(n, 7);
         let (size,): (String,) = sqlx::query_as(
             "SELECT CAST(VARIABLE_VALUE AS CHAR) FROM information_schema.global_status \
              WHERE VARIABLE_NAME = 'wsrep_cluster_size'",
         )
         .fetch_one(&mut b)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
         assert_eq!(size, "2");
+        Ok(())
     }
 }

@@ -425,49 +425,48 @@ fn server_args(dir: &Path, port: u16) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// What a test returns: `?` ends it with the failing step's error.
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     #[tokio::test]
-    async fn a_fresh_database_is_reachable_and_empty() {
-        let server = MariaDb::shared().unwrap_or_else(|e| panic!("{e}"));
-        let url = server
-            .fresh_database("harness")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+    async fn a_fresh_database_is_reachable_and_empty() -> TestResult {
+        let server = MariaDb::shared()?;
+        let url = server.fresh_database("harness").await?;
         let mut conn = sqlx::MySqlConnection::connect(&url)
             .await
-            .unwrap_or_else(|e| panic!("{url}: {e}"));
+            .map_err(|e| format!("{url}: {e}"))?;
         let (n,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()",
         )
         .fetch_one(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
         assert_eq!(n, 0);
+        Ok(())
     }
 
     #[test]
-    fn an_existing_servers_url_gives_its_host_and_port() {
+    fn an_existing_servers_url_gives_its_host_and_port() -> TestResult {
         let s = MariaDb::existing("mysql://root:pw@db.example:3307/");
         assert_eq!((s.host(), s.port(), s.pid()), ("db.example", 3307, None));
         assert_eq!(s.admin_url(), "mysql://root:pw@db.example:3307");
         let s = MariaDb::existing("mysql://root@10.0.0.1");
         assert_eq!((s.host(), s.port()), ("10.0.0.1", 3306));
+        Ok(())
     }
 
     #[tokio::test]
-    async fn a_separate_server_dies_with_its_handle() {
-        let server = MariaDb::start().unwrap_or_else(|e| panic!("{e}"));
-        let pid = server.pid().unwrap_or_else(|| panic!("no pid"));
+    async fn a_separate_server_dies_with_its_handle() -> TestResult {
+        let server = MariaDb::start()?;
+        let pid = server.pid().ok_or("no pid")?;
         assert!(Path::new(&format!("/proc/{pid}")).exists());
-        let (url, pw) = server
-            .fresh_database_with_password("pw")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let opts: sqlx::mysql::MySqlConnectOptions = url.parse().unwrap_or_else(|e| panic!("{e}"));
+        let (url, pw) = server.fresh_database_with_password("pw").await?;
+        let opts: sqlx::mysql::MySqlConnectOptions = url.parse()?;
         let conn = sqlx::MySqlConnection::connect_with(&opts.password(&pw)).await;
         assert!(conn.is_ok(), "{:?}", conn.err());
         drop(server);
         std::thread::sleep(Duration::from_millis(300));
         let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         assert!(state.is_empty() || state.contains(" Z "), "{state}");
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Attempt, LeaseRow, LeaseStore, LeaseStoreError};
+use crate::test_support::lock;
 
 /// How the fake answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,11 +67,11 @@ impl FakeLeases {
     }
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.db.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.db)
     }
 
     pub fn set_mode(&self, mode: Mode) {
-        *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
+        *lock(&self.mode) = mode;
     }
 
     /// When the row expires by the database's clock.
@@ -84,7 +85,7 @@ impl FakeLeases {
 
     /// Fails or hangs as the mode says; `Ok` when up.
     async fn gate(&self) -> Result<(), LeaseStoreError> {
-        let mode = || *self.mode.lock().unwrap_or_else(|e| e.into_inner());
+        let mode = || *lock(&self.mode);
         match mode() {
             Mode::Up => Ok(()),
             Mode::Failing => Err(LeaseStoreError("connection refused".into())),

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::fake::{FakeLeases, Mode};
 use super::*;
+use crate::test_support::lock;
 
 const LEASE: Duration = Duration::from_secs(10);
 
@@ -37,7 +38,7 @@ fn record(status: &ClusterStatus) -> Arc<Mutex<Vec<(Instant, Role)>>> {
     tokio::spawn(async move {
         while rx.changed().await.is_ok() {
             let role = rx.borrow_and_update().clone();
-            out.lock().unwrap().push((Instant::now(), role));
+            lock(&out).push((Instant::now(), role));
         }
     });
     log
@@ -79,7 +80,7 @@ async fn steps_down_before_expiry_when_the_store_stops_answering() {
         store.set_mode(mode);
         let expires = store.expires();
         run_for(secs(30)).await;
-        let log = log.lock().unwrap().clone();
+        let log = lock(&log).clone();
         let (down_at, _) = log
             .iter()
             .find(|(_, r)| {
@@ -128,9 +129,7 @@ async fn a_follower_shows_the_leader_and_takes_over_after_expiry() {
     let died = Instant::now();
     let log = record(&b);
     run_for(secs(30)).await;
-    let took_over = log
-        .lock()
-        .unwrap()
+    let took_over = lock(&log)
         .iter()
         .find(|(_, r)| r.is_leader())
         .map(|(t, _)| *t)
@@ -164,7 +163,7 @@ async fn two_elections_never_lead_at_the_same_time() {
                 r = rb.changed() => if r.is_err() { return },
             }
             if ra.borrow().is_leader() && rb.borrow().is_leader() {
-                out.lock().unwrap().push(Instant::now());
+                lock(&out).push(Instant::now());
             }
         }
     });
@@ -183,11 +182,7 @@ async fn two_elections_never_lead_at_the_same_time() {
         leader_db.set_mode(Mode::Up);
         run_for(secs(10)).await;
     }
-    assert!(
-        both.lock().unwrap().is_empty(),
-        "both led at {:?}",
-        both.lock().unwrap()
-    );
+    assert!(lock(&both).is_empty(), "both led at {:?}", lock(&both));
     let history = db_a.history();
     assert!(history.windows(2).all(|w| w[0].0 < w[1].0), "{history:?}");
     assert!(

@@ -7,6 +7,7 @@ use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::Row;
 
 use super::super::lease_mysql::{self as sql, LeaseOutcome};
+use crate::test_support::ok;
 
 const NAME: &str = sql::LEADER_LEASE;
 const TTL: Duration = Duration::from_secs(10);
@@ -27,10 +28,6 @@ async fn setup(name: &str) -> (String, MySqlPool, MySqlPool) {
     let (a, b) = (pool(&url, 2).await, pool(&url, 2).await);
     ok(sql::create_tables(&a).await);
     (url, a, b)
-}
-
-fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The acquire of one instance, and its epoch when it won.

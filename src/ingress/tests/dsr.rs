@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::config::NatMode;
+use crate::test_support::TestResult;
 
 fn post(method: &str, args: Value) -> Vec<u8> {
     json!({"method": method, "args": args})
@@ -30,11 +31,11 @@ fn member(port: u16) -> Value {
            "protocol_port": port})
 }
 
-async fn wait_done(app: &Router, id: &Value) {
+async fn wait_done(app: &Router, id: &Value) -> TestResult {
     for _ in 0..200 {
-        let (_, body) = send(app, "GET", &format!("/v1/events/{id}"), vec![], None).await;
+        let (_, body) = send(app, "GET", &format!("/v1/events/{id}"), vec![], None).await?;
         if body["state"] == "done" {
-            return;
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -54,12 +55,12 @@ fn refused(status: StatusCode, body: &Value, field: &str) {
 }
 
 #[tokio::test]
-async fn configured_dsr_refuses_non_hash_pools_and_source_ip_persistence() {
+async fn configured_dsr_refuses_non_hash_pools_and_source_ip_persistence() -> TestResult {
     let (store, _d) = test_store().await;
     let app = app(&store, NatMode::Dsr);
     for alg in ["ROUND_ROBIN", "LEAST_CONNECTIONS"] {
         let body = post("pool_create", json!({"pool": pool(alg, json!({}))}));
-        let (s, answer) = send(&app, "POST", "/v1/events", body, None).await;
+        let (s, answer) = send(&app, "POST", "/v1/events", body, None).await?;
         refused(s, &answer, "pool.lb_algorithm");
     }
     let sticky = pool(
@@ -73,14 +74,14 @@ async fn configured_dsr_refuses_non_hash_pools_and_source_ip_persistence() {
         post("pool_create", json!({"pool": sticky})),
         None,
     )
-    .await;
+    .await?;
     refused(s, &answer, "pool.session_persistence.type");
     assert_eq!(store.event_count().await.unwrap_or_default(), 0);
     let ok = post(
         "pool_create",
         json!({"pool": pool("SOURCE_IP_PORT", json!({}))}),
     );
-    let (s, answer) = send(&app, "POST", "/v1/events", ok, None).await;
+    let (s, answer) = send(&app, "POST", "/v1/events", ok, None).await?;
     assert_eq!(s, StatusCode::ACCEPTED, "{answer}");
     // Fullnat (the default) takes any algorithm.
     let (store2, _d2) = test_store().await;
@@ -90,9 +91,10 @@ async fn configured_dsr_refuses_non_hash_pools_and_source_ip_persistence() {
         json!({"pool": pool("ROUND_ROBIN", json!({}))}),
     );
     assert_eq!(
-        send(&fullnat, "POST", "/v1/events", rr, None).await.0,
+        send(&fullnat, "POST", "/v1/events", rr, None).await?.0,
         StatusCode::ACCEPTED
     );
+    Ok(())
 }
 
 fn app_fullnat(store: &Store) -> Router {
@@ -100,7 +102,7 @@ fn app_fullnat(store: &Store) -> Router {
 }
 
 #[tokio::test]
-async fn a_dsr_flavor_is_honoured_in_graphs_and_for_later_events_of_its_lb() {
+async fn a_dsr_flavor_is_honoured_in_graphs_and_for_later_events_of_its_lb() -> TestResult {
     let (store, _d) = test_store().await;
     let app = app_fullnat(&store);
     let graph = |member_port: u16| {
@@ -114,18 +116,15 @@ async fn a_dsr_flavor_is_honoured_in_graphs_and_for_later_events_of_its_lb() {
                         "members": [member(member_port)]}))}]}}),
         )
     };
-    let (s, answer) = send(&app, "POST", "/v1/events", graph(8080), None).await;
+    let (s, answer) = send(&app, "POST", "/v1/events", graph(8080), None).await?;
     refused(
         s,
         &answer,
         "loadbalancer.listeners[0].default_pool.members[0].protocol_port",
     );
-    let (s, answer) = send(&app, "POST", "/v1/events", graph(80), None).await;
+    let (s, answer) = send(&app, "POST", "/v1/events", graph(80), None).await?;
     assert_eq!(s, StatusCode::ACCEPTED, "{answer}");
-    let flavor = store
-        .lb_flavor("lb1")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let flavor = store.lb_flavor("lb1").await?;
     assert_eq!(
         flavor.and_then(|f| f.get("nat_mode").cloned()),
         Some(json!("dsr"))
@@ -133,14 +132,15 @@ async fn a_dsr_flavor_is_honoured_in_graphs_and_for_later_events_of_its_lb() {
     // The flavor is known from the accepted create, applied or not.
     let rr = json!({"pool": {"pool_id": "p2", "loadbalancer_id": "lb1", "protocol": "TCP",
                              "lb_algorithm": "ROUND_ROBIN"}});
-    let (s, body) = send(&app, "POST", "/v1/events", post("pool_create", rr), None).await;
+    let (s, body) = send(&app, "POST", "/v1/events", post("pool_create", rr), None).await?;
     refused(s, &body, "pool.lb_algorithm");
+    Ok(())
 }
 
 /// Objects created one by one: the members are checked against the listener of the
 /// DSR load balancer's pool.
 #[tokio::test]
-async fn a_dsr_flavor_is_honoured_for_objects_created_one_by_one() {
+async fn a_dsr_flavor_is_honoured_for_objects_created_one_by_one() -> TestResult {
     let (store, _d) = test_store().await;
     let app = app_fullnat(&store);
     let lb2 = json!({"loadbalancer": {"loadbalancer_id": "lb2", "vip_address": "127.0.0.11",
@@ -155,11 +155,11 @@ async fn a_dsr_flavor_is_honoured_for_objects_created_one_by_one() {
         ("listener_create", l2),
         ("pool_create", p3),
     ] {
-        let (s, body) = send(&app, "POST", "/v1/events", post(method, args), None).await;
+        let (s, body) = send(&app, "POST", "/v1/events", post(method, args), None).await?;
         assert_eq!(s, StatusCode::ACCEPTED, "{method}: {body}");
         last = body["id"].clone();
     }
-    wait_done(&app, &last).await;
+    wait_done(&app, &last).await?;
     let m = |port: u16| {
         json!({"member_id": format!("n{port}"), "pool_id": "p3", "address": "127.0.0.1",
                "protocol_port": port})
@@ -171,7 +171,7 @@ async fn a_dsr_flavor_is_honoured_for_objects_created_one_by_one() {
         post("member_create", json!({"member": m(8080)})),
         None,
     )
-    .await;
+    .await?;
     refused(s, &body, "member.protocol_port");
     let batch = json!({"pool_id": "p3", "members": [m(80), m(81)]});
     let (s, body) = send(
@@ -181,7 +181,7 @@ async fn a_dsr_flavor_is_honoured_for_objects_created_one_by_one() {
         post("member_batch_update", batch),
         None,
     )
-    .await;
+    .await?;
     refused(s, &body, "members[1].protocol_port");
     let (s, body) = send(
         &app,
@@ -190,6 +190,7 @@ async fn a_dsr_flavor_is_honoured_for_objects_created_one_by_one() {
         post("member_create", json!({"member": m(80)})),
         None,
     )
-    .await;
+    .await?;
     assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+    Ok(())
 }

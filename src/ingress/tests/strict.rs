@@ -2,6 +2,7 @@
 //! and control characters get 400 naming the field, and nothing is journaled.
 
 use super::*;
+use crate::test_support::{ok, TestResult};
 
 fn lb(fields: Value) -> Value {
     let mut lb = json!({"loadbalancer_id": LB1, "vip_address": "127.0.0.10"});
@@ -11,35 +12,37 @@ fn lb(fields: Value) -> Value {
     json!({"method": "loadbalancer_create", "args": {"loadbalancer": lb}})
 }
 
-async fn refused(app: &Router, body: Vec<u8>, field: &str) {
-    let (status, answer) = send(app, "POST", "/v1/events", body.clone(), None).await;
+async fn refused(app: &Router, body: Vec<u8>, field: &str) -> TestResult {
+    let (status, answer) = send(app, "POST", "/v1/events", body.clone(), None).await?;
     let shown = String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned();
     assert_eq!(status, StatusCode::BAD_REQUEST, "{shown}: {answer}");
     assert_eq!(answer["field"].as_str(), Some(field), "{shown}: {answer}");
+    Ok(())
 }
 
 #[tokio::test]
-async fn duplicate_keys_at_any_depth_are_refused() {
+async fn duplicate_keys_at_any_depth_are_refused() -> TestResult {
     let (store, _d) = test_store().await;
     let app = router(state(store.clone(), false, true), 1 << 20);
     // The measured attack: the second "method" used to win and run a delete.
     let body = format!(
         r#"{{"method":"l7policy_create","method":"loadbalancer_delete","args":{{"loadbalancer":{{"loadbalancer_id":"{LB1}"}},"cascade":true}}}}"#
     );
-    refused(&app, body.into_bytes(), "method").await;
+    refused(&app, body.into_bytes(), "method").await?;
     let nested = format!(
         r#"{{"method":"loadbalancer_create","args":{{"loadbalancer":{{"loadbalancer_id":"{LB1}","vip_address":"127.0.0.10","name":"a","name":"b"}}}}}}"#
     );
-    refused(&app, nested.into_bytes(), "loadbalancer.name").await;
+    refused(&app, nested.into_bytes(), "loadbalancer.name").await?;
     let in_list = format!(
         r#"{{"method":"member_batch_update","args":{{"pool_id":"{LB2}","members":[{{"member_id":"{LB1}","weight":1,"weight":2}}]}}}}"#
     );
-    refused(&app, in_list.into_bytes(), "members[0].weight").await;
+    refused(&app, in_list.into_bytes(), "members[0].weight").await?;
     assert_eq!(store.event_count().await.unwrap_or(-1), 0);
+    Ok(())
 }
 
 #[tokio::test]
-async fn non_uuid_ids_long_strings_and_control_characters_are_refused() {
+async fn non_uuid_ids_long_strings_and_control_characters_are_refused() -> TestResult {
     let (store, _d) = test_store().await;
     let app = router(state(store.clone(), false, true), 1 << 20);
     for id in ["x", "80", "1e400", "8d7c2a3e5b1f4c6a9e0d1f2a3b4c5d6e"] {
@@ -50,7 +53,7 @@ async fn non_uuid_ids_long_strings_and_control_characters_are_refused() {
             body.to_string().into_bytes(),
             "loadbalancer.loadbalancer_id",
         )
-        .await;
+        .await?;
     }
     let long = "n".repeat(256);
     for (extra, field) in [
@@ -70,7 +73,7 @@ async fn non_uuid_ids_long_strings_and_control_characters_are_refused() {
         (json!({"name": "a\u{0}b"}), "loadbalancer.name"),
         (json!({"name": "a\r\nb"}), "loadbalancer.name"),
     ] {
-        refused(&app, lb(extra).to_string().into_bytes(), field).await;
+        refused(&app, lb(extra).to_string().into_bytes(), field).await?;
     }
     assert_eq!(
         store.event_count().await.unwrap_or(-1),
@@ -86,9 +89,10 @@ async fn non_uuid_ids_long_strings_and_control_characters_are_refused() {
         ok.to_string().into_bytes(),
         None,
     )
-    .await;
+    .await?;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(store.event_count().await.unwrap_or(-1), 1);
+    Ok(())
 }
 
 mod mutations {
@@ -156,19 +160,18 @@ mod mutations {
             len in 0usize..3000,
             control in prop::sample::select(vec!['\u{0}', '\r', '\n', '\u{1b}', '\u{7f}']),
         ) {
-            let rt = tokio::runtime::Builder::new_current_thread()
+            let rt = ok(tokio::runtime::Builder::new_current_thread()
                 .enable_all()
-                .build()
-                .unwrap_or_else(|e| panic!("{e}"));
+                .build());
             rt.block_on(async {
                 let (store, _d) = test_store().await;
                 let app = router(state(store.clone(), false, true), 1 << 20);
                 // The unmutated body is accepted: the refusal is the mutation's.
                 let valid = body(LB1, LISTENER, "n", ["", "", ""]);
-                let (status, answer) = send(&app, "POST", "/v1/events", valid.into_bytes(), None).await;
+                let (status, answer) = ok(send(&app, "POST", "/v1/events", valid.into_bytes(), None).await);
                 assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
                 let (text, field) = mutated(kind, &id, len, control);
-                let (status, answer) = send(&app, "POST", "/v1/events", text.into_bytes(), None).await;
+                let (status, answer) = ok(send(&app, "POST", "/v1/events", text.into_bytes(), None).await);
                 assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
                 assert_eq!(answer["field"].as_str(), Some(field.as_str()), "{answer}");
                 assert_eq!(store.event_count().await.unwrap_or(-1), 1, "a refused body was journaled");

@@ -14,6 +14,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
 use crate::loxilb::{ClientOptions, LoxilbClient};
+use crate::test_support::lock;
 
 /// A request the stub received.
 #[derive(Debug, Clone)]
@@ -43,7 +44,7 @@ pub struct Stub {
 impl Stub {
     pub async fn start() -> Stub {
         let state = Arc::new(StubState::default());
-        *state.default.lock().unwrap() = (200, r#"{"code":200,"message":"Success"}"#.into());
+        *lock(&state.default) = (200, r#"{"code":200,"message":"Success"}"#.into());
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(state.clone());
@@ -60,28 +61,28 @@ impl Stub {
 
     /// Queues answers, consumed one per request (logins excluded when auth is on).
     pub fn script(&self, answers: &[(u16, &str)]) {
-        let mut s = self.state.script.lock().unwrap();
+        let mut s = lock(&self.state.script);
         s.extend(answers.iter().map(|(c, b)| (*c, b.to_string())));
     }
 
     pub fn set_default(&self, status: u16, body: &str) {
-        *self.state.default.lock().unwrap() = (status, body.to_string());
+        *lock(&self.state.default) = (status, body.to_string());
     }
 
     pub fn enable_auth(&self) {
-        *self.state.auth.lock().unwrap() = Some(0);
+        *lock(&self.state.auth) = Some(0);
     }
 
     /// Makes the current token invalid, as when it expires.
     pub fn expire_tokens(&self) {
-        let mut a = self.state.auth.lock().unwrap();
+        let mut a = lock(&self.state.auth);
         if let Some(n) = a.as_mut() {
             *n += 1000;
         }
     }
 
     pub fn hits(&self) -> Vec<Hit> {
-        self.state.hits.lock().unwrap().clone()
+        lock(&self.state.hits).clone()
     }
 }
 
@@ -96,14 +97,14 @@ async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    state.hits.lock().unwrap().push(Hit {
+    lock(&state.hits).push(Hit {
         method: method.to_string(),
         uri: uri.to_string(),
         auth: auth.clone(),
         body: String::from_utf8_lossy(&body).into_owned(),
     });
     {
-        let mut a = state.auth.lock().unwrap();
+        let mut a = lock(&state.auth);
         if let Some(issued) = a.as_mut() {
             if uri.path() == "/netlox/v1/auth/login" {
                 *issued = *issued % 1000 + 1;
@@ -114,8 +115,8 @@ async fn handle(
             }
         }
     }
-    let next = state.script.lock().unwrap().pop_front();
-    let (status, body) = next.unwrap_or_else(|| state.default.lock().unwrap().clone());
+    let next = lock(&state.script).pop_front();
+    let (status, body) = next.unwrap_or_else(|| lock(&state.default).clone());
     json(status, &body)
 }
 

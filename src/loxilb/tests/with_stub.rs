@@ -9,6 +9,7 @@ use crate::loxilb::{
     ClientOptions, Deleted, EndPoint, ErrorKind, LoadbalanceEntry, LoxilbClient, Mode, NodeId,
     RuleApplied, Sel,
 };
+use crate::test_support::lock;
 
 const N0: NodeId = NodeId(0);
 
@@ -403,7 +404,7 @@ struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        lock(&self.0).extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -432,7 +433,7 @@ async fn logs_name_the_call_but_never_the_password_or_token() {
     stub.expire_tokens();
     c.list_rules(N0).await.unwrap();
     assert!(!format!("{c:?}").contains("s3cret"));
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = String::from_utf8_lossy(&lock(&captured.0)).into_owned();
     assert!(
         logs.contains("/netlox/v1/config/loadbalancer/all"),
         "{logs}"

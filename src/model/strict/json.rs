@@ -133,6 +133,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TestResult;
 
     fn dup(body: &str) -> Option<String> {
         match parse(body.as_bytes()) {
@@ -142,7 +143,7 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_key_is_named_at_any_depth() {
+    fn a_repeated_key_is_named_at_any_depth() -> TestResult {
         assert_eq!(
             dup(r#"{"method":"l7policy_create","method":"loadbalancer_delete"}"#),
             Some("method".into())
@@ -152,23 +153,26 @@ mod tests {
             Some("args.pool.members[1].address".into())
         );
         assert_eq!(dup(r#"[[{"a":1,"a":1}]]"#), Some("[0][0].a".into()));
+        Ok(())
     }
 
     #[test]
-    fn same_key_in_sibling_objects_is_fine_and_values_match_serde_json() {
+    fn same_key_in_sibling_objects_is_fine_and_values_match_serde_json() -> TestResult {
         let body = r#"{"a":[{"k":1},{"k":-2.5}],"b":{"k":null,"s":"é\u0000"},"c":true}"#;
-        let strict = parse(body.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-        let plain: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}"));
+        let strict = parse(body.as_bytes())?;
+        let plain: Value = serde_json::from_str(body)?;
         assert_eq!(strict, plain);
+        Ok(())
     }
 
     #[test]
-    fn syntax_errors_and_trailing_data_are_not_duplicates() {
+    fn syntax_errors_and_trailing_data_are_not_duplicates() -> TestResult {
         for body in ["{", "1e400", "{} x", ""] {
             assert!(
                 matches!(parse(body.as_bytes()), Err(StrictJsonError::Syntax(_))),
                 "{body}"
             );
         }
+        Ok(())
     }
 }

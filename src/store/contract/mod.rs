@@ -49,7 +49,7 @@ mod mysql {
 
     async fn fixture(name: &str) -> (S, ()) {
         (
-            crate::store::Store::from(super::mysql_store(name).await),
+            crate::store::Store::from(ok(super::mysql_store(name).await)),
             (),
         )
     }
@@ -64,18 +64,13 @@ mod mysql {
 }
 
 /// A MySQL store on a fresh database of the shared test server.
-pub(crate) async fn mysql_store(name: &str) -> crate::store::mysql::MysqlStore {
-    let server = mariadb_harness::MariaDb::shared().unwrap_or_else(|e| panic!("{e}"));
-    let url = server
-        .fresh_database(name)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+pub(crate) async fn mysql_store(name: &str) -> TestResult<crate::store::mysql::MysqlStore> {
+    let server = mariadb_harness::MariaDb::shared()?;
+    let url = server.fresh_database(name).await?;
     crate::store::mysql::MysqlStore::open(&url, None, 4)
         .await
-        .unwrap_or_else(|e| panic!("open {url}: {e}"))
+        .context(format!("open {url}"))
 }
 
-/// `r`'s value, or a panic with its error (tests only).
-pub(crate) fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
-}
+pub(crate) use crate::test_support::ok;
+use crate::test_support::{Context, TestResult};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::store::contract::{mysql_store, ok};
+use crate::test_support::TestResult;
 
 fn row(kind: &str, id: &str, status: &str, confirmed_at: Option<i64>) -> BoardRow {
     BoardRow {
@@ -25,8 +26,8 @@ async fn ids(store: &MysqlStore, select: BoardSelect<'_>) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn publications_upsert_delete_and_replace_and_readers_select() {
-    let store = mysql_store("board_rw").await;
+async fn publications_upsert_delete_and_replace_and_readers_select() -> TestResult {
+    let store = mysql_store("board_rw").await?;
     assert!(ok(store.read_board(BoardSelect::Kind("member")).await).is_none());
     let first = [
         row("member", "m1", "ONLINE", None),
@@ -70,13 +71,14 @@ async fn publications_upsert_delete_and_replace_and_readers_select() {
         .await);
     assert!(ids(&store, BoardSelect::Kind("member")).await.is_empty());
     assert_eq!(ids(&store, BoardSelect::Kind("pool")).await, ["p1"]);
+    Ok(())
 }
 
 #[tokio::test]
-async fn a_publication_without_the_lease_is_refused() {
+async fn a_publication_without_the_lease_is_refused() -> TestResult {
     let fence = crate::fence::Fence::cluster();
     let store = mysql_store("board_fenced")
-        .await
+        .await?
         .with_fence("ctl-a", fence.clone());
     let change = BoardChange {
         full: true,
@@ -97,4 +99,5 @@ async fn a_publication_without_the_lease_is_refused() {
         "{refused:?}"
     );
     assert!(ok(store.read_board(BoardSelect::Kind("pool")).await).is_none());
+    Ok(())
 }

@@ -96,9 +96,10 @@ fn scrub(text: &str, password: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TestResult;
 
     #[test]
-    fn urls_are_redacted_in_every_shape() {
+    fn urls_are_redacted_in_every_shape() -> TestResult {
         assert_eq!(
             redact_url("mysql://u:hunter2@db:3306/x"),
             "mysql://u:***@db:3306/x"
@@ -110,10 +111,11 @@ mod tests {
         assert_eq!(redact_url("mysql://u@db/x"), "mysql://u@db/x");
         assert_eq!(redact_url("mysql://db/x"), "mysql://db/x");
         assert_eq!(redact_url("sqlite://a:b@c"), "sqlite://a:***@c");
+        Ok(())
     }
 
     #[test]
-    fn a_bad_url_error_never_shows_the_password() {
+    fn a_bad_url_error_never_shows_the_password() -> TestResult {
         for url in [
             "mysql://u:hunter2@db:notaport/x",
             "mysql://u:hunter2@db:3306",
@@ -124,13 +126,14 @@ mod tests {
             assert!(!msg.contains("hunter2"), "{msg}");
             assert!(msg.contains("***"), "{msg}");
         }
+        Ok(())
     }
 
     #[test]
-    fn the_password_argument_replaces_the_urls() {
-        let opts = options("mysql://u:old@127.0.0.1:3307/db", Some("new"))
-            .unwrap_or_else(|e| panic!("{e}"));
+    fn the_password_argument_replaces_the_urls() -> TestResult {
+        let opts = options("mysql://u:old@127.0.0.1:3307/db", Some("new"))?;
         assert_eq!(target(&opts), "127.0.0.1:3307/db");
         assert!(!format!("{:?}", redact_url("mysql://u:new@h/db")).contains("new@"));
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@ use mariadb_harness::GaleraCluster;
 use super::*;
 use crate::store::contract::ok;
 use crate::store::KeyHint;
+use crate::test_support::TestResult;
 
 /// Wait until the database of `url` exists on its node (created on the other one).
 async fn wait_replicated(url: &str) {
@@ -49,8 +50,8 @@ async fn conflicts(stores: &[MysqlStore]) -> i64 {
 }
 
 #[tokio::test]
-async fn acceptances_on_two_nodes_survive_certification_conflicts() {
-    let cluster = GaleraCluster::start(2).unwrap_or_else(|e| panic!("{e}"));
+async fn acceptances_on_two_nodes_survive_certification_conflicts() -> TestResult {
+    let cluster = GaleraCluster::start(2)?;
     let urls = ok(cluster.fresh_database("galera_journal").await);
     wait_replicated(&urls[1]).await;
     // Both daemons start at once on the empty database: one creates the schema,
@@ -109,4 +110,5 @@ async fn acceptances_on_two_nodes_survive_certification_conflicts() {
         lost > 0,
         "no certification conflict happened: the test proves nothing"
     );
+    Ok(())
 }

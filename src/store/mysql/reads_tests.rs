@@ -1,15 +1,16 @@
 //! The per-event reads on a real MariaDB: what they cost the server.
 
 use crate::store::contract::{mysql_store, ok};
+use crate::test_support::TestResult;
 
 /// The per-event reads stream from the server: neither makes a temporary table on
 /// disk (an `ORDER BY` over their `UNION ALL` did, a file per sync and per member
 /// acceptance).
 #[tokio::test]
-async fn per_event_reads_make_no_temporary_table_on_disk() {
+async fn per_event_reads_make_no_temporary_table_on_disk() -> TestResult {
     use crate::store::Table;
     use sqlx::Row;
-    let store = mysql_store("no_disk_tmp").await;
+    let store = mysql_store("no_disk_tmp").await?;
     let lb = serde_json::json!({"loadbalancer_id": "lb1"});
     ok(store
         .put_object(Table::Loadbalancers, "lb1", None, &lb)
@@ -40,4 +41,5 @@ async fn per_event_reads_make_no_temporary_table_on_disk() {
     let after = disk_tables(ok(sqlx::query(count).fetch_one(&mut *conn).await));
     assert!(before.is_some());
     assert_eq!(before, after, "a temporary table went to disk");
+    Ok(())
 }

@@ -7,9 +7,10 @@ use mariadb_harness::MariaDb;
 
 use super::*;
 use crate::store::contract::{mysql_store, ok};
+use crate::test_support::TestResult;
 
-fn server() -> &'static MariaDb {
-    MariaDb::shared().unwrap_or_else(|e| panic!("{e}"))
+fn server() -> TestResult<&'static MariaDb> {
+    Ok(MariaDb::shared()?)
 }
 
 /// A port nothing listens on (bound, then released).
@@ -19,7 +20,7 @@ fn closed_port() -> u16 {
 }
 
 #[tokio::test]
-async fn an_unreachable_server_fails_fast_naming_it_and_not_the_password() {
+async fn an_unreachable_server_fails_fast_naming_it_and_not_the_password() -> TestResult {
     let port = closed_port();
     let url = format!("mysql://app:hunter2@127.0.0.1:{port}/db");
     let started = Instant::now();
@@ -35,11 +36,12 @@ async fn an_unreachable_server_fails_fast_naming_it_and_not_the_password() {
     assert!(shown.to_lowercase().contains("refused"), "{shown}");
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(!err.is_transient());
+    Ok(())
 }
 
 #[tokio::test]
-async fn a_wrong_password_is_refused_without_showing_it() {
-    let (url, _) = ok(server().fresh_database_with_password("wrong_pw").await);
+async fn a_wrong_password_is_refused_without_showing_it() -> TestResult {
+    let (url, _) = ok(server()?.fresh_database_with_password("wrong_pw").await);
     let err = MysqlStore::open(&url, Some("not-the-s3cret"), 2)
         .await
         .err();
@@ -47,32 +49,35 @@ async fn a_wrong_password_is_refused_without_showing_it() {
     let shown = format!("{err} {err:?}");
     assert!(shown.contains("Access denied"), "{shown}");
     assert!(
-        shown.contains(&format!("127.0.0.1:{}", server().port())),
+        shown.contains(&format!("127.0.0.1:{}", server()?.port())),
         "{shown}"
     );
     assert!(!shown.contains("not-the-s3cret"), "{shown}");
+    Ok(())
 }
 
 /// The password comes beside the URL (from a file or the environment), and the
 /// store's Debug shows neither it nor the pool's options.
 #[tokio::test]
-async fn the_password_argument_opens_and_is_never_shown() {
-    let (url, password) = ok(server().fresh_database_with_password("right_pw").await);
+async fn the_password_argument_opens_and_is_never_shown() -> TestResult {
+    let (url, password) = ok(server()?.fresh_database_with_password("right_pw").await);
     let store = ok(MysqlStore::open(&url, Some(&password), 2).await);
     ok(store.ping().await);
     let shown = format!("{store:?} {}", store.target());
     assert!(!shown.contains(&password), "{shown}");
     assert!(shown.contains("127.0.0.1"), "{shown}");
     store.close().await;
+    Ok(())
 }
 
 #[tokio::test]
-async fn a_url_without_a_database_is_refused_naming_the_url_redacted() {
-    let url = format!("mysql://root:pw@127.0.0.1:{}", server().port());
+async fn a_url_without_a_database_is_refused_naming_the_url_redacted() -> TestResult {
+    let url = format!("mysql://root:pw@127.0.0.1:{}", server()?.port());
     let err = MysqlStore::open(&url, None, 1).await.err();
     let shown = err.map(|e| e.to_string()).unwrap_or_default();
     assert!(shown.contains("no database"), "{shown}");
     assert!(shown.contains("root:***@127.0.0.1"), "{shown}");
+    Ok(())
 }
 
 /// Marks the database's schema as version `v` (what another binary would leave).
@@ -91,10 +96,10 @@ async fn set_version(store: &MysqlStore, v: i64) {
 }
 
 #[tokio::test]
-async fn a_newer_schema_is_refused_naming_both_versions() {
-    let store = mysql_store("schema_newer").await;
+async fn a_newer_schema_is_refused_naming_both_versions() -> TestResult {
+    let store = mysql_store("schema_newer").await?;
     set_version(&store, 9999).await;
-    let url = format!("{}/{}", server().admin_url(), database_of(&store).await);
+    let url = format!("{}/{}", server()?.admin_url(), database_of(&store).await);
     let shown = MysqlStore::open(&url, None, 1)
         .await
         .err()
@@ -113,13 +118,14 @@ async fn a_newer_schema_is_refused_naming_both_versions() {
         shown.is_some_and(|s| s.contains("9999")),
         "migrate refuses too"
     );
+    Ok(())
 }
 
 #[tokio::test]
-async fn an_older_schema_is_refused_naming_both_versions_and_the_step() {
-    let store = mysql_store("schema_older").await;
+async fn an_older_schema_is_refused_naming_both_versions_and_the_step() -> TestResult {
+    let store = mysql_store("schema_older").await?;
     set_version(&store, 0).await;
-    let url = format!("{}/{}", server().admin_url(), database_of(&store).await);
+    let url = format!("{}/{}", server()?.admin_url(), database_of(&store).await);
     let err = MysqlStore::open(&url, None, 1).await.err();
     let err = err.unwrap_or_else(|| panic!("opened"));
     assert!(
@@ -132,16 +138,18 @@ async fn an_older_schema_is_refused_naming_both_versions_and_the_step() {
     );
     assert!(err.to_string().contains("migrate"), "{err}");
     assert!(!err.is_transient());
+    Ok(())
 }
 
 /// `migrate` creates the schema in an empty database; open then finds it current.
 #[tokio::test]
-async fn migrate_brings_an_empty_database_to_the_current_schema() {
-    let url = ok(server().fresh_database("migrate_empty").await);
+async fn migrate_brings_an_empty_database_to_the_current_schema() -> TestResult {
+    let url = ok(server()?.fresh_database("migrate_empty").await);
     ok(MysqlStore::migrate(&url, None).await);
     ok(MysqlStore::migrate(&url, None).await);
     let store = ok(MysqlStore::open(&url, None, 1).await);
     assert_eq!(ok(store.event_count().await), 0);
+    Ok(())
 }
 
 async fn database_of(store: &MysqlStore) -> String {
@@ -154,8 +162,8 @@ async fn database_of(store: &MysqlStore) -> String {
 /// A real InnoDB deadlock (error 1213, as Galera reports a certification conflict)
 /// is a lost conflict: the whole transaction may run again.
 #[tokio::test]
-async fn a_deadlock_is_a_conflict_to_retry() {
-    let store = mysql_store("deadlock").await;
+async fn a_deadlock_is_a_conflict_to_retry() -> TestResult {
+    let store = mysql_store("deadlock").await?;
     for node in ["a", "b"] {
         ok(store.mark_backlog(node, "lb", "x").await);
     }
@@ -181,14 +189,15 @@ async fn a_deadlock_is_a_conflict_to_retry() {
     assert!(is_conflict(&lost[0]), "{}", lost[0]);
     assert!(lost[0].is_transient());
     assert!(!is_conflict(&StoreError::Closed));
+    Ok(())
 }
 
 /// `retrying` runs a transaction again after a lost conflict (here a lock wait
 /// timeout, 1205), and not after other errors.
 #[tokio::test]
-async fn lost_conflicts_are_retried_and_other_errors_are_not() {
+async fn lost_conflicts_are_retried_and_other_errors_are_not() -> TestResult {
     use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
-    let store = mysql_store("retrying").await;
+    let store = mysql_store("retrying").await?;
     ok(store.mark_backlog("a", "lb", "x").await);
     let bump = "UPDATE node_backlog SET attempts = attempts + 1 WHERE node = 'a'";
     let mut holder = ok(store.pool().begin().await);
@@ -224,15 +233,16 @@ async fn lost_conflicts_are_retried_and_other_errors_are_not() {
     .await;
     assert!(res.is_err());
     assert_eq!(runs.load(Relaxed), 1);
+    Ok(())
 }
 
 /// Acceptances of one ordering key queue on the key's row: while another writer
 /// holds it, an acceptance of that key waits (and then gets the later id) while
 /// other keys go ahead. This is what keeps per-load-balancer order across daemons.
 #[tokio::test]
-async fn acceptances_of_one_key_wait_for_each_other_and_others_do_not() {
+async fn acceptances_of_one_key_wait_for_each_other_and_others_do_not() -> TestResult {
     use crate::store::KeyHint;
-    let store = mysql_store("key_lock").await;
+    let store = mysql_store("key_lock").await?;
     let accept = |lb: &'static str| {
         let s = store.clone();
         async move {
@@ -259,14 +269,15 @@ async fn acceptances_of_one_key_wait_for_each_other_and_others_do_not() {
     ok(holder.rollback().await);
     let later = ok(ok(waiting.await));
     assert!(later.id > other.id, "ids follow the key's commit order");
+    Ok(())
 }
 
 /// A value longer than its column is refused by MySQL (SQLite would store it): the
 /// same write fails every time, so it is not transient.
 #[tokio::test]
-async fn a_value_too_long_for_its_column_is_a_permanent_error() {
+async fn a_value_too_long_for_its_column_is_a_permanent_error() -> TestResult {
     use crate::store::KeyHint;
-    let store = mysql_store("too_long").await;
+    let store = mysql_store("too_long").await?;
     let long = "x".repeat(300);
     let hint = KeyHint::Loadbalancer("lb".into());
     let err = store
@@ -277,14 +288,15 @@ async fn a_value_too_long_for_its_column_is_a_permanent_error() {
     assert!(err.to_string().contains("object_id"), "{err}");
     assert!(!err.is_transient(), "{err}");
     assert_eq!(ok(store.event_count().await), 0);
+    Ok(())
 }
 
 /// A daemon that died after claiming the schema's creation, before creating
 /// anything, blocks the database only until its claim is old: a later start takes
 /// over and creates the schema.
 #[tokio::test]
-async fn a_dead_claimers_old_claim_is_taken_over() {
-    let url = ok(server().fresh_database("stale_claim").await);
+async fn a_dead_claimers_old_claim_is_taken_over() -> TestResult {
+    let url = ok(server()?.fresh_database("stale_claim").await);
     let mut conn = ok(<sqlx::MySqlConnection as sqlx::Connection>::connect(&url).await);
     ok(sqlx::query(
         "CREATE TABLE schema_claim (id INT NOT NULL PRIMARY KEY, claimed_at BIGINT NOT NULL)",
@@ -303,16 +315,17 @@ async fn a_dead_claimers_old_claim_is_taken_over() {
     assert!(started.elapsed() >= Duration::from_secs(9));
     let store = ok(MysqlStore::open(&url, None, 1).await);
     assert_eq!(ok(store.event_count().await), 0);
+    Ok(())
 }
 
 /// In a cluster the leader's transactions carry its epoch: refused while the fence
 /// is closed, accepted while this instance holds the lease, and refused again once
 /// another instance took the lease over (a deposed leader's late outcome).
 #[tokio::test]
-async fn the_leaders_writes_carry_its_epoch() {
+async fn the_leaders_writes_carry_its_epoch() -> TestResult {
     use crate::store::lease_mysql::{renew, try_acquire, LEADER_LEASE};
     use crate::store::{EventState, KeyHint, Table};
-    let plain = mysql_store("fenced_writes").await;
+    let plain = mysql_store("fenced_writes").await?;
     let plain_reader = plain.clone();
     let pool = plain.pool().clone();
     let fence = crate::fence::Fence::cluster();
@@ -388,4 +401,5 @@ async fn the_leaders_writes_carry_its_epoch() {
         ok(plain_reader.applied_rules("n1", "lb1").await),
         vec![("r1".to_string(), "{}".to_string())]
     );
+    Ok(())
 }

@@ -205,10 +205,7 @@ pub(crate) fn query<T>(
 mod tests {
     use super::*;
     use crate::store::test_store;
-
-    fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-        r.unwrap_or_else(|e| panic!("{e}"))
-    }
+    use crate::test_support::ok;
 
     fn pragma(c: &Connection, name: &str) -> i64 {
         ok(c.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0)))

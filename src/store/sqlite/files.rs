@@ -69,6 +69,7 @@ pub fn make_private(db: &Path, gid: Option<u32>) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TestResult;
 
     fn mode(p: &Path) -> u32 {
         std::fs::metadata(p)
@@ -77,20 +78,20 @@ mod tests {
     }
 
     #[test]
-    fn new_and_existing_files_become_private() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    fn new_and_existing_files_become_private() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let db = dir.path().join("c.db");
-        make_private(&db, None).unwrap_or_else(|e| panic!("{e}"));
+        make_private(&db, None)?;
         assert_eq!(mode(&db), 0o600);
         let wal = dir.path().join("c.db-wal");
-        std::fs::write(&wal, b"").unwrap_or_else(|e| panic!("{e}"));
-        std::fs::set_permissions(&wal, Permissions::from_mode(0o666))
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&wal, b"")?;
+        std::fs::set_permissions(&wal, Permissions::from_mode(0o666))?;
         // Our own primary group: chown to it is always allowed.
         // SAFETY: getegid has no preconditions.
         let gid = unsafe { libc::getegid() };
-        make_private(&db, Some(gid)).unwrap_or_else(|e| panic!("{e}"));
+        make_private(&db, Some(gid))?;
         assert_eq!(mode(&db), 0o640);
         assert_eq!(mode(&wal), 0o640);
+        Ok(())
     }
 }

@@ -94,10 +94,7 @@ fn holder_line() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-        r.unwrap_or_else(|e| panic!("{e}"))
-    }
+    use crate::test_support::ok;
 
     #[test]
     fn a_second_holder_is_refused_with_the_file_and_the_first_holder() {

@@ -300,11 +300,12 @@ fn is_memory(url: &str) -> bool {
 
 #[cfg(test)]
 pub(crate) async fn test_store() -> (crate::store::Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    use crate::test_support::{ok, Context};
+    let dir = ok(tempfile::tempdir().context("tempdir"));
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = crate::store::Store::open(&url, 2)
+    let store = ok(crate::store::Store::open(&url, 2)
         .await
-        .unwrap_or_else(|e| panic!("open store: {e}"));
+        .context("open store"));
     (store, dir)
 }
 
@@ -312,22 +313,19 @@ pub(crate) async fn test_store() -> (crate::store::Store, tempfile::TempDir) {
 mod tests {
     use super::*;
     use crate::store::*;
+    use crate::test_support::{ok, TestResult};
 
     /// A write transaction that reads first survives another connection's commit
     /// while it runs (that writer waits for it); with a deferred BEGIN its first
     /// write failed with SQLITE_BUSY_SNAPSHOT (517).
     #[tokio::test]
-    async fn a_write_transaction_keeps_its_lock_from_the_start() {
+    async fn a_write_transaction_keeps_its_lock_from_the_start() -> TestResult {
         let (store, dir) = test_store().await;
         let pool = store.sqlite().pool().clone();
-        let ok = |r: Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>| {
-            r.unwrap_or_else(|e| panic!("{e}"))
-        };
-        let mut tx = begin_write(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut tx = begin_write(&pool).await?;
         let _: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM loadbalancers")
             .fetch_one(&mut *tx)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
         // Another connection (another process, say) writes meanwhile.
         let file = dir.path().join("t.db");
         let other = tokio::task::spawn_blocking(move || {
@@ -344,81 +342,72 @@ mod tests {
         )
         .execute(&mut *tx)
         .await);
-        tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
-        let inserted = other.await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(inserted.unwrap_or_else(|e| panic!("{e}")), 1);
+        tx.commit().await?;
+        let inserted = other.await?;
+        assert_eq!(inserted?, 1);
         for id in ["mine", "other"] {
             let got = store.get_object(Table::Loadbalancers, id).await;
             assert!(got.is_ok_and(|b| b.is_some()), "{id} missing");
         }
+        Ok(())
     }
 
     #[tokio::test]
-    async fn opens_in_wal_mode_and_migrates() {
+    async fn opens_in_wal_mode_and_migrates() -> TestResult {
         let (store, dir) = test_store().await;
         let mode: (String,) = sqlx::query_as("PRAGMA journal_mode")
             .fetch_one(store.sqlite().pool())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
         assert_eq!(mode.0.to_lowercase(), "wal");
         let sync: (i64,) = sqlx::query_as("PRAGMA synchronous")
             .fetch_one(store.sqlite().pool())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
         assert_eq!(sync.0, 1, "synchronous=NORMAL for progress records");
         let cache: (i64,) = sqlx::query_as("PRAGMA cache_size")
             .fetch_one(store.sqlite().pool())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
         assert_eq!(
             cache.0,
             -i64::from(direct::PAGE_CACHE_KIB),
             "the pool's page cache is as small as the direct connections'"
         );
-        store.ping().await.unwrap_or_else(|e| panic!("{e}"));
+        store.ping().await?;
         assert!(dir.path().join("t.db").exists());
+        Ok(())
     }
 
     /// A database file from before journal retention (auto_vacuum NONE) is converted
     /// once at open, so pruned pages can go back to the file system.
     #[tokio::test]
-    async fn an_old_database_is_converted_to_incremental_vacuum() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    async fn an_old_database_is_converted_to_incremental_vacuum() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let file = dir.path().join("old.db");
         {
-            let c = rusqlite::Connection::open(&file).unwrap_or_else(|e| panic!("{e}"));
-            c.execute_batch("CREATE TABLE keep (x INTEGER); INSERT INTO keep VALUES (7);")
-                .unwrap_or_else(|e| panic!("{e}"));
-            let mode: i64 = c
-                .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
-                .unwrap_or_else(|e| panic!("{e}"));
+            let c = rusqlite::Connection::open(&file)?;
+            c.execute_batch("CREATE TABLE keep (x INTEGER); INSERT INTO keep VALUES (7);")?;
+            let mode: i64 = c.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
             assert_eq!(mode, 0, "SQLite's default");
         }
-        let store = Store::open(&format!("sqlite://{}", file.display()), 2)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let c = rusqlite::Connection::open(&file).unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(&format!("sqlite://{}", file.display()), 2).await?;
+        let c = rusqlite::Connection::open(&file)?;
         let mode: i64 = c
             .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
                 r.get::<_, i64>(0)
             })
-            .and_then(|_| c.query_row("PRAGMA auto_vacuum", [], |r| r.get(0)))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .and_then(|_| c.query_row("PRAGMA auto_vacuum", [], |r| r.get(0)))?;
         assert_eq!(mode, 2, "INCREMENTAL");
         let (x,): (i64,) = sqlx::query_as("SELECT x FROM keep")
             .fetch_one(store.sqlite().pool())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
         assert_eq!(x, 7, "the data survives the conversion");
+        Ok(())
     }
 
     /// `sqlite::memory:` works like a file for every part of the store (the pool,
     /// the journal and the batched writes see the same data) and leaves nothing.
     #[tokio::test]
-    async fn memory_database_is_one_database_and_is_removed() {
-        let store = Store::open("sqlite::memory:", 2)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+    async fn memory_database_is_one_database_and_is_removed() -> TestResult {
+        let store = Store::open("sqlite::memory:", 2).await?;
         let path = store.sqlite().path().to_path_buf();
         assert!(path.exists(), "{path:?}");
         store
@@ -428,12 +417,8 @@ mod tests {
                 None,
                 &serde_json::json!({"loadbalancer_id": "lb1"}),
             )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let got = store
-            .get_object(Table::Loadbalancers, "lb1")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
+        let got = store.get_object(Table::Loadbalancers, "lb1").await?;
         assert!(got.is_some(), "a batched write is visible to the pool");
         store.close().await;
         let wal = path.with_extension("db-wal");
@@ -441,12 +426,13 @@ mod tests {
         assert_eq!(wal_len, 0, "close empties the WAL into the database file");
         drop(store);
         assert!(!path.exists(), "scratch database removed: {path:?}");
+        Ok(())
     }
 
     /// Many concurrent acceptances share commits and each gets its own id, in order
     /// per caller.
     #[tokio::test]
-    async fn concurrent_acceptances_are_group_committed_and_all_journaled() {
+    async fn concurrent_acceptances_are_group_committed_and_all_journaled() -> TestResult {
         let (store, _dir) = test_store().await;
         let mut tasks = Vec::new();
         for t in 0..8 {
@@ -462,16 +448,15 @@ mod tests {
                             &KeyHint::Loadbalancer(format!("lb{t}")),
                             None,
                         )
-                        .await
-                        .unwrap_or_else(|e| panic!("{e}"));
+                        .await?;
                     ids.push(a.id);
                 }
-                ids
+                Ok::<_, StoreError>(ids)
             }));
         }
         let mut all = Vec::new();
         for t in tasks {
-            let ids = t.await.unwrap_or_else(|e| panic!("{e}"));
+            let ids = t.await??;
             assert!(ids.windows(2).all(|w| w[0] < w[1]), "per-caller order");
             all.extend(ids);
         }
@@ -482,48 +467,45 @@ mod tests {
             store.unfinished_events().await.unwrap_or_default().len(),
             400
         );
+        Ok(())
     }
 
     #[tokio::test]
-    async fn creates_missing_parent_directories() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    async fn creates_missing_parent_directories() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("a/b/c.db");
-        let store = Store::open(&format!("sqlite://{}", path.display()), 1)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        store.ping().await.unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(&format!("sqlite://{}", path.display()), 1).await?;
+        store.ping().await?;
         assert!(path.exists());
+        Ok(())
     }
 
     /// Migration 0006 dropped the `retries` table nothing used; every table the
     /// schema keeps is one the store reads or writes.
     #[tokio::test]
-    async fn the_schema_has_no_retries_table() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    async fn the_schema_has_no_retries_table() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("s.db");
-        let store = Store::open(&format!("sqlite://{}", path.display()), 1)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(&format!("sqlite://{}", path.display()), 1).await?;
         store.close().await;
-        let conn = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
-        let mut stmt = conn
-            .prepare("SELECT name FROM sqlite_master WHERE name LIKE 'retries%'")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let conn = rusqlite::Connection::open(&path)?;
+        let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'retries%'")?;
         let left: Vec<String> = stmt
-            .query_map([], |r| r.get(0))
-            .unwrap_or_else(|e| panic!("{e}"))
+            .query_map([], |r| r.get(0))?
             .filter_map(Result::ok)
             .collect();
         assert!(left.is_empty(), "{left:?}");
+        Ok(())
     }
 
     #[tokio::test]
-    async fn rejects_a_bad_url_with_the_url_in_the_message() {
+    async fn rejects_a_bad_url_with_the_url_in_the_message() -> TestResult {
         let err = Store::open("postgres://x/y", 1).await.err();
         let msg = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(msg.contains("postgres://x/y"), "{msg}");
         // Refused before anything is opened: an early version of this test left a
         // SQLite database at ./postgres:/x/y (the URL read as a relative path).
         assert!(!std::path::Path::new("postgres:").exists());
+        Ok(())
     }
 }

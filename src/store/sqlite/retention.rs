@@ -199,10 +199,7 @@ mod tests {
     use super::*;
     use crate::store::*;
     use crate::store::{test_store, EventState, KeyHint};
-
-    fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-        r.unwrap_or_else(|e| panic!("{e}"))
-    }
+    use crate::test_support::ok;
 
     const DAY: Duration = Duration::from_secs(86_400);
 

@@ -77,14 +77,11 @@ fn arg_count(stmts: &[Stmt]) -> usize {
 mod tests {
     use super::*;
     use crate::store::test_store;
+    use crate::test_support::ok;
     use sqlx::SqlitePool;
 
     fn direct_conn(store: &crate::store::Store) -> rusqlite::Connection {
         ok(direct::open(store.sqlite().path()))
-    }
-
-    fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-        r.unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn insert(id: &str) -> Stmt {

@@ -227,6 +227,8 @@ async fn https_probe(client: &reqwest::Client, url: &str, want: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// What a test returns: `?` ends it with the failing step's error.
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
     fn opts(t: &str, port: u16, req: &str) -> ProbeOpts {
         ProbeOpts {
             probe_type: t.into(),
@@ -240,7 +242,7 @@ mod tests {
 
     /// Mirrors rules.go epCheckNow: the URL is "<scheme>://<ip>:<port>/" + probeReq.
     #[test]
-    fn epchecknow_url_keeps_probe_req_verbatim() {
+    fn epchecknow_url_keeps_probe_req_verbatim() -> TestResult {
         let v4: IpAddr = [127, 0, 0, 1].into();
         assert_eq!(
             url("http", v4, &opts("http", 80, "/health")),
@@ -255,23 +257,25 @@ mod tests {
             url("http", v6, &opts("http", 8080, "x")),
             "http://[::1]:8080/x"
         );
+        Ok(())
     }
 
     /// Mirrors loxilib L4ServiceProber: one read into a copy of probeResp, whole buffer compared.
     #[test]
-    fn l4serviceprober_reply_compare_is_prefix_of_one_read() {
+    fn l4serviceprober_reply_compare_is_prefix_of_one_read() -> TestResult {
         assert!(reply_matches(b"PONG", "PONG"));
         assert!(reply_matches(b"PO", "PONG"));
         assert!(!reply_matches(b"PING", "PONG"));
         assert!(!reply_matches(b"", "PONG"));
+        Ok(())
     }
 
     #[tokio::test]
-    async fn l4serviceprober_tcp_connect_and_exchange() {
+    async fn l4serviceprober_tcp_connect_and_exchange() -> TestResult {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
+            .map_err(|e| format!("bind: {e}"))?;
+        let addr = l.local_addr()?;
         let server = tokio::spawn(async move {
             while let Ok((mut s, _)) = l.accept().await {
                 let mut b = [0u8; 16];
@@ -291,14 +295,15 @@ mod tests {
         server.abort();
         let _ = server.await;
         assert!(!tcp_probe(addr, "", "").await, "closed port");
+        Ok(())
     }
 
     #[tokio::test]
-    async fn l4serviceprober_udp_reply_refused_and_exchange() {
+    async fn l4serviceprober_udp_reply_refused_and_exchange() -> TestResult {
         let sock = UdpSocket::bind("127.0.0.1:0")
             .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = sock.local_addr().unwrap_or_else(|e| panic!("{e}"));
+            .map_err(|e| format!("bind: {e}"))?;
+        let addr = sock.local_addr()?;
         let echo = tokio::spawn(async move {
             let mut b = [0u8; 64];
             while let Ok((n, from)) = sock.recv_from(&mut b).await {
@@ -314,5 +319,6 @@ mod tests {
         let started = Instant::now();
         assert!(!udp_probe(addr, "", "").await, "port unreachable fails");
         assert!(started.elapsed() < UDP_READ_DEADLINE);
+        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::store::{test_store, AcceptExtras, EventState, KeyHint, Store, Table};
+use crate::test_support::{ok, TestResult};
 
 fn put(id: &str, weight: u16) -> MemberChange {
     MemberChange::Put {
@@ -25,7 +26,7 @@ fn one(change: MemberChange, limit: Limit) -> AcceptExtras {
 }
 
 async fn accept(s: &Store, extras: AcceptExtras) -> Result<i64, TooManyMembers> {
-    s.accept_event_checked(
+    ok(s.accept_event_checked(
         "member_create",
         "{}",
         ("member", "m"),
@@ -33,20 +34,18 @@ async fn accept(s: &Store, extras: AcceptExtras) -> Result<i64, TooManyMembers> 
         None,
         extras,
     )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
+    .await)
     .map(|a| a.id)
 }
 
 #[tokio::test]
-async fn pending_and_applied_members_count_once_and_refusals_store_nothing() {
+async fn pending_and_applied_members_count_once_and_refusals_store_nothing() -> TestResult {
     let (s, _d) = test_store().await;
     // m1 is applied (desired state) but its event is not marked done yet.
     let e1 = accept(&s, one(put("m1", 1), Limit::Growth)).await;
     let body = serde_json::json!({"member_id": "m1", "weight": 1});
     s.put_object(Table::Members, "m1", Some("p1"), &body)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await?;
     assert!(accept(&s, one(put("m2", 1), Limit::Growth)).await.is_ok());
     assert!(accept(&s, one(put("m3", 0), Limit::Growth)).await.is_ok());
     assert!(accept(&s, one(put("m4", 1), Limit::Growth)).await.is_ok());
@@ -77,9 +76,7 @@ async fn pending_and_applied_members_count_once_and_refusals_store_nothing() {
     assert!(accept(&s, one(undrain, Limit::Growth)).await.is_ok());
     // m1's event finishing done leaves it counted once, through the desired state.
     if let Ok(id) = e1 {
-        s.finish_event(id, EventState::Done, None)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        s.finish_event(id, EventState::Done, None).await?;
     }
     assert!(accept(&s, one(put("m6", 1), Limit::Growth)).await.is_err());
     let remove = MemberChange::Remove {
@@ -87,10 +84,11 @@ async fn pending_and_applied_members_count_once_and_refusals_store_nothing() {
     };
     assert!(accept(&s, one(remove, Limit::Growth)).await.is_ok());
     assert!(accept(&s, one(put("m6", 1), Limit::Growth)).await.is_ok());
+    Ok(())
 }
 
 #[tokio::test]
-async fn a_failed_event_no_longer_counts_and_whole_sets_are_checked_whole() {
+async fn a_failed_event_no_longer_counts_and_whole_sets_are_checked_whole() -> TestResult {
     let (s, _d) = test_store().await;
     let mut ids = Vec::new();
     for m in ["m1", "m2", "m3"] {
@@ -99,8 +97,7 @@ async fn a_failed_event_no_longer_counts_and_whole_sets_are_checked_whole() {
     assert!(accept(&s, one(put("m4", 1), Limit::Growth)).await.is_err());
     if let Some(Ok(id)) = ids.first() {
         s.finish_event(*id, EventState::Failed, Some("refused"))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .await?;
     }
     assert!(accept(&s, one(put("m4", 1), Limit::Growth)).await.is_ok());
     // A batch of four is refused even though it removes members too.
@@ -109,10 +106,11 @@ async fn a_failed_event_no_longer_counts_and_whole_sets_are_checked_whole() {
         batch.members[0].changes.push(put(m, 1));
     }
     assert_eq!(accept(&s, batch).await.err().map(|r| r.serving), Some(4));
+    Ok(())
 }
 
 #[tokio::test]
-async fn concurrent_acceptances_never_pass_the_limit() {
+async fn concurrent_acceptances_never_pass_the_limit() -> TestResult {
     let (s, _d) = test_store().await;
     let tasks: Vec<_> = (0..12)
         .map(|i| {
@@ -130,4 +128,5 @@ async fn concurrent_acceptances_never_pass_the_limit() {
     }
     assert_eq!(accepted, 3);
     assert_eq!(s.event_count().await.unwrap_or_default(), 3);
+    Ok(())
 }
