@@ -508,33 +508,35 @@ fn log_applied(event: &Event, event_id: i64) -> bool {
 mod tests {
     use super::undoable;
     use crate::model::Event;
+    use crate::test_support::{Context, TestResult};
     use serde_json::json;
 
-    fn event(method: &str, args: serde_json::Value) -> Event {
-        Event::parse(method, &args).unwrap_or_else(|e| panic!("{method}: {e}"))
+    fn event(method: &str, args: serde_json::Value) -> TestResult<Event> {
+        Event::parse(method, &args).context(method)
     }
 
     /// A refusal returns the nodes to what they held only for a change that can also
     /// be taken out of desired state: a failover's forgotten records would otherwise
     /// make the "return" delete every rule it just put back.
     #[test]
-    fn only_creates_and_updates_are_undone() {
+    fn only_creates_and_updates_are_undone() -> TestResult {
         let m =
             json!({"member_id": "m", "pool_id": "p", "address": "127.0.0.1", "protocol_port": 80});
         let lb = json!({"loadbalancer_id": "lb"});
-        assert!(undoable(&event("member_create", json!({"member": m}))));
+        assert!(undoable(&event("member_create", json!({"member": m}))?));
         assert!(undoable(&event(
             "member_update",
             json!({"old_member": m, "new_member": m})
-        )));
-        assert!(!undoable(&event("member_delete", json!({"member": m}))));
+        )?));
+        assert!(!undoable(&event("member_delete", json!({"member": m}))?));
         assert!(!undoable(&event(
             "loadbalancer_failover",
             json!({"loadbalancer_id": "lb"})
-        )));
+        )?));
         assert!(!undoable(&event(
             "loadbalancer_delete",
             json!({"loadbalancer": lb, "cascade": true})
-        )));
+        )?));
+        Ok(())
     }
 }
