@@ -56,40 +56,47 @@ async fn listener_ports(store: &Store, lb: &str, pool_id: &str) -> Result<Vec<u1
         .collect())
 }
 
+/// A pool's owner as its create was accepted (the journal's own look-up), kept so
+/// that acceptance need not look it up again: `(pool id, load balancer id)`.
+pub(super) type PoolOwner = Option<(String, String)>;
+
 /// A pool's load balancer: as its create was accepted, else (pools created inside a
 /// load balancer or listener create record no owner) from the desired pool.
-async fn pool_lb(store: &Store, pool_id: &str) -> Result<Option<String>, StoreError> {
+async fn pool_lb(store: &Store, pool_id: &str) -> Result<(Option<String>, PoolOwner), StoreError> {
     if let Some(lb) = store.owner_of("pool", pool_id).await? {
-        return Ok(Some(lb));
+        return Ok((Some(lb.clone()), Some((pool_id.to_string(), lb))));
     }
-    Ok(desired_pool(store, pool_id)
+    let lb = desired_pool(store, pool_id)
         .await?
-        .and_then(|p| p.loadbalancer_id))
+        .and_then(|p| p.loadbalancer_id);
+    Ok((lb, None))
 }
 
-/// The load balancer an event belongs to, as far as the event and the store tell.
-async fn lb_of(store: &Store, event: &Event) -> Result<Option<String>, StoreError> {
+/// The load balancer an event belongs to, as far as the event and the store tell,
+/// and the pool owner found on the way.
+async fn lb_of(store: &Store, event: &Event) -> Result<(Option<String>, PoolOwner), StoreError> {
     match event {
         Event::ListenerCreate { listener } | Event::ListenerUpdate { old: listener, .. } => {
-            Ok(listener.loadbalancer_id.clone())
+            Ok((listener.loadbalancer_id.clone(), None))
         }
         Event::PoolCreate { pool } | Event::PoolUpdate { old: pool, .. } => {
             if let Some(lb) = &pool.loadbalancer_id {
-                return Ok(Some(lb.clone()));
+                return Ok((Some(lb.clone()), None));
             }
-            match &pool.listener_id {
-                Some(l) => store.owner_of("listener", l).await,
-                None => store.owner_of("pool", &pool.pool_id).await,
-            }
+            let lb = match &pool.listener_id {
+                Some(l) => store.owner_of("listener", l).await?,
+                None => store.owner_of("pool", &pool.pool_id).await?,
+            };
+            Ok((lb, None))
         }
         Event::MemberCreate { member } | Event::MemberUpdate { old: member, .. } => {
             match member.pool_id.as_ref() {
                 Some(p) => pool_lb(store, p).await,
-                None => Ok(None),
+                None => Ok((None, None)),
             }
         }
         Event::MemberBatchUpdate { pool_id, .. } => pool_lb(store, pool_id).await,
-        _ => Ok(None),
+        _ => Ok((None, None)),
     }
 }
 
@@ -181,27 +188,32 @@ fn graph(
 }
 
 /// Refuses `event` when its load balancer is in DSR mode and LoxiLB would refuse
-/// the rule it leads to.
-pub(super) async fn check(store: &Store, default: NatMode, event: &Event) -> Result<(), ApiError> {
+/// the rule it leads to. Returns the pool owner it looked up, if any.
+pub(super) async fn check(
+    store: &Store,
+    default: NatMode,
+    event: &Event,
+) -> Result<PoolOwner, ApiError> {
     if let Event::LoadbalancerCreate { loadbalancer } = event {
         let (dsr, algorithm) = flavor_of(loadbalancer.flavor.as_ref(), default);
         if dsr {
             graph(loadbalancer, algorithm)?;
         }
-        return Ok(());
+        return Ok(None);
     }
-    let Some(lb) = lb_of(store, event).await? else {
+    let (Some(lb), owner) = lb_of(store, event).await? else {
         // Unknown load balancer: the configured mode still applies to the event's
         // own content.
-        return own_content(store, None, default, None, event).await;
+        own_content(store, None, default, None, event).await?;
+        return Ok(None);
     };
     let flavor = store.lb_flavor(&lb).await?;
 
     let (dsr, algorithm) = flavor_of(flavor.as_ref(), default);
-    if !dsr {
-        return Ok(());
+    if dsr {
+        own_content(store, Some(&lb), default, algorithm, event).await?;
     }
-    own_content(store, Some(&lb), default, algorithm, event).await
+    Ok(owner)
 }
 
 async fn own_content(
