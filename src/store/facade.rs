@@ -77,6 +77,7 @@ forward! {
         fn lb_has_events_after(&self, lb: &str, after_id: i64) -> Result<bool, StoreError>;
         fn owner_of(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError>;
         fn lb_flavor(&self, lb_id: &str) -> Result<Option<Map<String, Value>>, StoreError>;
+        fn pool_owner_flavor(&self, pool_id: &str) -> Result<Option<(String, Option<Map<String, Value>>)>, StoreError>;
     }
     DesiredState {
         #[cached] fn put_object(&self, table: Table, id: &str, parent: Option<&str>, body: &Value) -> Result<(), StoreError>;

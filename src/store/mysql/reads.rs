@@ -153,14 +153,42 @@ impl MysqlStore {
         .bind(lb_id)
         .fetch_one(&self.pool)
         .await?;
-        let body = match (opt_text(&row, 0)?, opt_text(&row, 1)?) {
-            (Some(flavor), _) => parse(&flavor)?,
-            (None, Some(lb)) => parse(&lb)?.get("flavor").cloned().unwrap_or(Value::Null),
-            (None, None) => Value::Null,
-        };
-        Ok(match body {
-            Value::Object(map) => Some(map),
-            _ => None,
-        })
+        flavor_of(opt_text(&row, 0)?, opt_text(&row, 1)?)
     }
+
+    /// See [`crate::store::api::Journal::pool_owner_flavor`]: one statement.
+    pub async fn pool_owner_flavor(
+        &self,
+        pool_id: &str,
+    ) -> Result<Option<(String, Option<Map<String, Value>>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT o.loadbalancer_id, f.flavor, l.body FROM object_owners o \
+             LEFT JOIN lb_flavors f ON f.loadbalancer_id = o.loadbalancer_id \
+             LEFT JOIN loadbalancers l ON l.id = o.loadbalancer_id \
+             WHERE o.object_kind = 'pool' AND o.object_id = ?",
+        )
+        .bind(pool_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let lb = text(&row, 0)?;
+        let flavor = flavor_of(opt_text(&row, 1)?, opt_text(&row, 2)?)?;
+        Ok(Some((lb, flavor)))
+    }
+}
+
+/// A load balancer's flavor: as noted at acceptance, else from its desired body.
+fn flavor_of(
+    noted: Option<String>,
+    lb_body: Option<String>,
+) -> Result<Option<Map<String, Value>>, StoreError> {
+    let body = match (noted, lb_body) {
+        (Some(flavor), _) => parse(&flavor)?,
+        (None, Some(lb)) => parse(&lb)?.get("flavor").cloned().unwrap_or(Value::Null),
+        (None, None) => Value::Null,
+    };
+    Ok(match body {
+        Value::Object(map) => Some(map),
+        _ => None,
+    })
 }
