@@ -56,40 +56,69 @@ async fn listener_ports(store: &Store, lb: &str, pool_id: &str) -> Result<Vec<u1
         .collect())
 }
 
-/// A pool's load balancer: as its create was accepted, else (pools created inside a
-/// load balancer or listener create record no owner) from the desired pool.
-async fn pool_lb(store: &Store, pool_id: &str) -> Result<Option<String>, StoreError> {
-    if let Some(lb) = store.owner_of("pool", pool_id).await? {
-        return Ok(Some(lb));
+/// A pool's owner as its create was accepted (the journal's own look-up), kept so
+/// that acceptance need not look it up again: `(pool id, load balancer id)`.
+pub(super) type PoolOwner = Option<(String, String)>;
+
+/// What the look-ups found: the load balancer, the pool owner on the way, and the
+/// load balancer's flavor when it came with the owner (None: not read yet).
+#[derive(Default)]
+struct Found {
+    lb: Option<String>,
+    owner: PoolOwner,
+    flavor: Option<Option<Map<String, Value>>>,
+}
+
+impl Found {
+    fn lb(lb: Option<String>) -> Found {
+        Found {
+            lb,
+            ..Found::default()
+        }
     }
-    Ok(desired_pool(store, pool_id)
+}
+
+/// A pool's load balancer: as its create was accepted (with its flavor, in one
+/// read), else (pools created inside a load balancer or listener create record no
+/// owner) from the desired pool.
+async fn pool_lb(store: &Store, pool_id: &str) -> Result<Found, StoreError> {
+    if let Some((lb, flavor)) = store.pool_owner_flavor(pool_id).await? {
+        return Ok(Found {
+            lb: Some(lb.clone()),
+            owner: Some((pool_id.to_string(), lb)),
+            flavor: Some(flavor),
+        });
+    }
+    let lb = desired_pool(store, pool_id)
         .await?
-        .and_then(|p| p.loadbalancer_id))
+        .and_then(|p| p.loadbalancer_id);
+    Ok(Found::lb(lb))
 }
 
 /// The load balancer an event belongs to, as far as the event and the store tell.
-async fn lb_of(store: &Store, event: &Event) -> Result<Option<String>, StoreError> {
+async fn lb_of(store: &Store, event: &Event) -> Result<Found, StoreError> {
     match event {
         Event::ListenerCreate { listener } | Event::ListenerUpdate { old: listener, .. } => {
-            Ok(listener.loadbalancer_id.clone())
+            Ok(Found::lb(listener.loadbalancer_id.clone()))
         }
         Event::PoolCreate { pool } | Event::PoolUpdate { old: pool, .. } => {
             if let Some(lb) = &pool.loadbalancer_id {
-                return Ok(Some(lb.clone()));
+                return Ok(Found::lb(Some(lb.clone())));
             }
-            match &pool.listener_id {
-                Some(l) => store.owner_of("listener", l).await,
-                None => store.owner_of("pool", &pool.pool_id).await,
-            }
+            let lb = match &pool.listener_id {
+                Some(l) => store.owner_of("listener", l).await?,
+                None => store.owner_of("pool", &pool.pool_id).await?,
+            };
+            Ok(Found::lb(lb))
         }
         Event::MemberCreate { member } | Event::MemberUpdate { old: member, .. } => {
             match member.pool_id.as_ref() {
                 Some(p) => pool_lb(store, p).await,
-                None => Ok(None),
+                None => Ok(Found::default()),
             }
         }
         Event::MemberBatchUpdate { pool_id, .. } => pool_lb(store, pool_id).await,
-        _ => Ok(None),
+        _ => Ok(Found::default()),
     }
 }
 
@@ -181,27 +210,37 @@ fn graph(
 }
 
 /// Refuses `event` when its load balancer is in DSR mode and LoxiLB would refuse
-/// the rule it leads to.
-pub(super) async fn check(store: &Store, default: NatMode, event: &Event) -> Result<(), ApiError> {
+/// the rule it leads to. Returns the pool owner it looked up, if any.
+pub(super) async fn check(
+    store: &Store,
+    default: NatMode,
+    event: &Event,
+) -> Result<PoolOwner, ApiError> {
     if let Event::LoadbalancerCreate { loadbalancer } = event {
         let (dsr, algorithm) = flavor_of(loadbalancer.flavor.as_ref(), default);
         if dsr {
             graph(loadbalancer, algorithm)?;
         }
-        return Ok(());
+        return Ok(None);
     }
-    let Some(lb) = lb_of(store, event).await? else {
+    let found = lb_of(store, event).await?;
+    let Some(lb) = found.lb else {
         // Unknown load balancer: the configured mode still applies to the event's
         // own content.
-        return own_content(store, None, default, None, event).await;
+        own_content(store, None, default, None, event).await?;
+        return Ok(None);
     };
-    let flavor = store.lb_flavor(&lb).await?;
+    let owner = found.owner;
+    let flavor = match found.flavor {
+        Some(flavor) => flavor,
+        None => store.lb_flavor(&lb).await?,
+    };
 
     let (dsr, algorithm) = flavor_of(flavor.as_ref(), default);
-    if !dsr {
-        return Ok(());
+    if dsr {
+        own_content(store, Some(&lb), default, algorithm, event).await?;
     }
-    own_content(store, Some(&lb), default, algorithm, event).await
+    Ok(owner)
 }
 
 async fn own_content(

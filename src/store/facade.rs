@@ -15,17 +15,25 @@ use super::{Backend, Store, StoreError};
 /// open backend, and the MySQL backend's trait implementation calls its inherent
 /// method of the same name (its methods are grouped by statement shape rather than
 /// by trait, so the trait impls are generated here).
+///
+/// A method marked `#[cached]` gets no generated `Store` method: `Store` writes its
+/// own in `cached` (the desired-tree cache sits in front of the backend there), and
+/// reaches the backend through `Backend::name`, generated for every method.
 macro_rules! forward {
-    ($($trait:ident { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )* })*) => {
-        impl Store { $($(
-            #[doc = concat!("See [`api::", stringify!($trait), "::", stringify!($name), "`].")]
-            pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                match &self.backend {
+    ($($trait:ident { $( $(#[$mark:ident])? fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )* })*) => {
+        impl Backend { $($(
+            // A cached method's own `Store` version may not need every backend call.
+            #[allow(dead_code)]
+            pub(super) async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                match self {
                     Backend::Sqlite(b) => api::$trait::$name(b $(, $arg)*).await,
                     Backend::Mysql(b) => api::$trait::$name(b.as_ref() $(, $arg)*).await,
                 }
             }
         )*)* }
+        $($(
+            store_method!([$($mark)?] $trait $name ($($arg : $ty),*) -> $ret);
+        )*)*
         $(
             impl api::$trait for MysqlStore { $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
@@ -33,6 +41,19 @@ macro_rules! forward {
                 }
             )* }
         )*
+    };
+}
+
+/// `Store`'s forwarding method for one unmarked trait method (see [`forward`]).
+macro_rules! store_method {
+    ([cached] $($rest:tt)*) => {};
+    ([] $trait:ident $name:ident ($($arg:ident : $ty:ty),*) -> $ret:ty) => {
+        impl Store {
+            #[doc = concat!("See [`api::", stringify!($trait), "::", stringify!($name), "`].")]
+            pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                self.backend.$name($($arg),*).await
+            }
+        }
     };
 }
 
@@ -56,22 +77,24 @@ forward! {
         fn lb_has_events_after(&self, lb: &str, after_id: i64) -> Result<bool, StoreError>;
         fn owner_of(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError>;
         fn lb_flavor(&self, lb_id: &str) -> Result<Option<Map<String, Value>>, StoreError>;
+        fn pool_owner_flavor(&self, pool_id: &str) -> Result<Option<(String, Option<Map<String, Value>>)>, StoreError>;
     }
     DesiredState {
-        fn put_object(&self, table: Table, id: &str, parent: Option<&str>, body: &Value) -> Result<(), StoreError>;
-        fn get_object(&self, table: Table, id: &str) -> Result<Option<Value>, StoreError>;
-        fn children(&self, table: Table, parent: &str) -> Result<Vec<Value>, StoreError>;
-        fn child_ids(&self, table: Table, parent: &str) -> Result<Vec<String>, StoreError>;
-        fn parent_of(&self, table: Table, id: &str) -> Result<Option<String>, StoreError>;
-        fn get_with_parent(&self, table: Table, id: &str) -> Result<Option<(Value, Option<String>)>, StoreError>;
+        #[cached] fn put_object(&self, table: Table, id: &str, parent: Option<&str>, body: &Value) -> Result<(), StoreError>;
+        #[cached] fn get_object(&self, table: Table, id: &str) -> Result<Option<Value>, StoreError>;
+        #[cached] fn children(&self, table: Table, parent: &str) -> Result<Vec<Value>, StoreError>;
+        #[cached] fn child_ids(&self, table: Table, parent: &str) -> Result<Vec<String>, StoreError>;
+        #[cached] fn parent_of(&self, table: Table, id: &str) -> Result<Option<String>, StoreError>;
+        #[cached] fn get_with_parent(&self, table: Table, id: &str) -> Result<Option<(Value, Option<String>)>, StoreError>;
         fn all_objects(&self, table: Table) -> Result<Vec<Value>, StoreError>;
-        fn delete_object(&self, table: Table, id: &str) -> Result<bool, StoreError>;
-        fn delete_loadbalancer_tree(&self, lb_id: &str) -> Result<Vec<(Table, String)>, StoreError>;
+        #[cached] fn delete_object(&self, table: Table, id: &str) -> Result<bool, StoreError>;
+        #[cached] fn delete_loadbalancer_tree(&self, lb_id: &str) -> Result<Vec<(Table, String)>, StoreError>;
         fn desired_ids(&self) -> Result<(BTreeSet<String>, BTreeSet<String>), StoreError>;
     }
     SyncReads {
         fn for_each_lb_tree(&self, f: impl FnMut(&str, LbBodies)) -> Result<(), StoreError>;
-        fn lb_bodies(&self, lb: &str) -> Result<Option<LbBodies>, StoreError>;
+        #[cached] fn lb_bodies(&self, lb: &str) -> Result<Option<LbBodies>, StoreError>;
+        #[cached] fn lb_tree(&self, lb: &str) -> Result<Option<Vec<TreeRow>>, StoreError>;
         fn sync_inputs(&self, lb: &str) -> Result<SyncInputs, StoreError>;
     }
     AppliedRecords {

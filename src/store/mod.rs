@@ -7,6 +7,9 @@
 //! no caller knows which database answers.
 
 pub mod api;
+mod cached;
+#[cfg(test)]
+mod cached_tests;
 #[cfg(test)]
 mod contract;
 mod error;
@@ -15,12 +18,13 @@ pub mod lease_mysql;
 pub mod mysql;
 mod pruner;
 pub mod sqlite;
+mod tree_cache;
 
 pub use api::{
-    age_cutoff, merge_update, plan as prune_plan, AcceptExtras, Accepted, AppliedProbe,
-    BacklogEntry, DeadLetter, EventRecord, EventState, KeyHint, LbBodies, Limit, MemberChange,
-    OwnerRef, PendingStatus, PoolChanges, ProbeRefRow, PrunePlan, Pruned, Retention, StatusRecord,
-    SyncInputs, Table, TooManyMembers, BATCH as RETENTION_BATCH,
+    age_cutoff, merge_update, plan as prune_plan, rows_bodies, AcceptExtras, Accepted,
+    AppliedProbe, BacklogEntry, DeadLetter, EventRecord, EventState, KeyHint, LbBodies, Limit,
+    MemberChange, OwnerRef, PendingStatus, PoolChanges, ProbeRefRow, PrunePlan, Pruned, Retention,
+    StatusRecord, SyncInputs, Table, TooManyMembers, TreeRow, BATCH as RETENTION_BATCH,
 };
 pub use error::StoreError;
 pub use pruner::JournalPruner;
@@ -35,6 +39,8 @@ use sqlite::SqliteStore;
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
+    /// The leader's copy of desired trees (see `tree_cache`), shared by all clones.
+    cache: std::sync::Arc<tree_cache::TreeCache>,
 }
 
 /// The database behind a [`Store`].
@@ -113,6 +119,7 @@ impl From<MysqlStore> for Store {
     fn from(b: MysqlStore) -> Self {
         Store {
             backend: Backend::Mysql(Box::new(b)),
+            cache: Default::default(),
         }
     }
 }
@@ -121,6 +128,7 @@ impl From<SqliteStore> for Store {
     fn from(b: SqliteStore) -> Self {
         Store {
             backend: Backend::Sqlite(b),
+            cache: Default::default(),
         }
     }
 }

@@ -36,6 +36,10 @@ struct Args {
     /// to their ingress sockets.
     #[arg(long, default_value_t = 1, global = true)]
     instances: usize,
+    /// With `--mariadb`: an option for the `mariadbd` of the run, after the test
+    /// harness's own (repeatable), e.g. `--mariadb-option=--innodb-log-file-size=96M`.
+    #[arg(long = "mariadb-option", global = true, allow_hyphen_values = true)]
+    mariadb_options: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -76,6 +80,7 @@ fn main() -> std::process::ExitCode {
     let args = Args::parse();
     harness::use_mariadb(args.mariadb);
     harness::use_instances(args.instances);
+    mariadb_harness::set_server_options(args.mariadb_options.clone());
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

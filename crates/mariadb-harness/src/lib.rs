@@ -85,6 +85,16 @@ pub struct MariaDb {
 }
 
 static SHARED: OnceLock<Result<MariaDb, String>> = OnceLock::new();
+/// Server options added after the harness's own (a later option wins in mariadbd).
+static EXTRA_ARGS: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Options for every server this process starts from now on, after the harness's
+/// small test settings (so `--innodb-buffer-pool-size=128M` replaces its 32M): the
+/// benchmarks measure with a deployment's settings this way. Call it before the
+/// first server starts; false when options were already set.
+pub fn set_server_options(options: Vec<String>) -> bool {
+    EXTRA_ARGS.set(options).is_ok()
+}
 static NEXT_DB: AtomicU64 = AtomicU64::new(1);
 
 impl MariaDb {
@@ -418,6 +428,7 @@ fn server_args(dir: &Path, port: u16) -> Vec<String> {
     if is_root() {
         args.push("--user=root".into());
     }
+    args.extend(EXTRA_ARGS.get().into_iter().flatten().cloned());
     args
 }
 

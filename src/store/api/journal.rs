@@ -147,4 +147,19 @@ pub trait Journal {
     /// A load balancer's flavor metadata: as accepted with its create, else from the
     /// desired state; `None` when the load balancer is unknown or has no flavor.
     async fn lb_flavor(&self, lb_id: &str) -> Result<Option<Map<String, Value>>, StoreError>;
+    /// The load balancer pool `pool_id` was accepted under and that load balancer's
+    /// flavor ([`Journal::owner_of`] then [`Journal::lb_flavor`]): the ingress asks
+    /// both for every member event, and a networked backend answers in one read.
+    async fn pool_owner_flavor(
+        &self,
+        pool_id: &str,
+    ) -> Result<Option<(String, Option<Map<String, Value>>)>, StoreError> {
+        match self.owner_of("pool", pool_id).await? {
+            Some(lb) => {
+                let flavor = self.lb_flavor(&lb).await?;
+                Ok(Some((lb, flavor)))
+            }
+            None => Ok(None),
+        }
+    }
 }

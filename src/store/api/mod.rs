@@ -27,4 +27,4 @@ pub use journal::{AcceptExtras, Accepted, EventRecord, EventState, Journal, KeyH
 pub use members::{Limit, MemberChange, PoolChanges, TooManyMembers};
 pub use outbox::{PendingStatus, StatusOutbox, StatusRecord};
 pub use retention::{age_cutoff, plan, Maintenance, PrunePlan, Pruned, Retention, BATCH};
-pub use sync::{LbBodies, SyncInputs, SyncReads};
+pub use sync::{bodies_of, rows_bodies, LbBodies, SyncInputs, SyncReads, TreeRow};

@@ -79,29 +79,36 @@ pub(super) async fn check(
     Ok(Ok(out))
 }
 
-/// Records an accepted event's rows (same transaction as the event).
+/// Records an accepted event's rows (same transaction as the event), in one
+/// statement (one round trip under the key's lock, however many members change).
 pub(super) async fn record(
     tx: &mut MySqlTransaction<'_>,
     event_id: i64,
     pools: &PoolRows,
 ) -> Result<(), StoreError> {
-    let mut seq = 0i64;
-    for (pool_id, rows) in pools {
-        for (member_id, flags) in rows {
-            sqlx::query(
-                "INSERT INTO member_changes (event_id, seq, pool_id, member_id, \
-                 admin_state_up, weight) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(event_id)
-            .bind(seq)
-            .bind(pool_id)
-            .bind(member_id.as_deref())
-            .bind(flags.map(|f| i64::from(f.0)))
-            .bind(flags.map(|f| i64::from(f.1)))
-            .execute(&mut **tx)
-            .await?;
-            seq += 1;
-        }
+    let rows: Vec<_> = pools
+        .iter()
+        .flat_map(|(pool_id, rows)| rows.iter().map(move |(m, f)| (pool_id, m, f)))
+        .collect();
+    // Bounded per statement (six placeholders a row, MySQL allows 65,535).
+    for (chunk_no, chunk) in rows.chunks(1000).enumerate() {
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO member_changes (event_id, seq, pool_id, member_id, \
+             admin_state_up, weight) ",
+        );
+        q.push_values(
+            chunk.iter().enumerate(),
+            |mut b, (i, (pool_id, member_id, flags))| {
+                let seq = i64::try_from(chunk_no * 1000 + i).unwrap_or(i64::MAX);
+                b.push_bind(event_id)
+                    .push_bind(seq)
+                    .push_bind(pool_id.as_str())
+                    .push_bind(member_id.as_deref())
+                    .push_bind(flags.map(|f| i64::from(f.0)))
+                    .push_bind(flags.map(|f| i64::from(f.1)));
+            },
+        );
+        q.build().execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -164,6 +164,12 @@ impl MysqlStore {
         self
     }
 
+    /// The lease epoch this instance writes under now; None without a fence or
+    /// while it is closed (the desired-tree cache trusts only this term).
+    pub(crate) fn term(&self) -> Option<i64> {
+        self.writer.as_ref().and_then(|(_, fence)| fence.epoch())
+    }
+
     /// The lease condition of a leader's autocommitted write (see [`Guard`]): None
     /// without a fence (one instance, tests, `migrate`); refused at once while the
     /// fence is closed.

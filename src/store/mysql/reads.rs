@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::super::{LbBodies, SyncInputs, Table};
+use super::super::{rows_bodies, LbBodies, SyncInputs, TreeRow};
 use super::applied::ref_row;
-use super::rows::{int, text, texts};
+use super::rows::{int, opt_text, text, texts};
 use super::{MysqlStore, StoreError};
 use crate::store::sqlite::desired::parse;
-use crate::store::sqlite::sync_read::TreeRows;
+use crate::store::sqlite::sync_read::{tree_found, tree_row, TreeRows};
 
 /// The tree of one load balancer (bound five times), `kind` telling rows apart.
 /// Unordered: MariaDB streams a `UNION ALL` as it is, but an `ORDER BY` over it
@@ -19,12 +19,12 @@ use crate::store::sqlite::sync_read::TreeRows;
 /// created and removed per sync, which made ext4's inode allocation a tenth of the
 /// server's CPU in B5. The rows are sorted here instead.
 pub(super) const TREE: &str = "\
-    SELECT 0 AS kind, id, body FROM loadbalancers WHERE id = ? \
-    UNION ALL SELECT 1, id, body FROM listeners WHERE loadbalancer_id = ? \
-    UNION ALL SELECT 2, id, body FROM pools WHERE loadbalancer_id = ? \
-    UNION ALL SELECT 3, m.id, m.body FROM members m \
+    SELECT 0 AS kind, id, id AS parent, body FROM loadbalancers WHERE id = ? \
+    UNION ALL SELECT 1, id, loadbalancer_id, body FROM listeners WHERE loadbalancer_id = ? \
+    UNION ALL SELECT 2, id, loadbalancer_id, body FROM pools WHERE loadbalancer_id = ? \
+    UNION ALL SELECT 3, m.id, m.pool_id, m.body FROM members m \
       JOIN pools p ON m.pool_id = p.id WHERE p.loadbalancer_id = ? \
-    UNION ALL SELECT 4, h.id, h.body FROM health_monitors h \
+    UNION ALL SELECT 4, h.id, h.pool_id, h.body FROM health_monitors h \
       JOIN pools p ON h.pool_id = p.id WHERE p.loadbalancer_id = ?";
 
 /// Every load balancer's tree, grouped by load balancer and ordered like [`TREE`].
@@ -72,6 +72,11 @@ impl MysqlStore {
     /// Load balancer `lb` and everything below it (each list ordered by id); None
     /// when it is not stored.
     pub async fn lb_bodies(&self, lb: &str) -> Result<Option<LbBodies>, StoreError> {
+        rows_bodies(self.lb_tree(lb).await?)
+    }
+
+    /// The rows of [`MysqlStore::lb_bodies`] with their ids and parents.
+    pub async fn lb_tree(&self, lb: &str) -> Result<Option<Vec<TreeRow>>, StoreError> {
         let mut q = sqlx::query(TREE);
         for _ in 0..5 {
             q = q.bind(lb);
@@ -79,14 +84,14 @@ impl MysqlStore {
         let rows = q.fetch_all(&self.pool).await?;
         let mut sorted = rows
             .iter()
-            .map(|r| Ok((int(r, 0)?, text(r, 1)?, text(r, 2)?)))
+            .map(|r| Ok((int(r, 0)?, text(r, 1)?, text(r, 2)?, text(r, 3)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         sorted.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        let mut tree = TreeRows::default();
-        for (kind, _, body) in &sorted {
-            tree.push(*kind, body)?;
-        }
-        Ok(tree.finish())
+        let rows = sorted
+            .into_iter()
+            .map(|(kind, id, parent, body)| tree_row(kind, id, parent, body))
+            .collect::<Vec<_>>();
+        Ok(tree_found(rows))
     }
 
     /// The desired tree, probe references and applied rules of `lb`.
@@ -139,20 +144,51 @@ impl MysqlStore {
     /// A load balancer's flavor metadata: as accepted with its create, else from the
     /// desired state; `None` when the load balancer is unknown or has no flavor.
     pub async fn lb_flavor(&self, lb_id: &str) -> Result<Option<Map<String, Value>>, StoreError> {
-        let rows = sqlx::query("SELECT flavor FROM lb_flavors WHERE loadbalancer_id = ?")
-            .bind(lb_id)
-            .fetch_all(&self.pool)
-            .await?;
-        let body = match texts(&rows)?.into_iter().next() {
-            Some(flavor) => parse(&flavor)?,
-            None => match self.get_object(Table::Loadbalancers, lb_id).await? {
-                Some(lb) => lb.get("flavor").cloned().unwrap_or(Value::Null),
-                None => Value::Null,
-            },
-        };
-        Ok(match body {
-            Value::Object(map) => Some(map),
-            _ => None,
-        })
+        // One round trip for both places (the ingress asks on every member event).
+        let row = sqlx::query(
+            "SELECT (SELECT flavor FROM lb_flavors WHERE loadbalancer_id = ?), \
+             (SELECT body FROM loadbalancers WHERE id = ?)",
+        )
+        .bind(lb_id)
+        .bind(lb_id)
+        .fetch_one(&self.pool)
+        .await?;
+        flavor_of(opt_text(&row, 0)?, opt_text(&row, 1)?)
     }
+
+    /// See [`crate::store::api::Journal::pool_owner_flavor`]: one statement.
+    pub async fn pool_owner_flavor(
+        &self,
+        pool_id: &str,
+    ) -> Result<Option<(String, Option<Map<String, Value>>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT o.loadbalancer_id, f.flavor, l.body FROM object_owners o \
+             LEFT JOIN lb_flavors f ON f.loadbalancer_id = o.loadbalancer_id \
+             LEFT JOIN loadbalancers l ON l.id = o.loadbalancer_id \
+             WHERE o.object_kind = 'pool' AND o.object_id = ?",
+        )
+        .bind(pool_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let lb = text(&row, 0)?;
+        let flavor = flavor_of(opt_text(&row, 1)?, opt_text(&row, 2)?)?;
+        Ok(Some((lb, flavor)))
+    }
+}
+
+/// A load balancer's flavor: as noted at acceptance, else from its desired body.
+fn flavor_of(
+    noted: Option<String>,
+    lb_body: Option<String>,
+) -> Result<Option<Map<String, Value>>, StoreError> {
+    let body = match (noted, lb_body) {
+        (Some(flavor), _) => parse(&flavor)?,
+        (None, Some(lb)) => parse(&lb)?.get("flavor").cloned().unwrap_or(Value::Null),
+        (None, None) => Value::Null,
+    };
+    Ok(match body {
+        Value::Object(map) => Some(map),
+        _ => None,
+    })
 }

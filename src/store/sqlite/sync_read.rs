@@ -20,12 +20,12 @@ use super::{direct, SqliteStore};
 use crate::store::StoreError;
 
 const TREE: &str = "\
-    SELECT 0 AS kind, id, body FROM loadbalancers WHERE id = ?1 \
-    UNION ALL SELECT 1, id, body FROM listeners WHERE loadbalancer_id = ?1 \
-    UNION ALL SELECT 2, id, body FROM pools WHERE loadbalancer_id = ?1 \
-    UNION ALL SELECT 3, m.id, m.body FROM members m \
+    SELECT 0 AS kind, id, id AS parent, body FROM loadbalancers WHERE id = ?1 \
+    UNION ALL SELECT 1, id, loadbalancer_id, body FROM listeners WHERE loadbalancer_id = ?1 \
+    UNION ALL SELECT 2, id, loadbalancer_id, body FROM pools WHERE loadbalancer_id = ?1 \
+    UNION ALL SELECT 3, m.id, m.pool_id, m.body FROM members m \
       JOIN pools p ON m.pool_id = p.id WHERE p.loadbalancer_id = ?1 \
-    UNION ALL SELECT 4, h.id, h.body FROM health_monitors h \
+    UNION ALL SELECT 4, h.id, h.pool_id, h.body FROM health_monitors h \
       JOIN pools p ON h.pool_id = p.id WHERE p.loadbalancer_id = ?1 \
     ORDER BY kind, id";
 
@@ -82,6 +82,10 @@ impl api::SyncReads for SqliteStore {
     /// Load balancer `lb` and everything below it (each list ordered by id); None
     /// when it is not stored.
     async fn lb_bodies(&self, lb: &str) -> Result<Option<LbBodies>, StoreError> {
+        rows_bodies(self.lb_tree(lb).await?)
+    }
+
+    async fn lb_tree(&self, lb: &str) -> Result<Option<Vec<TreeRow>>, StoreError> {
         self.readers.with(|c| read_tree(c, lb))
     }
 
@@ -89,7 +93,7 @@ impl api::SyncReads for SqliteStore {
     /// calling thread (see `direct::Readers`) with the statements kept compiled.
     async fn sync_inputs(&self, lb: &str) -> Result<SyncInputs, StoreError> {
         self.readers.with(|c| {
-            let tree = read_tree(c, lb)?;
+            let tree = rows_bodies(read_tree(c, lb)?)?;
             let refs = direct::query(c, REFS, true, &[&lb], |r| Ok(ref_row(r, 1)?))?;
             let mut applied_rules: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
             let rules = direct::query(c, RULES, true, &[&lb], |r| {
@@ -112,15 +116,44 @@ impl api::SyncReads for SqliteStore {
 }
 
 /// The [`TREE`] rows of `lb`, assembled.
-fn read_tree(c: &rusqlite::Connection, lb: &str) -> Result<Option<LbBodies>, StoreError> {
+fn read_tree(c: &rusqlite::Connection, lb: &str) -> Result<Option<Vec<TreeRow>>, StoreError> {
     let rows = direct::query(c, TREE, true, &[&lb], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(2)?))
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
     })?;
-    let mut tree = TreeRows::default();
-    for (kind, body) in &rows {
-        tree.push(*kind, body)?;
+    let rows = rows
+        .into_iter()
+        .map(|(kind, id, parent, body)| tree_row(kind, id, parent, body))
+        .collect::<Vec<_>>();
+    Ok(tree_found(rows))
+}
+
+/// One row of a tree query (`kind` 0-4 as in [`TREE`]); shared with the MySQL store.
+pub(crate) fn tree_row(kind: i64, id: String, parent: String, body: String) -> TreeRow {
+    let table = match kind {
+        0 => Table::Loadbalancers,
+        1 => Table::Listeners,
+        2 => Table::Pools,
+        3 => Table::Members,
+        _ => Table::HealthMonitors,
+    };
+    TreeRow {
+        table,
+        id,
+        parent,
+        body,
     }
-    Ok(tree.finish())
+}
+
+/// `rows` when they hold the load balancer's own row (the first, by the order).
+pub(crate) fn tree_found(rows: Vec<TreeRow>) -> Option<Vec<TreeRow>> {
+    rows.first()
+        .is_some_and(|r| r.table == Table::Loadbalancers)
+        .then_some(rows)
 }
 
 /// Tree rows (kind, body) assembled into an [`LbBodies`]; shared with the MySQL store.

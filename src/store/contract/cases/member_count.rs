@@ -193,3 +193,54 @@ async fn flavors_are_noted_at_acceptance() {
     assert_eq!(flavor.get("algo"), Some(&json!("rr")));
     assert_eq!(ok(s.lb_flavor("unknown").await), None);
 }
+
+#[tokio::test]
+async fn a_pools_owner_comes_with_its_flavor() {
+    let (s, _d) = fixture("owner_flavor").await;
+    let accept_pool = |pool: &'static str, lb: &'static str, flavor: Option<&'static str>| {
+        let s = s.clone();
+        async move {
+            let extras = AcceptExtras {
+                members: Vec::new(),
+                flavor: flavor.map(|f| (lb.to_string(), Some(f.to_string()))),
+            };
+            let owner = OwnerRef::Loadbalancer(lb.into());
+            ok(s.accept_event_checked(
+                "pool_create",
+                "{}",
+                ("pool", pool),
+                &KeyHint::Loadbalancer(lb.into()),
+                Some(("pool", pool, &owner)),
+                extras,
+            )
+            .await)
+            .unwrap_or_else(|r| panic!("{r:?}"));
+        }
+    };
+    accept_pool("p1", "lb", Some(r#"{"nat":"dsr"}"#)).await;
+    let (lb, flavor) = ok(s.pool_owner_flavor("p1").await).unwrap_or_else(|| panic!("no owner"));
+    assert_eq!(lb, "lb");
+    assert_eq!(
+        flavor.and_then(|f| f.get("nat").cloned()),
+        Some(json!("dsr"))
+    );
+    // No noted flavor: the desired load balancer's, else none.
+    accept_pool("p2", "lb2", None).await;
+    assert_eq!(
+        ok(s.pool_owner_flavor("p2").await),
+        Some(("lb2".to_string(), None))
+    );
+    ok(s.put_object(
+        Table::Loadbalancers,
+        "lb2",
+        None,
+        &json!({"flavor": {"algo": "rr"}}),
+    )
+    .await);
+    let (_, flavor) = ok(s.pool_owner_flavor("p2").await).unwrap_or_else(|| panic!("no owner"));
+    assert_eq!(
+        flavor.and_then(|f| f.get("algo").cloned()),
+        Some(json!("rr"))
+    );
+    assert_eq!(ok(s.pool_owner_flavor("unknown").await), None);
+}
