@@ -56,7 +56,7 @@ async fn the_leaders_own_writes_show_in_its_next_reads() {
 /// kept in its earlier term once it leads again, nor any while it does not lead.
 #[tokio::test]
 async fn a_new_term_reads_what_the_leader_in_between_wrote() {
-    let plain = mysql_store("tree_cache_terms").await;
+    let plain = ok(mysql_store("tree_cache_terms").await);
     let pool = plain.pool().clone();
     let (fence_a, fence_b) = (
         crate::fence::Fence::cluster(),
@@ -103,7 +103,7 @@ async fn a_new_term_reads_what_the_leader_in_between_wrote() {
 /// The same without a visible gap: the fence moves straight to a later epoch.
 #[tokio::test]
 async fn a_copy_from_an_earlier_epoch_is_never_served() {
-    let plain = mysql_store("tree_cache_epochs").await;
+    let plain = ok(mysql_store("tree_cache_epochs").await);
     let fence = crate::fence::Fence::cluster();
     let a = Store::from(plain.clone().with_fence("ctl-a", fence.clone()));
     let pool = plain.pool().clone();
