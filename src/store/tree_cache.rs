@@ -364,7 +364,15 @@ impl Inner {
     /// No caching for the rest of `term` (a write's outcome is unknown).
     fn poison(&mut self, term: Option<i64>) {
         self.clear();
-        self.poisoned = term.or(self.term);
+        let term = term.or(self.term);
+        if self.poisoned != term {
+            // Once per term: syncs read every tree from the database from now on.
+            tracing::warn!(
+                term = ?term,
+                "a desired-state write's outcome is unknown; the desired-tree copy is off until the next leadership term (or restart)"
+            );
+        }
+        self.poisoned = term;
         // Fills in flight may have read before that write lands: none is kept.
         self.log_floor = self.seq + 1;
     }
